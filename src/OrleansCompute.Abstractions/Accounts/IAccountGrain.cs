@@ -1,0 +1,36 @@
+namespace OrleansCompute.Abstractions.Accounts;
+
+/// <summary>A tenant or provider, keyed by its Ethereum address (see <see cref="AccountKeys"/>).</summary>
+public interface IAccountGrain : IGrainWithStringKey
+{
+    Task AddLeaseAsync(Guid leaseId);
+
+    Task AddPoolAsync(string poolKey);
+
+    /// <summary>A settlement paid this provider <paramref name="amount"/> on chain.</summary>
+    Task RecordEarningAsync(Credits amount);
+
+    /// <summary>This provider withdrew <paramref name="amount"/> from the escrow contract.</summary>
+    Task RecordWithdrawalAsync(Credits amount);
+
+    [ReadOnly]
+    ValueTask<AccountSnapshot> GetAsync();
+}
+
+[GenerateSerializer, Immutable, Alias("occ.account-snapshot")]
+public sealed record AccountSnapshot(
+    [property: Id(0)] string Address,
+    [property: Id(1)] IReadOnlyList<Guid> Leases,
+    [property: Id(2)] IReadOnlyList<string> Pools,
+    [property: Id(3)] Credits Earned,
+    [property: Id(4)] Credits Withdrawn);
+
+/// <summary>Account keys are lowercase 0x addresses, so one account never has two grains.</summary>
+public static class AccountKeys
+{
+    public static bool IsAddress(string? text) =>
+        text is { Length: 42 } && text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) &&
+        text.AsSpan(2).ContainsAnyExcept("0123456789abcdefABCDEF") is false;
+
+    public static string Normalize(string address) => address.ToLowerInvariant();
+}

@@ -1,0 +1,29 @@
+namespace OrleansCompute.Abstractions.Leases;
+
+// What the chain watcher learned from the escrow contract's events. Grains trust these, never a client's word.
+
+/// <summary>A <c>LeaseOpened</c> event: the tenant's escrow holds <see cref="Deposit"/> for the provider until <see cref="Expiry"/>.</summary>
+[GenerateSerializer, Immutable, Alias("occ.escrow-funded")]
+public sealed record EscrowFunded(
+    [property: Id(0)] string Tenant,
+    [property: Id(1)] string Provider,
+    [property: Id(2)] Credits Deposit,
+    [property: Id(3)] DateTimeOffset Expiry,
+    [property: Id(4)] string TransactionHash,
+    [property: Id(5)] long BlockNumber);
+
+/// <summary>A <c>LeaseSettled</c> event: <see cref="Amount"/> newly paid to the provider, <see cref="TotalPaid"/> in all.</summary>
+[GenerateSerializer, Immutable, Alias("occ.escrow-settled")]
+public sealed record EscrowSettled(
+    [property: Id(0)] string Provider,
+    [property: Id(1)] Credits Amount,
+    [property: Id(2)] Credits TotalPaid,
+    [property: Id(3)] string TransactionHash,
+    [property: Id(4)] long BlockNumber);
+
+/// <summary>A <c>LeaseClosed</c> event: the escrow is closed and <see cref="Refund"/> went back to the tenant.</summary>
+[GenerateSerializer, Immutable, Alias("occ.escrow-closed")]
+public sealed record EscrowClosed(
+    [property: Id(0)] Credits Refund,
+    [property: Id(1)] string TransactionHash,
+    [property: Id(2)] long BlockNumber);

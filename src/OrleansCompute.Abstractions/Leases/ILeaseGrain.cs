@@ -1,0 +1,36 @@
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+
+namespace OrleansCompute.Abstractions.Leases;
+
+/// <summary>
+/// One lease, keyed by its id. The lease alone moves its state machine; every tenant-facing method
+/// takes the tenant address the host verified and refuses anyone else.
+/// </summary>
+public interface ILeaseGrain : IGrainWithGuidKey
+{
+    /// <summary>Reserves slots in the market and waits for the escrow. Throws <see cref="MarketException"/> and changes nothing if it cannot.</summary>
+    Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request);
+
+    /// <summary>The chain watcher saw the escrow: activates the lease if the escrow matches it. Null when no lease has this id.</summary>
+    Task<LeaseSnapshot?> ConfirmFundingAsync(EscrowFunded funded);
+
+    /// <summary>Ends the lease (or cancels it before funding), frees its slots and fixes what is owed.</summary>
+    Task<LeaseSnapshot> EndAsync(string tenant);
+
+    /// <summary>Accepts the tenant's final voucher for exactly what is owed and queues it for settlement.</summary>
+    Task<LeaseSnapshot> SubmitFinalVoucherAsync(string tenant, SignedVoucher voucher);
+
+    /// <summary>The chain watcher saw a payment to the provider.</summary>
+    Task ConfirmSettledAsync(EscrowSettled settled);
+
+    /// <summary>The chain watcher saw the escrow closed (by the final voucher, or refunded after expiry).</summary>
+    Task ConfirmClosedAsync(EscrowClosed closed);
+
+    /// <summary>The settlement grain could not settle the voucher on chain.</summary>
+    Task SettlementRejectedAsync(string reason);
+
+    /// <summary>The lease, or null when no lease has this id.</summary>
+    [ReadOnly]
+    ValueTask<LeaseSnapshot?> GetAsync();
+}

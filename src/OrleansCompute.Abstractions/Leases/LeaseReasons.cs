@@ -1,0 +1,21 @@
+namespace OrleansCompute.Abstractions.Leases;
+
+/// <summary>Stable codes that say why a lease moved, shown with each transition.</summary>
+public static class LeaseReasons
+{
+    public const string Requested = "Requested";
+    public const string SlotsReserved = "SlotsReserved";
+    public const string EscrowFunded = "EscrowFunded";
+    public const string EscrowMismatch = "EscrowMismatch";
+    public const string FundedAfterExpiry = "FundedAfterExpiry";
+    public const string SlotsActivated = "SlotsActivated";
+    public const string SlotsLost = "SlotsLost";
+    public const string EndedByTenant = "EndedByTenant";
+    public const string WindowElapsed = "WindowElapsed";
+    public const string CancelledByTenant = "CancelledByTenant";
+    public const string ReservationNotFunded = "ReservationNotFunded";
+    public const string FinalVoucherAccepted = "FinalVoucherAccepted";
+    public const string SettlementRejected = "SettlementRejected";
+    public const string SettledOnChain = "SettledOnChain";
+    public const string RefundedOnChain = "RefundedOnChain";
+}

@@ -1,0 +1,61 @@
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+
+namespace OrleansCompute.Abstractions.Leases;
+
+/// <summary>One transition of a lease and why it happened.</summary>
+[GenerateSerializer, Immutable, Alias("occ.lease-transition")]
+public sealed record LeaseTransition(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] LeaseStatus Status,
+    [property: Id(2)] string Reason,
+    [property: Id(3)] string? Detail = null);
+
+/// <summary>
+/// What the tenant must sign to pay for the lease: the EIP-712 voucher
+/// <c>Voucher(uint256 leaseId, uint256 amount, bool isFinal)</c> for the escrow contract.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("occ.voucher-request")]
+public sealed record VoucherRequest(
+    [property: Id(0)] Guid LeaseId,
+    [property: Id(1)] string ChainLeaseId,
+    [property: Id(2)] Credits Amount,
+    [property: Id(3)] bool IsFinal);
+
+/// <summary>A lease as its grain holds it.</summary>
+[GenerateSerializer, Immutable, Alias("occ.lease-snapshot")]
+public sealed record LeaseSnapshot
+{
+    [Id(0)] public required Guid Id { get; init; }
+    /// <summary>The lease id on chain (uint256, decimal).</summary>
+    [Id(1)] public required string ChainLeaseId { get; init; }
+    [Id(2)] public required LeaseStatus Status { get; init; }
+    [Id(3)] public required string Tenant { get; init; }
+    [Id(4)] public required LeaseRequest Request { get; init; }
+    [Id(5)] public string? PoolKey { get; init; }
+    [Id(6)] public string? ProviderId { get; init; }
+    /// <summary>The provider's payout address: the escrow must name it.</summary>
+    [Id(7)] public string? ProviderAddress { get; init; }
+    [Id(8)] public IReadOnlyList<string> SlotKeys { get; init; } = [];
+    [Id(9)] public Credits PricePerSlotHour { get; init; }
+    /// <summary>What the escrow must hold: price × slots × hours.</summary>
+    [Id(10)] public Credits Deposit { get; init; }
+    [Id(11)] public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>The reservation is released if the escrow is not seen on chain by then.</summary>
+    [Id(12)] public DateTimeOffset? FundBy { get; init; }
+    /// <summary>The expiry the escrow must carry at least: after it the tenant can take back whatever was not paid.</summary>
+    [Id(13)] public DateTimeOffset? EscrowExpiry { get; init; }
+    [Id(14)] public DateTimeOffset? StartedAt { get; init; }
+    [Id(15)] public DateTimeOffset? EndsAt { get; init; }
+    [Id(16)] public DateTimeOffset? EndedAt { get; init; }
+    /// <summary>What the tenant owes for the time used; fixed when the lease ends.</summary>
+    [Id(17)] public Credits AmountOwed { get; init; }
+    [Id(18)] public Credits Paid { get; init; }
+    [Id(19)] public Credits Refunded { get; init; }
+    [Id(20)] public string? FundingTransaction { get; init; }
+    [Id(21)] public string? SettlementTransaction { get; init; }
+    [Id(22)] public SignedVoucher? FinalVoucher { get; init; }
+    /// <summary>Set once the lease has ended: the voucher the tenant must sign.</summary>
+    [Id(23)] public VoucherRequest? VoucherToSign { get; init; }
+    [Id(24)] public IReadOnlyList<LeaseTransition> History { get; init; } = [];
+}

@@ -1,0 +1,23 @@
+namespace OrleansCompute.Abstractions.Market;
+
+/// <summary>
+/// Identical slots of one kind in one region at one price, keyed <c>provider/pool</c>.
+/// Reservations of its slots go through the pool, so it knows its free capacity without asking every slot.
+/// </summary>
+public interface IPoolGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the pool or updates its price and size (never below the slots held), and lists it in its market.</summary>
+    Task DefineAsync(PoolDefinition definition);
+
+    /// <summary>Holds <paramref name="slots"/> slots for the lease, all or none; null when the pool cannot.</summary>
+    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil);
+
+    /// <summary>Turns the lease's held slots into leased ones; false (and nothing leased) when the lease no longer holds them all.</summary>
+    Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil);
+
+    /// <summary>Frees every slot the lease holds.</summary>
+    Task ReleaseAsync(Guid leaseId);
+
+    [ReadOnly]
+    ValueTask<PoolSnapshot> GetAsync();
+}

@@ -1,0 +1,13 @@
+namespace OrleansCompute.Abstractions.Market;
+
+/// <summary>
+/// What a tenant asks for: <see cref="Slots"/> accelerators of <see cref="Kind"/> for <see cref="Hours"/>, starting now,
+/// optionally in one <see cref="Region"/> and at most <see cref="MaxPricePerSlotHour"/>.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("occ.lease-request")]
+public sealed record LeaseRequest(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] int Slots,
+    [property: Id(2)] int Hours,
+    [property: Id(3)] string? Region = null,
+    [property: Id(4)] Credits? MaxPricePerSlotHour = null);

@@ -1,0 +1,11 @@
+namespace OrleansCompute.Abstractions.Market;
+
+public enum SlotStatus { Available, Reserved, Leased }
+
+/// <summary>A slot as its grain holds it: who has it and until when.</summary>
+[GenerateSerializer, Immutable, Alias("occ.slot-snapshot")]
+public sealed record SlotSnapshot(
+    [property: Id(0)] string Key,
+    [property: Id(1)] SlotStatus Status,
+    [property: Id(2)] Guid? LeaseId,
+    [property: Id(3)] DateTimeOffset? HeldUntil);

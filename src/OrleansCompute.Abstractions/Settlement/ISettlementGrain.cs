@@ -1,0 +1,30 @@
+namespace OrleansCompute.Abstractions.Settlement;
+
+/// <summary>
+/// The settlement queue of one provider (keyed by its payout address, see <c>AccountKeys</c>):
+/// vouchers wait here and go on chain together as one <c>settleBatch</c>.
+/// </summary>
+public interface ISettlementGrain : IGrainWithStringKey
+{
+    /// <summary>Queues the voucher (once per lease) and schedules a flush.</summary>
+    Task EnqueueAsync(SignedVoucher voucher);
+
+    [ReadOnly]
+    ValueTask<SettlementSnapshot> GetAsync();
+}
+
+public enum SettlementItemStatus { Queued, Submitted, Rejected }
+
+[GenerateSerializer, Immutable, Alias("occ.settlement-item")]
+public sealed record SettlementItem(
+    [property: Id(0)] SignedVoucher Voucher,
+    [property: Id(1)] SettlementItemStatus Status,
+    [property: Id(2)] DateTimeOffset QueuedAt,
+    [property: Id(3)] string? TransactionHash = null,
+    [property: Id(4)] string? Error = null);
+
+[GenerateSerializer, Immutable, Alias("occ.settlement-snapshot")]
+public sealed record SettlementSnapshot(
+    [property: Id(0)] string Provider,
+    [property: Id(1)] IReadOnlyList<SettlementItem> Items,
+    [property: Id(2)] int BatchesSubmitted);

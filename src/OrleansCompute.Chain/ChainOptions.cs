@@ -1,0 +1,55 @@
+using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Signing;
+
+namespace OrleansCompute.Chain;
+
+/// <summary>Where the chain is, which contracts to talk to, and who the operator is. Binds from configuration section "Chain".</summary>
+public sealed class ChainOptions
+{
+    public const string SectionName = "Chain";
+
+    public string RpcUrl { get; set; } = "http://127.0.0.1:8545";
+
+    /// <summary>Anvil's default. Part of every voucher's EIP-712 domain and every transaction signature.</summary>
+    public long ChainId { get; set; } = 31337;
+
+    public string CreditAddress { get; set; } = string.Empty;
+
+    public string EscrowAddress { get; set; } = string.Empty;
+
+    /// <summary>The operator's key: it submits settlement batches and pays their gas. Never a tenant's key.</summary>
+    public string OperatorPrivateKey { get; set; } = string.Empty;
+
+    /// <summary>The block the escrow was deployed in: where the event watcher starts reading.</summary>
+    public long DeployBlock { get; set; }
+
+    public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan RpcAttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public int RpcMaxRetries { get; set; } = 3;
+
+    public TimeSpan ReceiptTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    public RpcResilienceOptions ToResilienceOptions() => new() { AttemptTimeout = RpcAttemptTimeout, MaxRetryAttempts = RpcMaxRetries };
+
+    public TransactionSenderOptions ToSenderOptions() => new() { ReceiptTimeout = ReceiptTimeout };
+
+    public EscrowEventWatcherOptions ToWatcherOptions() => new() { PollInterval = EventPollInterval, StartBlock = DeployBlock };
+
+    /// <summary>Throws with every missing setting named, so a misconfigured host fails at startup, not at the first settlement.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (!Uri.TryCreate(RpcUrl, UriKind.Absolute, out _)) problems.Add($"{nameof(RpcUrl)} '{RpcUrl}' is not an absolute URL");
+        if (ChainId <= 0) problems.Add($"{nameof(ChainId)} must be positive");
+        if (!IsAddress(CreditAddress)) problems.Add($"{nameof(CreditAddress)} '{CreditAddress}' is not an address");
+        if (!IsAddress(EscrowAddress)) problems.Add($"{nameof(EscrowAddress)} '{EscrowAddress}' is not an address");
+        if (string.IsNullOrWhiteSpace(OperatorPrivateKey)) problems.Add($"{nameof(OperatorPrivateKey)} is not set");
+        if (DeployBlock < 0) problems.Add($"{nameof(DeployBlock)} cannot be negative");
+        if (problems.Count > 0) throw new InvalidOperationException("Chain options are invalid: " + string.Join("; ", problems) + ".");
+    }
+
+    private static bool IsAddress(string? value) => Nethereum.Util.AddressUtil.Current.IsValidEthereumAddressHexFormat(value);
+}

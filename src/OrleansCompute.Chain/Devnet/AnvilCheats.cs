@@ -1,0 +1,30 @@
+using System.Numerics;
+using Nethereum.Hex.HexTypes;
+using Nethereum.RPC.Eth.DTOs;
+using OrleansCompute.Chain.Rpc;
+
+namespace OrleansCompute.Chain.Devnet;
+
+/// <summary>Anvil's test-only RPC methods: move the chain's clock, mine blocks. Only for a local devnet.</summary>
+public sealed class AnvilCheats(ChainRpc rpc)
+{
+    /// <summary>Moves the clock forward and mines a block, so the next transaction sees the new time.</summary>
+    public async Task IncreaseTimeAsync(TimeSpan by, CancellationToken cancellationToken = default)
+    {
+        await rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("evm_increaseTime", null, (long)by.TotalSeconds), cancellationToken);
+        await MineAsync(cancellationToken);
+    }
+
+    public Task MineAsync(CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("evm_mine", null), cancellationToken);
+
+    /// <summary>The latest block's timestamp: "now" as the contracts see it, which differs from the wall clock once time was moved.</summary>
+    public async Task<DateTimeOffset> GetChainTimeAsync(CancellationToken cancellationToken = default)
+    {
+        var block = await rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest()), cancellationToken);
+        return DateTimeOffset.FromUnixTimeSeconds((long)block.Timestamp.Value);
+    }
+
+    public Task SetBalanceAsync(string address, BigInteger wei, CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_setBalance", null, address, new HexBigInteger(wei).HexValue), cancellationToken);
+}

@@ -1,0 +1,15 @@
+namespace OrleansCompute.Chain.Escrow;
+
+/// <summary>
+/// Where the <see cref="EscrowEventWatcher"/> folds chain events back into the market. Each call must finish
+/// (or throw) before the next one starts; a throw stops delivery until the next poll, which resumes at the
+/// event that failed. Across process restarts events since the watcher's start block are delivered again,
+/// so handlers must be idempotent (keyed by lease id and transaction hash).
+/// </summary>
+public interface IEscrowEventSink
+{
+    Task OnLeaseOpenedAsync(EscrowLeaseOpened opened, CancellationToken cancellationToken);
+    Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken);
+    Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken);
+    Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken);
+}

@@ -1,0 +1,213 @@
+using System.Numerics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Nethereum.Contracts;
+using Nethereum.Contracts.MessageEncodingServices;
+using Nethereum.Hex.HexConvertors.Extensions;
+using Nethereum.Hex.HexTypes;
+using Nethereum.JsonRpc.Client;
+using Nethereum.Model;
+using Nethereum.RPC.Eth.DTOs;
+using Nethereum.Signer;
+using Nethereum.Util;
+using OrleansCompute.Chain.Rpc;
+
+namespace OrleansCompute.Chain.Signing;
+
+/// <summary>
+/// The one owner of a signing key and its nonces: everything that sends from this key asks it to.
+/// Sends are serialized (estimate, nonce, sign, broadcast) so nonces are handed out in order; waiting for
+/// receipts happens outside the lock so concurrent sends pipeline. Transactions are signed here, offline,
+/// so a broadcast that is retried re-sends the very same bytes and can never pay twice.
+/// </summary>
+public sealed class TransactionSender : IDisposable
+{
+    private readonly ChainRpc _rpc;
+    private readonly EthECKey _key;
+    private readonly TransactionSenderOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Transaction1559Signer _signer = new();
+    private BigInteger? _nextNonce;
+    private volatile bool _nonceStale;
+
+    public TransactionSender(ChainRpc rpc, string privateKey, long chainId, TransactionSenderOptions? options = null, ILogger<TransactionSender>? logger = null)
+    {
+        _rpc = rpc;
+        _key = new EthECKey(privateKey);
+        ChainId = chainId;
+        Address = _key.GetPublicAddress();
+        _options = options ?? new TransactionSenderOptions();
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The sending account, checksummed.</summary>
+    public string Address { get; }
+
+    public long ChainId { get; }
+
+    /// <summary>Calls a contract function and waits for its receipt.</summary>
+    /// <exception cref="ChainRevertException">The call reverts, at estimation or on chain; carries the custom error's name.</exception>
+    /// <exception cref="TimeoutException">No receipt within <see cref="TransactionSenderOptions.ReceiptTimeout"/>.</exception>
+    public Task<TransactionReceipt> SendAsync<TFunction>(string contractAddress, TFunction function, CancellationToken cancellationToken = default)
+        where TFunction : FunctionMessage, new() =>
+        SendTransactionAsync(contractAddress, function.GetCallData().ToHex(prefix: true), function.AmountToSend, cancellationToken);
+
+    /// <summary>Deploys a contract; the receipt's <c>ContractAddress</c> is the new contract.</summary>
+    public Task<TransactionReceipt> DeployAsync<TDeployment>(TDeployment deployment, CancellationToken cancellationToken = default)
+        where TDeployment : ContractDeploymentMessage, new() =>
+        SendTransactionAsync(null, new DeploymentMessageEncodingService<TDeployment>().GetDeploymentData(deployment), deployment.AmountToSend, cancellationToken);
+
+    public async Task<TransactionReceipt> SendTransactionAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken = default)
+    {
+        var submitted = await SubmitAsync(to, data, value, cancellationToken);
+        var receipt = await WaitForReceiptAsync(submitted.Hash, cancellationToken);
+        if (receipt.Succeeded()) return receipt;
+        throw await ExplainFailedReceiptAsync(submitted, receipt, cancellationToken);
+    }
+
+    /// <summary>Estimates, signs and broadcasts; returns once the node has the transaction, without waiting for it to be mined.</summary>
+    public async Task<SubmittedTransaction> SubmitAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var gas = await EstimateGasAsync(to, data, value, cancellationToken);
+            var (maxPriorityFee, maxFee) = await SuggestFeesAsync(cancellationToken);
+            for (var attempt = 1; ; attempt++)
+            {
+                var nonce = await NextNonceAsync(cancellationToken);
+                var transaction = new Transaction1559(ChainId, nonce, maxPriorityFee, maxFee, gas, to ?? string.Empty, value, data, []);
+                var raw = _signer.SignTransaction(_key, transaction).EnsureHexPrefix();
+                var hash = Sha3Keccack.Current.CalculateHash(raw.HexToByteArray()).ToHex(prefix: true);
+                try
+                {
+                    await BroadcastAsync(raw, hash, cancellationToken);
+                }
+                catch (RpcResponseException exception) when (attempt == 1 && IsNonceConflict(exception))
+                {
+                    // Something else spent our nonce (another process with this key, or a chain restored from older
+                    // state): re-read the nonce and sign again, once.
+                    _logger.LogWarning("Nonce {Nonce} of {Address} was taken ({Message}); re-reading it from the chain", nonce, Address, exception.Message);
+                    _nextNonce = null;
+                    continue;
+                }
+                _nextNonce = nonce + 1;
+                _logger.LogDebug("Sent {Hash} from {Address} with nonce {Nonce}", hash, Address, nonce);
+                return new SubmittedTransaction(hash, nonce, to, data, value, gas);
+            }
+        }
+        catch
+        {
+            // Whatever failed, the next send asks the chain which nonce is next instead of trusting our count.
+            _nextNonce = null;
+            throw;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Polls for the receipt until it exists or the receipt timeout passes.</summary>
+    public async Task<TransactionReceipt> WaitForReceiptAsync(string transactionHash, CancellationToken cancellationToken = default)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.ReceiptTimeout);
+        try
+        {
+            while (true)
+            {
+                var receipt = await _rpc.CallAsync(
+                    web3 => web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(transactionHash), deadline.Token);
+                if (receipt is not null) return receipt;
+                await Task.Delay(_options.ReceiptPollInterval, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The transaction may have been dropped; its nonce may be free again.
+            _nonceStale = true;
+            throw new TimeoutException($"No receipt for transaction {transactionHash} after {_options.ReceiptTimeout.TotalSeconds:0.#} s.");
+        }
+    }
+
+    private async Task<BigInteger> EstimateGasAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken)
+    {
+        var call = new CallInput(data, to, Address, null, new HexBigInteger(value));
+        try
+        {
+            var estimate = await _rpc.CallAsync(web3 => web3.Eth.Transactions.EstimateGas.SendRequestAsync(call), cancellationToken);
+            return estimate.Value * (100 + _options.GasMarginPercent) / 100;
+        }
+        catch (RpcResponseException exception) when (RevertDecoder.TryFromRpcError(exception) is { } revert)
+        {
+            throw revert;
+        }
+    }
+
+    private async Task<(BigInteger MaxPriorityFee, BigInteger MaxFee)> SuggestFeesAsync(CancellationToken cancellationToken)
+    {
+        var block = await _rpc.CallAsync(
+            web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest()), cancellationToken);
+        var baseFee = block.BaseFeePerGas?.Value ?? BigInteger.Zero;
+        // Twice the base fee survives several full blocks of base-fee growth before the transaction gets stuck.
+        return (_options.MaxPriorityFeePerGas, baseFee * 2 + _options.MaxPriorityFeePerGas);
+    }
+
+    private async Task<BigInteger> NextNonceAsync(CancellationToken cancellationToken)
+    {
+        if (_nonceStale)
+        {
+            _nonceStale = false;
+            _nextNonce = null;
+        }
+        if (_nextNonce is { } known) return known;
+        var pending = await _rpc.CallAsync(
+            web3 => web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(Address, BlockParameter.CreatePending()), cancellationToken);
+        _nextNonce = pending.Value;
+        return pending.Value;
+    }
+
+    private async Task BroadcastAsync(string raw, string hash, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _rpc.CallAsync(web3 => web3.Eth.Transactions.SendRawTransaction.SendRequestAsync(raw), cancellationToken);
+        }
+        catch (RpcResponseException exception) when (IsAlreadyKnown(exception) || IsNonceConflict(exception))
+        {
+            // An earlier attempt whose answer was lost may have delivered these very bytes: then the node knows the hash.
+            var known = await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(hash), cancellationToken);
+            if (known is null) throw;
+            _logger.LogInformation("Transaction {Hash} was already delivered by an earlier attempt", hash);
+        }
+    }
+
+    private async Task<ChainRevertException> ExplainFailedReceiptAsync(SubmittedTransaction submitted, TransactionReceipt receipt, CancellationToken cancellationToken)
+    {
+        // A receipt says only "failed"; replaying the call on the state before its block says why.
+        var block = new BlockParameter(new HexBigInteger(BigInteger.Max(receipt.BlockNumber.Value - 1, 0)));
+        var call = new CallInput(submitted.Data, submitted.To, Address, new HexBigInteger(submitted.Gas), new HexBigInteger(submitted.Value));
+        try
+        {
+            await _rpc.CallAsync(web3 => web3.Eth.Transactions.Call.SendRequestAsync(call, block), cancellationToken);
+        }
+        catch (RpcResponseException exception) when (RevertDecoder.TryFromRpcError(exception, submitted.Hash) is { } revert)
+        {
+            return revert;
+        }
+        return RevertDecoder.Decode(null, submitted.Hash);
+    }
+
+    private static bool IsAlreadyKnown(RpcResponseException exception) =>
+        ContainsAny(exception.RpcError.Message, "already known", "already imported", "known transaction", "alreadyknown");
+
+    private static bool IsNonceConflict(RpcResponseException exception) =>
+        ContainsAny(exception.RpcError.Message, "nonce too low", "noncetoolow", "replacement transaction underpriced", "nonce has already been used");
+
+    private static bool ContainsAny(string? text, params string[] phrases) =>
+        text is not null && phrases.Any(phrase => text.Contains(phrase, StringComparison.OrdinalIgnoreCase));
+
+    public void Dispose() => _gate.Dispose();
+}

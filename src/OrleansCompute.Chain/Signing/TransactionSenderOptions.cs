@@ -1,0 +1,16 @@
+using System.Numerics;
+
+namespace OrleansCompute.Chain.Signing;
+
+public sealed record TransactionSenderOptions
+{
+    /// <summary>How long to wait for a receipt. Nethereum's own wait polls forever; ours gives up and says so.</summary>
+    public TimeSpan ReceiptTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan ReceiptPollInterval { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Headroom over eth_estimateGas, because state can change between estimate and inclusion.</summary>
+    public int GasMarginPercent { get; init; } = 20;
+
+    public BigInteger MaxPriorityFeePerGas { get; init; } = 1_000_000_000;
+}

@@ -1,0 +1,126 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Nethereum.Signer;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Signing;
+
+namespace OrleansCompute.Cli.Api;
+
+/// <summary>
+/// The host's HTTP API as a tenant uses it. Requests that act for a tenant are signed with the tenant's key
+/// here, on the client; the key itself never leaves this process.
+/// </summary>
+public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
+{
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    public Uri BaseAddress => http.BaseAddress!;
+
+    public Task<List<Offer>> GetOffersAsync(string? kind, string? region, CancellationToken ct) =>
+        SendAsync<List<Offer>>(HttpMethod.Get, "/api/offers" + Query(("kind", kind), ("region", region)), null, null, ct);
+
+    public Task<LeaseSnapshot> CreateLeaseAsync(LeaseRequest request, EthECKey tenant, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Post, "/api/leases", request, tenant, ct);
+
+    public Task<List<LeaseSnapshot>> ListLeasesAsync(EthECKey tenant, CancellationToken ct) =>
+        SendAsync<List<LeaseSnapshot>>(HttpMethod.Get, "/api/leases", null, tenant, ct);
+
+    public Task<LeaseSnapshot> GetLeaseAsync(string leaseId, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Get, $"/api/leases/{Uri.EscapeDataString(leaseId)}", null, null, ct);
+
+    public Task<LeaseSnapshot> EndLeaseAsync(string leaseId, EthECKey tenant, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/end", null, tenant, ct);
+
+    public Task<LeaseSnapshot> SubmitVoucherAsync(string leaseId, SignedVoucher voucher, EthECKey tenant, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/voucher", voucher, tenant, ct);
+
+    public Task<JsonElement> InspectAsync(string kind, string key, CancellationToken ct) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"/api/inspect/{Uri.EscapeDataString(kind)}/{key}", null, null, ct);
+
+    public Task<JsonElement> GetChainAsync(CancellationToken ct) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "/api/chain", null, null, ct);
+
+    public async Task<bool> IsHealthyAsync(CancellationToken ct)
+    {
+        try
+        {
+            using var response = await http.GetAsync("/healthz", ct);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string pathAndQuery, object? body, EthECKey? tenant, CancellationToken ct)
+    {
+        var bytes = body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), ApiJson.Options);
+        using var request = new HttpRequestMessage(method, pathAndQuery);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(bytes);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+        if (tenant is not null) Sign(request, method, pathAndQuery, bytes, tenant);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ApiException(0, "HostUnreachable", $"No host answers at {http.BaseAddress}: {e.Message}. Is `occ devnet up` running?", null, null);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode) throw await ProblemAsync(response, ct);
+            return await response.Content.ReadFromJsonAsync<T>(ApiJson.Options, ct)
+                ?? throw new ApiException((int)response.StatusCode, "EmptyAnswer", $"{method} {pathAndQuery} answered with no body.", null, null);
+        }
+    }
+
+    private void Sign(HttpRequestMessage request, HttpMethod method, string pathAndQuery, byte[] body, EthECKey tenant)
+    {
+        var timestamp = _clock.GetUtcNow().ToUnixTimeSeconds();
+        var signed = RequestSigner.Sign(tenant, method.Method, pathAndQuery, timestamp, body);
+        request.Headers.Add(RequestSigner.TenantHeader, signed.Tenant);
+        request.Headers.Add(RequestSigner.TimestampHeader, signed.Timestamp.ToString());
+        request.Headers.Add(RequestSigner.SignatureHeader, signed.Signature);
+    }
+
+    private static async Task<ApiException> ProblemAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var status = (int)response.StatusCode;
+        var text = await response.Content.ReadAsStringAsync(ct);
+        try
+        {
+            using var problem = JsonDocument.Parse(text);
+            var root = problem.RootElement;
+            return new ApiException(status,
+                Text(root, "title") ?? response.ReasonPhrase ?? status.ToString(),
+                Text(root, "detail"), Text(root, "field"), Text(root, "reason"));
+        }
+        catch (JsonException)
+        {
+            return new ApiException(status, response.ReasonPhrase ?? status.ToString(), string.IsNullOrWhiteSpace(text) ? null : text, null, null);
+        }
+    }
+
+    private static string? Text(JsonElement root, string name) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var present = parameters.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
+        return present.Count == 0 ? "" : "?" + string.Join("&", present);
+    }
+}

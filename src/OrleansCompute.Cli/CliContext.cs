@@ -1,0 +1,58 @@
+using System.Text.Json;
+using Nethereum.Signer;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Cli.Api;
+using OrleansCompute.Cli.Devnet;
+using Spectre.Console;
+
+namespace OrleansCompute.Cli;
+
+/// <summary>What every command needs: where the host and devnet files are, who signs, and how to print.</summary>
+public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot, TextWriter output, TextWriter error)
+{
+    public const string DefaultApiUrl = "http://127.0.0.1:5080";
+
+    public bool Json { get; } = json;
+    public TextWriter Output { get; } = output;
+    public TextWriter Error { get; } = error;
+    public DevnetFiles Devnet { get; } = new(repositoryRoot);
+    public string RepositoryRoot { get; } = repositoryRoot;
+
+    public IAnsiConsole Console { get; } = AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(output),
+        Ansi = output == System.Console.Out ? AnsiSupport.Detect : AnsiSupport.No,
+    });
+
+    /// <summary>--api, else the devnet's host, else the default loopback address.</summary>
+    public string ApiUrl => apiUrl ?? Devnet.ReadConfig()?.ApiUrl ?? DefaultApiUrl;
+
+    public MarketApiClient Api() => new(new HttpClient { BaseAddress = new Uri(ApiUrl), Timeout = TimeSpan.FromSeconds(30) });
+
+    /// <summary>The tenant to sign for: a wallet name (tenant1…) or address from <c>.devnet/wallets.json</c>; the first by default.</summary>
+    public TenantWallet Tenant(string? nameOrAddress)
+    {
+        var wallets = Devnet.ReadWallets();
+        if (wallets.Count == 0)
+            throw new CliException($"No tenant wallets in {Devnet.WalletsPath}: run `occ devnet up` first.");
+        if (nameOrAddress is null) return wallets[0];
+        if (nameOrAddress.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && !AccountKeys.IsAddress(nameOrAddress))
+            throw new CliException($"--tenant: '{nameOrAddress}' is not an Ethereum address (0x and 40 hex digits).");
+        return wallets.FirstOrDefault(w => string.Equals(w.Name, nameOrAddress, StringComparison.OrdinalIgnoreCase)
+                                        || string.Equals(w.Address, nameOrAddress, StringComparison.OrdinalIgnoreCase))
+            ?? throw new CliException($"--tenant: no wallet '{nameOrAddress}' in {Devnet.WalletsPath}; known: {string.Join(", ", wallets.Select(w => w.Name))}.");
+    }
+
+    public static EthECKey Key(TenantWallet wallet) => new(wallet.PrivateKey);
+
+    public DevnetConfig DevnetConfig() =>
+        Devnet.ReadConfig() ?? throw new CliException($"No devnet at {Devnet.ConfigPath}: run `occ devnet up` first.");
+
+    /// <summary>Prints <paramref name="value"/> as JSON with --json, otherwise runs <paramref name="human"/>.</summary>
+    public void Print<T>(T value, Action<IAnsiConsole> human)
+    {
+        if (Json) Output.WriteLine(JsonSerializer.Serialize(value, new JsonSerializerOptions(ApiJson.Options) { WriteIndented = true }));
+        else human(Console);
+    }
+}

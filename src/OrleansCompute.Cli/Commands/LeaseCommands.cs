@@ -1,0 +1,194 @@
+using System.CommandLine;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Cli.Api;
+using Spectre.Console;
+
+namespace OrleansCompute.Cli.Commands;
+
+/// <summary><c>occ lease create|list|show|end</c>: the tenant's side of a lease, signed with the tenant's key.</summary>
+public static class LeaseCommands
+{
+    private static readonly TimeSpan WaitForChain = TimeSpan.FromSeconds(60);
+
+    public static Command Create()
+    {
+        var lease = new Command("lease", "Create, list, show and end leases.");
+        lease.Subcommands.Add(CreateCommand());
+        lease.Subcommands.Add(ListCommand());
+        lease.Subcommands.Add(ShowCommand());
+        lease.Subcommands.Add(EndCommand());
+        return lease;
+    }
+
+    private static Option<string?> TenantOption() =>
+        new("--tenant") { Description = "The tenant wallet to act for: a name from .devnet/wallets.json (tenant1…) or its address. Default: tenant1." };
+
+    private static Command CreateCommand()
+    {
+        var kind = new Option<string>("--kind") { Description = "Accelerator kind: trainium2, inferentia2, h100, h200, mi300x.", Required = true };
+        var slots = new Option<int>("--slots") { Description = "How many accelerators.", DefaultValueFactory = _ => 1 };
+        var hours = new Option<int>("--hours") { Description = "How long the lease runs.", Required = true };
+        var region = new Option<string?>("--region") { Description = "Only this region." };
+        var maxPrice = new Option<string?>("--max-price") { Description = "The most to pay per slot-hour, in credits (e.g. 2.75)." };
+        var tenant = TenantOption();
+        var command = new Command("create", "Reserve slots, fund the escrow from the tenant's wallet, and wait until the lease is active.")
+            { kind, slots, hours, region, maxPrice, tenant };
+
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            Credits? max = null;
+            if (parse.GetValue(maxPrice) is { } text)
+            {
+                if (!Credits.TryParse(text, out var parsed)) throw new CliException($"--max-price: '{text}' is not an amount of credits (e.g. 2.75).");
+                max = parsed;
+            }
+            var wallet = context.Tenant(parse.GetValue(tenant));
+            var key = CliContext.Key(wallet);
+            var api = context.Api();
+            var chain = TenantChain.Connect(context);
+
+            var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region), max);
+            var reserved = await api.CreateLeaseAsync(request, key, ct);
+
+            string escrowTransaction;
+            try
+            {
+                escrowTransaction = await chain.FundEscrowAsync(wallet, reserved, ct);
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // Nothing may stay reserved for a lease that cannot be funded.
+                await api.EndLeaseAsync(LeaseIds.Format(reserved.Id), key, CancellationToken.None);
+                throw;
+            }
+
+            var active = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
+            if (active.Status != LeaseStatus.Active)
+                throw new CliException($"Lease {LeaseIds.Format(active.Id)} is {active.Status}: {active.History[^1].Reason} {active.History[^1].Detail}");
+
+            context.Print(new { lease = active, escrowTransaction }, console =>
+            {
+                console.MarkupLine($"[green]Lease {LeaseIds.Format(active.Id)} is Active[/]");
+                Describe(console, active);
+                console.MarkupLine($"escrow transaction  {escrowTransaction}");
+                console.WriteLine();
+                console.MarkupLine("Next:");
+                console.MarkupLine(Markup.Escape($"  ./occ inspect lease {LeaseIds.Format(active.Id)}"));
+                console.MarkupLine(Markup.Escape($"  ./occ lease end {LeaseIds.Format(active.Id)}"));
+            });
+        }));
+        return command;
+    }
+
+    private static Command ListCommand()
+    {
+        var tenant = TenantOption();
+        var command = new Command("list", "The tenant's leases, newest first.") { tenant };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var leases = await context.Api().ListLeasesAsync(CliContext.Key(context.Tenant(parse.GetValue(tenant))), ct);
+            context.Print(leases, console =>
+            {
+                var table = new Table().AddColumns("lease", "status", "kind", "slots", "hours", "pool", "deposit", "owed", "paid");
+                foreach (var l in leases)
+                {
+                    table.AddRow(LeaseIds.Format(l.Id), l.Status.ToString(), l.Request.Kind, l.Request.Slots.ToString(), l.Request.Hours.ToString(),
+                        l.PoolKey ?? "", l.Deposit.ToString(), l.AmountOwed.ToString(), l.Paid.ToString());
+                }
+                console.Write(table);
+            });
+        }));
+        return command;
+    }
+
+    private static Command ShowCommand()
+    {
+        var id = new Argument<string>("id") { Description = "The lease id." };
+        var command = new Command("show", "One lease: terms, escrow, settlement and every transition with its reason.") { id };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var lease = await context.Api().GetLeaseAsync(parse.GetValue(id)!, ct);
+            context.Print(lease, console => Describe(console, lease));
+        }));
+        return command;
+    }
+
+    private static Command EndCommand()
+    {
+        var id = new Argument<string>("id") { Description = "The lease id." };
+        var tenant = TenantOption();
+        var command = new Command("end", "End the lease, sign the final voucher for what it owes, and wait until it is settled on chain.") { id, tenant };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var wallet = context.Tenant(parse.GetValue(tenant));
+            var key = CliContext.Key(wallet);
+            var api = context.Api();
+            var leaseId = parse.GetValue(id)!;
+
+            var ended = await api.EndLeaseAsync(leaseId, key, ct);
+            if (ended.Status == LeaseStatus.Ended && ended.FinalVoucher is null)
+            {
+                var voucher = TenantChain.Connect(context).SignFinalVoucher(wallet, ended.VoucherToSign!);
+                ended = await api.SubmitVoucherAsync(leaseId, voucher, key, ct);
+            }
+            var final = ended.Status == LeaseStatus.Ended
+                ? await WaitForAsync(api, ended.Id, l => l.Status != LeaseStatus.Ended, ct)
+                : ended;
+
+            context.Print(final, console =>
+            {
+                console.MarkupLine($"[green]Lease {LeaseIds.Format(final.Id)} is {final.Status}[/]");
+                Describe(console, final);
+            });
+            if (final.Status is not (LeaseStatus.Settled or LeaseStatus.Cancelled))
+                throw new CliException($"Lease {LeaseIds.Format(final.Id)} ended as {final.Status}: {final.History[^1].Reason} {final.History[^1].Detail}");
+        }));
+        return command;
+    }
+
+    /// <summary>Polls the lease until <paramref name="done"/> holds; the host learns of funding and settlement from chain events.</summary>
+    private static async Task<LeaseSnapshot> WaitForAsync(MarketApiClient api, Guid leaseId, Func<LeaseSnapshot, bool> done, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + WaitForChain;
+        while (true)
+        {
+            var lease = await api.GetLeaseAsync(LeaseIds.Format(leaseId), ct);
+            if (done(lease)) return lease;
+            if (DateTime.UtcNow > deadline)
+                throw new CliException($"Lease {LeaseIds.Format(leaseId)} is still {lease.Status} after {WaitForChain.TotalSeconds:0} s; check `occ devnet status`.");
+            await Task.Delay(250, ct);
+        }
+    }
+
+    private static void Describe(IAnsiConsole console, LeaseSnapshot lease)
+    {
+        var grid = new Grid().AddColumn().AddColumn();
+        void Row(string name, object? value) { if (value is not null) grid.AddRow(name, Markup.Escape(value.ToString()!)); }
+        Row("lease", LeaseIds.Format(lease.Id));
+        Row("chain lease id", lease.ChainLeaseId);
+        Row("status", lease.Status);
+        Row("tenant", lease.Tenant);
+        Row("kind", $"{lease.Request.Kind} × {lease.Request.Slots} for {lease.Request.Hours} h");
+        Row("pool", lease.PoolKey);
+        Row("provider", $"{lease.ProviderId} ({lease.ProviderAddress})");
+        Row("slots", string.Join(", ", lease.SlotKeys));
+        Row("price per slot-hour", lease.PricePerSlotHour);
+        Row("deposit", lease.Deposit);
+        Row("fund by", lease.Status == LeaseStatus.Reserved ? lease.FundBy : null);
+        Row("started", lease.StartedAt);
+        Row("ends", lease.EndsAt);
+        Row("ended", lease.EndedAt);
+        Row("owed", lease.EndedAt is null ? null : lease.AmountOwed);
+        Row("paid to provider", lease.Paid);
+        Row("refunded", lease.Refunded);
+        Row("escrow transaction", lease.FundingTransaction);
+        Row("settlement transaction", lease.SettlementTransaction);
+        console.Write(grid);
+
+        var history = new Table().AddColumns("at", "status", "reason", "detail");
+        foreach (var t in lease.History) history.AddRow(t.At.ToString("HH:mm:ss"), t.Status.ToString(), t.Reason, Markup.Escape(t.Detail ?? ""));
+        console.Write(history);
+    }
+}

@@ -1,0 +1,32 @@
+using System.CommandLine;
+using Spectre.Console;
+
+namespace OrleansCompute.Cli.Commands;
+
+/// <summary><c>occ offers</c>: what can be leased now.</summary>
+public static class OfferCommands
+{
+    public static Command Create()
+    {
+        var kind = new Option<string?>("--kind") { Description = "Only this accelerator kind (trainium2, inferentia2, h100, h200, mi300x)." };
+        var region = new Option<string?>("--region") { Description = "Only this region." };
+        var command = new Command("offers", "What can be leased now, cheapest first: price per slot-hour, per 1M tokens, energy per 1M tokens.") { kind, region };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var offers = await context.Api().GetOffersAsync(parse.GetValue(kind), parse.GetValue(region), ct);
+            context.Print(offers, console =>
+            {
+                var table = new Table().AddColumns("kind", "pool", "region", "free", "per slot-hour", "per 1M tokens", "Wh per 1M tokens", "memory");
+                foreach (var offer in offers)
+                {
+                    table.AddRow(offer.Kind, offer.PoolKey, offer.Region, $"{offer.AvailableSlots}/{offer.TotalSlots}",
+                        offer.PricePerSlotHour.ToString(), offer.PricePerMillionTokens.ToString(),
+                        offer.EnergyWhPerMillionTokens.ToString("0.00"), $"{offer.Accelerator.MemoryGiB} GiB");
+                }
+                console.Write(table);
+                if (offers.Count == 0) console.WriteLine("No offers: is the devnet seeded (occ devnet up)?");
+            });
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,45 @@
+using System.Text.Json;
+using OrleansCompute.Abstractions;
+
+namespace OrleansCompute.Cli.Devnet;
+
+/// <summary>What a devnet keeps in <c>.devnet/</c>: where its chain and host are and which contracts it deployed.</summary>
+public sealed record DevnetConfig(
+    string RpcUrl,
+    long ChainId,
+    string CreditAddress,
+    string EscrowAddress,
+    long DeployBlock,
+    string ApiUrl);
+
+/// <summary>A tenant wallet the CLI signs for. On the devnet these are Anvil's dev accounts.</summary>
+public sealed record TenantWallet(string Name, string Address, string PrivateKey);
+
+/// <summary>The files under <c>.devnet/</c> and how they are read and written.</summary>
+public sealed class DevnetFiles(string root)
+{
+    public string Root { get; } = root;
+    public string Directory => Path.Combine(Root, ".devnet");
+    public string ConfigPath => Path.Combine(Directory, "devnet.json");
+    public string WalletsPath => Path.Combine(Directory, "wallets.json");
+    public string AnvilStatePath => Path.Combine(Directory, "anvil-state.json");
+    public string AnvilLogPath => Path.Combine(Directory, "anvil.log");
+    public string HostLogPath => Path.Combine(Directory, "host.log");
+
+    public DevnetConfig? ReadConfig() => Read<DevnetConfig>(ConfigPath);
+
+    public void WriteConfig(DevnetConfig config) => Write(ConfigPath, config);
+
+    public IReadOnlyList<TenantWallet> ReadWallets() => Read<List<TenantWallet>>(WalletsPath) ?? [];
+
+    public void WriteWallets(IReadOnlyList<TenantWallet> wallets) => Write(WalletsPath, wallets);
+
+    private static T? Read<T>(string path) =>
+        File.Exists(path) ? JsonSerializer.Deserialize<T>(File.ReadAllText(path), ApiJson.Options) : default;
+
+    private void Write<T>(string path, T value)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        File.WriteAllText(path, JsonSerializer.Serialize(value, new JsonSerializerOptions(ApiJson.Options) { WriteIndented = true }));
+    }
+}

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Cli.Api;
+using OrleansCompute.Cli.Commands;
+
+namespace OrleansCompute.Cli;
+
+/// <summary>The <c>occ</c> command tree. Errors go to stderr with exit code 1; --json and --api work on every command.</summary>
+public static class OccApp
+{
+    public static readonly Option<bool> JsonOption = new("--json")
+    {
+        Description = "Machine-readable JSON output.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> ApiOption = new("--api")
+    {
+        Description = $"The host's base URL (default: the devnet's, else {CliContext.DefaultApiUrl}).",
+        Recursive = true,
+    };
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("occ: lease AI accelerator capacity on OrleansCompute, run a local devnet, inspect grain state.");
+        root.Options.Add(JsonOption);
+        root.Options.Add(ApiOption);
+        root.Subcommands.Add(DevnetCommands.Create());
+        root.Subcommands.Add(OfferCommands.Create());
+        root.Subcommands.Add(LeaseCommands.Create());
+        root.Subcommands.Add(InspectCommands.Create());
+
+        var parse = root.Parse(args);
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+    }
+
+    /// <summary>Wraps a command's work: builds its context and turns every expected failure into a message and exit code 1.</summary>
+    public static Func<ParseResult, CancellationToken, Task<int>> Action(Func<CliContext, ParseResult, CancellationToken, Task> run) =>
+        async (parse, ct) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            try
+            {
+                var context = new CliContext(parse.GetValue(JsonOption), parse.GetValue(ApiOption), RepositoryRoot.Find(), output, error);
+                await run(context, parse, ct);
+                return 0;
+            }
+            catch (ApiException e)
+            {
+                var field = e.Field is null ? "" : $" (field: {e.Field})";
+                await error.WriteLineAsync($"error: {e.Title}{field}: {e.Detail ?? "the host refused the request"}");
+                return 1;
+            }
+            catch (ChainRevertException e)
+            {
+                await error.WriteLineAsync($"error: the chain refused: {e.Message}");
+                return 1;
+            }
+            catch (CliException e)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return 1;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return 130;
+            }
+        };
+}

@@ -1,0 +1,3 @@
+using OrleansCompute.Cli;
+
+return await OccApp.RunAsync(args, Console.Out, Console.Error);

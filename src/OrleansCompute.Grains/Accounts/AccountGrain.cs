@@ -1,0 +1,48 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+
+namespace OrleansCompute.Grains.Accounts;
+
+[GenerateSerializer, Alias("occ.account-state")]
+public sealed class AccountState
+{
+    [Id(0)] public List<Guid> Leases { get; set; } = [];
+    [Id(1)] public List<string> Pools { get; set; } = [];
+    [Id(2)] public Credits Earned { get; set; }
+    [Id(3)] public Credits Withdrawn { get; set; }
+}
+
+/// <summary>A tenant's leases, a provider's pools and what the chain says it earned and withdrew.</summary>
+public sealed class AccountGrain(
+    [PersistentState("account", GrainStorage.Market)] IPersistentState<AccountState> state) : Grain, IAccountGrain
+{
+    public async Task AddLeaseAsync(Guid leaseId)
+    {
+        if (state.State.Leases.Contains(leaseId)) return;
+        state.State.Leases.Add(leaseId);
+        await state.WriteStateAsync();
+    }
+
+    public async Task AddPoolAsync(string poolKey)
+    {
+        if (state.State.Pools.Contains(poolKey)) return;
+        state.State.Pools.Add(poolKey);
+        await state.WriteStateAsync();
+    }
+
+    public async Task RecordEarningAsync(Credits amount)
+    {
+        state.State.Earned += amount;
+        await state.WriteStateAsync();
+    }
+
+    public async Task RecordWithdrawalAsync(Credits amount)
+    {
+        state.State.Withdrawn += amount;
+        await state.WriteStateAsync();
+    }
+
+    public ValueTask<AccountSnapshot> GetAsync() =>
+        ValueTask.FromResult(new AccountSnapshot(this.GetPrimaryKeyString(), state.State.Leases.ToList(),
+            state.State.Pools.ToList(), state.State.Earned, state.State.Withdrawn));
+}

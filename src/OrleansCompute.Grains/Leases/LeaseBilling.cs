@@ -1,0 +1,24 @@
+using OrleansCompute.Abstractions;
+
+namespace OrleansCompute.Grains.Leases;
+
+/// <summary>What a slot-hour-priced lease costs: its deposit up front, and what it owes for the time used.</summary>
+public static class LeaseBilling
+{
+    public static Credits Deposit(Credits pricePerSlotHour, int slots, int hours) =>
+        Credits.FromUnits(checked(pricePerSlotHour.Units * slots * hours));
+
+    /// <summary>
+    /// Billed by the second, at least <paramref name="minimum"/>, never more than the deposit;
+    /// a fraction of a unit is rounded up, in the provider's favour, by at most one unit.
+    /// </summary>
+    public static Credits Owed(Credits pricePerSlotHour, int slots, int hours, TimeSpan used, TimeSpan minimum)
+    {
+        var window = TimeSpan.FromHours(hours);
+        var billed = used < minimum ? minimum : used;
+        if (billed > window) billed = window;
+        var seconds = (long)Math.Ceiling(billed.TotalSeconds);
+        var units = (pricePerSlotHour.Units * (Int128)slots * seconds + 3599) / 3600;
+        return Credits.FromUnits((long)Int128.Min(units, Deposit(pricePerSlotHour, slots, hours).Units));
+    }
+}

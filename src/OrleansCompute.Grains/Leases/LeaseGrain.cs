@@ -1,0 +1,326 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+
+namespace OrleansCompute.Grains.Leases;
+
+[GenerateSerializer, Alias("occ.lease-state")]
+public sealed class LeaseState
+{
+    [Id(0)] public LeaseSnapshot? Lease { get; set; }
+}
+
+/// <summary>
+/// One lease and its state machine. Deadlines (funding, end of window) are kept in state and driven by a
+/// grain timer for precision, backed by a reminder so that they still fire after the activation is gone.
+/// </summary>
+public sealed class LeaseGrain(
+    [PersistentState("lease", GrainStorage.Market)] IPersistentState<LeaseState> state,
+    IOptions<MarketOptions> options,
+    IVoucherVerifier voucherVerifier,
+    TimeProvider clock,
+    ILogger<LeaseGrain> logger) : Grain, ILeaseGrain, IRemindable
+{
+    private const string ClockReminder = "lease-clock";
+    private readonly MarketOptions _options = options.Value;
+    private IGrainTimer? _deadlineTimer;
+
+    private Guid Id => this.GetPrimaryKey();
+    private DateTimeOffset Now => clock.GetUtcNow();
+
+    private LeaseSnapshot Lease =>
+        state.State.Lease ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{LeaseIds.Format(Id)}'.");
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await ArmDeadlineAsync();
+        await base.OnActivateAsync(cancellationToken);
+    }
+
+    public async Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
+    {
+        if (state.State.Lease is not null)
+            throw new MarketException(MarketError.Conflict, "LeaseExists", $"Lease '{LeaseIds.Format(Id)}' already exists.");
+        if (!AccountKeys.IsAddress(tenant))
+            throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");
+        request = Validate(request);
+
+        var now = Now;
+        var fundBy = now + _options.FundingWindow;
+        var reservation = await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, fundBy);
+
+        var requested = new LeaseTransition(now, LeaseStatus.Requested, LeaseReasons.Requested);
+        state.State.Lease = new LeaseSnapshot
+        {
+            Id = Id,
+            ChainLeaseId = LeaseIds.ToChainId(Id).ToString(),
+            Status = LeaseStatus.Reserved,
+            Tenant = AccountKeys.Normalize(tenant),
+            Request = request,
+            PoolKey = reservation.PoolKey,
+            ProviderId = reservation.ProviderId,
+            ProviderAddress = AccountKeys.Normalize(reservation.PayoutAddress),
+            SlotKeys = reservation.SlotKeys,
+            PricePerSlotHour = reservation.PricePerSlotHour,
+            Deposit = LeaseBilling.Deposit(reservation.PricePerSlotHour, request.Slots, request.Hours),
+            CreatedAt = now,
+            FundBy = fundBy,
+            // Whole seconds: the chain keeps the expiry as a unix timestamp.
+            EscrowExpiry = DateTimeOffset.FromUnixTimeSeconds((fundBy + TimeSpan.FromHours(request.Hours) + _options.SettlementGrace).ToUnixTimeSeconds()),
+            History =
+            [
+                requested,
+                new LeaseTransition(now, LeaseStatus.Reserved, LeaseReasons.SlotsReserved,
+                    $"{request.Slots} slot(s) in {reservation.PoolKey} at {reservation.PricePerSlotHour} per slot-hour"),
+            ],
+        };
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(tenant)).AddLeaseAsync(Id);
+        await ArmDeadlineAsync();
+        return Lease;
+    }
+
+    public async Task<LeaseSnapshot?> ConfirmFundingAsync(EscrowFunded funded)
+    {
+        if (state.State.Lease is not { } lease) return null;
+        if (lease.FundingTransaction is not null) return lease;
+
+        lease = lease with { FundingTransaction = funded.TransactionHash };
+        var mismatch = EscrowMismatch(lease, funded);
+        if (lease.Status != LeaseStatus.Reserved)
+        {
+            // The reservation is gone (expired or cancelled); the tenant takes the escrow back after its expiry.
+            lease = Transition(lease, LeaseStatus.Failed, LeaseReasons.FundedAfterExpiry, $"escrow funded while {lease.Status}");
+        }
+        else if (mismatch is not null)
+        {
+            await ReleaseSlotsAsync(lease);
+            lease = Transition(lease, LeaseStatus.Failed, LeaseReasons.EscrowMismatch, mismatch);
+        }
+        else
+        {
+            lease = Transition(lease, LeaseStatus.Funded, LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
+            var startedAt = Now;
+            var endsAt = startedAt + TimeSpan.FromHours(lease.Request.Hours);
+            if (await Pool(lease).ActivateAsync(Id, endsAt))
+            {
+                lease = Transition(lease with { StartedAt = startedAt, EndsAt = endsAt }, LeaseStatus.Active, LeaseReasons.SlotsActivated);
+            }
+            else
+            {
+                await ReleaseSlotsAsync(lease);
+                lease = Transition(lease, LeaseStatus.Failed, LeaseReasons.SlotsLost, "the reserved slots were no longer held");
+            }
+        }
+
+        await SaveAsync(lease);
+        return lease;
+    }
+
+    public async Task<LeaseSnapshot> EndAsync(string tenant)
+    {
+        var lease = OwnedBy(tenant);
+        switch (lease.Status)
+        {
+            case LeaseStatus.Reserved:
+                await ReleaseSlotsAsync(lease);
+                lease = Transition(lease, LeaseStatus.Cancelled, LeaseReasons.CancelledByTenant);
+                break;
+            case LeaseStatus.Active:
+                lease = await EndActiveAsync(lease, LeaseReasons.EndedByTenant);
+                break;
+            case LeaseStatus.Ended or LeaseStatus.Cancelled:
+                return lease;
+            default:
+                throw new MarketException(MarketError.Conflict, "LeaseNotActive", $"A lease that is {lease.Status} cannot be ended.");
+        }
+
+        await SaveAsync(lease);
+        return lease;
+    }
+
+    public async Task<LeaseSnapshot> SubmitFinalVoucherAsync(string tenant, SignedVoucher voucher)
+    {
+        var lease = OwnedBy(tenant);
+        if (lease.FinalVoucher is { } accepted)
+        {
+            if (accepted == voucher) return lease;
+            throw new MarketException(MarketError.Conflict, "VoucherAlreadyAccepted", "A final voucher for this lease was already accepted.");
+        }
+        if (lease.Status != LeaseStatus.Ended)
+            throw new MarketException(MarketError.Conflict, "LeaseNotEnded", $"A final voucher is accepted once the lease has ended; it is {lease.Status}.");
+        if (voucher.LeaseId != Id)
+            throw MarketException.Invalid("leaseId", "WrongLease", "The voucher is for another lease.");
+        if (!voucher.IsFinal)
+            throw MarketException.Invalid("isFinal", "NotFinal", "Ending a lease takes a final voucher.");
+        if (voucher.Amount != lease.AmountOwed)
+            throw MarketException.Invalid("amount", "WrongAmount", $"The lease owes {lease.AmountOwed}; the voucher says {voucher.Amount}.");
+        var signer = voucherVerifier.RecoverSigner(voucher);
+        if (signer is null || AccountKeys.Normalize(signer) != lease.Tenant)
+            throw MarketException.Invalid("signature", "BadSignature", "The voucher is not signed by the lease's tenant for this escrow contract.");
+
+        lease = Transition(lease with { FinalVoucher = voucher }, LeaseStatus.Ended, LeaseReasons.FinalVoucherAccepted, $"{voucher.Amount} to {lease.ProviderAddress}");
+        await SaveAsync(lease);
+        await GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!).EnqueueAsync(voucher);
+        return lease;
+    }
+
+    public async Task ConfirmSettledAsync(EscrowSettled settled)
+    {
+        if (state.State.Lease is not { } lease || settled.TotalPaid <= lease.Paid) return;
+
+        await SaveAsync(lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash });
+        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RecordEarningAsync(settled.TotalPaid - lease.Paid);
+    }
+
+    public async Task ConfirmClosedAsync(EscrowClosed closed)
+    {
+        if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
+
+        lease = lease with { Refunded = closed.Refund };
+        if (lease.FinalVoucher is not null)
+        {
+            lease = Transition(lease, LeaseStatus.Settled, LeaseReasons.SettledOnChain,
+                $"paid {lease.Paid}, refunded {closed.Refund} in transaction {closed.TransactionHash}");
+        }
+        else
+        {
+            // Closed without the final voucher: the tenant took the escrow back after its expiry.
+            if (lease.Status is LeaseStatus.Reserved or LeaseStatus.Active) await ReleaseSlotsAsync(lease);
+            lease = Transition(lease, LeaseStatus.Refunded, LeaseReasons.RefundedOnChain,
+                $"refunded {closed.Refund} in transaction {closed.TransactionHash}");
+        }
+        await SaveAsync(lease);
+    }
+
+    public async Task SettlementRejectedAsync(string reason)
+    {
+        if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
+        await SaveAsync(Transition(lease, lease.Status, LeaseReasons.SettlementRejected, reason));
+    }
+
+    public ValueTask<LeaseSnapshot?> GetAsync() => ValueTask.FromResult(state.State.Lease);
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName == ClockReminder) await OnDeadlineAsync();
+    }
+
+    private async Task OnDeadlineAsync()
+    {
+        if (state.State.Lease is not { } lease) return;
+        var now = Now;
+        if (lease.Status == LeaseStatus.Reserved && now >= lease.FundBy)
+        {
+            await ReleaseSlotsAsync(lease);
+            await SaveAsync(Transition(lease, LeaseStatus.Expired, LeaseReasons.ReservationNotFunded,
+                $"no escrow seen on chain by {lease.FundBy:O}"));
+        }
+        else if (lease.Status == LeaseStatus.Active && now >= lease.EndsAt)
+        {
+            await SaveAsync(await EndActiveAsync(lease, LeaseReasons.WindowElapsed));
+        }
+        else
+        {
+            await ArmDeadlineAsync();
+        }
+    }
+
+    private async Task<LeaseSnapshot> EndActiveAsync(LeaseSnapshot lease, string reason)
+    {
+        var endedAt = Now;
+        var owed = LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours,
+            endedAt - lease.StartedAt!.Value, _options.MinimumBilled);
+        await ReleaseSlotsAsync(lease);
+        return Transition(lease with
+        {
+            EndedAt = endedAt,
+            AmountOwed = owed,
+            VoucherToSign = new VoucherRequest(Id, lease.ChainLeaseId, owed, IsFinal: true),
+        }, LeaseStatus.Ended, reason, $"owes {owed} of {lease.Deposit}");
+    }
+
+    private async Task SaveAsync(LeaseSnapshot lease)
+    {
+        state.State.Lease = lease;
+        await state.WriteStateAsync();
+        await ArmDeadlineAsync();
+    }
+
+    /// <summary>Keeps one timer and one reminder pointed at the next deadline, and none when there is no deadline left.</summary>
+    private async Task ArmDeadlineAsync()
+    {
+        _deadlineTimer?.Dispose();
+        _deadlineTimer = null;
+        var deadline = state.State.Lease switch
+        {
+            { Status: LeaseStatus.Reserved, FundBy: { } fundBy } => fundBy,
+            { Status: LeaseStatus.Active, EndsAt: { } endsAt } => endsAt,
+            _ => (DateTimeOffset?)null,
+        };
+
+        if (deadline is { } due)
+        {
+            var dueIn = due - Now;
+            if (dueIn < TimeSpan.Zero) dueIn = TimeSpan.Zero;
+            _deadlineTimer = this.RegisterGrainTimer(_ => OnDeadlineAsync(), new GrainTimerCreationOptions
+            {
+                DueTime = dueIn,
+                Period = Timeout.InfiniteTimeSpan,
+                KeepAlive = true,
+            });
+            await this.RegisterOrUpdateReminder(ClockReminder, dueIn + TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+        }
+        else if (await this.GetReminder(ClockReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private LeaseSnapshot OwnedBy(string tenant)
+    {
+        var lease = Lease;
+        if (AccountKeys.Normalize(tenant) != lease.Tenant)
+            throw new MarketException(MarketError.NotYourLease, "NotYourLease", $"Lease '{LeaseIds.Format(Id)}' belongs to another tenant.");
+        return lease;
+    }
+
+    private Task ReleaseSlotsAsync(LeaseSnapshot lease) => Pool(lease).ReleaseAsync(Id);
+
+    private IPoolGrain Pool(LeaseSnapshot lease) => GrainFactory.GetGrain<IPoolGrain>(lease.PoolKey!);
+
+    private LeaseSnapshot Transition(LeaseSnapshot lease, LeaseStatus status, string reason, string? detail = null)
+    {
+        logger.LogInformation("Lease {LeaseId}: {From} -> {To} ({Reason}) {Detail}", LeaseIds.Format(Id), lease.Status, status, reason, detail);
+        return lease with { Status = status, History = [.. lease.History, new LeaseTransition(Now, status, reason, detail)] };
+    }
+
+    private static string? EscrowMismatch(LeaseSnapshot lease, EscrowFunded funded)
+    {
+        if (AccountKeys.Normalize(funded.Tenant) != lease.Tenant) return $"escrow opened by {funded.Tenant}, not the tenant {lease.Tenant}";
+        if (AccountKeys.Normalize(funded.Provider) != lease.ProviderAddress) return $"escrow pays {funded.Provider}, not the provider {lease.ProviderAddress}";
+        if (funded.Deposit < lease.Deposit) return $"escrow holds {funded.Deposit}, the lease needs {lease.Deposit}";
+        if (funded.Expiry < lease.EscrowExpiry) return $"escrow expires {funded.Expiry:O}, the lease needs {lease.EscrowExpiry:O}";
+        return null;
+    }
+
+    private LeaseRequest Validate(LeaseRequest request)
+    {
+        if (!AcceleratorCatalog.TryGet(request.Kind, out var profile))
+            throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{request.Kind}'; known: {AcceleratorCatalog.KnownKinds}.");
+        if (request.Slots < 1 || request.Slots > _options.MaxSlotsPerLease)
+            throw MarketException.Invalid("slots", "OutOfRange", $"Slots must be 1 to {_options.MaxSlotsPerLease}; got {request.Slots}.");
+        if (request.Hours < 1 || request.Hours > _options.MaxHours)
+            throw MarketException.Invalid("hours", "OutOfRange", $"Hours must be 1 to {_options.MaxHours}; got {request.Hours}.");
+        if (request.Region is not null && !MarketKeys.IsValidName(request.Region))
+            throw MarketException.Invalid("region", "InvalidName", $"'{request.Region}' is not a region name (lowercase letters, digits, dashes).");
+        if (request.MaxPricePerSlotHour is { } max && max <= Credits.Zero)
+            throw MarketException.Invalid("maxPricePerSlotHour", "OutOfRange", $"The max price must be above zero; got {max}.");
+        return request with { Kind = profile.Kind };
+    }
+}

@@ -1,0 +1,115 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Market;
+
+namespace OrleansCompute.Grains.Market;
+
+[GenerateSerializer, Alias("occ.pool-state")]
+public sealed class PoolState
+{
+    [Id(0)] public PoolDefinition? Definition { get; set; }
+
+    /// <summary>Slot index → the lease holding it. Every change to a slot's holder goes through the pool.</summary>
+    [Id(1)] public Dictionary<int, Guid> Holders { get; set; } = [];
+}
+
+/// <summary>
+/// A pool of identical slots. It serializes reservations of its own slots, so all-or-nothing holds
+/// need no locks; each slot still has the last word on whether it is free.
+/// </summary>
+public sealed class PoolGrain(
+    [PersistentState("pool", GrainStorage.Market)] IPersistentState<PoolState> state) : Grain, IPoolGrain
+{
+    private PoolDefinition Definition =>
+        state.State.Definition ?? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{this.GetPrimaryKeyString()}'.");
+
+    public async Task DefineAsync(PoolDefinition definition)
+    {
+        Validate(definition);
+        var highestHeld = state.State.Holders.Keys.DefaultIfEmpty(-1).Max();
+        if (definition.SlotCount <= highestHeld)
+            throw new MarketException(MarketError.Conflict, "SlotsInUse",
+                $"Slot {highestHeld} is held; the pool cannot shrink to {definition.SlotCount} slots.", "slotCount");
+
+        state.State.Definition = definition;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).RegisterPoolAsync(definition);
+        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
+    }
+
+    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil)
+    {
+        var definition = Definition;
+        if (definition.SlotCount - state.State.Holders.Count < slots) return null;
+
+        var taken = new List<int>();
+        for (var index = 0; index < definition.SlotCount && taken.Count < slots; index++)
+        {
+            if (state.State.Holders.ContainsKey(index)) continue;
+            if (await Slot(index).TryReserveAsync(leaseId, holdUntil)) taken.Add(index);
+        }
+
+        if (taken.Count < slots)
+        {
+            foreach (var index in taken) await Slot(index).ReleaseAsync(leaseId);
+            return null;
+        }
+
+        foreach (var index in taken) state.State.Holders[index] = leaseId;
+        await state.WriteStateAsync();
+        return new PoolReservation(definition.PoolKey, definition.ProviderId, definition.PayoutAddress,
+            definition.Kind, definition.Region, definition.PricePerSlotHour,
+            taken.Select(i => MarketKeys.Slot(definition.PoolKey, i)).ToList());
+    }
+
+    public async Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil)
+    {
+        var held = HeldBy(leaseId);
+        if (held.Count == 0) return false;
+        var activated = await Task.WhenAll(held.Select(index => Slot(index).ActivateAsync(leaseId, leasedUntil)));
+        return activated.All(ok => ok);
+    }
+
+    public async Task ReleaseAsync(Guid leaseId)
+    {
+        var held = HeldBy(leaseId);
+        if (held.Count == 0) return;
+        await Task.WhenAll(held.Select(index => Slot(index).ReleaseAsync(leaseId)));
+        foreach (var index in held) state.State.Holders.Remove(index);
+        await state.WriteStateAsync();
+    }
+
+    public ValueTask<PoolSnapshot> GetAsync()
+    {
+        var definition = state.State.Definition;
+        var available = definition is null ? 0 : definition.SlotCount - state.State.Holders.Count;
+        return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available,
+            new Dictionary<int, Guid>(state.State.Holders)));
+    }
+
+    private List<int> HeldBy(Guid leaseId) =>
+        state.State.Holders.Where(h => h.Value == leaseId).Select(h => h.Key).ToList();
+
+    private ISlotGrain Slot(int index) => GrainFactory.GetGrain<ISlotGrain>(MarketKeys.Slot(this.GetPrimaryKeyString(), index));
+
+    private void Validate(PoolDefinition definition)
+    {
+        if (definition.PoolKey != this.GetPrimaryKeyString())
+            throw MarketException.Invalid("poolName", "KeyMismatch", $"Pool '{definition.PoolKey}' cannot be defined in grain '{this.GetPrimaryKeyString()}'.");
+        if (!MarketKeys.IsValidName(definition.ProviderId))
+            throw MarketException.Invalid("providerId", "InvalidName", "Provider ids are 1-64 lowercase letters, digits or dashes.");
+        if (!MarketKeys.IsValidName(definition.PoolName))
+            throw MarketException.Invalid("poolName", "InvalidName", "Pool names are 1-64 lowercase letters, digits or dashes.");
+        if (!AcceleratorCatalog.TryGet(definition.Kind, out _))
+            throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{definition.Kind}'; known: {AcceleratorCatalog.KnownKinds}.");
+        if (!MarketKeys.IsValidName(definition.Region))
+            throw MarketException.Invalid("region", "InvalidName", "Regions are 1-64 lowercase letters, digits or dashes.");
+        if (definition.SlotCount is < 1 or > 4096)
+            throw MarketException.Invalid("slotCount", "OutOfRange", "A pool has 1 to 4096 slots.");
+        if (definition.PricePerSlotHour <= Abstractions.Credits.Zero)
+            throw MarketException.Invalid("pricePerSlotHour", "OutOfRange", "The price per slot-hour must be above zero.");
+        if (!AccountKeys.IsAddress(definition.PayoutAddress))
+            throw MarketException.Invalid("payoutAddress", "MalformedAddress", $"'{definition.PayoutAddress}' is not an Ethereum address.");
+    }
+}

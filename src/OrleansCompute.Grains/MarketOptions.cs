@@ -1,0 +1,29 @@
+namespace OrleansCompute.Grains;
+
+/// <summary>The market's timing rules (section <c>Market</c> in the host's configuration).</summary>
+public sealed class MarketOptions
+{
+    /// <summary>How long a reservation waits for its escrow on chain before its slots are released.</summary>
+    public TimeSpan FundingWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long after the lease window the escrow stays open for settlement before the tenant may take it back.</summary>
+    public TimeSpan SettlementGrace { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The least a lease is billed for, however soon it ends.</summary>
+    public TimeSpan MinimumBilled { get; set; } = TimeSpan.FromMinutes(1);
+
+    public int MaxSlotsPerLease { get; set; } = 64;
+
+    public int MaxHours { get; set; } = 24 * 30;
+
+    /// <summary>How long a settlement grain gathers vouchers before it sends a batch.</summary>
+    public TimeSpan SettlementFlushDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long a settlement grain waits before trying again after the chain could not be reached.</summary>
+    public TimeSpan SettlementRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    public int MaxBatchSize { get; set; } = 100;
+
+    /// <summary>How long one settleBatch (send + receipt) may take.</summary>
+    public TimeSpan SettlementTimeout { get; set; } = TimeSpan.FromSeconds(20);
+}

@@ -1,0 +1,58 @@
+using System.Security.Claims;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Host.Auth;
+
+namespace OrleansCompute.Host.Api;
+
+/// <summary>
+/// The tenant's lease routes. Every change is signed by the tenant (see <see cref="TenantSignatureAuthentication"/>).
+/// Ending is two steps because the amount owed is only known once the lease has ended:
+/// <c>POST /end</c> fixes it, <c>POST /voucher</c> takes the tenant's signed final voucher for it.
+/// </summary>
+public static class LeaseEndpoints
+{
+    public static IEndpointRouteBuilder MapLeaseEndpoints(this IEndpointRouteBuilder app)
+    {
+        var leases = app.MapGroup("/api/leases").WithTags("Leases");
+
+        leases.MapPost("/", CreateAsync).RequireAuthorization()
+            .WithSummary("Reserve slots; the tenant then funds the escrow on chain (deposit, provider, expiry from the answer).");
+        leases.MapGet("/", ListAsync).RequireAuthorization()
+            .WithSummary("The signing tenant's leases.");
+        leases.MapGet("/{id}", GetAsync)
+            .WithSummary("One lease as its grain holds it.");
+        leases.MapPost("/{id}/end", EndAsync).RequireAuthorization()
+            .WithSummary("End the lease (or cancel it before funding); the answer carries the final voucher to sign.");
+        leases.MapPost("/{id}/voucher", SubmitVoucherAsync).RequireAuthorization()
+            .WithSummary("The tenant's signed final voucher; it is settled on chain and the rest of the escrow refunded.");
+        return app;
+    }
+
+    private static async Task<IResult> CreateAsync(LeaseRequest request, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var leaseId = Guid.NewGuid();
+        var lease = await grains.GetGrain<ILeaseGrain>(leaseId).RequestAsync(user.Tenant(), request);
+        return Results.Created($"/api/leases/{LeaseIds.Format(leaseId)}", lease);
+    }
+
+    private static async Task<IReadOnlyList<LeaseSnapshot>> ListAsync(ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var account = await grains.GetGrain<IAccountGrain>(user.Tenant()).GetAsync();
+        var leases = await Task.WhenAll(account.Leases.Select(id => grains.GetGrain<ILeaseGrain>(id).GetAsync().AsTask()));
+        return leases.OfType<LeaseSnapshot>().OrderByDescending(l => l.CreatedAt).ToList();
+    }
+
+    private static async Task<LeaseSnapshot> GetAsync(string id, IGrainFactory grains) =>
+        await grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).GetAsync()
+        ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{id}'.");
+
+    private static Task<LeaseSnapshot> EndAsync(string id, ClaimsPrincipal user, IGrainFactory grains) =>
+        grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).EndAsync(user.Tenant());
+
+    private static Task<LeaseSnapshot> SubmitVoucherAsync(string id, SignedVoucher voucher, ClaimsPrincipal user, IGrainFactory grains) =>
+        grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).SubmitFinalVoucherAsync(user.Tenant(), voucher);
+}

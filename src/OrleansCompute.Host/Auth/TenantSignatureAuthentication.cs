@@ -1,0 +1,72 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Chain.Signing;
+
+namespace OrleansCompute.Host.Auth;
+
+/// <summary>
+/// Each request that acts for a tenant carries the tenant's address and its signature over the method, path,
+/// time and body (see <see cref="RequestSigner"/>). The host verifies it; it never holds a tenant's key.
+/// </summary>
+public sealed class TenantSignatureAuthentication(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string Scheme = "TenantSignature";
+    public const string AddressClaim = "address";
+
+    /// <summary>How far a request's timestamp may be from the host's clock.</summary>
+    public static readonly TimeSpan AllowedSkew = TimeSpan.FromMinutes(5);
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var headers = Request.Headers;
+        string? tenant = headers[RequestSigner.TenantHeader];
+        string? timestampText = headers[RequestSigner.TimestampHeader];
+        string? signature = headers[RequestSigner.SignatureHeader];
+        if (tenant is null && signature is null) return AuthenticateResult.NoResult();
+
+        if (!AccountKeys.IsAddress(tenant)) return AuthenticateResult.Fail($"{RequestSigner.TenantHeader} is not an Ethereum address.");
+        if (!long.TryParse(timestampText, out var timestamp)) return AuthenticateResult.Fail($"{RequestSigner.TimestampHeader} is not a unix time.");
+        if ((clock.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(timestamp)).Duration() > AllowedSkew)
+            return AuthenticateResult.Fail($"{RequestSigner.TimestampHeader} is more than {AllowedSkew.TotalMinutes} minutes from the host's clock.");
+        if (string.IsNullOrEmpty(signature)) return AuthenticateResult.Fail($"{RequestSigner.SignatureHeader} is missing.");
+
+        var bodyHash = await HashBodyAsync();
+        var signer = RequestSigner.RecoverSigner(Request.Method, Request.Path + Request.QueryString, timestamp, bodyHash, signature);
+        if (signer is null || AccountKeys.Normalize(signer) != AccountKeys.Normalize(tenant!))
+            return AuthenticateResult.Fail("The request signature does not match the tenant.");
+
+        var identity = new ClaimsIdentity([new Claim(AddressClaim, AccountKeys.Normalize(tenant!))], Scheme);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "TenantSignatureRequired",
+            detail: failure ?? $"This request acts for a tenant: sign it ({RequestSigner.TenantHeader}, {RequestSigner.TimestampHeader}, {RequestSigner.SignatureHeader}).")
+            .ExecuteAsync(Context);
+    }
+
+    private async Task<string> HashBodyAsync()
+    {
+        Request.EnableBuffering();
+        var hash = await SHA256.HashDataAsync(Request.Body, Context.RequestAborted);
+        Request.Body.Position = 0;
+        return Convert.ToHexStringLower(hash);
+    }
+}
+
+public static class TenantClaims
+{
+    public static string Tenant(this ClaimsPrincipal user) =>
+        user.FindFirstValue(TenantSignatureAuthentication.AddressClaim)
+        ?? throw new InvalidOperationException("The endpoint requires an authenticated tenant.");
+}

@@ -1,0 +1,67 @@
+using Orleans.Dashboard;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Chain;
+using OrleansCompute.Grains;
+using OrleansCompute.Host.Api;
+using OrleansCompute.Host.Auth;
+using OrleansCompute.Host.Chain;
+using OrleansCompute.Host.Devnet;
+
+namespace OrleansCompute.Host;
+
+/// <summary>
+/// The host: one process with the Orleans silo, the HTTP API, the dashboard and the chain watcher.
+/// Configuration sections: <c>Chain</c> (<see cref="ChainOptions"/>), <c>Market</c> (<see cref="MarketOptions"/>),
+/// <c>Orleans</c> (SiloPort, GatewayPort), <c>Devnet</c> (SeedDemo).
+/// </summary>
+public static class MarketHost
+{
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var config = builder.Configuration;
+
+        var chain = config.GetSection("Chain").Get<ChainOptions>()
+            ?? throw new InvalidOperationException("The host needs a Chain section: RpcUrl, ChainId, CreditAddress, EscrowAddress, OperatorPrivateKey.");
+        builder.Services.Configure<MarketOptions>(config.GetSection("Market"));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddEscrowChain(chain);
+        builder.Services.AddEscrowEventWatcher<GrainEscrowEventSink>();
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(
+                siloPort: config.GetValue("Orleans:SiloPort", 11111),
+                gatewayPort: config.GetValue("Orleans:GatewayPort", 30000));
+            silo.AddMemoryGrainStorage(GrainStorage.Market);
+            silo.UseInMemoryReminderService();
+            silo.AddDashboard();
+        });
+
+        if (config.GetValue("Devnet:SeedDemo", false)) builder.Services.AddHostedService<DemoMarket>();
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<MarketExceptionHandler>();
+        builder.Services.AddOpenApi();
+        builder.Services.AddAuthentication(TenantSignatureAuthentication.Scheme)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantSignatureAuthentication>(TenantSignatureAuthentication.Scheme, null);
+        builder.Services.AddAuthorization();
+        builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapOpenApi();
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).WithTags("Host");
+        app.MapOfferEndpoints();
+        app.MapLeaseEndpoints();
+        app.MapInspectEndpoints();
+        app.MapChainEndpoints();
+        // The dashboard has no authentication of its own: the devnet host listens on loopback only.
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        return app;
+    }
+}

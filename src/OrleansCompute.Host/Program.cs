@@ -1,0 +1,3 @@
+using OrleansCompute.Host;
+
+await MarketHost.Build(args).RunAsync();

@@ -1,0 +1,94 @@
+using Nethereum.RPC.Eth.DTOs;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Deployment;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Signing;
+using Xunit;
+
+namespace OrleansCompute.Chain.Tests.Fixtures;
+
+/// <summary>
+/// One real Anvil for the whole collection, with both contracts deployed once and every tenant funded.
+/// Each dev key has exactly one <see cref="TransactionSender"/>, as in production.
+/// </summary>
+public sealed class ChainFixture : IAsyncLifetime
+{
+    public const long ChainId = 31337;
+    public static readonly Credits TenantFunding = Credits.FromCredits(1_000_000m);
+
+    public FoundryToolchain Toolchain { get; private set; } = null!;
+    public AnvilProcess Anvil { get; private set; } = null!;
+    public ChainRpc Rpc { get; private set; } = null!;
+    public AnvilCheats Cheats { get; private set; } = null!;
+    public DeployedContracts Contracts { get; private set; } = null!;
+    public EscrowClient Escrow { get; private set; } = null!;
+    public VoucherSigner Vouchers { get; private set; } = null!;
+    public TransactionSender Deployer { get; private set; } = null!;
+    public TransactionSender Operator { get; private set; } = null!;
+    public IReadOnlyList<TransactionSender> Providers { get; private set; } = [];
+    public IReadOnlyList<TransactionSender> Tenants { get; private set; } = [];
+
+    public async Task InitializeAsync()
+    {
+        Toolchain = FoundryToolchain.Locate(AppContext.BaseDirectory);
+        await Toolchain.EnsureBuiltAsync();
+        Anvil = await AnvilProcess.StartAsync(Toolchain.AnvilPath);
+        Rpc = new ChainRpc(Anvil.RpcUrl);
+        Cheats = new AnvilCheats(Rpc);
+
+        Deployer = Sender(DevAccounts.Deployer);
+        Operator = Sender(DevAccounts.Operator);
+        Providers = DevAccounts.Providers.Select(Sender).ToArray();
+        Tenants = DevAccounts.Tenants.Select(Sender).ToArray();
+
+        Contracts = await ContractDeployer.DeployAsync(Deployer, Toolchain.OutDirectory, DevAccounts.Deployer.Address);
+        Escrow = new EscrowClient(Rpc, Contracts.EscrowAddress, Contracts.CreditAddress);
+        Vouchers = new VoucherSigner(ChainId, Contracts.EscrowAddress);
+        await Task.WhenAll(Tenants.Select(tenant => Escrow.Credit.MintAsync(Deployer, tenant.Address, TenantFunding)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var sender in Tenants.Concat(Providers).Append(Operator).Append(Deployer)) sender?.Dispose();
+        if (Anvil is not null) await Anvil.DisposeAsync();
+    }
+
+    public TransactionSender Sender(DevAccount account) => new(Rpc, account.PrivateKey, ChainId);
+
+    /// <summary>"Now" as the contracts see it; ahead of the wall clock once a test has moved time.</summary>
+    public Task<DateTimeOffset> ChainNowAsync() => Cheats.GetChainTimeAsync();
+
+    public async Task<long> LatestBlockAsync() =>
+        (long)(await Rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;
+
+    /// <summary>Opens a fresh lease for tenant <paramref name="tenant"/> (0..4) paying provider <paramref name="provider"/> (0..2).</summary>
+    public async Task<Guid> OpenLeaseAsync(int tenant, int provider, Credits deposit, TimeSpan? lifetime = null)
+    {
+        var leaseId = Guid.NewGuid();
+        var expiry = (await ChainNowAsync()) + (lifetime ?? TimeSpan.FromHours(1));
+        await Escrow.ApproveAndOpenLeaseAsync(Tenants[tenant], leaseId, Providers[provider].Address, deposit, expiry);
+        return leaseId;
+    }
+
+    public SignedVoucher SignVoucher(int tenant, Guid leaseId, Credits amount, bool isFinal) =>
+        Vouchers.Sign(DevAccounts.Tenants[tenant].PrivateKey, leaseId, amount, isFinal);
+
+    /// <summary>Conservation: the escrow holds exactly what it owes to open leases and to providers.</summary>
+    public async Task AssertConservedAsync()
+    {
+        var books = await Escrow.GetBalanceSheetAsync();
+        Assert.True(books.Balances, $"escrow holds {books.TokenBalance} but owes {books.TotalEscrowed} escrowed + {books.TotalOwed} owed at block {books.BlockNumber}");
+    }
+
+    public Task<Transaction> GetTransactionAsync(string hash) =>
+        Rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(hash));
+}
+
+[CollectionDefinition(Name)]
+public sealed class ChainCollection : ICollectionFixture<ChainFixture>
+{
+    public const string Name = "Anvil chain";
+}

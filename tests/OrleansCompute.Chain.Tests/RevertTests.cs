@@ -1,0 +1,125 @@
+using System.Numerics;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Chain.Contracts.LeaseEscrow;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Tests.Fixtures;
+using Xunit;
+
+namespace OrleansCompute.Chain.Tests;
+
+/// <summary>Every rejection surfaces as the contract's named custom error with its arguments, never a generic failure.</summary>
+[Collection(ChainCollection.Name)]
+public sealed class RevertTests(ChainFixture chain)
+{
+    [Fact]
+    public async Task A_voucher_above_the_deposit_reverts_with_ExceedsDeposit()
+    {
+        var leaseId = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(10m));
+        var voucher = chain.SignVoucher(tenant: 0, leaseId, Credits.FromCredits(10.000001m), isFinal: true);
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.SettleAsync(chain.Operator, voucher));
+
+        Assert.Equal("ExceedsDeposit", revert.ErrorName);
+        Assert.Contains("ExceedsDeposit", revert.Message);
+        var error = Assert.IsType<ExceedsDepositError>(revert.Error);
+        Assert.Equal(LeaseIds.ToChainId(leaseId), error.LeaseId);
+        Assert.Equal(new BigInteger(10_000_001), error.Amount);
+        Assert.Equal(new BigInteger(10_000_000), error.Deposit);
+        Assert.Equal(new BigInteger(10_000_000), revert["deposit"]);
+        Assert.Null(revert.TransactionHash);
+    }
+
+    [Fact]
+    public async Task An_older_voucher_reverts_with_StaleVoucher()
+    {
+        var leaseId = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(10m));
+        var older = chain.SignVoucher(tenant: 0, leaseId, Credits.FromCredits(3m), isFinal: false);
+        var newer = chain.SignVoucher(tenant: 0, leaseId, Credits.FromCredits(4m), isFinal: false);
+        await chain.Escrow.SettleAsync(chain.Operator, newer);
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.SettleAsync(chain.Operator, older));
+
+        Assert.Equal("StaleVoucher", revert.ErrorName);
+        var error = Assert.IsType<StaleVoucherError>(revert.Error);
+        Assert.Equal(new BigInteger(3_000_000), error.Amount);
+        Assert.Equal(new BigInteger(4_000_000), error.Paid);
+    }
+
+    [Fact]
+    public async Task A_voucher_signed_by_someone_else_reverts_with_BadSignature()
+    {
+        var leaseId = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(10m));
+        var forged = chain.SignVoucher(tenant: 1, leaseId, Credits.FromCredits(10m), isFinal: true);
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.SettleAsync(chain.Operator, forged));
+
+        Assert.Equal("BadSignature", revert.ErrorName);
+        Assert.Equal(LeaseIds.ToChainId(leaseId), Assert.IsType<BadSignatureError>(revert.Error).LeaseId);
+    }
+
+    [Fact]
+    public async Task A_signature_that_is_not_hex_reverts_with_BadSignature()
+    {
+        var leaseId = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(10m));
+        var voucher = chain.SignVoucher(tenant: 0, leaseId, Credits.FromCredits(1m), isFinal: false) with { Signature = "garbage" };
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.SettleAsync(chain.Operator, voucher));
+
+        Assert.Equal("BadSignature", revert.ErrorName);
+    }
+
+    [Fact]
+    public async Task Opening_a_lease_id_twice_reverts_with_LeaseExists()
+    {
+        var leaseId = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(1m));
+        var expiry = (await chain.ChainNowAsync()).AddHours(1);
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
+            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[1], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry));
+
+        Assert.Equal("LeaseExists", revert.ErrorName);
+    }
+
+    [Fact]
+    public async Task Opening_a_lease_that_expired_already_reverts_with_ExpiryInPast()
+    {
+        var past = (await chain.ChainNowAsync()).AddMinutes(-1);
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
+            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[0].Address, Credits.FromCredits(1m), past));
+
+        Assert.Equal("ExpiryInPast", revert.ErrorName);
+    }
+
+    [Fact]
+    public async Task Opening_a_lease_without_the_credits_reverts_with_ERC20InsufficientBalance()
+    {
+        using var poor = chain.Sender(DevAccounts.All[2]);
+        var expiry = (await chain.ChainNowAsync()).AddHours(1);
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
+            chain.Escrow.ApproveAndOpenLeaseAsync(poor, Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1_000_000_000m), expiry));
+
+        Assert.Equal("ERC20InsufficientBalance", revert.ErrorName);
+    }
+
+    [Fact]
+    public async Task Minting_by_anyone_but_the_owner_reverts_with_OwnableUnauthorizedAccount()
+    {
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
+            chain.Escrow.Credit.MintAsync(chain.Operator, chain.Operator.Address, Credits.FromCredits(1m)));
+
+        Assert.Equal("OwnableUnauthorizedAccount", revert.ErrorName);
+        Assert.Equal(chain.Operator.Address, (string?)revert["account"], ignoreCase: true);
+    }
+
+    [Fact]
+    public async Task Withdrawing_nothing_reverts_with_NothingToWithdraw()
+    {
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.WithdrawAsync(chain.Tenants[3]));
+
+        Assert.Equal("NothingToWithdraw", revert.ErrorName);
+    }
+}

@@ -1,0 +1,105 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Tests.Fixtures;
+using Xunit;
+
+namespace OrleansCompute.Chain.Tests;
+
+/// <summary>Money through the escrow: open, settle in batches, refund, withdraw, with conservation checked at every step.</summary>
+[Collection(ChainCollection.Name)]
+public sealed class SettlementTests(ChainFixture chain)
+{
+    [Fact]
+    public async Task A_batch_of_final_vouchers_pays_providers_refunds_tenants_and_conserves_credits()
+    {
+        var settlement = new EscrowSettlement(chain.Operator, chain.Contracts.EscrowAddress);
+        (int Tenant, int Provider, Credits Deposit, Credits Owed)[] leases =
+        [
+            (1, 0, Credits.FromCredits(100m), Credits.FromCredits(37.5m)),
+            (2, 1, Credits.FromCredits(40m), Credits.FromCredits(40m)),
+            (3, 1, Credits.FromCredits(10m), Credits.FromUnits(1)),
+        ];
+        var providersBefore = await Task.WhenAll(chain.Providers.Select(p => chain.Escrow.GetProviderBalanceAsync(p.Address)));
+        var tenantsBefore = await Task.WhenAll(chain.Tenants.Select(t => chain.Escrow.Credit.BalanceOfAsync(t.Address)));
+
+        var ids = new List<Guid>();
+        foreach (var lease in leases)
+        {
+            ids.Add(await chain.OpenLeaseAsync(lease.Tenant, lease.Provider, lease.Deposit));
+            await chain.AssertConservedAsync();
+        }
+        var vouchers = leases.Select((lease, i) => chain.SignVoucher(lease.Tenant, ids[i], lease.Owed, isFinal: true)).ToArray();
+
+        var receipt = await settlement.SettleBatchAsync(vouchers, CancellationToken.None);
+
+        Assert.True(receipt.Succeeded, receipt.Error);
+        Assert.Null(receipt.Error);
+        Assert.StartsWith("0x", receipt.TransactionHash);
+        Assert.True(receipt.BlockNumber > 0);
+        await chain.AssertConservedAsync();
+
+        for (var i = 0; i < leases.Length; i++)
+        {
+            var lease = await chain.Escrow.GetLeaseAsync(ids[i]);
+            Assert.NotNull(lease);
+            Assert.True(lease.Closed);
+            Assert.Equal(leases[i].Owed, lease.Paid);
+            var tenant = leases[i].Tenant;
+            Assert.Equal(tenantsBefore[tenant] - leases[i].Owed, await chain.Escrow.Credit.BalanceOfAsync(chain.Tenants[tenant].Address));
+        }
+        Assert.Equal(providersBefore[0] + Credits.FromCredits(37.5m), await chain.Escrow.GetProviderBalanceAsync(chain.Providers[0].Address));
+        Assert.Equal(providersBefore[1] + Credits.FromCredits(40m) + Credits.FromUnits(1), await chain.Escrow.GetProviderBalanceAsync(chain.Providers[1].Address));
+
+        var walletBefore = await chain.Escrow.Credit.BalanceOfAsync(chain.Providers[1].Address);
+        var owed = await chain.Escrow.GetProviderBalanceAsync(chain.Providers[1].Address);
+        await chain.Escrow.WithdrawAsync(chain.Providers[1]);
+
+        Assert.Equal(Credits.Zero, await chain.Escrow.GetProviderBalanceAsync(chain.Providers[1].Address));
+        Assert.Equal(walletBefore + owed, await chain.Escrow.Credit.BalanceOfAsync(chain.Providers[1].Address));
+        await chain.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task A_batch_that_reverts_comes_back_as_a_failed_receipt_naming_the_error()
+    {
+        var settlement = new EscrowSettlement(chain.Operator, chain.Contracts.EscrowAddress);
+        var leaseId = await chain.OpenLeaseAsync(tenant: 4, provider: 2, Credits.FromCredits(5m));
+        var final = chain.SignVoucher(tenant: 4, leaseId, Credits.FromCredits(5m), isFinal: true);
+        Assert.True((await settlement.SettleBatchAsync([final], CancellationToken.None)).Succeeded);
+
+        var replay = await settlement.SettleBatchAsync([final], CancellationToken.None);
+
+        Assert.False(replay.Succeeded);
+        Assert.Equal("LeaseAlreadyClosed", replay.Error);
+        Assert.Equal("EmptyBatch", (await settlement.SettleBatchAsync([], CancellationToken.None)).Error);
+        await chain.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task A_tenant_gets_the_whole_deposit_back_after_expiry_and_not_before()
+    {
+        var deposit = Credits.FromCredits(25m);
+        var tenant = chain.Tenants[2];
+        var leaseId = await chain.OpenLeaseAsync(tenant: 2, provider: 2, deposit, lifetime: TimeSpan.FromMinutes(10));
+        var balanceAfterOpen = await chain.Escrow.Credit.BalanceOfAsync(tenant.Address);
+
+        var early = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.RefundAsync(chain.Operator, leaseId));
+        Assert.Equal("NotExpired", early.ErrorName);
+
+        await chain.Cheats.IncreaseTimeAsync(TimeSpan.FromMinutes(11));
+        await chain.Escrow.RefundAsync(chain.Operator, leaseId);
+
+        Assert.Equal(balanceAfterOpen + deposit, await chain.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        var lease = await chain.Escrow.GetLeaseAsync(leaseId);
+        Assert.True(lease!.Closed);
+        Assert.Equal(Credits.Zero, lease.Paid);
+        await chain.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task An_unknown_lease_reads_as_null()
+    {
+        Assert.Null(await chain.Escrow.GetLeaseAsync(Guid.NewGuid()));
+    }
+}

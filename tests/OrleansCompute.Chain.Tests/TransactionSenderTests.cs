@@ -1,0 +1,125 @@
+using System.Numerics;
+using Nethereum.JsonRpc.Client;
+using Nethereum.RPC.Eth.DTOs;
+using Nethereum.Web3;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Signing;
+using OrleansCompute.Chain.Tests.Fixtures;
+using Xunit;
+
+namespace OrleansCompute.Chain.Tests;
+
+/// <summary>Nonces, retries and concurrency of the one component that owns a key.</summary>
+[Collection(ChainCollection.Name)]
+public sealed class TransactionSenderTests(ChainFixture chain)
+{
+    // Account 3 is a provider payout address that no other test sends from.
+    private static readonly DevAccount Account = DevAccounts.All[3];
+
+    private Task<BigInteger> ChainNonceAsync(string address) =>
+        chain.Rpc.CallAsync(async web3 => (await web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(address, BlockParameter.CreatePending())).Value);
+
+    private async Task<BigInteger> NonceOfAsync(TransactionReceipt receipt) =>
+        (await chain.GetTransactionAsync(receipt.TransactionHash)).Nonce.Value;
+
+    [Fact]
+    public async Task A_send_that_reverts_at_estimate_burns_no_nonce_and_the_next_send_succeeds()
+    {
+        using var sender = chain.Sender(Account);
+        var first = await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
+
+        await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.WithdrawAsync(sender));
+        var next = await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(2));
+
+        Assert.True(next.Succeeded());
+        Assert.Equal(await NonceOfAsync(first) + 1, await NonceOfAsync(next));
+    }
+
+    [Fact]
+    public async Task After_a_failed_send_the_nonce_is_read_again_from_the_chain()
+    {
+        using var sender = chain.Sender(Account);
+        await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
+        // Someone else with the same key (a second process, a restored chain) moves the nonce on.
+        using (var other = chain.Sender(Account))
+        {
+            await chain.Escrow.Credit.ApproveAsync(other, chain.Contracts.EscrowAddress, Credits.FromUnits(2));
+            await chain.Escrow.Credit.ApproveAsync(other, chain.Contracts.EscrowAddress, Credits.FromUnits(3));
+        }
+        await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.WithdrawAsync(sender));
+        var expected = await ChainNonceAsync(Account.Address);
+
+        var receipt = await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(4));
+
+        Assert.Equal(expected, await NonceOfAsync(receipt));
+    }
+
+    [Fact]
+    public async Task A_sender_whose_nonce_was_taken_by_another_process_signs_again_and_succeeds()
+    {
+        using var sender = chain.Sender(Account);
+        await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
+        using (var other = chain.Sender(Account))
+            await chain.Escrow.Credit.ApproveAsync(other, chain.Contracts.EscrowAddress, Credits.FromUnits(2));
+
+        var receipt = await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(3));
+
+        Assert.True(receipt.Succeeded());
+        Assert.Equal(await ChainNonceAsync(Account.Address) - 1, await NonceOfAsync(receipt));
+    }
+
+    [Fact]
+    public async Task Concurrent_sends_from_one_sender_all_land_with_distinct_consecutive_nonces()
+    {
+        using var sender = chain.Sender(Account);
+        var start = await ChainNonceAsync(Account.Address);
+
+        var receipts = await Task.WhenAll(Enumerable.Range(1, 16).Select(i =>
+            chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(i))));
+
+        Assert.All(receipts, receipt => Assert.True(receipt.Succeeded()));
+        var nonces = await Task.WhenAll(receipts.Select(NonceOfAsync));
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => start + i), nonces.Order());
+    }
+
+    [Fact]
+    public async Task A_broadcast_whose_answer_was_lost_is_retried_with_the_same_bytes_and_lands_once()
+    {
+        var client = new RpcClient(new Uri(chain.Anvil.RpcUrl)) { OverridingRequestInterceptor = new LoseFirstAnswer("eth_sendRawTransaction") };
+        var lossy = new ChainRpc(new Web3(client), RpcResilience.CreatePipeline(new RpcResilienceOptions { BaseDelay = TimeSpan.FromMilliseconds(10) }));
+        using var sender = new TransactionSender(lossy, Account.PrivateKey, ChainFixture.ChainId);
+        var start = await ChainNonceAsync(Account.Address);
+
+        var receipt = await sender.SendAsync(chain.Contracts.CreditAddress,
+            new Contracts.ComputeCredit.ApproveFunction { Spender = chain.Contracts.EscrowAddress, Value = 5 });
+
+        Assert.True(receipt.Succeeded());
+        Assert.Equal(start, await NonceOfAsync(receipt));
+        Assert.Equal(start + 1, await ChainNonceAsync(Account.Address));
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_receipt_that_never_comes_times_out_instead_of_polling_forever()
+    {
+        using var sender = new TransactionSender(chain.Rpc, Account.PrivateKey, ChainFixture.ChainId,
+            new TransactionSenderOptions { ReceiptTimeout = TimeSpan.FromMilliseconds(300) });
+
+        await Assert.ThrowsAsync<TimeoutException>(() => sender.WaitForReceiptAsync("0x" + new string('0', 63) + "1"));
+    }
+
+    /// <summary>Delivers the request, then drops the answer, as a connection that breaks after the send would.</summary>
+    private sealed class LoseFirstAnswer(string method) : RequestInterceptor
+    {
+        private int _lost;
+
+        public override async Task<object> InterceptSendRequestAsync<T>(Func<RpcRequest, string, Task<T>> interceptedSendRequestAsync, RpcRequest request, string? route = null)
+        {
+            var answer = await base.InterceptSendRequestAsync(interceptedSendRequestAsync, request, route);
+            if (request.Method == method && Interlocked.Exchange(ref _lost, 1) == 0)
+                throw new RpcClientTimeoutException("the answer was lost");
+            return answer;
+        }
+    }
+}

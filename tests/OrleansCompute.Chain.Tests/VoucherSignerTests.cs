@@ -1,0 +1,84 @@
+using System.Numerics;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Signing;
+using Xunit;
+
+namespace OrleansCompute.Chain.Tests;
+
+/// <summary>Voucher signatures without a chain: what recovers, and what must not.</summary>
+public sealed class VoucherSignerTests
+{
+    private const string Escrow = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    private static readonly DevAccount Tenant = DevAccounts.Tenants[0];
+    private readonly VoucherSigner _signer = new(31337, Escrow);
+
+    [Fact]
+    public void A_signed_voucher_recovers_its_tenant()
+    {
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromCredits(12.5m), isFinal: false);
+
+        Assert.Equal(Tenant.Address, _signer.RecoverSigner(voucher));
+    }
+
+    [Fact]
+    public void A_signature_is_65_bytes_hex_with_v_27_or_28()
+    {
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromUnits(1), isFinal: true);
+
+        Assert.StartsWith("0x", voucher.Signature);
+        var bytes = Convert.FromHexString(voucher.Signature[2..]);
+        Assert.Equal(65, bytes.Length);
+        Assert.Contains(bytes[64], new byte[] { 27, 28 });
+    }
+
+    [Fact]
+    public void A_voucher_changed_after_signing_does_not_recover_the_tenant()
+    {
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromCredits(10m), isFinal: false);
+
+        Assert.NotEqual(Tenant.Address, _signer.RecoverSigner(voucher with { Amount = Credits.FromCredits(11m) }));
+        Assert.NotEqual(Tenant.Address, _signer.RecoverSigner(voucher with { IsFinal = true }));
+        Assert.NotEqual(Tenant.Address, _signer.RecoverSigner(voucher with { LeaseId = Guid.NewGuid() }));
+    }
+
+    [Fact]
+    public void A_voucher_for_another_chain_or_escrow_does_not_recover_the_tenant()
+    {
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromCredits(10m), isFinal: true);
+
+        Assert.NotEqual(Tenant.Address, new VoucherSigner(1, Escrow).RecoverSigner(voucher));
+        Assert.NotEqual(Tenant.Address, new VoucherSigner(31337, "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512").RecoverSigner(voucher));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0x")]
+    [InlineData("not hex")]
+    [InlineData("0x1234")]
+    public void A_malformed_signature_recovers_nobody(string signature)
+    {
+        var voucher = new Abstractions.Settlement.SignedVoucher(Guid.NewGuid(), Credits.FromUnits(5), false, signature);
+
+        Assert.Null(_signer.RecoverSigner(voucher));
+    }
+
+    [Fact]
+    public void A_signature_the_contract_would_reject_recovers_nobody()
+    {
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromUnits(5), isFinal: false);
+        var bytes = Convert.FromHexString(voucher.Signature[2..]);
+
+        var zeroOneV = (byte[])bytes.Clone();
+        zeroOneV[64] -= 27;
+        Assert.Null(_signer.RecoverSigner(voucher with { Signature = "0x" + Convert.ToHexString(zeroOneV) }));
+
+        // The same signature with s' = n - s is valid ECDSA but malleable; OpenZeppelin refuses it, so do we.
+        var n = BigInteger.Parse("0FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", System.Globalization.NumberStyles.HexNumber);
+        var s = new BigInteger(bytes.AsSpan(32, 32), isUnsigned: true, isBigEndian: true);
+        var highS = (byte[])bytes.Clone();
+        (n - s).ToByteArray(isUnsigned: true, isBigEndian: true).CopyTo(highS.AsSpan(32, 32));
+        highS[64] = (byte)(bytes[64] == 27 ? 28 : 27);
+        Assert.Null(_signer.RecoverSigner(voucher with { Signature = "0x" + Convert.ToHexString(highS) }));
+    }
+}

@@ -1,0 +1,64 @@
+// One in-process Orleans cluster (two silos) shared by every grain test, wired as the host wires the market.
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.TestingHost;
+using OrleansCompute.Abstractions.Settlement;
+
+namespace OrleansCompute.Grains.Tests.Infrastructure;
+
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    /// <summary>Short enough that expiry is seen within a test, long enough that a test funds in time.</summary>
+    public static readonly TimeSpan FundingWindow = TimeSpan.FromSeconds(2);
+
+    /// <summary>The chain the settlement grains of every silo submit to.</summary>
+    public static RecordingEscrowSettlement Chain { get; } = new();
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder();
+        builder.Options.InitialSilosCount = 2;
+        builder.AddSiloBuilderConfigurator<MarketSiloConfigurator>();
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    private sealed class MarketSiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder
+                .AddMemoryGrainStorage(GrainStorage.Market)
+                .UseInMemoryReminderService()
+                .ConfigureServices(services =>
+                {
+                    services.TryAddSingleton(TimeProvider.System);
+                    services.AddSingleton<IVoucherVerifier>(new TestVoucherVerifier());
+                    services.AddSingleton<IEscrowSettlement>(Chain);
+                    services.Configure<MarketOptions>(options =>
+                    {
+                        options.FundingWindow = FundingWindow;
+                        options.SettlementFlushDelay = TimeSpan.FromMilliseconds(50);
+                        options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
+                        options.SettlementTimeout = TimeSpan.FromSeconds(5);
+                    });
+                });
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class MarketClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "market cluster";
+}

@@ -1,0 +1,51 @@
+// Stands in for the escrow contract in grain tests: records every settleBatch, and can be told to revert
+// a lease's voucher or to be unreachable for it. The real chain path is covered by the Anvil tests.
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using OrleansCompute.Abstractions.Settlement;
+
+namespace OrleansCompute.Grains.Tests.Infrastructure;
+
+public sealed record SettlementAttempt(IReadOnlyList<SignedVoucher> Vouchers, SettlementReceipt? Receipt)
+{
+    public bool Contains(Guid leaseId) => Vouchers.Any(v => v.LeaseId == leaseId);
+}
+
+public sealed class RecordingEscrowSettlement : IEscrowSettlement
+{
+    private readonly ConcurrentQueue<SettlementAttempt> _attempts = new();
+    private readonly ConcurrentDictionary<Guid, string> _reverts = new();
+    private readonly ConcurrentDictionary<Guid, bool> _unreachable = new();
+    private long _blockNumber;
+
+    public IReadOnlyList<SettlementAttempt> Attempts => _attempts.ToArray();
+
+    public IReadOnlyList<SettlementAttempt> AttemptsFor(Guid leaseId) => Attempts.Where(a => a.Contains(leaseId)).ToList();
+
+    /// <summary>Any batch holding this lease's voucher reverts with the contract error <paramref name="error"/>.</summary>
+    public void RevertFor(Guid leaseId, string error) => _reverts[leaseId] = error;
+
+    /// <summary>Any batch holding this lease's voucher fails as if the RPC endpoint were down.</summary>
+    public void BeUnreachableFor(Guid leaseId) => _unreachable[leaseId] = true;
+
+    public void BeReachableFor(Guid leaseId) => _unreachable.TryRemove(leaseId, out _);
+
+    public Task<SettlementReceipt> SettleBatchAsync(IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken)
+    {
+        var batch = vouchers.ToList();
+        if (batch.Any(v => _unreachable.ContainsKey(v.LeaseId)))
+        {
+            _attempts.Enqueue(new SettlementAttempt(batch, null));
+            throw new HttpRequestException("Connection refused (chain RPC)");
+        }
+
+        var error = batch.Select(v => _reverts.GetValueOrDefault(v.LeaseId)).FirstOrDefault(e => e is not null);
+        var receipt = new SettlementReceipt(
+            "0x" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+            Interlocked.Increment(ref _blockNumber),
+            Succeeded: error is null,
+            error);
+        _attempts.Enqueue(new SettlementAttempt(batch, receipt));
+        return Task.FromResult(receipt);
+    }
+}

@@ -1,0 +1,67 @@
+// The EIP-712 voucher of the escrow contract (contracts/src/LeaseEscrow.sol), hashed from its definition:
+// Voucher(uint256 leaseId,uint256 amount,bool isFinal) in the domain ("OrleansCompute LeaseEscrow", "1", chain id, escrow).
+using System.Numerics;
+using System.Text;
+using Nethereum.Signer;
+using Nethereum.Util;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Settlement;
+
+namespace OrleansCompute.Grains.Tests.Infrastructure;
+
+public static class TestVouchers
+{
+    public const long ChainId = 31337;
+    public const string Escrow = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+
+    private static readonly MessageSigner Signer = new();
+
+    public static SignedVoucher Sign(EthECKey key, Guid leaseId, Credits amount, bool isFinal = true) =>
+        new(leaseId, amount, isFinal, Signer.Sign(Digest(leaseId, amount, isFinal), key));
+
+    public static string? RecoverSigner(SignedVoucher voucher)
+    {
+        try
+        {
+            return Signer.EcRecover(Digest(voucher.LeaseId, voucher.Amount, voucher.IsFinal), voucher.Signature);
+        }
+        catch (Exception exception) when (exception is FormatException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    public static byte[] Digest(Guid leaseId, Credits amount, bool isFinal)
+    {
+        var domainSeparator = Keccak(
+            Keccak("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+            Keccak("OrleansCompute LeaseEscrow"),
+            Keccak("1"),
+            Word(ChainId),
+            Word(BigInteger.Parse("0" + Escrow[2..], System.Globalization.NumberStyles.HexNumber)));
+        var structHash = Keccak(
+            Keccak("Voucher(uint256 leaseId,uint256 amount,bool isFinal)"),
+            Word(LeaseIds.ToChainId(leaseId)),
+            Word(amount.Units),
+            Word(isFinal ? 1 : 0));
+        return Keccak([0x19, 0x01], domainSeparator, structHash);
+    }
+
+    private static byte[] Keccak(string text) => Sha3Keccack.Current.CalculateHash(Encoding.UTF8.GetBytes(text));
+
+    private static byte[] Keccak(params byte[][] parts) => Sha3Keccack.Current.CalculateHash(parts.SelectMany(p => p).ToArray());
+
+    private static byte[] Word(BigInteger value)
+    {
+        var bytes = value.ToByteArray(isUnsigned: true, isBigEndian: true);
+        var word = new byte[32];
+        bytes.CopyTo(word, 32 - bytes.Length);
+        return word;
+    }
+}
+
+public sealed class TestVoucherVerifier : IVoucherVerifier
+{
+    public string? RecoverSigner(SignedVoucher voucher) => TestVouchers.RecoverSigner(voucher);
+}

@@ -1,0 +1,230 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Grains.Tests.Infrastructure;
+
+namespace OrleansCompute.Grains.Tests;
+
+[Collection(MarketClusterCollection.Name)]
+public sealed class SettlementTests(ClusterFixture cluster)
+{
+    private readonly TestMarket _market = new(cluster.Grains);
+    private static RecordingEscrowSettlement Chain => ClusterFixture.Chain;
+
+    private Task<SettlementItem> ItemAsync(PoolDefinition pool, Guid leaseId, Func<SettlementItem, bool> done, string what) =>
+        Eventually.UntilAsync(
+            async () => (await _market.Settlement(pool).GetAsync()).Items.SingleOrDefault(i => i.Voucher.LeaseId == leaseId)!,
+            item => item is not null && done(item), what: what);
+
+    [Fact]
+    public async Task Final_voucher_for_what_is_owed_is_accepted_and_submitted_on_chain()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool, slots: 2));
+        var voucher = tenant.Sign(ended.Id, ended.AmountOwed);
+
+        var lease = await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, voucher);
+
+        Assert.Equal(LeaseStatus.Ended, lease.Status);
+        Assert.Equal(voucher, lease.FinalVoucher);
+        Assert.Equal(LeaseReasons.FinalVoucherAccepted, lease.History[^1].Reason);
+
+        var item = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted");
+        Assert.Equal(voucher, item.Voucher);
+        var attempt = Assert.Single(Chain.AttemptsFor(ended.Id));
+        Assert.Equal([voucher], attempt.Vouchers);
+        Assert.Equal(attempt.Receipt!.TransactionHash, item.TransactionHash);
+        Assert.Null(item.Error);
+        Assert.Equal(1, (await _market.Settlement(pool).GetAsync()).BatchesSubmitted);
+    }
+
+    [Fact]
+    public async Task The_chain_confirming_payment_and_close_settles_the_lease_with_what_was_paid_and_refunded()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool, hours: 3));
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        var settledTx = TestMarket.NewTransactionHash();
+        var refund = ended.Deposit - ended.AmountOwed;
+
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, ended.AmountOwed, ended.AmountOwed, settledTx, 200));
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(refund, settledTx, 200));
+
+        var lease = await _market.GetLeaseAsync(ended.Id);
+        Assert.Equal(LeaseStatus.Settled, lease.Status);
+        Assert.Equal(LeaseReasons.SettledOnChain, lease.History[^1].Reason);
+        Assert.Equal(ended.AmountOwed, lease.Paid);
+        Assert.Equal(refund, lease.Refunded);
+        Assert.Equal(ended.Deposit, lease.Paid + lease.Refunded);
+        Assert.Equal(settledTx, lease.SettlementTransaction);
+        var provider = await _market.Grains.GetGrain<IAccountGrain>(pool.PayoutAddress.ToLowerInvariant()).GetAsync();
+        Assert.Equal(ended.AmountOwed, provider.Earned);
+
+        // The watcher may see the same events again after a restart: nothing is counted twice.
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, ended.AmountOwed, ended.AmountOwed, settledTx, 200));
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(refund, settledTx, 200));
+        var again = await _market.GetLeaseAsync(ended.Id);
+        Assert.Equal(lease.History.Count, again.History.Count);
+        Assert.Equal(ended.AmountOwed, again.Paid);
+        Assert.Equal(ended.AmountOwed, (await _market.Grains.GetGrain<IAccountGrain>(pool.PayoutAddress.ToLowerInvariant()).GetAsync()).Earned);
+    }
+
+    public static TheoryData<string> BadVouchers => ["amount", "signature", "isFinal", "leaseId"];
+
+    [Theory]
+    [MemberData(nameof(BadVouchers))]
+    public async Task Voucher_that_is_not_the_final_one_for_what_is_owed_is_refused_naming_the_field_and_nothing_is_queued(string field)
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var voucher = field switch
+        {
+            "amount" => tenant.Sign(ended.Id, ended.AmountOwed - Credits.FromUnits(1)),
+            "signature" => Tenant.New().Sign(ended.Id, ended.AmountOwed),
+            "isFinal" => tenant.Sign(ended.Id, ended.AmountOwed, isFinal: false),
+            "leaseId" => tenant.Sign(Guid.NewGuid(), ended.AmountOwed),
+            _ => throw new ArgumentOutOfRangeException(nameof(field)),
+        };
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, voucher));
+
+        Assert.Equal(MarketError.InvalidRequest, refused.Error);
+        Assert.Equal(field, refused.Field);
+        await AssertNothingQueuedAsync(pool, ended);
+    }
+
+    [Theory]
+    [InlineData("0x1234")]
+    [InlineData("not hex at all")]
+    [InlineData("")]
+    public async Task Voucher_with_a_malformed_signature_is_refused_naming_the_signature(string signature)
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, new SignedVoucher(ended.Id, ended.AmountOwed, true, signature)));
+
+        Assert.Equal("signature", refused.Field);
+        await AssertNothingQueuedAsync(pool, ended);
+    }
+
+    [Fact]
+    public async Task Voucher_from_another_tenant_or_before_the_lease_ended_is_refused()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var active = await _market.ActiveLeaseAsync(tenant, TestMarket.Request(pool));
+        var early = tenant.Sign(active.Id, Credits.FromCredits(0.04m));
+
+        var notEnded = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(active.Id).SubmitFinalVoucherAsync(tenant.Address, early));
+        var stranger = Tenant.New();
+        var notYours = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.Lease(active.Id).SubmitFinalVoucherAsync(stranger.Address, stranger.Sign(active.Id, Credits.FromCredits(0.04m))));
+
+        Assert.Equal(MarketError.Conflict, notEnded.Error);
+        Assert.Equal(MarketError.NotYourLease, notYours.Error);
+        Assert.Equal(LeaseStatus.Active, (await _market.GetLeaseAsync(active.Id)).Status);
+        await AssertNothingQueuedAsync(pool, active);
+    }
+
+    [Fact]
+    public async Task The_same_final_voucher_twice_is_queued_once_and_a_different_one_is_refused()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var voucher = tenant.Sign(ended.Id, ended.AmountOwed);
+        var first = await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, voucher);
+
+        var again = await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, voucher);
+        var other = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed + Credits.FromUnits(1))));
+
+        Assert.Equal(first.History.Count, again.History.Count);
+        Assert.Equal(MarketError.Conflict, other.Error);
+        await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted");
+        Assert.Single((await _market.Settlement(pool).GetAsync()).Items);
+        Assert.Single(Chain.AttemptsFor(ended.Id));
+    }
+
+    [Fact]
+    public async Task Settlement_the_contract_reverts_is_Rejected_and_the_lease_history_says_so()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        Chain.RevertFor(ended.Id, "StaleVoucher");
+
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+
+        var item = await ItemAsync(pool, ended.Id, i => i.Status != SettlementItemStatus.Queued, "the settlement to be decided");
+        Assert.Equal(SettlementItemStatus.Rejected, item.Status);
+        Assert.Equal("StaleVoucher", item.Error);
+        var lease = await Eventually.UntilAsync(() => _market.GetLeaseAsync(ended.Id),
+            l => l.History[^1].Reason == LeaseReasons.SettlementRejected, what: "the lease to hear of the rejection");
+        Assert.Equal("StaleVoucher", lease.History[^1].Detail);
+        Assert.Equal(LeaseStatus.Ended, lease.Status);
+        Assert.Equal(0, (await _market.Settlement(pool).GetAsync()).BatchesSubmitted);
+    }
+
+    [Fact]
+    public async Task One_reverting_voucher_in_a_batch_does_not_hold_back_the_others()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+        var tenant = Tenant.New();
+        var good = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var bad = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        Chain.RevertFor(bad.Id, "VoucherAboveDeposit");
+
+        await Task.WhenAll(
+            _market.Lease(good.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(good.Id, good.AmountOwed)),
+            _market.Lease(bad.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(bad.Id, bad.AmountOwed)));
+
+        Assert.Equal(SettlementItemStatus.Submitted,
+            (await ItemAsync(pool, good.Id, i => i.Status != SettlementItemStatus.Queued, "the good voucher to be decided")).Status);
+        Assert.Equal(SettlementItemStatus.Rejected,
+            (await ItemAsync(pool, bad.Id, i => i.Status != SettlementItemStatus.Queued, "the bad voucher to be decided")).Status);
+    }
+
+    [Fact]
+    public async Task Settlement_stays_Queued_while_the_chain_is_unreachable_and_is_submitted_once_it_is_back()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        Chain.BeUnreachableFor(ended.Id);
+        var voucher = tenant.Sign(ended.Id, ended.AmountOwed);
+
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, voucher);
+
+        await Eventually.UntilAsync(() => Task.FromResult(Chain.AttemptsFor(ended.Id).Count), n => n >= 2, what: "a retry after the chain failed");
+        var queued = Assert.Single((await _market.Settlement(pool).GetAsync()).Items);
+        Assert.Equal(SettlementItemStatus.Queued, queued.Status);
+        Assert.Null(queued.TransactionHash);
+
+        Chain.BeReachableFor(ended.Id);
+
+        var item = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted after the chain came back");
+        var submitted = Assert.Single(Chain.AttemptsFor(ended.Id), a => a.Receipt is not null);
+        Assert.Equal(submitted.Receipt!.TransactionHash, item.TransactionHash);
+        Assert.Equal(voucher, item.Voucher);
+        Assert.Equal(LeaseStatus.Ended, (await _market.GetLeaseAsync(ended.Id)).Status);
+    }
+
+    private async Task AssertNothingQueuedAsync(PoolDefinition pool, LeaseSnapshot before)
+    {
+        var lease = await _market.GetLeaseAsync(before.Id);
+        Assert.Null(lease.FinalVoucher);
+        Assert.Equal(before.Status, lease.Status);
+        Assert.Equal(before.History.Count, lease.History.Count);
+        Assert.Empty((await _market.Settlement(pool).GetAsync()).Items);
+        Assert.Empty(Chain.AttemptsFor(before.Id));
+    }
+}
