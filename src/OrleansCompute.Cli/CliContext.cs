@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Nethereum.Signer;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Cli.Api;
@@ -9,14 +8,14 @@ using Spectre.Console;
 namespace OrleansCompute.Cli;
 
 /// <summary>What every command needs: where the host and devnet files are, who signs, and how to print.</summary>
-public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot, TextWriter output, TextWriter error)
+public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot, string devnetDirectory, TextWriter output, TextWriter error)
 {
     public const string DefaultApiUrl = "http://127.0.0.1:5080";
 
     public bool Json { get; } = json;
     public TextWriter Output { get; } = output;
     public TextWriter Error { get; } = error;
-    public DevnetFiles Devnet { get; } = new(repositoryRoot);
+    public DevnetFiles Devnet { get; } = new(devnetDirectory);
     public string RepositoryRoot { get; } = repositoryRoot;
 
     public IAnsiConsole Console { get; } = AnsiConsole.Create(new AnsiConsoleSettings
@@ -43,8 +42,6 @@ public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot,
                                         || string.Equals(w.Address, nameOrAddress, StringComparison.OrdinalIgnoreCase))
             ?? throw new CliException($"--tenant: no wallet '{nameOrAddress}' in {Devnet.WalletsPath}; known: {string.Join(", ", wallets.Select(w => w.Name))}.");
     }
-
-    public static EthECKey Key(TenantWallet wallet) => new(wallet.PrivateKey);
 
     public DevnetConfig DevnetConfig() =>
         Devnet.ReadConfig() ?? throw new CliException($"No devnet at {Devnet.ConfigPath}: run `occ devnet up` first.");

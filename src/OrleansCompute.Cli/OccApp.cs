@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Cli.Api;
 using OrleansCompute.Cli.Commands;
@@ -20,8 +21,13 @@ public static class OccApp
         Recursive = true,
     };
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    // Tests run occ in-process against a devnet of their own; the shell always uses <checkout>/.devnet.
+    private static readonly AsyncLocal<string?> DevnetDirectoryOverride = new();
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error,
+        string? devnetDirectory = null, CancellationToken cancellationToken = default)
     {
+        DevnetDirectoryOverride.Value = devnetDirectory;
         var root = new RootCommand("occ: lease AI accelerator capacity on OrleansCompute, run a local devnet, inspect grain state.");
         root.Options.Add(JsonOption);
         root.Options.Add(ApiOption);
@@ -31,7 +37,13 @@ public static class OccApp
         root.Subcommands.Add(InspectCommands.Create());
 
         var parse = root.Parse(args);
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+        return await parse.InvokeAsync(new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            // `devnet up` needs time after Ctrl+C to stop the host and let Anvil write its state.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(30),
+        }, cancellationToken);
     }
 
     /// <summary>Wraps a command's work: builds its context and turns every expected failure into a message and exit code 1.</summary>
@@ -42,7 +54,9 @@ public static class OccApp
             var error = parse.InvocationConfiguration.Error;
             try
             {
-                var context = new CliContext(parse.GetValue(JsonOption), parse.GetValue(ApiOption), RepositoryRoot.Find(), output, error);
+                var root = FoundryToolchain.FindRepositoryRoot();
+                var devnet = DevnetDirectoryOverride.Value ?? Path.Combine(root, ".devnet");
+                var context = new CliContext(parse.GetValue(JsonOption), parse.GetValue(ApiOption), root, devnet, output, error);
                 await run(context, parse, ct);
                 return 0;
             }

@@ -43,8 +43,8 @@ public static class MarketHost
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<MarketExceptionHandler>();
         builder.Services.AddOpenApi();
-        builder.Services.AddAuthentication(TenantSignatureAuthentication.Scheme)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantSignatureAuthentication>(TenantSignatureAuthentication.Scheme, null);
+        builder.Services.AddAuthentication(TenantSignatureAuthentication.SchemeName)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantSignatureAuthentication>(TenantSignatureAuthentication.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
 

@@ -37,9 +37,9 @@ public sealed class ContractDefinitionTests
 
         var functions = types.Where(t => t.GetCustomAttribute<FunctionAttribute>() is not null)
             .Select(t => ABITypedRegistry.GetFunctionABI(t))
-            .Select(f => $"{f.Name} {f.Sha3Signature} -> {string.Join(",", f.OutputParameters.Select(p => p.Type))}");
+            .Select(f => $"{f.Name} {f.Sha3Signature} -> {string.Join(",", (f.OutputParameters ?? []).Select(p => p.Type))}");
         Assert.Equal(
-            abi.Functions.Select(f => $"{f.Name} {f.Sha3Signature} -> {string.Join(",", f.OutputParameters.Select(p => p.Type))}").Order(),
+            abi.Functions.Select(f => $"{f.Name} {f.Sha3Signature} -> {string.Join(",", (f.OutputParameters ?? []).Select(p => p.Type))}").Order(),
             functions.Order());
 
         var events = types.Where(t => t.GetCustomAttribute<EventAttribute>() is not null)
@@ -60,7 +60,7 @@ public sealed class ContractDefinitionTests
         var artifact = await ArtifactAsync(ContractArtifact.LeaseEscrow);
 
         Assert.Equal("LeaseEscrow", artifact.Name);
-        Assert.StartsWith("0x60", artifact.Bytecode);
+        Assert.Matches("^0x[0-9a-f]{200,}$", artifact.Bytecode);
         Assert.StartsWith("[", artifact.AbiJson);
     }
 

@@ -46,6 +46,36 @@ public sealed class FoundryToolchainTests
     }
 
     [Fact]
+    public void Contracts_need_a_build_when_an_artifact_is_missing_or_older_than_a_source()
+    {
+        var root = Directory.CreateTempSubdirectory("occ-toolchain-");
+        try
+        {
+            var toolchain = new FoundryToolchain(root.FullName);
+            var source = Path.Combine(toolchain.SourceDirectory, "LeaseEscrow.sol");
+            Directory.CreateDirectory(toolchain.SourceDirectory);
+            File.WriteAllText(source, "contract LeaseEscrow {}");
+            Assert.True(toolchain.NeedsBuild());
+
+            foreach (var name in new[] { "ComputeCredit", "LeaseEscrow" })
+            {
+                var artifact = Path.Combine(toolchain.OutDirectory, $"{name}.sol", $"{name}.json");
+                Directory.CreateDirectory(Path.GetDirectoryName(artifact)!);
+                File.WriteAllText(artifact, "{}");
+            }
+            File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddMinutes(-5));
+            Assert.False(toolchain.NeedsBuild());
+
+            File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddMinutes(5));
+            Assert.True(toolchain.NeedsBuild());
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_folder_outside_the_repository_has_no_root()
     {
         if (Environment.GetEnvironmentVariable(FoundryToolchain.HomeVariable) is not null) return;

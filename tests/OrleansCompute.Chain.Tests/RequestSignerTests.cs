@@ -56,4 +56,16 @@ public sealed class RequestSignerTests
             "OrleansCompute request\nGET\n/api/leases?tenant=me\n42\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             RequestSigner.CanonicalText("get", "/api/leases?tenant=me", 42, RequestSigner.BodySha256Hex([])));
     }
+
+    [Fact]
+    public void Signatures_interoperate_with_a_wallets_personal_sign()
+    {
+        var wallet = new Nethereum.Signer.EthereumMessageSigner();
+        var text = RequestSigner.CanonicalText("DELETE", "/api/leases/1", Now.ToUnixTimeSeconds(), BodyHash);
+        var walletSignature = wallet.EncodeUTF8AndSign(text, new Nethereum.Signer.EthECKey(Tenant.PrivateKey));
+        var ours = RequestSigner.Sign(Tenant.PrivateKey, "DELETE", "/api/leases/1", Now, Body);
+
+        Assert.Equal(Tenant.Address, RequestSigner.RecoverSigner("DELETE", "/api/leases/1", Now.ToUnixTimeSeconds(), BodyHash, walletSignature));
+        Assert.Equal(Tenant.Address, wallet.EncodeUTF8AndEcRecover(text, ours.Signature));
+    }
 }

@@ -2,7 +2,6 @@ using System.Numerics;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Chain.Contracts.LeaseEscrow;
-using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Chain.Tests.Fixtures;
 using Xunit;
@@ -96,7 +95,7 @@ public sealed class RevertTests(ChainFixture chain)
     [Fact]
     public async Task Opening_a_lease_without_the_credits_reverts_with_ERC20InsufficientBalance()
     {
-        using var poor = chain.Sender(DevAccounts.All[2]);
+        using var poor = new Signing.TransactionSender(chain.Rpc, await chain.NewFundedKeyAsync(), ChainFixture.ChainId);
         var expiry = (await chain.ChainNowAsync()).AddHours(1);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>

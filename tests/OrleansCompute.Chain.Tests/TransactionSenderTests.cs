@@ -1,9 +1,9 @@
 using System.Numerics;
 using Nethereum.JsonRpc.Client;
 using Nethereum.RPC.Eth.DTOs;
+using Nethereum.Signer;
 using Nethereum.Web3;
 using OrleansCompute.Abstractions;
-using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Chain.Tests.Fixtures;
@@ -15,8 +15,6 @@ namespace OrleansCompute.Chain.Tests;
 [Collection(ChainCollection.Name)]
 public sealed class TransactionSenderTests(ChainFixture chain)
 {
-    // Account 3 is a provider payout address that no other test sends from.
-    private static readonly DevAccount Account = DevAccounts.All[3];
 
     private Task<BigInteger> ChainNonceAsync(string address) =>
         chain.Rpc.CallAsync(async web3 => (await web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(address, BlockParameter.CreatePending())).Value);
@@ -27,7 +25,9 @@ public sealed class TransactionSenderTests(ChainFixture chain)
     [Fact]
     public async Task A_send_that_reverts_at_estimate_burns_no_nonce_and_the_next_send_succeeds()
     {
-        using var sender = chain.Sender(Account);
+        var key = await chain.NewFundedKeyAsync();
+        var address = new EthECKey(key).GetPublicAddress();
+        using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId);
         var first = await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
 
         await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.WithdrawAsync(sender));
@@ -40,41 +40,52 @@ public sealed class TransactionSenderTests(ChainFixture chain)
     [Fact]
     public async Task After_a_failed_send_the_nonce_is_read_again_from_the_chain()
     {
-        using var sender = chain.Sender(Account);
+        var key = await chain.NewFundedKeyAsync();
+        var address = new EthECKey(key).GetPublicAddress();
+        var log = new ListLogger<TransactionSender>();
+        using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId, logger: log);
         await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
         // Someone else with the same key (a second process, a restored chain) moves the nonce on.
-        using (var other = chain.Sender(Account))
+        using (var other = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId))
         {
             await chain.Escrow.Credit.ApproveAsync(other, chain.Contracts.EscrowAddress, Credits.FromUnits(2));
             await chain.Escrow.Credit.ApproveAsync(other, chain.Contracts.EscrowAddress, Credits.FromUnits(3));
         }
         await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.WithdrawAsync(sender));
-        var expected = await ChainNonceAsync(Account.Address);
+        var expected = await ChainNonceAsync(address);
 
         var receipt = await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(4));
 
         Assert.Equal(expected, await NonceOfAsync(receipt));
+        // The fresh nonce came from the reset, not from tripping over "nonce too low".
+        Assert.DoesNotContain(log.Entries, entry => entry.Message.Contains("was taken"));
     }
 
     [Fact]
     public async Task A_sender_whose_nonce_was_taken_by_another_process_signs_again_and_succeeds()
     {
-        using var sender = chain.Sender(Account);
+        var key = await chain.NewFundedKeyAsync();
+        var address = new EthECKey(key).GetPublicAddress();
+        var log = new ListLogger<TransactionSender>();
+        using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId, logger: log);
         await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
-        using (var other = chain.Sender(Account))
+        using (var other = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId))
             await chain.Escrow.Credit.ApproveAsync(other, chain.Contracts.EscrowAddress, Credits.FromUnits(2));
 
         var receipt = await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(3));
 
         Assert.True(receipt.Succeeded());
-        Assert.Equal(await ChainNonceAsync(Account.Address) - 1, await NonceOfAsync(receipt));
+        Assert.Equal(await ChainNonceAsync(address) - 1, await NonceOfAsync(receipt));
+        Assert.Contains(log.Entries, entry => entry.Message.Contains("was taken"));
     }
 
     [Fact]
     public async Task Concurrent_sends_from_one_sender_all_land_with_distinct_consecutive_nonces()
     {
-        using var sender = chain.Sender(Account);
-        var start = await ChainNonceAsync(Account.Address);
+        var key = await chain.NewFundedKeyAsync();
+        var address = new EthECKey(key).GetPublicAddress();
+        using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId);
+        var start = await ChainNonceAsync(address);
 
         var receipts = await Task.WhenAll(Enumerable.Range(1, 16).Select(i =>
             chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(i))));
@@ -87,26 +98,66 @@ public sealed class TransactionSenderTests(ChainFixture chain)
     [Fact]
     public async Task A_broadcast_whose_answer_was_lost_is_retried_with_the_same_bytes_and_lands_once()
     {
+        var key = await chain.NewFundedKeyAsync();
+        var address = new EthECKey(key).GetPublicAddress();
         var client = new RpcClient(new Uri(chain.Anvil.RpcUrl)) { OverridingRequestInterceptor = new LoseFirstAnswer("eth_sendRawTransaction") };
         var lossy = new ChainRpc(new Web3(client), RpcResilience.CreatePipeline(new RpcResilienceOptions { BaseDelay = TimeSpan.FromMilliseconds(10) }));
-        using var sender = new TransactionSender(lossy, Account.PrivateKey, ChainFixture.ChainId);
-        var start = await ChainNonceAsync(Account.Address);
+        var log = new ListLogger<TransactionSender>();
+        using var sender = new TransactionSender(lossy, key, ChainFixture.ChainId, logger: log);
+        var start = await ChainNonceAsync(address);
 
         var receipt = await sender.SendAsync(chain.Contracts.CreditAddress,
             new Contracts.ComputeCredit.ApproveFunction { Spender = chain.Contracts.EscrowAddress, Value = 5 });
 
         Assert.True(receipt.Succeeded());
         Assert.Equal(start, await NonceOfAsync(receipt));
-        Assert.Equal(start + 1, await ChainNonceAsync(Account.Address));
+        Assert.Equal(start + 1, await ChainNonceAsync(address));
+        Assert.Contains(log.Entries, entry => entry.Message.Contains("already delivered"));
     }
 
     [Fact]
     public async Task Waiting_for_a_receipt_that_never_comes_times_out_instead_of_polling_forever()
     {
-        using var sender = new TransactionSender(chain.Rpc, Account.PrivateKey, ChainFixture.ChainId,
+        var key = await chain.NewFundedKeyAsync();
+        var address = new EthECKey(key).GetPublicAddress();
+        using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId,
             new TransactionSenderOptions { ReceiptTimeout = TimeSpan.FromMilliseconds(300) });
 
         await Assert.ThrowsAsync<TimeoutException>(() => sender.WaitForReceiptAsync("0x" + new string('0', 63) + "1"));
+    }
+
+    [Fact]
+    public async Task A_transaction_that_reverts_in_its_block_after_a_good_estimate_names_its_error_and_hash()
+    {
+        var key = await chain.NewFundedKeyAsync();
+        using var tenant = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId);
+        await chain.Escrow.Credit.MintAsync(chain.Deployer, tenant.Address, Credits.FromCredits(1m));
+        await chain.Escrow.Credit.ApproveAsync(tenant, chain.Contracts.EscrowAddress, Credits.FromCredits(1m));
+        var expiry = (await chain.ChainNowAsync()).AddSeconds(30);
+
+        await chain.Cheats.SetAutomineAsync(false);
+        SubmittedTransaction submitted;
+        try
+        {
+            // Valid when estimated; by the time a block includes it, the expiry has passed.
+            submitted = await tenant.SubmitAsync(chain.Contracts.EscrowAddress, new Contracts.LeaseEscrow.OpenLeaseFunction
+            {
+                LeaseId = Abstractions.Leases.LeaseIds.ToChainId(Guid.NewGuid()),
+                Provider = chain.Providers[0].Address,
+                Deposit = 1_000_000,
+                Expiry = (ulong)expiry.ToUnixTimeSeconds(),
+            });
+            await chain.Cheats.IncreaseTimeAsync(TimeSpan.FromMinutes(1));
+        }
+        finally
+        {
+            await chain.Cheats.SetAutomineAsync(true);
+        }
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() => tenant.WaitForSuccessAsync(submitted));
+
+        Assert.Equal("ExpiryInPast", revert.ErrorName);
+        Assert.Equal(submitted.Hash, revert.TransactionHash);
     }
 
     /// <summary>Delivers the request, then drops the answer, as a connection that breaks after the send would.</summary>

@@ -81,4 +81,22 @@ public sealed class VoucherSignerTests
         highS[64] = (byte)(bytes[64] == 27 ? 28 : 27);
         Assert.Null(_signer.RecoverSigner(voucher with { Signature = "0x" + Convert.ToHexString(highS) }));
     }
+
+    [Fact]
+    public void Recovery_agrees_with_nethereums_reference_recovery_for_many_keys_and_vouchers()
+    {
+        var reference = new Nethereum.Signer.MessageSigner();
+        for (var i = 0; i < 50; i++)
+        {
+            var key = Nethereum.Signer.EthECKey.GenerateKey();
+            var voucher = _signer.Sign(key.GetPrivateKey(), Guid.NewGuid(), Credits.FromUnits(Random.Shared.NextInt64(0, long.MaxValue)), i % 2 == 0);
+            var digest = _signer.Digest(VoucherSigner.ToChainVoucher(voucher));
+
+            var recovered = _signer.RecoverSigner(voucher);
+
+            Assert.Equal(key.GetPublicAddress(), recovered);
+            Assert.Equal(reference.EcRecover(digest, voucher.Signature), recovered);
+            Assert.Equal(key.GetPublicAddress(), _signer.RecoverSigner(voucher with { Signature = reference.Sign(digest, key) }));
+        }
+    }
 }

@@ -99,6 +99,21 @@ public sealed class BadInputTests(ClusterFixture cluster)
         Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);
     }
 
+    [Fact(Skip = "Grain bug: LeaseGrain.RequestAsync computes the deposit (checked) after the slots are reserved; the OverflowException leaves the slot held by a lease that was never stored.")]
+    public async Task Request_whose_deposit_would_not_fit_in_credits_is_refused_and_holds_no_slot()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: Credits.FromUnits(long.MaxValue / 2).ToDecimal());
+        var leaseId = Guid.NewGuid();
+
+        var refused = await Record.ExceptionAsync(() => _market.Lease(leaseId).RequestAsync(Tenant.New().Address, TestMarket.Request(pool, hours: 3)));
+
+        Assert.Null(await _market.Lease(leaseId).GetAsync());
+        Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+        await _market.AssertPoolAgreesWithSlotsAsync(pool);
+        var invalid = Assert.IsType<MarketException>(refused);
+        Assert.Equal(MarketError.InvalidRequest, invalid.Error);
+    }
+
     public static TheoryData<string, string> BadPools => new()
     {
         { "unknown kind", "kind" },

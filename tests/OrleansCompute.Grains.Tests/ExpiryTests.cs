@@ -66,6 +66,43 @@ public sealed class ExpiryTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Funding_that_races_the_deadline_either_activates_the_lease_or_finds_it_expired_never_both()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 8);
+        var tenant = Tenant.New();
+        var reserved = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => _market.RequestAsync(tenant, TestMarket.Request(pool))));
+
+        // Each escrow is seen at a different moment from well before to just after its lease's deadline.
+        int[] offsetsMs = [-1000, -300, -150, -50, 0, 25, 50, 100];
+        var funded = await Task.WhenAll(reserved.Select(async (lease, i) =>
+        {
+            var seenAt = lease.FundBy!.Value + TimeSpan.FromMilliseconds(offsetsMs[i]);
+            var wait = seenAt - DateTimeOffset.UtcNow;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait);
+            return await _market.Lease(lease.Id).ConfirmFundingAsync(TestMarket.MatchingEscrow(lease, tenant));
+        }));
+
+        var (snapshot, slots) = await _market.ReadPoolAsync(pool);
+        TestMarket.AssertAgree(pool, snapshot, slots);
+        foreach (var lease in funded)
+        {
+            var now = await _market.GetLeaseAsync(lease!.Id);
+            if (now.Status == LeaseStatus.Active)
+            {
+                Assert.Equal(lease.SlotKeys, [MarketKeys.Slot(pool.PoolKey, snapshot.Holders.Single(h => h.Value == lease.Id).Key)]);
+                Assert.Equal(SlotStatus.Leased, (await _market.Slot(lease.SlotKeys[0]).GetAsync()).Status);
+            }
+            else
+            {
+                Assert.Equal(LeaseStatus.Failed, now.Status);
+                Assert.Equal(LeaseReasons.FundedAfterExpiry, now.History[^1].Reason);
+                Assert.DoesNotContain(lease.Id, snapshot.Holders.Values);
+            }
+        }
+        Assert.Contains(funded, l => l!.Status == LeaseStatus.Active);
+    }
+
+    [Fact]
     public async Task An_expired_lease_cannot_be_ended()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);

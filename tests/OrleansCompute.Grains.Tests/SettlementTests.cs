@@ -115,6 +115,22 @@ public sealed class SettlementTests(ClusterFixture cluster)
         await AssertNothingQueuedAsync(pool, ended);
     }
 
+    [Theory]
+    [InlineData(1L, TestVouchers.Escrow)]
+    [InlineData(TestVouchers.ChainId, "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512")]
+    public async Task Voucher_signed_for_another_chain_or_escrow_contract_is_refused_naming_the_signature(long chainId, string escrow)
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var elsewhere = TestVouchers.Sign(tenant.Key, ended.Id, ended.AmountOwed, isFinal: true, chainId, escrow);
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, elsewhere));
+
+        Assert.Equal("signature", refused.Field);
+        await AssertNothingQueuedAsync(pool, ended);
+    }
+
     [Fact]
     public async Task Voucher_from_another_tenant_or_before_the_lease_ended_is_refused()
     {

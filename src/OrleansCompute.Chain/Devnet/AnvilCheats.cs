@@ -15,6 +15,10 @@ public sealed class AnvilCheats(ChainRpc rpc)
         await MineAsync(cancellationToken);
     }
 
+    /// <summary>With automine off, transactions wait in the pool until <see cref="MineAsync"/>.</summary>
+    public Task SetAutomineAsync(bool enabled, CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("evm_setAutomine", null, enabled), cancellationToken);
+
     public Task MineAsync(CancellationToken cancellationToken = default) =>
         rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("evm_mine", null), cancellationToken);
 

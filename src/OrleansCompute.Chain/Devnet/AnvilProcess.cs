@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
@@ -13,7 +12,6 @@ namespace OrleansCompute.Chain.Devnet;
 /// </summary>
 public sealed class AnvilProcess : IAsyncDisposable
 {
-    private const int SigInt = 2;
     private static readonly TimeSpan DefaultGracePeriod = TimeSpan.FromSeconds(10);
 
     private readonly Process _process;
@@ -68,9 +66,8 @@ public sealed class AnvilProcess : IAsyncDisposable
     public async Task StopAsync(TimeSpan? gracePeriod = null)
     {
         if (_process.HasExited) return;
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        if (ProcessSignals.Send(_process, ProcessSignals.SigInt))
         {
-            _ = Interrupt(_process.Id, SigInt);
             using var grace = new CancellationTokenSource(gracePeriod ?? DefaultGracePeriod);
             try
             {
@@ -183,7 +180,4 @@ public sealed class AnvilProcess : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Interrupt(int pid, int signal);
 }

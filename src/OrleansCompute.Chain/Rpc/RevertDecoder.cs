@@ -18,10 +18,14 @@ public static class RevertDecoder
     private static readonly IReadOnlyList<(ErrorABI Abi, Type Type)> KnownErrors =
         ContractErrors.All.Select(type => (ABITypedRegistry.GetError(type), type)).ToArray();
 
-    public static ChainRevertException Decode(string? revertData, string? transactionHash, Exception? innerException = null)
+    /// <param name="reasonWithoutData">What the node said when there is no revert data (e.g. "out of gas").</param>
+    public static ChainRevertException Decode(string? revertData, string? transactionHash, Exception? innerException = null, string? reasonWithoutData = null)
     {
         if (string.IsNullOrEmpty(revertData) || !revertData.IsHex() || revertData.RemoveHexPrefix().Length < 8)
-            return new ChainRevertException("Revert", [], revertData, transactionHash, null, innerException);
+        {
+            ChainErrorArgument[] reason = reasonWithoutData is null ? [] : [new ChainErrorArgument("reason", "string", reasonWithoutData)];
+            return new ChainRevertException("Revert", reason, revertData, transactionHash, null, innerException);
+        }
 
         var data = revertData.EnsureHexPrefix().ToLowerInvariant();
         var selector = data[..10];

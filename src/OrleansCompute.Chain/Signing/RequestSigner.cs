@@ -6,7 +6,7 @@ namespace OrleansCompute.Chain.Signing;
 
 /// <summary>
 /// How a tenant proves itself on each HTTP request without its key ever reaching the host: it signs (EIP-191
-/// personal_sign) a canonical text naming the method, path, time and body hash, and sends the signature in headers.
+/// personal_sign, hashed by Nethereum's <see cref="EthereumMessageSigner"/>) a canonical text naming the method, path, time and body hash, and sends the signature in headers.
 /// The host recovers the signer and compares it with <see cref="TenantHeader"/>; it also checks the timestamp is recent.
 /// </summary>
 public static class RequestSigner
@@ -19,10 +19,9 @@ public static class RequestSigner
 
     public static RequestSignature Sign(string privateKey, string method, string pathAndQuery, DateTimeOffset timestamp, ReadOnlySpan<byte> body)
     {
-        var key = new EthECKey(privateKey);
         var unixSeconds = timestamp.ToUnixTimeSeconds();
         var text = CanonicalText(method, pathAndQuery, unixSeconds, BodySha256Hex(body));
-        return new RequestSignature(key.GetPublicAddress(), unixSeconds, Signer.EncodeUTF8AndSign(text, key));
+        return new RequestSignature(EthereumSignature.AddressOf(privateKey), unixSeconds, EthereumSignature.Sign(Signer.HashPrefixedMessage(text), privateKey));
     }
 
     /// <returns>The checksummed address that signed this request, or null when the signature is malformed.</returns>

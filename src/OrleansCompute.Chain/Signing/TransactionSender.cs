@@ -10,6 +10,7 @@ using Nethereum.Model;
 using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Signer;
 using Nethereum.Util;
+using Newtonsoft.Json.Linq;
 using OrleansCompute.Chain.Rpc;
 
 namespace OrleansCompute.Chain.Signing;
@@ -61,6 +62,18 @@ public sealed class TransactionSender : IDisposable
     public async Task<TransactionReceipt> SendTransactionAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken = default)
     {
         var submitted = await SubmitAsync(to, data, value, cancellationToken);
+        return await WaitForSuccessAsync(submitted, cancellationToken);
+    }
+
+    /// <summary>Like <see cref="SendAsync{TFunction}"/> but returns once the node has the transaction, so the caller can record its hash first.</summary>
+    public Task<SubmittedTransaction> SubmitAsync<TFunction>(string contractAddress, TFunction function, CancellationToken cancellationToken = default)
+        where TFunction : FunctionMessage, new() =>
+        SubmitAsync(contractAddress, function.GetCallData().ToHex(prefix: true), function.AmountToSend, cancellationToken);
+
+    /// <summary>Waits for the receipt of a submitted transaction; a transaction that reverted on chain throws its named error.</summary>
+    /// <exception cref="ChainRevertException">It was mined and reverted; <see cref="ChainRevertException.TransactionHash"/> is set.</exception>
+    public async Task<TransactionReceipt> WaitForSuccessAsync(SubmittedTransaction submitted, CancellationToken cancellationToken = default)
+    {
         var receipt = await WaitForReceiptAsync(submitted.Hash, cancellationToken);
         if (receipt.Succeeded()) return receipt;
         throw await ExplainFailedReceiptAsync(submitted, receipt, cancellationToken);
@@ -186,7 +199,24 @@ public sealed class TransactionSender : IDisposable
 
     private async Task<ChainRevertException> ExplainFailedReceiptAsync(SubmittedTransaction submitted, TransactionReceipt receipt, CancellationToken cancellationToken)
     {
-        // A receipt says only "failed"; replaying the call on the state before its block says why.
+        // A receipt says only "failed". The node's call trace has the revert data as it happened in the block;
+        // nodes without debug_traceTransaction get a replay on the state before the block, which misses
+        // transactions earlier in the same block but is usually right.
+        try
+        {
+            var trace = await _rpc.CallAsync(
+                web3 => web3.Client.SendRequestAsync<JObject>("debug_traceTransaction", null, submitted.Hash, new Dictionary<string, string> { ["tracer"] = "callTracer" }),
+                cancellationToken);
+            var output = trace?.Value<string>("output");
+            var error = trace?.Value<string>("error");
+            if (output is not null || error is not null)
+                return RevertDecoder.Decode(output, submitted.Hash, reasonWithoutData: error);
+        }
+        catch (RpcResponseException exception)
+        {
+            _logger.LogDebug("No call trace for {Hash} ({Message}); replaying it instead", submitted.Hash, exception.Message);
+        }
+
         var block = new BlockParameter(new HexBigInteger(BigInteger.Max(receipt.BlockNumber.Value - 1, 0)));
         var call = new CallInput(submitted.Data, submitted.To, Address, new HexBigInteger(submitted.Gas), new HexBigInteger(submitted.Value));
         try

@@ -1,7 +1,5 @@
 using Nethereum.ABI.EIP712;
 using Nethereum.Hex.HexConvertors.Extensions;
-using Nethereum.Signer;
-using Nethereum.Signer.EIP712;
 using Nethereum.Util;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
@@ -12,7 +10,8 @@ namespace OrleansCompute.Chain.Signing;
 
 /// <summary>
 /// EIP-712 vouchers for one escrow contract on one chain: the domain binds both, so a voucher cannot be
-/// replayed elsewhere. The digest equals the contract's <c>hashVoucher</c>; signatures are 65-byte r||s||v with v 27/28.
+/// replayed elsewhere. The digest (Nethereum's EIP-712 encoder) equals the contract's <c>hashVoucher</c>;
+/// signatures are 65-byte r||s||v with v 27/28, made and checked by <see cref="EthereumSignature"/>.
 /// </summary>
 public sealed class VoucherSigner : IVoucherVerifier
 {
@@ -40,8 +39,7 @@ public sealed class VoucherSigner : IVoucherVerifier
     public byte[] Digest(Voucher voucher) =>
         Sha3Keccack.Current.CalculateHash(Eip712TypedDataEncoder.Current.EncodeTypedData(voucher, NewTypedData()));
 
-    public string Sign(string tenantPrivateKey, Voucher voucher) =>
-        Eip712TypedDataSigner.Current.SignTypedDataV4(voucher, NewTypedData(), new EthECKey(tenantPrivateKey));
+    public string Sign(string tenantPrivateKey, Voucher voucher) => EthereumSignature.Sign(Digest(voucher), tenantPrivateKey);
 
     /// <summary>Signs "for lease <paramref name="leaseId"/> I owe <paramref name="amount"/> in total".</summary>
     public SignedVoucher Sign(string tenantPrivateKey, Guid leaseId, Credits amount, bool isFinal) =>
@@ -51,10 +49,7 @@ public sealed class VoucherSigner : IVoucherVerifier
     public string? RecoverSigner(SignedVoucher voucher) =>
         voucher.Amount.Units < 0 ? null : RecoverSigner(ToChainVoucher(voucher), voucher.Signature);
 
-    public string? RecoverSigner(Voucher voucher, string signature) =>
-        EthereumSignature.TryParse(signature, out _)
-            ? Eip712TypedDataSigner.Current.RecoverFromSignatureHashV4(Digest(voucher), signature)
-            : null;
+    public string? RecoverSigner(Voucher voucher, string signature) => EthereumSignature.Recover(Digest(voucher), signature);
 
     public static Voucher ToChainVoucher(SignedVoucher voucher) => ToChainVoucher(voucher.LeaseId, voucher.Amount, voucher.IsFinal);
 

@@ -1,7 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Nethereum.Signer;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
@@ -23,20 +22,20 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<List<Offer>> GetOffersAsync(string? kind, string? region, CancellationToken ct) =>
         SendAsync<List<Offer>>(HttpMethod.Get, "/api/offers" + Query(("kind", kind), ("region", region)), null, null, ct);
 
-    public Task<LeaseSnapshot> CreateLeaseAsync(LeaseRequest request, EthECKey tenant, CancellationToken ct) =>
-        SendAsync<LeaseSnapshot>(HttpMethod.Post, "/api/leases", request, tenant, ct);
+    public Task<LeaseSnapshot> CreateLeaseAsync(LeaseRequest request, string tenantKey, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Post, "/api/leases", request, tenantKey, ct);
 
-    public Task<List<LeaseSnapshot>> ListLeasesAsync(EthECKey tenant, CancellationToken ct) =>
-        SendAsync<List<LeaseSnapshot>>(HttpMethod.Get, "/api/leases", null, tenant, ct);
+    public Task<List<LeaseSnapshot>> ListLeasesAsync(string tenantKey, CancellationToken ct) =>
+        SendAsync<List<LeaseSnapshot>>(HttpMethod.Get, "/api/leases", null, tenantKey, ct);
 
     public Task<LeaseSnapshot> GetLeaseAsync(string leaseId, CancellationToken ct) =>
         SendAsync<LeaseSnapshot>(HttpMethod.Get, $"/api/leases/{Uri.EscapeDataString(leaseId)}", null, null, ct);
 
-    public Task<LeaseSnapshot> EndLeaseAsync(string leaseId, EthECKey tenant, CancellationToken ct) =>
-        SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/end", null, tenant, ct);
+    public Task<LeaseSnapshot> EndLeaseAsync(string leaseId, string tenantKey, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/end", null, tenantKey, ct);
 
-    public Task<LeaseSnapshot> SubmitVoucherAsync(string leaseId, SignedVoucher voucher, EthECKey tenant, CancellationToken ct) =>
-        SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/voucher", voucher, tenant, ct);
+    public Task<LeaseSnapshot> SubmitVoucherAsync(string leaseId, SignedVoucher voucher, string tenantKey, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/voucher", voucher, tenantKey, ct);
 
     public Task<JsonElement> InspectAsync(string kind, string key, CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Get, $"/api/inspect/{Uri.EscapeDataString(kind)}/{key}", null, null, ct);
@@ -57,7 +56,7 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         }
     }
 
-    private async Task<T> SendAsync<T>(HttpMethod method, string pathAndQuery, object? body, EthECKey? tenant, CancellationToken ct)
+    private async Task<T> SendAsync<T>(HttpMethod method, string pathAndQuery, object? body, string? tenantKey, CancellationToken ct)
     {
         var bytes = body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), ApiJson.Options);
         using var request = new HttpRequestMessage(method, pathAndQuery);
@@ -66,7 +65,7 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
             request.Content = new ByteArrayContent(bytes);
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
-        if (tenant is not null) Sign(request, method, pathAndQuery, bytes, tenant);
+        if (tenantKey is not null) Sign(request, method, pathAndQuery, bytes, tenantKey);
 
         HttpResponseMessage response;
         try
@@ -86,12 +85,11 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         }
     }
 
-    private void Sign(HttpRequestMessage request, HttpMethod method, string pathAndQuery, byte[] body, EthECKey tenant)
+    private void Sign(HttpRequestMessage request, HttpMethod method, string pathAndQuery, byte[] body, string tenantKey)
     {
-        var timestamp = _clock.GetUtcNow().ToUnixTimeSeconds();
-        var signed = RequestSigner.Sign(tenant, method.Method, pathAndQuery, timestamp, body);
+        var signed = RequestSigner.Sign(tenantKey, method.Method, pathAndQuery, _clock.GetUtcNow(), body);
         request.Headers.Add(RequestSigner.TenantHeader, signed.Tenant);
-        request.Headers.Add(RequestSigner.TimestampHeader, signed.Timestamp.ToString());
+        request.Headers.Add(RequestSigner.TimestampHeader, signed.TimestampText);
         request.Headers.Add(RequestSigner.SignatureHeader, signed.Signature);
     }
 

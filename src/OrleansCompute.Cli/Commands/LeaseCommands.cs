@@ -45,7 +45,7 @@ public static class LeaseCommands
                 max = parsed;
             }
             var wallet = context.Tenant(parse.GetValue(tenant));
-            var key = CliContext.Key(wallet);
+            var key = wallet.PrivateKey;
             var api = context.Api();
             var chain = TenantChain.Connect(context);
 
@@ -88,7 +88,7 @@ public static class LeaseCommands
         var command = new Command("list", "The tenant's leases, newest first.") { tenant };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            var leases = await context.Api().ListLeasesAsync(CliContext.Key(context.Tenant(parse.GetValue(tenant))), ct);
+            var leases = await context.Api().ListLeasesAsync(context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
             context.Print(leases, console =>
             {
                 var table = new Table().AddColumns("lease", "status", "kind", "slots", "hours", "pool", "deposit", "owed", "paid");
@@ -123,7 +123,7 @@ public static class LeaseCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var wallet = context.Tenant(parse.GetValue(tenant));
-            var key = CliContext.Key(wallet);
+            var key = wallet.PrivateKey;
             var api = context.Api();
             var leaseId = parse.GetValue(id)!;
 

@@ -15,11 +15,10 @@ public sealed record DevnetConfig(
 /// <summary>A tenant wallet the CLI signs for. On the devnet these are Anvil's dev accounts.</summary>
 public sealed record TenantWallet(string Name, string Address, string PrivateKey);
 
-/// <summary>The files under <c>.devnet/</c> and how they are read and written.</summary>
-public sealed class DevnetFiles(string root)
+/// <summary>The files of a devnet (by default <c>.devnet/</c> in the checkout) and how they are read and written.</summary>
+public sealed class DevnetFiles(string directory)
 {
-    public string Root { get; } = root;
-    public string Directory => Path.Combine(Root, ".devnet");
+    public string Directory { get; } = directory;
     public string ConfigPath => Path.Combine(Directory, "devnet.json");
     public string WalletsPath => Path.Combine(Directory, "wallets.json");
     public string AnvilStatePath => Path.Combine(Directory, "anvil-state.json");

@@ -58,7 +58,8 @@ public sealed class SettlementGrain(
 
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
-        _flushTimer?.Dispose();
+        // Disposing the timer would cancel this callback's token, so it is only let go of here and disposed at the end.
+        using var firedTimer = _flushTimer;
         _flushTimer = null;
 
         var batch = state.State.Items.Where(i => i.Status == SettlementItemStatus.Queued).Take(_options.MaxBatchSize).ToList();

@@ -18,7 +18,7 @@ public sealed class TenantSignatureAuthentication(
     UrlEncoder encoder,
     TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
-    public const string Scheme = "TenantSignature";
+    public const string SchemeName = "TenantSignature";
     public const string AddressClaim = "address";
 
     /// <summary>How far a request's timestamp may be from the host's clock.</summary>
@@ -43,8 +43,8 @@ public sealed class TenantSignatureAuthentication(
         if (signer is null || AccountKeys.Normalize(signer) != AccountKeys.Normalize(tenant!))
             return AuthenticateResult.Fail("The request signature does not match the tenant.");
 
-        var identity = new ClaimsIdentity([new Claim(AddressClaim, AccountKeys.Normalize(tenant!))], Scheme);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme));
+        var identity = new ClaimsIdentity([new Claim(AddressClaim, AccountKeys.Normalize(tenant!))], SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

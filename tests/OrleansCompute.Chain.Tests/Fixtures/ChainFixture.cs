@@ -58,6 +58,14 @@ public sealed class ChainFixture : IAsyncLifetime
 
     public TransactionSender Sender(DevAccount account) => new(Rpc, account.PrivateKey, ChainId);
 
+    /// <summary>A fresh key with gas money and no credits, for tests that need a sender nobody else uses.</summary>
+    public async Task<string> NewFundedKeyAsync()
+    {
+        var key = Nethereum.Signer.EthECKey.GenerateKey();
+        await Cheats.SetBalanceAsync(key.GetPublicAddress(), System.Numerics.BigInteger.Pow(10, 20));
+        return key.GetPrivateKey();
+    }
+
     /// <summary>"Now" as the contracts see it; ahead of the wall clock once a test has moved time.</summary>
     public Task<DateTimeOffset> ChainNowAsync() => Cheats.GetChainTimeAsync();
 

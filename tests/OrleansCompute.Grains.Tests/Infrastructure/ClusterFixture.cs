@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.TestingHost;
 using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Signing;
 
 namespace OrleansCompute.Grains.Tests.Infrastructure;
 
@@ -43,7 +44,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 .ConfigureServices(services =>
                 {
                     services.TryAddSingleton(TimeProvider.System);
-                    services.AddSingleton<IVoucherVerifier>(new TestVoucherVerifier());
+                    services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
                     services.AddSingleton<IEscrowSettlement>(Chain);
                     services.Configure<MarketOptions>(options =>
                     {

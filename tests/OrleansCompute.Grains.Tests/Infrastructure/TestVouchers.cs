@@ -1,5 +1,7 @@
-// The EIP-712 voucher of the escrow contract (contracts/src/LeaseEscrow.sol), hashed from its definition:
+// How a tenant's wallet signs the escrow contract's EIP-712 voucher (contracts/src/LeaseEscrow.sol), hashed here
+// from the contract's definition rather than through the market's VoucherSigner, so the tests check that signer too:
 // Voucher(uint256 leaseId,uint256 amount,bool isFinal) in the domain ("OrleansCompute LeaseEscrow", "1", chain id, escrow).
+using System.Globalization;
 using System.Numerics;
 using System.Text;
 using Nethereum.Signer;
@@ -12,34 +14,24 @@ namespace OrleansCompute.Grains.Tests.Infrastructure;
 
 public static class TestVouchers
 {
+    /// <summary>The chain and escrow contract the market under test settles on.</summary>
     public const long ChainId = 31337;
     public const string Escrow = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 
     private static readonly MessageSigner Signer = new();
 
-    public static SignedVoucher Sign(EthECKey key, Guid leaseId, Credits amount, bool isFinal = true) =>
-        new(leaseId, amount, isFinal, Signer.Sign(Digest(leaseId, amount, isFinal), key));
+    public static SignedVoucher Sign(EthECKey key, Guid leaseId, Credits amount, bool isFinal = true,
+        long chainId = ChainId, string escrow = Escrow) =>
+        new(leaseId, amount, isFinal, Signer.Sign(Digest(leaseId, amount, isFinal, chainId, escrow), key));
 
-    public static string? RecoverSigner(SignedVoucher voucher)
-    {
-        try
-        {
-            return Signer.EcRecover(Digest(voucher.LeaseId, voucher.Amount, voucher.IsFinal), voucher.Signature);
-        }
-        catch (Exception exception) when (exception is FormatException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
-    public static byte[] Digest(Guid leaseId, Credits amount, bool isFinal)
+    public static byte[] Digest(Guid leaseId, Credits amount, bool isFinal, long chainId, string escrow)
     {
         var domainSeparator = Keccak(
             Keccak("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
             Keccak("OrleansCompute LeaseEscrow"),
             Keccak("1"),
-            Word(ChainId),
-            Word(BigInteger.Parse("0" + Escrow[2..], System.Globalization.NumberStyles.HexNumber)));
+            Word(chainId),
+            Word(BigInteger.Parse("0" + escrow[2..], NumberStyles.HexNumber)));
         var structHash = Keccak(
             Keccak("Voucher(uint256 leaseId,uint256 amount,bool isFinal)"),
             Word(LeaseIds.ToChainId(leaseId)),
@@ -59,9 +51,4 @@ public static class TestVouchers
         bytes.CopyTo(word, 32 - bytes.Length);
         return word;
     }
-}
-
-public sealed class TestVoucherVerifier : IVoucherVerifier
-{
-    public string? RecoverSigner(SignedVoucher voucher) => TestVouchers.RecoverSigner(voucher);
 }

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Cli.Devnet;
+using Spectre.Console;
+
+namespace OrleansCompute.Cli.Commands;
+
+/// <summary><c>occ devnet up|status</c>: the local chain and market.</summary>
+public static class DevnetCommands
+{
+    public static Command Create()
+    {
+        var devnet = new Command("devnet", "Run and check the local devnet: Anvil, the contracts, the market host.");
+        devnet.Subcommands.Add(UpCommand());
+        devnet.Subcommands.Add(StatusCommand());
+        return devnet;
+    }
+
+    private static Command UpCommand()
+    {
+        var fresh = new Option<bool>("--fresh") { Description = "Forget the devnet's chain and files and start from nothing." };
+        var chainPort = new Option<int>("--chain-port") { Description = "Anvil's port.", DefaultValueFactory = _ => 8545 };
+        var apiPort = new Option<int>("--api-port") { Description = "The host's HTTP port.", DefaultValueFactory = _ => 5080 };
+        var command = new Command("up", "Start Anvil (state in .devnet/), deploy the contracts once, fund tenant wallets, start the host, seed demo providers; runs until Ctrl+C.")
+            { fresh, chainPort, apiPort };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            await new DevnetRunner(context).UpAsync(parse.GetValue(fresh), parse.GetValue(chainPort), parse.GetValue(apiPort),
+                devnet => context.Print(devnet, console => PrintReady(console, devnet, context)), ct);
+        }));
+        return command;
+    }
+
+    private static void PrintReady(IAnsiConsole console, DevnetConfig devnet, CliContext context)
+    {
+        console.MarkupLine("[green]OrleansCompute devnet is up.[/] Ctrl+C stops it; `./occ devnet up` again resumes the same chain.");
+        var grid = new Grid().AddColumn().AddColumn();
+        grid.AddRow("chain (Anvil)", $"{devnet.RpcUrl}  chain id {devnet.ChainId}");
+        grid.AddRow("credit token", devnet.CreditAddress);
+        grid.AddRow("lease escrow", devnet.EscrowAddress);
+        grid.AddRow("HTTP API", $"{devnet.ApiUrl}/api/offers");
+        grid.AddRow("OpenAPI", $"{devnet.ApiUrl}/openapi/v1.json");
+        grid.AddRow("dashboard", $"{devnet.ApiUrl}/dashboard");
+        grid.AddRow("tenants", string.Join(", ", context.Devnet.ReadWallets().Select(w => $"{w.Name} {w.Address}")));
+        console.Write(grid);
+        console.WriteLine();
+        console.MarkupLine("In another terminal:");
+        foreach (var line in new[]
+                 {
+                     "./occ offers",
+                     "./occ lease create --kind trainium2 --slots 1 --hours 1",
+                     "./occ inspect lease <LEASE_ID>",
+                     "./occ lease end <LEASE_ID>",
+                     $"contracts/run.sh cast call {devnet.EscrowAddress} \"providerBalance(address)(uint256)\" <PROVIDER> --rpc-url {devnet.RpcUrl}",
+                 })
+        {
+            console.MarkupLine("  " + Markup.Escape(line));
+        }
+    }
+
+    private static Command StatusCommand()
+    {
+        var command = new Command("status", "Chain, contracts, host and seeded accounts of the local devnet; exit 1 when something is down.");
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var devnet = context.DevnetConfig();
+            var status = await DevnetStatus.ReadAsync(context, devnet, ct);
+            context.Print(status, console =>
+            {
+                var grid = new Grid().AddColumn().AddColumn();
+                grid.AddRow("chain", status.ChainBlock is { } block ? $"[green]up[/] at {Markup.Escape(devnet.RpcUrl)}, block {block}" : $"[red]down[/] ({Markup.Escape(devnet.RpcUrl)})");
+                grid.AddRow("contracts", status.ContractsDeployed ? $"[green]deployed[/] escrow {devnet.EscrowAddress}" : "[red]missing[/]");
+                grid.AddRow("host", status.HostUp ? $"[green]up[/] at {Markup.Escape(devnet.ApiUrl)}" : $"[red]down[/] ({Markup.Escape(devnet.ApiUrl)})");
+                grid.AddRow("escrow conserved", status.Conserved?.ToString() ?? "unknown");
+                console.Write(grid);
+                var tenants = new Table().AddColumns("tenant", "address", "credits");
+                foreach (var t in status.Tenants) tenants.AddRow(t.Name, t.Address, t.Credits?.ToString() ?? "?");
+                console.Write(tenants);
+            });
+            if (status.ChainBlock is null || !status.ContractsDeployed || !status.HostUp)
+                throw new CliException("the devnet is not fully up: start it with `./occ devnet up`.");
+        }));
+        return command;
+    }
+}
+
+/// <summary>What <c>occ devnet status</c> reports.</summary>
+public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, bool HostUp, bool? Conserved, IReadOnlyList<TenantStatus> Tenants)
+{
+    public static async Task<DevnetStatus> ReadAsync(CliContext context, DevnetConfig devnet, CancellationToken ct)
+    {
+        var rpc = new ChainRpc(devnet.RpcUrl, new RpcResilienceOptions { MaxRetryAttempts = 0, AttemptTimeout = TimeSpan.FromSeconds(2) });
+        long? block = null;
+        var deployed = false;
+        bool? conserved = null;
+        var tenants = new List<TenantStatus>();
+        try
+        {
+            block = (long)(await rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync(), ct)).Value;
+            deployed = await rpc.CallAsync(web3 => web3.Eth.GetCode.SendRequestAsync(devnet.EscrowAddress), ct) is { Length: > 2 };
+            if (deployed)
+            {
+                var escrow = new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress);
+                conserved = (await escrow.GetBalanceSheetAsync(ct)).Balances;
+                foreach (var wallet in context.Devnet.ReadWallets())
+                    tenants.Add(new TenantStatus(wallet.Name, wallet.Address, await escrow.Credit.BalanceOfAsync(wallet.Address, ct)));
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Chain down: reported as such.
+        }
+        var hostUp = await context.Api().IsHealthyAsync(ct);
+        return new DevnetStatus(block, deployed, hostUp, conserved, tenants);
+    }
+}
+
+public sealed record TenantStatus(string Name, string Address, Abstractions.Credits? Credits);

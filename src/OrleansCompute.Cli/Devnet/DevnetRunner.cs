@@ -1,0 +1,113 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Chain.Deployment;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Signing;
+using OrleansCompute.Cli.Api;
+
+namespace OrleansCompute.Cli.Devnet;
+
+/// <summary>
+/// <c>occ devnet up</c>: chain tools, Anvil with its state in <c>.devnet/</c>, the contracts (deployed once, reused after),
+/// funded tenant wallets, and the market host; then it waits for Ctrl+C and stops everything cleanly.
+/// </summary>
+public sealed class DevnetRunner(CliContext context)
+{
+    public static readonly Credits TenantGrant = Credits.FromCredits(10_000m);
+
+    public async Task UpAsync(bool fresh, int chainPort, int apiPort, Action<DevnetConfig> ready, CancellationToken ct)
+    {
+        var files = context.Devnet;
+        if (fresh && Directory.Exists(files.Directory)) Directory.Delete(files.Directory, recursive: true);
+        Directory.CreateDirectory(files.Directory);
+
+        Say("checking the chain tools (npm ci and forge build on first run)…");
+        var toolchain = new FoundryToolchain(context.RepositoryRoot);
+        await toolchain.EnsureBuiltAsync(ct);
+
+        Say($"starting anvil on 127.0.0.1:{chainPort} (state in {files.AnvilStatePath})…");
+        await using var anvil = await StartAnvilAsync(toolchain, files, chainPort, ct);
+        var devnet = await EnsureContractsAsync(toolchain, files, anvil.RpcUrl, $"http://127.0.0.1:{apiPort}", ct);
+
+        Say($"starting the market host on {devnet.ApiUrl} (log in {files.HostLogPath})…");
+        await using var host = HostProcess.Start(context.RepositoryRoot, devnet, files.HostLogPath);
+        try
+        {
+            await WaitForHostAsync(host, devnet, files, ct);
+            ready(devnet);
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            Say("stopping the host and anvil (anvil writes its state)…");
+        }
+    }
+
+    private static async Task<AnvilProcess> StartAnvilAsync(FoundryToolchain toolchain, DevnetFiles files, int port, CancellationToken ct)
+    {
+        try
+        {
+            return await AnvilProcess.StartAsync(toolchain.AnvilPath,
+                new AnvilOptions { Port = port, StatePath = files.AnvilStatePath, StateIntervalSeconds = 5 }, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new CliException($"anvil did not start on port {port}: {e.Message}. Is a devnet already running (occ devnet status)?");
+        }
+    }
+
+    /// <summary>Reuses the contracts recorded in devnet.json when the chain still has them; otherwise deploys and funds tenants.</summary>
+    private async Task<DevnetConfig> EnsureContractsAsync(FoundryToolchain toolchain, DevnetFiles files, string rpcUrl, string apiUrl, CancellationToken ct)
+    {
+        var rpc = new ChainRpc(rpcUrl);
+        if (files.ReadConfig() is { } known && await HasCodeAsync(rpc, known.EscrowAddress, ct))
+        {
+            Say($"reusing the contracts deployed at block {known.DeployBlock}: escrow {known.EscrowAddress}");
+            var reused = known with { RpcUrl = rpcUrl, ApiUrl = apiUrl };
+            files.WriteConfig(reused);
+            return reused;
+        }
+
+        Say("deploying ComputeCredit and LeaseEscrow…");
+        var chainId = (long)(await rpc.CallAsync(web3 => web3.Eth.ChainId.SendRequestAsync(), ct)).Value;
+        using var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, chainId);
+        var deployed = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address, ct);
+        var credit = new ComputeCreditClient(rpc, deployed.CreditAddress);
+
+        var wallets = DevAccounts.Tenants.Select((account, i) => new TenantWallet($"tenant{i + 1}", account.Address, account.PrivateKey)).ToList();
+        foreach (var wallet in wallets) await credit.MintAsync(deployer, wallet.Address, TenantGrant, ct);
+        files.WriteWallets(wallets);
+
+        var devnet = new DevnetConfig(rpcUrl, chainId, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock, apiUrl);
+        files.WriteConfig(devnet);
+        Say($"deployed: credit {deployed.CreditAddress}, escrow {deployed.EscrowAddress}; {wallets.Count} tenants funded with {TenantGrant} credits each");
+        return devnet;
+    }
+
+    private static async Task<bool> HasCodeAsync(ChainRpc rpc, string address, CancellationToken ct)
+    {
+        var code = await rpc.CallAsync(web3 => web3.Eth.GetCode.SendRequestAsync(address), ct);
+        return code is { Length: > 2 };
+    }
+
+    private static async Task WaitForHostAsync(HostProcess host, DevnetConfig devnet, DevnetFiles files, CancellationToken ct)
+    {
+        var api = new MarketApiClient(new HttpClient { BaseAddress = new Uri(devnet.ApiUrl) });
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (!await api.IsHealthyAsync(ct))
+        {
+            if (host.HasExited || DateTime.UtcNow > deadline)
+            {
+                host.Kill();
+                var tail = File.Exists(files.HostLogPath) ? string.Join('\n', File.ReadLines(files.HostLogPath).TakeLast(30)) : "";
+                throw new CliException($"the host did not come up at {devnet.ApiUrl}. Last lines of {files.HostLogPath}:\n{tail}");
+            }
+            await Task.Delay(250, ct);
+        }
+        // The demo pools are seeded as the host starts; wait until they show, so the first `occ offers` is never empty.
+        while ((await api.GetOffersAsync(null, null, ct)).Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(250, ct);
+    }
+
+    private void Say(string message) => context.Error.WriteLine($"devnet: {message}");
+}

@@ -1,0 +1,37 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Chain;
+using OrleansCompute.Chain.Escrow;
+
+namespace OrleansCompute.Host.Api;
+
+/// <summary>The chain this market settles on, read live: contracts, how far the watcher has read, and the escrow's balance sheet.</summary>
+public static class ChainEndpoints
+{
+    public static IEndpointRouteBuilder MapChainEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/chain", GetAsync)
+            .WithTags("Chain")
+            .WithSummary("Chain id, contracts, the watcher's progress and the escrow's balance sheet (token balance = open escrows + balances owed).");
+        return app;
+    }
+
+    private static async Task<ChainStatus> GetAsync(ChainOptions options, EscrowClient escrow, EscrowEventWatcher watcher, CancellationToken ct)
+    {
+        var sheet = await escrow.GetBalanceSheetAsync(ct);
+        return new ChainStatus(options.ChainId, options.RpcUrl, options.CreditAddress, options.EscrowAddress, options.DeployBlock,
+            sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.Balances);
+    }
+}
+
+public sealed record ChainStatus(
+    long ChainId,
+    string RpcUrl,
+    string CreditAddress,
+    string EscrowAddress,
+    long DeployBlock,
+    long LatestBlock,
+    long WatcherBlock,
+    Credits EscrowTokenBalance,
+    Credits OpenEscrows,
+    Credits OwedToProviders,
+    bool Conserved);

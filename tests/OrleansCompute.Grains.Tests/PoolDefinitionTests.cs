@@ -1,0 +1,85 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Tests.Infrastructure;
+
+namespace OrleansCompute.Grains.Tests;
+
+[Collection(MarketClusterCollection.Name)]
+public sealed class PoolDefinitionTests(ClusterFixture cluster)
+{
+    private readonly TestMarket _market = new(cluster.Grains);
+
+    [Fact]
+    public async Task Pools_defined_at_the_same_time_are_all_listed_in_their_market()
+    {
+        var region = TestMarket.NewRegion();
+
+        var pools = await Task.WhenAll(Enumerable.Range(0, 24).Select(i => _market.DefinePoolAsync(region, slots: 1 + i % 3, pricePerSlotHour: 1m + i)));
+
+        var offers = await _market.Grains.GetGrain<IMarketGrain>("h100").GetOffersAsync(region);
+        Assert.Equal(pools.Select(p => p.PoolKey).Order(), offers.Select(o => o.PoolKey).Order());
+        var directory = await _market.Grains.GetGrain<IMarketGrain>("h100").GetAsync();
+        Assert.All(pools, pool => Assert.Contains(pool, directory.Pools));
+    }
+
+    [Fact]
+    public async Task Redefining_a_pool_updates_its_offer_and_the_price_new_leases_pay()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2, pricePerSlotHour: 2m);
+        var repriced = pool with { SlotCount = 5, PricePerSlotHour = Credits.FromCredits(1.5m) };
+
+        await _market.Pool(pool).DefineAsync(repriced);
+
+        var offer = Assert.Single(await _market.Grains.GetGrain<IMarketGrain>("h100").GetOffersAsync(pool.Region));
+        Assert.Equal(5, offer.TotalSlots);
+        Assert.Equal(repriced.PricePerSlotHour, offer.PricePerSlotHour);
+        var lease = await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool, slots: 4));
+        Assert.Equal(repriced.PricePerSlotHour, lease.PricePerSlotHour);
+        Assert.Contains(pool.PoolKey, (await _market.Grains.GetGrain<IAccountGrain>(pool.PayoutAddress.ToLowerInvariant()).GetAsync()).Pools);
+    }
+
+    [Fact]
+    public async Task A_pool_cannot_shrink_below_a_slot_that_is_held()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 3);
+        await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool, slots: 3));
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Pool(pool).DefineAsync(pool with { SlotCount = 2 }));
+
+        Assert.Equal(MarketError.Conflict, refused.Error);
+        Assert.Equal("slotCount", refused.Field);
+        Assert.Equal(3, (await _market.Pool(pool).GetAsync()).Definition!.SlotCount);
+    }
+
+    [Fact(Skip = "Grain bug: PoolGrain.DefineAsync lets a pool change kind; the old kind's market keeps it in its directory and fills its requests with the new kind's slots.")]
+    public async Task A_request_for_one_kind_is_never_filled_with_slots_of_another()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2, kind: "h100");
+        var nowMi300x = pool with { Kind = "mi300x" };
+
+        try
+        {
+            await _market.Pool(pool).DefineAsync(nowMi300x);
+        }
+        catch (MarketException refused)
+        {
+            // Refusing to change a pool's kind is one way to keep this promise.
+            Assert.Equal("kind", refused.Field);
+            return;
+        }
+
+        var tenant = Tenant.New();
+        try
+        {
+            var lease = await _market.RequestAsync(tenant, new LeaseRequest("h100", 1, 1, pool.Region));
+            var snapshot = await _market.Pool(pool).GetAsync();
+            Assert.Equal(lease.Request.Kind, snapshot.Definition!.Kind);
+        }
+        catch (MarketException)
+        {
+            // No h100 left in the region: the right answer.
+        }
+        Assert.DoesNotContain(await _market.Grains.GetGrain<IMarketGrain>("h100").GetOffersAsync(pool.Region), o => o.Kind != "h100");
+    }
+}
