@@ -1,3 +1,4 @@
+using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Grains.Tests.Infrastructure;
@@ -110,9 +111,9 @@ public sealed class ExpiryTests(ClusterFixture cluster)
         var reserved = await _market.RequestAsync(tenant, TestMarket.Request(pool));
         await ExpiredAsync(reserved.Id);
 
-        var refused = await Assert.ThrowsAsync<Abstractions.MarketException>(() => _market.Lease(reserved.Id).EndAsync(tenant.Address));
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(reserved.Id).EndAsync(tenant.Address));
 
-        Assert.Equal(Abstractions.MarketError.Conflict, refused.Error);
+        Assert.Equal(MarketError.Conflict, refused.Error);
         Assert.Equal(LeaseStatus.Expired, (await _market.GetLeaseAsync(reserved.Id)).Status);
     }
 }

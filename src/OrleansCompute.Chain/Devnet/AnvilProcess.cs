@@ -43,7 +43,7 @@ public sealed class AnvilProcess : IAsyncDisposable
         const int attempts = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var port = options.Port != 0 ? options.Port : FreeLoopbackPort();
+            var port = options.Port != 0 ? options.Port : LoopbackPorts.Free();
             var anvil = Launch(anvilPath, options, port);
             try
             {
@@ -172,12 +172,5 @@ public sealed class AnvilProcess : IAsyncDisposable
                 throw new TimeoutException($"anvil did not answer on {RpcUrl} within {Options.StartTimeout.TotalSeconds:0} s:\n{_output.Tail()}");
             }
         }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -33,6 +33,9 @@ public sealed class HostProcess : IAsyncDisposable
             // The operator's key (it pays gas for settlements) goes through the environment, not the visible command line.
             ["Chain__OperatorPrivateKey"] = DevAccounts.Operator.PrivateKey,
             ["Devnet__SeedDemo"] = "true",
+            // The silo is alone in its cluster: any free ports do, so a second devnet never collides with the first.
+            ["Orleans__SiloPort"] = LoopbackPorts.Free().ToString(),
+            ["Orleans__GatewayPort"] = LoopbackPorts.Free().ToString(),
         };
         foreach (var (name, value) in environment) start.Environment[name] = value;
 

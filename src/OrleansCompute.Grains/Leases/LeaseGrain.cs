@@ -53,7 +53,22 @@ public sealed class LeaseGrain(
         var now = Now;
         var fundBy = now + _options.FundingWindow;
         var reservation = await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, fundBy);
+        try
+        {
+            await RecordReservationAsync(tenant, request, reservation, now, fundBy);
+        }
+        catch
+        {
+            // A lease that was not stored must not keep its slots: nothing else would ever release them.
+            await GrainFactory.GetGrain<IPoolGrain>(reservation.PoolKey).ReleaseAsync(Id);
+            state.State.Lease = null;
+            throw;
+        }
+        return Lease;
+    }
 
+    private async Task RecordReservationAsync(string tenant, LeaseRequest request, PoolReservation reservation, DateTimeOffset now, DateTimeOffset fundBy)
+    {
         var requested = new LeaseTransition(now, LeaseStatus.Requested, LeaseReasons.Requested);
         state.State.Lease = new LeaseSnapshot
         {
@@ -82,7 +97,6 @@ public sealed class LeaseGrain(
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(tenant)).AddLeaseAsync(Id);
         await ArmDeadlineAsync();
-        return Lease;
     }
 
     public async Task<LeaseSnapshot?> ConfirmFundingAsync(EscrowFunded funded)
@@ -149,7 +163,12 @@ public sealed class LeaseGrain(
         var lease = OwnedBy(tenant);
         if (lease.FinalVoucher is { } accepted)
         {
-            if (accepted == voucher) return lease;
+            if (accepted == voucher)
+            {
+                // A resubmission: queue it again (the queue ignores duplicates) in case the first enqueue was lost.
+                if (lease.Status == LeaseStatus.Ended) await GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!).EnqueueAsync(voucher);
+                return lease;
+            }
             throw new MarketException(MarketError.Conflict, "VoucherAlreadyAccepted", "A final voucher for this lease was already accepted.");
         }
         if (lease.Status != LeaseStatus.Ended)

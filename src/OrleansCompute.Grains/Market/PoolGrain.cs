@@ -21,6 +21,9 @@ public sealed class PoolState
 public sealed class PoolGrain(
     [PersistentState("pool", GrainStorage.Market)] IPersistentState<PoolState> state) : Grain, IPoolGrain
 {
+    /// <summary>Far above any real accelerator, and low enough that a lease's deposit always fits in <see cref="Credits"/>.</summary>
+    public static readonly Credits MaxPricePerSlotHour = Credits.FromCredits(10_000m);
+
     private PoolDefinition Definition =>
         state.State.Definition ?? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{this.GetPrimaryKeyString()}'.");
 
@@ -31,6 +34,9 @@ public sealed class PoolGrain(
         if (definition.SlotCount <= highestHeld)
             throw new MarketException(MarketError.Conflict, "SlotsInUse",
                 $"Slot {highestHeld} is held; the pool cannot shrink to {definition.SlotCount} slots.", "slotCount");
+
+        if (state.State.Definition is { } known && known.Kind != definition.Kind)
+            throw MarketException.Invalid("kind", "KindIsFixed", $"Pool '{definition.PoolKey}' holds {known.Kind}; a pool never changes kind.");
 
         state.State.Definition = definition;
         await state.WriteStateAsync();
@@ -107,8 +113,8 @@ public sealed class PoolGrain(
             throw MarketException.Invalid("region", "InvalidName", "Regions are 1-64 lowercase letters, digits or dashes.");
         if (definition.SlotCount is < 1 or > 4096)
             throw MarketException.Invalid("slotCount", "OutOfRange", "A pool has 1 to 4096 slots.");
-        if (definition.PricePerSlotHour <= Abstractions.Credits.Zero)
-            throw MarketException.Invalid("pricePerSlotHour", "OutOfRange", "The price per slot-hour must be above zero.");
+        if (definition.PricePerSlotHour <= Credits.Zero || definition.PricePerSlotHour > MaxPricePerSlotHour)
+            throw MarketException.Invalid("pricePerSlotHour", "OutOfRange", $"The price per slot-hour must be above zero and at most {MaxPricePerSlotHour}.");
         if (!AccountKeys.IsAddress(definition.PayoutAddress))
             throw MarketException.Invalid("payoutAddress", "MalformedAddress", $"'{definition.PayoutAddress}' is not an Ethereum address.");
     }
