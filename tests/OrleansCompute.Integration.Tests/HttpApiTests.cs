@@ -1,0 +1,212 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Signing;
+using OrleansCompute.Cli.Api;
+using OrleansCompute.Integration.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansCompute.Integration.Tests;
+
+/// <summary>The host's HTTP contract: signatures, problem documents, vouchers, inspection, OpenAPI and the dashboard.</summary>
+[Collection(MarketCollection.Name)]
+public sealed class HttpApiTests(MarketFixture market)
+{
+    private HttpClient Http => new() { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+
+    [Fact]
+    public async Task An_unsigned_request_to_lease_is_refused_with_401_and_reserves_nothing()
+    {
+        var before = await market.FreeSlotsAsync("helios/mi300x-usw2");
+
+        using var response = await Http.PostAsJsonAsync("/api/leases", new LeaseRequest("mi300x", 1, 1), ApiJson.Options);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(before, await market.FreeSlotsAsync("helios/mi300x-usw2"));
+    }
+
+    [Fact]
+    public async Task A_request_signed_by_one_tenant_but_claiming_another_is_refused()
+    {
+        var (signer, claimed) = (market.Wallets[0], market.Wallets[1]);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new LeaseRequest("mi300x", 1, 1), ApiJson.Options);
+        var signature = RequestSigner.Sign(signer.PrivateKey, "POST", "/api/leases", DateTimeOffset.UtcNow, body);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/leases") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add(RequestSigner.TenantHeader, claimed.Address);
+        request.Headers.Add(RequestSigner.TimestampHeader, signature.TimestampText);
+        request.Headers.Add(RequestSigner.SignatureHeader, signature.Signature);
+
+        using var response = await Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("does not match", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_bad_request_gets_a_problem_document_naming_the_field()
+    {
+        var tenant = market.Wallets[0];
+        var body = JsonSerializer.SerializeToUtf8Bytes(new LeaseRequest("h100", 0, 1), ApiJson.Options);
+        var signature = RequestSigner.Sign(tenant.PrivateKey, "POST", "/api/leases", DateTimeOffset.UtcNow, body);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/leases") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add(RequestSigner.TenantHeader, signature.Tenant);
+        request.Headers.Add(RequestSigner.TimestampHeader, signature.TimestampText);
+        request.Headers.Add(RequestSigner.SignatureHeader, signature.Signature);
+
+        using var response = await Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("slots", problem.GetProperty("field").GetString());
+        Assert.Equal("OutOfRange", problem.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task A_malformed_lease_id_or_unknown_lease_gets_400_or_404()
+    {
+        using var malformed = await Http.GetAsync("/api/leases/not-a-lease");
+        using var unknown = await Http.GetAsync($"/api/leases/{Guid.NewGuid():N}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_final_voucher_for_the_wrong_amount_or_from_the_wrong_key_is_refused_and_the_right_one_settles()
+    {
+        var tenant = market.Wallets[3];
+        var created = await market.OccAsync("lease", "create", "--kind", "mi300x", "--hours", "3", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var leaseId = LeaseIds.Format(created.Json.GetProperty("lease").GetProperty("id").GetGuid());
+        var api = market.Api;
+        var ended = await api.EndLeaseAsync(leaseId, tenant.PrivateKey, default);
+        Assert.Equal(LeaseStatus.Ended, ended.Status);
+        var signer = new VoucherSigner(market.Devnet.ChainId, market.Devnet.EscrowAddress);
+        var owed = ended.VoucherToSign!.Amount;
+
+        var tooMuch = signer.Sign(tenant.PrivateKey, ended.Id, owed + Credits.FromUnits(1), isFinal: true);
+        var wrongKey = signer.Sign(market.Wallets[0].PrivateKey, ended.Id, owed, isFinal: true);
+        var otherEscrow = new VoucherSigner(market.Devnet.ChainId, market.Devnet.CreditAddress).Sign(tenant.PrivateKey, ended.Id, owed, isFinal: true);
+
+        Assert.Equal("amount", (await Assert.ThrowsAsync<ApiException>(() => api.SubmitVoucherAsync(leaseId, tooMuch, tenant.PrivateKey, default))).Field);
+        Assert.Equal("signature", (await Assert.ThrowsAsync<ApiException>(() => api.SubmitVoucherAsync(leaseId, wrongKey, tenant.PrivateKey, default))).Field);
+        Assert.Equal("signature", (await Assert.ThrowsAsync<ApiException>(() => api.SubmitVoucherAsync(leaseId, otherEscrow, tenant.PrivateKey, default))).Field);
+        var untouched = await api.GetLeaseAsync(leaseId, default);
+        Assert.Equal(LeaseStatus.Ended, untouched.Status);
+        Assert.Null(untouched.FinalVoucher);
+        Assert.False((await market.Escrow.GetLeaseAsync(ended.Id))!.Closed);
+
+        await api.SubmitVoucherAsync(leaseId, signer.Sign(tenant.PrivateKey, ended.Id, owed, isFinal: true), tenant.PrivateKey, default);
+        var settled = await WaitForAsync(() => api.GetLeaseAsync(leaseId, default), l => l.Status == LeaseStatus.Settled);
+        Assert.Equal(owed, settled.Paid);
+        Assert.Equal(owed, (await market.Escrow.GetLeaseAsync(ended.Id))!.Paid);
+        await market.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task Tenants_racing_for_the_last_slots_over_http_never_get_the_same_slot()
+    {
+        const string pool = "gpu-hub/h200-euw1";
+        var free = await market.FreeSlotsAsync(pool);
+        var api = market.Api;
+        var attempts = market.Wallets.Select(w => Attempt(w.PrivateKey)).ToList();
+        var results = await Task.WhenAll(attempts);
+
+        var won = results.OfType<LeaseSnapshot>().ToList();
+        Assert.Equal(free / 2, won.Count);
+        Assert.Equal(won.Count * 2, won.SelectMany(l => l.SlotKeys).Distinct().Count());
+        Assert.Equal(free - won.Count * 2, await market.FreeSlotsAsync(pool));
+
+        foreach (var lease in won)
+        {
+            var wallet = market.Wallets.Single(w => string.Equals(w.Address, lease.Tenant, StringComparison.OrdinalIgnoreCase));
+            Assert.Equal(LeaseStatus.Cancelled, (await api.EndLeaseAsync(LeaseIds.Format(lease.Id), wallet.PrivateKey, default)).Status);
+        }
+        Assert.Equal(free, await market.FreeSlotsAsync(pool));
+
+        async Task<LeaseSnapshot?> Attempt(string key)
+        {
+            try
+            {
+                return await api.CreateLeaseAsync(new LeaseRequest("h200", 2, 1), key, default);
+            }
+            catch (ApiException refused) when (refused.Status == 409 && refused.Reason == "NoCapacity")
+            {
+                return null;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_chain_endpoint_shows_the_contracts_and_a_balanced_escrow()
+    {
+        var chain = await market.Api.GetChainAsync(default);
+
+        Assert.Equal(market.Devnet.EscrowAddress, chain.GetProperty("escrowAddress").GetString(), ignoreCase: true);
+        Assert.True(chain.GetProperty("conserved").GetBoolean());
+        Assert.True(chain.GetProperty("watcherBlock").GetInt64() >= market.Devnet.DeployBlock);
+    }
+
+    [Theory]
+    [InlineData("pool", "neuron-cloud/trn2-use1", "definition")]
+    [InlineData("slot", "neuron-cloud/trn2-use1/0", "status")]
+    [InlineData("market", "trainium2", "pools")]
+    [InlineData("account", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "pools")]
+    [InlineData("settlement", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "items")]
+    public async Task Inspect_shows_a_grain_as_it_holds_its_state(string kind, string key, string property)
+    {
+        var inspected = await market.OccAsync("inspect", kind, key);
+
+        Assert.True(inspected.ExitCode == 0, inspected.ToString());
+        Assert.True(inspected.Json.TryGetProperty(property, out _), inspected.Output);
+    }
+
+    [Theory]
+    [InlineData("wallet", "x", "(field: kind)")]
+    [InlineData("account", "0x12", "(field: key)")]
+    [InlineData("slot", "no-index", "(field: key)")]
+    [InlineData("lease", "nope", "(field: id)")]
+    public async Task Inspect_refuses_unknown_kinds_and_malformed_keys(string kind, string key, string expected)
+    {
+        var refused = await market.OccAsync("inspect", kind, key);
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains(expected, refused.Error);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_health_check_and_dashboard_answer()
+    {
+        var openApi = await Http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var paths = openApi.GetProperty("paths");
+        foreach (var path in new[] { "/api/offers", "/api/leases", "/api/leases/{id}", "/api/leases/{id}/end", "/api/chain", "/healthz" })
+            Assert.True(paths.TryGetProperty(path, out _), $"OpenAPI lacks {path}");
+
+        using var health = await Http.GetAsync("/healthz");
+        using var dashboard = await Http.GetAsync("/dashboard");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Contains("html", dashboard.Content.Headers.ContentType?.MediaType);
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var value = await read();
+            if (done(value)) return value;
+            Assert.True(DateTime.UtcNow < deadline, $"still {value} after 30 s");
+            await Task.Delay(100);
+        }
+    }
+}

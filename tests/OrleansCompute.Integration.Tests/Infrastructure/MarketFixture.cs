@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Chain.Deployment;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Signing;
+using OrleansCompute.Cli;
+using OrleansCompute.Cli.Api;
+using OrleansCompute.Cli.Devnet;
+using OrleansCompute.Host;
+using Xunit;
+
+namespace OrleansCompute.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// The whole market for real: Anvil with freshly deployed contracts, the host (silo + HTTP on a loopback port)
+/// in this process, funded tenant wallets in a devnet folder of its own, and occ run in-process against it.
+/// </summary>
+public sealed class MarketFixture : IAsyncLifetime
+{
+    public static readonly Credits TenantGrant = Credits.FromCredits(1_000m);
+
+    private WebApplication? _host;
+
+    public AnvilProcess Anvil { get; private set; } = null!;
+    public FoundryToolchain Toolchain { get; private set; } = null!;
+    public DevnetConfig Devnet { get; private set; } = null!;
+    public string DevnetDirectory { get; } = Path.Combine(Path.GetTempPath(), "occ-it-" + Guid.NewGuid().ToString("N"));
+    public EscrowClient Escrow { get; private set; } = null!;
+    public IReadOnlyList<TenantWallet> Wallets { get; private set; } = [];
+
+    /// <summary>A tenant wallet that holds no credits.</summary>
+    public TenantWallet BrokeTenant => Wallets[^1];
+
+    public MarketApiClient Api => new(new HttpClient { BaseAddress = new Uri(Devnet.ApiUrl) });
+
+    public async Task InitializeAsync()
+    {
+        Toolchain = FoundryToolchain.Locate();
+        await Toolchain.EnsureBuiltAsync();
+        Anvil = await AnvilProcess.StartAsync(Toolchain.AnvilPath);
+
+        var rpc = new ChainRpc(Anvil.RpcUrl);
+        using var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, 31337);
+        var deployed = await ContractDeployer.DeployAsync(deployer, Toolchain.OutDirectory, deployer.Address);
+        Escrow = new EscrowClient(rpc, deployed.EscrowAddress, deployed.CreditAddress);
+
+        Wallets = DevAccounts.Tenants.Select((a, i) => new TenantWallet($"tenant{i + 1}", a.Address, a.PrivateKey)).ToList();
+        foreach (var wallet in Wallets.SkipLast(1)) await Escrow.Credit.MintAsync(deployer, wallet.Address, TenantGrant);
+
+        Devnet = new DevnetConfig(Anvil.RpcUrl, 31337, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock,
+            $"http://127.0.0.1:{LoopbackPorts.Free()}");
+        var files = new DevnetFiles(DevnetDirectory);
+        files.WriteConfig(Devnet);
+        files.WriteWallets(Wallets);
+
+        _host = MarketHost.Build(
+        [
+            "--urls", Devnet.ApiUrl,
+            $"--Chain:RpcUrl={Devnet.RpcUrl}",
+            $"--Chain:ChainId={Devnet.ChainId}",
+            $"--Chain:CreditAddress={Devnet.CreditAddress}",
+            $"--Chain:EscrowAddress={Devnet.EscrowAddress}",
+            $"--Chain:DeployBlock={Devnet.DeployBlock}",
+            $"--Chain:OperatorPrivateKey={DevAccounts.Operator.PrivateKey}",
+            "--Chain:EventPollInterval=00:00:00.200",
+            $"--Orleans:SiloPort={LoopbackPorts.Free()}",
+            $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
+            "--Devnet:SeedDemo=true",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await _host.StartAsync();
+        await WaitForOffersAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            await _host.DisposeAsync();
+        }
+        await Anvil.DisposeAsync();
+        if (Directory.Exists(DevnetDirectory)) Directory.Delete(DevnetDirectory, recursive: true);
+    }
+
+    /// <summary>Runs <c>occ</c> in this process against this market, as a user would from the shell.</summary>
+    public async Task<OccResult> OccAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exitCode = await OccApp.RunAsync([.. args, "--api", Devnet.ApiUrl], output, error, DevnetDirectory);
+        return new OccResult(exitCode, output.ToString(), error.ToString());
+    }
+
+    public async Task<int> FreeSlotsAsync(string poolKey) =>
+        (await Api.GetOffersAsync(null, null, CancellationToken.None)).Single(o => o.PoolKey == poolKey).AvailableSlots;
+
+    public async Task AssertConservedAsync()
+    {
+        var sheet = await Escrow.GetBalanceSheetAsync();
+        Assert.True(sheet.Balances, $"escrow holds {sheet.TokenBalance}, open escrows {sheet.TotalEscrowed} + owed {sheet.TotalOwed}");
+    }
+
+    private async Task WaitForOffersAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await Api.GetOffersAsync(null, null, CancellationToken.None)).Count < DemoPoolCount)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The demo pools were not seeded.");
+            await Task.Delay(100);
+        }
+    }
+
+    private static int DemoPoolCount => Host.Devnet.DemoMarket.Pools.Count;
+}
+
+public sealed record OccResult(int ExitCode, string Output, string Error)
+{
+    public JsonElement Json => JsonDocument.Parse(Output).RootElement;
+
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Output}\nstderr: {Error}";
+}
+
+[CollectionDefinition(Name)]
+public sealed class MarketCollection : ICollectionFixture<MarketFixture>
+{
+    public const string Name = "market";
+}

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Text.Json;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Integration.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansCompute.Integration.Tests;
+
+/// <summary>The user's path with occ: lease, fund from the wallet, end, see the money move on chain.</summary>
+[Collection(MarketCollection.Name)]
+public sealed class LeasePathTests(MarketFixture market)
+{
+    [Fact]
+    public async Task Lease_is_funded_from_the_tenant_wallet_then_ended_settled_and_the_rest_refunded_on_chain()
+    {
+        var tenant = market.Wallets[0];
+        var tenantBefore = await market.Escrow.Credit.BalanceOfAsync(tenant.Address);
+
+        var created = await market.OccAsync("lease", "create", "--kind", "trainium2", "--slots", "1", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var lease = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(LeaseStatus.Active, lease.Status);
+        Assert.Equal("neuron-cloud/trn2-use1", lease.PoolKey);
+        Assert.Equal(Credits.FromCredits(2.60m), lease.Deposit);
+
+        var escrow = await market.Escrow.GetLeaseAsync(lease.Id);
+        Assert.NotNull(escrow);
+        Assert.Equal(lease.Deposit, escrow.Deposit);
+        Assert.Equal(tenant.Address, escrow.Tenant, ignoreCase: true);
+        Assert.Equal(lease.ProviderAddress, escrow.Provider, ignoreCase: true);
+        Assert.False(escrow.Closed);
+        await market.AssertConservedAsync();
+
+        var inspected = await market.OccAsync("inspect", "lease", LeaseIds.Format(lease.Id));
+        Assert.True(inspected.ExitCode == 0, inspected.ToString());
+        Assert.Equal("Active", inspected.Json.GetProperty("status").GetString());
+
+        var providerBefore = await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!);
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var settled = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(LeaseStatus.Settled, settled.Status);
+        Assert.True(settled.AmountOwed > Credits.Zero && settled.AmountOwed < lease.Deposit);
+        Assert.Equal(settled.AmountOwed, settled.Paid);
+        Assert.Equal(lease.Deposit - settled.AmountOwed, settled.Refunded);
+
+        // What the chain says, independently of the grains.
+        var closed = await market.Escrow.GetLeaseAsync(lease.Id);
+        Assert.True(closed!.Closed);
+        Assert.Equal(settled.AmountOwed, closed.Paid);
+        Assert.Equal(providerBefore + settled.AmountOwed, await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!));
+        Assert.Equal(tenantBefore - settled.AmountOwed, await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        await market.AssertConservedAsync();
+
+        // And what a second, independent client (cast) reads from the contract.
+        var castBalance = await CastCallAsync(market.Devnet.EscrowAddress, "providerBalance(address)(uint256)", lease.ProviderAddress!);
+        Assert.StartsWith((providerBefore + settled.AmountOwed).Units.ToString(), castBalance);
+    }
+
+    [Fact]
+    public async Task Ending_someone_elses_lease_is_forbidden_and_changes_nothing()
+    {
+        var (owner, stranger) = (market.Wallets[1], market.Wallets[2]);
+        var created = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "2", "--tenant", owner.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var leaseId = created.Json.GetProperty("lease").GetProperty("id").GetGuid();
+
+        var refused = await market.OccAsync("lease", "end", LeaseIds.Format(leaseId), "--tenant", stranger.Name);
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("NotYourLease", refused.Error);
+        Assert.Equal(LeaseStatus.Active, (await market.Api.GetLeaseAsync(LeaseIds.Format(leaseId), default)).Status);
+        Assert.False((await market.Escrow.GetLeaseAsync(leaseId))!.Closed);
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(leaseId), "--tenant", owner.Name);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+    }
+
+    [Fact]
+    public async Task A_tenant_without_funds_is_refused_and_nothing_stays_reserved()
+    {
+        var before = await market.FreeSlotsAsync("gpu-hub/h100-euw1");
+
+        var refused = await market.OccAsync("lease", "create", "--kind", "h100", "--hours", "1", "--tenant", market.BrokeTenant.Name);
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("holds 0.000000 credits", refused.Error);
+        Assert.Equal(before, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
+        var leases = await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default);
+        Assert.All(leases, l => Assert.Equal(LeaseStatus.Cancelled, l.Status));
+    }
+
+    public static TheoryData<string[], string> BadRequests => new()
+    {
+        { ["--kind", "tpu-v9", "--hours", "1"], "(field: kind)" },
+        { ["--kind", "h100", "--slots", "0", "--hours", "1"], "(field: slots)" },
+        { ["--kind", "h100", "--slots", "-2", "--hours", "1"], "(field: slots)" },
+        { ["--kind", "h100", "--hours", "0"], "(field: hours)" },
+        { ["--kind", "h100", "--hours", "-1"], "(field: hours)" },
+        { ["--kind", "h100", "--slots", "40", "--hours", "1"], "MoreSlotsThanExist" },
+        { ["--kind", "h100", "--hours", "1", "--max-price", "0"], "(field: maxPricePerSlotHour)" },
+        { ["--kind", "h100", "--hours", "1", "--max-price", "1.00"], "AboveMaxPrice" },
+        { ["--kind", "h100", "--hours", "1", "--max-price", "cheap"], "--max-price" },
+        { ["--kind", "h100", "--hours", "1", "--region", "mars-1"], "(field: region)" },
+        { ["--kind", "h100", "--hours", "1", "--tenant", "0x1234"], "--tenant" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task A_bad_lease_request_is_refused_naming_the_field_and_reserves_nothing(string[] args, string expected)
+    {
+        var tenant = market.Wallets[3];
+        var freeBefore = await market.FreeSlotsAsync("gpu-hub/h100-euw1");
+        var leasesBefore = (await market.Api.ListLeasesAsync(tenant.PrivateKey, default)).Count;
+        var balanceBefore = await market.Escrow.Credit.BalanceOfAsync(tenant.Address);
+        string[] withTenant = args.Contains("--tenant") ? args : [.. args, "--tenant", tenant.Name];
+
+        var refused = await market.OccAsync(["lease", "create", .. withTenant]);
+
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains(expected, refused.Error);
+        Assert.Equal("", refused.Output);
+        Assert.Equal(freeBefore, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
+        Assert.Equal(leasesBefore, (await market.Api.ListLeasesAsync(tenant.PrivateKey, default)).Count);
+        Assert.Equal(balanceBefore, await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+    }
+
+    private async Task<string> CastCallAsync(string contract, string signature, params string[] args)
+    {
+        var start = new ProcessStartInfo(market.Toolchain.CastPath) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["call", contract, signature, .. args, "--rpc-url", market.Devnet.RpcUrl]) start.ArgumentList.Add(arg);
+        using var cast = Process.Start(start)!;
+        var output = await cast.StandardOutput.ReadToEndAsync();
+        await cast.WaitForExitAsync();
+        Assert.True(cast.ExitCode == 0, await cast.StandardError.ReadToEndAsync());
+        return output.Trim();
+    }
+}
