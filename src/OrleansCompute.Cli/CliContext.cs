@@ -18,11 +18,7 @@ public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot,
     public DevnetFiles Devnet { get; } = new(devnetDirectory);
     public string RepositoryRoot { get; } = repositoryRoot;
 
-    public IAnsiConsole Console { get; } = AnsiConsole.Create(new AnsiConsoleSettings
-    {
-        Out = new AnsiConsoleOutput(output),
-        Ansi = output == System.Console.Out ? AnsiSupport.Detect : AnsiSupport.No,
-    });
+    public IAnsiConsole Console { get; } = CreateConsole(output);
 
     /// <summary>--api, else the devnet's host, else the default loopback address.</summary>
     public string ApiUrl => apiUrl ?? Devnet.ReadConfig()?.ApiUrl ?? DefaultApiUrl;
@@ -45,6 +41,19 @@ public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot,
 
     public DevnetConfig DevnetConfig() =>
         Devnet.ReadConfig() ?? throw new CliException($"No devnet at {Devnet.ConfigPath}: run `occ devnet up` first.");
+
+    private static IAnsiConsole CreateConsole(TextWriter output)
+    {
+        var terminal = output == System.Console.Out && !System.Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+        });
+        // Piped or captured output has no terminal width; tables would wrap at 80 columns.
+        if (!terminal) console.Profile.Width = 160;
+        return console;
+    }
 
     /// <summary>Prints <paramref name="value"/> as JSON with --json, otherwise runs <paramref name="human"/>.</summary>
     public void Print<T>(T value, Action<IAnsiConsole> human)

@@ -52,7 +52,7 @@ public static class DevnetCommands
                      "./occ lease create --kind trainium2 --slots 1 --hours 1",
                      "./occ inspect lease <LEASE_ID>",
                      "./occ lease end <LEASE_ID>",
-                     $"contracts/run.sh cast call {devnet.EscrowAddress} \"providerBalance(address)(uint256)\" <PROVIDER> --rpc-url {devnet.RpcUrl}",
+                     $"$(contracts/run.sh bin cast) call {devnet.EscrowAddress} \"providerBalance(address)(uint256)\" <PROVIDER> --rpc-url {devnet.RpcUrl}",
                  })
         {
             console.MarkupLine("  " + Markup.Escape(line));

@@ -165,7 +165,12 @@ public static class LeaseCommands
     private static void Describe(IAnsiConsole console, LeaseSnapshot lease)
     {
         var grid = new Grid().AddColumn().AddColumn();
-        void Row(string name, object? value) { if (value is not null) grid.AddRow(name, Markup.Escape(value.ToString()!)); }
+        void Row(string name, object? value)
+        {
+            if (value is null) return;
+            var text = value is DateTimeOffset at ? at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'") : value.ToString()!;
+            grid.AddRow(name, Markup.Escape(text));
+        }
         Row("lease", LeaseIds.Format(lease.Id));
         Row("chain lease id", lease.ChainLeaseId);
         Row("status", lease.Status);
