@@ -19,8 +19,8 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
 
     public Uri BaseAddress => http.BaseAddress!;
 
-    public Task<List<Offer>> GetOffersAsync(string? kind, string? region, CancellationToken ct) =>
-        SendAsync<List<Offer>>(HttpMethod.Get, "/api/offers" + Query(("kind", kind), ("region", region)), null, null, ct);
+    public Task<List<Offer>> GetOffersAsync(string? kind, string? region, CancellationToken ct, string? sort = null) =>
+        SendAsync<List<Offer>>(HttpMethod.Get, "/api/offers" + Query(("kind", kind), ("region", region), ("sort", sort)), null, null, ct);
 
     public Task<LeaseSnapshot> CreateLeaseAsync(LeaseRequest request, string tenantKey, CancellationToken ct) =>
         SendAsync<LeaseSnapshot>(HttpMethod.Post, "/api/leases", request, tenantKey, ct);

@@ -10,10 +10,11 @@ public static class OfferCommands
     {
         var kind = new Option<string?>("--kind") { Description = "Only this accelerator kind (trainium2, inferentia2, h100, h200, mi300x)." };
         var region = new Option<string?>("--region") { Description = "Only this region." };
-        var command = new Command("offers", "What can be leased now, cheapest first: price per slot-hour, per 1M tokens, energy per 1M tokens.") { kind, region };
+        var sort = new Option<string?>("--sort") { Description = "price (per slot-hour, the default), cost-per-token or energy (Wh per 1M tokens)." };
+        var command = new Command("offers", "What can be leased now: price per slot-hour, per 1M tokens, energy per 1M tokens.") { kind, region, sort };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            var offers = await context.Api().GetOffersAsync(parse.GetValue(kind), parse.GetValue(region), ct);
+            var offers = await context.Api().GetOffersAsync(parse.GetValue(kind), parse.GetValue(region), ct, parse.GetValue(sort));
             context.Print(offers, console =>
             {
                 var table = new Table().AddColumns("kind", "pool", "region", "free", "per slot-hour", "per 1M tokens", "Wh per 1M tokens", "memory");

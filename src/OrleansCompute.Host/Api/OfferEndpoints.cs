@@ -10,15 +10,27 @@ public static class OfferEndpoints
     {
         app.MapGet("/api/offers", GetOffersAsync)
             .WithTags("Market")
-            .WithSummary("What can be leased now, cheapest first, with price per hour, per 1M tokens and energy per 1M tokens.");
+            .WithSummary("What can be leased now with price per hour, per 1M tokens and energy per 1M tokens; sort=price (default), cost-per-token or energy.");
         app.MapGet("/api/catalog", () => AcceleratorCatalog.All)
             .WithTags("Market")
             .WithSummary("The accelerator profiles the market knows.");
         return app;
     }
 
-    private static async Task<IReadOnlyList<Offer>> GetOffersAsync(IGrainFactory grains, string? kind = null, string? region = null)
+    /// <summary>The orders offers can be listed in; cheapest per slot-hour by default.</summary>
+    public static readonly IReadOnlyDictionary<string, Func<Offer, decimal>> SortKeys = new Dictionary<string, Func<Offer, decimal>>
     {
+        ["price"] = o => o.PricePerSlotHour.Units,
+        ["cost-per-token"] = o => o.PricePerMillionTokens.Units,
+        ["energy"] = o => o.EnergyWhPerMillionTokens,
+    };
+
+    private static async Task<IReadOnlyList<Offer>> GetOffersAsync(IGrainFactory grains, string? kind = null, string? region = null, string? sort = null)
+    {
+        sort ??= "price";
+        if (!SortKeys.TryGetValue(sort, out var sortKey))
+            throw MarketException.Invalid("sort", "UnknownSort", $"Offers sort by {string.Join(", ", SortKeys.Keys)}; not '{sort}'.");
+
         IEnumerable<AcceleratorProfile> kinds = AcceleratorCatalog.All;
         if (kind is not null)
         {
@@ -28,6 +40,6 @@ public static class OfferEndpoints
         }
 
         var offers = await Task.WhenAll(kinds.Select(p => grains.GetGrain<IMarketGrain>(MarketKeys.Market(p.Kind)).GetOffersAsync(region)));
-        return offers.SelectMany(o => o).OrderBy(o => o.PricePerSlotHour).ThenBy(o => o.PoolKey, StringComparer.Ordinal).ToList();
+        return offers.SelectMany(o => o).OrderBy(sortKey).ThenBy(o => o.PoolKey, StringComparer.Ordinal).ToList();
     }
 }
