@@ -12,6 +12,9 @@ public sealed class MarketOptions
     /// <summary>The least a lease is billed for, however soon it ends.</summary>
     public TimeSpan MinimumBilled { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How often a pool's live price takes one step toward demand (EIP-1559's block, in effect).</summary>
+    public TimeSpan PriceStepInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     public int MaxSlotsPerLease { get; set; } = 64;
 
     public int MaxHours { get; set; } = 24 * 30;

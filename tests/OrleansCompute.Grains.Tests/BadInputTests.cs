@@ -108,7 +108,7 @@ public sealed class BadInputTests(ClusterFixture cluster)
 
         var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Pool(pool).DefineAsync(pool));
 
-        Assert.Equal("pricePerSlotHour", refused.Field);
+        Assert.Equal("floorPricePerSlotHour", refused.Field);
         Assert.Null((await _market.Pool(pool).GetAsync()).Definition);
     }
 
@@ -116,7 +116,7 @@ public sealed class BadInputTests(ClusterFixture cluster)
     {
         { "unknown kind", "kind" },
         { "zero slots", "slotCount" },
-        { "zero price", "pricePerSlotHour" },
+        { "zero price", "floorPricePerSlotHour" },
         { "malformed payout address", "payoutAddress" },
         { "malformed region", "region" },
     };
@@ -131,7 +131,7 @@ public sealed class BadInputTests(ClusterFixture cluster)
         {
             "unknown kind" => valid with { Kind = "tpu-v9" },
             "zero slots" => valid with { SlotCount = 0 },
-            "zero price" => valid with { PricePerSlotHour = Credits.Zero },
+            "zero price" => valid with { FloorPricePerSlotHour = Credits.Zero },
             "malformed payout address" => valid with { PayoutAddress = "0xabc" },
             "malformed region" => valid with { Region = "Upper Case" },
             _ => valid,

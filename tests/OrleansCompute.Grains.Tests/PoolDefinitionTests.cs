@@ -27,15 +27,15 @@ public sealed class PoolDefinitionTests(ClusterFixture cluster)
     public async Task Redefining_a_pool_updates_its_offer_and_the_price_new_leases_pay()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2, pricePerSlotHour: 2m);
-        var repriced = pool with { SlotCount = 5, PricePerSlotHour = Credits.FromCredits(1.5m) };
+        var repriced = pool with { SlotCount = 5, FloorPricePerSlotHour = Credits.FromCredits(1.5m) };
 
         await _market.Pool(pool).DefineAsync(repriced);
 
         var offer = Assert.Single(await _market.Grains.GetGrain<IMarketGrain>("h100").GetOffersAsync(pool.Region));
         Assert.Equal(5, offer.TotalSlots);
-        Assert.Equal(repriced.PricePerSlotHour, offer.PricePerSlotHour);
+        Assert.Equal(repriced.FloorPricePerSlotHour, offer.PricePerSlotHour);
         var lease = await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool, slots: 4));
-        Assert.Equal(repriced.PricePerSlotHour, lease.PricePerSlotHour);
+        Assert.Equal(repriced.FloorPricePerSlotHour, lease.PricePerSlotHour);
         Assert.Contains(pool.PoolKey, (await _market.Grains.GetGrain<IAccountGrain>(pool.PayoutAddress.ToLowerInvariant()).GetAsync()).Pools);
     }
 

@@ -2,12 +2,17 @@ namespace OrleansCompute.Abstractions.Market;
 
 /// <summary>
 /// The market for one accelerator kind (keyed by kind): lists its pools' offers and matches a request
-/// to the cheapest pool that can take it whole. It holds only the pool directory; slots and pools
+/// to the cheapest pool, at its live price, that can take it whole. It holds only the pool directory; slots and pools
 /// decide, so concurrent requests interleave here and serialize only per pool.
 /// </summary>
 public interface IMarketGrain : IGrainWithStringKey
 {
-    Task RegisterPoolAsync(PoolDefinition pool);
+    /// <summary>Lists (or updates) a pool in this market's directory.</summary>
+    Task RegisterPoolAsync(PoolDefinition pool, PoolStatus status);
+
+    /// <summary>A pool's live price and free capacity after a change; a hint for ordering candidates, the pool still decides.</summary>
+    [OneWay]
+    Task ReportAsync(PoolStatus status);
 
     [ReadOnly]
     Task<IReadOnlyList<Offer>> GetOffersAsync(string? region);
@@ -22,4 +27,5 @@ public interface IMarketGrain : IGrainWithStringKey
 [GenerateSerializer, Immutable, Alias("occ.market-snapshot")]
 public sealed record MarketSnapshot(
     [property: Id(0)] string Kind,
-    [property: Id(1)] IReadOnlyList<PoolDefinition> Pools);
+    [property: Id(1)] IReadOnlyList<PoolDefinition> Pools,
+    [property: Id(2)] IReadOnlyList<PoolStatus> LastReported);

@@ -9,8 +9,11 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>Creates the pool or updates its price and size (never below the slots held), and lists it in its market.</summary>
     Task DefineAsync(PoolDefinition definition);
 
-    /// <summary>Holds <paramref name="slots"/> slots for the lease, all or none; null when the pool cannot.</summary>
-    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil);
+    /// <summary>
+    /// Holds <paramref name="slots"/> slots for the lease, all or none, at the pool's live price; null when the pool
+    /// has not enough free slots or its price is above <paramref name="maxPricePerSlotHour"/>.
+    /// </summary>
+    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour = null);
 
     /// <summary>Turns the lease's held slots into leased ones; false (and nothing leased) when the lease no longer holds them all.</summary>
     Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil);

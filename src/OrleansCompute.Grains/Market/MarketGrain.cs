@@ -11,21 +11,30 @@ public sealed class MarketState
 }
 
 /// <summary>
-/// The market for one kind. It keeps only the directory of pools and asks them; the pools decide.
-/// Reentrant, so quotes and reservations for different pools do not wait for each other here:
-/// the only state it changes is the directory, and only in <see cref="RegisterPoolAsync"/>.
+/// The market for one kind. It keeps the directory of pools (persisted) and the last price and free capacity each
+/// pool reported (in memory: a hint for which pool to ask first); the pools decide. Reentrant, so requests
+/// interleave here and serialize only in the pool they reserve from.
 /// </summary>
 [Reentrant]
 public sealed class MarketGrain(
     [PersistentState("market", GrainStorage.Market)] IPersistentState<MarketState> state) : Grain, IMarketGrain
 {
+    private readonly Dictionary<string, PoolStatus> _reported = [];
+
     private string Kind => this.GetPrimaryKeyString();
 
-    public async Task RegisterPoolAsync(PoolDefinition pool)
+    public async Task RegisterPoolAsync(PoolDefinition pool, PoolStatus status)
     {
+        _reported[pool.PoolKey] = status;
         if (state.State.Pools.TryGetValue(pool.PoolKey, out var known) && known == pool) return;
         state.State.Pools[pool.PoolKey] = pool;
         await state.WriteStateAsync();
+    }
+
+    public Task ReportAsync(PoolStatus status)
+    {
+        _reported[status.PoolKey] = status;
+        return Task.CompletedTask;
     }
 
     public async Task<IReadOnlyList<Offer>> GetOffersAsync(string? region)
@@ -33,11 +42,12 @@ public sealed class MarketGrain(
         if (!AcceleratorCatalog.TryGet(Kind, out var profile)) return [];
         var pools = state.State.Pools.Values.Where(p => region is null || p.Region == region).ToList();
         var snapshots = await Task.WhenAll(pools.Select(p => GrainFactory.GetGrain<IPoolGrain>(p.PoolKey).GetAsync().AsTask()));
+        foreach (var s in snapshots) _reported[s.Key] = new PoolStatus(s.Key, s.PricePerSlotHour, s.AvailableSlots);
         return snapshots
             .Where(s => s.Definition is not null)
             .Select(s => new Offer(s.Key, s.Definition!.ProviderId, s.Definition.Kind, s.Definition.Region,
-                s.AvailableSlots, s.Definition.SlotCount, s.Definition.PricePerSlotHour,
-                profile.PricePerMillionTokens(s.Definition.PricePerSlotHour), profile.EnergyWhPerMillionTokens, profile))
+                s.AvailableSlots, s.Definition.SlotCount, s.PricePerSlotHour,
+                profile.PricePerMillionTokens(s.PricePerSlotHour), profile.EnergyWhPerMillionTokens, profile))
             .OrderBy(o => o.PricePerSlotHour).ThenBy(o => o.PoolKey, StringComparer.Ordinal)
             .ToList();
     }
@@ -57,24 +67,36 @@ public sealed class MarketGrain(
             throw MarketException.Invalid("slots", "MoreSlotsThanExist",
                 $"The largest {Kind} pool has {inRegion.Max(p => p.SlotCount)} slots; {request.Slots} were asked for.");
 
-        var affordable = bigEnough
-            .Where(p => request.MaxPricePerSlotHour is not { } max || p.PricePerSlotHour <= max)
-            .OrderBy(p => p.PricePerSlotHour).ThenBy(p => p.PoolKey, StringComparer.Ordinal)
+        // Cheapest first by the last reported price; pools that reported too little room or too high a price last.
+        var candidates = bigEnough
+            .Select(p => (Pool: p, Status: Reported(p)))
+            .OrderBy(c => Promising(c.Status, request) ? 0 : 1)
+            .ThenBy(c => c.Status.PricePerSlotHour).ThenBy(c => c.Pool.PoolKey, StringComparer.Ordinal)
             .ToList();
-        if (affordable.Count == 0)
-            throw new MarketException(MarketError.Conflict, "AboveMaxPrice",
-                $"The cheapest {Kind} pool asks {bigEnough.Min(p => p.PricePerSlotHour)} per slot-hour, above the max price {request.MaxPricePerSlotHour}.", "maxPricePerSlotHour");
-
-        foreach (var pool in affordable)
+        foreach (var (pool, _) in candidates)
         {
-            var reservation = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey).ReserveAsync(leaseId, request.Slots, holdUntil);
+            var reservation = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey)
+                .ReserveAsync(leaseId, request.Slots, holdUntil, request.MaxPricePerSlotHour);
             if (reservation is not null) return reservation;
         }
 
+        var cheapest = candidates.Min(c => Reported(c.Pool).PricePerSlotHour);
+        if (request.MaxPricePerSlotHour is { } max && cheapest > max)
+            throw new MarketException(MarketError.Conflict, "AboveMaxPrice",
+                $"The cheapest {Kind} pool asks {cheapest} per slot-hour, above the max price {max}; a max price of {cheapest} would fill now.",
+                "maxPricePerSlotHour");
         throw new MarketException(MarketError.Conflict, "NoCapacity",
             $"No {Kind} pool has {request.Slots} free slot(s) now{(request.MaxPricePerSlotHour is null ? "" : " at or below the max price")}.", "slots");
     }
 
     public ValueTask<MarketSnapshot> GetAsync() =>
-        ValueTask.FromResult(new MarketSnapshot(Kind, state.State.Pools.Values.OrderBy(p => p.PoolKey, StringComparer.Ordinal).ToList()));
+        ValueTask.FromResult(new MarketSnapshot(Kind,
+            state.State.Pools.Values.OrderBy(p => p.PoolKey, StringComparer.Ordinal).ToList(),
+            _reported.Values.OrderBy(p => p.PoolKey, StringComparer.Ordinal).ToList()));
+
+    private PoolStatus Reported(PoolDefinition pool) =>
+        _reported.TryGetValue(pool.PoolKey, out var status) ? status : new PoolStatus(pool.PoolKey, pool.FloorPricePerSlotHour, pool.SlotCount);
+
+    private static bool Promising(PoolStatus status, LeaseRequest request) =>
+        status.AvailableSlots >= request.Slots && (request.MaxPricePerSlotHour is not { } max || status.PricePerSlotHour <= max);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Abstractions.Catalog;
@@ -12,6 +13,12 @@ public sealed class PoolState
 
     /// <summary>Slot index → the lease holding it. Every change to a slot's holder goes through the pool.</summary>
     [Id(1)] public Dictionary<int, Guid> Holders { get; set; } = [];
+
+    /// <summary>The live price per slot-hour (see <see cref="PoolPricing"/>) as of <see cref="PricedAt"/>.</summary>
+    [Id(2)] public Credits Price { get; set; }
+
+    /// <summary>The end of the last price step taken.</summary>
+    [Id(3)] public DateTimeOffset PricedAt { get; set; }
 }
 
 /// <summary>
@@ -19,10 +26,14 @@ public sealed class PoolState
 /// need no locks; each slot still has the last word on whether it is free.
 /// </summary>
 public sealed class PoolGrain(
-    [PersistentState("pool", GrainStorage.Market)] IPersistentState<PoolState> state) : Grain, IPoolGrain
+    [PersistentState("pool", GrainStorage.Market)] IPersistentState<PoolState> state,
+    IOptions<MarketOptions> options,
+    TimeProvider clock) : Grain, IPoolGrain
 {
+    private readonly TimeSpan _priceStep = options.Value.PriceStepInterval;
+
     /// <summary>Far above any real accelerator, and low enough that a lease's deposit always fits in <see cref="Credits"/>.</summary>
-    public static readonly Credits MaxPricePerSlotHour = Credits.FromCredits(10_000m);
+    public static readonly Credits MaxPricePerSlotHour = Credits.FromCredits(2_500m);
 
     private PoolDefinition Definition =>
         state.State.Definition ?? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{this.GetPrimaryKeyString()}'.");
@@ -38,16 +49,25 @@ public sealed class PoolGrain(
         if (state.State.Definition is { } known && known.Kind != definition.Kind)
             throw MarketException.Invalid("kind", "KindIsFixed", $"Pool '{definition.PoolKey}' holds {known.Kind}; a pool never changes kind.");
 
+        // A new floor or ceiling is the provider re-pricing its pool: the live price starts again from the floor.
+        if (state.State.Definition is not { } previous || previous.FloorPricePerSlotHour != definition.FloorPricePerSlotHour || previous.Ceiling != definition.Ceiling)
+        {
+            state.State.Price = definition.FloorPricePerSlotHour;
+            state.State.PricedAt = clock.GetUtcNow();
+        }
         state.State.Definition = definition;
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).RegisterPoolAsync(definition);
+        await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).RegisterPoolAsync(definition, Status(definition));
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
     }
 
-    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil)
+    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour)
     {
         var definition = Definition;
         if (definition.SlotCount - state.State.Holders.Count < slots) return null;
+        AdvancePrice(definition);
+        var price = state.State.Price;
+        if (maxPricePerSlotHour is { } max && price > max) return null;
 
         var taken = new List<int>();
         for (var index = 0; index < definition.SlotCount && taken.Count < slots; index++)
@@ -63,9 +83,9 @@ public sealed class PoolGrain(
         }
 
         foreach (var index in taken) state.State.Holders[index] = leaseId;
-        await state.WriteStateAsync();
+        await SaveAndReportAsync(definition);
         return new PoolReservation(definition.PoolKey, definition.ProviderId, definition.PayoutAddress,
-            definition.Kind, definition.Region, definition.PricePerSlotHour,
+            definition.Kind, definition.Region, price,
             taken.Select(i => MarketKeys.Slot(definition.PoolKey, i)).ToList());
     }
 
@@ -82,17 +102,41 @@ public sealed class PoolGrain(
         var held = HeldBy(leaseId);
         if (held.Count == 0) return;
         await Task.WhenAll(held.Select(index => Slot(index).ReleaseAsync(leaseId)));
+        var definition = Definition;
+        AdvancePrice(definition);
         foreach (var index in held) state.State.Holders.Remove(index);
-        await state.WriteStateAsync();
+        await SaveAndReportAsync(definition);
     }
 
     public ValueTask<PoolSnapshot> GetAsync()
     {
         var definition = state.State.Definition;
         var available = definition is null ? 0 : definition.SlotCount - state.State.Holders.Count;
+        var price = definition is null ? Credits.Zero : PriceNow(definition).Price;
         return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available,
-            new Dictionary<int, Guid>(state.State.Holders)));
+            new Dictionary<int, Guid>(state.State.Holders), price));
     }
+
+    /// <summary>Takes the price steps due since the last one, at the utilization that held since then.</summary>
+    private void AdvancePrice(PoolDefinition definition) => (state.State.Price, state.State.PricedAt) = PriceNow(definition);
+
+    private (Credits Price, DateTimeOffset PricedAt) PriceNow(PoolDefinition definition)
+    {
+        var steps = (clock.GetUtcNow() - state.State.PricedAt).Ticks / _priceStep.Ticks;
+        if (steps <= 0) return (state.State.Price, state.State.PricedAt);
+        return (PoolPricing.Advance(state.State.Price, definition, state.State.Holders.Count, steps),
+            state.State.PricedAt + _priceStep * steps);
+    }
+
+    /// <summary>Saves, then tells the market the new price and room (one-way: it is only a hint there).</summary>
+    private async Task SaveAndReportAsync(PoolDefinition definition)
+    {
+        await state.WriteStateAsync();
+        GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).ReportAsync(Status(definition)).Ignore();
+    }
+
+    private PoolStatus Status(PoolDefinition definition) =>
+        new(definition.PoolKey, PriceNow(definition).Price, definition.SlotCount - state.State.Holders.Count);
 
     private List<int> HeldBy(Guid leaseId) =>
         state.State.Holders.Where(h => h.Value == leaseId).Select(h => h.Key).ToList();
@@ -113,8 +157,10 @@ public sealed class PoolGrain(
             throw MarketException.Invalid("region", "InvalidName", "Regions are 1-64 lowercase letters, digits or dashes.");
         if (definition.SlotCount is < 1 or > 4096)
             throw MarketException.Invalid("slotCount", "OutOfRange", "A pool has 1 to 4096 slots.");
-        if (definition.PricePerSlotHour <= Credits.Zero || definition.PricePerSlotHour > MaxPricePerSlotHour)
-            throw MarketException.Invalid("pricePerSlotHour", "OutOfRange", $"The price per slot-hour must be above zero and at most {MaxPricePerSlotHour}.");
+        if (definition.FloorPricePerSlotHour <= Credits.Zero || definition.FloorPricePerSlotHour > MaxPricePerSlotHour)
+            throw MarketException.Invalid("floorPricePerSlotHour", "OutOfRange", $"The floor price per slot-hour must be above zero and at most {MaxPricePerSlotHour}.");
+        if (definition.CeilingPricePerSlotHour is { } ceiling && (ceiling < definition.FloorPricePerSlotHour || ceiling > MaxPricePerSlotHour))
+            throw MarketException.Invalid("ceilingPricePerSlotHour", "OutOfRange", $"The ceiling price must be between the floor and {MaxPricePerSlotHour}.");
         if (!AccountKeys.IsAddress(definition.PayoutAddress))
             throw MarketException.Invalid("payoutAddress", "MalformedAddress", $"'{definition.PayoutAddress}' is not an Ethereum address.");
     }
