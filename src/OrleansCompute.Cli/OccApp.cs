@@ -33,6 +33,7 @@ public static class OccApp
         root.Options.Add(ApiOption);
         root.Subcommands.Add(DevnetCommands.Create());
         root.Subcommands.Add(OfferCommands.Create());
+        root.Subcommands.Add(QuoteCommands.Create());
         root.Subcommands.Add(LeaseCommands.Create());
         root.Subcommands.Add(InspectCommands.Create());
 

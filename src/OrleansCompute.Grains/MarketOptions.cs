@@ -15,6 +15,9 @@ public sealed class MarketOptions
     /// <summary>How often a pool's live price takes one step toward demand (EIP-1559's block, in effect).</summary>
     public TimeSpan PriceStepInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a quote's price holds.</summary>
+    public TimeSpan QuoteValidity { get; set; } = TimeSpan.FromSeconds(30);
+
     public int MaxSlotsPerLease { get; set; } = 64;
 
     public int MaxHours { get; set; } = 24 * 30;

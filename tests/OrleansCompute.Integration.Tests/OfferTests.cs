@@ -41,4 +41,25 @@ public sealed class OfferTests(MarketFixture market)
         Assert.Equal(1, badKind.ExitCode);
         Assert.Contains("(field: kind)", badKind.Error);
     }
+
+    [Fact]
+    public async Task A_lease_created_with_a_quote_pays_the_quoted_price()
+    {
+        var tenant = market.Wallets[2];
+        var quoted = await market.OccAsync("quote", "--kind", "h200", "--hours", "1", "--json");
+        Assert.True(quoted.ExitCode == 0, quoted.ToString());
+        var quote = quoted.Json.Deserialize<Quote>(ApiJson.Options)!;
+
+        var created = await market.OccAsync("lease", "create", "--kind", "h200", "--hours", "1", "--quote", quote.Id, "--tenant", tenant.Name, "--json");
+
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var lease = created.Json.GetProperty("lease").Deserialize<Abstractions.Leases.LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(quote.PoolKey, lease.PoolKey);
+        Assert.Equal(quote.PricePerSlotHour, lease.PricePerSlotHour);
+        Assert.Equal(0, (await market.OccAsync("lease", "end", Abstractions.Leases.LeaseIds.Format(lease.Id), "--tenant", tenant.Name)).ExitCode);
+
+        var reused = await market.OccAsync("lease", "create", "--kind", "h200", "--hours", "1", "--quote", quote.Id, "--tenant", tenant.Name);
+        Assert.Equal(1, reused.ExitCode);
+        Assert.Contains("(field: quoteId)", reused.Error);
+    }
 }

@@ -20,6 +20,9 @@ public interface IMarketGrain : IGrainWithStringKey
     /// <summary>Reserves the request in the cheapest pool that fits, or throws a <see cref="MarketException"/> saying why none does.</summary>
     Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, DateTimeOffset holdUntil);
 
+    /// <summary>The cheapest pool's quote for the request, or a <see cref="MarketException"/> saying why none can give one.</summary>
+    Task<Quote> QuoteAsync(LeaseRequest request);
+
     [ReadOnly]
     ValueTask<MarketSnapshot> GetAsync();
 }

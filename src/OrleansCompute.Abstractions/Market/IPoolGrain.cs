@@ -12,8 +12,12 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>
     /// Holds <paramref name="slots"/> slots for the lease, all or none, at the pool's live price; null when the pool
     /// has not enough free slots or its price is above <paramref name="maxPricePerSlotHour"/>.
+    /// With <paramref name="quoteId"/>, the quoted price is paid, and an unknown or expired quote is refused.
     /// </summary>
-    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour = null);
+    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour = null, Guid? quoteId = null);
+
+    /// <summary>Promises the live price for <paramref name="slots"/> slots until the quote expires; null when the pool has not that many free.</summary>
+    Task<Quote?> QuoteAsync(int slots, Credits? maxPricePerSlotHour);
 
     /// <summary>Turns the lease's held slots into leased ones; false (and nothing leased) when the lease no longer holds them all.</summary>
     Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil);

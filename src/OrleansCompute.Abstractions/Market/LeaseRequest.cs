@@ -2,7 +2,7 @@ namespace OrleansCompute.Abstractions.Market;
 
 /// <summary>
 /// What a tenant asks for: <see cref="Slots"/> accelerators of <see cref="Kind"/> for <see cref="Hours"/>, starting now,
-/// optionally in one <see cref="Region"/> and at most <see cref="MaxPricePerSlotHour"/>.
+/// optionally in one <see cref="Region"/>, at most <see cref="MaxPricePerSlotHour"/>, or at the price of <see cref="QuoteId"/>.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("occ.lease-request")]
 public sealed record LeaseRequest(
@@ -10,4 +10,5 @@ public sealed record LeaseRequest(
     [property: Id(1)] int Slots,
     [property: Id(2)] int Hours,
     [property: Id(3)] string? Region = null,
-    [property: Id(4)] Credits? MaxPricePerSlotHour = null);
+    [property: Id(4)] Credits? MaxPricePerSlotHour = null,
+    [property: Id(5)] string? QuoteId = null);

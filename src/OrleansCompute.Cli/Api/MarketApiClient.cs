@@ -22,6 +22,9 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<List<Offer>> GetOffersAsync(string? kind, string? region, CancellationToken ct, string? sort = null) =>
         SendAsync<List<Offer>>(HttpMethod.Get, "/api/offers" + Query(("kind", kind), ("region", region), ("sort", sort)), null, null, ct);
 
+    public Task<Quote> QuoteAsync(LeaseRequest request, CancellationToken ct) =>
+        SendAsync<Quote>(HttpMethod.Post, "/api/quotes", request, null, ct);
+
     public Task<LeaseSnapshot> CreateLeaseAsync(LeaseRequest request, string tenantKey, CancellationToken ct) =>
         SendAsync<LeaseSnapshot>(HttpMethod.Post, "/api/leases", request, tenantKey, ct);
 

@@ -22,6 +22,14 @@ public static class LeaseCommands
         return lease;
     }
 
+    public static Option<string?> MaxPriceOption() =>
+        new("--max-price") { Description = "The most to pay per slot-hour, in credits (e.g. 2.75)." };
+
+    public static Credits? ParseMaxPrice(string? text) =>
+        text is null ? null
+        : Credits.TryParse(text, out var parsed) ? parsed
+        : throw new CliException($"--max-price: '{text}' is not an amount of credits (e.g. 2.75).");
+
     private static Option<string?> TenantOption() =>
         new("--tenant") { Description = "The tenant wallet to act for: a name from .devnet/wallets.json (tenant1…) or its address. Default: tenant1." };
 
@@ -31,25 +39,21 @@ public static class LeaseCommands
         var slots = new Option<int>("--slots") { Description = "How many accelerators.", DefaultValueFactory = _ => 1 };
         var hours = new Option<int>("--hours") { Description = "How long the lease runs.", Required = true };
         var region = new Option<string?>("--region") { Description = "Only this region." };
-        var maxPrice = new Option<string?>("--max-price") { Description = "The most to pay per slot-hour, in credits (e.g. 2.75)." };
+        var maxPrice = MaxPriceOption();
+        var quote = new Option<string?>("--quote") { Description = "Pay the price of this quote (from `occ quote`) instead of the live price." };
         var tenant = TenantOption();
         var command = new Command("create", "Reserve slots, fund the escrow from the tenant's wallet, and wait until the lease is active.")
-            { kind, slots, hours, region, maxPrice, tenant };
+            { kind, slots, hours, region, maxPrice, quote, tenant };
 
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            Credits? max = null;
-            if (parse.GetValue(maxPrice) is { } text)
-            {
-                if (!Credits.TryParse(text, out var parsed)) throw new CliException($"--max-price: '{text}' is not an amount of credits (e.g. 2.75).");
-                max = parsed;
-            }
+            var max = ParseMaxPrice(parse.GetValue(maxPrice));
             var wallet = context.Tenant(parse.GetValue(tenant));
             var key = wallet.PrivateKey;
             var api = context.Api();
             var chain = TenantChain.Connect(context);
 
-            var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region), max);
+            var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region), max, parse.GetValue(quote));
             var reserved = await api.CreateLeaseAsync(request, key, ct);
 
             string escrowTransaction;

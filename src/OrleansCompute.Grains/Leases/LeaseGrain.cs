@@ -2,10 +2,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
-using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Grains.Market;
 
 namespace OrleansCompute.Grains.Leases;
 
@@ -48,7 +48,7 @@ public sealed class LeaseGrain(
             throw new MarketException(MarketError.Conflict, "LeaseExists", $"Lease '{LeaseIds.Format(Id)}' already exists.");
         if (!AccountKeys.IsAddress(tenant))
             throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");
-        request = Validate(request);
+        request = LeaseRequestRules.Validate(request, _options);
 
         var now = Now;
         var fundBy = now + _options.FundingWindow;
@@ -326,20 +326,5 @@ public sealed class LeaseGrain(
         if (funded.Deposit < lease.Deposit) return $"escrow holds {funded.Deposit}, the lease needs {lease.Deposit}";
         if (funded.Expiry < lease.EscrowExpiry) return $"escrow expires {funded.Expiry:O}, the lease needs {lease.EscrowExpiry:O}";
         return null;
-    }
-
-    private LeaseRequest Validate(LeaseRequest request)
-    {
-        if (!AcceleratorCatalog.TryGet(request.Kind, out var profile))
-            throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{request.Kind}'; known: {AcceleratorCatalog.KnownKinds}.");
-        if (request.Slots < 1 || request.Slots > _options.MaxSlotsPerLease)
-            throw MarketException.Invalid("slots", "OutOfRange", $"Slots must be 1 to {_options.MaxSlotsPerLease}; got {request.Slots}.");
-        if (request.Hours < 1 || request.Hours > _options.MaxHours)
-            throw MarketException.Invalid("hours", "OutOfRange", $"Hours must be 1 to {_options.MaxHours}; got {request.Hours}.");
-        if (request.Region is not null && !MarketKeys.IsValidName(request.Region))
-            throw MarketException.Invalid("region", "InvalidName", $"'{request.Region}' is not a region name (lowercase letters, digits, dashes).");
-        if (request.MaxPricePerSlotHour is { } max && max <= Credits.Zero)
-            throw MarketException.Invalid("maxPricePerSlotHour", "OutOfRange", $"The max price must be above zero; got {max}.");
-        return request with { Kind = profile.Kind };
     }
 }

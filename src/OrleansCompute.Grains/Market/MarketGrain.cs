@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Market;
@@ -17,7 +18,8 @@ public sealed class MarketState
 /// </summary>
 [Reentrant]
 public sealed class MarketGrain(
-    [PersistentState("market", GrainStorage.Market)] IPersistentState<MarketState> state) : Grain, IMarketGrain
+    [PersistentState("market", GrainStorage.Market)] IPersistentState<MarketState> state,
+    IOptions<MarketOptions> options) : Grain, IMarketGrain
 {
     private readonly Dictionary<string, PoolStatus> _reported = [];
 
@@ -54,7 +56,47 @@ public sealed class MarketGrain(
 
     public async Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, DateTimeOffset holdUntil)
     {
-        // One lease is paid into one escrow for one provider, so a request is filled by a single pool.
+        if (request.QuoteId is not null) return await ReserveQuotedAsync(leaseId, request, holdUntil);
+
+        var candidates = Candidates(request);
+        foreach (var pool in candidates)
+        {
+            var reservation = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey)
+                .ReserveAsync(leaseId, request.Slots, holdUntil, request.MaxPricePerSlotHour);
+            if (reservation is not null) return reservation;
+        }
+        throw NoneFits(request, candidates);
+    }
+
+    public async Task<Quote> QuoteAsync(LeaseRequest request)
+    {
+        request = LeaseRequestRules.Validate(request, options.Value);
+        var candidates = Candidates(request);
+        foreach (var pool in candidates)
+        {
+            var quote = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey).QuoteAsync(request.Slots, request.MaxPricePerSlotHour);
+            if (quote is not null) return quote;
+        }
+        throw NoneFits(request, candidates);
+    }
+
+    /// <summary>A quote names its pool: the lease goes to that pool at the quoted price, or not at all.</summary>
+    private async Task<PoolReservation> ReserveQuotedAsync(Guid leaseId, LeaseRequest request, DateTimeOffset holdUntil)
+    {
+        QuoteIds.TryParse(request.QuoteId, out var quoteId, out var poolKey);
+        if (!state.State.Pools.TryGetValue(poolKey, out var pool) || (request.Region is not null && pool.Region != request.Region))
+            throw MarketException.Invalid("quoteId", "UnknownQuote", $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} gave quote '{request.QuoteId}'.");
+        return await GrainFactory.GetGrain<IPoolGrain>(poolKey).ReserveAsync(leaseId, request.Slots, holdUntil, request.MaxPricePerSlotHour, quoteId)
+            ?? throw new MarketException(MarketError.Conflict, "NoCapacity",
+                $"Pool {poolKey} no longer has {request.Slots} free slot(s): a quote fixes the price, it does not hold slots.", "slots");
+    }
+
+    /// <summary>
+    /// The pools that could take the request, cheapest first by their last reported price, those that last reported
+    /// too little room or too high a price at the end. One lease is paid into one escrow for one provider, so one pool fills it.
+    /// </summary>
+    private List<PoolDefinition> Candidates(LeaseRequest request)
+    {
         var inRegion = state.State.Pools.Values.Where(p => request.Region is null || p.Region == request.Region).ToList();
         if (inRegion.Count == 0)
             throw request.Region is null
@@ -67,25 +109,23 @@ public sealed class MarketGrain(
             throw MarketException.Invalid("slots", "MoreSlotsThanExist",
                 $"The largest {Kind} pool has {inRegion.Max(p => p.SlotCount)} slots; {request.Slots} were asked for.");
 
-        // Cheapest first by the last reported price; pools that reported too little room or too high a price last.
-        var candidates = bigEnough
+        return bigEnough
             .Select(p => (Pool: p, Status: Reported(p)))
             .OrderBy(c => Promising(c.Status, request) ? 0 : 1)
             .ThenBy(c => c.Status.PricePerSlotHour).ThenBy(c => c.Pool.PoolKey, StringComparer.Ordinal)
+            .Select(c => c.Pool)
             .ToList();
-        foreach (var (pool, _) in candidates)
-        {
-            var reservation = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey)
-                .ReserveAsync(leaseId, request.Slots, holdUntil, request.MaxPricePerSlotHour);
-            if (reservation is not null) return reservation;
-        }
+    }
 
-        var cheapest = candidates.Min(c => Reported(c.Pool).PricePerSlotHour);
+    /// <summary>Why no candidate took the request, and what would: the price it would take, when price was the reason.</summary>
+    private MarketException NoneFits(LeaseRequest request, List<PoolDefinition> candidates)
+    {
+        var cheapest = candidates.Min(c => Reported(c).PricePerSlotHour);
         if (request.MaxPricePerSlotHour is { } max && cheapest > max)
-            throw new MarketException(MarketError.Conflict, "AboveMaxPrice",
+            return new MarketException(MarketError.Conflict, "AboveMaxPrice",
                 $"The cheapest {Kind} pool asks {cheapest} per slot-hour, above the max price {max}; a max price of {cheapest} would fill now.",
                 "maxPricePerSlotHour");
-        throw new MarketException(MarketError.Conflict, "NoCapacity",
+        return new MarketException(MarketError.Conflict, "NoCapacity",
             $"No {Kind} pool has {request.Slots} free slot(s) now{(request.MaxPricePerSlotHour is null ? "" : " at or below the max price")}.", "slots");
     }
 

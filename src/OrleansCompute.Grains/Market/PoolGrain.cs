@@ -19,7 +19,13 @@ public sealed class PoolState
 
     /// <summary>The end of the last price step taken.</summary>
     [Id(3)] public DateTimeOffset PricedAt { get; set; }
+
+    /// <summary>Quotes given and not yet used or expired.</summary>
+    [Id(4)] public Dictionary<Guid, PoolQuote> Quotes { get; set; } = [];
 }
+
+[GenerateSerializer, Immutable, Alias("occ.pool-quote")]
+public sealed record PoolQuote([property: Id(0)] int Slots, [property: Id(1)] Credits PricePerSlotHour, [property: Id(2)] DateTimeOffset ExpiresAt);
 
 /// <summary>
 /// A pool of identical slots. It serializes reservations of its own slots, so all-or-nothing holds
@@ -31,6 +37,7 @@ public sealed class PoolGrain(
     TimeProvider clock) : Grain, IPoolGrain
 {
     private readonly TimeSpan _priceStep = options.Value.PriceStepInterval;
+    private readonly TimeSpan _quoteValidity = options.Value.QuoteValidity;
 
     /// <summary>Far above any real accelerator, and low enough that a lease's deposit always fits in <see cref="Credits"/>.</summary>
     public static readonly Credits MaxPricePerSlotHour = Credits.FromCredits(2_500m);
@@ -61,12 +68,13 @@ public sealed class PoolGrain(
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
     }
 
-    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour)
+    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour, Guid? quoteId)
     {
         var definition = Definition;
+        var quote = quoteId is { } id ? UsableQuote(id, slots) : null;
         if (definition.SlotCount - state.State.Holders.Count < slots) return null;
         AdvancePrice(definition);
-        var price = state.State.Price;
+        var price = quote?.PricePerSlotHour ?? state.State.Price;
         if (maxPricePerSlotHour is { } max && price > max) return null;
 
         var taken = new List<int>();
@@ -83,10 +91,29 @@ public sealed class PoolGrain(
         }
 
         foreach (var index in taken) state.State.Holders[index] = leaseId;
+        if (quoteId is { } used) state.State.Quotes.Remove(used);
         await SaveAndReportAsync(definition);
         return new PoolReservation(definition.PoolKey, definition.ProviderId, definition.PayoutAddress,
             definition.Kind, definition.Region, price,
             taken.Select(i => MarketKeys.Slot(definition.PoolKey, i)).ToList());
+    }
+
+    public async Task<Quote?> QuoteAsync(int slots, Credits? maxPricePerSlotHour)
+    {
+        var definition = Definition;
+        if (definition.SlotCount - state.State.Holders.Count < slots) return null;
+        AdvancePrice(definition);
+        if (maxPricePerSlotHour is { } max && state.State.Price > max) return null;
+
+        var now = clock.GetUtcNow();
+        foreach (var expired in state.State.Quotes.Where(q => q.Value.ExpiresAt <= now).Select(q => q.Key).ToList())
+            state.State.Quotes.Remove(expired);
+        var id = Guid.NewGuid();
+        var quote = new PoolQuote(slots, state.State.Price, now + _quoteValidity);
+        state.State.Quotes[id] = quote;
+        await state.WriteStateAsync();
+        return new Quote(QuoteIds.Format(id, definition.PoolKey), definition.PoolKey, definition.Kind, definition.Region,
+            slots, quote.PricePerSlotHour, quote.ExpiresAt);
     }
 
     public async Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil)
@@ -115,6 +142,17 @@ public sealed class PoolGrain(
         var price = definition is null ? Credits.Zero : PriceNow(definition).Price;
         return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available,
             new Dictionary<int, Guid>(state.State.Holders), price));
+    }
+
+    private PoolQuote UsableQuote(Guid quoteId, int slots)
+    {
+        if (!state.State.Quotes.TryGetValue(quoteId, out var quote))
+            throw MarketException.Invalid("quoteId", "UnknownQuote", "This pool gave no such quote, or it was used already.");
+        if (quote.ExpiresAt <= clock.GetUtcNow())
+            throw new MarketException(MarketError.Conflict, "QuoteExpired", $"The quote expired at {quote.ExpiresAt:O}; ask for a new one.", "quoteId");
+        if (quote.Slots != slots)
+            throw MarketException.Invalid("slots", "QuoteMismatch", $"The quote is for {quote.Slots} slot(s), the request for {slots}.");
+        return quote;
     }
 
     /// <summary>Takes the price steps due since the last one, at the utilization that held since then.</summary>

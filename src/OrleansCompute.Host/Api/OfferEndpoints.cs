@@ -11,6 +11,9 @@ public static class OfferEndpoints
         app.MapGet("/api/offers", GetOffersAsync)
             .WithTags("Market")
             .WithSummary("What can be leased now with price per hour, per 1M tokens and energy per 1M tokens; sort=price (default), cost-per-token or energy.");
+        app.MapPost("/api/quotes", QuoteAsync)
+            .WithTags("Market")
+            .WithSummary("A price for the request that holds until the quote expires; lease with its id to pay exactly that.");
         app.MapGet("/api/catalog", () => AcceleratorCatalog.All)
             .WithTags("Market")
             .WithSummary("The accelerator profiles the market knows.");
@@ -25,6 +28,9 @@ public static class OfferEndpoints
         ["energy"] = o => o.EnergyWhPerMillionTokens,
     };
 
+    private static Task<Quote> QuoteAsync(LeaseRequest request, IGrainFactory grains) =>
+        grains.GetGrain<IMarketGrain>(MarketKeys.Market(Problems.Kind(request.Kind).Kind)).QuoteAsync(request);
+
     private static async Task<IReadOnlyList<Offer>> GetOffersAsync(IGrainFactory grains, string? kind = null, string? region = null, string? sort = null)
     {
         sort ??= "price";
@@ -32,12 +38,7 @@ public static class OfferEndpoints
             throw MarketException.Invalid("sort", "UnknownSort", $"Offers sort by {string.Join(", ", SortKeys.Keys)}; not '{sort}'.");
 
         IEnumerable<AcceleratorProfile> kinds = AcceleratorCatalog.All;
-        if (kind is not null)
-        {
-            if (!AcceleratorCatalog.TryGet(kind, out var profile))
-                throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{kind}'; known: {AcceleratorCatalog.KnownKinds}.");
-            kinds = [profile];
-        }
+        if (kind is not null) kinds = [Problems.Kind(kind)];
 
         var offers = await Task.WhenAll(kinds.Select(p => grains.GetGrain<IMarketGrain>(MarketKeys.Market(p.Kind)).GetOffersAsync(region)));
         return offers.SelectMany(o => o).OrderBy(sortKey).ThenBy(o => o.PoolKey, StringComparer.Ordinal).ToList();

@@ -1,4 +1,5 @@
 using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Catalog;
 
 namespace OrleansCompute.Host.Api;
 
@@ -9,4 +10,9 @@ internal static class Problems
         Guid.TryParse(id, out var leaseId)
             ? leaseId
             : throw MarketException.Invalid("id", "MalformedLeaseId", $"'{id}' is not a lease id (32 hex digits).");
+
+    public static AcceleratorProfile Kind(string? kind) =>
+        AcceleratorCatalog.TryGet(kind, out var profile)
+            ? profile
+            : throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{kind}'; known: {AcceleratorCatalog.KnownKinds}.");
 }

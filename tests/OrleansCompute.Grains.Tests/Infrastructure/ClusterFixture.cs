@@ -12,6 +12,8 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>Short enough that expiry is seen within a test, long enough that a test funds in time.</summary>
     public static readonly TimeSpan FundingWindow = TimeSpan.FromSeconds(2);
 
+    public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(2);
+
     /// <summary>The chain the settlement grains of every silo submit to.</summary>
     public static RecordingEscrowSettlement Chain { get; } = new();
 
@@ -49,6 +51,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                     services.Configure<MarketOptions>(options =>
                     {
                         options.FundingWindow = FundingWindow;
+                        options.QuoteValidity = QuoteValidity;
                         options.SettlementFlushDelay = TimeSpan.FromMilliseconds(50);
                         options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
                         options.SettlementTimeout = TimeSpan.FromSeconds(5);

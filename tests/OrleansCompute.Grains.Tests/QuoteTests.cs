@@ -1,0 +1,94 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Tests.Infrastructure;
+
+namespace OrleansCompute.Grains.Tests;
+
+/// <summary>Quotes: the price quoted is the price paid, until the quote expires.</summary>
+[Collection(MarketClusterCollection.Name)]
+public sealed class QuoteTests(ClusterFixture cluster)
+{
+    private readonly TestMarket _market = new(cluster.Grains);
+
+    private IMarketGrain Market(string kind = "h100") => _market.Grains.GetGrain<IMarketGrain>(kind);
+
+    [Fact]
+    public async Task A_quote_names_the_cheapest_pool_and_its_price_and_holds_no_slot()
+    {
+        var region = TestMarket.NewRegion();
+        await _market.DefinePoolAsync(region, slots: 4, pricePerSlotHour: 3.00m);
+        var cheapest = await _market.DefinePoolAsync(region, slots: 4, pricePerSlotHour: 2.00m);
+
+        var quote = await Market().QuoteAsync(new LeaseRequest("h100", 2, 5, region));
+
+        Assert.Equal(cheapest.PoolKey, quote.PoolKey);
+        Assert.Equal(Credits.FromCredits(2.00m), quote.PricePerSlotHour);
+        Assert.True(quote.ExpiresAt > DateTimeOffset.UtcNow);
+        Assert.Equal(4, (await _market.Pool(cheapest).GetAsync()).AvailableSlots);
+    }
+
+    [Fact]
+    public async Task A_lease_made_with_a_quote_pays_the_quoted_price_even_after_the_price_changed()
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 4, pricePerSlotHour: 2.00m);
+        var quote = await Market().QuoteAsync(new LeaseRequest("h100", 2, 3, region));
+        await _market.Pool(pool).DefineAsync(pool with { FloorPricePerSlotHour = Credits.FromCredits(2.50m) });
+
+        var quoted = await _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 2, 3, region, QuoteId: quote.Id));
+        var unquoted = await _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 3, region));
+
+        Assert.Equal(Credits.FromCredits(2.00m), quoted.PricePerSlotHour);
+        Assert.Equal(Credits.FromCredits(12.00m), quoted.Deposit);
+        Assert.Equal(Credits.FromCredits(2.50m), unquoted.PricePerSlotHour);
+    }
+
+    [Fact]
+    public async Task A_quote_is_used_once_and_not_after_it_expires()
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 4);
+        var used = await Market().QuoteAsync(new LeaseRequest("h100", 1, 1, region));
+        var expiring = await Market().QuoteAsync(new LeaseRequest("h100", 1, 1, region));
+        var lease = await _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, QuoteId: used.Id));
+
+        var reused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, QuoteId: used.Id)));
+        await Task.Delay(ClusterFixture.QuoteValidity + TimeSpan.FromMilliseconds(200));
+        var expired = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, QuoteId: expiring.Id)));
+
+        Assert.Equal(("quoteId", "UnknownQuote"), (reused.Field, reused.Reason));
+        Assert.Equal(("quoteId", "QuoteExpired", MarketError.Conflict), (expired.Field, expired.Reason, expired.Error));
+        Assert.All((await _market.Pool(pool).GetAsync()).Holders.Values, holder => Assert.Equal(lease.Id, holder));
+    }
+
+    [Theory]
+    [InlineData("not-a-quote", "MalformedQuoteId")]
+    [InlineData("00000000000000000000000000000001@nobody/nothing", "UnknownQuote")]
+    public async Task A_bad_quote_id_is_refused_and_reserves_nothing(string quoteId, string reason)
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 2);
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, QuoteId: quoteId)));
+
+        Assert.Equal(("quoteId", reason), (refused.Field, refused.Reason));
+        Assert.Equal(2, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+    }
+
+    [Fact]
+    public async Task An_unfillable_quote_request_says_what_price_would_fill()
+    {
+        var region = TestMarket.NewRegion();
+        await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 2.40m);
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            Market().QuoteAsync(new LeaseRequest("h100", 1, 1, region, Credits.FromCredits(1.00m))));
+
+        Assert.Equal("AboveMaxPrice", refused.Reason);
+        Assert.Contains("a max price of 2.400000 would fill", refused.Message);
+    }
+}
