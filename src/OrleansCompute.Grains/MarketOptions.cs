@@ -22,6 +22,9 @@ public sealed class MarketOptions
 
     public int MaxHours { get; set; } = 24 * 30;
 
+    /// <summary>How far ahead a reserved block may start.</summary>
+    public TimeSpan MaxAdvance { get; set; } = TimeSpan.FromDays(90);
+
     /// <summary>How long a settlement grain gathers vouchers before it sends a batch.</summary>
     public TimeSpan SettlementFlushDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 

@@ -25,7 +25,7 @@ public sealed class DoubleBookingTests(ClusterFixture cluster)
         Assert.All(lost, e =>
         {
             Assert.Equal(MarketError.Conflict, e.Error);
-            Assert.Equal("NoCapacity", e.Reason);
+            Assert.Equal("NoCapacityInWindow", e.Reason);
         });
         Assert.All(won, lease => Assert.Equal(LeaseStatus.Reserved, lease.Status));
         await AssertEachSlotHeldByOneLeaseAsync(pool, [early, .. won]);
@@ -41,7 +41,7 @@ public sealed class DoubleBookingTests(ClusterFixture cluster)
 
         var won = outcomes.OfType<LeaseSnapshot>().ToList();
         Assert.Equal(2, won.Count);
-        Assert.All(outcomes.OfType<MarketException>(), e => Assert.Equal("NoCapacity", e.Reason));
+        Assert.All(outcomes.OfType<MarketException>(), e => Assert.Equal("NoCapacityInWindow", e.Reason));
         Assert.All(won, lease => Assert.Equal(3, lease.SlotKeys.Count));
         await AssertEachSlotHeldByOneLeaseAsync(pool, won);
         Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);

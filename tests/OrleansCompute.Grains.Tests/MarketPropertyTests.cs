@@ -76,7 +76,7 @@ public sealed class MarketPropertyTests(ClusterFixture cluster)
             {
                 return new Booked(await _market.RequestAsync(tenant, TestMarket.Request(pool, op.Slots)), tenant);
             }
-            catch (MarketException e) when (e.Reason == "NoCapacity")
+            catch (MarketException e) when (e.Reason == "NoCapacityInWindow")
             {
                 return e;
             }

@@ -139,7 +139,7 @@ public sealed class HttpApiTests(MarketFixture market)
             {
                 return await api.CreateLeaseAsync(new LeaseRequest("h200", 2, 1), key, default);
             }
-            catch (ApiException refused) when (refused.Status == 409 && refused.Reason == "NoCapacity")
+            catch (ApiException refused) when (refused.Status == 409 && refused.Reason == "NoCapacityInWindow")
             {
                 return null;
             }

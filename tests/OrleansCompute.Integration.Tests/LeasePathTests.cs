@@ -91,6 +91,29 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.All(leases, l => Assert.Equal(LeaseStatus.Cancelled, l.Status));
     }
 
+    [Fact]
+    public async Task A_block_booked_ahead_is_funded_and_waits_and_ending_it_before_its_start_refunds_everything()
+    {
+        var tenant = market.Wallets[1];
+        var before = await market.Escrow.Credit.BalanceOfAsync(tenant.Address);
+
+        var created = await market.OccAsync("lease", "create", "--kind", "mi300x", "--hours", "2", "--start", "+3h", "--tenant", tenant.Name, "--json");
+
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var block = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(LeaseStatus.Funded, block.Status);
+        Assert.True(block.StartsAt > DateTimeOffset.UtcNow.AddHours(2.9));
+        Assert.Equal(block.Deposit, (await market.Escrow.GetLeaseAsync(block.Id))!.Deposit);
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(block.Id), "--tenant", tenant.Name, "--json");
+
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var settled = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal((LeaseStatus.Settled, Credits.Zero, block.Deposit), (settled.Status, settled.Paid, settled.Refunded));
+        Assert.Equal(before, await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        await market.AssertConservedAsync();
+    }
+
     public static TheoryData<string[], string> BadRequests => new()
     {
         { ["--kind", "tpu-v9", "--hours", "1"], "(field: kind)" },
@@ -104,6 +127,8 @@ public sealed class LeasePathTests(MarketFixture market)
         { ["--kind", "h100", "--hours", "1", "--max-price", "cheap"], "--max-price" },
         { ["--kind", "h100", "--hours", "1", "--region", "mars-1"], "(field: region)" },
         { ["--kind", "h100", "--hours", "1", "--tenant", "0x1234"], "--tenant" },
+        { ["--kind", "h100", "--hours", "1", "--start", "2020-01-01T00:00:00Z"], "(field: start)" },
+        { ["--kind", "h100", "--hours", "1", "--start", "tomorrowish"], "--start" },
     };
 
     [Theory]

@@ -9,6 +9,8 @@ public static class LeaseReasons
     public const string EscrowMismatch = "EscrowMismatch";
     public const string FundedAfterExpiry = "FundedAfterExpiry";
     public const string SlotsActivated = "SlotsActivated";
+    public const string AwaitingStart = "AwaitingStart";
+    public const string WindowStarted = "WindowStarted";
     public const string SlotsLost = "SlotsLost";
     public const string EndedByTenant = "EndedByTenant";
     public const string WindowElapsed = "WindowElapsed";

@@ -58,4 +58,8 @@ public sealed record LeaseSnapshot
     /// <summary>Set once the lease has ended: the voucher the tenant must sign.</summary>
     [Id(23)] public VoucherRequest? VoucherToSign { get; init; }
     [Id(24)] public IReadOnlyList<LeaseTransition> History { get; init; } = [];
+    /// <summary>When a reserved block starts; null for a lease that starts as soon as it is funded.</summary>
+    [Id(25)] public DateTimeOffset? StartsAt { get; init; }
+    /// <summary>The window booked in the slots' calendars: the lease runs inside it.</summary>
+    [Id(26)] public LeaseWindow? BookedWindow { get; init; }
 }

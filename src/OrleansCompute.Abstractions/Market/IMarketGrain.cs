@@ -17,10 +17,13 @@ public interface IMarketGrain : IGrainWithStringKey
     [ReadOnly]
     Task<IReadOnlyList<Offer>> GetOffersAsync(string? region);
 
-    /// <summary>Reserves the request in the cheapest pool that fits, or throws a <see cref="MarketException"/> saying why none does.</summary>
-    Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, DateTimeOffset holdUntil);
+    /// <summary>
+    /// Books <paramref name="window"/> in the cheapest pool that fits, or throws a <see cref="MarketException"/> saying why
+    /// none does and what would (the price it would take, or the nearest window with room).
+    /// </summary>
+    Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, LeaseWindow window, DateTimeOffset holdUntil);
 
-    /// <summary>The cheapest pool's quote for the request, or a <see cref="MarketException"/> saying why none can give one.</summary>
+    /// <summary>The cheapest pool's quote for the request's window, or a <see cref="MarketException"/> saying why none can give one.</summary>
     Task<Quote> QuoteAsync(LeaseRequest request);
 
     [ReadOnly]

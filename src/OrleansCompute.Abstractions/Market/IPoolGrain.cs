@@ -10,17 +10,22 @@ public interface IPoolGrain : IGrainWithStringKey
     Task DefineAsync(PoolDefinition definition);
 
     /// <summary>
-    /// Holds <paramref name="slots"/> slots for the lease, all or none, at the pool's live price; null when the pool
-    /// has not enough free slots or its price is above <paramref name="maxPricePerSlotHour"/>.
+    /// Books <paramref name="slots"/> slots free for all of <paramref name="window"/> for the lease, all or none, at the pool's
+    /// live price; null when the pool has not that many free in the window or its price is above <paramref name="maxPricePerSlotHour"/>.
     /// With <paramref name="quoteId"/>, the quoted price is paid, and an unknown or expired quote is refused.
     /// </summary>
-    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour = null, Guid? quoteId = null);
+    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, LeaseWindow window, DateTimeOffset holdUntil,
+        Credits? maxPricePerSlotHour = null, Guid? quoteId = null);
 
-    /// <summary>Promises the live price for <paramref name="slots"/> slots until the quote expires; null when the pool has not that many free.</summary>
-    Task<Quote?> QuoteAsync(int slots, Credits? maxPricePerSlotHour);
+    /// <summary>Promises the live price for <paramref name="slots"/> slots free in <paramref name="window"/> until the quote expires; null when the pool cannot.</summary>
+    Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour);
 
-    /// <summary>Turns the lease's held slots into leased ones; false (and nothing leased) when the lease no longer holds them all.</summary>
-    Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil);
+    /// <summary>The earliest start at or after <paramref name="notBefore"/> when <paramref name="slots"/> slots are free for <paramref name="duration"/>.</summary>
+    [ReadOnly]
+    Task<DateTimeOffset?> EarliestStartAsync(int slots, TimeSpan duration, DateTimeOffset notBefore);
+
+    /// <summary>Confirms the lease's bookings as funded for <paramref name="leased"/>; false (and nothing confirmed) when the lease no longer holds them all.</summary>
+    Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased);
 
     /// <summary>Frees every slot the lease holds.</summary>
     Task ReleaseAsync(Guid leaseId);

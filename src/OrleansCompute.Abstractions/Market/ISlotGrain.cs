@@ -1,18 +1,21 @@
 namespace OrleansCompute.Abstractions.Market;
 
 /// <summary>
-/// One accelerator. The single authority on who holds it: a slot is never held by two leases at once.
+/// One accelerator and its calendar. The single authority on who holds it when: no two bookings of a slot overlap.
 /// Keyed <c>provider/pool/index</c>.
 /// </summary>
 public interface ISlotGrain : IGrainWithStringKey
 {
-    /// <summary>Holds the slot for <paramref name="leaseId"/> until it is funded; false when someone else holds it.</summary>
-    Task<bool> TryReserveAsync(Guid leaseId, DateTimeOffset holdUntil);
+    /// <summary>Books <paramref name="window"/> for the lease, held until it is funded; false when it overlaps another booking.</summary>
+    Task<bool> TryReserveAsync(Guid leaseId, LeaseWindow window, DateTimeOffset holdUntil);
 
-    /// <summary>Turns the lease's reservation into a lease until <paramref name="leasedUntil"/>; false when the lease does not hold the slot.</summary>
-    Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil);
+    /// <summary>
+    /// Confirms the lease's booking as funded, narrowed to <paramref name="leased"/> (which must lie within what was reserved);
+    /// false when the lease holds no such booking.
+    /// </summary>
+    Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased);
 
-    /// <summary>Frees the slot if <paramref name="leaseId"/> holds it; otherwise changes nothing.</summary>
+    /// <summary>Removes the lease's booking, if any.</summary>
     Task ReleaseAsync(Guid leaseId);
 
     [ReadOnly]

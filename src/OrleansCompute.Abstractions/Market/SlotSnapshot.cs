@@ -2,10 +2,14 @@ namespace OrleansCompute.Abstractions.Market;
 
 public enum SlotStatus { Available, Reserved, Leased }
 
-/// <summary>A slot as its grain holds it: who has it and until when.</summary>
+/// <summary>
+/// A slot as its grain holds it: its calendar, and who has it now (<see cref="LeaseId"/>, held until
+/// <see cref="HeldUntil"/>: the funding deadline of a reservation, the end of a lease).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("occ.slot-snapshot")]
 public sealed record SlotSnapshot(
     [property: Id(0)] string Key,
     [property: Id(1)] SlotStatus Status,
     [property: Id(2)] Guid? LeaseId,
-    [property: Id(3)] DateTimeOffset? HeldUntil);
+    [property: Id(3)] DateTimeOffset? HeldUntil,
+    [property: Id(4)] IReadOnlyList<SlotBooking> Calendar);

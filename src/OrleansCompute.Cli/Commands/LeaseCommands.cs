@@ -30,6 +30,22 @@ public static class LeaseCommands
         : Credits.TryParse(text, out var parsed) ? parsed
         : throw new CliException($"--max-price: '{text}' is not an amount of credits (e.g. 2.75).");
 
+    public static Option<string?> StartOption() =>
+        new("--start") { Description = "Book a block that starts later: an ISO 8601 time (2026-12-01T09:00Z) or +30m, +2h, +1d. Default: now." };
+
+    public static DateTimeOffset? ParseStart(string? text)
+    {
+        if (text is null) return null;
+        if (text.StartsWith('+') && text.Length > 2 && int.TryParse(text[1..^1], out var amount) && amount >= 0)
+        {
+            TimeSpan? offset = text[^1] switch { 'm' => TimeSpan.FromMinutes(amount), 'h' => TimeSpan.FromHours(amount), 'd' => TimeSpan.FromDays(amount), _ => null };
+            if (offset is { } by) return DateTimeOffset.UtcNow + by;
+        }
+        return DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
+            ? at
+            : throw new CliException($"--start: '{text}' is neither an ISO 8601 time nor +N followed by m, h or d.");
+    }
+
     private static Option<string?> TenantOption() =>
         new("--tenant") { Description = "The tenant wallet to act for: a name from .devnet/wallets.json (tenant1…) or its address. Default: tenant1." };
 
@@ -41,9 +57,10 @@ public static class LeaseCommands
         var region = new Option<string?>("--region") { Description = "Only this region." };
         var maxPrice = MaxPriceOption();
         var quote = new Option<string?>("--quote") { Description = "Pay the price of this quote (from `occ quote`) instead of the live price." };
+        var start = StartOption();
         var tenant = TenantOption();
-        var command = new Command("create", "Reserve slots, fund the escrow from the tenant's wallet, and wait until the lease is active.")
-            { kind, slots, hours, region, maxPrice, quote, tenant };
+        var command = new Command("create", "Reserve slots, fund the escrow from the tenant's wallet, and wait until the lease is active (or, for a block starting later, funded).")
+            { kind, slots, hours, start, region, maxPrice, quote, tenant };
 
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
@@ -53,7 +70,8 @@ public static class LeaseCommands
             var api = context.Api();
             var chain = TenantChain.Connect(context);
 
-            var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region), max, parse.GetValue(quote));
+            var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region), max,
+                parse.GetValue(quote), ParseStart(parse.GetValue(start)));
             var reserved = await api.CreateLeaseAsync(request, key, ct);
 
             string escrowTransaction;
@@ -69,12 +87,12 @@ public static class LeaseCommands
             }
 
             var active = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
-            if (active.Status != LeaseStatus.Active)
+            if (active.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
                 throw new CliException($"Lease {LeaseIds.Format(active.Id)} is {active.Status}: {active.History[^1].Reason} {active.History[^1].Detail}");
 
             context.Print(new { lease = active, escrowTransaction }, console =>
             {
-                console.MarkupLine($"[green]Lease {LeaseIds.Format(active.Id)} is Active[/]");
+                console.MarkupLine($"[green]Lease {LeaseIds.Format(active.Id)} is {active.Status}[/]");
                 Describe(console, active);
                 console.MarkupLine($"escrow transaction  {escrowTransaction}");
                 console.WriteLine();
@@ -186,6 +204,7 @@ public static class LeaseCommands
         Row("price per slot-hour", lease.PricePerSlotHour);
         Row("deposit", lease.Deposit);
         Row("fund by", lease.Status == LeaseStatus.Reserved ? lease.FundBy : null);
+        Row("starts", lease.StartsAt);
         Row("started", lease.StartedAt);
         Row("ends", lease.EndsAt);
         Row("ended", lease.EndedAt);

@@ -14,12 +14,13 @@ public static class QuoteCommands
         var hours = new Option<int>("--hours") { Description = "How long the lease would run.", Required = true };
         var region = new Option<string?>("--region") { Description = "Only this region." };
         var maxPrice = LeaseCommands.MaxPriceOption();
+        var start = LeaseCommands.StartOption();
         var command = new Command("quote", "The cheapest live price for a lease, held until the quote expires. Reserves nothing.")
-            { kind, slots, hours, region, maxPrice };
+            { kind, slots, hours, start, region, maxPrice };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region),
-                LeaseCommands.ParseMaxPrice(parse.GetValue(maxPrice)));
+                LeaseCommands.ParseMaxPrice(parse.GetValue(maxPrice)), Start: LeaseCommands.ParseStart(parse.GetValue(start)));
             var quote = await context.Api().QuoteAsync(request, ct);
             context.Print(quote, console =>
             {

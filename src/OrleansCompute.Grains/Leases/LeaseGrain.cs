@@ -48,14 +48,18 @@ public sealed class LeaseGrain(
             throw new MarketException(MarketError.Conflict, "LeaseExists", $"Lease '{LeaseIds.Format(Id)}' already exists.");
         if (!AccountKeys.IsAddress(tenant))
             throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");
-        request = LeaseRequestRules.Validate(request, _options);
-
         var now = Now;
+        request = LeaseRequestRules.Validate(request, _options, now);
+
         var fundBy = now + _options.FundingWindow;
-        var reservation = await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, fundBy);
+        var duration = TimeSpan.FromHours(request.Hours);
+        var startsAt = request.Start > now ? request.Start : null;
+        // A reserved block books exactly its window; a lease that starts when funded books room for the funding delay too.
+        var window = startsAt is { } start ? LeaseWindow.From(start, duration) : new LeaseWindow(now, fundBy + duration);
+        var reservation = await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, window, fundBy);
         try
         {
-            await RecordReservationAsync(tenant, request, reservation, now, fundBy);
+            await RecordReservationAsync(tenant, request, reservation, now, fundBy, startsAt, window);
         }
         catch
         {
@@ -67,7 +71,8 @@ public sealed class LeaseGrain(
         return Lease;
     }
 
-    private async Task RecordReservationAsync(string tenant, LeaseRequest request, PoolReservation reservation, DateTimeOffset now, DateTimeOffset fundBy)
+    private async Task RecordReservationAsync(string tenant, LeaseRequest request, PoolReservation reservation,
+        DateTimeOffset now, DateTimeOffset fundBy, DateTimeOffset? startsAt, LeaseWindow window)
     {
         var requested = new LeaseTransition(now, LeaseStatus.Requested, LeaseReasons.Requested);
         state.State.Lease = new LeaseSnapshot
@@ -86,12 +91,15 @@ public sealed class LeaseGrain(
             CreatedAt = now,
             FundBy = fundBy,
             // Whole seconds: the chain keeps the expiry as a unix timestamp.
-            EscrowExpiry = DateTimeOffset.FromUnixTimeSeconds((fundBy + TimeSpan.FromHours(request.Hours) + _options.SettlementGrace).ToUnixTimeSeconds()),
+            EscrowExpiry = DateTimeOffset.FromUnixTimeSeconds((window.End + _options.SettlementGrace).ToUnixTimeSeconds()),
+            StartsAt = startsAt,
+            BookedWindow = window,
             History =
             [
                 requested,
                 new LeaseTransition(now, LeaseStatus.Reserved, LeaseReasons.SlotsReserved,
-                    $"{request.Slots} slot(s) in {reservation.PoolKey} at {reservation.PricePerSlotHour} per slot-hour"),
+                    $"{request.Slots} slot(s) in {reservation.PoolKey} at {reservation.PricePerSlotHour} per slot-hour" +
+                    (startsAt is { } s ? $" from {s.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'}" : "")),
             ],
         };
         await state.WriteStateAsync();
@@ -119,11 +127,14 @@ public sealed class LeaseGrain(
         else
         {
             lease = Transition(lease, LeaseStatus.Funded, LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
-            var startedAt = Now;
-            var endsAt = startedAt + TimeSpan.FromHours(lease.Request.Hours);
-            if (await Pool(lease).ActivateAsync(Id, endsAt))
+            // A reserved block runs in its own window; any other lease from now, inside the room it booked.
+            var leased = LeaseWindow.From(lease.StartsAt ?? Now, TimeSpan.FromHours(lease.Request.Hours));
+            if (await Pool(lease).ActivateAsync(Id, leased))
             {
-                lease = Transition(lease with { StartedAt = startedAt, EndsAt = endsAt }, LeaseStatus.Active, LeaseReasons.SlotsActivated);
+                lease = lease with { EndsAt = leased.End };
+                lease = leased.Start > Now
+                    ? Transition(lease, LeaseStatus.Funded, LeaseReasons.AwaitingStart, $"starts {leased.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'}")
+                    : Transition(lease with { StartedAt = leased.Start }, LeaseStatus.Active, LeaseReasons.SlotsActivated);
             }
             else
             {
@@ -145,7 +156,7 @@ public sealed class LeaseGrain(
                 await ReleaseSlotsAsync(lease);
                 lease = Transition(lease, LeaseStatus.Cancelled, LeaseReasons.CancelledByTenant);
                 break;
-            case LeaseStatus.Active:
+            case LeaseStatus.Active or LeaseStatus.Funded:
                 lease = await EndActiveAsync(lease, LeaseReasons.EndedByTenant);
                 break;
             case LeaseStatus.Ended or LeaseStatus.Cancelled:
@@ -210,7 +221,7 @@ public sealed class LeaseGrain(
         else
         {
             // Closed without the final voucher: the tenant took the escrow back after its expiry.
-            if (lease.Status is LeaseStatus.Reserved or LeaseStatus.Active) await ReleaseSlotsAsync(lease);
+            if (lease.Status is LeaseStatus.Reserved or LeaseStatus.Funded or LeaseStatus.Active) await ReleaseSlotsAsync(lease);
             lease = Transition(lease, LeaseStatus.Refunded, LeaseReasons.RefundedOnChain,
                 $"refunded {closed.Refund} in transaction {closed.TransactionHash}");
         }
@@ -240,6 +251,10 @@ public sealed class LeaseGrain(
             await SaveAsync(Transition(lease, LeaseStatus.Expired, LeaseReasons.ReservationNotFunded,
                 $"no escrow seen on chain by {lease.FundBy:O}"));
         }
+        else if (lease.Status == LeaseStatus.Funded && lease.StartsAt is { } startsAt && now >= startsAt)
+        {
+            await SaveAsync(Transition(lease with { StartedAt = startsAt }, LeaseStatus.Active, LeaseReasons.WindowStarted));
+        }
         else if (lease.Status == LeaseStatus.Active && now >= lease.EndsAt)
         {
             await SaveAsync(await EndActiveAsync(lease, LeaseReasons.WindowElapsed));
@@ -253,8 +268,10 @@ public sealed class LeaseGrain(
     private async Task<LeaseSnapshot> EndActiveAsync(LeaseSnapshot lease, string reason)
     {
         var endedAt = Now;
-        var owed = LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours,
-            endedAt - lease.StartedAt!.Value, _options.MinimumBilled);
+        // A reserved block ended before it started owes nothing.
+        var owed = lease.StartedAt is { } startedAt
+            ? LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours, endedAt - startedAt, _options.MinimumBilled)
+            : Credits.Zero;
         await ReleaseSlotsAsync(lease);
         return Transition(lease with
         {
@@ -279,6 +296,7 @@ public sealed class LeaseGrain(
         var deadline = state.State.Lease switch
         {
             { Status: LeaseStatus.Reserved, FundBy: { } fundBy } => fundBy,
+            { Status: LeaseStatus.Funded, StartsAt: { } startsAt } => startsAt,
             { Status: LeaseStatus.Active, EndsAt: { } endsAt } => endsAt,
             _ => (DateTimeOffset?)null,
         };

@@ -19,7 +19,8 @@ public sealed class MarketState
 [Reentrant]
 public sealed class MarketGrain(
     [PersistentState("market", GrainStorage.Market)] IPersistentState<MarketState> state,
-    IOptions<MarketOptions> options) : Grain, IMarketGrain
+    IOptions<MarketOptions> options,
+    TimeProvider clock) : Grain, IMarketGrain
 {
     private readonly Dictionary<string, PoolStatus> _reported = [];
 
@@ -54,41 +55,42 @@ public sealed class MarketGrain(
             .ToList();
     }
 
-    public async Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, DateTimeOffset holdUntil)
+    public async Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, LeaseWindow window, DateTimeOffset holdUntil)
     {
-        if (request.QuoteId is not null) return await ReserveQuotedAsync(leaseId, request, holdUntil);
+        if (request.QuoteId is not null) return await ReserveQuotedAsync(leaseId, request, window, holdUntil);
 
         var candidates = Candidates(request);
         foreach (var pool in candidates)
         {
             var reservation = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey)
-                .ReserveAsync(leaseId, request.Slots, holdUntil, request.MaxPricePerSlotHour);
+                .ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour);
             if (reservation is not null) return reservation;
         }
-        throw NoneFits(request, candidates);
+        throw await NoneFitsAsync(request, window, candidates);
     }
 
     public async Task<Quote> QuoteAsync(LeaseRequest request)
     {
-        request = LeaseRequestRules.Validate(request, options.Value);
+        request = LeaseRequestRules.Validate(request, options.Value, clock.GetUtcNow());
+        var window = LeaseWindow.From(request.Start ?? clock.GetUtcNow(), TimeSpan.FromHours(request.Hours));
         var candidates = Candidates(request);
         foreach (var pool in candidates)
         {
-            var quote = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey).QuoteAsync(request.Slots, request.MaxPricePerSlotHour);
+            var quote = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey).QuoteAsync(request.Slots, window, request.MaxPricePerSlotHour);
             if (quote is not null) return quote;
         }
-        throw NoneFits(request, candidates);
+        throw await NoneFitsAsync(request, window, candidates);
     }
 
     /// <summary>A quote names its pool: the lease goes to that pool at the quoted price, or not at all.</summary>
-    private async Task<PoolReservation> ReserveQuotedAsync(Guid leaseId, LeaseRequest request, DateTimeOffset holdUntil)
+    private async Task<PoolReservation> ReserveQuotedAsync(Guid leaseId, LeaseRequest request, LeaseWindow window, DateTimeOffset holdUntil)
     {
         QuoteIds.TryParse(request.QuoteId, out var quoteId, out var poolKey);
         if (!state.State.Pools.TryGetValue(poolKey, out var pool) || (request.Region is not null && pool.Region != request.Region))
             throw MarketException.Invalid("quoteId", "UnknownQuote", $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} gave quote '{request.QuoteId}'.");
-        return await GrainFactory.GetGrain<IPoolGrain>(poolKey).ReserveAsync(leaseId, request.Slots, holdUntil, request.MaxPricePerSlotHour, quoteId)
-            ?? throw new MarketException(MarketError.Conflict, "NoCapacity",
-                $"Pool {poolKey} no longer has {request.Slots} free slot(s): a quote fixes the price, it does not hold slots.", "slots");
+        return await GrainFactory.GetGrain<IPoolGrain>(poolKey).ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour, quoteId)
+            ?? throw new MarketException(MarketError.Conflict, "NoCapacityInWindow",
+                $"Pool {poolKey} no longer has {request.Slots} free slot(s) in the window: a quote fixes the price, it does not hold slots.", "slots");
     }
 
     /// <summary>
@@ -117,16 +119,25 @@ public sealed class MarketGrain(
             .ToList();
     }
 
-    /// <summary>Why no candidate took the request, and what would: the price it would take, when price was the reason.</summary>
-    private MarketException NoneFits(LeaseRequest request, List<PoolDefinition> candidates)
+    /// <summary>
+    /// Why no candidate took the request, and what would: the price it would take when price was the reason,
+    /// otherwise the nearest start at which some pool has room for the whole window.
+    /// </summary>
+    private async Task<MarketException> NoneFitsAsync(LeaseRequest request, LeaseWindow window, List<PoolDefinition> candidates)
     {
         var cheapest = candidates.Min(c => Reported(c).PricePerSlotHour);
         if (request.MaxPricePerSlotHour is { } max && cheapest > max)
             return new MarketException(MarketError.Conflict, "AboveMaxPrice",
                 $"The cheapest {Kind} pool asks {cheapest} per slot-hour, above the max price {max}; a max price of {cheapest} would fill now.",
                 "maxPricePerSlotHour");
-        return new MarketException(MarketError.Conflict, "NoCapacity",
-            $"No {Kind} pool has {request.Slots} free slot(s) now{(request.MaxPricePerSlotHour is null ? "" : " at or below the max price")}.", "slots");
+
+        var starts = await Task.WhenAll(candidates.Select(c =>
+            GrainFactory.GetGrain<IPoolGrain>(c.PoolKey).EarliestStartAsync(request.Slots, window.Duration, window.Start)));
+        var nearest = starts.Where(s => s is not null).Min();
+        var hint = nearest is { } start ? $"; the nearest start with room is {start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} (--start)" : "";
+        return new MarketException(MarketError.Conflict, "NoCapacityInWindow",
+            $"No {Kind} pool has {request.Slots} free slot(s) from {window.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} for {request.Hours} h" +
+            $"{(request.MaxPricePerSlotHour is null ? "" : " at or below the max price")}{hint}.", "slots");
     }
 
     public ValueTask<MarketSnapshot> GetAsync() =>

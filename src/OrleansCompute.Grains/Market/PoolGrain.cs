@@ -11,8 +11,11 @@ public sealed class PoolState
 {
     [Id(0)] public PoolDefinition? Definition { get; set; }
 
-    /// <summary>Slot index → the lease holding it. Every change to a slot's holder goes through the pool.</summary>
-    [Id(1)] public Dictionary<int, Guid> Holders { get; set; } = [];
+    /// <summary>
+    /// Slot index → its bookings, a mirror of the slots' own calendars: every booking of a slot goes through the pool,
+    /// so the pool finds free slots without asking each one. Bookings that ended are dropped as new ones arrive.
+    /// </summary>
+    [Id(1)] public Dictionary<int, List<SlotBooking>> Bookings { get; set; } = [];
 
     /// <summary>The live price per slot-hour (see <see cref="PoolPricing"/>) as of <see cref="PricedAt"/>.</summary>
     [Id(2)] public Credits Price { get; set; }
@@ -28,8 +31,8 @@ public sealed class PoolState
 public sealed record PoolQuote([property: Id(0)] int Slots, [property: Id(1)] Credits PricePerSlotHour, [property: Id(2)] DateTimeOffset ExpiresAt);
 
 /// <summary>
-/// A pool of identical slots. It serializes reservations of its own slots, so all-or-nothing holds
-/// need no locks; each slot still has the last word on whether it is free.
+/// A pool of identical slots. It serializes bookings of its own slots, so all-or-nothing holds need no locks;
+/// each slot still has the last word on whether a window is free.
 /// </summary>
 public sealed class PoolGrain(
     [PersistentState("pool", GrainStorage.Market)] IPersistentState<PoolState> state,
@@ -48,7 +51,7 @@ public sealed class PoolGrain(
     public async Task DefineAsync(PoolDefinition definition)
     {
         Validate(definition);
-        var highestHeld = state.State.Holders.Keys.DefaultIfEmpty(-1).Max();
+        var highestHeld = state.State.Bookings.Where(b => b.Value.Count > 0).Select(b => b.Key).DefaultIfEmpty(-1).Max();
         if (definition.SlotCount <= highestHeld)
             throw new MarketException(MarketError.Conflict, "SlotsInUse",
                 $"Slot {highestHeld} is held; the pool cannot shrink to {definition.SlotCount} slots.", "slotCount");
@@ -68,20 +71,23 @@ public sealed class PoolGrain(
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
     }
 
-    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, DateTimeOffset holdUntil, Credits? maxPricePerSlotHour, Guid? quoteId)
+    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, LeaseWindow window, DateTimeOffset holdUntil,
+        Credits? maxPricePerSlotHour, Guid? quoteId)
     {
         var definition = Definition;
         var quote = quoteId is { } id ? UsableQuote(id, slots) : null;
-        if (definition.SlotCount - state.State.Holders.Count < slots) return null;
+        DropEndedBookings();
+        var free = FreeSlots(window).ToList();
+        if (free.Count < slots) return null;
         AdvancePrice(definition);
         var price = quote?.PricePerSlotHour ?? state.State.Price;
         if (maxPricePerSlotHour is { } max && price > max) return null;
 
         var taken = new List<int>();
-        for (var index = 0; index < definition.SlotCount && taken.Count < slots; index++)
+        foreach (var index in free)
         {
-            if (state.State.Holders.ContainsKey(index)) continue;
-            if (await Slot(index).TryReserveAsync(leaseId, holdUntil)) taken.Add(index);
+            if (taken.Count == slots) break;
+            if (await Slot(index).TryReserveAsync(leaseId, window, holdUntil)) taken.Add(index);
         }
 
         if (taken.Count < slots)
@@ -90,7 +96,7 @@ public sealed class PoolGrain(
             return null;
         }
 
-        foreach (var index in taken) state.State.Holders[index] = leaseId;
+        foreach (var index in taken) BookingsOf(index).Add(new SlotBooking(leaseId, window, holdUntil));
         if (quoteId is { } used) state.State.Quotes.Remove(used);
         await SaveAndReportAsync(definition);
         return new PoolReservation(definition.PoolKey, definition.ProviderId, definition.PayoutAddress,
@@ -98,10 +104,10 @@ public sealed class PoolGrain(
             taken.Select(i => MarketKeys.Slot(definition.PoolKey, i)).ToList());
     }
 
-    public async Task<Quote?> QuoteAsync(int slots, Credits? maxPricePerSlotHour)
+    public async Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour)
     {
         var definition = Definition;
-        if (definition.SlotCount - state.State.Holders.Count < slots) return null;
+        if (FreeSlots(window).Take(slots).Count() < slots) return null;
         AdvancePrice(definition);
         if (maxPricePerSlotHour is { } max && state.State.Price > max) return null;
 
@@ -116,12 +122,33 @@ public sealed class PoolGrain(
             slots, quote.PricePerSlotHour, quote.ExpiresAt);
     }
 
-    public async Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil)
+    public Task<DateTimeOffset?> EarliestStartAsync(int slots, TimeSpan duration, DateTimeOffset notBefore)
+    {
+        if (state.State.Definition is not { } definition || definition.SlotCount < slots) return Task.FromResult<DateTimeOffset?>(null);
+        // A window that fits starts either at notBefore or right when some booking ends.
+        var starts = state.State.Bookings.Values.SelectMany(b => b).Select(b => b.Window.End).Where(end => end > notBefore)
+            .Append(notBefore).Distinct().Order();
+        foreach (var start in starts)
+        {
+            if (FreeSlots(LeaseWindow.From(start, duration)).Take(slots).Count() == slots) return Task.FromResult<DateTimeOffset?>(start);
+        }
+        return Task.FromResult<DateTimeOffset?>(null);
+    }
+
+    public async Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased)
     {
         var held = HeldBy(leaseId);
         if (held.Count == 0) return false;
-        var activated = await Task.WhenAll(held.Select(index => Slot(index).ActivateAsync(leaseId, leasedUntil)));
-        return activated.All(ok => ok);
+        var activated = await Task.WhenAll(held.Select(index => Slot(index).ActivateAsync(leaseId, leased)));
+        if (!activated.All(ok => ok)) return false;
+
+        foreach (var index in held)
+        {
+            var bookings = BookingsOf(index);
+            bookings[bookings.FindIndex(b => b.LeaseId == leaseId)] = new SlotBooking(leaseId, leased, HoldUntil: null);
+        }
+        await state.WriteStateAsync();
+        return true;
     }
 
     public async Task ReleaseAsync(Guid leaseId)
@@ -131,17 +158,19 @@ public sealed class PoolGrain(
         await Task.WhenAll(held.Select(index => Slot(index).ReleaseAsync(leaseId)));
         var definition = Definition;
         AdvancePrice(definition);
-        foreach (var index in held) state.State.Holders.Remove(index);
+        foreach (var index in held) BookingsOf(index).RemoveAll(b => b.LeaseId == leaseId);
         await SaveAndReportAsync(definition);
     }
 
     public ValueTask<PoolSnapshot> GetAsync()
     {
         var definition = state.State.Definition;
-        var available = definition is null ? 0 : definition.SlotCount - state.State.Holders.Count;
+        var holders = HoldersNow();
+        var available = definition is null ? 0 : definition.SlotCount - holders.Count;
         var price = definition is null ? Credits.Zero : PriceNow(definition).Price;
-        return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available,
-            new Dictionary<int, Guid>(state.State.Holders), price));
+        var bookings = state.State.Bookings.Where(b => b.Value.Count > 0)
+            .ToDictionary(b => b.Key, b => (IReadOnlyList<SlotBooking>)b.Value.OrderBy(x => x.Window.Start).ToList());
+        return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available, holders, price, bookings));
     }
 
     private PoolQuote UsableQuote(Guid quoteId, int slots)
@@ -155,6 +184,32 @@ public sealed class PoolGrain(
         return quote;
     }
 
+    /// <summary>Slot indexes with no booking overlapping <paramref name="window"/>, lowest first.</summary>
+    private IEnumerable<int> FreeSlots(LeaseWindow window) =>
+        Enumerable.Range(0, Definition.SlotCount)
+            .Where(index => !state.State.Bookings.TryGetValue(index, out var bookings) || !bookings.Any(b => b.Window.Overlaps(window)));
+
+    /// <summary>Slot index → the lease whose booking covers this instant.</summary>
+    private Dictionary<int, Guid> HoldersNow()
+    {
+        var now = clock.GetUtcNow();
+        var holders = new Dictionary<int, Guid>();
+        foreach (var (index, bookings) in state.State.Bookings)
+        {
+            if (bookings.FirstOrDefault(b => b.Window.Contains(now)) is { } current) holders[index] = current.LeaseId;
+        }
+        return holders;
+    }
+
+    private void DropEndedBookings()
+    {
+        var now = clock.GetUtcNow();
+        foreach (var bookings in state.State.Bookings.Values) bookings.RemoveAll(b => b.Window.End <= now);
+    }
+
+    private List<SlotBooking> BookingsOf(int index) =>
+        state.State.Bookings.TryGetValue(index, out var bookings) ? bookings : state.State.Bookings[index] = [];
+
     /// <summary>Takes the price steps due since the last one, at the utilization that held since then.</summary>
     private void AdvancePrice(PoolDefinition definition) => (state.State.Price, state.State.PricedAt) = PriceNow(definition);
 
@@ -162,7 +217,7 @@ public sealed class PoolGrain(
     {
         var steps = (clock.GetUtcNow() - state.State.PricedAt).Ticks / _priceStep.Ticks;
         if (steps <= 0) return (state.State.Price, state.State.PricedAt);
-        return (PoolPricing.Advance(state.State.Price, definition, state.State.Holders.Count, steps),
+        return (PoolPricing.Advance(state.State.Price, definition, HoldersNow().Count, steps),
             state.State.PricedAt + _priceStep * steps);
     }
 
@@ -174,10 +229,10 @@ public sealed class PoolGrain(
     }
 
     private PoolStatus Status(PoolDefinition definition) =>
-        new(definition.PoolKey, PriceNow(definition).Price, definition.SlotCount - state.State.Holders.Count);
+        new(definition.PoolKey, PriceNow(definition).Price, definition.SlotCount - HoldersNow().Count);
 
     private List<int> HeldBy(Guid leaseId) =>
-        state.State.Holders.Where(h => h.Value == leaseId).Select(h => h.Key).ToList();
+        state.State.Bookings.Where(b => b.Value.Any(x => x.LeaseId == leaseId)).Select(b => b.Key).ToList();
 
     private ISlotGrain Slot(int index) => GrainFactory.GetGrain<ISlotGrain>(MarketKeys.Slot(this.GetPrimaryKeyString(), index));
 

@@ -5,45 +5,51 @@ namespace OrleansCompute.Grains.Market;
 [GenerateSerializer, Alias("occ.slot-state")]
 public sealed class SlotState
 {
-    [Id(0)] public SlotStatus Status { get; set; }
-    [Id(1)] public Guid? LeaseId { get; set; }
-    [Id(2)] public DateTimeOffset? HeldUntil { get; set; }
+    /// <summary>Non-overlapping bookings; those that ended are dropped as new ones arrive.</summary>
+    [Id(0)] public List<SlotBooking> Calendar { get; set; } = [];
 }
 
-/// <summary>One accelerator: answers yes to exactly one lease at a time.</summary>
+/// <summary>One accelerator and its calendar: it says yes to a window only when no other booking overlaps it.</summary>
 public sealed class SlotGrain(
-    [PersistentState("slot", GrainStorage.Market)] IPersistentState<SlotState> state) : Grain, ISlotGrain
+    [PersistentState("slot", GrainStorage.Market)] IPersistentState<SlotState> state,
+    TimeProvider clock) : Grain, ISlotGrain
 {
-    public async Task<bool> TryReserveAsync(Guid leaseId, DateTimeOffset holdUntil)
-    {
-        if (state.State.LeaseId == leaseId) return true;
-        if (state.State.Status != SlotStatus.Available) return false;
+    private List<SlotBooking> Calendar => state.State.Calendar;
 
-        state.State.Status = SlotStatus.Reserved;
-        state.State.LeaseId = leaseId;
-        state.State.HeldUntil = holdUntil;
+    public async Task<bool> TryReserveAsync(Guid leaseId, LeaseWindow window, DateTimeOffset holdUntil)
+    {
+        if (Calendar.Any(b => b.LeaseId == leaseId)) return true;
+        var now = clock.GetUtcNow();
+        Calendar.RemoveAll(b => b.Window.End <= now);
+        if (Calendar.Any(b => b.Window.Overlaps(window))) return false;
+
+        Calendar.Add(new SlotBooking(leaseId, window, holdUntil));
         await state.WriteStateAsync();
         return true;
     }
 
-    public async Task<bool> ActivateAsync(Guid leaseId, DateTimeOffset leasedUntil)
+    public async Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased)
     {
-        if (state.State.LeaseId != leaseId) return false;
+        var index = Calendar.FindIndex(b => b.LeaseId == leaseId);
+        if (index < 0 || !Calendar[index].Window.Contains(leased)) return false;
 
-        state.State.Status = SlotStatus.Leased;
-        state.State.HeldUntil = leasedUntil;
+        Calendar[index] = new SlotBooking(leaseId, leased, HoldUntil: null);
         await state.WriteStateAsync();
         return true;
     }
 
     public async Task ReleaseAsync(Guid leaseId)
     {
-        if (state.State.LeaseId != leaseId) return;
-
-        state.State = new SlotState();
+        if (Calendar.RemoveAll(b => b.LeaseId == leaseId) == 0) return;
         await state.WriteStateAsync();
     }
 
-    public ValueTask<SlotSnapshot> GetAsync() =>
-        ValueTask.FromResult(new SlotSnapshot(this.GetPrimaryKeyString(), state.State.Status, state.State.LeaseId, state.State.HeldUntil));
+    public ValueTask<SlotSnapshot> GetAsync()
+    {
+        var now = clock.GetUtcNow();
+        var current = Calendar.FirstOrDefault(b => b.Window.Contains(now));
+        var status = current is null ? SlotStatus.Available : current.HoldUntil is null ? SlotStatus.Leased : SlotStatus.Reserved;
+        return ValueTask.FromResult(new SlotSnapshot(this.GetPrimaryKeyString(), status, current?.LeaseId,
+            current?.HoldUntil ?? current?.Window.End, Calendar.OrderBy(b => b.Window.Start).ToList()));
+    }
 }
