@@ -18,6 +18,12 @@ public sealed class MarketOptions
     /// <summary>How long a quote's price holds.</summary>
     public TimeSpan QuoteValidity { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often an order book tries to fill its open orders.</summary>
+    public TimeSpan OrderMatchInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest a standing order may rest.</summary>
+    public TimeSpan MaxOrderLifetime { get; set; } = TimeSpan.FromDays(7);
+
     public int MaxSlotsPerLease { get; set; } = 64;
 
     public int MaxHours { get; set; } = 24 * 30;

@@ -58,6 +58,7 @@ public static class MarketHost
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).WithTags("Host");
         app.MapOfferEndpoints();
         app.MapLeaseEndpoints();
+        app.MapOrderEndpoints();
         app.MapInspectEndpoints();
         app.MapChainEndpoints();
         // The dashboard has no authentication of its own: the devnet host listens on loopback only.

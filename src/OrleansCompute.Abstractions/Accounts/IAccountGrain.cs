@@ -7,6 +7,8 @@ public interface IAccountGrain : IGrainWithStringKey
 
     Task AddPoolAsync(string poolKey);
 
+    Task AddOrderAsync(string orderId);
+
     /// <summary>A settlement paid this provider <paramref name="amount"/> on chain.</summary>
     Task RecordEarningAsync(Credits amount);
 
@@ -23,7 +25,8 @@ public sealed record AccountSnapshot(
     [property: Id(1)] IReadOnlyList<Guid> Leases,
     [property: Id(2)] IReadOnlyList<string> Pools,
     [property: Id(3)] Credits Earned,
-    [property: Id(4)] Credits Withdrawn);
+    [property: Id(4)] Credits Withdrawn,
+    [property: Id(5)] IReadOnlyList<string> Orders);
 
 /// <summary>Account keys are lowercase 0x addresses, so one account never has two grains.</summary>
 public static class AccountKeys

@@ -4,6 +4,7 @@ using System.Text.Json;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Orders;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
 
@@ -39,6 +40,15 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
 
     public Task<LeaseSnapshot> SubmitVoucherAsync(string leaseId, SignedVoucher voucher, string tenantKey, CancellationToken ct) =>
         SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/voucher", voucher, tenantKey, ct);
+
+    public Task<StandingOrder> PlaceOrderAsync(PlaceOrderRequest order, string tenantKey, CancellationToken ct) =>
+        SendAsync<StandingOrder>(HttpMethod.Post, "/api/orders", order, tenantKey, ct);
+
+    public Task<List<StandingOrder>> ListOrdersAsync(string tenantKey, CancellationToken ct) =>
+        SendAsync<List<StandingOrder>>(HttpMethod.Get, "/api/orders", null, tenantKey, ct);
+
+    public Task<StandingOrder> CancelOrderAsync(string orderId, string tenantKey, CancellationToken ct) =>
+        SendAsync<StandingOrder>(HttpMethod.Post, $"/api/orders/{Uri.EscapeDataString(orderId)}/cancel", null, tenantKey, ct);
 
     public Task<JsonElement> InspectAsync(string kind, string key, CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Get, $"/api/inspect/{Uri.EscapeDataString(kind)}/{key}", null, null, ct);

@@ -19,6 +19,7 @@ public static class LeaseCommands
         lease.Subcommands.Add(ListCommand());
         lease.Subcommands.Add(ShowCommand());
         lease.Subcommands.Add(EndCommand());
+        lease.Subcommands.Add(FundCommand());
         return lease;
     }
 
@@ -46,7 +47,36 @@ public static class LeaseCommands
             : throw new CliException($"--start: '{text}' is neither an ISO 8601 time nor +N followed by m, h or d.");
     }
 
-    private static Option<string?> TenantOption() =>
+    /// <summary>Funds a reserved lease made for the tenant by a standing order (or one whose funding was interrupted).</summary>
+    private static Command FundCommand()
+    {
+        var id = new Argument<string>("id") { Description = "The lease id (occ order list shows the leases orders made)." };
+        var tenant = TenantOption();
+        var command = new Command("fund", "Fund a reserved lease's escrow from the tenant's wallet and wait until it is active.") { id, tenant };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var wallet = context.Tenant(parse.GetValue(tenant));
+            var api = context.Api();
+            var reserved = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
+            if (reserved.Status != LeaseStatus.Reserved)
+                throw new CliException($"Lease {LeaseIds.Format(reserved.Id)} is {reserved.Status}; only a Reserved lease can be funded.");
+            if (!string.Equals(reserved.Tenant, wallet.Address, StringComparison.OrdinalIgnoreCase))
+                throw new CliException($"Lease {LeaseIds.Format(reserved.Id)} belongs to {reserved.Tenant}, not {wallet.Name} ({wallet.Address}).");
+
+            var escrowTransaction = await TenantChain.Connect(context).FundEscrowAsync(wallet, reserved, ct);
+            var funded = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
+            context.Print(new { lease = funded, escrowTransaction }, console =>
+            {
+                console.MarkupLine($"[green]Lease {LeaseIds.Format(funded.Id)} is {funded.Status}[/]");
+                Describe(console, funded);
+            });
+            if (funded.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
+                throw new CliException($"Lease {LeaseIds.Format(funded.Id)} is {funded.Status}: {funded.History[^1].Reason} {funded.History[^1].Detail}");
+        }));
+        return command;
+    }
+
+    public static Option<string?> TenantOption() =>
         new("--tenant") { Description = "The tenant wallet to act for: a name from .devnet/wallets.json (tenant1…) or its address. Default: tenant1." };
 
     private static Command CreateCommand()

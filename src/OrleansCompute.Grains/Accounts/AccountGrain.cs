@@ -10,6 +10,7 @@ public sealed class AccountState
     [Id(1)] public List<string> Pools { get; set; } = [];
     [Id(2)] public Credits Earned { get; set; }
     [Id(3)] public Credits Withdrawn { get; set; }
+    [Id(4)] public List<string> Orders { get; set; } = [];
 }
 
 /// <summary>A tenant's leases, a provider's pools and what the chain says it earned and withdrew.</summary>
@@ -30,6 +31,13 @@ public sealed class AccountGrain(
         await state.WriteStateAsync();
     }
 
+    public async Task AddOrderAsync(string orderId)
+    {
+        if (state.State.Orders.Contains(orderId)) return;
+        state.State.Orders.Add(orderId);
+        await state.WriteStateAsync();
+    }
+
     public async Task RecordEarningAsync(Credits amount)
     {
         state.State.Earned += amount;
@@ -44,5 +52,5 @@ public sealed class AccountGrain(
 
     public ValueTask<AccountSnapshot> GetAsync() =>
         ValueTask.FromResult(new AccountSnapshot(this.GetPrimaryKeyString(), state.State.Leases.ToList(),
-            state.State.Pools.ToList(), state.State.Earned, state.State.Withdrawn));
+            state.State.Pools.ToList(), state.State.Earned, state.State.Withdrawn, state.State.Orders.ToList()));
 }

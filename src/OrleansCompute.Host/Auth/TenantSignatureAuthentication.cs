@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Chain.Signing;
@@ -39,7 +40,9 @@ public sealed class TenantSignatureAuthentication(
         if (string.IsNullOrEmpty(signature)) return AuthenticateResult.Fail($"{RequestSigner.SignatureHeader} is missing.");
 
         var bodyHash = await HashBodyAsync();
-        var signer = RequestSigner.RecoverSigner(Request.Method, Request.Path + Request.QueryString, timestamp, bodyHash, signature);
+        // The target exactly as the client sent and signed it: Request.Path would be unescaped.
+        var target = Context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? Request.Path + Request.QueryString;
+        var signer = RequestSigner.RecoverSigner(Request.Method, target, timestamp, bodyHash, signature);
         if (signer is null || AccountKeys.Normalize(signer) != AccountKeys.Normalize(tenant!))
             return AuthenticateResult.Fail("The request signature does not match the tenant.");
 

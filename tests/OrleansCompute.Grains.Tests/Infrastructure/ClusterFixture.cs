@@ -52,6 +52,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                     {
                         options.FundingWindow = FundingWindow;
                         options.QuoteValidity = QuoteValidity;
+                        options.OrderMatchInterval = TimeSpan.FromMilliseconds(200);
                         options.SettlementFlushDelay = TimeSpan.FromMilliseconds(50);
                         options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
                         options.SettlementTimeout = TimeSpan.FromSeconds(5);

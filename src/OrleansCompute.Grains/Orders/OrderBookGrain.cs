@@ -1,0 +1,153 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Orders;
+using OrleansCompute.Grains.Market;
+
+namespace OrleansCompute.Grains.Orders;
+
+[GenerateSerializer, Alias("occ.order-book-state")]
+public sealed class OrderBookState
+{
+    [Id(0)] public Dictionary<Guid, StandingOrder> Orders { get; set; } = [];
+}
+
+/// <summary>
+/// One kind's standing orders. While any is open, a timer tries to fill them in price-time priority, each through
+/// an ordinary lease request, so an order fills exactly as a tenant's own request would; a reminder wakes the book
+/// again after a restart.
+/// </summary>
+public sealed class OrderBookGrain(
+    [PersistentState("orders", GrainStorage.Market)] IPersistentState<OrderBookState> state,
+    IOptions<MarketOptions> options,
+    TimeProvider clock,
+    ILogger<OrderBookGrain> logger) : Grain, IOrderBookGrain, IRemindable
+{
+    private const string WakeReminder = "order-book-wake";
+    private readonly MarketOptions _options = options.Value;
+    private IGrainTimer? _matchTimer;
+
+    private string Kind => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await ArmAsync();
+        await base.OnActivateAsync(cancellationToken);
+    }
+
+    public async Task<StandingOrder> PlaceAsync(string tenant, LeaseRequest request, TimeSpan validFor)
+    {
+        if (!AccountKeys.IsAddress(tenant))
+            throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");
+        var now = clock.GetUtcNow();
+        request = LeaseRequestRules.Validate(request, _options, now);
+        if (request.Kind != Kind)
+            throw MarketException.Invalid("kind", "WrongBook", $"This is the order book of {Kind}, not {request.Kind}.");
+        if (request.QuoteId is not null)
+            throw MarketException.Invalid("quoteId", "QuoteNotForOrders", "A quote is for a lease made now; a standing order takes the price when it fills.");
+        if (validFor <= TimeSpan.Zero || validFor > _options.MaxOrderLifetime)
+            throw MarketException.Invalid("validFor", "OutOfRange", $"An order rests from 1 second to {_options.MaxOrderLifetime.TotalDays:0} days.");
+
+        var id = Guid.NewGuid();
+        var order = new StandingOrder(OrderIds.Format(id, Kind), AccountKeys.Normalize(tenant), request, now, now + validFor, OrderStatus.Open);
+        state.State.Orders[id] = order;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IAccountGrain>(order.Tenant).AddOrderAsync(order.Id);
+
+        await MatchAsync();
+        return state.State.Orders[id];
+    }
+
+    public async Task<StandingOrder> CancelAsync(string tenant, Guid orderId)
+    {
+        if (!state.State.Orders.TryGetValue(orderId, out var order))
+            throw new MarketException(MarketError.NotFound, "UnknownOrder", $"No {Kind} order '{OrderIds.Format(orderId, Kind)}'.");
+        if (order.Tenant != AccountKeys.Normalize(tenant))
+            throw new MarketException(MarketError.NotYourLease, "NotYourOrder", "The order belongs to another tenant.");
+        if (order.Status != OrderStatus.Open)
+            throw new MarketException(MarketError.Conflict, "OrderNotOpen", $"The order is {order.Status}{(order.LeaseId is { } lease ? $" (lease {LeaseIds.Format(lease)})" : "")}; only open orders can be cancelled.");
+
+        order = order with { Status = OrderStatus.Cancelled, Reason = "CancelledByTenant" };
+        state.State.Orders[orderId] = order;
+        await state.WriteStateAsync();
+        await ArmAsync();
+        return order;
+    }
+
+    public Task<StandingOrder?> GetAsync(Guid orderId) =>
+        Task.FromResult(state.State.Orders.GetValueOrDefault(orderId));
+
+    public Task<IReadOnlyList<StandingOrder>> ListAsync() =>
+        Task.FromResult<IReadOnlyList<StandingOrder>>(state.State.Orders.Values
+            .OrderBy(o => o.Status == OrderStatus.Open ? 0 : 1).ThenBy(Priority).ThenBy(o => o.PlacedAt).ToList());
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => MatchAsync();
+
+    /// <summary>Tries each open order in price-time priority; an order that cannot fill now keeps resting, with the market's reason.</summary>
+    private async Task MatchAsync()
+    {
+        var now = clock.GetUtcNow();
+        var open = state.State.Orders.Where(o => o.Value.Status == OrderStatus.Open)
+            .OrderBy(o => Priority(o.Value)).ThenBy(o => o.Value.PlacedAt).ToList();
+        var changed = false;
+        foreach (var (id, order) in open)
+        {
+            if (now >= order.ExpiresAt)
+            {
+                state.State.Orders[id] = order with { Status = OrderStatus.Expired, Reason = "OrderExpired" };
+                changed = true;
+                continue;
+            }
+            try
+            {
+                var leaseId = Guid.NewGuid();
+                await GrainFactory.GetGrain<ILeaseGrain>(leaseId).RequestAsync(order.Tenant, order.Request);
+                state.State.Orders[id] = order with { Status = OrderStatus.Filled, LeaseId = leaseId, Reason = "Filled" };
+                changed = true;
+            }
+            catch (MarketException unfilled) when (unfilled.Error == MarketError.Conflict)
+            {
+                if (order.Reason != unfilled.Reason)
+                {
+                    state.State.Orders[id] = order with { Reason = unfilled.Reason };
+                    changed = true;
+                }
+            }
+        }
+        if (changed) await state.WriteStateAsync();
+        await ArmAsync();
+    }
+
+    /// <summary>A timer while orders are open (one try per interval), a reminder to come back after a restart, neither otherwise.</summary>
+    private async Task ArmAsync()
+    {
+        var anyOpen = state.State.Orders.Values.Any(o => o.Status == OrderStatus.Open);
+        if (anyOpen && _matchTimer is null)
+        {
+            _matchTimer = this.RegisterGrainTimer(async _ =>
+            {
+                try
+                {
+                    await MatchAsync();
+                }
+                catch (Exception e)
+                {
+                    logger.LogWarning(e, "Matching the {Kind} order book failed; trying again at the next interval", Kind);
+                }
+            }, new GrainTimerCreationOptions { DueTime = _options.OrderMatchInterval, Period = _options.OrderMatchInterval, KeepAlive = true });
+            await this.RegisterOrUpdateReminder(WakeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        }
+        else if (!anyOpen && _matchTimer is not null)
+        {
+            _matchTimer.Dispose();
+            _matchTimer = null;
+            if (await this.GetReminder(WakeReminder) is { } reminder) await this.UnregisterReminder(reminder);
+        }
+    }
+
+    /// <summary>Highest max price first; an order without a max price takes any price, so it goes before all.</summary>
+    private static decimal Priority(StandingOrder order) => -(order.Request.MaxPricePerSlotHour?.Units ?? decimal.MaxValue);
+}

@@ -1,0 +1,127 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Orders;
+using OrleansCompute.Grains.Tests.Infrastructure;
+
+namespace OrleansCompute.Grains.Tests;
+
+/// <summary>Standing orders rest until capacity appears, fill in price-time priority, can be cancelled, and expire.</summary>
+[Collection(MarketClusterCollection.Name)]
+public sealed class OrderBookTests(ClusterFixture cluster)
+{
+    private readonly TestMarket _market = new(cluster.Grains);
+
+    private IOrderBookGrain Book(string kind = "mi300x") => _market.Grains.GetGrain<IOrderBookGrain>(kind);
+
+    private async Task<(PoolDefinition Pool, LeaseSnapshot Blocker, Tenant Owner)> FullPoolAsync()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 2.00m, kind: "mi300x");
+        var owner = Tenant.New();
+        var blocker = await _market.RequestAsync(owner, TestMarket.Request(pool));
+        return (pool, blocker, owner);
+    }
+
+    private async Task<StandingOrder> WaitForAsync(StandingOrder order, Func<StandingOrder, bool> done)
+    {
+        OrderIds.TryParse(order.Id, out var id, out var kind);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var current = (await Book(kind).GetAsync(id))!;
+            if (done(current)) return current;
+            Assert.True(DateTime.UtcNow < deadline, $"order still {current.Status} ({current.Reason})");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task An_order_rests_while_the_pool_is_full_and_fills_into_a_reserved_lease_when_a_slot_frees()
+    {
+        var (pool, blocker, owner) = await FullPoolAsync();
+        var tenant = Tenant.New();
+
+        var placed = await Book().PlaceAsync(tenant.Address, TestMarket.Request(pool), TimeSpan.FromMinutes(10));
+        Assert.Equal((OrderStatus.Open, "NoCapacityInWindow"), (placed.Status, placed.Reason));
+
+        await _market.Lease(blocker.Id).EndAsync(owner.Address);
+        var filled = await WaitForAsync(placed, o => o.Status != OrderStatus.Open);
+
+        Assert.Equal(OrderStatus.Filled, filled.Status);
+        var lease = (await _market.Lease(filled.LeaseId!.Value).GetAsync())!;
+        Assert.Equal((LeaseStatus.Reserved, tenant.Address.ToLowerInvariant(), pool.PoolKey), (lease.Status, lease.Tenant, lease.PoolKey));
+        Assert.Contains(placed.Id, (await _market.Grains.GetGrain<Abstractions.Accounts.IAccountGrain>(tenant.Address.ToLowerInvariant()).GetAsync()).Orders);
+    }
+
+    [Fact]
+    public async Task Orders_fill_highest_max_price_first_then_earliest()
+    {
+        var (pool, blocker, owner) = await FullPoolAsync();
+        var (cheap, early, late) = (Tenant.New(), Tenant.New(), Tenant.New());
+        var cheapOrder = await Book().PlaceAsync(cheap.Address, TestMarket.Request(pool) with { MaxPricePerSlotHour = Credits.FromCredits(3m) }, TimeSpan.FromMinutes(10));
+        var earlyOrder = await Book().PlaceAsync(early.Address, TestMarket.Request(pool) with { MaxPricePerSlotHour = Credits.FromCredits(5m) }, TimeSpan.FromMinutes(10));
+        var lateOrder = await Book().PlaceAsync(late.Address, TestMarket.Request(pool) with { MaxPricePerSlotHour = Credits.FromCredits(5m) }, TimeSpan.FromMinutes(10));
+
+        await _market.Lease(blocker.Id).EndAsync(owner.Address);
+        var first = await WaitForAsync(earlyOrder, o => o.Status == OrderStatus.Filled);
+        Assert.Equal(OrderStatus.Open, (await WaitForAsync(lateOrder, _ => true)).Status);
+
+        await _market.Lease(first.LeaseId!.Value).EndAsync(early.Address);
+        var second = await WaitForAsync(lateOrder, o => o.Status == OrderStatus.Filled);
+        Assert.Equal(OrderStatus.Open, (await WaitForAsync(cheapOrder, _ => true)).Status);
+
+        await _market.Lease(second.LeaseId!.Value).EndAsync(late.Address);
+        Assert.Equal(OrderStatus.Filled, (await WaitForAsync(cheapOrder, o => o.Status == OrderStatus.Filled)).Status);
+    }
+
+    [Fact]
+    public async Task Only_the_tenant_cancels_its_own_open_order_and_a_filled_one_cannot_be_cancelled()
+    {
+        var (pool, _, _) = await FullPoolAsync();
+        var tenant = Tenant.New();
+        var order = await Book().PlaceAsync(tenant.Address, TestMarket.Request(pool), TimeSpan.FromMinutes(10));
+        OrderIds.TryParse(order.Id, out var id, out _);
+
+        var stranger = await Assert.ThrowsAsync<MarketException>(() => Book().CancelAsync(Tenant.New().Address, id));
+        Assert.Equal(MarketError.NotYourLease, stranger.Error);
+        Assert.Equal(OrderStatus.Open, (await Book().GetAsync(id))!.Status);
+
+        Assert.Equal(OrderStatus.Cancelled, (await Book().CancelAsync(tenant.Address, id)).Status);
+        var again = await Assert.ThrowsAsync<MarketException>(() => Book().CancelAsync(tenant.Address, id));
+        Assert.Equal(("OrderNotOpen", MarketError.Conflict), (again.Reason, again.Error));
+    }
+
+    [Fact]
+    public async Task An_order_that_never_fills_expires()
+    {
+        var (pool, _, _) = await FullPoolAsync();
+
+        var order = await Book().PlaceAsync(Tenant.New().Address, TestMarket.Request(pool), TimeSpan.FromSeconds(1));
+
+        Assert.Equal(OrderStatus.Expired, (await WaitForAsync(order, o => o.Status != OrderStatus.Open)).Status);
+    }
+
+    [Theory]
+    [InlineData("maxPricePerSlotHour")]
+    [InlineData("validFor")]
+    [InlineData("start")]
+    [InlineData("kind")]
+    public async Task A_bad_order_is_refused_naming_the_field_and_nothing_rests(string field)
+    {
+        var (pool, _, _) = await FullPoolAsync();
+        var request = TestMarket.Request(pool);
+        var (bad, validFor) = field switch
+        {
+            "maxPricePerSlotHour" => (request with { MaxPricePerSlotHour = Credits.Zero }, TimeSpan.FromMinutes(1)),
+            "validFor" => (request, TimeSpan.Zero),
+            "start" => (request with { Start = DateTimeOffset.UtcNow.AddDays(-1) }, TimeSpan.FromMinutes(1)),
+            _ => (request with { Kind = "h100" }, TimeSpan.FromMinutes(1)),
+        };
+        var tenant = Tenant.New();
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => Book().PlaceAsync(tenant.Address, bad, validFor));
+
+        Assert.Equal(field, refused.Field);
+        Assert.DoesNotContain(await Book().ListAsync(), o => o.Tenant == tenant.Address.ToLowerInvariant());
+    }
+}
