@@ -59,6 +59,7 @@ public static class MarketHost
         app.MapOfferEndpoints();
         app.MapLeaseEndpoints();
         app.MapOrderEndpoints();
+        app.MapProviderEndpoints();
         app.MapInspectEndpoints();
         app.MapChainEndpoints();
         // The dashboard has no authentication of its own: the devnet host listens on loopback only.

@@ -27,6 +27,9 @@ public interface ILeaseGrain : IGrainWithGuidKey
     /// <summary>The chain watcher saw the escrow closed (by the final voucher, or refunded after expiry).</summary>
     Task ConfirmClosedAsync(EscrowClosed closed);
 
+    /// <summary>The provider is taking back <paramref name="slotKey"/>: at <paramref name="reclaimAt"/> the lease moves to another slot or ends, billed pro rata.</summary>
+    Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt);
+
     /// <summary>The settlement grain could not settle the voucher on chain.</summary>
     Task SettlementRejectedAsync(string reason);
 

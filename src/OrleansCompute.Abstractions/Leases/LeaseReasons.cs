@@ -19,5 +19,7 @@ public static class LeaseReasons
     public const string FinalVoucherAccepted = "FinalVoucherAccepted";
     public const string SettlementRejected = "SettlementRejected";
     public const string SettledOnChain = "SettledOnChain";
+    public const string ProviderReclaimed = "ProviderReclaimed";
+    public const string MovedToSlot = "MovedToSlot";
     public const string RefundedOnChain = "RefundedOnChain";
 }

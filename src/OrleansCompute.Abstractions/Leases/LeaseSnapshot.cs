@@ -22,6 +22,10 @@ public sealed record VoucherRequest(
     [property: Id(2)] Credits Amount,
     [property: Id(3)] bool IsFinal);
 
+/// <summary>A provider's notice that it takes back a slot of the lease at <see cref="At"/>.</summary>
+[GenerateSerializer, Immutable, Alias("occ.slot-reclaim")]
+public sealed record SlotReclaim([property: Id(0)] string SlotKey, [property: Id(1)] DateTimeOffset At);
+
 /// <summary>A lease as its grain holds it.</summary>
 [GenerateSerializer, Immutable, Alias("occ.lease-snapshot")]
 public sealed record LeaseSnapshot
@@ -62,4 +66,6 @@ public sealed record LeaseSnapshot
     [Id(25)] public DateTimeOffset? StartsAt { get; init; }
     /// <summary>The window booked in the slots' calendars: the lease runs inside it.</summary>
     [Id(26)] public LeaseWindow? BookedWindow { get; init; }
+    /// <summary>Slots the provider is taking back, and when.</summary>
+    [Id(27)] public IReadOnlyList<SlotReclaim> Reclaims { get; init; } = [];
 }

@@ -27,6 +27,15 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>Confirms the lease's bookings as funded for <paramref name="leased"/>; false (and nothing confirmed) when the lease no longer holds them all.</summary>
     Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased);
 
+    /// <summary>
+    /// Takes slot <paramref name="index"/> out of service: no new bookings; each lease booked on it gets
+    /// <paramref name="notice"/>, then moves to a free slot of this pool or ends with a pro-rata bill. Returns those leases.
+    /// </summary>
+    Task<IReadOnlyList<Guid>> DrainSlotAsync(int index, TimeSpan notice);
+
+    /// <summary>Moves the lease's booking off slot <paramref name="fromIndex"/> to a free slot; the new slot's key, or null when none is free.</summary>
+    Task<string?> MoveAsync(Guid leaseId, int fromIndex);
+
     /// <summary>Frees every slot the lease holds.</summary>
     Task ReleaseAsync(Guid leaseId);
 

@@ -10,7 +10,8 @@ public sealed record PoolSnapshot(
     [property: Id(2)] int AvailableSlots,
     [property: Id(3)] IReadOnlyDictionary<int, Guid> Holders,
     [property: Id(4)] Credits PricePerSlotHour,
-    [property: Id(5)] IReadOnlyDictionary<int, IReadOnlyList<SlotBooking>> Bookings);
+    [property: Id(5)] IReadOnlyDictionary<int, IReadOnlyList<SlotBooking>> Bookings,
+    [property: Id(6)] IReadOnlyList<int> Draining);
 
 /// <summary>What a pool tells its market after every change: its live price and free capacity.</summary>
 [GenerateSerializer, Immutable, Alias("occ.pool-status")]

@@ -228,6 +228,14 @@ public sealed class LeaseGrain(
         await SaveAsync(lease);
     }
 
+    public async Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt)
+    {
+        if (state.State.Lease is not { } lease || !lease.SlotKeys.Contains(slotKey) || lease.Reclaims.Any(r => r.SlotKey == slotKey)) return;
+        if (lease.Status is not (LeaseStatus.Reserved or LeaseStatus.Funded or LeaseStatus.Active)) return;
+        await SaveAsync(Transition(lease with { Reclaims = [.. lease.Reclaims, new SlotReclaim(slotKey, reclaimAt)] },
+            lease.Status, LeaseReasons.ProviderReclaimed, $"{slotKey} is taken back at {reclaimAt.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'}: the lease moves to a free slot or ends, billed pro rata"));
+    }
+
     public async Task SettlementRejectedAsync(string reason)
     {
         if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
@@ -245,7 +253,11 @@ public sealed class LeaseGrain(
     {
         if (state.State.Lease is not { } lease) return;
         var now = Now;
-        if (lease.Status == LeaseStatus.Reserved && now >= lease.FundBy)
+        if (lease.Reclaims.Any(r => r.At <= now) && lease.Status is LeaseStatus.Reserved or LeaseStatus.Funded or LeaseStatus.Active)
+        {
+            await SaveAsync(await ReclaimAsync(lease, now));
+        }
+        else if (lease.Status == LeaseStatus.Reserved && now >= lease.FundBy)
         {
             await ReleaseSlotsAsync(lease);
             await SaveAsync(Transition(lease, LeaseStatus.Expired, LeaseReasons.ReservationNotFunded,
@@ -263,6 +275,32 @@ public sealed class LeaseGrain(
         {
             await ArmDeadlineAsync();
         }
+    }
+
+    /// <summary>Moves the lease off each reclaimed slot whose notice ran out; when no slot is free the lease ends (a reservation is cancelled).</summary>
+    private async Task<LeaseSnapshot> ReclaimAsync(LeaseSnapshot lease, DateTimeOffset now)
+    {
+        foreach (var reclaim in lease.Reclaims.Where(r => r.At <= now).ToList())
+        {
+            lease = lease with { Reclaims = lease.Reclaims.Where(r => r != reclaim).ToList() };
+            var (_, index) = MarketKeys.ParseSlot(reclaim.SlotKey);
+            if (await Pool(lease).MoveAsync(Id, index) is { } moved)
+            {
+                lease = Transition(lease with { SlotKeys = lease.SlotKeys.Select(k => k == reclaim.SlotKey ? moved : k).ToList() },
+                    lease.Status, LeaseReasons.MovedToSlot, $"from {reclaim.SlotKey} to {moved}");
+                continue;
+            }
+            return lease.Status == LeaseStatus.Reserved
+                ? Transition(await ReleasedAsync(lease), LeaseStatus.Cancelled, LeaseReasons.ProviderReclaimed, $"{reclaim.SlotKey} was taken back and no slot was free")
+                : await EndActiveAsync(lease with { Reclaims = [] }, LeaseReasons.ProviderReclaimed);
+        }
+        return lease;
+    }
+
+    private async Task<LeaseSnapshot> ReleasedAsync(LeaseSnapshot lease)
+    {
+        await ReleaseSlotsAsync(lease);
+        return lease with { Reclaims = [] };
     }
 
     private async Task<LeaseSnapshot> EndActiveAsync(LeaseSnapshot lease, string reason)
@@ -293,13 +331,15 @@ public sealed class LeaseGrain(
     {
         _deadlineTimer?.Dispose();
         _deadlineTimer = null;
-        var deadline = state.State.Lease switch
+        var statusDeadline = state.State.Lease switch
         {
             { Status: LeaseStatus.Reserved, FundBy: { } fundBy } => fundBy,
             { Status: LeaseStatus.Funded, StartsAt: { } startsAt } => startsAt,
             { Status: LeaseStatus.Active, EndsAt: { } endsAt } => endsAt,
             _ => (DateTimeOffset?)null,
         };
+        var reclaimDeadline = statusDeadline is null ? null : state.State.Lease!.Reclaims.Select(r => (DateTimeOffset?)r.At).Min();
+        var deadline = reclaimDeadline < statusDeadline ? reclaimDeadline : statusDeadline;
 
         if (deadline is { } due)
         {

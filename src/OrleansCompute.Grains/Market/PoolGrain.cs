@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Grains.Market;
@@ -25,6 +26,9 @@ public sealed class PoolState
 
     /// <summary>Quotes given and not yet used or expired.</summary>
     [Id(4)] public Dictionary<Guid, PoolQuote> Quotes { get; set; } = [];
+
+    /// <summary>Slots the provider is taking out of service: never booked again.</summary>
+    [Id(5)] public HashSet<int> Draining { get; set; } = [];
 }
 
 [GenerateSerializer, Immutable, Alias("occ.pool-quote")]
@@ -135,6 +139,47 @@ public sealed class PoolGrain(
         return Task.FromResult<DateTimeOffset?>(null);
     }
 
+    public async Task<IReadOnlyList<Guid>> DrainSlotAsync(int index, TimeSpan notice)
+    {
+        var definition = Definition;
+        if (index < 0 || index >= definition.SlotCount)
+            throw MarketException.Invalid("index", "UnknownSlot", $"Pool {definition.PoolKey} has slots 0 to {definition.SlotCount - 1}.");
+        if (notice < TimeSpan.Zero || notice > TimeSpan.FromDays(7))
+            throw MarketException.Invalid("notice", "OutOfRange", "The notice is 0 to 7 days.");
+
+        state.State.Draining.Add(index);
+        DropEndedBookings();
+        await SaveAndReportAsync(definition);
+        var leases = BookingsOf(index).Select(b => b.LeaseId).Distinct().ToList();
+        var reclaimAt = clock.GetUtcNow() + notice;
+        var slotKey = MarketKeys.Slot(definition.PoolKey, index);
+        await Task.WhenAll(leases.Select(lease => GrainFactory.GetGrain<ILeaseGrain>(lease).NoticeReclaimAsync(slotKey, reclaimAt)));
+        return leases;
+    }
+
+    public async Task<string?> MoveAsync(Guid leaseId, int fromIndex)
+    {
+        var definition = Definition;
+        if (BookingsOf(fromIndex).FirstOrDefault(b => b.LeaseId == leaseId) is not { } booking) return null;
+
+        foreach (var index in FreeSlots(booking.Window))
+        {
+            var slot = Slot(index);
+            if (!await slot.TryReserveAsync(leaseId, booking.Window, booking.HoldUntil ?? booking.Window.End)) continue;
+            if (booking.HoldUntil is null && !await slot.ActivateAsync(leaseId, booking.Window))
+            {
+                await slot.ReleaseAsync(leaseId);
+                continue;
+            }
+            await Slot(fromIndex).ReleaseAsync(leaseId);
+            BookingsOf(fromIndex).Remove(booking);
+            BookingsOf(index).Add(booking);
+            await state.WriteStateAsync();
+            return MarketKeys.Slot(definition.PoolKey, index);
+        }
+        return null;
+    }
+
     public async Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased)
     {
         var held = HeldBy(leaseId);
@@ -166,11 +211,12 @@ public sealed class PoolGrain(
     {
         var definition = state.State.Definition;
         var holders = HoldersNow();
-        var available = definition is null ? 0 : definition.SlotCount - holders.Count;
+        var available = definition is null ? 0 : definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d));
         var price = definition is null ? Credits.Zero : PriceNow(definition).Price;
         var bookings = state.State.Bookings.Where(b => b.Value.Count > 0)
             .ToDictionary(b => b.Key, b => (IReadOnlyList<SlotBooking>)b.Value.OrderBy(x => x.Window.Start).ToList());
-        return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available, holders, price, bookings));
+        return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available, holders, price, bookings,
+            state.State.Draining.Order().ToList()));
     }
 
     private PoolQuote UsableQuote(Guid quoteId, int slots)
@@ -187,6 +233,7 @@ public sealed class PoolGrain(
     /// <summary>Slot indexes with no booking overlapping <paramref name="window"/>, lowest first.</summary>
     private IEnumerable<int> FreeSlots(LeaseWindow window) =>
         Enumerable.Range(0, Definition.SlotCount)
+            .Where(index => !state.State.Draining.Contains(index))
             .Where(index => !state.State.Bookings.TryGetValue(index, out var bookings) || !bookings.Any(b => b.Window.Overlaps(window)));
 
     /// <summary>Slot index → the lease whose booking covers this instant.</summary>
@@ -228,8 +275,12 @@ public sealed class PoolGrain(
         GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).ReportAsync(Status(definition)).Ignore();
     }
 
-    private PoolStatus Status(PoolDefinition definition) =>
-        new(definition.PoolKey, PriceNow(definition).Price, definition.SlotCount - HoldersNow().Count);
+    private PoolStatus Status(PoolDefinition definition)
+    {
+        var holders = HoldersNow();
+        return new(definition.PoolKey, PriceNow(definition).Price,
+            definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d)));
+    }
 
     private List<int> HeldBy(Guid leaseId) =>
         state.State.Bookings.Where(b => b.Value.Any(x => x.LeaseId == leaseId)).Select(b => b.Key).ToList();
