@@ -6,13 +6,14 @@ using OrleansCompute.Host.Api;
 using OrleansCompute.Host.Auth;
 using OrleansCompute.Host.Chain;
 using OrleansCompute.Host.Devnet;
+using OrleansCompute.Storage.Hosting;
 
 namespace OrleansCompute.Host;
 
 /// <summary>
 /// The host: one process with the Orleans silo, the HTTP API, the dashboard and the chain watcher.
 /// Configuration sections: <c>Chain</c> (<see cref="ChainOptions"/>), <c>Market</c> (<see cref="MarketOptions"/>),
-/// <c>Orleans</c> (SiloPort, GatewayPort), <c>Devnet</c> (SeedDemo).
+/// <c>Orleans</c> (SiloPort, GatewayPort), <c>Storage</c> (Path of the SQLite file), <c>Devnet</c> (SeedDemo).
 /// </summary>
 public static class MarketHost
 {
@@ -33,8 +34,18 @@ public static class MarketHost
             silo.UseLocalhostClustering(
                 siloPort: config.GetValue("Orleans:SiloPort", 11111),
                 gatewayPort: config.GetValue("Orleans:GatewayPort", 30000));
-            silo.AddMemoryGrainStorage(GrainStorage.Market);
-            silo.UseInMemoryReminderService();
+            // Grain state and reminders live in one SQLite file when Storage:Path is set (the devnet's .devnet/market.db);
+            // without it they live in memory and are gone when the host stops.
+            if (config["Storage:Path"] is { Length: > 0 } storePath)
+            {
+                silo.AddSqliteGrainStorage(GrainStorage.Market, storePath);
+                silo.UseSqliteReminderService(storePath);
+            }
+            else
+            {
+                silo.AddMemoryGrainStorage(GrainStorage.Market);
+                silo.UseInMemoryReminderService();
+            }
             silo.AddDashboard();
         });
 

@@ -12,8 +12,8 @@ public interface IAccountGrain : IGrainWithStringKey
     /// <summary>A settlement paid this provider <paramref name="amount"/> on chain.</summary>
     Task RecordEarningAsync(Credits amount);
 
-    /// <summary>This provider withdrew <paramref name="amount"/> from the escrow contract.</summary>
-    Task RecordWithdrawalAsync(Credits amount);
+    /// <summary>This provider withdrew <paramref name="amount"/> from the escrow contract; once per transaction, however often the event is seen.</summary>
+    Task RecordWithdrawalAsync(Credits amount, string transactionHash);
 
     [ReadOnly]
     ValueTask<AccountSnapshot> GetAsync();

@@ -24,6 +24,8 @@ public sealed class DevnetFiles(string directory)
     public string AnvilStatePath => Path.Combine(Directory, "anvil-state.json");
     public string AnvilLogPath => Path.Combine(Directory, "anvil.log");
     public string HostLogPath => Path.Combine(Directory, "host.log");
+    /// <summary>The host's grain state and reminders (SQLite).</summary>
+    public string MarketStorePath => Path.Combine(Directory, "market.db");
 
     public DevnetConfig? ReadConfig() => Read<DevnetConfig>(ConfigPath);
 

@@ -30,8 +30,8 @@ public sealed class DevnetRunner(CliContext context)
         await using var anvil = await StartAnvilAsync(toolchain, files, chainPort, ct);
         var devnet = await EnsureContractsAsync(toolchain, files, anvil.RpcUrl, $"http://127.0.0.1:{apiPort}", ct);
 
-        Say($"starting the market host on {devnet.ApiUrl} (log in {files.HostLogPath})…");
-        await using var host = HostProcess.Start(context.RepositoryRoot, devnet, files.HostLogPath);
+        Say($"starting the market host on {devnet.ApiUrl} (state in {files.MarketStorePath}, log in {files.HostLogPath})…");
+        await using var host = HostProcess.Start(context.RepositoryRoot, devnet, files.MarketStorePath, files.HostLogPath);
         try
         {
             await WaitForHostAsync(host, devnet, files, ct);
@@ -69,6 +69,9 @@ public sealed class DevnetRunner(CliContext context)
             return reused;
         }
 
+        // New contracts mean a new ledger: market state kept for the old ones would describe leases that do not exist.
+        foreach (var file in new[] { files.MarketStorePath, files.MarketStorePath + "-wal", files.MarketStorePath + "-shm" })
+            File.Delete(file);
         Say("deploying ComputeCredit and LeaseEscrow…");
         var chainId = (long)(await rpc.CallAsync(web3 => web3.Eth.ChainId.SendRequestAsync(), ct)).Value;
         using var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, chainId);

@@ -17,7 +17,7 @@ public sealed class HostProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static HostProcess Start(string repositoryRoot, DevnetConfig devnet, string logPath)
+    public static HostProcess Start(string repositoryRoot, DevnetConfig devnet, string storePath, string logPath)
     {
         var hostDll = FindHostDll(repositoryRoot);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(hostDll)! };
@@ -33,6 +33,7 @@ public sealed class HostProcess : IAsyncDisposable
             // The operator's key (it pays gas for settlements) goes through the environment, not the visible command line.
             ["Chain__OperatorPrivateKey"] = DevAccounts.Operator.PrivateKey,
             ["Devnet__SeedDemo"] = "true",
+            ["Storage__Path"] = storePath,
             // The silo is alone in its cluster: any free ports do, so a second devnet never collides with the first.
             ["Orleans__SiloPort"] = LoopbackPorts.Free().ToString(),
             ["Orleans__GatewayPort"] = LoopbackPorts.Free().ToString(),

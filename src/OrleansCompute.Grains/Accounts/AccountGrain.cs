@@ -11,6 +11,7 @@ public sealed class AccountState
     [Id(2)] public Credits Earned { get; set; }
     [Id(3)] public Credits Withdrawn { get; set; }
     [Id(4)] public List<string> Orders { get; set; } = [];
+    [Id(5)] public HashSet<string> WithdrawalTransactions { get; set; } = [];
 }
 
 /// <summary>A tenant's leases, a provider's pools and what the chain says it earned and withdrew.</summary>
@@ -44,8 +45,9 @@ public sealed class AccountGrain(
         await state.WriteStateAsync();
     }
 
-    public async Task RecordWithdrawalAsync(Credits amount)
+    public async Task RecordWithdrawalAsync(Credits amount, string transactionHash)
     {
+        if (!state.State.WithdrawalTransactions.Add(transactionHash)) return;
         state.State.Withdrawn += amount;
         await state.WriteStateAsync();
     }

@@ -20,5 +20,5 @@ public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSin
             closed.Refund, closed.TransactionHash, closed.BlockNumber));
 
     public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) =>
-        grains.GetGrain<IAccountGrain>(AccountKeys.Normalize(withdrawn.Provider)).RecordWithdrawalAsync(withdrawn.Amount);
+        grains.GetGrain<IAccountGrain>(AccountKeys.Normalize(withdrawn.Provider)).RecordWithdrawalAsync(withdrawn.Amount, withdrawn.TransactionHash);
 }

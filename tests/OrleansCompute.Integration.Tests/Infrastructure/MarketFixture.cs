@@ -22,7 +22,11 @@ public sealed class MarketFixture : IAsyncLifetime
 {
     public static readonly Credits TenantGrant = Credits.FromCredits(1_000m);
 
+    /// <summary>Long enough for occ to fund a lease, short enough for a test to watch a reservation expire.</summary>
+    public static readonly TimeSpan FundingWindow = TimeSpan.FromSeconds(20);
+
     private WebApplication? _host;
+    private string[] _hostArgs = [];
 
     public AnvilProcess Anvil { get; private set; } = null!;
     public FoundryToolchain Toolchain { get; private set; } = null!;
@@ -56,7 +60,7 @@ public sealed class MarketFixture : IAsyncLifetime
         files.WriteConfig(Devnet);
         files.WriteWallets(Wallets);
 
-        _host = MarketHost.Build(
+        _hostArgs =
         [
             "--urls", Devnet.ApiUrl,
             $"--Chain:RpcUrl={Devnet.RpcUrl}",
@@ -66,11 +70,24 @@ public sealed class MarketFixture : IAsyncLifetime
             $"--Chain:DeployBlock={Devnet.DeployBlock}",
             $"--Chain:OperatorPrivateKey={DevAccounts.Operator.PrivateKey}",
             "--Chain:EventPollInterval=00:00:00.200",
+            $"--Market:FundingWindow={FundingWindow}",
             $"--Orleans:SiloPort={LoopbackPorts.Free()}",
             $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
+            $"--Storage:Path={Path.Combine(DevnetDirectory, "market.db")}",
             "--Devnet:SeedDemo=true",
             "--Logging:LogLevel:Default=Warning",
-        ]);
+        ];
+        _host = MarketHost.Build(_hostArgs);
+        await _host.StartAsync();
+        await WaitForOffersAsync();
+    }
+
+    /// <summary>Stops the host and starts a new one on the same SQLite file, chain and ports: what a host restart does.</summary>
+    public async Task RestartHostAsync()
+    {
+        await _host!.StopAsync();
+        await _host.DisposeAsync();
+        _host = MarketHost.Build(_hostArgs);
         await _host.StartAsync();
         await WaitForOffersAsync();
     }

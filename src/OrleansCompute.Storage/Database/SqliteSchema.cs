@@ -1,0 +1,38 @@
+namespace OrleansCompute.Storage.Database;
+
+/// <summary>The tables of a store file. Every statement is idempotent: opening an existing file changes nothing.</summary>
+internal static class SqliteSchema
+{
+    /// <summary>Bumped, with a migration, whenever a table below changes shape.</summary>
+    public const int Version = 1;
+
+    public const string Create = """
+        CREATE TABLE IF NOT EXISTS grain_state (
+            storage_name TEXT    NOT NULL,
+            state_name   TEXT    NOT NULL,
+            grain_id     TEXT    NOT NULL,
+            etag         INTEGER NOT NULL,
+            payload      BLOB    NOT NULL,
+            PRIMARY KEY (storage_name, state_name, grain_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE IF NOT EXISTS reminders (
+            grain_id      TEXT    NOT NULL,
+            reminder_name TEXT    NOT NULL,
+            grain_hash    INTEGER NOT NULL,
+            start_at      INTEGER NOT NULL,
+            period        INTEGER NOT NULL,
+            etag          INTEGER NOT NULL,
+            PRIMARY KEY (grain_id, reminder_name)
+        ) WITHOUT ROWID;
+
+        CREATE INDEX IF NOT EXISTS reminders_by_grain_hash ON reminders (grain_hash);
+
+        CREATE TABLE IF NOT EXISTS counters (
+            name  TEXT    NOT NULL PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        INSERT OR IGNORE INTO counters (name, value) VALUES ('last_etag', 0);
+        """;
+}

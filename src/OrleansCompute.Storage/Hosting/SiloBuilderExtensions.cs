@@ -1,0 +1,58 @@
+// Wires the SQLite store into a silo. Grain storage and reminders given the same path share one database, and
+// with it one writer whose transactions commit both.
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Hosting;
+using Orleans.Runtime.Hosting;
+using Orleans.Serialization;
+using Orleans.Serialization.Serializers;
+using Orleans.Storage;
+using OrleansCompute.Storage.Database;
+using OrleansCompute.Storage.GrainStorage;
+using OrleansCompute.Storage.Reminders;
+
+namespace OrleansCompute.Storage.Hosting;
+
+public static class SiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds grain storage <paramref name="name"/>, kept in the SQLite file at <paramref name="databasePath"/>
+    /// (created when missing). State is serialized with Orleans' binary serializer, so every
+    /// <c>[GenerateSerializer]</c> type works unchanged; register a keyed <see cref="IGrainStorageSerializer"/>
+    /// under <paramref name="name"/> to use another.
+    /// </summary>
+    public static ISiloBuilder AddSqliteGrainStorage(this ISiloBuilder builder, string name, string databasePath)
+    {
+        var database = AddDatabase(builder.Services, databasePath);
+        builder.Services.AddGrainStorage(name, (services, providerName) => new SqliteGrainStorage(
+            providerName,
+            services.GetRequiredKeyedService<SqliteDatabase>(database),
+            services.GetKeyedService<IGrainStorageSerializer>(providerName)
+                ?? new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>()),
+            services.GetRequiredService<IActivatorProvider>()));
+        return builder;
+    }
+
+    /// <summary>Keeps the silo's reminders in the SQLite file at <paramref name="databasePath"/> (created when missing).</summary>
+    public static ISiloBuilder UseSqliteReminderService(this ISiloBuilder builder, string databasePath)
+    {
+        var database = AddDatabase(builder.Services, databasePath);
+        builder.AddReminders();
+        builder.Services.AddSingleton<IReminderTable>(services =>
+            new SqliteReminderTable(services.GetRequiredKeyedService<SqliteDatabase>(database)));
+        return builder;
+    }
+
+    /// <summary>One <see cref="SqliteDatabase"/> per file, opened on first use and closed with the silo's services.</summary>
+    private static DatabaseKey AddDatabase(IServiceCollection services, string databasePath)
+    {
+        var key = new DatabaseKey(Path.GetFullPath(databasePath));
+        services.TryAddKeyedSingleton(key, (services, _) =>
+            SqliteDatabase.Open(key.Path, services.GetService<ILogger<SqliteDatabase>>()));
+        return key;
+    }
+
+    private sealed record DatabaseKey(string Path);
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Orders;
+using OrleansCompute.Integration.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansCompute.Integration.Tests;
+
+/// <summary>The host stops and starts again on its SQLite file in the middle of leases: nothing is lost, deadlines still fire.</summary>
+[Collection(MarketCollection.Name)]
+public sealed class RestartTests(MarketFixture market)
+{
+    [Fact]
+    public async Task A_host_restart_keeps_every_lease_order_and_pending_expiry_and_the_lease_still_settles()
+    {
+        var tenant = market.Wallets[3];
+        var created = await market.OccAsync("lease", "create", "--kind", "h100", "--hours", "2", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var active = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        var unfunded = await market.Api.CreateLeaseAsync(new LeaseRequest("inferentia2", 1, 1), tenant.PrivateKey, default);
+        var order = await market.Api.PlaceOrderAsync(
+            new PlaceOrderRequest(new LeaseRequest("h200", 1, 1, MaxPricePerSlotHour: Credits.FromCredits(0.10m)), 30), tenant.PrivateKey, default);
+        var block = await market.Api.CreateLeaseAsync(new LeaseRequest("trainium2", 1, 1, Start: DateTimeOffset.UtcNow.AddHours(6)), tenant.PrivateKey, default);
+
+        await market.RestartHostAsync();
+
+        var api = market.Api;
+        var activeAfter = await api.GetLeaseAsync(LeaseIds.Format(active.Id), default);
+        Assert.Equal((LeaseStatus.Active, active.FundingTransaction), (activeAfter.Status, activeAfter.FundingTransaction));
+        Assert.Equal(active.SlotKeys, activeAfter.SlotKeys);
+        Assert.Equal(activeAfter.Id, (await market.OccAsync("inspect", "slot", active.SlotKeys.Single(), "--json")).Json.GetProperty("leaseId").GetGuid());
+        Assert.Contains(await api.ListOrdersAsync(tenant.PrivateKey, default), o => o.Id == order.Id && o.Status == OrderStatus.Open);
+        Assert.Equal(LeaseStatus.Reserved, (await api.GetLeaseAsync(LeaseIds.Format(block.Id), default)).Status);
+        Assert.Contains(block.Id, (await api.ListLeasesAsync(tenant.PrivateKey, default)).Select(l => l.Id));
+
+        // The unfunded reservation's deadline was set before the restart; it still releases the slot.
+        var expired = await WaitForAsync(() => api.GetLeaseAsync(LeaseIds.Format(unfunded.Id), default), l => l.Status != LeaseStatus.Reserved,
+            MarketFixture.FundingWindow + TimeSpan.FromSeconds(30));
+        Assert.Equal((LeaseStatus.Expired, LeaseReasons.ReservationNotFunded), (expired.Status, expired.History[^1].Reason));
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(active.Id), "--tenant", tenant.Name, "--json");
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        Assert.Equal(LeaseStatus.Settled, ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!.Status);
+        await market.AssertConservedAsync();
+
+        await market.OccAsync("order", "cancel", order.Id, "--tenant", tenant.Name);
+        Assert.Equal(LeaseStatus.Expired, (await api.GetLeaseAsync(LeaseIds.Format(block.Id), default)).Status);
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var value = await read();
+            if (done(value)) return value;
+            Assert.True(DateTime.UtcNow < deadline, $"still {value} after {timeout}");
+            await Task.Delay(250);
+        }
+    }
+}

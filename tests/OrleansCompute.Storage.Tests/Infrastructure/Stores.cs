@@ -1,0 +1,24 @@
+// Builds the storage classes outside a silo, with the serializer and activators a silo would give them.
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+using Orleans.Serialization.Serializers;
+using Orleans.Storage;
+using OrleansCompute.Storage.Database;
+using OrleansCompute.Storage.GrainStorage;
+
+namespace OrleansCompute.Storage.Tests.Infrastructure;
+
+internal static class Stores
+{
+    private static readonly IServiceProvider Services = new ServiceCollection()
+        .AddSerializer(serializer => serializer.AddAssembly(typeof(TestState).Assembly))
+        .BuildServiceProvider();
+
+    public static SqliteGrainStorage GrainStorage(SqliteDatabase database, string name = "market") => new(
+        name,
+        database,
+        new OrleansGrainStorageSerializer(Services.GetRequiredService<Serializer>()),
+        Services.GetRequiredService<IActivatorProvider>());
+
+    public static GrainId Grain(string key) => GrainId.Create("test", key);
+}
