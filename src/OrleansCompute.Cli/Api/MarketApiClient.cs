@@ -50,6 +50,9 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<StandingOrder> CancelOrderAsync(string orderId, string tenantKey, CancellationToken ct) =>
         SendAsync<StandingOrder>(HttpMethod.Post, $"/api/orders/{Uri.EscapeDataString(orderId)}/cancel", null, tenantKey, ct);
 
+    public Task<JsonElement> DrainSlotAsync(string poolKey, int index, int noticeMinutes, string providerKey, CancellationToken ct) =>
+        SendAsync<JsonElement>(HttpMethod.Post, $"/api/pools/{poolKey}/slots/{index}/drain", new { noticeMinutes }, providerKey, ct);
+
     public Task<JsonElement> InspectAsync(string kind, string key, CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Get, $"/api/inspect/{Uri.EscapeDataString(kind)}/{key}", null, null, ct);
 

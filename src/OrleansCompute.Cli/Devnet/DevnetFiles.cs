@@ -12,7 +12,7 @@ public sealed record DevnetConfig(
     long DeployBlock,
     string ApiUrl);
 
-/// <summary>A tenant wallet the CLI signs for. On the devnet these are Anvil's dev accounts.</summary>
+/// <summary>A wallet the CLI signs for (a tenant's, or on the devnet a provider's). On the devnet these are Anvil's dev accounts.</summary>
 public sealed record TenantWallet(string Name, string Address, string PrivateKey);
 
 /// <summary>The files of a devnet (by default <c>.devnet/</c> in the checkout) and how they are read and written.</summary>
@@ -21,6 +21,8 @@ public sealed class DevnetFiles(string directory)
     public string Directory { get; } = directory;
     public string ConfigPath => Path.Combine(Directory, "devnet.json");
     public string WalletsPath => Path.Combine(Directory, "wallets.json");
+    /// <summary>The demo providers' payout wallets: they sign provider operations (define, drain).</summary>
+    public string ProviderWalletsPath => Path.Combine(Directory, "providers.json");
     public string AnvilStatePath => Path.Combine(Directory, "anvil-state.json");
     public string AnvilLogPath => Path.Combine(Directory, "anvil.log");
     public string HostLogPath => Path.Combine(Directory, "host.log");
@@ -34,6 +36,10 @@ public sealed class DevnetFiles(string directory)
     public IReadOnlyList<TenantWallet> ReadWallets() => Read<List<TenantWallet>>(WalletsPath) ?? [];
 
     public void WriteWallets(IReadOnlyList<TenantWallet> wallets) => Write(WalletsPath, wallets);
+
+    public IReadOnlyList<TenantWallet> ReadProviderWallets() => Read<List<TenantWallet>>(ProviderWalletsPath) ?? [];
+
+    public void WriteProviderWallets(IReadOnlyList<TenantWallet> wallets) => Write(ProviderWalletsPath, wallets);
 
     private static T? Read<T>(string path) =>
         File.Exists(path) ? JsonSerializer.Deserialize<T>(File.ReadAllText(path), ApiJson.Options) : default;

@@ -81,6 +81,7 @@ public sealed class DevnetRunner(CliContext context)
         var wallets = DevAccounts.Tenants.Select((account, i) => new TenantWallet($"tenant{i + 1}", account.Address, account.PrivateKey)).ToList();
         foreach (var wallet in wallets) await credit.MintAsync(deployer, wallet.Address, TenantGrant, ct);
         files.WriteWallets(wallets);
+        files.WriteProviderWallets(DevAccounts.Providers.Select((a, i) => new TenantWallet($"provider{i + 1}", a.Address, a.PrivateKey)).ToList());
 
         var devnet = new DevnetConfig(rpcUrl, chainId, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock, apiUrl);
         files.WriteConfig(devnet);

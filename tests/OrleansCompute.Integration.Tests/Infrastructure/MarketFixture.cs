@@ -59,6 +59,7 @@ public sealed class MarketFixture : IAsyncLifetime
         var files = new DevnetFiles(DevnetDirectory);
         files.WriteConfig(Devnet);
         files.WriteWallets(Wallets);
+        files.WriteProviderWallets(DevAccounts.Providers.Select((a, i) => new TenantWallet($"provider{i + 1}", a.Address, a.PrivateKey)).ToList());
 
         _hostArgs =
         [
