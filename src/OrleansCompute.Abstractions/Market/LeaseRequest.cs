@@ -1,9 +1,11 @@
 namespace OrleansCompute.Abstractions.Market;
 
 /// <summary>
-/// What a tenant asks for: <see cref="Slots"/> accelerators of <see cref="Kind"/> for <see cref="Hours"/>, starting now
-/// or at <see cref="Start"/> (a reserved block),
-/// optionally in one <see cref="Region"/>, at most <see cref="MaxPricePerSlotHour"/>, or at the price of <see cref="QuoteId"/>.
+/// What a tenant asks for: <see cref="Slots"/> accelerators of <see cref="Kind"/> (or <c>any</c> kind that meets the
+/// constraints) for <see cref="Hours"/>, starting now or at <see cref="Start"/> (a reserved block), optionally in one
+/// <see cref="Region"/>, at most <see cref="MaxPricePerSlotHour"/> and/or <see cref="MaxPricePerMillionTokens"/>, or at
+/// the price of <see cref="QuoteId"/>; with at least <see cref="MinMemoryGiB"/> and <see cref="MinTokensPerSecond"/> per
+/// accelerator, only from <see cref="Providers"/> and never from <see cref="ExcludeProviders"/>.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("occ.lease-request")]
 public sealed record LeaseRequest(
@@ -13,4 +15,13 @@ public sealed record LeaseRequest(
     [property: Id(3)] string? Region = null,
     [property: Id(4)] Credits? MaxPricePerSlotHour = null,
     [property: Id(5)] string? QuoteId = null,
-    [property: Id(6)] DateTimeOffset? Start = null);
+    [property: Id(6)] DateTimeOffset? Start = null,
+    [property: Id(7)] int? MinMemoryGiB = null,
+    [property: Id(8)] int? MinTokensPerSecond = null,
+    [property: Id(9)] Credits? MaxPricePerMillionTokens = null,
+    [property: Id(10)] IReadOnlyList<string>? Providers = null,
+    [property: Id(11)] IReadOnlyList<string>? ExcludeProviders = null)
+{
+    /// <summary>The kind that asks the market for the cheapest kind meeting the constraints.</summary>
+    public const string AnyKind = "any";
+}

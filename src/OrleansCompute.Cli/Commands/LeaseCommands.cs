@@ -81,16 +81,18 @@ public static class LeaseCommands
 
     private static Command CreateCommand()
     {
-        var kind = new Option<string>("--kind") { Description = "Accelerator kind: trainium2, inferentia2, h100, h200, mi300x.", Required = true };
+        var kind = new Option<string>("--kind") { Description = "Accelerator kind: trainium2, inferentia2, h100, h200, mi300x, or any (the cheapest kind meeting the constraints).", Required = true };
         var slots = new Option<int>("--slots") { Description = "How many accelerators.", DefaultValueFactory = _ => 1 };
         var hours = new Option<int>("--hours") { Description = "How long the lease runs.", Required = true };
         var region = new Option<string?>("--region") { Description = "Only this region." };
         var maxPrice = MaxPriceOption();
         var quote = new Option<string?>("--quote") { Description = "Pay the price of this quote (from `occ quote`) instead of the live price." };
         var start = StartOption();
+        var constraints = new ConstraintOptions();
         var tenant = TenantOption();
         var command = new Command("create", "Reserve slots, fund the escrow from the tenant's wallet, and wait until the lease is active (or, for a block starting later, funded).")
             { kind, slots, hours, start, region, maxPrice, quote, tenant };
+        constraints.AddTo(command);
 
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
@@ -100,8 +102,8 @@ public static class LeaseCommands
             var api = context.Api();
             var chain = TenantChain.Connect(context);
 
-            var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region), max,
-                parse.GetValue(quote), ParseStart(parse.GetValue(start)));
+            var request = constraints.Apply(parse, new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours),
+                parse.GetValue(region), max, parse.GetValue(quote), ParseStart(parse.GetValue(start))));
             var reserved = await api.CreateLeaseAsync(request, key, ct);
 
             string escrowTransaction;

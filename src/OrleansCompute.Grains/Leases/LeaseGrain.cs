@@ -56,7 +56,7 @@ public sealed class LeaseGrain(
         var startsAt = request.Start > now ? request.Start : null;
         // A reserved block books exactly its window; a lease that starts when funded books room for the funding delay too.
         var window = startsAt is { } start ? LeaseWindow.From(start, duration) : new LeaseWindow(now, fundBy + duration);
-        var reservation = await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, window, fundBy);
+        (request, var reservation) = await ReserveAsync(request, window, fundBy);
         try
         {
             await RecordReservationAsync(tenant, request, reservation, now, fundBy, startsAt, window);
@@ -69,6 +69,31 @@ public sealed class LeaseGrain(
             throw;
         }
         return Lease;
+    }
+
+    /// <summary>
+    /// One kind: its market. Any kind: each kind that meets the constraints, cheapest per token at list price first,
+    /// until one takes it; when none does, the first kind's refusal says why.
+    /// </summary>
+    private async Task<(LeaseRequest Request, PoolReservation Reservation)> ReserveAsync(LeaseRequest request, LeaseWindow window, DateTimeOffset fundBy)
+    {
+        if (request.Kind != LeaseRequest.AnyKind)
+            return (request, await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, window, fundBy));
+
+        MarketException? firstRefusal = null;
+        foreach (var profile in LeaseRequestRules.KindsFor(request))
+        {
+            var forKind = LeaseRequestRules.ForKind(request, profile);
+            try
+            {
+                return (forKind, await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(profile.Kind)).ReserveAsync(Id, forKind, window, fundBy));
+            }
+            catch (MarketException refused) when (refused.Error is MarketError.Conflict or MarketError.InvalidRequest && refused.Field is not "start")
+            {
+                firstRefusal ??= refused;
+            }
+        }
+        throw firstRefusal!;
     }
 
     private async Task RecordReservationAsync(string tenant, LeaseRequest request, PoolReservation reservation,

@@ -99,7 +99,13 @@ public sealed class MarketGrain(
     /// </summary>
     private List<PoolDefinition> Candidates(LeaseRequest request)
     {
-        var inRegion = state.State.Pools.Values.Where(p => request.Region is null || p.Region == request.Region).ToList();
+        var inRegion = state.State.Pools.Values.Where(p => request.Region is null || p.Region == request.Region)
+            .Where(p => (request.Providers is not { Count: > 0 } allowed || allowed.Contains(p.ProviderId))
+                        && (request.ExcludeProviders is not { } excluded || !excluded.Contains(p.ProviderId)))
+            .ToList();
+        if (inRegion.Count == 0 && (request.Providers is { Count: > 0 } || request.ExcludeProviders is { Count: > 0 }))
+            throw new MarketException(MarketError.Conflict, "NoProviderAllowed",
+                $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} belongs to a provider the request allows.", "providers");
         if (inRegion.Count == 0)
             throw request.Region is null
                 ? new MarketException(MarketError.Conflict, "NoCapacity", $"No provider offers {Kind} yet.", "kind")

@@ -1,0 +1,81 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Tests.Infrastructure;
+
+namespace OrleansCompute.Grains.Tests;
+
+/// <summary>Requests that name what they need rather than a kind: memory, throughput, price per token, providers.</summary>
+[Collection(MarketClusterCollection.Name)]
+public sealed class MatchingConstraintTests(ClusterFixture cluster)
+{
+    private readonly TestMarket _market = new(cluster.Grains);
+
+    [Fact]
+    public async Task Any_kind_fills_from_a_kind_that_meets_the_memory_and_throughput_asked()
+    {
+        var region = TestMarket.NewRegion();
+        await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 1.00m, kind: "inferentia2");
+        var mi300x = await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 3.00m, kind: "mi300x");
+        var h200 = await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 3.50m, kind: "h200");
+
+        var bigMemory = await _market.RequestAsync(Tenant.New(), new LeaseRequest(LeaseRequest.AnyKind, 1, 1, region, MinMemoryGiB: 150));
+        var fast = await _market.RequestAsync(Tenant.New(), new LeaseRequest(LeaseRequest.AnyKind, 1, 1, region, MinTokensPerSecond: 3_500));
+
+        Assert.Equal(("mi300x", mi300x.PoolKey), (bigMemory.Request.Kind, bigMemory.PoolKey));
+        Assert.Equal(("h200", h200.PoolKey), (fast.Request.Kind, fast.PoolKey));
+    }
+
+    [Fact]
+    public async Task Provider_allow_and_deny_lists_choose_among_pools()
+    {
+        var region = TestMarket.NewRegion();
+        var cheap = await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 2.00m);
+        var dear = await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 3.00m);
+
+        var avoiding = await _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, ExcludeProviders: [cheap.ProviderId]));
+        var only = await _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, Providers: [dear.ProviderId]));
+        var nobody = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, Providers: ["nobody"])));
+
+        Assert.Equal(dear.PoolKey, avoiding.PoolKey);
+        Assert.Equal(dear.PoolKey, only.PoolKey);
+        Assert.Equal(("providers", "NoProviderAllowed"), (nobody.Field, nobody.Reason));
+    }
+
+    [Fact]
+    public async Task A_max_price_per_million_tokens_caps_the_price_per_slot_hour()
+    {
+        var region = TestMarket.NewRegion();
+        await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 2.40m);
+
+        // An H100 makes 3,000 tokens/s: 10.8M tokens an hour, so 2.40 per slot-hour is about 0.2222 per 1M tokens.
+        var tooLow = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, MaxPricePerMillionTokens: Credits.FromCredits(0.20m))));
+        var enough = await _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, MaxPricePerMillionTokens: Credits.FromCredits(0.25m)));
+
+        Assert.Equal("AboveMaxPrice", tooLow.Reason);
+        Assert.Equal(Credits.FromCredits(2.40m), enough.PricePerSlotHour);
+    }
+
+    public static TheoryData<LeaseRequest, string, string> Contradictions => new()
+    {
+        { new LeaseRequest("h100", 1, 1, MinMemoryGiB: 100), "minMemoryGiB", "KindBelowConstraints" },
+        { new LeaseRequest("inferentia2", 1, 1, MinTokensPerSecond: 2_000), "minTokensPerSecond", "KindBelowConstraints" },
+        { new LeaseRequest(LeaseRequest.AnyKind, 1, 1, MinMemoryGiB: 1_000), "minMemoryGiB", "NoKindFits" },
+        { new LeaseRequest("h100", 1, 1, Providers: ["a"], ExcludeProviders: ["a"]), "providers", "ContradictoryConstraints" },
+        { new LeaseRequest("h100", 1, 1, MaxPricePerMillionTokens: Credits.Zero), "maxPricePerMillionTokens", "OutOfRange" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Contradictions))]
+    public async Task Constraints_that_cannot_be_met_are_refused_naming_the_field(LeaseRequest request, string field, string reason)
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 1);
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.RequestAsync(Tenant.New(), request with { Region = region }));
+
+        Assert.Equal((field, reason), (refused.Field, refused.Reason));
+        Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+    }
+}
