@@ -108,7 +108,7 @@ public sealed class OrderBookGrain(
                 state.State.Orders[id] = order with { Status = OrderStatus.Filled, LeaseId = leaseId, Reason = "Filled" };
                 changed = true;
             }
-            catch (MarketException unfilled) when (unfilled.Error == MarketError.Conflict)
+            catch (MarketException unfilled)
             {
                 if (order.Reason != unfilled.Reason)
                 {
