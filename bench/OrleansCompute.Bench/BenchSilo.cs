@@ -1,0 +1,109 @@
+// One in-process silo configured like the host's (MarketHost), with the market's store chosen per run.
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Storage;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Signing;
+using OrleansCompute.Grains;
+#if SQLITE_STORE
+using OrleansCompute.Storage.Hosting;
+#endif
+
+namespace OrleansCompute.Bench;
+
+public enum MarketStore { Memory, Sqlite }
+
+public static class BenchSilo
+{
+    public const long ChainId = 31337;
+    public const string EscrowAddress = "0x00000000000000000000000000000000000e5c70";
+
+    /// <summary>Ports away from the devnet host's defaults (11111, 30000), so a bench can run beside it.</summary>
+    private const int SiloPort = 21111, GatewayPort = 40000;
+
+    public static bool SqliteBuiltIn =>
+#if SQLITE_STORE
+        true;
+#else
+        false;
+#endif
+
+    /// <param name="profile">Counts every grain call and every storage operation (see <see cref="CallProfile"/>); off for measured runs.</param>
+    public static IHost Build(MarketStore store, string dataDirectory, CallProfile? profile = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        // The grains log each lease transition at Information; the bench measures the grains, not the console.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IVoucherVerifier>(new VoucherSigner(ChainId, EscrowAddress));
+        builder.Services.AddSingleton<IEscrowSettlement, ReserveOnlySettlement>();
+        builder.Services.Configure<MarketOptions>(_ => { });
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(SiloPort, GatewayPort);
+            AddReminders(silo, store, dataDirectory);
+            if (profile is null)
+            {
+                AddStore(silo, store, GrainStorage.Market, dataDirectory);
+            }
+            else
+            {
+                const string inner = GrainStorage.Market + "-counted";
+                AddStore(silo, store, inner, dataDirectory);
+                silo.Services.AddKeyedSingleton<IGrainStorage>(GrainStorage.Market,
+                    (services, _) => new CountingGrainStorage(services.GetRequiredKeyedService<IGrainStorage>(inner), profile,
+                        services.GetRequiredService<Orleans.Serialization.Serializer>()));
+                silo.AddIncomingGrainCallFilter(profile);
+            }
+        });
+        return builder.Build();
+    }
+
+    private static void AddStore(ISiloBuilder silo, MarketStore store, string name, string dataDirectory)
+    {
+        switch (store)
+        {
+            case MarketStore.Memory:
+                silo.AddMemoryGrainStorage(name);
+                break;
+#if SQLITE_STORE
+            case MarketStore.Sqlite:
+                silo.AddSqliteGrainStorage(name, DatabasePath(dataDirectory));
+                break;
+#endif
+            default:
+                throw new NotSupportedException($"The {store} store is not built into this bench (src/OrleansCompute.Storage is missing).");
+        }
+    }
+
+    /// <summary>A durable market keeps its reminders where its grain state is: with SQLite, in the same file and transactions.</summary>
+    private static void AddReminders(ISiloBuilder silo, MarketStore store, string dataDirectory)
+    {
+#if SQLITE_STORE
+        if (store == MarketStore.Sqlite)
+        {
+            silo.UseSqliteReminderService(DatabasePath(dataDirectory));
+            return;
+        }
+#endif
+        silo.UseInMemoryReminderService();
+    }
+
+    private static string DatabasePath(string dataDirectory)
+    {
+        Directory.CreateDirectory(dataDirectory);
+        return Path.Combine(dataDirectory, "market.db");
+    }
+
+    /// <summary>Settlement is not on the reserve path; a call here means the bench measured something else.</summary>
+    private sealed class ReserveOnlySettlement : IEscrowSettlement
+    {
+        public Task<SettlementReceipt> SettleBatchAsync(IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("The market bench reserves and cancels only; nothing is settled.");
+    }
+}

@@ -1,0 +1,76 @@
+// Scenario `memory`: what one active grain costs the silo. Activates N slot grains (each reads its state, so it holds
+// it), forces a full compacting GC, and divides the growth of the process by N; the same for ping grains, as the baseline.
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OrleansCompute.Abstractions.Market;
+
+namespace OrleansCompute.Bench;
+
+public enum MemoryGrain { Slot, Ping }
+
+public static class MemoryScenario
+{
+    private const int SlotsPerPool = 4_000;
+    private const int WarmupGrains = 10_000;
+    private const int Concurrency = 1_000;
+
+    public static async Task<Figures> RunAsync(MemoryGrain kind, int count, string dataDirectory)
+    {
+        using var host = BenchSilo.Build(MarketStore.Memory, dataDirectory);
+        await host.StartAsync();
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        Func<int, Task> touch = kind == MemoryGrain.Slot
+            ? index => grains.GetGrain<ISlotGrain>(SlotKey(index)).GetAsync().AsTask()
+            : index => grains.GetGrain<IPingGrain>(index).PingAsync();
+
+        // Grains past the measured range warm the activation path (JIT, directory, pools); they stay in the baseline.
+        await TouchAsync(count, count + WarmupGrains, touch);
+        var before = Settle();
+        var started = Stopwatch.GetTimestamp();
+        await TouchAsync(0, count, touch);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var after = Settle();
+        var active = await grains.GetGrain<IManagementGrain>(0).GetTotalActivationCount();
+        await host.StopAsync();
+
+        var name = kind == MemoryGrain.Slot ? "slot" : "ping_grain";
+        var figures = new Figures();
+        figures.Add($"bytes_per_{name}", (after.WorkingSet - before.WorkingSet) / (double)count);
+        figures.Add($"managed_bytes_per_{name}", (after.Managed - before.Managed) / (double)count);
+        figures.Add($"{name}_activations_per_second", count / seconds);
+        figures.Add($"{name}s_activated", count);
+        figures.Add($"active_grains_after_{name}s", active);
+        Progress.Say($"memory/{name}: {count:N0} activated in {seconds:F1} s; working set +{(after.WorkingSet - before.WorkingSet) / 1048576.0:N0} MiB, " +
+                     $"managed heap +{(after.Managed - before.Managed) / 1048576.0:N0} MiB; {active:N0} activations in the silo");
+        return figures;
+    }
+
+    /// <summary>A slot key as the market builds it: 4,000 slots per pool, pools spread over 16 providers.</summary>
+    private static string SlotKey(int index)
+    {
+        var pool = index / SlotsPerPool;
+        return MarketKeys.Slot(MarketKeys.Pool($"provider-{pool % 16:00}", $"pool-{pool:0000}"), index % SlotsPerPool);
+    }
+
+    private static async Task TouchAsync(int from, int to, Func<int, Task> touch)
+    {
+        var next = from - 1;
+        await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(_ => Task.Run(async () =>
+        {
+            for (var index = Interlocked.Increment(ref next); index < to; index = Interlocked.Increment(ref next)) await touch(index);
+        })));
+    }
+
+    /// <summary>Full blocking, compacting collections that also return free memory to the OS, then what the process holds.</summary>
+    private static (long Managed, long WorkingSet) Settle()
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+        using var process = Process.GetCurrentProcess();
+        return (GC.GetTotalMemory(forceFullCollection: false), process.WorkingSet64);
+    }
+}

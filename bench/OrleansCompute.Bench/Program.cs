@@ -1,0 +1,113 @@
+// The market bench. `all` runs every scenario, each in its own process so none inherits another's grains or heap,
+// and writes bench/results/market.json and market.md. The scenarios can be run alone:
+//   market --store memory|sqlite   leases/s and latency beside ping calls/s, same silo, interleaved
+//   profile                        grain calls and storage operations per lease, unloaded latencies
+//   memory --grain slot|ping       bytes per active grain with --count grains in one silo (`all`: 1,000,000 slots,
+//                                  --baseline-count 200,000 ping grains)
+using System.Diagnostics;
+using OrleansCompute.Bench;
+
+var options = Options.Parse(args);
+var settings = new LoadSettings(
+    Tenants: options.Int("tenants", 1_000),
+    Slots: options.Int("slots", 10_240),
+    HeldPerTenant: options.Int("held", 2),
+    Warmup: TimeSpan.FromSeconds(options.Double("warmup", 2)),
+    Duration: TimeSpan.FromSeconds(options.Double("duration", 10)),
+    Repetitions: options.Int("repetitions", 3));
+var dataDirectory = Path.Combine(Path.GetTempPath(), $"occ-bench-{Environment.ProcessId}");
+
+try
+{
+    switch (options.Command)
+    {
+        case "all":
+            await RunAllAsync();
+            break;
+        case "market":
+            (await MarketScenario.RunAsync(options.Store, settings, dataDirectory)).Save(options.Required("out"));
+            break;
+        case "profile":
+            (await ProfileScenario.RunAsync(settings, dataDirectory)).Save(options.Required("out"));
+            break;
+        case "memory":
+            (await MemoryScenario.RunAsync(options.Grain, options.Int("count", 1_000_000), dataDirectory)).Save(options.Required("out"));
+            break;
+        default:
+            Console.Error.WriteLine($"Unknown scenario '{options.Command}'. Use: all | market --store memory|sqlite | profile | memory --grain slot|ping");
+            return 2;
+    }
+    return 0;
+}
+finally
+{
+    if (Directory.Exists(dataDirectory)) Directory.Delete(dataDirectory, recursive: true);
+}
+
+async Task RunAllAsync()
+{
+    var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
+    Directory.CreateDirectory(resultsDirectory);
+    var figures = new Figures();
+    figures.Add("load_average_1m_at_start", Machine.LoadAverage());
+    var shared = options.Pass("tenants", "slots", "held", "warmup", "duration", "repetitions");
+
+    figures.AddAll(await ChildAsync(["market", "--store", "memory", .. shared]));
+    if (BenchSilo.SqliteBuiltIn) figures.AddAll(await ChildAsync(["market", "--store", "sqlite", .. shared]));
+    else Progress.Say("market/sqlite: skipped, src/OrleansCompute.Storage is not in this build");
+    figures.AddAll(await ChildAsync(["profile", .. shared]));
+    // Per-grain cost is linear in the count, so the ping baseline needs fewer grains than the slots to be exact enough.
+    figures.AddAll(await ChildAsync(["memory", "--grain", "slot", "--count", options.Value("count") ?? "1000000"]));
+    figures.AddAll(await ChildAsync(["memory", "--grain", "ping", "--count", options.Value("baseline-count") ?? "200000"]));
+
+    figures.Add("load_average_1m_at_end", Machine.LoadAverage());
+    var command = options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}";
+    Report.Write(figures, command, resultsDirectory);
+    Progress.Say($"wrote {Path.Combine(resultsDirectory, "market.json")} and market.md");
+}
+
+async Task<Figures> ChildAsync(string[] childArgs)
+{
+    var output = Path.Combine(Path.GetTempPath(), $"occ-bench-{Environment.ProcessId}-{childArgs[0]}-{Guid.NewGuid():N}.json");
+    var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+    if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet") start.ArgumentList.Add(typeof(Options).Assembly.Location);
+    foreach (var arg in childArgs.Append("--out").Append(output)) start.ArgumentList.Add(arg);
+    using var child = Process.Start(start)!;
+    await child.WaitForExitAsync();
+    if (child.ExitCode != 0) throw new InvalidOperationException($"`{string.Join(' ', childArgs)}` failed with exit code {child.ExitCode}.");
+    var figures = Figures.Load(output);
+    File.Delete(output);
+    return figures;
+}
+
+internal sealed class Options
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    public string Command { get; private init; } = "all";
+
+    public static Options Parse(string[] args)
+    {
+        var named = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal);
+        var options = new Options { Command = named ? args[0] : "all" };
+        for (var i = named ? 1 : 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new ArgumentException($"Expected --name value, got '{args[i]}'.");
+            options._values[args[i][2..]] = args[++i];
+        }
+        return options;
+    }
+
+    public string? Value(string name) => _values.GetValueOrDefault(name);
+    public string Required(string name) => Value(name) ?? throw new ArgumentException($"--{name} is required.");
+    public int Int(string name, int fallback) => Value(name) is { } text ? int.Parse(text, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    public double Double(string name, double fallback) => Value(name) is { } text ? double.Parse(text, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+
+    public MarketStore Store => Enum.Parse<MarketStore>(Value("store") ?? "memory", ignoreCase: true);
+    public MemoryGrain Grain => Enum.Parse<MemoryGrain>(Value("grain") ?? "slot", ignoreCase: true);
+
+    /// <summary>The given options among <paramref name="names"/>, to hand on to a scenario's process.</summary>
+    public string[] Pass(params string[] names) =>
+        names.Where(_values.ContainsKey).SelectMany(n => new[] { $"--{n}", _values[n] }).ToArray();
+}
