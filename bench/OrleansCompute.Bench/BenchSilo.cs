@@ -6,9 +6,7 @@ using Orleans.Storage;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Grains;
-#if SQLITE_STORE
 using OrleansCompute.Storage.Hosting;
-#endif
 
 namespace OrleansCompute.Bench;
 
@@ -21,13 +19,6 @@ public static class BenchSilo
 
     /// <summary>Ports away from the devnet host's defaults (11111, 30000), so a bench can run beside it.</summary>
     private const int SiloPort = 21111, GatewayPort = 40000;
-
-    public static bool SqliteBuiltIn =>
-#if SQLITE_STORE
-        true;
-#else
-        false;
-#endif
 
     /// <param name="profile">Counts every grain call and every storage operation (see <see cref="CallProfile"/>); off for measured runs.</param>
     public static IHost Build(MarketStore store, string dataDirectory, CallProfile? profile = null)
@@ -69,28 +60,24 @@ public static class BenchSilo
         switch (store)
         {
             case MarketStore.Memory:
-                silo.AddMemoryGrainStorage(name);
+                silo.AddBinaryMemoryGrainStorage(name);
                 break;
-#if SQLITE_STORE
             case MarketStore.Sqlite:
                 silo.AddSqliteGrainStorage(name, DatabasePath(dataDirectory));
                 break;
-#endif
             default:
-                throw new NotSupportedException($"The {store} store is not built into this bench (src/OrleansCompute.Storage is missing).");
+                throw new ArgumentOutOfRangeException(nameof(store), store, null);
         }
     }
 
     /// <summary>A durable market keeps its reminders where its grain state is: with SQLite, in the same file and transactions.</summary>
     private static void AddReminders(ISiloBuilder silo, MarketStore store, string dataDirectory)
     {
-#if SQLITE_STORE
         if (store == MarketStore.Sqlite)
         {
             silo.UseSqliteReminderService(DatabasePath(dataDirectory));
             return;
         }
-#endif
         silo.UseInMemoryReminderService();
     }
 

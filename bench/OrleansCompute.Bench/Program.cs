@@ -53,8 +53,7 @@ async Task RunAllAsync()
     var shared = options.Pass("tenants", "slots", "held", "warmup", "duration", "repetitions");
 
     figures.AddAll(await ChildAsync(["market", "--store", "memory", .. shared]));
-    if (BenchSilo.SqliteBuiltIn) figures.AddAll(await ChildAsync(["market", "--store", "sqlite", .. shared]));
-    else Progress.Say("market/sqlite: skipped, src/OrleansCompute.Storage is not in this build");
+    figures.AddAll(await ChildAsync(["market", "--store", "sqlite", .. shared]));
     figures.AddAll(await ChildAsync(["profile", .. shared]));
     // Per-grain cost is linear in the count, so the ping baseline needs fewer grains than the slots to be exact enough.
     figures.AddAll(await ChildAsync(["memory", "--grain", "slot", "--count", options.Value("count") ?? "1000000"]));

@@ -43,7 +43,7 @@ public static class MarketHost
             }
             else
             {
-                silo.AddMemoryGrainStorage(GrainStorage.Market);
+                silo.AddBinaryMemoryGrainStorage(GrainStorage.Market);
                 silo.UseInMemoryReminderService();
             }
             silo.AddDashboard();

@@ -30,6 +30,9 @@ public interface ILeaseGrain : IGrainWithGuidKey
     /// <summary>The provider is taking back <paramref name="slotKey"/>: at <paramref name="reclaimAt"/> the lease moves to another slot or ends, billed pro rata.</summary>
     Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt);
 
+    /// <summary>Acts on any deadline that has passed (e.g. a funding deadline after a restart); the pool's sweep calls it.</summary>
+    Task CheckDeadlineAsync();
+
     /// <summary>The settlement grain could not settle the voucher on chain.</summary>
     Task SettlementRejectedAsync(string reason);
 

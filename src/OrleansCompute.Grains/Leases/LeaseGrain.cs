@@ -13,6 +13,9 @@ namespace OrleansCompute.Grains.Leases;
 public sealed class LeaseState
 {
     [Id(0)] public LeaseSnapshot? Lease { get; set; }
+
+    /// <summary>Whether the lease's reminder is registered, so that a lease that never had one never asks for it.</summary>
+    [Id(1)] public bool HasReminder { get; set; }
 }
 
 /// <summary>
@@ -269,6 +272,8 @@ public sealed class LeaseGrain(
 
     public ValueTask<LeaseSnapshot?> GetAsync() => ValueTask.FromResult(state.State.Lease);
 
+    public Task CheckDeadlineAsync() => OnDeadlineAsync();
+
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName == ClockReminder) await OnDeadlineAsync();
@@ -376,12 +381,28 @@ public sealed class LeaseGrain(
                 Period = Timeout.InfiniteTimeSpan,
                 KeepAlive = true,
             });
-            await this.RegisterOrUpdateReminder(ClockReminder, dueIn + TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+            // A reservation's funding deadline is backed by its pool's sweep (one reminder per pool, not per lease);
+            // later deadlines (start of a block, end of the window, a reclaim) by the lease's own reminder.
+            var needsReminder = state.State.Lease!.Status != LeaseStatus.Reserved;
+            if (needsReminder)
+            {
+                await this.RegisterOrUpdateReminder(ClockReminder, dueIn + TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+                await SetHasReminderAsync(true);
+                return;
+            }
         }
-        else if (await this.GetReminder(ClockReminder) is { } reminder)
+        if (state.State.HasReminder && await this.GetReminder(ClockReminder) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
         }
+        await SetHasReminderAsync(false);
+    }
+
+    private async Task SetHasReminderAsync(bool hasReminder)
+    {
+        if (state.State.HasReminder == hasReminder) return;
+        state.State.HasReminder = hasReminder;
+        await state.WriteStateAsync();
     }
 
     private LeaseSnapshot OwnedBy(string tenant)

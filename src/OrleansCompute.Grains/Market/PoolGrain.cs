@@ -12,12 +12,6 @@ public sealed class PoolState
 {
     [Id(0)] public PoolDefinition? Definition { get; set; }
 
-    /// <summary>
-    /// Slot index → its bookings, a mirror of the slots' own calendars: every booking of a slot goes through the pool,
-    /// so the pool finds free slots without asking each one. Bookings that ended are dropped as new ones arrive.
-    /// </summary>
-    [Id(1)] public Dictionary<int, List<SlotBooking>> Bookings { get; set; } = [];
-
     /// <summary>The live price per slot-hour (see <see cref="PoolPricing"/>) as of <see cref="PricedAt"/>.</summary>
     [Id(2)] public Credits Price { get; set; }
 
@@ -35,16 +29,25 @@ public sealed class PoolState
 public sealed record PoolQuote([property: Id(0)] int Slots, [property: Id(1)] Credits PricePerSlotHour, [property: Id(2)] DateTimeOffset ExpiresAt);
 
 /// <summary>
-/// A pool of identical slots. It serializes bookings of its own slots, so all-or-nothing holds need no locks;
-/// each slot still has the last word on whether a window is free.
+/// A pool of identical slots: their live price, quotes, and the way in for every booking of them.
+/// The slots own their calendars; the pool keeps an in-memory mirror of them (rebuilt from the slots when it
+/// activates) to find free slots without asking each one. It is reentrant: a request marks its slots in the mirror
+/// before it awaits them, so concurrent requests never pick the same slot and the pool never waits on one request
+/// to serve the next; each slot still has the last word. Only what is the pool's own (definition, price, quotes,
+/// drains) is persisted, so a booking costs the slot's write alone.
 /// </summary>
+[Reentrant]
 public sealed class PoolGrain(
     [PersistentState("pool", GrainStorage.Market)] IPersistentState<PoolState> state,
     IOptions<MarketOptions> options,
-    TimeProvider clock) : Grain, IPoolGrain
+    TimeProvider clock) : Grain, IPoolGrain, IRemindable
 {
+    private const string SweepReminder = "pool-sweep";
     private readonly TimeSpan _priceStep = options.Value.PriceStepInterval;
     private readonly TimeSpan _quoteValidity = options.Value.QuoteValidity;
+    private readonly Dictionary<int, List<SlotBooking>> _bookings = [];
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private bool _sweepArmed;
 
     /// <summary>Far above any real accelerator, and low enough that a lease's deposit always fits in <see cref="Credits"/>.</summary>
     public static readonly Credits MaxPricePerSlotHour = Credits.FromCredits(2_500m);
@@ -52,10 +55,24 @@ public sealed class PoolGrain(
     private PoolDefinition Definition =>
         state.State.Definition ?? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{this.GetPrimaryKeyString()}'.");
 
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Definition is { } definition)
+        {
+            var slots = await Task.WhenAll(Enumerable.Range(0, definition.SlotCount).Select(i => Slot(i).GetAsync().AsTask()));
+            for (var index = 0; index < slots.Length; index++)
+            {
+                if (slots[index].Calendar.Count > 0) _bookings[index] = slots[index].Calendar.ToList();
+            }
+            await ArmSweepAsync();
+        }
+        await base.OnActivateAsync(cancellationToken);
+    }
+
     public async Task DefineAsync(PoolDefinition definition)
     {
         Validate(definition);
-        var highestHeld = state.State.Bookings.Where(b => b.Value.Count > 0).Select(b => b.Key).DefaultIfEmpty(-1).Max();
+        var highestHeld = _bookings.Where(b => b.Value.Count > 0).Select(b => b.Key).DefaultIfEmpty(-1).Max();
         if (definition.SlotCount <= highestHeld)
             throw new MarketException(MarketError.Conflict, "SlotsInUse",
                 $"Slot {highestHeld} is held; the pool cannot shrink to {definition.SlotCount} slots.", "slotCount");
@@ -70,7 +87,7 @@ public sealed class PoolGrain(
             state.State.PricedAt = clock.GetUtcNow();
         }
         state.State.Definition = definition;
-        await state.WriteStateAsync();
+        await SaveAsync();
         await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).RegisterPoolAsync(definition, Status(definition));
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
     }
@@ -81,31 +98,35 @@ public sealed class PoolGrain(
         var definition = Definition;
         var quote = quoteId is { } id ? UsableQuote(id, slots) : null;
         DropEndedBookings();
-        var free = FreeSlots(window).ToList();
-        if (free.Count < slots) return null;
         AdvancePrice(definition);
         var price = quote?.PricePerSlotHour ?? state.State.Price;
         if (maxPricePerSlotHour is { } max && price > max) return null;
+        var chosen = FreeSlots(window).Take(slots).ToList();
+        if (chosen.Count < slots) return null;
 
-        var taken = new List<int>();
-        foreach (var index in free)
-        {
-            if (taken.Count == slots) break;
-            if (await Slot(index).TryReserveAsync(leaseId, window, holdUntil)) taken.Add(index);
-        }
+        // Marked before the first await, so that a concurrent request sees these slots as taken.
+        var booking = new SlotBooking(leaseId, window, holdUntil);
+        foreach (var index in chosen) BookingsOf(index).Add(booking);
+        if (quoteId is { } used) state.State.Quotes.Remove(used);
 
-        if (taken.Count < slots)
+        var accepted = await Task.WhenAll(chosen.Select(index => Slot(index).TryReserveAsync(leaseId, window, holdUntil)));
+        if (!accepted.All(ok => ok))
         {
-            foreach (var index in taken) await Slot(index).ReleaseAsync(leaseId);
+            await Task.WhenAll(chosen.Where((_, i) => accepted[i]).Select(index => Slot(index).ReleaseAsync(leaseId)));
+            foreach (var index in chosen) BookingsOf(index).Remove(booking);
+            if (quoteId is { } unused) state.State.Quotes[unused] = quote!;
+            // A slot said no that the mirror thought free: learn its calendar from the slot itself.
+            foreach (var index in chosen.Where((_, i) => !accepted[i]))
+                _bookings[index] = (await Slot(index).GetAsync()).Calendar.ToList();
             return null;
         }
 
-        foreach (var index in taken) BookingsOf(index).Add(new SlotBooking(leaseId, window, holdUntil));
-        if (quoteId is { } used) state.State.Quotes.Remove(used);
-        await SaveAndReportAsync(definition);
+        if (quoteId is not null) await SaveAsync();
+        Report(definition);
+        await ArmSweepAsync();
         return new PoolReservation(definition.PoolKey, definition.ProviderId, definition.PayoutAddress,
             definition.Kind, definition.Region, price,
-            taken.Select(i => MarketKeys.Slot(definition.PoolKey, i)).ToList());
+            chosen.Select(i => MarketKeys.Slot(definition.PoolKey, i)).ToList());
     }
 
     public async Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour)
@@ -121,7 +142,7 @@ public sealed class PoolGrain(
         var id = Guid.NewGuid();
         var quote = new PoolQuote(slots, state.State.Price, now + _quoteValidity);
         state.State.Quotes[id] = quote;
-        await state.WriteStateAsync();
+        await SaveAsync();
         return new Quote(QuoteIds.Format(id, definition.PoolKey), definition.PoolKey, definition.Kind, definition.Region,
             slots, quote.PricePerSlotHour, quote.ExpiresAt);
     }
@@ -130,7 +151,7 @@ public sealed class PoolGrain(
     {
         if (state.State.Definition is not { } definition || definition.SlotCount < slots) return Task.FromResult<DateTimeOffset?>(null);
         // A window that fits starts either at notBefore or right when some booking ends.
-        var starts = state.State.Bookings.Values.SelectMany(b => b).Select(b => b.Window.End).Where(end => end > notBefore)
+        var starts = _bookings.Values.SelectMany(b => b).Select(b => b.Window.End).Where(end => end > notBefore)
             .Append(notBefore).Distinct().Order();
         foreach (var start in starts)
         {
@@ -149,7 +170,8 @@ public sealed class PoolGrain(
 
         state.State.Draining.Add(index);
         DropEndedBookings();
-        await SaveAndReportAsync(definition);
+        await SaveAsync();
+        Report(definition);
         var leases = BookingsOf(index).Select(b => b.LeaseId).Distinct().ToList();
         var reclaimAt = clock.GetUtcNow() + notice;
         var slotKey = MarketKeys.Slot(definition.PoolKey, index);
@@ -162,19 +184,20 @@ public sealed class PoolGrain(
         var definition = Definition;
         if (BookingsOf(fromIndex).FirstOrDefault(b => b.LeaseId == leaseId) is not { } booking) return null;
 
-        foreach (var index in FreeSlots(booking.Window))
+        foreach (var index in FreeSlots(booking.Window).ToList())
         {
+            BookingsOf(index).Add(booking);
             var slot = Slot(index);
-            if (!await slot.TryReserveAsync(leaseId, booking.Window, booking.HoldUntil ?? booking.Window.End)) continue;
-            if (booking.HoldUntil is null && !await slot.ActivateAsync(leaseId, booking.Window))
+            var moved = await slot.TryReserveAsync(leaseId, booking.Window, booking.HoldUntil ?? booking.Window.End)
+                        && (booking.HoldUntil is not null || await slot.ActivateAsync(leaseId, booking.Window));
+            if (!moved)
             {
                 await slot.ReleaseAsync(leaseId);
+                BookingsOf(index).Remove(booking);
                 continue;
             }
             await Slot(fromIndex).ReleaseAsync(leaseId);
             BookingsOf(fromIndex).Remove(booking);
-            BookingsOf(index).Add(booking);
-            await state.WriteStateAsync();
             return MarketKeys.Slot(definition.PoolKey, index);
         }
         return null;
@@ -190,9 +213,9 @@ public sealed class PoolGrain(
         foreach (var index in held)
         {
             var bookings = BookingsOf(index);
-            bookings[bookings.FindIndex(b => b.LeaseId == leaseId)] = new SlotBooking(leaseId, leased, HoldUntil: null);
+            var at = bookings.FindIndex(b => b.LeaseId == leaseId);
+            if (at >= 0) bookings[at] = new SlotBooking(leaseId, leased, HoldUntil: null);
         }
-        await state.WriteStateAsync();
         return true;
     }
 
@@ -200,11 +223,21 @@ public sealed class PoolGrain(
     {
         var held = HeldBy(leaseId);
         if (held.Count == 0) return;
+        // The mirror keeps the bookings until the slots have let go, so no request picks a slot that would still refuse.
         await Task.WhenAll(held.Select(index => Slot(index).ReleaseAsync(leaseId)));
         var definition = Definition;
         AdvancePrice(definition);
         foreach (var index in held) BookingsOf(index).RemoveAll(b => b.LeaseId == leaseId);
-        await SaveAndReportAsync(definition);
+        Report(definition);
+    }
+
+    /// <summary>The durable backstop for funding deadlines: holds that outlived them are handed back to their leases to expire.</summary>
+    public Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        var now = clock.GetUtcNow();
+        var overdue = _bookings.Values.SelectMany(b => b).Where(b => b.HoldUntil < now).Select(b => b.LeaseId).Distinct();
+        foreach (var lease in overdue) GrainFactory.GetGrain<ILeaseGrain>(lease).CheckDeadlineAsync().Ignore();
+        return Task.CompletedTask;
     }
 
     public ValueTask<PoolSnapshot> GetAsync()
@@ -213,7 +246,7 @@ public sealed class PoolGrain(
         var holders = HoldersNow();
         var available = definition is null ? 0 : definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d));
         var price = definition is null ? Credits.Zero : PriceNow(definition).Price;
-        var bookings = state.State.Bookings.Where(b => b.Value.Count > 0)
+        var bookings = _bookings.Where(b => b.Value.Count > 0)
             .ToDictionary(b => b.Key, b => (IReadOnlyList<SlotBooking>)b.Value.OrderBy(x => x.Window.Start).ToList());
         return ValueTask.FromResult(new PoolSnapshot(this.GetPrimaryKeyString(), definition, available, holders, price, bookings,
             state.State.Draining.Order().ToList()));
@@ -234,14 +267,14 @@ public sealed class PoolGrain(
     private IEnumerable<int> FreeSlots(LeaseWindow window) =>
         Enumerable.Range(0, Definition.SlotCount)
             .Where(index => !state.State.Draining.Contains(index))
-            .Where(index => !state.State.Bookings.TryGetValue(index, out var bookings) || !bookings.Any(b => b.Window.Overlaps(window)));
+            .Where(index => !_bookings.TryGetValue(index, out var bookings) || !bookings.Any(b => b.Window.Overlaps(window)));
 
     /// <summary>Slot index → the lease whose booking covers this instant.</summary>
     private Dictionary<int, Guid> HoldersNow()
     {
         var now = clock.GetUtcNow();
         var holders = new Dictionary<int, Guid>();
-        foreach (var (index, bookings) in state.State.Bookings)
+        foreach (var (index, bookings) in _bookings)
         {
             if (bookings.FirstOrDefault(b => b.Window.Contains(now)) is { } current) holders[index] = current.LeaseId;
         }
@@ -251,11 +284,11 @@ public sealed class PoolGrain(
     private void DropEndedBookings()
     {
         var now = clock.GetUtcNow();
-        foreach (var bookings in state.State.Bookings.Values) bookings.RemoveAll(b => b.Window.End <= now);
+        foreach (var bookings in _bookings.Values) bookings.RemoveAll(b => b.Window.End <= now);
     }
 
     private List<SlotBooking> BookingsOf(int index) =>
-        state.State.Bookings.TryGetValue(index, out var bookings) ? bookings : state.State.Bookings[index] = [];
+        _bookings.TryGetValue(index, out var bookings) ? bookings : _bookings[index] = [];
 
     /// <summary>Takes the price steps due since the last one, at the utilization that held since then.</summary>
     private void AdvancePrice(PoolDefinition definition) => (state.State.Price, state.State.PricedAt) = PriceNow(definition);
@@ -268,11 +301,30 @@ public sealed class PoolGrain(
             state.State.PricedAt + _priceStep * steps);
     }
 
-    /// <summary>Saves, then tells the market the new price and room (one-way: it is only a hint there).</summary>
-    private async Task SaveAndReportAsync(PoolDefinition definition)
+    /// <summary>Writes the pool's own state; writes from interleaved requests take turns, each saving the latest state.</summary>
+    private async Task SaveAsync()
     {
-        await state.WriteStateAsync();
+        await _writeGate.WaitAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>Tells the market the new price and room (one-way: it is only a hint there).</summary>
+    private void Report(PoolDefinition definition) =>
         GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).ReportAsync(Status(definition)).Ignore();
+
+    /// <summary>One reminder per pool, once it holds anything, replaces a reminder per lease for funding deadlines.</summary>
+    private async Task ArmSweepAsync()
+    {
+        if (_sweepArmed || !_bookings.Values.Any(b => b.Any(x => x.HoldUntil is not null))) return;
+        _sweepArmed = true;
+        await this.RegisterOrUpdateReminder(SweepReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
     private PoolStatus Status(PoolDefinition definition)
@@ -283,7 +335,7 @@ public sealed class PoolGrain(
     }
 
     private List<int> HeldBy(Guid leaseId) =>
-        state.State.Bookings.Where(b => b.Value.Any(x => x.LeaseId == leaseId)).Select(b => b.Key).ToList();
+        _bookings.Where(b => b.Value.Any(x => x.LeaseId == leaseId)).Select(b => b.Key).ToList();
 
     private ISlotGrain Slot(int index) => GrainFactory.GetGrain<ISlotGrain>(MarketKeys.Slot(this.GetPrimaryKeyString(), index));
 

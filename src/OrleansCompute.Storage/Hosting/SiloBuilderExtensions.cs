@@ -35,6 +35,14 @@ public static class SiloBuilderExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Adds in-memory grain storage <paramref name="name"/> that serializes state with Orleans' binary serializer,
+    /// like the SQLite store, instead of the silo's default JSON (which cost most of a reservation's CPU in the bench).
+    /// </summary>
+    public static ISiloBuilder AddBinaryMemoryGrainStorage(this ISiloBuilder builder, string name) =>
+        builder.AddMemoryGrainStorage(name, options => options.Configure<Serializer>((memory, serializer) =>
+            memory.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
+
     /// <summary>Keeps the silo's reminders in the SQLite file at <paramref name="databasePath"/> (created when missing).</summary>
     public static ISiloBuilder UseSqliteReminderService(this ISiloBuilder builder, string databasePath)
     {
