@@ -140,6 +140,12 @@ public sealed class LeaseGrain(
         if (state.State.Lease is not { } lease) return null;
         if (lease.FundingTransaction is not null) return lease;
 
+        if (lease.Status == LeaseStatus.Reserved && Now >= lease.FundBy)
+        {
+            // The deadline passed before its timer ran: the reservation expired first, the escrow came too late.
+            await ReleaseSlotsAsync(lease);
+            lease = Transition(lease, LeaseStatus.Expired, LeaseReasons.ReservationNotFunded, $"no escrow seen on chain by {lease.FundBy:O}");
+        }
         lease = lease with { FundingTransaction = funded.TransactionHash };
         var mismatch = EscrowMismatch(lease, funded);
         if (lease.Status != LeaseStatus.Reserved)

@@ -1,0 +1,96 @@
+// A market cluster of its own whose grain state and reminders live in a SQLite file, as the host keeps them, so a
+// test can stop every silo and start new ones on the same file: a host restart in the middle of the market's work.
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.TestingHost;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Signing;
+using OrleansCompute.Storage.Hosting;
+
+namespace OrleansCompute.Grains.Tests.Infrastructure;
+
+public sealed class DurableClusterFixture : IAsyncLifetime
+{
+    /// <summary>Short, so that a run sees reservations expire; long enough that a tenant who funds at once is in time.</summary>
+    public static readonly TimeSpan FundingWindow = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>Small, so that prices climb to their ceilings and fall to their floors within a run.</summary>
+    public static readonly TimeSpan PriceStepInterval = TimeSpan.FromMilliseconds(100);
+
+    public static readonly TimeSpan OrderMatchInterval = TimeSpan.FromMilliseconds(150);
+
+    public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(1);
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("occ-durable-market-").FullName;
+
+    public string DatabasePath => Path.Combine(_directory, "market.db");
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    /// <summary>The current cluster's client: ask again after <see cref="RestartAsync"/>, the old one is gone.</summary>
+    public IGrainFactory Grains => Cluster.Client;
+
+    public async Task InitializeAsync() => Cluster = await StartAsync();
+
+    /// <summary>
+    /// Stops every silo, as the host stops, and after <paramref name="downtime"/> starts a new cluster on the same database
+    /// file: deadlines that fall in the downtime are met only when the new cluster wakes their grains.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan downtime = default)
+    {
+        await StopAsync();
+        await Task.Delay(downtime);
+        Cluster = await StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await StopAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private async Task<InProcessTestCluster> StartAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 2);
+        // One service across restarts, as one host's configuration names it.
+        builder.Options.ServiceId = "occ-durable-market";
+        var databasePath = DatabasePath;
+        builder.ConfigureSilo((_, silo) => silo
+            .AddSqliteGrainStorage(GrainStorage.Market, databasePath)
+            .UseSqliteReminderService(databasePath)
+            .ConfigureServices(services =>
+            {
+                services.TryAddSingleton(TimeProvider.System);
+                services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
+                services.AddSingleton<IEscrowSettlement>(new RecordingEscrowSettlement());
+                services.Configure<MarketOptions>(options =>
+                {
+                    options.FundingWindow = FundingWindow;
+                    options.PriceStepInterval = PriceStepInterval;
+                    options.OrderMatchInterval = OrderMatchInterval;
+                    options.QuoteValidity = QuoteValidity;
+                });
+            }));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    private async Task StopAsync()
+    {
+        if (Cluster is null) return;
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        Cluster = null!;
+    }
+}
+
+/// <summary>
+/// Runs alone, after the parallel collections: its timing checks must not compete with the shared cluster for the cores,
+/// and its restarts stop only its own silos.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DurableMarketCollection : ICollectionFixture<DurableClusterFixture>
+{
+    public const string Name = "durable market cluster";
+}
