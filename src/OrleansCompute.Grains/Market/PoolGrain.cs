@@ -65,6 +65,8 @@ public sealed class PoolGrain(
                 if (slots[index].Calendar.Count > 0) _bookings[index] = slots[index].Calendar.ToList();
             }
             await ArmSweepAsync();
+            // After a restart, holds whose funding deadline passed while the host was down are released now, not at the next sweep.
+            SweepOverdueHolds();
         }
         await base.OnActivateAsync(cancellationToken);
     }
@@ -234,10 +236,15 @@ public sealed class PoolGrain(
     /// <summary>The durable backstop for funding deadlines: holds that outlived them are handed back to their leases to expire.</summary>
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        SweepOverdueHolds();
+        return Task.CompletedTask;
+    }
+
+    private void SweepOverdueHolds()
+    {
         var now = clock.GetUtcNow();
         var overdue = _bookings.Values.SelectMany(b => b).Where(b => b.HoldUntil < now).Select(b => b.LeaseId).Distinct();
         foreach (var lease in overdue) GrainFactory.GetGrain<ILeaseGrain>(lease).CheckDeadlineAsync().Ignore();
-        return Task.CompletedTask;
     }
 
     public ValueTask<PoolSnapshot> GetAsync()
