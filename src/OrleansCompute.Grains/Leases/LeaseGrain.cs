@@ -19,8 +19,10 @@ public sealed class LeaseState
 }
 
 /// <summary>
-/// One lease and its state machine. Deadlines (funding, end of window) are kept in state and driven by a
-/// grain timer for precision, backed by a reminder so that they still fire after the activation is gone.
+/// One lease and its state machine. Deadlines (funding, start of a block, end of the window, a reclaim notice) are
+/// kept in state and driven by a grain timer for precision. What makes them fire after a restart: for a reservation,
+/// its pool's sweep reminder (one per pool, not one per reservation: reservations are the hot path); later, the
+/// lease's own reminder.
 /// </summary>
 public sealed class LeaseGrain(
     [PersistentState("lease", GrainStorage.Market)] IPersistentState<LeaseState> state,
