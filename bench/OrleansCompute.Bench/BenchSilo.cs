@@ -60,7 +60,7 @@ public static class BenchSilo
         switch (store)
         {
             case MarketStore.Memory:
-                silo.AddBinaryMemoryGrainStorage(name);
+                silo.AddInProcessGrainStorage(name);
                 break;
             case MarketStore.Sqlite:
                 silo.AddSqliteGrainStorage(name, DatabasePath(dataDirectory));

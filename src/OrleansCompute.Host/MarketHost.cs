@@ -43,7 +43,7 @@ public static class MarketHost
             }
             else
             {
-                silo.AddBinaryMemoryGrainStorage(GrainStorage.Market);
+                silo.AddInProcessGrainStorage(GrainStorage.Market);
                 silo.UseInMemoryReminderService();
             }
             silo.AddDashboard();

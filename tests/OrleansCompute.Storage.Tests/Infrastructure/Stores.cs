@@ -20,5 +20,9 @@ internal static class Stores
         new OrleansGrainStorageSerializer(Services.GetRequiredService<Serializer>()),
         Services.GetRequiredService<IActivatorProvider>());
 
+    public static InProcessGrainStorage InProcessStorage() => new(
+        new OrleansGrainStorageSerializer(Services.GetRequiredService<Serializer>()),
+        Services.GetRequiredService<IActivatorProvider>());
+
     public static GrainId Grain(string key) => GrainId.Create("test", key);
 }
