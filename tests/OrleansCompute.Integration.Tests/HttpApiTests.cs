@@ -170,6 +170,18 @@ public sealed class HttpApiTests(MarketFixture market)
         Assert.True(inspected.Json.TryGetProperty(property, out _), inspected.Output);
     }
 
+    [Fact]
+    public async Task Inspect_active_lists_the_active_grains_by_type()
+    {
+        var active = await market.OccAsync("inspect", "active");
+
+        Assert.True(active.ExitCode == 0, active.ToString());
+        var types = active.Json.EnumerateArray().Select(a => a.GetProperty("grainType").GetString()).ToList();
+        Assert.Contains("PoolGrain", types);
+        Assert.Contains("MarketGrain", types);
+        Assert.All(active.Json.EnumerateArray(), a => Assert.True(a.GetProperty("count").GetInt32() > 0));
+    }
+
     [Theory]
     [InlineData("wallet", "x", "(field: kind)")]
     [InlineData("account", "0x12", "(field: key)")]

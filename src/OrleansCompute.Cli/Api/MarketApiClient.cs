@@ -56,6 +56,9 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<JsonElement> InspectAsync(string kind, string key, CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Get, $"/api/inspect/{Uri.EscapeDataString(kind)}/{key}", null, null, ct);
 
+    public Task<JsonElement> GetActiveAsync(CancellationToken ct) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "/api/inspect/active", null, null, ct);
+
     public Task<JsonElement> GetChainAsync(CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Get, "/api/chain", null, null, ct);
 

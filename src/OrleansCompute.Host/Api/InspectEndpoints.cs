@@ -14,6 +14,9 @@ public static class InspectEndpoints
 
     public static IEndpointRouteBuilder MapInspectEndpoints(this IEndpointRouteBuilder app)
     {
+        app.MapGet("/api/inspect/active", ActiveAsync)
+            .WithTags("Inspect")
+            .WithSummary("Which grains are active, per grain type and silo, with a sample of their keys.");
         // Pool and slot keys contain slashes (provider/pool/index), hence the catch-all.
         app.MapGet("/api/inspect/{kind}/{**key}", InspectAsync)
             .WithTags("Inspect")
@@ -34,6 +37,25 @@ public static class InspectEndpoints
         _ => throw MarketException.Invalid("kind", "UnknownGrainKind", $"Cannot inspect '{kind}'; kinds: {string.Join(", ", Kinds)}."),
     };
 
+    private static async Task<IReadOnlyList<ActiveGrains>> ActiveAsync(IGrainFactory grains, int sample = 20)
+    {
+        var statistics = await grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+        return statistics
+            .Where(s => s.GrainType.StartsWith("OrleansCompute.", StringComparison.Ordinal))
+            .GroupBy(s => (Type: s.GrainType, Silo: s.SiloAddress.ToString()))
+            .Select(g => new ActiveGrains(ShortName(g.Key.Type), g.Key.Silo, g.Count(),
+                g.Select(s => s.GrainId.Key.ToString()!).Order(StringComparer.Ordinal).Take(sample).ToList()))
+            .OrderBy(a => a.GrainType, StringComparer.Ordinal).ThenBy(a => a.Silo, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>"OrleansCompute.Grains.Market.PoolGrain,OrleansCompute.Grains" → "PoolGrain".</summary>
+    private static string ShortName(string grainType)
+    {
+        var type = grainType.Split(',')[0];
+        return type[(type.LastIndexOf('.') + 1)..];
+    }
+
     private static string SlotKey(string key)
     {
         MarketKeys.ParseSlot(key);
@@ -45,3 +67,6 @@ public static class InspectEndpoints
             ? AccountKeys.Normalize(key)
             : throw MarketException.Invalid("key", "MalformedAddress", $"'{key}' is not an Ethereum address.");
 }
+
+/// <summary>How many grains of one type are active on one silo, with some of their keys.</summary>
+public sealed record ActiveGrains(string GrainType, string Silo, int Count, IReadOnlyList<string> SampleKeys);
