@@ -74,6 +74,12 @@ public static class OccApp
                 await error.WriteLineAsync($"error: the chain refused: {e.Message}");
                 return 1;
             }
+            catch (Exception e) when (e is HttpRequestException or TimeoutException
+                                       or Nethereum.JsonRpc.Client.RpcClientUnknownException or Nethereum.JsonRpc.Client.RpcResponseException)
+            {
+                await error.WriteLineAsync($"error: the chain did not answer or refused: {e.Message}. Is `occ devnet up` running (occ devnet status)?");
+                return 1;
+            }
             catch (CliException e)
             {
                 await error.WriteLineAsync($"error: {e.Message}");
