@@ -27,6 +27,6 @@ public sealed class OrderBookRefusalTests(ClusterFixture cluster)
         Assert.Equal((OrderStatus.Open, "MoreSlotsThanExist"), (resting.Status, resting.Reason));
         Assert.Equal(OrderStatus.Filled, filled.Status);
         Assert.Equal(pool.PoolKey, (await _market.GetLeaseAsync(filled.LeaseId!.Value)).PoolKey);
-        await Book.CancelAsync(resting.Tenant, OrderIds.TryParse(resting.Id, out var id, out _) ? id : Guid.Empty);
+        await Book.CancelAsync(resting.Tenant, ScopedIds.TryParse(resting.Id, out var id, out _) ? id : Guid.Empty);
     }
 }

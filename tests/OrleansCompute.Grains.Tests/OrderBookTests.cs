@@ -24,7 +24,7 @@ public sealed class OrderBookTests(ClusterFixture cluster)
 
     private async Task<StandingOrder> WaitForAsync(StandingOrder order, Func<StandingOrder, bool> done)
     {
-        OrderIds.TryParse(order.Id, out var id, out var kind);
+        ScopedIds.TryParse(order.Id, out var id, out var kind);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
@@ -80,7 +80,7 @@ public sealed class OrderBookTests(ClusterFixture cluster)
         var (pool, _, _) = await FullPoolAsync();
         var tenant = Tenant.New();
         var order = await Book().PlaceAsync(tenant.Address, TestMarket.Request(pool), TimeSpan.FromMinutes(10));
-        OrderIds.TryParse(order.Id, out var id, out _);
+        ScopedIds.TryParse(order.Id, out var id, out _);
 
         var stranger = await Assert.ThrowsAsync<MarketException>(() => Book().CancelAsync(Tenant.New().Address, id));
         Assert.Equal(MarketError.NotYourLease, stranger.Error);

@@ -35,13 +35,7 @@ public sealed class HttpApiTests(MarketFixture market)
     public async Task A_request_signed_by_one_tenant_but_claiming_another_is_refused()
     {
         var (signer, claimed) = (market.Wallets[0], market.Wallets[1]);
-        var body = JsonSerializer.SerializeToUtf8Bytes(new LeaseRequest("mi300x", 1, 1), ApiJson.Options);
-        var signature = RequestSigner.Sign(signer.PrivateKey, "POST", "/api/leases", DateTimeOffset.UtcNow, body);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/leases") { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new("application/json");
-        request.Headers.Add(RequestSigner.TenantHeader, claimed.Address);
-        request.Headers.Add(RequestSigner.TimestampHeader, signature.TimestampText);
-        request.Headers.Add(RequestSigner.SignatureHeader, signature.Signature);
+        using var request = SignedLeaseRequest(new LeaseRequest("mi300x", 1, 1), signer.PrivateKey, claimedTenant: claimed.Address);
 
         using var response = await Http.SendAsync(request);
 
@@ -52,14 +46,7 @@ public sealed class HttpApiTests(MarketFixture market)
     [Fact]
     public async Task A_bad_request_gets_a_problem_document_naming_the_field()
     {
-        var tenant = market.Wallets[0];
-        var body = JsonSerializer.SerializeToUtf8Bytes(new LeaseRequest("h100", 0, 1), ApiJson.Options);
-        var signature = RequestSigner.Sign(tenant.PrivateKey, "POST", "/api/leases", DateTimeOffset.UtcNow, body);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/leases") { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new("application/json");
-        request.Headers.Add(RequestSigner.TenantHeader, signature.Tenant);
-        request.Headers.Add(RequestSigner.TimestampHeader, signature.TimestampText);
-        request.Headers.Add(RequestSigner.SignatureHeader, signature.Signature);
+        using var request = SignedLeaseRequest(new LeaseRequest("h100", 0, 1), market.Wallets[0].PrivateKey);
 
         using var response = await Http.SendAsync(request);
 
@@ -106,7 +93,7 @@ public sealed class HttpApiTests(MarketFixture market)
         Assert.False((await market.Escrow.GetLeaseAsync(ended.Id))!.Closed);
 
         await api.SubmitVoucherAsync(leaseId, signer.Sign(tenant.PrivateKey, ended.Id, owed, isFinal: true), tenant.PrivateKey, default);
-        var settled = await WaitForAsync(() => api.GetLeaseAsync(leaseId, default), l => l.Status == LeaseStatus.Settled);
+        var settled = await Eventually.WaitForAsync(() => api.GetLeaseAsync(leaseId, default), l => l.Status == LeaseStatus.Settled);
         Assert.Equal(owed, settled.Paid);
         Assert.Equal(owed, (await market.Escrow.GetLeaseAsync(ended.Id))!.Paid);
         await market.AssertConservedAsync();
@@ -210,15 +197,16 @@ public sealed class HttpApiTests(MarketFixture market)
         Assert.Contains("html", dashboard.Content.Headers.ContentType?.MediaType);
     }
 
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    /// <summary>A <c>POST /api/leases</c> signed with <paramref name="signerKey"/>, claiming to come from <paramref name="claimedTenant"/> (the signer by default).</summary>
+    private static HttpRequestMessage SignedLeaseRequest(LeaseRequest lease, string signerKey, string? claimedTenant = null)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var value = await read();
-            if (done(value)) return value;
-            Assert.True(DateTime.UtcNow < deadline, $"still {value} after 30 s");
-            await Task.Delay(100);
-        }
+        var body = JsonSerializer.SerializeToUtf8Bytes(lease, ApiJson.Options);
+        var signature = RequestSigner.Sign(signerKey, "POST", "/api/leases", DateTimeOffset.UtcNow, body);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/leases") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add(RequestSigner.TenantHeader, claimedTenant ?? signature.Tenant);
+        request.Headers.Add(RequestSigner.TimestampHeader, signature.TimestampText);
+        request.Headers.Add(RequestSigner.SignatureHeader, signature.Signature);
+        return request;
     }
 }

@@ -36,7 +36,7 @@ public sealed class RestartTests(MarketFixture market)
         Assert.Contains(block.Id, (await api.ListLeasesAsync(tenant.PrivateKey, default)).Select(l => l.Id));
 
         // The unfunded reservation's deadline was set before the restart; it still releases the slot.
-        var expired = await WaitForAsync(() => api.GetLeaseAsync(LeaseIds.Format(unfunded.Id), default), l => l.Status != LeaseStatus.Reserved,
+        var expired = await Eventually.WaitForAsync(() => api.GetLeaseAsync(LeaseIds.Format(unfunded.Id), default), l => l.Status != LeaseStatus.Reserved,
             MarketFixture.FundingWindow + TimeSpan.FromSeconds(30));
         Assert.Equal((LeaseStatus.Expired, LeaseReasons.ReservationNotFunded), (expired.Status, expired.History[^1].Reason));
 
@@ -47,17 +47,5 @@ public sealed class RestartTests(MarketFixture market)
 
         await market.OccAsync("order", "cancel", order.Id, "--tenant", tenant.Name);
         Assert.Equal(LeaseStatus.Expired, (await api.GetLeaseAsync(LeaseIds.Format(block.Id), default)).Status);
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var value = await read();
-            if (done(value)) return value;
-            Assert.True(DateTime.UtcNow < deadline, $"still {value} after {timeout}");
-            await Task.Delay(250);
-        }
     }
 }

@@ -32,5 +32,11 @@ public static class AcceleratorCatalog
         return kind is not null && ByKind.TryGetValue(kind, out profile!);
     }
 
+    /// <summary>The profile of <paramref name="kind"/>, or a <see cref="MarketException"/> naming the field <c>kind</c> and the kinds known.</summary>
+    public static AcceleratorProfile Require(string? kind) =>
+        TryGet(kind, out var profile)
+            ? profile
+            : throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{kind}'; known: {KnownKinds}.");
+
     public static string KnownKinds => string.Join(", ", All.Select(p => p.Kind));
 }

@@ -6,7 +6,8 @@ public enum OrderStatus { Open, Filled, Cancelled, Expired }
 
 /// <summary>
 /// A lease request that rests in its kind's order book until capacity appears or prices fall to its max price,
-/// then becomes a reserved lease (<see cref="LeaseId"/>) for the tenant to fund.
+/// then becomes a reserved lease (<see cref="LeaseId"/>) for the tenant to fund. Its <see cref="Id"/> is a
+/// <see cref="ScopedIds"/> id naming the kind's book.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("occ.standing-order")]
 public sealed record StandingOrder(
@@ -18,21 +19,6 @@ public sealed record StandingOrder(
     [property: Id(5)] OrderStatus Status,
     [property: Id(6)] Guid? LeaseId = null,
     [property: Id(7)] string? Reason = null);
-
-/// <summary>An order id names its book (<c>{guid}@{kind}</c>), so it can be found from the id alone.</summary>
-public static class OrderIds
-{
-    public static string Format(Guid id, string kind) => $"{id:N}@{kind}";
-
-    public static bool TryParse(string? orderId, out Guid id, out string kind)
-    {
-        (id, kind) = (Guid.Empty, "");
-        var at = orderId?.IndexOf('@') ?? -1;
-        if (at <= 0 || !Guid.TryParse(orderId![..at], out id)) return false;
-        kind = orderId[(at + 1)..];
-        return kind.Length > 0;
-    }
-}
 
 /// <summary>The body of <c>POST /api/orders</c>: the lease wanted, and how long the order may rest.</summary>
 public sealed record PlaceOrderRequest(LeaseRequest Lease, int ValidForMinutes = 60);

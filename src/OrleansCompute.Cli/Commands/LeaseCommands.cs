@@ -71,7 +71,7 @@ public static class LeaseCommands
                 Describe(console, funded);
             });
             if (funded.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
-                throw new CliException($"Lease {LeaseIds.Format(funded.Id)} is {funded.Status}: {funded.History[^1].Reason} {funded.History[^1].Detail}");
+                throw new CliException(Explain(funded));
         }));
         return command;
     }
@@ -120,7 +120,7 @@ public static class LeaseCommands
 
             var active = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
             if (active.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
-                throw new CliException($"Lease {LeaseIds.Format(active.Id)} is {active.Status}: {active.History[^1].Reason} {active.History[^1].Detail}");
+                throw new CliException(Explain(active));
 
             context.Print(new { lease = active, escrowTransaction }, console =>
             {
@@ -197,10 +197,14 @@ public static class LeaseCommands
                 Describe(console, final);
             });
             if (final.Status is not (LeaseStatus.Settled or LeaseStatus.Cancelled))
-                throw new CliException($"Lease {LeaseIds.Format(final.Id)} ended as {final.Status}: {final.History[^1].Reason} {final.History[^1].Detail}");
+                throw new CliException(Explain(final));
         }));
         return command;
     }
+
+    /// <summary>Why a lease is where it is: its status and its last transition's reason.</summary>
+    private static string Explain(LeaseSnapshot lease) =>
+        $"Lease {LeaseIds.Format(lease.Id)} is {lease.Status}: {lease.History[^1].Reason} {lease.History[^1].Detail}";
 
     /// <summary>Polls the lease until <paramref name="done"/> holds; the host learns of funding and settlement from chain events.</summary>
     private static async Task<LeaseSnapshot> WaitForAsync(MarketApiClient api, Guid leaseId, Func<LeaseSnapshot, bool> done, CancellationToken ct)

@@ -78,10 +78,10 @@ public sealed class DevnetRunner(CliContext context)
         var deployed = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address, ct);
         var credit = new ComputeCreditClient(rpc, deployed.CreditAddress);
 
-        var wallets = DevAccounts.Tenants.Select((account, i) => new TenantWallet($"tenant{i + 1}", account.Address, account.PrivateKey)).ToList();
+        var wallets = DevWallets.Tenants;
         foreach (var wallet in wallets) await credit.MintAsync(deployer, wallet.Address, TenantGrant, ct);
         files.WriteWallets(wallets);
-        files.WriteProviderWallets(DevAccounts.Providers.Select((a, i) => new TenantWallet($"provider{i + 1}", a.Address, a.PrivateKey)).ToList());
+        files.WriteProviderWallets(DevWallets.Providers);
 
         var devnet = new DevnetConfig(rpcUrl, chainId, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock, apiUrl);
         files.WriteConfig(devnet);

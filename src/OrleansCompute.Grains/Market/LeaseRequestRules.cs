@@ -32,7 +32,7 @@ public static class LeaseRequestRules
             throw MarketException.Invalid("minTokensPerSecond", "OutOfRange", "The minimum throughput must be at least 1 token/s.");
         if (request.Providers?.Intersect(request.ExcludeProviders ?? []).FirstOrDefault() is { } both)
             throw MarketException.Invalid("providers", "ContradictoryConstraints", $"Provider '{both}' is both allowed and excluded.");
-        if (request.QuoteId is not null && !QuoteIds.TryParse(request.QuoteId, out _, out _))
+        if (request.QuoteId is not null && !ScopedIds.TryParse(request.QuoteId, out _, out _))
             throw MarketException.Invalid("quoteId", "MalformedQuoteId", $"'{request.QuoteId}' is not a quote id (from POST /api/quotes or occ quote).");
         if (request.Start is { } start && start < now - StartTolerance)
             throw MarketException.Invalid("start", "StartInPast", $"The window starts at {start:O}, in the past; leave --start out to start now.");

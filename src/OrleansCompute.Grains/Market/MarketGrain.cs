@@ -85,7 +85,7 @@ public sealed class MarketGrain(
     /// <summary>A quote names its pool: the lease goes to that pool at the quoted price, or not at all.</summary>
     private async Task<PoolReservation> ReserveQuotedAsync(Guid leaseId, LeaseRequest request, LeaseWindow window, DateTimeOffset holdUntil)
     {
-        QuoteIds.TryParse(request.QuoteId, out var quoteId, out var poolKey);
+        ScopedIds.TryParse(request.QuoteId, out var quoteId, out var poolKey);
         if (!state.State.Pools.TryGetValue(poolKey, out var pool) || (request.Region is not null && pool.Region != request.Region))
             throw MarketException.Invalid("quoteId", "UnknownQuote", $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} gave quote '{request.QuoteId}'.");
         return await GrainFactory.GetGrain<IPoolGrain>(poolKey).ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour, quoteId)

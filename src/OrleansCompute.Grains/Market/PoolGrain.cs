@@ -145,7 +145,7 @@ public sealed class PoolGrain(
         var quote = new PoolQuote(slots, state.State.Price, now + _quoteValidity);
         state.State.Quotes[id] = quote;
         await SaveAsync();
-        return new Quote(QuoteIds.Format(id, definition.PoolKey), definition.PoolKey, definition.Kind, definition.Region,
+        return new Quote(ScopedIds.Format(id, definition.PoolKey), definition.PoolKey, definition.Kind, definition.Region,
             slots, quote.PricePerSlotHour, quote.ExpiresAt);
     }
 
@@ -251,7 +251,7 @@ public sealed class PoolGrain(
     {
         var definition = state.State.Definition;
         var holders = HoldersNow();
-        var available = definition is null ? 0 : definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d));
+        var available = definition is null ? 0 : Available(definition, holders);
         var price = definition is null ? Credits.Zero : PriceNow(definition).Price;
         var bookings = _bookings.Where(b => b.Value.Count > 0)
             .ToDictionary(b => b.Key, b => (IReadOnlyList<SlotBooking>)b.Value.OrderBy(x => x.Window.Start).ToList());
@@ -334,12 +334,12 @@ public sealed class PoolGrain(
         await this.RegisterOrUpdateReminder(SweepReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
-    private PoolStatus Status(PoolDefinition definition)
-    {
-        var holders = HoldersNow();
-        return new(definition.PoolKey, PriceNow(definition).Price,
-            definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d)));
-    }
+    private PoolStatus Status(PoolDefinition definition) =>
+        new(definition.PoolKey, PriceNow(definition).Price, Available(definition, HoldersNow()));
+
+    /// <summary>Slots free now: neither held nor being drained.</summary>
+    private int Available(PoolDefinition definition, Dictionary<int, Guid> holders) =>
+        definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d));
 
     private List<int> HeldBy(Guid leaseId) =>
         _bookings.Where(b => b.Value.Any(x => x.LeaseId == leaseId)).Select(b => b.Key).ToList();
@@ -354,8 +354,7 @@ public sealed class PoolGrain(
             throw MarketException.Invalid("providerId", "InvalidName", "Provider ids are 1-64 lowercase letters, digits or dashes.");
         if (!MarketKeys.IsValidName(definition.PoolName))
             throw MarketException.Invalid("poolName", "InvalidName", "Pool names are 1-64 lowercase letters, digits or dashes.");
-        if (!AcceleratorCatalog.TryGet(definition.Kind, out _))
-            throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{definition.Kind}'; known: {AcceleratorCatalog.KnownKinds}.");
+        AcceleratorCatalog.Require(definition.Kind);
         if (!MarketKeys.IsValidName(definition.Region))
             throw MarketException.Invalid("region", "InvalidName", "Regions are 1-64 lowercase letters, digits or dashes.");
         if (definition.SlotCount is < 1 or > 4096)

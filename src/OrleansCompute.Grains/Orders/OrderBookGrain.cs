@@ -52,7 +52,7 @@ public sealed class OrderBookGrain(
             throw MarketException.Invalid("validFor", "OutOfRange", $"An order rests from 1 second to {_options.MaxOrderLifetime.TotalDays:0} days.");
 
         var id = Guid.NewGuid();
-        var order = new StandingOrder(OrderIds.Format(id, Kind), AccountKeys.Normalize(tenant), request, now, now + validFor, OrderStatus.Open);
+        var order = new StandingOrder(ScopedIds.Format(id, Kind), AccountKeys.Normalize(tenant), request, now, now + validFor, OrderStatus.Open);
         state.State.Orders[id] = order;
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<IAccountGrain>(order.Tenant).AddOrderAsync(order.Id);
@@ -64,7 +64,7 @@ public sealed class OrderBookGrain(
     public async Task<StandingOrder> CancelAsync(string tenant, Guid orderId)
     {
         if (!state.State.Orders.TryGetValue(orderId, out var order))
-            throw new MarketException(MarketError.NotFound, "UnknownOrder", $"No {Kind} order '{OrderIds.Format(orderId, Kind)}'.");
+            throw new MarketException(MarketError.NotFound, "UnknownOrder", $"No {Kind} order '{ScopedIds.Format(orderId, Kind)}'.");
         if (order.Tenant != AccountKeys.Normalize(tenant))
             throw new MarketException(MarketError.NotYourLease, "NotYourOrder", "The order belongs to another tenant.");
         if (order.Status != OrderStatus.Open)

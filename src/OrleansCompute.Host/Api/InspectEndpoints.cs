@@ -1,5 +1,6 @@
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Orders;
@@ -29,7 +30,7 @@ public static class InspectEndpoints
         "slot" => await grains.GetGrain<ISlotGrain>(SlotKey(key)).GetAsync(),
         "pool" => await grains.GetGrain<IPoolGrain>(key).GetAsync(),
         "market" => await grains.GetGrain<IMarketGrain>(MarketKeys.Market(key)).GetAsync(),
-        "orders" => await grains.GetGrain<IOrderBookGrain>(MarketKeys.Market(Problems.Kind(key).Kind)).ListAsync(),
+        "orders" => await grains.GetGrain<IOrderBookGrain>(MarketKeys.Market(AcceleratorCatalog.Require(key).Kind)).ListAsync(),
         "lease" => await grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(key)).GetAsync()
                    ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{key}'."),
         "account" => await grains.GetGrain<IAccountGrain>(Address(key)).GetAsync(),

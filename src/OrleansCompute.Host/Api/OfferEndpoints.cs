@@ -29,7 +29,7 @@ public static class OfferEndpoints
     };
 
     private static Task<Quote> QuoteAsync(LeaseRequest request, IGrainFactory grains) =>
-        grains.GetGrain<IMarketGrain>(MarketKeys.Market(Problems.Kind(request.Kind).Kind)).QuoteAsync(request);
+        grains.GetGrain<IMarketGrain>(MarketKeys.Market(AcceleratorCatalog.Require(request.Kind).Kind)).QuoteAsync(request);
 
     private static async Task<IReadOnlyList<Offer>> GetOffersAsync(IGrainFactory grains, string? kind = null, string? region = null, string? sort = null)
     {
@@ -38,7 +38,7 @@ public static class OfferEndpoints
             throw MarketException.Invalid("sort", "UnknownSort", $"Offers sort by {string.Join(", ", SortKeys.Keys)}; not '{sort}'.");
 
         IEnumerable<AcceleratorProfile> kinds = AcceleratorCatalog.All;
-        if (kind is not null) kinds = [Problems.Kind(kind)];
+        if (kind is not null) kinds = [AcceleratorCatalog.Require(kind)];
 
         var offers = await Task.WhenAll(kinds.Select(p => grains.GetGrain<IMarketGrain>(MarketKeys.Market(p.Kind)).GetOffersAsync(region)));
         return offers.SelectMany(o => o).OrderBy(sortKey).ThenBy(o => o.PoolKey, StringComparer.Ordinal).ToList();

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Orders;
 using OrleansCompute.Host.Auth;
@@ -26,7 +27,7 @@ public static class OrderEndpoints
 
     private static async Task<IResult> PlaceAsync(PlaceOrderRequest body, ClaimsPrincipal user, IGrainFactory grains)
     {
-        var kind = Problems.Kind(body.Lease.Kind).Kind;
+        var kind = AcceleratorCatalog.Require(body.Lease.Kind).Kind;
         var order = await Book(grains, kind).PlaceAsync(user.Tenant(), body.Lease, TimeSpan.FromMinutes(body.ValidForMinutes));
         return Results.Created($"/api/orders/{order.Id}", order);
     }
@@ -54,8 +55,8 @@ public static class OrderEndpoints
     }
 
     private static (Guid OrderId, string Kind) Parse(string id) =>
-        OrderIds.TryParse(id, out var orderId, out var kind)
-            ? (orderId, Problems.Kind(kind).Kind)
+        ScopedIds.TryParse(id, out var orderId, out var kind)
+            ? (orderId, AcceleratorCatalog.Require(kind).Kind)
             : throw MarketException.Invalid("id", "MalformedOrderId", $"'{id}' is not an order id ({{32 hex digits}}@{{kind}}).");
 
     private static IOrderBookGrain Book(IGrainFactory grains, string kind) => grains.GetGrain<IOrderBookGrain>(MarketKeys.Market(kind));

@@ -1,5 +1,5 @@
 using OrleansCompute.Abstractions;
-using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Leases;
 
 namespace OrleansCompute.Host.Api;
 
@@ -7,12 +7,7 @@ namespace OrleansCompute.Host.Api;
 internal static class Problems
 {
     public static Guid ParseLeaseId(string id) =>
-        Guid.TryParse(id, out var leaseId)
+        LeaseIds.TryParse(id, out var leaseId)
             ? leaseId
             : throw MarketException.Invalid("id", "MalformedLeaseId", $"'{id}' is not a lease id (32 hex digits).");
-
-    public static AcceleratorProfile Kind(string? kind) =>
-        AcceleratorCatalog.TryGet(kind, out var profile)
-            ? profile
-            : throw MarketException.Invalid("kind", "UnknownKind", $"Unknown accelerator kind '{kind}'; known: {AcceleratorCatalog.KnownKinds}.");
 }

@@ -38,7 +38,7 @@ public sealed class KnownOrder(StandingOrder placed, Tenant owner, int number)
 
     public int Number { get; } = number;
 
-    public Guid Id => OrderIds.TryParse(Placed.Id, out var id, out _) ? id : throw new InvalidOperationException(Placed.Id);
+    public Guid Id => ScopedIds.TryParse(Placed.Id, out var id, out _) ? id : throw new InvalidOperationException(Placed.Id);
 
     public StandingOrder Last { get; set; } = placed;
 

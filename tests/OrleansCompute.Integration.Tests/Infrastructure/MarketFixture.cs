@@ -51,7 +51,7 @@ public sealed class MarketFixture : IAsyncLifetime
         var deployed = await ContractDeployer.DeployAsync(deployer, Toolchain.OutDirectory, deployer.Address);
         Escrow = new EscrowClient(rpc, deployed.EscrowAddress, deployed.CreditAddress);
 
-        Wallets = DevAccounts.Tenants.Select((a, i) => new TenantWallet($"tenant{i + 1}", a.Address, a.PrivateKey)).ToList();
+        Wallets = DevWallets.Tenants;
         foreach (var wallet in Wallets.SkipLast(1)) await Escrow.Credit.MintAsync(deployer, wallet.Address, TenantGrant);
 
         Devnet = new DevnetConfig(Anvil.RpcUrl, 31337, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock,
@@ -59,7 +59,7 @@ public sealed class MarketFixture : IAsyncLifetime
         var files = new DevnetFiles(DevnetDirectory);
         files.WriteConfig(Devnet);
         files.WriteWallets(Wallets);
-        files.WriteProviderWallets(DevAccounts.Providers.Select((a, i) => new TenantWallet($"provider{i + 1}", a.Address, a.PrivateKey)).ToList());
+        files.WriteProviderWallets(DevWallets.Providers);
 
         _hostArgs =
         [
