@@ -15,6 +15,13 @@ public sealed class MarketOptions
     /// <summary>How often a pool's live price takes one step toward demand (EIP-1559's block, in effect).</summary>
     public TimeSpan PriceStepInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often at most a pool tells its market its price and free room. The market only uses them to choose which pool
+    /// to ask first, so a hint this old costs at worst one wasted ask; reporting every booking would queue a message at
+    /// the market per lease.
+    /// </summary>
+    public TimeSpan PoolReportInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>How long a quote's price holds.</summary>
     public TimeSpan QuoteValidity { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -5,6 +5,8 @@ public static class LeaseReasons
 {
     public const string Requested = "Requested";
     public const string SlotsReserved = "SlotsReserved";
+    /// <summary>A request that allowed a partial fill got fewer slots than it asked for (and at least its minimum).</summary>
+    public const string PartialFill = "PartialFill";
     public const string EscrowFunded = "EscrowFunded";
     public const string EscrowMismatch = "EscrowMismatch";
     public const string FundedAfterExpiry = "FundedAfterExpiry";

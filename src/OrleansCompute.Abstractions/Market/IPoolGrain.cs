@@ -12,10 +12,11 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>
     /// Books <paramref name="slots"/> slots free for all of <paramref name="window"/> for the lease, all or none, at the pool's
     /// live price; null when the pool has not that many free in the window or its price is above <paramref name="maxPricePerSlotHour"/>.
+    /// With <paramref name="minSlots"/>, a partial fill: as many free slots as it has up to <paramref name="slots"/>, null below <paramref name="minSlots"/>.
     /// With <paramref name="quoteId"/>, the quoted price is paid, and an unknown or expired quote is refused.
     /// </summary>
     Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, LeaseWindow window, DateTimeOffset holdUntil,
-        Credits? maxPricePerSlotHour = null, Guid? quoteId = null);
+        Credits? maxPricePerSlotHour = null, Guid? quoteId = null, int? minSlots = null);
 
     /// <summary>Promises the live price for <paramref name="slots"/> slots free in <paramref name="window"/> until the quote expires; null when the pool cannot.</summary>
     Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour);

@@ -5,7 +5,8 @@ namespace OrleansCompute.Abstractions.Market;
 /// constraints) for <see cref="Hours"/>, starting now or at <see cref="Start"/> (a reserved block), optionally in one
 /// <see cref="Region"/>, at most <see cref="MaxPricePerSlotHour"/> and/or <see cref="MaxPricePerMillionTokens"/>, or at
 /// the price of <see cref="QuoteId"/>; with at least <see cref="MinMemoryGiB"/> and <see cref="MinTokensPerSecond"/> per
-/// accelerator, only from <see cref="Providers"/> and never from <see cref="ExcludeProviders"/>.
+/// accelerator, only from <see cref="Providers"/> and never from <see cref="ExcludeProviders"/>. All of the slots come from one
+/// pool, all or none, unless <see cref="MinSlots"/> asks for a partial fill: then as many as one pool has, and at least that many.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("occ.lease-request")]
 public sealed record LeaseRequest(
@@ -20,7 +21,8 @@ public sealed record LeaseRequest(
     [property: Id(8)] int? MinTokensPerSecond = null,
     [property: Id(9)] Credits? MaxPricePerMillionTokens = null,
     [property: Id(10)] IReadOnlyList<string>? Providers = null,
-    [property: Id(11)] IReadOnlyList<string>? ExcludeProviders = null)
+    [property: Id(11)] IReadOnlyList<string>? ExcludeProviders = null,
+    [property: Id(12)] int? MinSlots = null)
 {
     /// <summary>The kind that asks the market for the cheapest kind meeting the constraints.</summary>
     public const string AnyKind = "any";

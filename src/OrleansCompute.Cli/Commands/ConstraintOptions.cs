@@ -4,7 +4,7 @@ using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Cli.Commands;
 
-/// <summary>The matching constraints a lease request may carry, as options: memory, throughput, price per 1M tokens, providers.</summary>
+/// <summary>The matching constraints a lease request may carry, as options: memory, throughput, price per 1M tokens, providers, partial fill.</summary>
 public sealed class ConstraintOptions
 {
     private readonly Option<int?> _minMemory = new("--min-memory") { Description = "At least this much accelerator memory, GiB." };
@@ -12,6 +12,7 @@ public sealed class ConstraintOptions
     private readonly Option<string?> _maxPerMillion = new("--max-price-per-1m") { Description = "The most to pay per 1M tokens, in credits." };
     private readonly Option<string[]> _providers = new("--provider") { Description = "Only these providers (repeatable)." };
     private readonly Option<string[]> _excluded = new("--exclude-provider") { Description = "Never these providers (repeatable)." };
+    private readonly Option<int?> _minSlots = new("--min-slots") { Description = "Accept a partial fill: as many slots as one pool has, at least this many (default: all or none)." };
 
     public void AddTo(Command command)
     {
@@ -20,6 +21,7 @@ public sealed class ConstraintOptions
         command.Options.Add(_maxPerMillion);
         command.Options.Add(_providers);
         command.Options.Add(_excluded);
+        command.Options.Add(_minSlots);
     }
 
     public LeaseRequest Apply(ParseResult parse, LeaseRequest request)
@@ -34,6 +36,7 @@ public sealed class ConstraintOptions
             MaxPricePerMillionTokens = perMillion,
             Providers = parse.GetValue(_providers) is { Length: > 0 } allowed ? allowed : null,
             ExcludeProviders = parse.GetValue(_excluded) is { Length: > 0 } excluded ? excluded : null,
+            MinSlots = parse.GetValue(_minSlots),
         };
     }
 }

@@ -29,11 +29,13 @@ public static class OrderCommands
         var validFor = new Option<int>("--valid-for") { Description = "Minutes the order rests before it expires.", DefaultValueFactory = _ => 60 };
         var tenant = LeaseCommands.TenantOption();
         var command = new Command("place", "Place a standing order; filled in price-time priority.") { kind, slots, hours, start, region, maxPrice, validFor, tenant };
+        var constraints = new ConstraintOptions();
+        constraints.AddTo(command);
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var wallet = context.Tenant(parse.GetValue(tenant));
-            var request = new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region),
-                LeaseCommands.ParseMaxPrice(parse.GetValue(maxPrice)), Start: LeaseCommands.ParseStart(parse.GetValue(start)));
+            var request = constraints.Apply(parse, new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region),
+                LeaseCommands.ParseMaxPrice(parse.GetValue(maxPrice)), Start: LeaseCommands.ParseStart(parse.GetValue(start))));
             var placed = await context.Api().PlaceOrderAsync(new PlaceOrderRequest(request, parse.GetValue(validFor)), wallet.PrivateKey, ct);
             context.Print(placed, console => Show(console, [placed]));
         }));

@@ -18,9 +18,13 @@ public sealed class AccountState
 public sealed class AccountGrain(
     [PersistentState("account", GrainStorage.Market)] IPersistentState<AccountState> state) : Grain, IAccountGrain
 {
+    private HashSet<Guid>? _leaseIndex;
+
     public async Task AddLeaseAsync(Guid leaseId)
     {
-        if (state.State.Leases.Contains(leaseId)) return;
+        // A tenant may hold thousands of leases: the index keeps the duplicate check constant-time.
+        _leaseIndex ??= [.. state.State.Leases];
+        if (!_leaseIndex.Add(leaseId)) return;
         state.State.Leases.Add(leaseId);
         await state.WriteStateAsync();
     }

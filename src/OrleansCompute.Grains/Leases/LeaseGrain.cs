@@ -62,9 +62,12 @@ public sealed class LeaseGrain(
         // A reserved block books exactly its window; a lease that starts when funded books room for the funding delay too.
         var window = startsAt is { } start ? LeaseWindow.From(start, duration) : new LeaseWindow(now, fundBy + duration);
         (request, var reservation) = await ReserveAsync(request, window, fundBy);
+        var asked = request.Slots;
+        // A partial fill is a lease for the slots it got: its deposit and bill count those.
+        if (reservation.SlotKeys.Count < asked) request = request with { Slots = reservation.SlotKeys.Count };
         try
         {
-            await RecordReservationAsync(tenant, request, reservation, now, fundBy, startsAt, window);
+            await RecordReservationAsync(tenant, request, asked, reservation, now, fundBy, startsAt, window);
         }
         catch
         {
@@ -101,7 +104,7 @@ public sealed class LeaseGrain(
         throw firstRefusal!;
     }
 
-    private async Task RecordReservationAsync(string tenant, LeaseRequest request, PoolReservation reservation,
+    private async Task RecordReservationAsync(string tenant, LeaseRequest request, int asked, PoolReservation reservation,
         DateTimeOffset now, DateTimeOffset fundBy, DateTimeOffset? startsAt, LeaseWindow window)
     {
         var requested = new LeaseTransition(now, LeaseStatus.Requested, LeaseReasons.Requested);
@@ -127,8 +130,8 @@ public sealed class LeaseGrain(
             History =
             [
                 requested,
-                new LeaseTransition(now, LeaseStatus.Reserved, LeaseReasons.SlotsReserved,
-                    $"{request.Slots} slot(s) in {reservation.PoolKey} at {reservation.PricePerSlotHour} per slot-hour" +
+                new LeaseTransition(now, LeaseStatus.Reserved, request.Slots < asked ? LeaseReasons.PartialFill : LeaseReasons.SlotsReserved,
+                    $"{(request.Slots < asked ? $"{request.Slots} of {asked}" : request.Slots)} slot(s) in {reservation.PoolKey} at {reservation.PricePerSlotHour} per slot-hour" +
                     (startsAt is { } s ? $" from {s.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'}" : "")),
             ],
         };
@@ -362,6 +365,8 @@ public sealed class LeaseGrain(
         state.State.Lease = lease;
         await state.WriteStateAsync();
         await ArmDeadlineAsync();
+        // A closed lease has no deadline left and is rarely asked for again: its memory goes back now, not after the idle timeout.
+        if (lease.Status.IsFinal()) this.DeactivateOnIdle();
     }
 
     /// <summary>Keeps one timer and one reminder pointed at the next deadline, and none when there is no deadline left.</summary>

@@ -23,6 +23,8 @@ public sealed class MarketGrain(
     TimeProvider clock) : Grain, IMarketGrain
 {
     private readonly Dictionary<string, PoolStatus> _reported = [];
+    // Grain references are resolved once: GetGrain looks up the interface's grain type by reflection on every call.
+    private readonly Dictionary<string, IPoolGrain> _pools = [];
 
     private string Kind => this.GetPrimaryKeyString();
 
@@ -44,7 +46,7 @@ public sealed class MarketGrain(
     {
         if (!AcceleratorCatalog.TryGet(Kind, out var profile)) return [];
         var pools = state.State.Pools.Values.Where(p => region is null || p.Region == region).ToList();
-        var snapshots = await Task.WhenAll(pools.Select(p => GrainFactory.GetGrain<IPoolGrain>(p.PoolKey).GetAsync().AsTask()));
+        var snapshots = await Task.WhenAll(pools.Select(p => Pool(p.PoolKey).GetAsync().AsTask()));
         foreach (var s in snapshots) _reported[s.Key] = new PoolStatus(s.Key, s.PricePerSlotHour, s.AvailableSlots);
         return snapshots
             .Where(s => s.Definition is not null)
@@ -62,9 +64,19 @@ public sealed class MarketGrain(
         var candidates = Candidates(request);
         foreach (var pool in candidates)
         {
-            var reservation = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey)
+            var reservation = await Pool(pool.PoolKey)
                 .ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour);
             if (reservation is not null) return reservation;
+        }
+        if (request.MinSlots is { } least && least < request.Slots)
+        {
+            // No pool has them all: the pool that last reported the most room first, so the fill is as large as it can be.
+            foreach (var pool in candidates.OrderByDescending(p => Reported(p).AvailableSlots))
+            {
+                var reservation = await Pool(pool.PoolKey)
+                    .ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour, minSlots: least);
+                if (reservation is not null) return reservation;
+            }
         }
         throw await NoneFitsAsync(request, window, candidates);
     }
@@ -76,7 +88,7 @@ public sealed class MarketGrain(
         var candidates = Candidates(request);
         foreach (var pool in candidates)
         {
-            var quote = await GrainFactory.GetGrain<IPoolGrain>(pool.PoolKey).QuoteAsync(request.Slots, window, request.MaxPricePerSlotHour);
+            var quote = await Pool(pool.PoolKey).QuoteAsync(request.Slots, window, request.MaxPricePerSlotHour);
             if (quote is not null) return quote;
         }
         throw await NoneFitsAsync(request, window, candidates);
@@ -88,7 +100,7 @@ public sealed class MarketGrain(
         ScopedIds.TryParse(request.QuoteId, out var quoteId, out var poolKey);
         if (!state.State.Pools.TryGetValue(poolKey, out var pool) || (request.Region is not null && pool.Region != request.Region))
             throw MarketException.Invalid("quoteId", "UnknownQuote", $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} gave quote '{request.QuoteId}'.");
-        return await GrainFactory.GetGrain<IPoolGrain>(poolKey).ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour, quoteId)
+        return await Pool(poolKey).ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour, quoteId)
             ?? throw new MarketException(MarketError.Conflict, "NoCapacityInWindow",
                 $"Pool {poolKey} no longer has {request.Slots} free slot(s) in the window: a quote fixes the price, it does not hold slots.", "slots");
     }
@@ -112,10 +124,11 @@ public sealed class MarketGrain(
                 : MarketException.Invalid("region", "UnknownRegion",
                     $"No {Kind} pool in region '{request.Region}'; regions with {Kind}: {string.Join(", ", state.State.Pools.Values.Select(p => p.Region).Distinct().Order())}.");
 
-        var bigEnough = inRegion.Where(p => p.SlotCount >= request.Slots).ToList();
+        var fewest = request.MinSlots ?? request.Slots;
+        var bigEnough = inRegion.Where(p => p.SlotCount >= fewest).ToList();
         if (bigEnough.Count == 0)
-            throw MarketException.Invalid("slots", "MoreSlotsThanExist",
-                $"The largest {Kind} pool has {inRegion.Max(p => p.SlotCount)} slots; {request.Slots} were asked for.");
+            throw MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
+                $"The largest {Kind} pool has {inRegion.Max(p => p.SlotCount)} slots; {fewest} were asked for (one lease is filled from one pool).");
 
         return bigEnough
             .Select(p => (Pool: p, Status: Reported(p)))
@@ -137,12 +150,13 @@ public sealed class MarketGrain(
                 $"The cheapest {Kind} pool asks {cheapest} per slot-hour, above the max price {max}; a max price of {cheapest} would fill now.",
                 "maxPricePerSlotHour");
 
+        var fewest = request.MinSlots ?? request.Slots;
         var starts = await Task.WhenAll(candidates.Select(c =>
-            GrainFactory.GetGrain<IPoolGrain>(c.PoolKey).EarliestStartAsync(request.Slots, window.Duration, window.Start)));
+            Pool(c.PoolKey).EarliestStartAsync(fewest, window.Duration, window.Start)));
         var nearest = starts.Where(s => s is not null).Min();
         var hint = nearest is { } start ? $"; the nearest start with room is {start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} (--start)" : "";
         return new MarketException(MarketError.Conflict, "NoCapacityInWindow",
-            $"No {Kind} pool has {request.Slots} free slot(s) from {window.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} for {request.Hours} h" +
+            $"No {Kind} pool has {(fewest < request.Slots ? $"{fewest} to {request.Slots}" : request.Slots)} free slot(s) from {window.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} for {request.Hours} h" +
             $"{(request.MaxPricePerSlotHour is null ? "" : " at or below the max price")}{hint}.", "slots");
     }
 
@@ -150,6 +164,12 @@ public sealed class MarketGrain(
         ValueTask.FromResult(new MarketSnapshot(Kind,
             state.State.Pools.Values.OrderBy(p => p.PoolKey, StringComparer.Ordinal).ToList(),
             _reported.Values.OrderBy(p => p.PoolKey, StringComparer.Ordinal).ToList()));
+
+    private IPoolGrain Pool(string poolKey)
+    {
+        if (!_pools.TryGetValue(poolKey, out var pool)) _pools[poolKey] = pool = GrainFactory.GetGrain<IPoolGrain>(poolKey);
+        return pool;
+    }
 
     private PoolStatus Reported(PoolDefinition pool) =>
         _reported.TryGetValue(pool.PoolKey, out var status) ? status : new PoolStatus(pool.PoolKey, pool.FloorPricePerSlotHour, pool.SlotCount);

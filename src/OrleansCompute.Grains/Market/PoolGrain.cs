@@ -45,8 +45,13 @@ public sealed class PoolGrain(
     private const string SweepReminder = "pool-sweep";
     private readonly TimeSpan _priceStep = options.Value.PriceStepInterval;
     private readonly TimeSpan _quoteValidity = options.Value.QuoteValidity;
+    private readonly TimeSpan _reportInterval = options.Value.PoolReportInterval;
+    private IGrainTimer? _reportTimer;
     private readonly Dictionary<int, List<SlotBooking>> _bookings = [];
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    // Grain references are resolved once: GetGrain looks up the interface's grain type by reflection on every call.
+    private ISlotGrain[] _slots = [];
+    private IMarketGrain? _market;
     private bool _sweepArmed;
 
     /// <summary>Far above any real accelerator, and low enough that a lease's deposit always fits in <see cref="Credits"/>.</summary>
@@ -90,12 +95,12 @@ public sealed class PoolGrain(
         }
         state.State.Definition = definition;
         await SaveAsync();
-        await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).RegisterPoolAsync(definition, Status(definition));
+        await Market(definition).RegisterPoolAsync(definition, Status(definition));
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
     }
 
     public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, LeaseWindow window, DateTimeOffset holdUntil,
-        Credits? maxPricePerSlotHour, Guid? quoteId)
+        Credits? maxPricePerSlotHour, Guid? quoteId, int? minSlots)
     {
         var definition = Definition;
         var quote = quoteId is { } id ? UsableQuote(id, slots) : null;
@@ -104,7 +109,7 @@ public sealed class PoolGrain(
         var price = quote?.PricePerSlotHour ?? state.State.Price;
         if (maxPricePerSlotHour is { } max && price > max) return null;
         var chosen = FreeSlots(window).Take(slots).ToList();
-        if (chosen.Count < slots) return null;
+        if (chosen.Count < (minSlots ?? slots)) return null;
 
         // Marked before the first await, so that a concurrent request sees these slots as taken.
         var booking = new SlotBooking(leaseId, window, holdUntil);
@@ -322,9 +327,22 @@ public sealed class PoolGrain(
         }
     }
 
-    /// <summary>Tells the market the new price and room (one-way: it is only a hint there).</summary>
-    private void Report(PoolDefinition definition) =>
-        GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind)).ReportAsync(Status(definition)).Ignore();
+    /// <summary>
+    /// Tells the market the new price and room (one-way: it is only a hint there), at most once per report interval:
+    /// the first change reports at once, changes soon after it are gathered into one report at the interval's end.
+    /// </summary>
+    private void Report(PoolDefinition definition)
+    {
+        if (_reportTimer is not null) return;
+        Market(definition).ReportAsync(Status(definition)).Ignore();
+        _reportTimer = this.RegisterGrainTimer(_ =>
+        {
+            _reportTimer!.Dispose();
+            _reportTimer = null;
+            if (state.State.Definition is { } current) Market(current).ReportAsync(Status(current)).Ignore();
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions { DueTime = _reportInterval, Period = Timeout.InfiniteTimeSpan, Interleave = true });
+    }
 
     /// <summary>One reminder per pool, once it holds anything, replaces a reminder per lease for funding deadlines.</summary>
     private async Task ArmSweepAsync()
@@ -344,7 +362,21 @@ public sealed class PoolGrain(
     private List<int> HeldBy(Guid leaseId) =>
         _bookings.Where(b => b.Value.Any(x => x.LeaseId == leaseId)).Select(b => b.Key).ToList();
 
-    private ISlotGrain Slot(int index) => GrainFactory.GetGrain<ISlotGrain>(MarketKeys.Slot(this.GetPrimaryKeyString(), index));
+    private ISlotGrain Slot(int index)
+    {
+        if (index >= _slots.Length)
+        {
+            var poolKey = this.GetPrimaryKeyString();
+            var grown = new ISlotGrain[Math.Max(index + 1, Definition.SlotCount)];
+            _slots.CopyTo(grown, 0);
+            for (var i = _slots.Length; i < grown.Length; i++) grown[i] = GrainFactory.GetGrain<ISlotGrain>(MarketKeys.Slot(poolKey, i));
+            _slots = grown;
+        }
+        return _slots[index];
+    }
+
+    private IMarketGrain Market(PoolDefinition definition) =>
+        _market ??= GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind));
 
     private void Validate(PoolDefinition definition)
     {

@@ -10,7 +10,10 @@ namespace OrleansCompute.Storage.GrainStorage;
 
 public sealed class InProcessGrainStorage(IGrainStorageSerializer serializer, IActivatorProvider activators) : IGrainStorage
 {
-    private readonly ConcurrentDictionary<(string State, GrainId Grain), Stored> _states = new();
+    // Many lock stripes: every grain write takes one, and on two cores a writer preempted while holding a stripe
+    // stalls every other writer that hashes to it.
+    private readonly ConcurrentDictionary<(string State, GrainId Grain), Stored> _states =
+        new(concurrencyLevel: 64 * Environment.ProcessorCount, capacity: 1 << 16);
     private long _lastEtag;
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)

@@ -1,6 +1,9 @@
 // One in-process Orleans cluster (two silos) shared by every grain test, wired as the host wires the market.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 using Orleans.TestingHost;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
@@ -45,6 +48,10 @@ public sealed class ClusterFixture : IAsyncLifetime
                 .UseInMemoryReminderService()
                 .ConfigureServices(services =>
                 {
+                    // State round-trips through Orleans' binary serializer, as in the host's SQLite store (the memory
+                    // store's default, JSON, cannot read every state back, and a lease deactivates once closed).
+                    services.AddOptions<MemoryGrainStorageOptions>(GrainStorage.Market)
+                        .Configure<Serializer>((options, serializer) => options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
                     services.TryAddSingleton(TimeProvider.System);
                     services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
                     services.AddSingleton<IEscrowSettlement>(Chain);
