@@ -10,15 +10,14 @@ namespace OrleansCompute.Storage.GrainStorage;
 
 public sealed class InProcessGrainStorage(IGrainStorageSerializer serializer, IActivatorProvider activators) : IGrainStorage
 {
-    // Many lock stripes: every grain write takes one, and on two cores a writer preempted while holding a stripe
-    // stalls every other writer that hashes to it.
-    private readonly ConcurrentDictionary<(string State, GrainId Grain), Stored> _states =
-        new(concurrencyLevel: 64 * Environment.ProcessorCount, capacity: 1 << 16);
+    // One cell per grain state, created once; every later write swaps the cell's content with a compare-and-swap on
+    // the etag, so writers never take a lock (on two cores, a writer preempted inside a lock stalls the others).
+    private readonly ConcurrentDictionary<(string State, GrainId Grain), Cell> _cells = new();
     private long _lastEtag;
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (_states.TryGetValue((stateName, grainId), out var stored))
+        if (_cells.TryGetValue((stateName, grainId), out var cell) && cell.Current is { } stored)
         {
             grainState.State = serializer.Deserialize<T>(stored.Payload);
             grainState.ETag = stored.Etag;
@@ -36,12 +35,7 @@ public sealed class InProcessGrainStorage(IGrainStorageSerializer serializer, IA
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var next = new Stored(serializer.Serialize(grainState.State), Interlocked.Increment(ref _lastEtag).ToString());
-        var key = (stateName, grainId);
-        var written = grainState.ETag is null
-            ? _states.TryAdd(key, next)
-            : _states.TryGetValue(key, out var current) && current.Etag == grainState.ETag && _states.TryUpdate(key, next, current);
-        if (!written)
-            return Task.FromException(new InconsistentStateException($"{stateName} of {grainId} was written by someone else.", CurrentEtag(key), grainState.ETag));
+        if (!Swap(stateName, grainId, grainState.ETag, next)) return Conflict(stateName, grainId, grainState);
 
         grainState.ETag = next.Etag;
         grainState.RecordExists = true;
@@ -50,10 +44,7 @@ public sealed class InProcessGrainStorage(IGrainStorageSerializer serializer, IA
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        var key = (stateName, grainId);
-        if (grainState.ETag is not null
-            && !(_states.TryGetValue(key, out var current) && current.Etag == grainState.ETag && _states.TryRemove(KeyValuePair.Create(key, current))))
-            return Task.FromException(new InconsistentStateException($"{stateName} of {grainId} was written by someone else.", CurrentEtag(key), grainState.ETag));
+        if (!Swap(stateName, grainId, grainState.ETag, next: null)) return Conflict(stateName, grainId, grainState);
 
         grainState.State = activators.GetActivator<T>().Create();
         grainState.ETag = null;
@@ -61,7 +52,23 @@ public sealed class InProcessGrainStorage(IGrainStorageSerializer serializer, IA
         return Task.CompletedTask;
     }
 
-    private string? CurrentEtag((string, GrainId) key) => _states.TryGetValue(key, out var current) ? current.Etag : null;
+    /// <summary>Replaces the stored state with <paramref name="next"/> (null: none) if what is stored still has <paramref name="expectedEtag"/>.</summary>
+    private bool Swap(string stateName, GrainId grainId, string? expectedEtag, Stored? next)
+    {
+        var cell = _cells.GetOrAdd((stateName, grainId), static _ => new Cell());
+        var current = cell.Current;
+        if (current?.Etag != expectedEtag) return false;
+        return ReferenceEquals(Interlocked.CompareExchange(ref cell.Current, next, current), current);
+    }
+
+    private Task Conflict<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        Task.FromException(new InconsistentStateException($"{stateName} of {grainId} was written by someone else.",
+            _cells.TryGetValue((stateName, grainId), out var cell) ? cell.Current?.Etag : null, grainState.ETag));
+
+    private sealed class Cell
+    {
+        public Stored? Current;
+    }
 
     private sealed record Stored(BinaryData Payload, string Etag);
 }
