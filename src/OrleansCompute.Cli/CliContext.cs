@@ -25,6 +25,9 @@ public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot,
 
     public MarketApiClient Api() => new(new HttpClient { BaseAddress = new Uri(ApiUrl), Timeout = TimeSpan.FromSeconds(30) });
 
+    /// <summary>A client for the host's OpenAI-compatible gateway; no overall timeout, as a streamed answer may run long.</summary>
+    public InferenceClient Inference() => new(new HttpClient { BaseAddress = new Uri(ApiUrl), Timeout = Timeout.InfiniteTimeSpan });
+
     /// <summary>The tenant to sign for: a wallet name (tenant1…) or address from <c>.devnet/wallets.json</c>; the first by default.</summary>
     public TenantWallet Tenant(string? nameOrAddress)
     {

@@ -36,6 +36,7 @@ public static class OccApp
         root.Subcommands.Add(QuoteCommands.Create());
         root.Subcommands.Add(LeaseCommands.Create());
         root.Subcommands.Add(OrderCommands.Create());
+        root.Subcommands.Add(InferCommands.Create());
         root.Subcommands.Add(ProviderCommands.Create());
         root.Subcommands.Add(InspectCommands.Create());
 

@@ -33,6 +33,9 @@ public sealed class MarketOptions
 
     public int MaxSlotsPerLease { get; set; } = 64;
 
+    /// <summary>How many inference requests one leased slot runs at once; a lease's limit is this × its slots.</summary>
+    public int InferenceConcurrencyPerSlot { get; set; } = 8;
+
     public int MaxHours { get; set; } = 24 * 30;
 
     /// <summary>How far ahead a reserved block may start.</summary>

@@ -6,6 +6,7 @@ using OrleansCompute.Host.Api;
 using OrleansCompute.Host.Auth;
 using OrleansCompute.Host.Chain;
 using OrleansCompute.Host.Devnet;
+using OrleansCompute.Host.Gateway;
 using OrleansCompute.Storage.Hosting;
 
 namespace OrleansCompute.Host;
@@ -51,6 +52,8 @@ public static class MarketHost
 
         if (config.GetValue("Devnet:SeedDemo", false)) builder.Services.AddHostedService<DemoMarket>();
 
+        builder.Services.AddSingleton<TokenCounter>();
+        builder.Services.AddSingleton<SimulatedAccelerator>();
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<MarketExceptionHandler>();
         builder.Services.AddOpenApi();
@@ -73,6 +76,7 @@ public static class MarketHost
         app.MapProviderEndpoints();
         app.MapInspectEndpoints();
         app.MapChainEndpoints();
+        app.MapGatewayEndpoints();
         // The dashboard has no authentication of its own: the devnet host listens on loopback only.
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         return app;

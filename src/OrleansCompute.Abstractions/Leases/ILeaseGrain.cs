@@ -1,3 +1,4 @@
+using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 
@@ -35,6 +36,25 @@ public interface ILeaseGrain : IGrainWithGuidKey
 
     /// <summary>The settlement grain could not settle the voucher on chain.</summary>
     Task SettlementRejectedAsync(string reason);
+
+    /// <summary>
+    /// The lease's inference API key (<c>Authorization: Bearer …</c> on <c>/v1</c>), for its tenant only. Issued when the
+    /// lease becomes active, revoked when it stops being active.
+    /// </summary>
+    Task<string> GetApiKeyAsync(string tenant);
+
+    /// <summary>
+    /// Admits one inference request presenting <paramref name="apiKey"/>: counts it in flight when the key is this
+    /// lease's, the lease is active and a slot has room. Every admitted request must end with <see cref="RecordInferenceAsync"/>.
+    /// </summary>
+    Task<InferenceAdmission> AdmitInferenceAsync(string apiKey);
+
+    /// <summary>Whether <paramref name="apiKey"/> is this active lease's key (and its kind), without admitting a request.</summary>
+    [ReadOnly]
+    Task<InferenceAdmission> AuthorizeInferenceAsync(string apiKey);
+
+    /// <summary>An admitted request finished (or failed) having used <paramref name="usage"/>: metered on the lease, no longer in flight.</summary>
+    Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage);
 
     /// <summary>The lease, or null when no lease has this id.</summary>
     [ReadOnly]

@@ -1,3 +1,4 @@
+using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 
@@ -68,4 +69,6 @@ public sealed record LeaseSnapshot
     [Id(26)] public LeaseWindow? BookedWindow { get; init; }
     /// <summary>Slots the provider is taking back, and when.</summary>
     [Id(27)] public IReadOnlyList<SlotReclaim> Reclaims { get; init; } = [];
+    /// <summary>What inference through the gateway has used on this lease.</summary>
+    [Id(28)] public LeaseUsage Usage { get; init; } = LeaseUsage.None;
 }

@@ -38,6 +38,9 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<LeaseSnapshot> EndLeaseAsync(string leaseId, string tenantKey, CancellationToken ct) =>
         SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/end", null, tenantKey, ct);
 
+    public Task<LeaseKey> GetLeaseKeyAsync(string leaseId, string tenantKey, CancellationToken ct) =>
+        SendAsync<LeaseKey>(HttpMethod.Get, $"/api/leases/{Uri.EscapeDataString(leaseId)}/key", null, tenantKey, ct);
+
     public Task<LeaseSnapshot> SubmitVoucherAsync(string leaseId, SignedVoucher voucher, string tenantKey, CancellationToken ct) =>
         SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/voucher", voucher, tenantKey, ct);
 
@@ -141,3 +144,6 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         return present.Count == 0 ? "" : "?" + string.Join("&", present);
     }
 }
+
+/// <summary>An active lease's key for the host's <c>/v1</c> inference routes.</summary>
+public sealed record LeaseKey(string LeaseId, string ApiKey);

@@ -20,6 +20,7 @@ public static class LeaseCommands
         lease.Subcommands.Add(ShowCommand());
         lease.Subcommands.Add(EndCommand());
         lease.Subcommands.Add(FundCommand());
+        lease.Subcommands.Add(KeyCommand());
         return lease;
     }
 
@@ -88,10 +89,12 @@ public static class LeaseCommands
         var maxPrice = MaxPriceOption();
         var quote = new Option<string?>("--quote") { Description = "Pay the price of this quote (from `occ quote`) instead of the live price." };
         var start = StartOption();
+        var billBy = new Option<LeaseBillingMode>("--bill-by")
+            { Description = "Pay for the hours used (default) or for the tokens inference used, at the pool's price per 1M tokens.", DefaultValueFactory = _ => LeaseBillingMode.Hours };
         var constraints = new ConstraintOptions();
         var tenant = TenantOption();
         var command = new Command("create", "Reserve slots, fund the escrow from the tenant's wallet, and wait until the lease is active (or, for a block starting later, funded).")
-            { kind, slots, hours, start, region, maxPrice, quote, tenant };
+            { kind, slots, hours, start, region, maxPrice, quote, billBy, tenant };
         constraints.AddTo(command);
 
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
@@ -103,7 +106,7 @@ public static class LeaseCommands
             var chain = TenantChain.Connect(context);
 
             var request = constraints.Apply(parse, new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours),
-                parse.GetValue(region), max, parse.GetValue(quote), ParseStart(parse.GetValue(start))));
+                parse.GetValue(region), max, parse.GetValue(quote), ParseStart(parse.GetValue(start))) { BillBy = parse.GetValue(billBy) });
             var reserved = await api.CreateLeaseAsync(request, key, ct);
 
             string escrowTransaction;
@@ -122,13 +125,23 @@ public static class LeaseCommands
             if (active.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
                 throw new CliException(Explain(active));
 
-            context.Print(new { lease = active, escrowTransaction }, console =>
+            // A lease that runs now has its inference key now; a block that starts later gets it when it starts (occ lease key).
+            var inference = active.Status == LeaseStatus.Active
+                ? new { baseUrl = $"{context.ApiUrl.TrimEnd('/')}/v1", apiKey = (await api.GetLeaseKeyAsync(LeaseIds.Format(active.Id), key, ct)).ApiKey }
+                : null;
+            context.Print(new { lease = active, escrowTransaction, inference }, console =>
             {
                 console.MarkupLine($"[green]Lease {LeaseIds.Format(active.Id)} is {active.Status}[/]");
                 Describe(console, active);
                 console.MarkupLine($"escrow transaction  {escrowTransaction}");
+                if (inference is not null)
+                {
+                    console.MarkupLine(Markup.Escape($"inference endpoint  {inference.baseUrl} (OpenAI-compatible)"));
+                    console.MarkupLine(Markup.Escape($"inference key       {inference.apiKey}"));
+                }
                 console.WriteLine();
                 console.MarkupLine("Next:");
+                console.MarkupLine(Markup.Escape($"  ./occ infer {LeaseIds.Format(active.Id)} \"Hello\""));
                 console.MarkupLine(Markup.Escape($"  ./occ inspect lease {LeaseIds.Format(active.Id)}"));
                 console.MarkupLine(Markup.Escape($"  ./occ lease end {LeaseIds.Format(active.Id)}"));
             });
@@ -165,6 +178,23 @@ public static class LeaseCommands
         {
             var lease = await context.Api().GetLeaseAsync(parse.GetValue(id)!, ct);
             context.Print(lease, console => Describe(console, lease));
+        }));
+        return command;
+    }
+
+    private static Command KeyCommand()
+    {
+        var id = new Argument<string>("id") { Description = "The lease id." };
+        var tenant = TenantOption();
+        var command = new Command("key", "The active lease's key for the OpenAI-compatible endpoint (base URL: the host's /v1).") { id, tenant };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var key = await context.Api().GetLeaseKeyAsync(parse.GetValue(id)!, context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
+            context.Print(new { key.LeaseId, key.ApiKey, baseUrl = $"{context.ApiUrl.TrimEnd('/')}/v1" }, console =>
+            {
+                console.WriteLine(key.ApiKey);
+                console.MarkupLine(Markup.Escape($"  OPENAI_BASE_URL={context.ApiUrl.TrimEnd('/')}/v1 OPENAI_API_KEY={key.ApiKey}"));
+            });
         }));
         return command;
     }
@@ -238,6 +268,9 @@ public static class LeaseCommands
         Row("provider", $"{lease.ProviderId} ({lease.ProviderAddress})");
         Row("slots", string.Join(", ", lease.SlotKeys));
         Row("price per slot-hour", lease.PricePerSlotHour);
+        Row("billed by", lease.Request.BillBy == LeaseBillingMode.Tokens ? "tokens (price per 1M tokens of the kind)" : "hours");
+        Row("inference", lease.Usage.Requests == 0 ? null
+            : $"{lease.Usage.Requests} request(s): {lease.Usage.PromptTokens} prompt + {lease.Usage.CompletionTokens} completion = {lease.Usage.TotalTokens} tokens");
         Row("deposit", lease.Deposit);
         Row("fund by", lease.Status == LeaseStatus.Reserved ? lease.FundBy : null);
         Row("starts", lease.StartsAt);

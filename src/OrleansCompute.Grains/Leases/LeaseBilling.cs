@@ -2,7 +2,7 @@ using OrleansCompute.Abstractions;
 
 namespace OrleansCompute.Grains.Leases;
 
-/// <summary>What a slot-hour-priced lease costs: its deposit up front, and what it owes for the time used.</summary>
+/// <summary>What a lease costs: its deposit up front, and what it owes for the time or the tokens used.</summary>
 public static class LeaseBilling
 {
     public static Credits Deposit(Credits pricePerSlotHour, int slots, int hours) =>
@@ -20,5 +20,15 @@ public static class LeaseBilling
         var seconds = (long)Math.Ceiling(billed.TotalSeconds);
         var units = (pricePerSlotHour.Units * (Int128)slots * seconds + 3599) / 3600;
         return Credits.FromUnits((long)Int128.Min(units, Deposit(pricePerSlotHour, slots, hours).Units));
+    }
+
+    /// <summary>
+    /// <paramref name="tokens"/> at <paramref name="pricePerMillionTokens"/>, a fraction of a unit rounded up, never more
+    /// than <paramref name="deposit"/> (the escrow cannot pay more; the gateway stops admitting requests before that).
+    /// </summary>
+    public static Credits OwedForTokens(Credits pricePerMillionTokens, long tokens, Credits deposit)
+    {
+        var units = (pricePerMillionTokens.Units * (Int128)tokens + 999_999) / 1_000_000;
+        return Credits.FromUnits((long)Int128.Min(units, deposit.Units));
     }
 }

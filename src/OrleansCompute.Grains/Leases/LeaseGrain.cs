@@ -1,7 +1,11 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
@@ -16,6 +20,9 @@ public sealed class LeaseState
 
     /// <summary>Whether the lease's reminder is registered, so that a lease that never had one never asks for it.</summary>
     [Id(1)] public bool HasReminder { get; set; }
+
+    /// <summary>The inference API key while the lease is active (see <see cref="LeaseApiKeys"/>); never in the snapshot anyone may read.</summary>
+    [Id(2)] public string? ApiKey { get; set; }
 }
 
 /// <summary>
@@ -34,6 +41,8 @@ public sealed class LeaseGrain(
     private const string ClockReminder = "lease-clock";
     private readonly MarketOptions _options = options.Value;
     private IGrainTimer? _deadlineTimer;
+    /// <summary>Inference requests admitted and not yet recorded; in memory only, as the requests themselves are.</summary>
+    private int _inFlight;
 
     private Guid Id => this.GetPrimaryKey();
     private DateTimeOffset Now => clock.GetUtcNow();
@@ -281,6 +290,48 @@ public sealed class LeaseGrain(
         await SaveAsync(Transition(lease, lease.Status, LeaseReasons.SettlementRejected, reason));
     }
 
+    public Task<string> GetApiKeyAsync(string tenant)
+    {
+        var lease = OwnedBy(tenant);
+        return state.State.ApiKey is { } key
+            ? Task.FromResult(key)
+            : throw new MarketException(MarketError.Conflict, "LeaseNotActive", $"A lease has an inference key while it is Active; this one is {lease.Status}.");
+    }
+
+    public Task<InferenceAdmission> AuthorizeInferenceAsync(string apiKey) =>
+        Task.FromResult(ActiveLeaseFor(apiKey) is { } lease
+            ? new InferenceAdmission(AdmissionOutcome.Admitted, lease.Request.Kind, lease.PoolKey, lease.Request.Slots * _options.InferenceConcurrencyPerSlot)
+            : NotAuthorized);
+
+    public Task<InferenceAdmission> AdmitInferenceAsync(string apiKey)
+    {
+        if (ActiveLeaseFor(apiKey) is not { } lease) return Task.FromResult(NotAuthorized);
+
+        var profile = AcceleratorCatalog.Require(lease.Request.Kind);
+        if (lease.Request.BillBy == LeaseBillingMode.Tokens && TokenBill(lease, profile) >= lease.Deposit)
+            return Task.FromResult(new InferenceAdmission(AdmissionOutcome.PaymentRequired,
+                Message: $"The lease's tokens have used its whole deposit of {lease.Deposit}; end it and lease again."));
+
+        var concurrency = lease.Request.Slots * _options.InferenceConcurrencyPerSlot;
+        if (_inFlight >= concurrency)
+            return Task.FromResult(new InferenceAdmission(AdmissionOutcome.Busy, Concurrency: concurrency, RetryAfter: TimeSpan.FromSeconds(1),
+                Message: $"The lease runs at most {concurrency} requests at once ({_options.InferenceConcurrencyPerSlot} per slot)."));
+
+        _inFlight++;
+        return Task.FromResult(new InferenceAdmission(AdmissionOutcome.Admitted, profile.Kind, lease.PoolKey, concurrency));
+    }
+
+    public async Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage)
+    {
+        if (_inFlight > 0) _inFlight--;
+        var lease = Lease;
+        // A request still running when the lease ended is not metered: the bill was fixed at the end.
+        if (lease.Status != LeaseStatus.Active || usage.TotalTokens == 0) return lease;
+        lease = lease with { Usage = lease.Usage.Add(usage) };
+        await SaveAsync(lease);
+        return lease;
+    }
+
     public ValueTask<LeaseSnapshot?> GetAsync() => ValueTask.FromResult(state.State.Lease);
 
     public Task CheckDeadlineAsync() => OnDeadlineAsync();
@@ -348,9 +399,9 @@ public sealed class LeaseGrain(
     {
         var endedAt = Now;
         // A reserved block ended before it started owes nothing.
-        var owed = lease.StartedAt is { } startedAt
-            ? LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours, endedAt - startedAt, _options.MinimumBilled)
-            : Credits.Zero;
+        var owed = lease.StartedAt is not { } startedAt ? Credits.Zero
+            : lease.Request.BillBy == LeaseBillingMode.Tokens ? TokenBill(lease, AcceleratorCatalog.Require(lease.Request.Kind))
+            : LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours, endedAt - startedAt, _options.MinimumBilled);
         await ReleaseSlotsAsync(lease);
         return Transition(lease with
         {
@@ -363,6 +414,9 @@ public sealed class LeaseGrain(
     private async Task SaveAsync(LeaseSnapshot lease)
     {
         state.State.Lease = lease;
+        // The inference key lives exactly as long as the lease is active: issued when it starts, revoked when it stops.
+        if (lease.Status == LeaseStatus.Active) state.State.ApiKey ??= LeaseApiKeys.New(Id);
+        else state.State.ApiKey = null;
         await state.WriteStateAsync();
         await ArmDeadlineAsync();
         // A closed lease has no deadline left and is rarely asked for again: its memory goes back now, not after the idle timeout.
@@ -417,6 +471,18 @@ public sealed class LeaseGrain(
         state.State.HasReminder = hasReminder;
         await state.WriteStateAsync();
     }
+
+    private static Credits TokenBill(LeaseSnapshot lease, AcceleratorProfile profile) =>
+        LeaseBilling.OwedForTokens(profile.PricePerMillionTokens(lease.PricePerSlotHour), lease.Usage.TotalTokens, lease.Deposit);
+
+    private static readonly InferenceAdmission NotAuthorized =
+        new(AdmissionOutcome.Unauthorized, Message: "The key is not valid for an active lease (a lease's key is revoked when it ends).");
+
+    private LeaseSnapshot? ActiveLeaseFor(string apiKey) =>
+        state.State is { Lease: { Status: LeaseStatus.Active } lease, ApiKey: { } key }
+        && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(apiKey))
+            ? lease
+            : null;
 
     private LeaseSnapshot OwnedBy(string tenant)
     {

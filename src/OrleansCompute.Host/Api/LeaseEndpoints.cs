@@ -27,6 +27,8 @@ public static class LeaseEndpoints
             .WithSummary("One lease as its grain holds it.");
         leases.MapPost("/{id}/end", EndAsync).RequireAuthorization()
             .WithSummary("End the lease (or cancel it before funding); the answer carries the final voucher to sign.");
+        leases.MapGet("/{id}/key", KeyAsync).RequireAuthorization()
+            .WithSummary("The active lease's inference key for /v1 (Authorization: Bearer …); its tenant only.");
         leases.MapPost("/{id}/voucher", SubmitVoucherAsync).RequireAuthorization()
             .WithSummary("The tenant's signed final voucher; it is settled on chain and the rest of the escrow refunded.");
         return app;
@@ -53,6 +55,12 @@ public static class LeaseEndpoints
     private static Task<LeaseSnapshot> EndAsync(string id, ClaimsPrincipal user, IGrainFactory grains) =>
         grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).EndAsync(user.Tenant());
 
+    private static async Task<LeaseKeyResponse> KeyAsync(string id, ClaimsPrincipal user, IGrainFactory grains) =>
+        new(id, await grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).GetApiKeyAsync(user.Tenant()));
+
     private static Task<LeaseSnapshot> SubmitVoucherAsync(string id, SignedVoucher voucher, ClaimsPrincipal user, IGrainFactory grains) =>
         grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).SubmitFinalVoucherAsync(user.Tenant(), voucher);
 }
+
+/// <summary>An active lease's inference key, for the host's <c>/v1</c> routes.</summary>
+public sealed record LeaseKeyResponse(string LeaseId, string ApiKey);

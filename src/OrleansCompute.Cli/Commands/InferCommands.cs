@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Spectre.Console;
+
+namespace OrleansCompute.Cli.Commands;
+
+/// <summary><c>occ infer ID "prompt"</c>: a chat completion on the lease's slots, streamed as it arrives.</summary>
+public static class InferCommands
+{
+    /// <summary>The model every simulated pool serves (see <c>occ infer</c>'s --model and GET /v1/models).</summary>
+    private const string SimulatedModel = "occ-simulated-llama-3.1-8b";
+
+    public static Command Create()
+    {
+        var id = new Argument<string>("id") { Description = "The active lease to run on." };
+        var prompt = new Argument<string>("prompt") { Description = "What to ask." };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "The most tokens to generate.", DefaultValueFactory = _ => 256 };
+        var model = new Option<string>("--model") { Description = "The model to call (GET /v1/models).", DefaultValueFactory = _ => SimulatedModel };
+        var tenant = LeaseCommands.TenantOption();
+        var command = new Command("infer", "Run a prompt on a lease's slots through the OpenAI-compatible gateway; the answer streams as it arrives and its tokens are metered on the lease.")
+            { id, prompt, maxTokens, model, tenant };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var key = await context.Api().GetLeaseKeyAsync(parse.GetValue(id)!, context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
+            var answer = await context.Inference().ChatAsync(key.ApiKey, parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(maxTokens),
+                piece =>
+                {
+                    if (context.Json) return;
+                    context.Output.Write(piece);
+                    context.Output.Flush();
+                }, ct);
+            context.Print(answer, console =>
+            {
+                console.WriteLine();
+                console.MarkupLine(Markup.Escape($"[{answer.PromptTokens} prompt + {answer.CompletionTokens} completion tokens, finish: {answer.FinishReason}]"));
+            });
+        }));
+        return command;
+    }
+}

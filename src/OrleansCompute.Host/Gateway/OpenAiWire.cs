@@ -1,0 +1,118 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OrleansCompute.Host.Gateway;
+
+/// <summary>One chat message as the gateway needs it: content parts of type text joined into one string.</summary>
+public sealed record ChatMessage(string Role, string Content);
+
+/// <summary>A completion request after validation, chat or plain.</summary>
+public sealed record CompletionRequest(string Model, string Prompt, IReadOnlyList<ChatMessage>? Messages, int MaxTokens, bool Stream, bool IncludeUsage);
+
+/// <summary>A request the gateway refuses, in OpenAI's error shape (<c>{"error": {message, type, param, code}}</c>).</summary>
+public sealed class OpenAiError(int status, string message, string type, string? code, string? param = null) : Exception(message)
+{
+    public int Status { get; } = status;
+
+    public IResult ToResult(TimeSpan? retryAfter = null) => new OpenAiErrorResult(this, retryAfter);
+
+    public object Body => new { error = new { message = Message, type, param, code } };
+
+    public static OpenAiError Invalid(string message, string? param = null) => new(400, message, "invalid_request_error", "invalid_request", param);
+
+    private sealed class OpenAiErrorResult(OpenAiError error, TimeSpan? retryAfter) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            if (retryAfter is { } wait) context.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString();
+            context.Response.StatusCode = error.Status;
+            return context.Response.WriteAsJsonAsync(error.Body, OpenAiWire.Json);
+        }
+    }
+}
+
+/// <summary>Reading OpenAI requests and writing OpenAI responses (snake_case JSON).</summary>
+public static class OpenAiWire
+{
+    /// <summary>The most tokens one request may ask for: the context window of the reference model class.</summary>
+    public const int MaxTokensLimit = 32_768;
+
+    public const int DefaultMaxTokens = 256;
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
+
+    public static async Task<JsonElement> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            if (document.RootElement.ValueKind != JsonValueKind.Object) throw OpenAiError.Invalid("The request body must be a JSON object.");
+            return document.RootElement.Clone();
+        }
+        catch (JsonException malformed)
+        {
+            throw OpenAiError.Invalid($"The request body is not valid JSON: {malformed.Message}");
+        }
+    }
+
+    public static CompletionRequest ParseChat(JsonElement body)
+    {
+        if (!body.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+            throw OpenAiError.Invalid("'messages' must be a non-empty array.", "messages");
+        var parsed = messages.EnumerateArray().Select((m, i) => ParseMessage(m, i)).ToList();
+        return Common(body, string.Join("\n", parsed.Select(m => m.Content)), parsed);
+    }
+
+    public static CompletionRequest ParseCompletion(JsonElement body)
+    {
+        if (!body.TryGetProperty("prompt", out var prompt) || prompt.ValueKind != JsonValueKind.String)
+            throw OpenAiError.Invalid("'prompt' must be a string.", "prompt");
+        return Common(body, prompt.GetString()!, null);
+    }
+
+    private static CompletionRequest Common(JsonElement body, string prompt, IReadOnlyList<ChatMessage>? messages)
+    {
+        if (!body.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.String || model.GetString() is not { Length: > 0 } modelId)
+            throw OpenAiError.Invalid("'model' is required (see GET /v1/models).", "model");
+        var maxTokens = DefaultMaxTokens;
+        foreach (var name in (string[])["max_completion_tokens", "max_tokens"])
+        {
+            if (!body.TryGetProperty(name, out var max) || max.ValueKind == JsonValueKind.Null) continue;
+            if (max.ValueKind != JsonValueKind.Number || !max.TryGetInt32(out maxTokens) || maxTokens < 1 || maxTokens > MaxTokensLimit)
+                throw OpenAiError.Invalid($"'{name}' must be an integer from 1 to {MaxTokensLimit}.", name);
+            break;
+        }
+        var stream = body.TryGetProperty("stream", out var streamFlag) && streamFlag.ValueKind == JsonValueKind.True;
+        var includeUsage = body.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
+            && options.TryGetProperty("include_usage", out var usage) && usage.ValueKind == JsonValueKind.True;
+        return new CompletionRequest(modelId, prompt, messages, maxTokens, stream, includeUsage);
+    }
+
+    private static ChatMessage ParseMessage(JsonElement message, int index)
+    {
+        var param = $"messages[{index}]";
+        if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("role", out var role) || role.GetString() is not { } roleName || !Roles.Contains(roleName))
+            throw OpenAiError.Invalid($"{param} needs a role: one of {string.Join(", ", Roles)}.", param);
+        if (!message.TryGetProperty("content", out var content)) throw OpenAiError.Invalid($"{param} has no content.", param);
+        var text = content.ValueKind switch
+        {
+            JsonValueKind.String => content.GetString()!,
+            JsonValueKind.Array => string.Concat(content.EnumerateArray().Select(part =>
+                part.TryGetProperty("type", out var type) && type.GetString() == "text" && part.TryGetProperty("text", out var partText)
+                    ? partText.GetString()
+                    : throw OpenAiError.Invalid($"{param}: only text content parts are served.", param))),
+            JsonValueKind.Null => "",
+            _ => throw OpenAiError.Invalid($"{param}: content must be a string or an array of text parts.", param),
+        };
+        return new ChatMessage(roleName, text);
+    }
+
+    public static object Usage(int promptTokens, int completionTokens) =>
+        new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens };
+}

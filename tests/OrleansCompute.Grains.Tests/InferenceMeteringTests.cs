@@ -1,0 +1,108 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Inference;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Leases;
+using OrleansCompute.Grains.Tests.Infrastructure;
+
+namespace OrleansCompute.Grains.Tests;
+
+/// <summary>The lease's side of inference: its key, admission within its slots' concurrency, metering and the token bill.</summary>
+[Collection(MarketClusterCollection.Name)]
+public sealed class InferenceMeteringTests(ClusterFixture cluster)
+{
+    private readonly TestMarket _market = new(cluster.Grains);
+
+    [Fact]
+    public async Task A_lease_has_a_key_only_while_active_and_only_its_tenant_gets_it()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var reserved = await _market.RequestAsync(tenant, TestMarket.Request(pool));
+        var lease = _market.Lease(reserved.Id);
+
+        var beforeFunding = await Assert.ThrowsAsync<MarketException>(() => lease.GetApiKeyAsync(tenant.Address));
+        await _market.FundAsync(reserved, tenant);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+        var stranger = await Assert.ThrowsAsync<MarketException>(() => lease.GetApiKeyAsync(Tenant.New().Address));
+        Assert.True(LeaseApiKeys.TryParseLeaseId(key, out var keyedLease));
+        Assert.Equal(AdmissionOutcome.Admitted, (await lease.AuthorizeInferenceAsync(key)).Outcome);
+
+        await lease.EndAsync(tenant.Address);
+
+        Assert.Equal("LeaseNotActive", beforeFunding.Reason);
+        Assert.Equal(MarketError.NotYourLease, stranger.Error);
+        Assert.Equal(reserved.Id, keyedLease);
+        Assert.Equal(AdmissionOutcome.Unauthorized, (await lease.AuthorizeInferenceAsync(key)).Outcome);
+        Assert.Equal(AdmissionOutcome.Unauthorized, (await lease.AdmitInferenceAsync(key)).Outcome);
+    }
+
+    [Fact]
+    public async Task Admission_stops_at_the_slots_concurrency_and_a_recorded_request_frees_its_place()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool, slots: 2)), tenant);
+        var lease = _market.Lease(active.Id);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+
+        var admitted = new List<InferenceAdmission>();
+        for (var i = 0; i < 16; i++) admitted.Add(await lease.AdmitInferenceAsync(key));
+        var seventeenth = await lease.AdmitInferenceAsync(key);
+        await lease.RecordInferenceAsync(new InferenceUsage(10, 5));
+        var afterOneFinished = await lease.AdmitInferenceAsync(key);
+
+        Assert.All(admitted, a => Assert.Equal((AdmissionOutcome.Admitted, 16, "h100"), (a.Outcome, a.Concurrency, a.Kind)));
+        Assert.Equal(AdmissionOutcome.Busy, seventeenth.Outcome);
+        Assert.True(seventeenth.RetryAfter > TimeSpan.Zero);
+        Assert.Equal(AdmissionOutcome.Admitted, afterOneFinished.Outcome);
+        Assert.Equal(AdmissionOutcome.Unauthorized, (await lease.AdmitInferenceAsync(key[..^1] + (key[^1] == '0' ? '1' : '0'))).Outcome);
+    }
+
+    [Fact]
+    public async Task A_token_billed_lease_owes_its_metered_tokens_at_the_price_per_million_and_stops_admitting_at_its_deposit()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);
+        var request = TestMarket.Request(pool) with { BillBy = LeaseBillingMode.Tokens };
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, request), tenant);
+        var lease = _market.Lease(active.Id);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+        var pricePerMillion = AcceleratorCatalog.Require("h100").PricePerMillionTokens(Credits.FromCredits(3.00m));
+
+        await lease.AdmitInferenceAsync(key);
+        await lease.RecordInferenceAsync(new InferenceUsage(1_200, 800));
+        await lease.AdmitInferenceAsync(key);
+        var metered = await lease.RecordInferenceAsync(new InferenceUsage(300, 700));
+
+        Assert.Equal(new LeaseUsage(2, 1_500, 1_500), metered.Usage);
+        // An H100 at 3.00 per slot-hour: 10.8M tokens an hour, so 3,000 tokens cost 3,000 × 0.277778 / 1M, rounded up to the unit.
+        Assert.Equal(LeaseBilling.OwedForTokens(pricePerMillion, 3_000, active.Deposit), Credits.FromUnits(834));
+
+        // The deposit buys 10.8M tokens; one huge request uses it all, and the next is refused for payment.
+        await lease.AdmitInferenceAsync(key);
+        await lease.RecordInferenceAsync(new InferenceUsage(5_000_000, 6_000_000));
+        Assert.Equal(AdmissionOutcome.PaymentRequired, (await lease.AdmitInferenceAsync(key)).Outcome);
+
+        var ended = await lease.EndAsync(tenant.Address);
+        Assert.Equal(active.Deposit, ended.AmountOwed);
+    }
+
+    [Fact]
+    public async Task An_hour_billed_lease_meters_tokens_but_bills_time()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.60m);
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool)), tenant);
+        var lease = _market.Lease(active.Id);
+        await lease.AdmitInferenceAsync(await lease.GetApiKeyAsync(tenant.Address));
+        await lease.RecordInferenceAsync(new InferenceUsage(50, 50));
+
+        var ended = await lease.EndAsync(tenant.Address);
+
+        Assert.Equal(100, ended.Usage.TotalTokens);
+        // The minimum billed: a minute at 3.60 an hour.
+        Assert.Equal(Credits.FromCredits(0.06m), ended.AmountOwed);
+    }
+}

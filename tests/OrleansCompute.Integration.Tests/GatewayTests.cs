@@ -1,0 +1,179 @@
+using System.ClientModel;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Chat;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Cli.Devnet;
+using OrleansCompute.Grains.Leases;
+using OrleansCompute.Integration.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansCompute.Integration.Tests;
+
+/// <summary>Inference on a lease through the OpenAI-compatible gateway: any OpenAI client, every token metered and paid on chain.</summary>
+[Collection(MarketCollection.Name)]
+public sealed class GatewayTests(MarketFixture market)
+{
+    private const string Model = "occ-simulated-llama-3.1-8b";
+
+    [Fact]
+    public async Task The_official_OpenAI_SDK_lists_models_completes_and_streams_on_a_Trainium2_lease_and_the_chain_pays_exactly_the_tokens_metered()
+    {
+        var tenant = market.Wallets[2];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--bill-by", "tokens");
+        var client = new OpenAIClient(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
+
+        var models = (await client.GetOpenAIModelClient().GetModelsAsync()).Value;
+        var model = Assert.Single(models);
+        Assert.Equal(Model, model.Id);
+        Assert.Equal("orleanscompute-simulated-trainium2", model.OwnedBy);
+
+        var chat = client.GetChatClient(Model);
+        ChatCompletion whole = await chat.CompleteChatAsync([new UserChatMessage("What does a Trainium2 slot cost?")], new ChatCompletionOptions { MaxOutputTokenCount = 40 });
+        Assert.False(string.IsNullOrWhiteSpace(whole.Content[0].Text));
+        Assert.InRange(whole.Usage.OutputTokenCount, 1, 40);
+        Assert.True(whole.Usage.InputTokenCount > 0);
+
+        var streamed = new StringBuilder();
+        var updates = 0;
+        ChatTokenUsage? streamUsage = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage("Stream a short answer.")]))
+        {
+            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+            updates++;
+            streamUsage ??= update.Usage;
+        }
+        Assert.True(updates > 3, $"a streamed answer arrives in pieces, got {updates} update(s)");
+        Assert.NotNull(streamUsage);
+        Assert.False(string.IsNullOrWhiteSpace(streamed.ToString()));
+
+        // Plain completions, which the SDK no longer wraps: over HTTP.
+        var text = await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = "Once upon a time", max_tokens = 12 });
+        Assert.Equal(HttpStatusCode.OK, text.Status);
+        var textUsage = text.Json.GetProperty("usage");
+        Assert.Equal(12, textUsage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal("length", text.Json.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+
+        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        var reported = whole.Usage.TotalTokenCount + streamUsage!.TotalTokenCount + textUsage.GetProperty("total_tokens").GetInt32();
+        Assert.Equal(3, metered.Requests);
+        Assert.Equal(reported, metered.TotalTokens);
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var settled = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        var pricePerMillion = AcceleratorCatalog.Require("trainium2").PricePerMillionTokens(lease.PricePerSlotHour);
+        var billed = LeaseBilling.OwedForTokens(pricePerMillion, reported, lease.Deposit);
+        Assert.Equal(LeaseStatus.Settled, settled.Status);
+        Assert.Equal(billed, settled.AmountOwed);
+        var onChain = await market.Escrow.GetLeaseAsync(lease.Id);
+        Assert.Equal(billed, onChain!.Paid);
+        Assert.Equal(lease.Deposit - billed, settled.Refunded);
+        await market.AssertConservedAsync();
+
+        // The key died with the lease.
+        var afterEnd = await PostAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = new[] { new { role = "user", content = "hi" } } });
+        Assert.Equal((HttpStatusCode.Unauthorized, "invalid_api_key"), (afterEnd.Status, afterEnd.Code));
+    }
+
+    [Fact]
+    public async Task Missing_or_wrong_keys_malformed_json_unknown_models_and_absurd_max_tokens_get_OpenAI_errors_and_meter_nothing()
+    {
+        var tenant = market.Wallets[3];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        var forged = apiKey[..^8] + "00000000";
+        var chat = new { model = Model, messages = new[] { new { role = "user", content = "hi" } } };
+
+        var cases = new List<(string Name, Response Response, HttpStatusCode Status, string Code)>
+        {
+            ("no key", await PostAsync(null, "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("not a lease key", await PostAsync("sk-something", "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("wrong secret", await PostAsync(forged, "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("another lease's id", await PostAsync($"occ_{Guid.NewGuid():N}_{apiKey[^64..]}", "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("malformed JSON", await PostRawAsync(apiKey, "/v1/chat/completions", "{\"model\": "), HttpStatusCode.BadRequest, "invalid_request"),
+            ("no messages", await PostAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = Array.Empty<object>() }), HttpStatusCode.BadRequest, "invalid_request"),
+            ("unknown model", await PostAsync(apiKey, "/v1/chat/completions", chat with { model = "gpt-9" }), HttpStatusCode.NotFound, "model_not_found"),
+            ("absurd max_tokens", await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = "x", max_tokens = 10_000_000 }), HttpStatusCode.BadRequest, "invalid_request"),
+        };
+
+        foreach (var (name, response, status, code) in cases)
+        {
+            Assert.True(response.Status == status && response.Code == code, $"{name}: {response.Status} {response.Code}");
+            Assert.False(string.IsNullOrEmpty(response.Json.GetProperty("error").GetProperty("message").GetString()), name);
+        }
+        Assert.Equal(0, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage.Requests);
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+    }
+
+    [Fact]
+    public async Task A_lease_over_its_slots_concurrency_gets_429_with_Retry_After_and_the_requests_it_ran_are_metered()
+    {
+        var tenant = market.Wallets[0];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "inferentia2");
+
+        // One Inferentia2 slot runs 8 requests at once; each of these streams for about two seconds.
+        var requests = Enumerable.Range(0, 12)
+            .Select(i => PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = $"request {i}", max_tokens = 200, stream = true }))
+            .ToList();
+        var responses = await Task.WhenAll(requests);
+
+        var refused = responses.Where(r => r.Status == HttpStatusCode.TooManyRequests).ToList();
+        var served = responses.Where(r => r.Status == HttpStatusCode.OK).ToList();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, r => Assert.Equal(("concurrency_limit", true), (r.Code, r.RetryAfter is not null)));
+        Assert.Equal(12, refused.Count + served.Count);
+        Assert.InRange(served.Count, 1, 8);
+        Assert.All(served, r => Assert.EndsWith("data: [DONE]\n\n", r.Body));
+
+        var metered = await Eventually.WaitForAsync(
+            () => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
+            l => l.Usage.Requests == served.Count, TimeSpan.FromSeconds(10));
+        Assert.Equal(served.Count, metered.Usage.Requests);
+
+        var cli = await market.OccAsync("infer", LeaseIds.Format(lease.Id), "Hello there", "--max-tokens", "16", "--tenant", tenant.Name, "--json");
+        Assert.True(cli.ExitCode == 0, cli.ToString());
+        Assert.Equal(16, cli.Json.GetProperty("completionTokens").GetInt32());
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+    }
+
+    private async Task<(LeaseSnapshot Lease, string ApiKey)> LeaseAsync(TenantWallet tenant, params string[] options)
+    {
+        var args = new List<string> { "lease", "create", "--hours", "1", "--tenant", tenant.Name, "--json" };
+        if (!options.Contains("--kind")) args.AddRange(["--kind", "trainium2"]);
+        args.AddRange(options);
+        var created = await market.OccAsync([.. args]);
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var lease = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(LeaseStatus.Active, lease.Status);
+
+        var key = await market.OccAsync("lease", "key", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
+        Assert.True(key.ExitCode == 0, key.ToString());
+        return (lease, key.Json.GetProperty("apiKey").GetString()!);
+    }
+
+    private sealed record Response(HttpStatusCode Status, string Body, TimeSpan? RetryAfter)
+    {
+        public JsonElement Json => JsonDocument.Parse(Body).RootElement;
+        public string? Code => Status == HttpStatusCode.OK ? null : Json.GetProperty("error").GetProperty("code").GetString();
+    }
+
+    private Task<Response> PostAsync(string? apiKey, string path, object body) => PostRawAsync(apiKey, path, JsonSerializer.Serialize(body));
+
+    private async Task<Response> PostRawAsync(string? apiKey, string path, string body)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        using var response = await http.SendAsync(request);
+        return new Response(response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.Delta);
+    }
+}
