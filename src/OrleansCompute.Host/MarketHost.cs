@@ -54,6 +54,17 @@ public static class MarketHost
 
         builder.Services.AddSingleton<TokenCounter>();
         builder.Services.AddSingleton<SimulatedAccelerator>();
+        builder.Services.Configure<GatewayOptions>(config.GetSection("Gateway"));
+        builder.Services.AddSingleton<InferenceBackends>();
+        // Upstream calls get retries with backoff on transient failures, per-attempt timeouts and a circuit breaker; a
+        // stream's body is read after SendAsync returns, so the timeouts bound the wait for its first bytes, not its length.
+        builder.Services.AddHttpClient(UpstreamBackend.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .AddStandardResilienceHandler(resilience =>
+            {
+                resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(60);
+                resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(180);
+                resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(120);
+            });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<MarketExceptionHandler>();
         builder.Services.AddOpenApi();

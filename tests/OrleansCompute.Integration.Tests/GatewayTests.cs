@@ -7,9 +7,11 @@ using OpenAI;
 using OpenAI.Chat;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Cli.Devnet;
 using OrleansCompute.Grains.Leases;
+using OrleansCompute.Host.Gateway;
 using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;
 
@@ -19,7 +21,7 @@ namespace OrleansCompute.Integration.Tests;
 [Collection(MarketCollection.Name)]
 public sealed class GatewayTests(MarketFixture market)
 {
-    private const string Model = "occ-simulated-llama-3.1-8b";
+    private const string Model = SimulatedAccelerator.Model;
 
     [Fact]
     public async Task The_official_OpenAI_SDK_lists_models_completes_and_streams_on_a_Trainium2_lease_and_the_chain_pays_exactly_the_tokens_metered()
@@ -141,6 +143,60 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.True(cli.ExitCode == 0, cli.ToString());
         Assert.Equal(16, cli.Json.GetProperty("completionTokens").GetInt32());
 
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+    }
+
+    [Fact]
+    public async Task A_pool_with_an_upstream_server_proxies_requests_and_streams_and_meters_the_usage_it_reports()
+    {
+        var tenant = market.Wallets[1];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        Assert.Equal(MarketFixture.UpstreamPoolWithUsage, lease.PoolKey);
+        var client = new OpenAIClient(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
+
+        var model = Assert.Single((await client.GetOpenAIModelClient().GetModelsAsync()).Value);
+        Assert.Equal(FakeUpstream.Model, model.Id);
+        var chat = client.GetChatClient(FakeUpstream.Model);
+        ChatCompletion whole = await chat.CompleteChatAsync([new UserChatMessage("Who answers?")]);
+        Assert.Equal(string.Concat(FakeUpstream.Pieces), whole.Content[0].Text);
+        Assert.Equal((FakeUpstream.ReportedPromptTokens, FakeUpstream.Pieces.Length), (whole.Usage.InputTokenCount, whole.Usage.OutputTokenCount));
+
+        // A stream stays a stream: pieces arrive as the upstream sends them, not all at the end.
+        var arrivals = new List<(TimeSpan At, string Text)>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage("Stream it.")]))
+        {
+            foreach (var part in update.ContentUpdate) arrivals.Add((clock.Elapsed, part.Text));
+        }
+        Assert.Equal(FakeUpstream.Pieces, arrivals.Select(a => a.Text));
+        Assert.True(arrivals[^1].At - arrivals[0].At >= FakeUpstream.PieceDelay * 2, $"pieces arrived {arrivals[0].At} .. {arrivals[^1].At}");
+
+        // The upstream got the host's key for it, never the tenant's lease key, and a streamed request asks it for usage.
+        var received = market.Upstream.Received.Where(r => r.Path.StartsWith("/usage/", StringComparison.Ordinal)).ToList();
+        Assert.All(received, r => Assert.Equal($"Bearer {FakeUpstream.ApiKey}", r.Authorization));
+        Assert.True(received[^1].Body.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+
+        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        Assert.Equal(new LeaseUsage(2, 2 * FakeUpstream.ReportedPromptTokens, 2 * FakeUpstream.Pieces.Length), metered);
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+    }
+
+    [Fact]
+    public async Task An_upstream_that_reports_no_usage_is_metered_by_counting_tokens()
+    {
+        var tenant = market.Wallets[1];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "mi300x");
+        Assert.Equal(MarketFixture.UpstreamPoolWithoutUsage, lease.PoolKey);
+        var messages = new[] { new { role = "user", content = "Count me, please." } };
+
+        var answer = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages });
+
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        var tokens = new TokenCounter();
+        var expected = new LeaseUsage(1, tokens.CountChat([new OrleansCompute.Host.Gateway.ChatMessage("user", "Count me, please.")]), tokens.Count(string.Concat(FakeUpstream.Pieces)));
+        Assert.Equal(expected, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
         Assert.True(ended.ExitCode == 0, ended.ToString());
     }

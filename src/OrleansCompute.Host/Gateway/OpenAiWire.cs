@@ -113,6 +113,25 @@ public static class OpenAiWire
         return new ChatMessage(roleName, text);
     }
 
+    public static void StartEventStream(HttpContext http)
+    {
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+    }
+
+    /// <summary>One server-sent event, flushed at once so the client sees each piece as it is made.</summary>
+    public static async Task SendEventAsync(HttpContext http, object chunk)
+    {
+        await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(chunk, Json)}\n\n", http.RequestAborted);
+        await http.Response.Body.FlushAsync(http.RequestAborted);
+    }
+
+    public static async Task SendDoneAsync(HttpContext http)
+    {
+        await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
+        await http.Response.Body.FlushAsync(http.RequestAborted);
+    }
+
     public static object Usage(int promptTokens, int completionTokens) =>
         new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens };
 }

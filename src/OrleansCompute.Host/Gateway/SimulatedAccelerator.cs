@@ -10,9 +10,49 @@ namespace OrleansCompute.Host.Gateway;
 /// the same answer) at the speed of the leased kind's catalog profile, so a Trainium2 slot and an H100 slot answer at
 /// different rates. It runs no model: its output is filler text, and it says so in <c>/v1/models</c>.
 /// </summary>
-public sealed class SimulatedAccelerator(TokenCounter tokens)
+public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBackend
 {
-    public const string ModelId = "occ-simulated-llama-3.1-8b";
+    public const string Model = "occ-simulated-llama-3.1-8b";
+
+    public string ModelId => Model;
+
+    public string OwnedBy(AcceleratorProfile profile) => $"orleanscompute-simulated-{profile.Kind}";
+
+    public async Task AnswerAsync(HttpContext http, InferenceCall call, UsageMeter meter)
+    {
+        var request = call.Request;
+        meter.PromptTokens = request.Messages is { } messages ? tokens.CountChat(messages) : tokens.Count(request.Prompt);
+        var answer = new Answer($"{(call.Chat ? "chatcmpl" : "cmpl")}-{Guid.NewGuid():N}", DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            request.Model, $"occ-simulated-{call.Profile.Kind}", call.Chat);
+        var pieces = GenerateAsync(call.Profile, call.ConcurrencyPerSlot, request.Prompt, meter.PromptTokens, request.MaxTokens, http.RequestAborted);
+        var text = new StringBuilder();
+
+        if (!request.Stream)
+        {
+            await foreach (var piece in pieces)
+            {
+                text.Append(piece);
+                meter.CompletionTokens += tokens.Count(piece);
+            }
+            await http.Response.WriteAsJsonAsync(answer.Whole(text.ToString(), FinishReason(meter, request), meter.PromptTokens, meter.CompletionTokens),
+                OpenAiWire.Json, http.RequestAborted);
+            return;
+        }
+
+        OpenAiWire.StartEventStream(http);
+        if (call.Chat) await OpenAiWire.SendEventAsync(http, answer.Chunk(new { role = "assistant", content = "" }, finishReason: null));
+        await foreach (var piece in pieces)
+        {
+            meter.CompletionTokens += tokens.Count(piece);
+            await OpenAiWire.SendEventAsync(http, call.Chat ? answer.Chunk(new { content = piece }, finishReason: null) : answer.TextChunk(piece, finishReason: null));
+        }
+        var finish = FinishReason(meter, request);
+        await OpenAiWire.SendEventAsync(http, call.Chat ? answer.Chunk(new { }, finish) : answer.TextChunk("", finish));
+        if (request.IncludeUsage) await OpenAiWire.SendEventAsync(http, answer.UsageChunk(meter.PromptTokens, meter.CompletionTokens));
+        await OpenAiWire.SendDoneAsync(http);
+    }
+
+    private static string FinishReason(UsageMeter meter, CompletionRequest request) => meter.CompletionTokens >= request.MaxTokens ? "length" : "stop";
 
     // Common words that are one token each in o200k_base, so the stream's pacing is per token.
     private static readonly string[] Words =
@@ -27,7 +67,7 @@ public sealed class SimulatedAccelerator(TokenCounter tokens)
     /// (fixed overhead plus the prompt at eight times the decode rate, an estimate); then one token per
     /// <paramref name="concurrencyPerSlot"/> ÷ the profile's tokens/s, the share of the slot's batched throughput one stream gets.
     /// </summary>
-    public async IAsyncEnumerable<string> GenerateAsync(AcceleratorProfile profile, int concurrencyPerSlot, string prompt, int promptTokens,
+    private async IAsyncEnumerable<string> GenerateAsync(AcceleratorProfile profile, int concurrencyPerSlot, string prompt, int promptTokens,
         int maxTokens, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var seed = BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)));
@@ -50,5 +90,42 @@ public sealed class SimulatedAccelerator(TokenCounter tokens)
             yield return piece;
             if (i % perTick == perTick - 1) await Task.Delay(perToken * perTick, cancellationToken);
         }
+    }
+
+    /// <summary>One answer's identity, and its shapes: a whole response, or the chunks of a stream.</summary>
+    private sealed record Answer(string Id, long Created, string Model, string Fingerprint, bool Chat)
+    {
+        public object Whole(string text, string finishReason, int promptTokens, int completionTokens) => Chat
+            ? new
+            {
+                id = Id, @object = "chat.completion", created = Created, model = Model, system_fingerprint = Fingerprint,
+                choices = new[] { new { index = 0, message = new { role = "assistant", content = text }, logprobs = (object?)null, finish_reason = finishReason } },
+                usage = OpenAiWire.Usage(promptTokens, completionTokens),
+            }
+            : new
+            {
+                id = Id, @object = "text_completion", created = Created, model = Model, system_fingerprint = Fingerprint,
+                choices = new[] { new { index = 0, text, logprobs = (object?)null, finish_reason = finishReason } },
+                usage = OpenAiWire.Usage(promptTokens, completionTokens),
+            };
+
+        public object Chunk(object delta, string? finishReason) => new
+        {
+            id = Id, @object = "chat.completion.chunk", created = Created, model = Model, system_fingerprint = Fingerprint,
+            choices = new[] { new { index = 0, delta, logprobs = (object?)null, finish_reason = finishReason } },
+        };
+
+        public object TextChunk(string text, string? finishReason) => new
+        {
+            id = Id, @object = "text_completion", created = Created, model = Model, system_fingerprint = Fingerprint,
+            choices = new[] { new { index = 0, text, logprobs = (object?)null, finish_reason = finishReason } },
+        };
+
+        public object UsageChunk(int promptTokens, int completionTokens) => new
+        {
+            id = Id, @object = Chat ? "chat.completion.chunk" : "text_completion", created = Created, model = Model, system_fingerprint = Fingerprint,
+            choices = Array.Empty<object>(),
+            usage = OpenAiWire.Usage(promptTokens, completionTokens),
+        };
     }
 }

@@ -33,6 +33,11 @@ public sealed class MarketFixture : IAsyncLifetime
     public DevnetConfig Devnet { get; private set; } = null!;
     public string DevnetDirectory { get; } = Path.Combine(Path.GetTempPath(), "occ-it-" + Guid.NewGuid().ToString("N"));
     public EscrowClient Escrow { get; private set; } = null!;
+
+    /// <summary>The inference server behind two demo pools: H200 (reports usage) and MI300X (does not).</summary>
+    public FakeUpstream Upstream { get; private set; } = null!;
+
+    public const string UpstreamPoolWithUsage = "gpu-hub/h200-euw1", UpstreamPoolWithoutUsage = "helios/mi300x-usw2";
     public IReadOnlyList<TenantWallet> Wallets { get; private set; } = [];
 
     /// <summary>A tenant wallet that holds no credits.</summary>
@@ -61,6 +66,7 @@ public sealed class MarketFixture : IAsyncLifetime
         files.WriteWallets(Wallets);
         files.WriteProviderWallets(DevWallets.Providers);
 
+        Upstream = await FakeUpstream.StartAsync();
         _hostArgs =
         [
             "--urls", Devnet.ApiUrl,
@@ -76,6 +82,14 @@ public sealed class MarketFixture : IAsyncLifetime
             $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
             $"--Storage:Path={Path.Combine(DevnetDirectory, "market.db")}",
             "--Devnet:SeedDemo=true",
+            $"--Gateway:Upstreams:0:Pool={UpstreamPoolWithUsage}",
+            $"--Gateway:Upstreams:0:Url={Upstream.Url}/usage/v1",
+            $"--Gateway:Upstreams:0:Model={FakeUpstream.Model}",
+            $"--Gateway:Upstreams:0:ApiKey={FakeUpstream.ApiKey}",
+            $"--Gateway:Upstreams:1:Pool={UpstreamPoolWithoutUsage}",
+            $"--Gateway:Upstreams:1:Url={Upstream.Url}/nousage/v1",
+            $"--Gateway:Upstreams:1:Model={FakeUpstream.Model}",
+            $"--Gateway:Upstreams:1:ApiKey={FakeUpstream.ApiKey}",
             "--Logging:LogLevel:Default=Warning",
         ];
         _host = MarketHost.Build(_hostArgs);
@@ -101,6 +115,7 @@ public sealed class MarketFixture : IAsyncLifetime
             await _host.DisposeAsync();
         }
         await Anvil.DisposeAsync();
+        if (Upstream is not null) await Upstream.DisposeAsync();
         if (Directory.Exists(DevnetDirectory)) Directory.Delete(DevnetDirectory, recursive: true);
     }
 

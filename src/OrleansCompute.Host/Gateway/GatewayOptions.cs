@@ -1,0 +1,20 @@
+namespace OrleansCompute.Host.Gateway;
+
+/// <summary>Configuration section <c>Gateway</c>: which pools send their leases' requests to a real server upstream.</summary>
+public sealed class GatewayOptions
+{
+    /// <summary>Pools whose inference is proxied to an OpenAI-compatible server; every other pool runs the simulated accelerator.</summary>
+    public List<UpstreamOptions> Upstreams { get; set; } = [];
+}
+
+/// <summary>
+/// One upstream: <c>Gateway:Upstreams:0:Pool=gpu-hub/h200-euw1</c>, <c>…:Url=http://127.0.0.1:8000/v1</c> (vLLM,
+/// llama.cpp server, Ollama, …), <c>…:Model</c> (the model it serves) and optionally <c>…:ApiKey</c>, which stays in the host.
+/// </summary>
+public sealed class UpstreamOptions
+{
+    public string Pool { get; set; } = "";
+    public string Url { get; set; } = "";
+    public string Model { get; set; } = "";
+    public string? ApiKey { get; set; }
+}

@@ -1,0 +1,140 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OrleansCompute.Abstractions.Catalog;
+
+namespace OrleansCompute.Host.Gateway;
+
+/// <summary>
+/// A real OpenAI-compatible server behind a pool (vLLM, llama.cpp server, Ollama, …): the request is forwarded as the
+/// client sent it, the answer relayed as it arrives (a stream stays a stream), and usage taken from the server's
+/// <c>usage</c> when it reports it, otherwise counted. The HTTP client carries Microsoft.Extensions.Http.Resilience.
+/// </summary>
+public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, TokenCounter tokens) : IInferenceBackend
+{
+    public const string HttpClientName = "upstream";
+
+    public string ModelId => upstream.Model;
+
+    public string OwnedBy(AcceleratorProfile profile) => $"upstream-{upstream.Pool}";
+
+    public async Task AnswerAsync(HttpContext context, InferenceCall call, UsageMeter meter)
+    {
+        var request = call.Request;
+        // Counted up front, so a request cut short still meters its prompt; replaced by the server's figure when it gives one.
+        meter.PromptTokens = request.Messages is { } messages ? tokens.CountChat(messages) : tokens.Count(request.Prompt);
+        var body = JsonNode.Parse(call.Body.GetRawText())!.AsObject();
+        // Ask a streaming server for usage in its last chunk: otherwise only counting could meter the answer.
+        if (request.Stream) body["stream_options"] = new JsonObject { ["include_usage"] = true };
+
+        using var forward = new HttpRequestMessage(HttpMethod.Post, $"{upstream.Url.TrimEnd('/')}/{(call.Chat ? "chat/completions" : "completions")}")
+        {
+            Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        if (upstream.ApiKey is { Length: > 0 } key) forward.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        }
+        catch (Exception e) when (e is HttpRequestException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException
+                                       || (e is TaskCanceledException && !context.RequestAborted.IsCancellationRequested))
+        {
+            meter.PromptTokens = 0;
+            throw new OpenAiError(502, $"The pool's inference server did not answer: {e.Message}", "api_error", "upstream_unavailable");
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                // The server refused: nothing ran, nothing is metered; its error is passed on as it is (or wrapped).
+                meter.PromptTokens = 0;
+                await RelayErrorAsync(context, response);
+                return;
+            }
+            if (request.Stream) await RelayStreamAsync(context, response, meter);
+            else await RelayWholeAsync(context, response, meter, call.Chat);
+        }
+    }
+
+    private async Task RelayWholeAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter, bool chat)
+    {
+        var raw = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
+        using var document = JsonDocument.Parse(raw);
+        var root = document.RootElement;
+        if (!ReadUsage(root, meter))
+        {
+            meter.CompletionTokens = root.TryGetProperty("choices", out var choices)
+                ? choices.EnumerateArray().Sum(c => tokens.Count(chat ? MessageText(c) : TextOf(c, "text")))
+                : 0;
+        }
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(raw, context.RequestAborted);
+    }
+
+    private async Task RelayStreamAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter)
+    {
+        OpenAiWire.StartEventStream(context);
+        var reported = false;
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(context.RequestAborted));
+        while (await reader.ReadLineAsync(context.RequestAborted) is { } line)
+        {
+            await context.Response.WriteAsync(line + "\n", context.RequestAborted);
+            if (line.Length == 0)
+            {
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                continue;
+            }
+            if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
+            var data = line["data:".Length..].Trim();
+            if (data == "[DONE]") continue;
+            using var chunk = JsonDocument.Parse(data);
+            reported |= ReadUsage(chunk.RootElement, meter);
+            if (!reported && chunk.RootElement.TryGetProperty("choices", out var choices))
+            {
+                foreach (var choice in choices.EnumerateArray())
+                {
+                    var piece = choice.TryGetProperty("delta", out var delta) ? TextOf(delta, "content") : TextOf(choice, "text");
+                    meter.CompletionTokens += tokens.Count(piece);
+                }
+            }
+        }
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+
+    private static async Task RelayErrorAsync(HttpContext context, HttpResponseMessage response)
+    {
+        var raw = await response.Content.ReadAsStringAsync(context.RequestAborted);
+        var isOpenAiError = false;
+        try
+        {
+            using var document = JsonDocument.Parse(raw);
+            isOpenAiError = document.RootElement.TryGetProperty("error", out _);
+        }
+        catch (JsonException)
+        {
+        }
+        if (!isOpenAiError)
+            throw new OpenAiError(502, $"The pool's inference server answered {(int)response.StatusCode}: {raw[..Math.Min(raw.Length, 200)]}", "api_error", "upstream_error");
+        context.Response.StatusCode = (int)response.StatusCode;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(raw, context.RequestAborted);
+    }
+
+    /// <summary>The server's own count, when the payload has a <c>usage</c> object: it is what the server ran.</summary>
+    private static bool ReadUsage(JsonElement payload, UsageMeter meter)
+    {
+        if (!payload.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object) return false;
+        meter.PromptTokens = usage.TryGetProperty("prompt_tokens", out var prompt) ? prompt.GetInt32() : meter.PromptTokens;
+        meter.CompletionTokens = usage.TryGetProperty("completion_tokens", out var completion) ? completion.GetInt32() : meter.CompletionTokens;
+        return true;
+    }
+
+    private static string MessageText(JsonElement choice) => choice.TryGetProperty("message", out var message) ? TextOf(message, "content") : "";
+
+    private static string TextOf(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var text) && text.ValueKind == JsonValueKind.String ? text.GetString()! : "";
+}

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using OrleansCompute.Chain.Devnet;
+
+namespace OrleansCompute.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// A minimal OpenAI-compatible server on loopback, standing in for vLLM behind a pool: <c>/usage/v1/…</c> reports
+/// usage like vLLM does, <c>/nousage/v1/…</c> leaves it out. Streams come in pieces <see cref="PieceDelay"/> apart.
+/// </summary>
+public sealed class FakeUpstream : IAsyncDisposable
+{
+    public const string Model = "upstream-llama-3.1-8b";
+    public const string ApiKey = "upstream-secret";
+    public static readonly string[] Pieces = ["Hello", " from", " the", " upstream"];
+    public static readonly TimeSpan PieceDelay = TimeSpan.FromMilliseconds(150);
+    public const int ReportedPromptTokens = 11;
+
+    private readonly WebApplication _app;
+
+    /// <summary>Every request it received: its path, Authorization header and JSON body.</summary>
+    public ConcurrentQueue<(string Path, string? Authorization, JsonElement Body)> Received { get; } = new();
+
+    public string Url { get; }
+
+    private FakeUpstream(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public static async Task<FakeUpstream> StartAsync()
+    {
+        var url = $"http://127.0.0.1:{LoopbackPorts.Free()}";
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(url);
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var upstream = new FakeUpstream(app, url);
+        app.MapPost("/{mode}/v1/chat/completions", upstream.ChatAsync);
+        await app.StartAsync();
+        return upstream;
+    }
+
+    private async Task ChatAsync(string mode, HttpContext http)
+    {
+        using var document = await JsonDocument.ParseAsync(http.Request.Body);
+        var body = document.RootElement.Clone();
+        Received.Enqueue((http.Request.Path, http.Request.Headers.Authorization.ToString(), body));
+        if (http.Request.Headers.Authorization != $"Bearer {ApiKey}")
+        {
+            http.Response.StatusCode = 401;
+            await http.Response.WriteAsJsonAsync(new { error = new { message = "bad upstream key", type = "invalid_request_error", code = "invalid_api_key" } });
+            return;
+        }
+        var reportsUsage = mode == "usage";
+        var usage = new { prompt_tokens = ReportedPromptTokens, completion_tokens = Pieces.Length, total_tokens = ReportedPromptTokens + Pieces.Length };
+
+        if (!(body.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True))
+        {
+            object whole = reportsUsage
+                ? new { id = "up-1", @object = "chat.completion", model = Model, choices = new[] { Choice() }, usage }
+                : new { id = "up-1", @object = "chat.completion", model = Model, choices = new[] { Choice() } };
+            await http.Response.WriteAsJsonAsync(whole);
+            return;
+        }
+
+        http.Response.ContentType = "text/event-stream";
+        foreach (var piece in Pieces)
+        {
+            await SendAsync(http, new { id = "up-1", @object = "chat.completion.chunk", model = Model,
+                choices = new[] { new { index = 0, delta = new { content = piece }, finish_reason = (string?)null } } });
+            await Task.Delay(PieceDelay);
+        }
+        await SendAsync(http, new { id = "up-1", @object = "chat.completion.chunk", model = Model,
+            choices = new[] { new { index = 0, delta = new { content = (string?)null }, finish_reason = (string?)"stop" } } });
+        var includeUsage = body.TryGetProperty("stream_options", out var options) && options.TryGetProperty("include_usage", out var include) && include.GetBoolean();
+        if (reportsUsage && includeUsage)
+            await SendAsync(http, new { id = "up-1", @object = "chat.completion.chunk", model = Model, choices = Array.Empty<object>(), usage });
+        await http.Response.WriteAsync("data: [DONE]\n\n");
+    }
+
+    private static object Choice() =>
+        new { index = 0, message = new { role = "assistant", content = string.Concat(Pieces) }, finish_reason = "stop" };
+
+    private static async Task SendAsync(HttpContext http, object chunk)
+    {
+        await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(chunk)}\n\n");
+        await http.Response.Body.FlushAsync();
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
