@@ -81,7 +81,7 @@ public sealed class LeaseGrain(
         catch
         {
             // A lease that was not stored must not keep its slots: nothing else would ever release them.
-            await GrainFactory.GetGrain<IPoolGrain>(reservation.PoolKey).ReleaseAsync(Id);
+            await GrainReferences.Get<IPoolGrain>(GrainFactory, reservation.PoolKey).ReleaseAsync(Id);
             state.State.Lease = null;
             throw;
         }
@@ -95,7 +95,7 @@ public sealed class LeaseGrain(
     private async Task<(LeaseRequest Request, PoolReservation Reservation)> ReserveAsync(LeaseRequest request, LeaseWindow window, DateTimeOffset fundBy)
     {
         if (request.Kind != LeaseRequest.AnyKind)
-            return (request, await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, window, fundBy));
+            return (request, await GrainReferences.Get<IMarketGrain>(GrainFactory, MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, window, fundBy));
 
         MarketException? firstRefusal = null;
         foreach (var profile in LeaseRequestRules.KindsFor(request))
@@ -103,7 +103,7 @@ public sealed class LeaseGrain(
             var forKind = LeaseRequestRules.ForKind(request, profile);
             try
             {
-                return (forKind, await GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(profile.Kind)).ReserveAsync(Id, forKind, window, fundBy));
+                return (forKind, await GrainReferences.Get<IMarketGrain>(GrainFactory, MarketKeys.Market(profile.Kind)).ReserveAsync(Id, forKind, window, fundBy));
             }
             catch (MarketException refused) when (refused.Error is MarketError.Conflict or MarketError.InvalidRequest && refused.Field is not "start")
             {
@@ -494,11 +494,12 @@ public sealed class LeaseGrain(
 
     private Task ReleaseSlotsAsync(LeaseSnapshot lease) => Pool(lease).ReleaseAsync(Id);
 
-    private IPoolGrain Pool(LeaseSnapshot lease) => GrainFactory.GetGrain<IPoolGrain>(lease.PoolKey!);
+    private IPoolGrain Pool(LeaseSnapshot lease) => GrainReferences.Get<IPoolGrain>(GrainFactory, lease.PoolKey!);
 
     private LeaseSnapshot Transition(LeaseSnapshot lease, LeaseStatus status, string reason, string? detail = null)
     {
-        logger.LogInformation("Lease {LeaseId}: {From} -> {To} ({Reason}) {Detail}", LeaseIds.Format(Id), lease.Status, status, reason, detail);
+        if (logger.IsEnabled(LogLevel.Information))
+            logger.LogInformation("Lease {LeaseId}: {From} -> {To} ({Reason}) {Detail}", LeaseIds.Format(Id), lease.Status, status, reason, detail);
         return lease with { Status = status, History = [.. lease.History, new LeaseTransition(Now, status, reason, detail)] };
     }
 

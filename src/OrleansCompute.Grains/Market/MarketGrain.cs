@@ -109,12 +109,18 @@ public sealed class MarketGrain(
     /// The pools that could take the request, cheapest first by their last reported price, those that last reported
     /// too little room or too high a price at the end. One lease is paid into one escrow for one provider, so one pool fills it.
     /// </summary>
+    /// <remarks>On every request's path: one pass and one sort, keyed by the directory's pool keys (a definition builds its key anew).</remarks>
     private List<PoolDefinition> Candidates(LeaseRequest request)
     {
-        var inRegion = state.State.Pools.Values.Where(p => request.Region is null || p.Region == request.Region)
-            .Where(p => (request.Providers is not { Count: > 0 } allowed || allowed.Contains(p.ProviderId))
-                        && (request.ExcludeProviders is not { } excluded || !excluded.Contains(p.ProviderId)))
-            .ToList();
+        var inRegion = new List<KeyValuePair<string, PoolDefinition>>();
+        foreach (var entry in state.State.Pools)
+        {
+            var p = entry.Value;
+            if ((request.Region is null || p.Region == request.Region)
+                && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(p.ProviderId))
+                && (request.ExcludeProviders is not { } excluded || !excluded.Contains(p.ProviderId)))
+                inRegion.Add(entry);
+        }
         if (inRegion.Count == 0 && (request.Providers is { Count: > 0 } || request.ExcludeProviders is { Count: > 0 }))
             throw new MarketException(MarketError.Conflict, "NoProviderAllowed",
                 $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} belongs to a provider the request allows.", "providers");
@@ -125,17 +131,22 @@ public sealed class MarketGrain(
                     $"No {Kind} pool in region '{request.Region}'; regions with {Kind}: {string.Join(", ", state.State.Pools.Values.Select(p => p.Region).Distinct().Order())}.");
 
         var fewest = request.MinSlots ?? request.Slots;
-        var bigEnough = inRegion.Where(p => p.SlotCount >= fewest).ToList();
+        var bigEnough = new List<(string Key, PoolDefinition Pool, bool Promising, Credits Price)>(inRegion.Count);
+        foreach (var (key, pool) in inRegion)
+        {
+            if (pool.SlotCount < fewest) continue;
+            var status = Reported(key, pool);
+            bigEnough.Add((key, pool, Promising(status, request), status.PricePerSlotHour));
+        }
         if (bigEnough.Count == 0)
             throw MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
-                $"The largest {Kind} pool has {inRegion.Max(p => p.SlotCount)} slots; {fewest} were asked for (one lease is filled from one pool).");
+                $"The largest {Kind} pool has {inRegion.Max(p => p.Value.SlotCount)} slots; {fewest} were asked for (one lease is filled from one pool).");
 
-        return bigEnough
-            .Select(p => (Pool: p, Status: Reported(p)))
-            .OrderBy(c => Promising(c.Status, request) ? 0 : 1)
-            .ThenBy(c => c.Status.PricePerSlotHour).ThenBy(c => c.Pool.PoolKey, StringComparer.Ordinal)
-            .Select(c => c.Pool)
-            .ToList();
+        bigEnough.Sort((a, b) =>
+            a.Promising != b.Promising ? (a.Promising ? -1 : 1)
+            : a.Price != b.Price ? a.Price.CompareTo(b.Price)
+            : string.CompareOrdinal(a.Key, b.Key));
+        return bigEnough.ConvertAll(c => c.Pool);
     }
 
     /// <summary>
@@ -171,8 +182,10 @@ public sealed class MarketGrain(
         return pool;
     }
 
-    private PoolStatus Reported(PoolDefinition pool) =>
-        _reported.TryGetValue(pool.PoolKey, out var status) ? status : new PoolStatus(pool.PoolKey, pool.FloorPricePerSlotHour, pool.SlotCount);
+    private PoolStatus Reported(PoolDefinition pool) => Reported(pool.PoolKey, pool);
+
+    private PoolStatus Reported(string poolKey, PoolDefinition pool) =>
+        _reported.TryGetValue(poolKey, out var status) ? status : new PoolStatus(poolKey, pool.FloorPricePerSlotHour, pool.SlotCount);
 
     private static bool Promising(PoolStatus status, LeaseRequest request) =>
         status.AvailableSlots >= request.Slots && (request.MaxPricePerSlotHour is not { } max || status.PricePerSlotHour <= max);
