@@ -28,7 +28,7 @@ for run in $(seq 1 "$REPETITIONS"); do
     echo "bench/gas: run $run of $REPETITIONS" >&2
     (cd "$CONTRACTS" && FOUNDRY_PROFILE=bench GAS_LABELS="bench-out/labels-$run.txt" \
         "$CONTRACTS/run.sh" forge script script/GasBench.s.sol --rpc-url "http://127.0.0.1:$PORT" \
-        --broadcast --slow --skip-simulation --disable-code-size-limit >"$OUT/forge-$run.log" 2>&1) ||
+        --broadcast --slow --skip-simulation >"$OUT/forge-$run.log" 2>&1) ||
         { cat "$OUT/forge-$run.log" >&2; exit 1; }
     cp "$CONTRACTS/broadcast/GasBench.s.sol/31337/run-latest.json" "$OUT/broadcast-$run.json"
 done

@@ -102,7 +102,8 @@ contract GasBench {
                 TENANT_KEY, escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: ids[i], amount: amount, isFinal: isFinal}))
             );
             bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
-            items = bytes.concat(items, bytes16(uint128(ids[i])), bytes1(isFinal ? 1 : 0), bytes6(uint48(amount)), r, vs);
+            items =
+                bytes.concat(items, bytes16(uint128(ids[i])), bytes1(isFinal ? 1 : 0), bytes6(uint48(amount)), r, vs);
         }
         vm.startBroadcast(OPERATOR_KEY);
         escrow.settleBatch(items);

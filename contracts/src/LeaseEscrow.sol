@@ -41,6 +41,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice The highest fee the owner can ever set, in basis points (10%).
     uint256 public constant MAX_FEE_BPS = 1_000;
+    /// @notice The longest claim window the escrow can be deployed with.
+    uint256 public constant MAX_CLAIM_WINDOW = 365 days;
     /// @notice The largest deposit of one lease, in credit base units (uint48: ~281 million credits at 6 decimals).
     uint256 public constant MAX_DEPOSIT = type(uint48).max;
     /// @notice Bytes per settleBatch item: leaseId (16) | isFinal (1) | amount (6) | r (32) | vs (32).
@@ -172,6 +174,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error NothingToWithdraw();
     /// @notice `setFee` above MAX_FEE_BPS.
     error FeeTooHigh(uint256 feeBps);
+    /// @notice A claim window above MAX_CLAIM_WINDOW in the constructor.
+    error ClaimWindowTooLong(uint256 claimWindow);
     /// @notice A total that would not fit its packed lane (more credits than could ever exist).
     error BalanceOverflow();
     /// @notice `settleBatch` with no items, or a length that is not a multiple of BATCH_ITEM_SIZE.
@@ -180,13 +184,15 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @param credit_ The ERC-20 credit deposits and payments are made in.
     /// @param admin The owner: sets the fee, pauses, withdraws fees.
     /// @param feeBps_ The initial fee, at most MAX_FEE_BPS.
-    /// @param claimWindow_ Seconds after a lease's expiry during which vouchers still settle and refunds wait.
+    /// @param claimWindow_ Seconds after a lease's expiry during which vouchers still settle and refunds wait; at most
+    /// MAX_CLAIM_WINDOW, so that expiry + claim window never overflows.
     constructor(IERC20 credit_, address admin, uint256 feeBps_, uint256 claimWindow_)
         EIP712("OrleansCompute LeaseEscrow", "2")
         Ownable(admin)
     {
         if (address(credit_) == address(0)) revert ZeroAddress();
         if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_);
+        if (claimWindow_ > MAX_CLAIM_WINDOW) revert ClaimWindowTooLong(claimWindow_);
         _credit = credit_;
         _claimWindow = claimWindow_;
         _books = feeBps_ << BOOKS_FEE_BPS_SHIFT;
@@ -701,22 +707,6 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         emit ProviderRegistered(provider, uint32(id));
     }
 
-    /// @dev 0 when the item applies, type(uint8).max when it is stale (skipped), else a REJECT_* reason.
-    function _rejection(uint256 word, uint256 amount, bool isFinal, uint256 claimWindow_)
-        private
-        view
-        returns (uint8)
-    {
-        if (word == 0) return REJECT_UNKNOWN_LEASE;
-        uint256 paid = word & AMOUNT_MASK;
-        if (word & LEASE_CLOSED != 0) return amount <= paid ? type(uint8).max : REJECT_LEASE_CLOSED;
-        if (amount < paid || (amount == paid && !isFinal)) return type(uint8).max;
-        if (amount > _depositOf(word)) return REJECT_EXCEEDS_DEPOSIT;
-        // forge-lint: disable-next-line(block-timestamp)
-        if (block.timestamp > _expiryOf(word) + claimWindow_) return REJECT_CLAIM_WINDOW_OVER;
-        return 0;
-    }
-
     function _newBatch(uint256 count) private view returns (Batch memory batch) {
         batch.books = _books;
         batch.claimWindow = _claimWindow;
@@ -771,9 +761,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Appends an applied item to the batch's records, opening a new run when the provider changes.
-    function _addToRun(Batch memory batch, uint256 providerId_, uint256 delta, bytes32 key, uint256 paid)
-        private
-    {
+    function _addToRun(Batch memory batch, uint256 providerId_, uint256 delta, bytes32 key, uint256 paid) private {
         if (providerId_ != batch.runProvider) {
             if (batch.runProvider != 0) _closeRun(batch);
             batch.runStart = batch.recordsEnd;
@@ -846,24 +834,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         uint256 owed = ((books >> BOOKS_OWED_SHIFT) & BOOKS_MASK_88) + owedAdded;
         uint256 fees = ((books >> BOOKS_FEES_SHIFT) & LANE_MASK) + feesAdded;
         if (owed > BOOKS_MASK_88 || fees > LANE_MASK) revert BalanceOverflow();
-        return (books & ~BOOKS_TOTALS_MASK) | escrowed | (owed << BOOKS_OWED_SHIFT)
-            | (fees << BOOKS_FEES_SHIFT);
-    }
-
-    function _item(bytes calldata items, uint256 p)
-        private
-        pure
-        returns (uint256 leaseId, bool isFinal, uint256 amount, bytes32 r, bytes32 vs)
-    {
-        assembly ("memory-safe") {
-            let at := add(items.offset, p)
-            let head := calldataload(at)
-            leaseId := shr(128, head)
-            isFinal := iszero(iszero(byte(16, head)))
-            amount := and(shr(72, head), 0xffffffffffff)
-            r := calldataload(add(at, 23))
-            vs := calldataload(add(at, 55))
-        }
+        return (books & ~BOOKS_TOTALS_MASK) | escrowed | (owed << BOOKS_OWED_SHIFT) | (fees << BOOKS_FEES_SHIFT);
     }
 
     function _voucherDigest(bytes32 domainSeparator, uint256 leaseId, uint256 amount, bool isFinal)

@@ -45,6 +45,24 @@ contract LeaseEscrowTest is EscrowFixture {
         uint256 tooHigh = escrow.MAX_FEE_BPS() + 1;
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.FeeTooHigh.selector, tooHigh));
         new LeaseEscrow(IERC20(address(credit)), address(this), tooHigh, 1);
+        uint256 tooLong = escrow.MAX_CLAIM_WINDOW() + 1;
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ClaimWindowTooLong.selector, tooLong));
+        new LeaseEscrow(IERC20(address(credit)), address(this), 0, tooLong);
+    }
+
+    function test_the_longest_claim_window_and_the_last_expiry_do_not_overflow() public {
+        LeaseEscrow longest = new LeaseEscrow(IERC20(address(credit)), address(this), 0, escrow.MAX_CLAIM_WINDOW());
+        vm.prank(tenant);
+        credit.approve(address(longest), DEPOSIT);
+        vm.prank(tenant);
+        longest.openLease(LEASE, provider, DEPOSIT, type(uint40).max);
+        vm.warp(type(uint40).max);
+        (bytes32 r, bytes32 vs) = _signCompact(
+            TENANT_KEY, longest.hashVoucher(LeaseEscrow.Voucher({leaseId: LEASE, amount: 1, isFinal: false}))
+        );
+        longest.settleBatch(_itemWith(LEASE, 1, false, r, vs));
+        (,,, uint256 paid,,) = longest.lease(tenant, LEASE);
+        vm.assertEq(paid, 1, "settled at the last expiry");
     }
 
     function test_leaseKey_is_the_hash_of_signer_and_id() public view {
@@ -486,7 +504,9 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.warp(vm.getBlockTimestamp() + wait);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1, false);
         bool late = vm.getBlockTimestamp() > expiry + CLAIM_WINDOW;
-        if (late) vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ClaimWindowOver.selector, LEASE, expiry + CLAIM_WINDOW));
+        if (late) {
+            vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ClaimWindowOver.selector, LEASE, expiry + CLAIM_WINDOW));
+        }
         escrow.settle(LEASE, 1, false, r, vs);
         vm.assertEq(_paid(LEASE), late ? 0 : 1, "paid within the window only");
     }

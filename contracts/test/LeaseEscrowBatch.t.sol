@@ -156,7 +156,7 @@ contract LeaseEscrowBatchTest is EscrowFixture {
         uint256 otherBefore = credit.balanceOf(otherTenant);
         escrow.settleBatch(bytes.concat(_item(1, 10e6, true), _item(SESSION_KEY, 2, 25e6, true)));
         vm.assertTrue(_closed(1), "closed");
-        (, , , bool closed2) = _lease(sessionKey, 2);
+        (,,, bool closed2) = _lease(sessionKey, 2);
         vm.assertTrue(closed2, "session lease closed");
         vm.assertEq(credit.balanceOf(tenant), tenantBefore + DEPOSIT - 10e6, "tenant refunded");
         vm.assertEq(credit.balanceOf(otherTenant), otherBefore + DEPOSIT - 25e6, "session tenant refunded");

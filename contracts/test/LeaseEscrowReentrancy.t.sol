@@ -57,8 +57,7 @@ contract LeaseEscrowReentrancyTest is TestBase {
     }
 
     function _signed(uint256 amount, bool isFinal) internal view returns (bytes32 r, bytes32 vs) {
-        bytes32 digest =
-            escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: LEASE, amount: amount, isFinal: isFinal}));
+        bytes32 digest = escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: LEASE, amount: amount, isFinal: isFinal}));
         (uint8 v, bytes32 r_, bytes32 s) = vm.sign(TENANT_KEY, digest);
         return (r_, bytes32(uint256(s) | (uint256(v - 27) << 255)));
     }

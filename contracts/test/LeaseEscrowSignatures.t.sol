@@ -14,7 +14,9 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
 
     function _domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         return keccak256(
-            abi.encode(DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("2"), chainId, verifyingContract)
+            abi.encode(
+                DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("2"), chainId, verifyingContract
+            )
         );
     }
 

@@ -96,7 +96,9 @@ contract LeaseEscrowHandler is TestBase {
             signerKey = sessionKeyOf(tenantSeed);
             (bytes32 r, bytes32 vs) = _signCompact(signerKey, escrow.hashSessionKey(leaseTenant, leaseId));
             vm.prank(leaseTenant);
-            escrow.openLeaseWithSessionKey(leaseId, providerAt(providerSeed), deposit, expiry, vm.addr(signerKey), r, vs);
+            escrow.openLeaseWithSessionKey(
+                leaseId, providerAt(providerSeed), deposit, expiry, vm.addr(signerKey), r, vs
+            );
         } else {
             vm.prank(leaseTenant);
             escrow.openLease(leaseId, providerAt(providerSeed), deposit, expiry);
@@ -110,7 +112,9 @@ contract LeaseEscrowHandler is TestBase {
         Lease storage lease = _leases[leaseSeed % _leases.length];
         (,, uint256 deposit,, uint64 expiry, bool closed) = escrow.lease(lease.signer, lease.leaseId);
         if (closed || vm.getBlockTimestamp() > expiry || deposit >= escrow.MAX_DEPOSIT()) return;
-        amount = bound(amount, 1, escrow.MAX_DEPOSIT() - deposit < MAX_DEPOSIT ? escrow.MAX_DEPOSIT() - deposit : MAX_DEPOSIT);
+        amount = bound(
+            amount, 1, escrow.MAX_DEPOSIT() - deposit < MAX_DEPOSIT ? escrow.MAX_DEPOSIT() - deposit : MAX_DEPOSIT
+        );
         vm.prank(lease.tenant);
         escrow.topUp(lease.signer, lease.leaseId, amount);
         ghostIn += amount;
@@ -259,11 +263,7 @@ contract LeaseEscrowHandler is TestBase {
         }
     }
 
-    function _validAmount(Lease storage lease, uint256 amount, bool isFinal)
-        internal
-        view
-        returns (bool, uint256)
-    {
+    function _validAmount(Lease storage lease, uint256 amount, bool isFinal) internal view returns (bool, uint256) {
         (,, uint256 deposit, uint256 paid, uint64 expiry, bool closed) = escrow.lease(lease.signer, lease.leaseId);
         if (closed || vm.getBlockTimestamp() > expiry + escrow.claimWindow()) return (false, 0);
         uint256 lowest = isFinal ? paid : paid + 1;

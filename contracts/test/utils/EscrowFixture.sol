@@ -209,7 +209,10 @@ abstract contract EscrowFixture is TestBase {
     bytes32 internal constant REJECTED_TOPIC = keccak256("SettleRejected(uint256,uint8)");
 
     /// @dev The Settled records among recorded logs (at most one per call), and the rejections.
-    function _settledRecords() internal returns (bytes memory records, uint256[] memory rejectedIds, uint8[] memory reasons) {
+    function _settledRecords()
+        internal
+        returns (bytes memory records, uint256[] memory rejectedIds, uint8[] memory reasons)
+    {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         uint256 rejected;
         for (uint256 i; i < logs.length; ++i) {

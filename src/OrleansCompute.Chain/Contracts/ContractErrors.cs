@@ -16,6 +16,7 @@ public static class ContractErrors
         typeof(BadSignatureError),
         typeof(BalanceOverflowError),
         typeof(ClaimWindowOverError),
+        typeof(ClaimWindowTooLongError),
         typeof(DepositTooLargeError),
         typeof(ExceedsDepositError),
         typeof(FeeTooHighError),

@@ -48,6 +48,9 @@ public partial class Voucher
 [Function("BATCH_ITEM_SIZE", "uint256")]
 public partial class BatchItemSizeFunction : FunctionMessage { }
 
+[Function("MAX_CLAIM_WINDOW", "uint256")]
+public partial class MaxClaimWindowFunction : FunctionMessage { }
+
 [Function("MAX_DEPOSIT", "uint256")]
 public partial class MaxDepositFunction : FunctionMessage { }
 
@@ -497,6 +500,13 @@ public partial class ClaimWindowOverError : IErrorDTO
 
     [Parameter("uint256", "settleableUntil", 2)]
     public virtual BigInteger SettleableUntil { get; set; }
+}
+
+[Error("ClaimWindowTooLong")]
+public partial class ClaimWindowTooLongError : IErrorDTO
+{
+    [Parameter("uint256", "claimWindow", 1)]
+    public virtual BigInteger ClaimWindow { get; set; }
 }
 
 [Error("DepositTooLarge")]
