@@ -39,6 +39,7 @@ contract ReentrantCredit is ERC20 {
 /// @dev Every state-changing function is guarded, so a token cannot re-enter the escrow.
 contract LeaseEscrowReentrancyTest is TestBase {
     uint256 internal constant TENANT_KEY = 0xA11CE;
+    uint256 internal constant LEASE = 1;
     address internal provider = address(0x9001);
     ReentrantCredit internal token;
     LeaseEscrow internal escrow;
@@ -46,36 +47,39 @@ contract LeaseEscrowReentrancyTest is TestBase {
 
     function setUp() public {
         token = new ReentrantCredit();
-        escrow = new LeaseEscrow(IERC20(address(token)));
+        escrow = new LeaseEscrow(IERC20(address(token)), address(this), 100, 1);
         tenant = vm.addr(TENANT_KEY);
-        token.mint(tenant, 100);
+        token.mint(tenant, 1_000);
         vm.prank(tenant);
-        token.approve(address(escrow), 100);
+        token.approve(address(escrow), type(uint256).max);
         vm.prank(tenant);
-        escrow.openLease(1, provider, 100, uint64(vm.getBlockTimestamp() + 1));
+        escrow.openLease(LEASE, provider, 100, vm.getBlockTimestamp() + 1);
     }
 
-    function _finalVoucher(uint256 amount)
-        internal
-        view
-        returns (LeaseEscrow.Voucher memory voucher, bytes memory sig)
-    {
-        voucher = LeaseEscrow.Voucher({leaseId: 1, amount: amount, isFinal: true});
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(TENANT_KEY, escrow.hashVoucher(voucher));
-        sig = abi.encodePacked(r, s, v);
+    function _signed(uint256 amount, bool isFinal) internal view returns (bytes32 r, bytes32 vs) {
+        bytes32 digest = escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: LEASE, amount: amount, isFinal: isFinal}));
+        (uint8 v, bytes32 r_, bytes32 s) = vm.sign(TENANT_KEY, digest);
+        return (r_, bytes32(uint256(s) | (uint256(v - 27) << 255)));
     }
 
-    function test_refund_to_tenant_cannot_reenter_settle() public {
-        (LeaseEscrow.Voucher memory voucher, bytes memory sig) = _finalVoucher(40);
-        token.arm(escrow, abi.encodeCall(LeaseEscrow.refund, (1)));
+    function test_final_refund_cannot_reenter_refund() public {
+        (bytes32 r, bytes32 vs) = _signed(40, true);
+        token.arm(escrow, abi.encodeCall(LeaseEscrow.refund, (tenant, LEASE)));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
-        escrow.settle(voucher, sig);
+        escrow.settle(LEASE, 40, true, r, vs);
+    }
+
+    function test_batch_refund_cannot_reenter_settleBatch() public {
+        (bytes32 r, bytes32 vs) = _signed(40, true);
+        bytes memory items = abi.encodePacked(uint128(LEASE), bytes1(0x01), uint48(40), r, vs);
+        token.arm(escrow, abi.encodeCall(LeaseEscrow.settleBatch, (items)));
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        escrow.settleBatch(items);
     }
 
     function test_withdraw_cannot_reenter_withdraw() public {
-        LeaseEscrow.Voucher memory voucher = LeaseEscrow.Voucher({leaseId: 1, amount: 40, isFinal: false});
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(TENANT_KEY, escrow.hashVoucher(voucher));
-        escrow.settle(voucher, abi.encodePacked(r, s, v));
+        (bytes32 r, bytes32 vs) = _signed(40, false);
+        escrow.settle(LEASE, 40, false, r, vs);
         token.arm(escrow, abi.encodeCall(LeaseEscrow.withdraw, ()));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         vm.prank(provider);
@@ -83,20 +87,17 @@ contract LeaseEscrowReentrancyTest is TestBase {
     }
 
     function test_refund_cannot_reenter_openLease() public {
-        vm.warp(vm.getBlockTimestamp() + 1);
-        token.arm(escrow, abi.encodeCall(LeaseEscrow.openLease, (2, provider, 1, uint64(vm.getBlockTimestamp() + 9))));
+        vm.warp(vm.getBlockTimestamp() + 10);
+        token.arm(escrow, abi.encodeCall(LeaseEscrow.openLease, (2, provider, 1, vm.getBlockTimestamp() + 9)));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
-        escrow.refund(1);
+        escrow.refund(tenant, LEASE);
     }
 
-    function test_batch_refund_cannot_reenter_settleBatch() public {
-        (LeaseEscrow.Voucher memory voucher, bytes memory sig) = _finalVoucher(40);
-        LeaseEscrow.Voucher[] memory vouchers = new LeaseEscrow.Voucher[](1);
-        bytes[] memory sigs = new bytes[](1);
-        vouchers[0] = voucher;
-        sigs[0] = sig;
-        token.arm(escrow, abi.encodeCall(LeaseEscrow.settleBatch, (vouchers, sigs)));
+    function test_withdrawFees_cannot_reenter_topUp() public {
+        (bytes32 r, bytes32 vs) = _signed(100, false);
+        escrow.settle(LEASE, 100, false, r, vs);
+        token.arm(escrow, abi.encodeCall(LeaseEscrow.topUp, (tenant, LEASE, 1)));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
-        escrow.settleBatch(vouchers, sigs);
+        escrow.withdrawFees(address(this));
     }
 }

@@ -44,7 +44,12 @@ public sealed class EscrowEventTests(ChainFixture chain)
                 Assert.Equal(Credits.FromCredits(30m), opened.Deposit);
                 Assert.True(opened.Expiry > DateTimeOffset.UnixEpoch);
             },
-            e => Assert.Equal(new { Id = leaseId, Amount = Credits.FromCredits(12m), Total = Credits.FromCredits(12m) }, Settled(e)),
+            e =>
+            {
+                Assert.Equal(new { Id = leaseId, Amount = Credits.FromCredits(12m), Total = Credits.FromCredits(12m) }, Settled(e));
+                Assert.Equal(provider, ((EscrowLeaseSettled)e).Provider);
+                Assert.Equal(tenant, ((EscrowLeaseSettled)e).Tenant);
+            },
             e => Assert.Equal(new { Id = leaseId, Amount = Credits.FromCredits(8m), Total = Credits.FromCredits(20m) }, Settled(e)),
             e =>
             {
@@ -57,10 +62,43 @@ public sealed class EscrowEventTests(ChainFixture chain)
             {
                 var withdrawn = Assert.IsType<EscrowWithdrawn>(e);
                 Assert.Equal(provider, withdrawn.Provider);
-                Assert.True(withdrawn.Amount >= Credits.FromCredits(20m));
+                Assert.True(withdrawn.Amount >= Credits.FromCredits(20m) - ChainFixture.Fee(Credits.FromCredits(20m)));
             });
         Assert.All(events, e => Assert.StartsWith("0x", e.TransactionHash));
         Assert.Equal(events.OrderBy(e => e.BlockNumber).ThenBy(e => e.LogIndex), events);
+    }
+
+    [Fact]
+    public async Task A_batch_yields_one_settlement_per_lease_and_a_reader_started_after_the_openings_resolves_them()
+    {
+        var first = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(30m));
+        var second = await chain.OpenLeaseAsync(tenant: 1, provider: 1, Credits.FromCredits(10m));
+        await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(0, first, Credits.FromCredits(12m), isFinal: false));
+        var from = await chain.LatestBlockAsync() + 1;
+        await chain.Escrow.SettleBatchAsync(chain.Operator,
+        [
+            chain.SignVoucher(0, first, Credits.FromCredits(20m), isFinal: true),
+            chain.SignVoucher(1, second, Credits.FromCredits(5m), isFinal: false),
+        ]);
+        var to = await chain.LatestBlockAsync();
+
+        // A fresh reader that never saw the openings nor the first settlement.
+        var events = await Reader().ReadAsync(from, to);
+
+        Assert.Collection(events,
+            e =>
+            {
+                Assert.Equal(new { Id = first, Amount = Credits.FromCredits(8m), Total = Credits.FromCredits(20m) }, Settled(e));
+                Assert.Equal((chain.Providers[0].Address, chain.Tenants[0].Address, 0), (((EscrowLeaseSettled)e).Provider, ((EscrowLeaseSettled)e).Tenant, e.Item));
+            },
+            e =>
+            {
+                Assert.Equal(new { Id = second, Amount = Credits.FromCredits(5m), Total = Credits.FromCredits(5m) }, Settled(e));
+                Assert.Equal((chain.Providers[1].Address, chain.Tenants[1].Address, 1), (((EscrowLeaseSettled)e).Provider, ((EscrowLeaseSettled)e).Tenant, e.Item));
+                Assert.Equal(events[0].LogIndex, e.LogIndex);
+            },
+            e => Assert.Equal((first, Credits.FromCredits(10m)), (Assert.IsType<EscrowLeaseClosed>(e).LeaseId, ((EscrowLeaseClosed)e).Refund)));
+        Assert.Equal(events, await Reader().ReadAsync(from, to));
     }
 
     private static object Settled(EscrowEvent e)

@@ -47,15 +47,17 @@ public sealed class RevertTests(ChainFixture chain)
     }
 
     [Fact]
-    public async Task A_voucher_signed_by_someone_else_reverts_with_BadSignature()
+    public async Task A_voucher_signed_by_someone_else_names_a_lease_that_does_not_exist()
     {
         var leaseId = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(10m));
         var forged = chain.SignVoucher(tenant: 1, leaseId, Credits.FromCredits(10m), isFinal: true);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.SettleAsync(chain.Operator, forged));
 
-        Assert.Equal("BadSignature", revert.ErrorName);
-        Assert.Equal(LeaseIds.ToChainId(leaseId), Assert.IsType<BadSignatureError>(revert.Error).LeaseId);
+        Assert.Equal("UnknownLease", revert.ErrorName);
+        var error = Assert.IsType<UnknownLeaseError>(revert.Error);
+        Assert.Equal(chain.Tenants[1].Address, error.Signer, ignoreCase: true);
+        Assert.Equal(LeaseIds.ToChainId(leaseId), error.LeaseId);
     }
 
     [Fact]
@@ -70,26 +72,31 @@ public sealed class RevertTests(ChainFixture chain)
     }
 
     [Fact]
-    public async Task Opening_a_lease_id_twice_reverts_with_LeaseExists()
+    public async Task Opening_a_lease_id_twice_reverts_with_LeaseExists_and_another_tenant_cannot_take_it()
     {
-        var leaseId = await chain.OpenLeaseAsync(tenant: 0, provider: 0, Credits.FromCredits(1m));
+        var leaseId = Guid.NewGuid();
         var expiry = (await chain.ChainNowAsync()).AddHours(1);
+        // Another tenant opening the same id first gets a lease of its own: ids are per tenant.
+        await chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[1], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry);
+        await chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
-            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[1], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry));
+            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry));
 
         Assert.Equal("LeaseExists", revert.ErrorName);
+        Assert.Equal(chain.Tenants[0].Address, (await chain.GetLeaseAsync(0, leaseId))!.Tenant);
+        Assert.Equal(chain.Tenants[1].Address, (await chain.GetLeaseAsync(1, leaseId))!.Tenant);
     }
 
     [Fact]
-    public async Task Opening_a_lease_that_expired_already_reverts_with_ExpiryInPast()
+    public async Task Opening_a_lease_that_expired_already_reverts_with_BadExpiry()
     {
         var past = (await chain.ChainNowAsync()).AddMinutes(-1);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
             chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[0].Address, Credits.FromCredits(1m), past));
 
-        Assert.Equal("ExpiryInPast", revert.ErrorName);
+        Assert.Equal("BadExpiry", revert.ErrorName);
     }
 
     [Fact]
@@ -99,9 +106,22 @@ public sealed class RevertTests(ChainFixture chain)
         var expiry = (await chain.ChainNowAsync()).AddHours(1);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
-            chain.Escrow.ApproveAndOpenLeaseAsync(poor, Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1_000_000_000m), expiry));
+            chain.Escrow.ApproveAndOpenLeaseAsync(poor, Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1m), expiry));
 
         Assert.Equal("ERC20InsufficientBalance", revert.ErrorName);
+    }
+
+    [Fact]
+    public async Task Opening_a_lease_above_the_largest_deposit_reverts_with_DepositTooLarge()
+    {
+        var expiry = (await chain.ChainNowAsync()).AddHours(1);
+        var tooMuch = Escrow.EscrowBatch.MaxAmount + 1;
+
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
+            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[1].Address, CreditsOnChain.FromUnits(tooMuch), expiry));
+
+        Assert.Equal("DepositTooLarge", revert.ErrorName);
+        Assert.Equal(tooMuch, Assert.IsType<DepositTooLargeError>(revert.Error).Deposit);
     }
 
     [Fact]
@@ -112,6 +132,36 @@ public sealed class RevertTests(ChainFixture chain)
 
         Assert.Equal("OwnableUnauthorizedAccount", revert.ErrorName);
         Assert.Equal(chain.Operator.Address, (string?)revert["account"], ignoreCase: true);
+    }
+
+    [Fact]
+    public async Task Opening_a_lease_while_paused_reverts_with_Paused_and_settling_goes_on()
+    {
+        var leaseId = await chain.OpenLeaseAsync(tenant: 2, provider: 1, Credits.FromCredits(2m));
+        var expiry = (await chain.ChainNowAsync()).AddHours(1);
+        await chain.Escrow.SetPausedAsync(chain.Deployer, paused: true);
+        try
+        {
+            var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
+                chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[2], Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1m), expiry));
+            Assert.Equal("Paused", revert.ErrorName);
+
+            await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(tenant: 2, leaseId, Credits.FromCredits(1m), isFinal: true));
+            Assert.True((await chain.GetLeaseAsync(2, leaseId))!.Closed);
+        }
+        finally
+        {
+            await chain.Escrow.SetPausedAsync(chain.Deployer, paused: false);
+        }
+    }
+
+    [Fact]
+    public async Task Setting_a_fee_above_the_cap_reverts_with_FeeTooHigh()
+    {
+        var revert = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.SetFeeAsync(chain.Deployer, 1_001));
+
+        Assert.Equal("FeeTooHigh", revert.ErrorName);
+        Assert.Equal(ChainFixture.FeeBps, await chain.Escrow.GetFeeBpsAsync());
     }
 
     [Fact]

@@ -156,7 +156,7 @@ public sealed class TransactionSenderTests(ChainFixture chain)
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() => tenant.WaitForSuccessAsync(submitted));
 
-        Assert.Equal("ExpiryInPast", revert.ErrorName);
+        Assert.Equal("BadExpiry", revert.ErrorName);
         Assert.Equal(submitted.Hash, revert.TransactionHash);
     }
 

@@ -22,14 +22,24 @@ public sealed class VoucherSignerTests
     }
 
     [Fact]
-    public void A_signature_is_65_bytes_hex_with_v_27_or_28()
+    public void A_signature_is_the_64_byte_compact_form_and_the_65_byte_form_of_it_recovers_the_same()
     {
         var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromUnits(1), isFinal: true);
 
         Assert.StartsWith("0x", voucher.Signature);
-        var bytes = Convert.FromHexString(voucher.Signature[2..]);
-        Assert.Equal(65, bytes.Length);
-        Assert.Contains(bytes[64], new byte[] { 27, 28 });
+        var compact = Convert.FromHexString(voucher.Signature[2..]);
+        Assert.Equal(64, compact.Length);
+        Assert.Equal(Tenant.Address, _signer.RecoverSigner(voucher with { Signature = "0x" + Convert.ToHexString(Expand(compact)) }));
+    }
+
+    /// <summary>EIP-2098 r||vs to r||s||v.</summary>
+    private static byte[] Expand(byte[] compact)
+    {
+        var full = new byte[65];
+        compact.CopyTo(full, 0);
+        full[32] &= 0x7F;
+        full[64] = (byte)(27 + (compact[32] >> 7));
+        return full;
     }
 
     [Fact]
@@ -67,7 +77,7 @@ public sealed class VoucherSignerTests
     public void A_signature_the_contract_would_reject_recovers_nobody()
     {
         var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromUnits(5), isFinal: false);
-        var bytes = Convert.FromHexString(voucher.Signature[2..]);
+        var bytes = Expand(Convert.FromHexString(voucher.Signature[2..]));
 
         var zeroOneV = (byte[])bytes.Clone();
         zeroOneV[64] -= 27;
@@ -80,6 +90,12 @@ public sealed class VoucherSignerTests
         (n - s).ToByteArray(isUnsigned: true, isBigEndian: true).CopyTo(highS.AsSpan(32, 32));
         highS[64] = (byte)(bytes[64] == 27 ? 28 : 27);
         Assert.Null(_signer.RecoverSigner(voucher with { Signature = "0x" + Convert.ToHexString(highS) }));
+
+        // In the compact form, an s above half the order fits below the v bit: refused the same way.
+        var compactHighS = new byte[64];
+        bytes.AsSpan(0, 32).CopyTo(compactHighS);
+        (n / 2 + 1).ToByteArray(isUnsigned: true, isBigEndian: true).CopyTo(compactHighS.AsSpan(32, 32));
+        Assert.Null(_signer.RecoverSigner(voucher with { Signature = "0x" + Convert.ToHexString(compactHighS) }));
     }
 
     [Fact]
@@ -95,7 +111,7 @@ public sealed class VoucherSignerTests
             var recovered = _signer.RecoverSigner(voucher);
 
             Assert.Equal(key.GetPublicAddress(), recovered);
-            Assert.Equal(reference.EcRecover(digest, voucher.Signature), recovered);
+            Assert.Equal(reference.EcRecover(digest, "0x" + Convert.ToHexString(Expand(Convert.FromHexString(voucher.Signature[2..])))), recovered);
             Assert.Equal(key.GetPublicAddress(), _signer.RecoverSigner(voucher with { Signature = reference.Sign(digest, key) }));
         }
     }

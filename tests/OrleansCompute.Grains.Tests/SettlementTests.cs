@@ -210,6 +210,29 @@ public sealed class SettlementTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_voucher_the_contract_names_as_rejected_is_Rejected_while_the_rest_of_its_batch_is_Submitted()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+        var tenant = Tenant.New();
+        var good = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var bad = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        Chain.RejectFor(bad.Id, "ExceedsDeposit");
+
+        await Task.WhenAll(
+            _market.Lease(good.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(good.Id, good.AmountOwed)),
+            _market.Lease(bad.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(bad.Id, bad.AmountOwed)));
+
+        var goodItem = await ItemAsync(pool, good.Id, i => i.Status != SettlementItemStatus.Queued, "the good voucher to be decided");
+        var badItem = await ItemAsync(pool, bad.Id, i => i.Status != SettlementItemStatus.Queued, "the bad voucher to be decided");
+        Assert.Equal(SettlementItemStatus.Submitted, goodItem.Status);
+        Assert.Equal((SettlementItemStatus.Rejected, "ExceedsDeposit"), (badItem.Status, badItem.Error));
+        Assert.All(Chain.AttemptsFor(bad.Id), a => Assert.True(a.Receipt!.Succeeded));
+        var lease = await Eventually.UntilAsync(() => _market.GetLeaseAsync(bad.Id),
+            l => l.History[^1].Reason == LeaseReasons.SettlementRejected, what: "the lease to hear of the rejection");
+        Assert.Equal("ExceedsDeposit", lease.History[^1].Detail);
+    }
+
+    [Fact]
     public async Task Settlement_stays_Queued_while_the_chain_is_unreachable_and_is_submitted_once_it_is_back()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);

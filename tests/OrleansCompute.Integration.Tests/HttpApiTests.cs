@@ -90,12 +90,12 @@ public sealed class HttpApiTests(MarketFixture market)
         var untouched = await api.GetLeaseAsync(leaseId, default);
         Assert.Equal(LeaseStatus.Ended, untouched.Status);
         Assert.Null(untouched.FinalVoucher);
-        Assert.False((await market.Escrow.GetLeaseAsync(ended.Id))!.Closed);
+        Assert.False((await market.Escrow.GetLeaseAsync(ended.Id, tenant.Address))!.Closed);
 
         await api.SubmitVoucherAsync(leaseId, signer.Sign(tenant.PrivateKey, ended.Id, owed, isFinal: true), tenant.PrivateKey, default);
         var settled = await Eventually.WaitForAsync(() => api.GetLeaseAsync(leaseId, default), l => l.Status == LeaseStatus.Settled);
         Assert.Equal(owed, settled.Paid);
-        Assert.Equal(owed, (await market.Escrow.GetLeaseAsync(ended.Id))!.Paid);
+        Assert.Equal(owed, (await market.Escrow.GetLeaseAsync(ended.Id, tenant.Address))!.Paid);
         await market.AssertConservedAsync();
     }
 

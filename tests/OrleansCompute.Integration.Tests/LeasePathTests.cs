@@ -24,7 +24,7 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal("neuron-cloud/trn2-use1", lease.PoolKey);
         Assert.Equal(Credits.FromCredits(2.60m), lease.Deposit);
 
-        var escrow = await market.Escrow.GetLeaseAsync(lease.Id);
+        var escrow = await market.Escrow.GetLeaseAsync(lease.Id, tenant.Address);
         Assert.NotNull(escrow);
         Assert.Equal(lease.Deposit, escrow.Deposit);
         Assert.Equal(tenant.Address, escrow.Tenant, ignoreCase: true);
@@ -46,7 +46,7 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal(lease.Deposit - settled.AmountOwed, settled.Refunded);
 
         // What the chain says, independently of the grains.
-        var closed = await market.Escrow.GetLeaseAsync(lease.Id);
+        var closed = await market.Escrow.GetLeaseAsync(lease.Id, tenant.Address);
         Assert.True(closed!.Closed);
         Assert.Equal(settled.AmountOwed, closed.Paid);
         Assert.Equal(providerBefore + settled.AmountOwed, await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!));
@@ -56,6 +56,24 @@ public sealed class LeasePathTests(MarketFixture market)
         // And what a second, independent client (cast) reads from the contract.
         var castBalance = await CastCallAsync(market.Devnet.EscrowAddress, "providerBalance(address)(uint256)", lease.ProviderAddress!);
         Assert.StartsWith((providerBefore + settled.AmountOwed).Units.ToString(), castBalance);
+    }
+
+    [Fact]
+    public async Task An_escrow_someone_else_opens_under_a_leases_id_first_neither_blocks_nor_fails_the_tenants_funding()
+    {
+        var (tenant, copycat) = (market.Wallets[2], market.Wallets[0]);
+        var reserved = await market.Api.CreateLeaseAsync(new Abstractions.Market.LeaseRequest("h100", 1, 1), tenant.PrivateKey, default);
+        var rpc = new OrleansCompute.Chain.Rpc.ChainRpc(market.Devnet.RpcUrl);
+        using var copycatSender = new OrleansCompute.Chain.Signing.TransactionSender(rpc, copycat.PrivateKey, market.Devnet.ChainId);
+        using var tenantSender = new OrleansCompute.Chain.Signing.TransactionSender(rpc, tenant.PrivateKey, market.Devnet.ChainId);
+
+        await market.Escrow.ApproveAndOpenLeaseAsync(copycatSender, reserved.Id, reserved.ProviderAddress!, Credits.FromUnits(1), reserved.EscrowExpiry!.Value);
+        await market.Escrow.ApproveAndOpenLeaseAsync(tenantSender, reserved.Id, reserved.ProviderAddress!, reserved.Deposit, reserved.EscrowExpiry!.Value);
+
+        var active = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(reserved.Id), default), l => l.Status != LeaseStatus.Reserved);
+        Assert.Equal(LeaseStatus.Active, active.Status);
+        Assert.Equal(reserved.Deposit, (await market.Escrow.GetLeaseAsync(reserved.Id, tenant.Address))!.Deposit);
+        Assert.Equal(Credits.FromUnits(1), (await market.Escrow.GetLeaseAsync(reserved.Id, copycat.Address))!.Deposit);
     }
 
     [Fact]
@@ -71,7 +89,7 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("NotYourLease", refused.Error);
         Assert.Equal(LeaseStatus.Active, (await market.Api.GetLeaseAsync(LeaseIds.Format(leaseId), default)).Status);
-        Assert.False((await market.Escrow.GetLeaseAsync(leaseId))!.Closed);
+        Assert.False((await market.Escrow.GetLeaseAsync(leaseId, owner.Address))!.Closed);
 
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(leaseId), "--tenant", owner.Name);
         Assert.True(ended.ExitCode == 0, ended.ToString());
@@ -103,7 +121,7 @@ public sealed class LeasePathTests(MarketFixture market)
         var block = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
         Assert.Equal(LeaseStatus.Funded, block.Status);
         Assert.True(block.StartsAt > DateTimeOffset.UtcNow.AddHours(2.9));
-        Assert.Equal(block.Deposit, (await market.Escrow.GetLeaseAsync(block.Id))!.Deposit);
+        Assert.Equal(block.Deposit, (await market.Escrow.GetLeaseAsync(block.Id, tenant.Address))!.Deposit);
 
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(block.Id), "--tenant", tenant.Name, "--json");
 

@@ -5,18 +5,23 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ComputeCredit} from "../../src/ComputeCredit.sol";
 import {LeaseEscrow} from "../../src/LeaseEscrow.sol";
 import {TestBase} from "./TestBase.sol";
+import {Vm} from "./Vm.sol";
 
-/// @dev A credit token, an escrow, funded tenants who have approved it, and helpers to open
-/// leases and sign vouchers.
+/// @dev A credit token, an escrow (owned by the test, 1% fee, one-day claim window), funded tenants who have
+/// approved it, and helpers to open leases, sign compact vouchers and pack batches.
 abstract contract EscrowFixture is TestBase {
     uint256 internal constant TENANT_KEY = 0xA11CE;
     uint256 internal constant OTHER_TENANT_KEY = 0xB0B;
     uint256 internal constant STRANGER_KEY = 0x5EED;
+    uint256 internal constant SESSION_KEY = 0x5E55;
 
     uint256 internal constant START = 1_750_000_000;
-    uint64 internal constant ONE_HOUR = 3600;
-    uint128 internal constant DEPOSIT = 100e6; // 100 OCC
+    uint256 internal constant ONE_HOUR = 3600;
+    uint256 internal constant CLAIM_WINDOW = 1 days;
+    uint256 internal constant FEE_BPS = 100;
+    uint256 internal constant DEPOSIT = 100e6; // 100 OCC
     uint256 internal constant TENANT_FUNDS = 1_000_000e6;
+    uint256 internal constant LEASE = 0xC0FFEE;
 
     ComputeCredit internal credit;
     LeaseEscrow internal escrow;
@@ -24,23 +29,27 @@ abstract contract EscrowFixture is TestBase {
     address internal tenant;
     address internal otherTenant;
     address internal stranger;
+    address internal sessionKey;
     address internal provider = address(0x9001);
     address internal otherProvider = address(0x9002);
 
     function setUp() public virtual {
         vm.warp(START);
         credit = new ComputeCredit(address(this));
-        escrow = new LeaseEscrow(IERC20(address(credit)));
+        escrow = new LeaseEscrow(IERC20(address(credit)), address(this), FEE_BPS, CLAIM_WINDOW);
         tenant = vm.addr(TENANT_KEY);
         otherTenant = vm.addr(OTHER_TENANT_KEY);
         stranger = vm.addr(STRANGER_KEY);
+        sessionKey = vm.addr(SESSION_KEY);
         vm.label(tenant, "tenant");
         vm.label(otherTenant, "otherTenant");
         vm.label(stranger, "stranger");
+        vm.label(sessionKey, "sessionKey");
         vm.label(provider, "provider");
         vm.label(otherProvider, "otherProvider");
         _fund(tenant);
         _fund(otherTenant);
+        _fund(stranger);
     }
 
     function _fund(address account) internal {
@@ -49,58 +58,176 @@ abstract contract EscrowFixture is TestBase {
         credit.approve(address(escrow), type(uint256).max);
     }
 
-    function _expiry() internal view returns (uint64) {
-        return uint64(vm.getBlockTimestamp() + ONE_HOUR);
+    function _expiry() internal view returns (uint256) {
+        return vm.getBlockTimestamp() + ONE_HOUR;
     }
 
-    function _open(uint256 leaseId, address leaseTenant, address leaseProvider, uint128 deposit, uint64 expiry)
+    function _open(uint256 leaseId, address leaseTenant, address leaseProvider, uint256 deposit, uint256 expiry)
         internal
+        returns (bytes32 key)
     {
         vm.prank(leaseTenant);
-        escrow.openLease(leaseId, leaseProvider, deposit, expiry);
+        key = escrow.openLease(leaseId, leaseProvider, deposit, expiry);
     }
 
     /// @dev Lease `leaseId`: `tenant` pays `provider`, DEPOSIT escrowed, expiring in an hour.
-    function _open(uint256 leaseId) internal {
-        _open(leaseId, tenant, provider, DEPOSIT, _expiry());
+    function _open(uint256 leaseId) internal returns (bytes32) {
+        return _open(leaseId, tenant, provider, DEPOSIT, _expiry());
     }
 
-    function _voucher(uint256 leaseId, uint256 amount, bool isFinal)
+    function _openWithSessionKey(uint256 leaseId, address leaseTenant, uint256 key) internal returns (bytes32) {
+        (bytes32 r, bytes32 vs) = _signCompact(key, escrow.hashSessionKey(leaseTenant, leaseId));
+        vm.prank(leaseTenant);
+        return escrow.openLeaseWithSessionKey(leaseId, provider, DEPOSIT, _expiry(), vm.addr(key), r, vs);
+    }
+
+    function _signCompact(uint256 key, bytes32 digest) internal pure returns (bytes32 r, bytes32 vs) {
+        (uint8 v, bytes32 r_, bytes32 s) = vm.sign(key, digest);
+        return (r_, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+    }
+
+    function _voucherDigest(uint256 leaseId, uint256 amount, bool isFinal) internal view returns (bytes32) {
+        return escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: leaseId, amount: amount, isFinal: isFinal}));
+    }
+
+    function _signVoucher(uint256 key, uint256 leaseId, uint256 amount, bool isFinal)
+        internal
+        view
+        returns (bytes32 r, bytes32 vs)
+    {
+        return _signCompact(key, _voucherDigest(leaseId, amount, isFinal));
+    }
+
+    /// @dev Signs a voucher with `key` and settles it alone.
+    function _settleSigned(uint256 key, uint256 leaseId, uint256 amount, bool isFinal) internal {
+        (bytes32 r, bytes32 vs) = _signVoucher(key, leaseId, amount, isFinal);
+        escrow.settle(leaseId, amount, isFinal, r, vs);
+    }
+
+    function _settle(uint256 leaseId, uint256 amount, bool isFinal) internal {
+        _settleSigned(TENANT_KEY, leaseId, amount, isFinal);
+    }
+
+    /// @dev One packed settleBatch item, with the given signature.
+    function _itemWith(uint256 leaseId, uint256 amount, bool isFinal, bytes32 r, bytes32 vs)
         internal
         pure
-        returns (LeaseEscrow.Voucher memory)
+        returns (bytes memory)
     {
-        return LeaseEscrow.Voucher({leaseId: leaseId, amount: amount, isFinal: isFinal});
+        // Both casts are the packed format's widths; callers pass ids below 2^128 and amounts below 2^48.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return abi.encodePacked(uint128(leaseId), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs);
     }
 
-    function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
-        return abi.encodePacked(r, s, v);
+    function _item(uint256 key, uint256 leaseId, uint256 amount, bool isFinal) internal view returns (bytes memory) {
+        (bytes32 r, bytes32 vs) = _signVoucher(key, leaseId, amount, isFinal);
+        return _itemWith(leaseId, amount, isFinal, r, vs);
     }
 
-    function _sign(uint256 key, LeaseEscrow.Voucher memory voucher) internal view returns (bytes memory) {
-        return _sign(key, escrow.hashVoucher(voucher));
+    function _item(uint256 leaseId, uint256 amount, bool isFinal) internal view returns (bytes memory) {
+        return _item(TENANT_KEY, leaseId, amount, isFinal);
     }
 
-    /// @dev Signs a voucher with `TENANT_KEY` and settles it.
-    function _settle(uint256 leaseId, uint256 amount, bool isFinal) internal {
-        LeaseEscrow.Voucher memory voucher = _voucher(leaseId, amount, isFinal);
-        escrow.settle(voucher, _sign(TENANT_KEY, voucher));
+    function _state(address signer, uint256 leaseId)
+        internal
+        view
+        returns (uint256 deposit, uint256 paid, bool closed)
+    {
+        (,, deposit, paid,, closed) = escrow.lease(signer, leaseId);
     }
 
     function _paid(uint256 leaseId) internal view returns (uint256 paid) {
-        (,,, paid,,) = escrow.leases(leaseId);
+        (,, paid,) = _lease(tenant, leaseId);
     }
 
     function _closed(uint256 leaseId) internal view returns (bool closed) {
-        (,,,,, closed) = escrow.leases(leaseId);
+        (,,, closed) = _lease(tenant, leaseId);
+    }
+
+    function _lease(address signer, uint256 leaseId)
+        internal
+        view
+        returns (address leaseTenant, uint256 deposit, uint256 paid, bool closed)
+    {
+        (leaseTenant,, deposit, paid,, closed) = escrow.lease(signer, leaseId);
+    }
+
+    function _fee(uint256 delta) internal pure returns (uint256) {
+        return delta * FEE_BPS / 10_000;
     }
 
     function _assertConservation() internal view {
         vm.assertEq(
             credit.balanceOf(address(escrow)),
-            escrow.totalEscrowed() + escrow.totalOwed(),
-            "escrow balance == totalEscrowed + totalOwed"
+            escrow.totalEscrowed() + escrow.totalOwed() + escrow.feesAccrued(),
+            "escrow balance == escrowed + owed + fees"
         );
+    }
+
+    /// @dev A Settled record's runs and items, decoded.
+    struct Run {
+        uint256 providerId;
+        uint256 net;
+        uint256 fee;
+        bytes32[] keys;
+        uint256[] paid;
+    }
+
+    function _decodeRecords(bytes memory records) internal pure returns (Run[] memory runs) {
+        uint256 count;
+        for (uint256 at; at < records.length; ++count) {
+            at += 22 + 38 * _uint(records, at + 4, 2);
+        }
+        runs = new Run[](count);
+        uint256 offset;
+        for (uint256 i; i < count; ++i) {
+            Run memory run = runs[i];
+            run.providerId = _uint(records, offset, 4);
+            uint256 items = _uint(records, offset + 4, 2);
+            run.net = _uint(records, offset + 6, 8);
+            run.fee = _uint(records, offset + 14, 8);
+            run.keys = new bytes32[](items);
+            run.paid = new uint256[](items);
+            offset += 22;
+            for (uint256 j; j < items; ++j) {
+                run.keys[j] = bytes32(_uint(records, offset, 32));
+                run.paid[j] = _uint(records, offset + 32, 6);
+                offset += 38;
+            }
+        }
+        require(offset == records.length, "records: trailing bytes");
+    }
+
+    function _uint(bytes memory data, uint256 at, uint256 size) internal pure returns (uint256 value) {
+        require(at + size <= data.length, "records: truncated");
+        for (uint256 i; i < size; ++i) {
+            value = (value << 8) | uint8(data[at + i]);
+        }
+    }
+
+    bytes32 internal constant SETTLED_TOPIC = keccak256("Settled(bytes)");
+    bytes32 internal constant REJECTED_TOPIC = keccak256("SettleRejected(uint256,uint8)");
+
+    /// @dev The Settled records among recorded logs (at most one per call), and the rejections.
+    function _settledRecords()
+        internal
+        returns (bytes memory records, uint256[] memory rejectedIds, uint8[] memory reasons)
+    {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 rejected;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] == REJECTED_TOPIC) ++rejected;
+        }
+        rejectedIds = new uint256[](rejected);
+        reasons = new uint8[](rejected);
+        rejected = 0;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(escrow)) continue;
+            if (logs[i].topics[0] == SETTLED_TOPIC) records = abi.decode(logs[i].data, (bytes));
+            if (logs[i].topics[0] == REJECTED_TOPIC) {
+                rejectedIds[rejected] = uint256(logs[i].topics[1]);
+                reasons[rejected++] = abi.decode(logs[i].data, (uint8));
+            }
+        }
     }
 }

@@ -3,22 +3,33 @@ using OrleansCompute.Chain.Contracts.LeaseEscrow;
 
 namespace OrleansCompute.Chain.Contracts;
 
-/// <summary>Every custom error our contracts (and the OpenZeppelin code they inherit) can revert with; the revert decoder matches selectors against these.</summary>
+/// <summary>
+/// Every custom error our contracts (and the OpenZeppelin code they inherit) can revert with; the revert decoder matches
+/// selectors against these. Errors both contracts declare (Ownable's) are listed once.
+/// </summary>
 public static class ContractErrors
 {
     public static IReadOnlyList<Type> All { get; } =
     [
         // LeaseEscrow
+        typeof(BadExpiryError),
         typeof(BadSignatureError),
-        typeof(EmptyBatchError),
+        typeof(BalanceOverflowError),
+        typeof(ClaimWindowOverError),
+        typeof(ClaimWindowTooLongError),
+        typeof(DepositTooLargeError),
         typeof(ExceedsDepositError),
-        typeof(ExpiryInPastError),
+        typeof(FeeTooHighError),
         typeof(InvalidShortStringError),
         typeof(LeaseAlreadyClosedError),
         typeof(LeaseExistsError),
-        typeof(LengthMismatchError),
+        typeof(LeaseExpiredError),
+        typeof(LeaseIdTooLargeError),
+        typeof(MalformedBatchError),
         typeof(NotExpiredError),
+        typeof(NotTenantError),
         typeof(NothingToWithdrawError),
+        typeof(PausedError),
         typeof(ReentrancyGuardReentrantCallError),
         typeof(SafeERC20FailedOperationError),
         typeof(StaleVoucherError),
@@ -26,14 +37,14 @@ public static class ContractErrors
         typeof(UnknownLeaseError),
         typeof(ZeroAddressError),
         typeof(ZeroDepositError),
-        // ComputeCredit
+        // ComputeCredit (and Ownable, which both inherit)
         typeof(ERC20InsufficientAllowanceError),
         typeof(ERC20InsufficientBalanceError),
         typeof(ERC20InvalidApproverError),
         typeof(ERC20InvalidReceiverError),
         typeof(ERC20InvalidSenderError),
         typeof(ERC20InvalidSpenderError),
-        typeof(OwnableInvalidOwnerError),
-        typeof(OwnableUnauthorizedAccountError),
+        typeof(Contracts.ComputeCredit.OwnableInvalidOwnerError),
+        typeof(Contracts.ComputeCredit.OwnableUnauthorizedAccountError),
     ];
 }

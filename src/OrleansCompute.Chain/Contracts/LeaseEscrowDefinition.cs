@@ -17,6 +17,15 @@ public partial class LeaseEscrowDeployment : ContractDeploymentMessage
 
     [Parameter("address", "credit_", 1)]
     public virtual string Credit { get; set; } = string.Empty;
+
+    [Parameter("address", "admin", 2)]
+    public virtual string Admin { get; set; } = string.Empty;
+
+    [Parameter("uint256", "feeBps_", 3)]
+    public virtual BigInteger FeeBps { get; set; }
+
+    [Parameter("uint256", "claimWindow_", 4)]
+    public virtual BigInteger ClaimWindow { get; set; }
 }
 
 // Structs
@@ -36,11 +45,60 @@ public partial class Voucher
 
 // Functions
 
+[Function("BATCH_ITEM_SIZE", "uint256")]
+public partial class BatchItemSizeFunction : FunctionMessage { }
+
+[Function("MAX_CLAIM_WINDOW", "uint256")]
+public partial class MaxClaimWindowFunction : FunctionMessage { }
+
+[Function("MAX_DEPOSIT", "uint256")]
+public partial class MaxDepositFunction : FunctionMessage { }
+
+[Function("MAX_FEE_BPS", "uint256")]
+public partial class MaxFeeBpsFunction : FunctionMessage { }
+
+[Function("REJECT_BAD_SIGNATURE", "uint8")]
+public partial class RejectBadSignatureFunction : FunctionMessage { }
+
+[Function("REJECT_CLAIM_WINDOW_OVER", "uint8")]
+public partial class RejectClaimWindowOverFunction : FunctionMessage { }
+
+[Function("REJECT_EXCEEDS_DEPOSIT", "uint8")]
+public partial class RejectExceedsDepositFunction : FunctionMessage { }
+
+[Function("REJECT_LEASE_CLOSED", "uint8")]
+public partial class RejectLeaseClosedFunction : FunctionMessage { }
+
+[Function("REJECT_UNKNOWN_LEASE", "uint8")]
+public partial class RejectUnknownLeaseFunction : FunctionMessage { }
+
+[Function("acceptOwnership")]
+public partial class AcceptOwnershipFunction : FunctionMessage { }
+
+[Function("claimWindow", "uint256")]
+public partial class ClaimWindowFunction : FunctionMessage { }
+
 [Function("credit", "address")]
 public partial class CreditFunction : FunctionMessage { }
 
 [Function("eip712Domain", typeof(Eip712DomainOutputDTO))]
 public partial class Eip712DomainFunction : FunctionMessage { }
+
+[Function("feeBps", "uint256")]
+public partial class FeeBpsFunction : FunctionMessage { }
+
+[Function("feesAccrued", "uint256")]
+public partial class FeesAccruedFunction : FunctionMessage { }
+
+[Function("hashSessionKey", "bytes32")]
+public partial class HashSessionKeyFunction : FunctionMessage
+{
+    [Parameter("address", "tenant", 1)]
+    public virtual string Tenant { get; set; } = string.Empty;
+
+    [Parameter("uint256", "leaseId", 2)]
+    public virtual BigInteger LeaseId { get; set; }
+}
 
 [Function("hashVoucher", "bytes32")]
 public partial class HashVoucherFunction : FunctionMessage
@@ -49,14 +107,27 @@ public partial class HashVoucherFunction : FunctionMessage
     public virtual Voucher Voucher { get; set; } = new();
 }
 
-[Function("leases", typeof(LeasesOutputDTO))]
-public partial class LeasesFunction : FunctionMessage
+[Function("lease", typeof(LeaseOutputDTO))]
+public partial class LeaseFunction : FunctionMessage
 {
-    [Parameter("uint256", "leaseId", 1)]
+    [Parameter("address", "signer", 1)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("uint256", "leaseId", 2)]
     public virtual BigInteger LeaseId { get; set; }
 }
 
-[Function("openLease")]
+[Function("leaseKey", "bytes32")]
+public partial class LeaseKeyFunction : FunctionMessage
+{
+    [Parameter("address", "signer", 1)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("uint256", "leaseId", 2)]
+    public virtual BigInteger LeaseId { get; set; }
+}
+
+[Function("openLease", "bytes32")]
 public partial class OpenLeaseFunction : FunctionMessage
 {
     [Parameter("uint256", "leaseId", 1)]
@@ -65,11 +136,52 @@ public partial class OpenLeaseFunction : FunctionMessage
     [Parameter("address", "provider", 2)]
     public virtual string Provider { get; set; } = string.Empty;
 
-    [Parameter("uint128", "deposit", 3)]
+    [Parameter("uint256", "deposit", 3)]
     public virtual BigInteger Deposit { get; set; }
 
-    [Parameter("uint64", "expiry", 4)]
-    public virtual ulong Expiry { get; set; }
+    [Parameter("uint256", "expiry", 4)]
+    public virtual BigInteger Expiry { get; set; }
+}
+
+[Function("openLeaseWithSessionKey", "bytes32")]
+public partial class OpenLeaseWithSessionKeyFunction : FunctionMessage
+{
+    [Parameter("uint256", "leaseId", 1)]
+    public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("address", "provider", 2)]
+    public virtual string Provider { get; set; } = string.Empty;
+
+    [Parameter("uint256", "deposit", 3)]
+    public virtual BigInteger Deposit { get; set; }
+
+    [Parameter("uint256", "expiry", 4)]
+    public virtual BigInteger Expiry { get; set; }
+
+    [Parameter("address", "sessionKey", 5)]
+    public virtual string SessionKey { get; set; } = string.Empty;
+
+    [Parameter("bytes32", "r", 6)]
+    public virtual byte[] R { get; set; } = [];
+
+    [Parameter("bytes32", "vs", 7)]
+    public virtual byte[] Vs { get; set; } = [];
+}
+
+[Function("owner", "address")]
+public partial class OwnerFunction : FunctionMessage { }
+
+[Function("paused", "bool")]
+public partial class PausedFunction : FunctionMessage { }
+
+[Function("pendingOwner", "address")]
+public partial class PendingOwnerFunction : FunctionMessage { }
+
+[Function("providerAddress", "address")]
+public partial class ProviderAddressFunction : FunctionMessage
+{
+    [Parameter("uint256", "id", 1)]
+    public virtual BigInteger Id { get; set; }
 }
 
 [Function("providerBalance", "uint256")]
@@ -79,31 +191,77 @@ public partial class ProviderBalanceFunction : FunctionMessage
     public virtual string Provider { get; set; } = string.Empty;
 }
 
+[Function("providerId", "uint256")]
+public partial class ProviderIdFunction : FunctionMessage
+{
+    [Parameter("address", "provider", 1)]
+    public virtual string Provider { get; set; } = string.Empty;
+}
+
 [Function("refund")]
 public partial class RefundFunction : FunctionMessage
 {
-    [Parameter("uint256", "leaseId", 1)]
+    [Parameter("address", "signer", 1)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("uint256", "leaseId", 2)]
     public virtual BigInteger LeaseId { get; set; }
+}
+
+[Function("renounceOwnership")]
+public partial class RenounceOwnershipFunction : FunctionMessage { }
+
+[Function("setFee")]
+public partial class SetFeeFunction : FunctionMessage
+{
+    [Parameter("uint256", "feeBps_", 1)]
+    public virtual BigInteger FeeBps { get; set; }
+}
+
+[Function("setPaused")]
+public partial class SetPausedFunction : FunctionMessage
+{
+    [Parameter("bool", "paused_", 1)]
+    public virtual bool Paused { get; set; }
 }
 
 [Function("settle")]
 public partial class SettleFunction : FunctionMessage
 {
-    [Parameter("tuple", "voucher", 1)]
-    public virtual Voucher Voucher { get; set; } = new();
+    [Parameter("uint256", "leaseId", 1)]
+    public virtual BigInteger LeaseId { get; set; }
 
-    [Parameter("bytes", "signature", 2)]
-    public virtual byte[] Signature { get; set; } = [];
+    [Parameter("uint256", "amount", 2)]
+    public virtual BigInteger Amount { get; set; }
+
+    [Parameter("bool", "isFinal", 3)]
+    public virtual bool IsFinal { get; set; }
+
+    [Parameter("bytes32", "r", 4)]
+    public virtual byte[] R { get; set; } = [];
+
+    [Parameter("bytes32", "vs", 5)]
+    public virtual byte[] Vs { get; set; } = [];
 }
 
 [Function("settleBatch")]
 public partial class SettleBatchFunction : FunctionMessage
 {
-    [Parameter("tuple[]", "vouchers", 1)]
-    public virtual List<Voucher> Vouchers { get; set; } = [];
+    [Parameter("bytes", "items", 1)]
+    public virtual byte[] Items { get; set; } = [];
+}
 
-    [Parameter("bytes[]", "signatures", 2)]
-    public virtual List<byte[]> Signatures { get; set; } = [];
+[Function("topUp")]
+public partial class TopUpFunction : FunctionMessage
+{
+    [Parameter("address", "signer", 1)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("uint256", "leaseId", 2)]
+    public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("uint256", "amount", 3)]
+    public virtual BigInteger Amount { get; set; }
 }
 
 [Function("totalEscrowed", "uint256")]
@@ -112,8 +270,22 @@ public partial class TotalEscrowedFunction : FunctionMessage { }
 [Function("totalOwed", "uint256")]
 public partial class TotalOwedFunction : FunctionMessage { }
 
+[Function("transferOwnership")]
+public partial class TransferOwnershipFunction : FunctionMessage
+{
+    [Parameter("address", "newOwner", 1)]
+    public virtual string NewOwner { get; set; } = string.Empty;
+}
+
 [Function("withdraw")]
 public partial class WithdrawFunction : FunctionMessage { }
+
+[Function("withdrawFees")]
+public partial class WithdrawFeesFunction : FunctionMessage
+{
+    [Parameter("address", "to", 1)]
+    public virtual string To { get; set; } = string.Empty;
+}
 
 // Function outputs
 
@@ -143,7 +315,7 @@ public partial class Eip712DomainOutputDTO : IFunctionOutputDTO
 }
 
 [FunctionOutput]
-public partial class LeasesOutputDTO : IFunctionOutputDTO
+public partial class LeaseOutputDTO : IFunctionOutputDTO
 {
     [Parameter("address", "tenant", 1)]
     public virtual string Tenant { get; set; } = string.Empty;
@@ -151,10 +323,10 @@ public partial class LeasesOutputDTO : IFunctionOutputDTO
     [Parameter("address", "provider", 2)]
     public virtual string Provider { get; set; } = string.Empty;
 
-    [Parameter("uint128", "deposit", 3)]
+    [Parameter("uint256", "deposit", 3)]
     public virtual BigInteger Deposit { get; set; }
 
-    [Parameter("uint128", "paid", 4)]
+    [Parameter("uint256", "paid", 4)]
     public virtual BigInteger Paid { get; set; }
 
     [Parameter("uint64", "expiry", 5)]
@@ -169,52 +341,126 @@ public partial class LeasesOutputDTO : IFunctionOutputDTO
 [Event("EIP712DomainChanged")]
 public partial class EIP712DomainChangedEventDTO : IEventDTO { }
 
-[Event("LeaseOpened")]
-public partial class LeaseOpenedEventDTO : IEventDTO
+[Event("FeeChanged")]
+public partial class FeeChangedEventDTO : IEventDTO
 {
-    [Parameter("uint256", "leaseId", 1, true)]
-    public virtual BigInteger LeaseId { get; set; }
-
-    [Parameter("address", "tenant", 2, true)]
-    public virtual string Tenant { get; set; } = string.Empty;
-
-    [Parameter("address", "provider", 3, true)]
-    public virtual string Provider { get; set; } = string.Empty;
-
-    [Parameter("uint256", "deposit", 4, false)]
-    public virtual BigInteger Deposit { get; set; }
-
-    [Parameter("uint64", "expiry", 5, false)]
-    public virtual ulong Expiry { get; set; }
+    [Parameter("uint256", "feeBps", 1, false)]
+    public virtual BigInteger FeeBps { get; set; }
 }
 
-[Event("LeaseSettled")]
-public partial class LeaseSettledEventDTO : IEventDTO
+[Event("FeesWithdrawn")]
+public partial class FeesWithdrawnEventDTO : IEventDTO
 {
-    [Parameter("uint256", "leaseId", 1, true)]
-    public virtual BigInteger LeaseId { get; set; }
+    [Parameter("address", "to", 1, true)]
+    public virtual string To { get; set; } = string.Empty;
 
-    [Parameter("address", "provider", 2, true)]
-    public virtual string Provider { get; set; } = string.Empty;
-
-    [Parameter("uint256", "amount", 3, false)]
+    [Parameter("uint256", "amount", 2, false)]
     public virtual BigInteger Amount { get; set; }
-
-    [Parameter("uint256", "totalPaid", 4, false)]
-    public virtual BigInteger TotalPaid { get; set; }
 }
 
 [Event("LeaseClosed")]
 public partial class LeaseClosedEventDTO : IEventDTO
 {
-    [Parameter("uint256", "leaseId", 1, true)]
-    public virtual BigInteger LeaseId { get; set; }
+    [Parameter("bytes32", "key", 1, true)]
+    public virtual byte[] Key { get; set; } = [];
 
     [Parameter("address", "tenant", 2, true)]
     public virtual string Tenant { get; set; } = string.Empty;
 
     [Parameter("uint256", "refund", 3, false)]
     public virtual BigInteger Refund { get; set; }
+}
+
+[Event("LeaseOpened")]
+public partial class LeaseOpenedEventDTO : IEventDTO
+{
+    [Parameter("bytes32", "key", 1, true)]
+    public virtual byte[] Key { get; set; } = [];
+
+    [Parameter("uint256", "leaseId", 2, true)]
+    public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("address", "tenant", 3, true)]
+    public virtual string Tenant { get; set; } = string.Empty;
+
+    [Parameter("address", "signer", 4, false)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("address", "provider", 5, false)]
+    public virtual string Provider { get; set; } = string.Empty;
+
+    [Parameter("uint256", "deposit", 6, false)]
+    public virtual BigInteger Deposit { get; set; }
+
+    [Parameter("uint64", "expiry", 7, false)]
+    public virtual ulong Expiry { get; set; }
+}
+
+[Event("LeaseToppedUp")]
+public partial class LeaseToppedUpEventDTO : IEventDTO
+{
+    [Parameter("bytes32", "key", 1, true)]
+    public virtual byte[] Key { get; set; } = [];
+
+    [Parameter("uint256", "amount", 2, false)]
+    public virtual BigInteger Amount { get; set; }
+
+    [Parameter("uint256", "deposit", 3, false)]
+    public virtual BigInteger Deposit { get; set; }
+}
+
+[Event("OwnershipTransferStarted")]
+public partial class OwnershipTransferStartedEventDTO : IEventDTO
+{
+    [Parameter("address", "previousOwner", 1, true)]
+    public virtual string PreviousOwner { get; set; } = string.Empty;
+
+    [Parameter("address", "newOwner", 2, true)]
+    public virtual string NewOwner { get; set; } = string.Empty;
+}
+
+[Event("OwnershipTransferred")]
+public partial class OwnershipTransferredEventDTO : IEventDTO
+{
+    [Parameter("address", "previousOwner", 1, true)]
+    public virtual string PreviousOwner { get; set; } = string.Empty;
+
+    [Parameter("address", "newOwner", 2, true)]
+    public virtual string NewOwner { get; set; } = string.Empty;
+}
+
+[Event("PauseChanged")]
+public partial class PauseChangedEventDTO : IEventDTO
+{
+    [Parameter("bool", "paused", 1, false)]
+    public virtual bool Paused { get; set; }
+}
+
+[Event("ProviderRegistered")]
+public partial class ProviderRegisteredEventDTO : IEventDTO
+{
+    [Parameter("address", "provider", 1, true)]
+    public virtual string Provider { get; set; } = string.Empty;
+
+    [Parameter("uint32", "providerId", 2, true)]
+    public virtual uint ProviderId { get; set; }
+}
+
+[Event("SettleRejected")]
+public partial class SettleRejectedEventDTO : IEventDTO
+{
+    [Parameter("uint256", "leaseId", 1, true)]
+    public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("uint8", "reason", 2, false)]
+    public virtual byte Reason { get; set; }
+}
+
+[Event("Settled")]
+public partial class SettledEventDTO : IEventDTO
+{
+    [Parameter("bytes", "records", 1, false)]
+    public virtual byte[] Records { get; set; } = [];
 }
 
 [Event("Withdrawn")]
@@ -229,6 +475,13 @@ public partial class WithdrawnEventDTO : IEventDTO
 
 // Errors
 
+[Error("BadExpiry")]
+public partial class BadExpiryError : IErrorDTO
+{
+    [Parameter("uint256", "expiry", 1)]
+    public virtual BigInteger Expiry { get; set; }
+}
+
 [Error("BadSignature")]
 public partial class BadSignatureError : IErrorDTO
 {
@@ -236,8 +489,32 @@ public partial class BadSignatureError : IErrorDTO
     public virtual BigInteger LeaseId { get; set; }
 }
 
-[Error("EmptyBatch")]
-public partial class EmptyBatchError : IErrorDTO { }
+[Error("BalanceOverflow")]
+public partial class BalanceOverflowError : IErrorDTO { }
+
+[Error("ClaimWindowOver")]
+public partial class ClaimWindowOverError : IErrorDTO
+{
+    [Parameter("uint256", "leaseId", 1)]
+    public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("uint256", "settleableUntil", 2)]
+    public virtual BigInteger SettleableUntil { get; set; }
+}
+
+[Error("ClaimWindowTooLong")]
+public partial class ClaimWindowTooLongError : IErrorDTO
+{
+    [Parameter("uint256", "claimWindow", 1)]
+    public virtual BigInteger ClaimWindow { get; set; }
+}
+
+[Error("DepositTooLarge")]
+public partial class DepositTooLargeError : IErrorDTO
+{
+    [Parameter("uint256", "deposit", 1)]
+    public virtual BigInteger Deposit { get; set; }
+}
 
 [Error("ExceedsDeposit")]
 public partial class ExceedsDepositError : IErrorDTO
@@ -252,11 +529,11 @@ public partial class ExceedsDepositError : IErrorDTO
     public virtual BigInteger Deposit { get; set; }
 }
 
-[Error("ExpiryInPast")]
-public partial class ExpiryInPastError : IErrorDTO
+[Error("FeeTooHigh")]
+public partial class FeeTooHighError : IErrorDTO
 {
-    [Parameter("uint64", "expiry", 1)]
-    public virtual ulong Expiry { get; set; }
+    [Parameter("uint256", "feeBps", 1)]
+    public virtual BigInteger FeeBps { get; set; }
 }
 
 [Error("InvalidShortString")]
@@ -265,19 +542,40 @@ public partial class InvalidShortStringError : IErrorDTO { }
 [Error("LeaseAlreadyClosed")]
 public partial class LeaseAlreadyClosedError : IErrorDTO
 {
-    [Parameter("uint256", "leaseId", 1)]
-    public virtual BigInteger LeaseId { get; set; }
+    [Parameter("bytes32", "key", 1)]
+    public virtual byte[] Key { get; set; } = [];
 }
 
 [Error("LeaseExists")]
 public partial class LeaseExistsError : IErrorDTO
 {
+    [Parameter("bytes32", "key", 1)]
+    public virtual byte[] Key { get; set; } = [];
+}
+
+[Error("LeaseExpired")]
+public partial class LeaseExpiredError : IErrorDTO
+{
+    [Parameter("bytes32", "key", 1)]
+    public virtual byte[] Key { get; set; } = [];
+
+    [Parameter("uint256", "expiry", 2)]
+    public virtual BigInteger Expiry { get; set; }
+}
+
+[Error("LeaseIdTooLarge")]
+public partial class LeaseIdTooLargeError : IErrorDTO
+{
     [Parameter("uint256", "leaseId", 1)]
     public virtual BigInteger LeaseId { get; set; }
 }
 
-[Error("LengthMismatch")]
-public partial class LengthMismatchError : IErrorDTO { }
+[Error("MalformedBatch")]
+public partial class MalformedBatchError : IErrorDTO
+{
+    [Parameter("uint256", "length", 1)]
+    public virtual BigInteger Length { get; set; }
+}
 
 [Error("NotExpired")]
 public partial class NotExpiredError : IErrorDTO
@@ -285,12 +583,36 @@ public partial class NotExpiredError : IErrorDTO
     [Parameter("uint256", "leaseId", 1)]
     public virtual BigInteger LeaseId { get; set; }
 
-    [Parameter("uint64", "expiry", 2)]
-    public virtual ulong Expiry { get; set; }
+    [Parameter("uint256", "refundableFrom", 2)]
+    public virtual BigInteger RefundableFrom { get; set; }
+}
+
+[Error("NotTenant")]
+public partial class NotTenantError : IErrorDTO
+{
+    [Parameter("address", "caller", 1)]
+    public virtual string Caller { get; set; } = string.Empty;
 }
 
 [Error("NothingToWithdraw")]
 public partial class NothingToWithdrawError : IErrorDTO { }
+
+[Error("OwnableInvalidOwner")]
+public partial class OwnableInvalidOwnerError : IErrorDTO
+{
+    [Parameter("address", "owner", 1)]
+    public virtual string Owner { get; set; } = string.Empty;
+}
+
+[Error("OwnableUnauthorizedAccount")]
+public partial class OwnableUnauthorizedAccountError : IErrorDTO
+{
+    [Parameter("address", "account", 1)]
+    public virtual string Account { get; set; } = string.Empty;
+}
+
+[Error("Paused")]
+public partial class PausedError : IErrorDTO { }
 
 [Error("ReentrancyGuardReentrantCall")]
 public partial class ReentrancyGuardReentrantCallError : IErrorDTO { }
@@ -325,7 +647,10 @@ public partial class StringTooLongError : IErrorDTO
 [Error("UnknownLease")]
 public partial class UnknownLeaseError : IErrorDTO
 {
-    [Parameter("uint256", "leaseId", 1)]
+    [Parameter("address", "signer", 1)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("uint256", "leaseId", 2)]
     public virtual BigInteger LeaseId { get; set; }
 }
 
@@ -334,3 +659,4 @@ public partial class ZeroAddressError : IErrorDTO { }
 
 [Error("ZeroDeposit")]
 public partial class ZeroDepositError : IErrorDTO { }
+

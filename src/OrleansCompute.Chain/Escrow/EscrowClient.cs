@@ -12,16 +12,17 @@ using OrleansCompute.Chain.Signing;
 namespace OrleansCompute.Chain.Escrow;
 
 /// <summary>
-/// The escrow contract from the outside: reads, and the writes a tenant, provider or anyone makes. Each write
+/// The escrow contract from the outside: reads, and the writes a tenant, provider, owner or anyone makes. Each write
 /// is sent by the <see cref="TransactionSender"/> that owns the acting key, so one client serves every account.
+/// A lease is named on chain by its signer (the tenant, unless it named a session key) and its id.
 /// </summary>
 public sealed class EscrowClient
 {
     private readonly ChainRpc _rpc;
 
-    // approve + openLease are two transactions; two opens by one tenant must not interleave or the second
-    // approve would overwrite the allowance the first openLease is about to spend.
-    private readonly ConditionalWeakTable<TransactionSender, SemaphoreSlim> _openGates = new();
+    // approve + openLease (or topUp) are two transactions; two by one tenant must not interleave or the second
+    // approve would overwrite the allowance the first is about to spend.
+    private readonly ConditionalWeakTable<TransactionSender, SemaphoreSlim> _pullGates = new();
 
     public EscrowClient(ChainRpc rpc, string escrowAddress, string creditAddress)
     {
@@ -36,18 +37,12 @@ public sealed class EscrowClient
 
     // Reads
 
-    /// <returns>The lease, or null when the escrow has never seen this id.</returns>
-    public async Task<EscrowLease?> GetLeaseAsync(Guid leaseId, CancellationToken cancellationToken = default)
+    /// <returns>The lease signed for by <paramref name="signer"/>, or null when the escrow has none with this id.</returns>
+    public async Task<EscrowLease?> GetLeaseAsync(Guid leaseId, string signer, CancellationToken cancellationToken = default)
     {
-        var lease = await GetLeaseByChainIdAsync(LeaseIds.ToChainId(leaseId), cancellationToken);
-        return lease is null ? null : ToLease(leaseId, lease);
-    }
-
-    /// <returns>The raw stored lease, or null when its tenant is the zero address (unknown id).</returns>
-    public async Task<LeasesOutputDTO?> GetLeaseByChainIdAsync(BigInteger chainLeaseId, CancellationToken cancellationToken = default)
-    {
-        var lease = await _rpc.QueryOutputAsync<LeasesFunction, LeasesOutputDTO>(EscrowAddress, new LeasesFunction { LeaseId = chainLeaseId }, cancellationToken);
-        return lease.Tenant.IsAnEmptyAddress() || AddressUtil.Current.IsZeroAddress(lease.Tenant) ? null : lease;
+        var lease = await _rpc.QueryOutputAsync<LeaseFunction, LeaseOutputDTO>(
+            EscrowAddress, new LeaseFunction { Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
+        return lease.Tenant.IsAnEmptyAddress() || AddressUtil.Current.IsZeroAddress(lease.Tenant) ? null : ToLease(leaseId, signer, lease);
     }
 
     public async Task<Credits> GetProviderBalanceAsync(string provider, CancellationToken cancellationToken = default) =>
@@ -58,7 +53,18 @@ public sealed class EscrowClient
 
     public Task<Credits> GetTotalOwedAsync(CancellationToken cancellationToken = default) => ReadTotalAsync(new TotalOwedFunction(), null, cancellationToken);
 
-    /// <summary>Token balance, escrowed and owed totals read at one block, so they can be compared.</summary>
+    public Task<Credits> GetFeesAccruedAsync(CancellationToken cancellationToken = default) => ReadTotalAsync(new FeesAccruedFunction(), null, cancellationToken);
+
+    public async Task<int> GetFeeBpsAsync(CancellationToken cancellationToken = default) =>
+        (int)await _rpc.QueryAsync<FeeBpsFunction, BigInteger>(EscrowAddress, new FeeBpsFunction(), cancellationToken);
+
+    public async Task<TimeSpan> GetClaimWindowAsync(CancellationToken cancellationToken = default) =>
+        TimeSpan.FromSeconds((double)await _rpc.QueryAsync<ClaimWindowFunction, BigInteger>(EscrowAddress, new ClaimWindowFunction(), cancellationToken));
+
+    public Task<bool> IsPausedAsync(CancellationToken cancellationToken = default) =>
+        _rpc.QueryAsync<PausedFunction, bool>(EscrowAddress, new PausedFunction(), cancellationToken);
+
+    /// <summary>Token balance, escrowed, owed and fee totals read at one block, so they can be compared.</summary>
     public async Task<EscrowBalanceSheet> GetBalanceSheetAsync(CancellationToken cancellationToken = default)
     {
         var number = await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync(), cancellationToken);
@@ -67,40 +73,114 @@ public sealed class EscrowClient
             Credit.CreditAddress, new Contracts.ComputeCredit.BalanceOfFunction { Account = EscrowAddress }, cancellationToken, block);
         var escrowed = await ReadTotalAsync(new TotalEscrowedFunction(), block, cancellationToken);
         var owed = await ReadTotalAsync(new TotalOwedFunction(), block, cancellationToken);
-        return new EscrowBalanceSheet((long)number.Value, CreditsOnChain.FromUnits(balance), escrowed, owed);
+        var fees = await ReadTotalAsync(new FeesAccruedFunction(), block, cancellationToken);
+        return new EscrowBalanceSheet((long)number.Value, CreditsOnChain.FromUnits(balance), escrowed, owed, fees);
     }
 
     /// <summary>The escrow's EIP-712 domain (ERC-5267), to check that vouchers are signed for this contract and chain.</summary>
     public Task<Eip712DomainOutputDTO> GetEip712DomainAsync(CancellationToken cancellationToken = default) =>
         _rpc.QueryOutputAsync<Eip712DomainFunction, Eip712DomainOutputDTO>(EscrowAddress, new Eip712DomainFunction(), cancellationToken);
 
-    /// <summary>The digest the contract expects the tenant to have signed.</summary>
+    /// <summary>The digest the contract expects the lease's signer to have signed.</summary>
     public Task<byte[]> HashVoucherAsync(Voucher voucher, CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<HashVoucherFunction, byte[]>(EscrowAddress, new HashVoucherFunction { Voucher = voucher }, cancellationToken);
+
+    /// <summary>The digest a session key signs to consent to sign for <paramref name="tenant"/>'s lease.</summary>
+    public Task<byte[]> HashSessionKeyAsync(string tenant, Guid leaseId, CancellationToken cancellationToken = default) =>
+        _rpc.QueryAsync<HashSessionKeyFunction, byte[]>(
+            EscrowAddress, new HashSessionKeyFunction { Tenant = tenant, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
+
+    public Task<byte[]> LeaseKeyAsync(string signer, Guid leaseId, CancellationToken cancellationToken = default) =>
+        _rpc.QueryAsync<LeaseKeyFunction, byte[]>(
+            EscrowAddress, new LeaseKeyFunction { Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
 
     public Task<string> GetCreditAddressAsync(CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<CreditFunction, string>(EscrowAddress, new CreditFunction(), cancellationToken);
 
     // Writes
 
-    /// <summary>Tenant: approves the escrow for <paramref name="deposit"/>, then opens the lease, which pulls the deposit.</summary>
+    /// <summary>
+    /// Tenant: approves the escrow for <paramref name="deposit"/>, then opens the lease, which pulls the deposit. Vouchers
+    /// are signed by the tenant, or by the session key whose <paramref name="sessionKey"/> consent is given.
+    /// </summary>
     /// <returns>The openLease transaction hash.</returns>
-    public async Task<string> ApproveAndOpenLeaseAsync(
-        TransactionSender tenant, Guid leaseId, string provider, Credits deposit, DateTimeOffset expiry, CancellationToken cancellationToken = default)
+    public Task<string> ApproveAndOpenLeaseAsync(
+        TransactionSender tenant, Guid leaseId, string provider, Credits deposit, DateTimeOffset expiry,
+        SessionKeyConsent? sessionKey = null, CancellationToken cancellationToken = default) =>
+        ApproveAndSendAsync(tenant, deposit, async () =>
+        {
+            var chainLeaseId = LeaseIds.ToChainId(leaseId);
+            var units = CreditsOnChain.ToUnits(deposit);
+            var seconds = new BigInteger(UnixTime.ToSeconds(expiry));
+            var receipt = sessionKey is null
+                ? await tenant.SendAsync(EscrowAddress, new OpenLeaseFunction { LeaseId = chainLeaseId, Provider = provider, Deposit = units, Expiry = seconds }, cancellationToken)
+                : await tenant.SendAsync(EscrowAddress, new OpenLeaseWithSessionKeyFunction
+                {
+                    LeaseId = chainLeaseId, Provider = provider, Deposit = units, Expiry = seconds,
+                    SessionKey = sessionKey.SessionKey, R = sessionKey.R, Vs = sessionKey.Vs,
+                }, cancellationToken);
+            return receipt.TransactionHash;
+        }, cancellationToken);
+
+    /// <summary>Tenant: adds <paramref name="amount"/> to a live lease's escrow (approve, then topUp).</summary>
+    /// <returns>The topUp transaction hash.</returns>
+    public Task<string> ApproveAndTopUpAsync(TransactionSender tenant, Guid leaseId, string signer, Credits amount, CancellationToken cancellationToken = default) =>
+        ApproveAndSendAsync(tenant, amount, async () => (await tenant.SendAsync(EscrowAddress, new TopUpFunction
+        {
+            Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId), Amount = CreditsOnChain.ToUnits(amount),
+        }, cancellationToken)).TransactionHash, cancellationToken);
+
+    /// <summary>Anyone: redeems one signed voucher; a bad one reverts with the contract's named error.</summary>
+    public Task<TransactionReceipt> SettleAsync(TransactionSender sender, SignedVoucher voucher, CancellationToken cancellationToken = default)
     {
-        var gate = _openGates.GetValue(tenant, static _ => new SemaphoreSlim(1, 1));
+        var (r, vs) = VoucherSigner.ToCompact(voucher.Signature) ?? (new byte[32], new byte[32]);
+        return sender.SendAsync(EscrowAddress, new SettleFunction
+        {
+            LeaseId = LeaseIds.ToChainId(voucher.LeaseId),
+            Amount = CreditsOnChain.ToUnits(voucher.Amount),
+            IsFinal = voucher.IsFinal,
+            R = r,
+            Vs = vs,
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Anyone: redeems several vouchers in one transaction. Bad vouchers do not revert the batch: each is reported by a
+    /// <c>SettleRejected</c> event in the receipt (see <see cref="EscrowSettlement"/>), and stale ones are skipped.
+    /// </summary>
+    public Task<TransactionReceipt> SettleBatchAsync(TransactionSender sender, IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken = default) =>
+        sender.SendAsync(EscrowAddress, ToSettleBatch(vouchers), cancellationToken);
+
+    /// <summary>Anyone, after expiry plus the claim window: closes the lease and returns the unpaid deposit to its tenant.</summary>
+    public Task<TransactionReceipt> RefundAsync(TransactionSender sender, Guid leaseId, string signer, CancellationToken cancellationToken = default) =>
+        sender.SendAsync(EscrowAddress, new RefundFunction { Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
+
+    /// <summary>Provider: pulls its whole balance.</summary>
+    public Task<TransactionReceipt> WithdrawAsync(TransactionSender provider, CancellationToken cancellationToken = default) =>
+        provider.SendAsync(EscrowAddress, new WithdrawFunction(), cancellationToken);
+
+    /// <summary>Owner: pays the accrued fees to <paramref name="to"/>.</summary>
+    public Task<TransactionReceipt> WithdrawFeesAsync(TransactionSender owner, string to, CancellationToken cancellationToken = default) =>
+        owner.SendAsync(EscrowAddress, new WithdrawFeesFunction { To = to }, cancellationToken);
+
+    /// <summary>Owner: sets the settlement fee, at most the contract's cap.</summary>
+    public Task<TransactionReceipt> SetFeeAsync(TransactionSender owner, int feeBps, CancellationToken cancellationToken = default) =>
+        owner.SendAsync(EscrowAddress, new SetFeeFunction { FeeBps = feeBps }, cancellationToken);
+
+    /// <summary>Owner: pauses (or resumes) opening leases and top-ups; settlement, refunds and withdrawals go on.</summary>
+    public Task<TransactionReceipt> SetPausedAsync(TransactionSender owner, bool paused, CancellationToken cancellationToken = default) =>
+        owner.SendAsync(EscrowAddress, new SetPausedFunction { Paused = paused }, cancellationToken);
+
+    internal static SettleBatchFunction ToSettleBatch(IReadOnlyList<SignedVoucher> vouchers) => new() { Items = EscrowBatch.Encode(vouchers) };
+
+    private async Task<string> ApproveAndSendAsync(TransactionSender tenant, Credits amount, Func<Task<string>> send, CancellationToken cancellationToken)
+    {
+        var gate = _pullGates.GetValue(tenant, static _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            await Credit.ApproveAsync(tenant, EscrowAddress, deposit, cancellationToken);
-            var receipt = await tenant.SendAsync(EscrowAddress, new OpenLeaseFunction
-            {
-                LeaseId = LeaseIds.ToChainId(leaseId),
-                Provider = provider,
-                Deposit = CreditsOnChain.ToUnits(deposit),
-                Expiry = UnixTime.ToSeconds(expiry),
-            }, cancellationToken);
-            return receipt.TransactionHash;
+            await Credit.ApproveAsync(tenant, EscrowAddress, amount, cancellationToken);
+            return await send();
         }
         finally
         {
@@ -108,55 +188,19 @@ public sealed class EscrowClient
         }
     }
 
-    /// <summary>Anyone: redeems one tenant-signed voucher.</summary>
-    public Task<TransactionReceipt> SettleAsync(TransactionSender sender, SignedVoucher voucher, CancellationToken cancellationToken = default) =>
-        sender.SendAsync(EscrowAddress, new SettleFunction
-        {
-            Voucher = VoucherSigner.ToChainVoucher(voucher),
-            Signature = SignatureBytesOrEmpty(voucher.Signature),
-        }, cancellationToken);
-
-    /// <summary>Anyone: redeems several vouchers in one transaction; any bad voucher reverts the whole batch.</summary>
-    public Task<TransactionReceipt> SettleBatchAsync(TransactionSender sender, IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken = default) =>
-        sender.SendAsync(EscrowAddress, ToSettleBatch(vouchers), cancellationToken);
-
-    /// <summary>Anyone, after expiry: closes the lease and returns the unpaid deposit to its tenant.</summary>
-    public Task<TransactionReceipt> RefundAsync(TransactionSender sender, Guid leaseId, CancellationToken cancellationToken = default) =>
-        sender.SendAsync(EscrowAddress, new RefundFunction { LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
-
-    /// <summary>Provider: pulls its whole balance.</summary>
-    public Task<TransactionReceipt> WithdrawAsync(TransactionSender provider, CancellationToken cancellationToken = default) =>
-        provider.SendAsync(EscrowAddress, new WithdrawFunction(), cancellationToken);
-
-    internal static SettleBatchFunction ToSettleBatch(IReadOnlyList<SignedVoucher> vouchers) => new()
-    {
-        Vouchers = vouchers.Select(VoucherSigner.ToChainVoucher).ToList(),
-        Signatures = vouchers.Select(v => SignatureBytesOrEmpty(v.Signature)).ToList(),
-    };
-
-    // A signature that is not even hex goes on chain as empty bytes, so the contract rejects it by name (BadSignature).
-    private static byte[] SignatureBytesOrEmpty(string signature)
-    {
-        try
-        {
-            return VoucherSigner.SignatureBytes(signature);
-        }
-        catch (FormatException)
-        {
-            return [];
-        }
-    }
-
     private async Task<Credits> ReadTotalAsync<TFunction>(TFunction function, BlockParameter? block, CancellationToken cancellationToken)
         where TFunction : Nethereum.Contracts.FunctionMessage, new() =>
         CreditsOnChain.FromUnits(await _rpc.QueryAsync<TFunction, BigInteger>(EscrowAddress, function, cancellationToken, block));
 
-    private static EscrowLease ToLease(Guid leaseId, LeasesOutputDTO lease) => new(
+    private static EscrowLease ToLease(Guid leaseId, string signer, LeaseOutputDTO lease) => new(
         leaseId,
         AddressUtil.Current.ConvertToChecksumAddress(lease.Tenant),
         AddressUtil.Current.ConvertToChecksumAddress(lease.Provider),
         CreditsOnChain.FromUnits(lease.Deposit),
         CreditsOnChain.FromUnits(lease.Paid),
         UnixTime.FromSeconds(lease.Expiry),
-        lease.Closed);
+        lease.Closed)
+    {
+        Signer = AddressUtil.Current.ConvertToChecksumAddress(signer),
+    };
 }

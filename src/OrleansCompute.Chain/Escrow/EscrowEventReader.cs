@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
+using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Nethereum.ABI.Model;
 using Nethereum.Contracts;
+using Nethereum.Hex.HexConvertors.Extensions;
 using Nethereum.Hex.HexTypes;
 using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Util;
@@ -12,85 +15,188 @@ using OrleansCompute.Chain.Rpc;
 namespace OrleansCompute.Chain.Escrow;
 
 /// <summary>
-/// Reads the escrow's four events for a block range (one eth_getLogs on the escrow address) and decodes them.
+/// Reads the escrow's events for a block range (one eth_getLogs on the escrow address) and decodes them into the lease
+/// books: openings, each applied voucher of a Settled log, closings and withdrawals. Settled records name leases by key and
+/// providers by id; the reader learns both from the LeaseOpened and ProviderRegistered events it has read, and asks the
+/// chain for any it has not seen (a range that starts after them). Reading a range again gives the same events.
 /// Leases whose id did not come from this market (wider than a Guid) are skipped.
 /// </summary>
 public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogger<EscrowEventReader>? logger = null)
 {
     private static readonly EventABI LeaseOpened = ABITypedRegistry.GetEvent<LeaseOpenedEventDTO>();
-    private static readonly EventABI LeaseSettled = ABITypedRegistry.GetEvent<LeaseSettledEventDTO>();
+    private static readonly EventABI Settled = ABITypedRegistry.GetEvent<SettledEventDTO>();
     private static readonly EventABI LeaseClosed = ABITypedRegistry.GetEvent<LeaseClosedEventDTO>();
     private static readonly EventABI Withdrawn = ABITypedRegistry.GetEvent<WithdrawnEventDTO>();
+    private static readonly EventABI ProviderRegistered = ABITypedRegistry.GetEvent<ProviderRegisteredEventDTO>();
 
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
+    private readonly ConcurrentDictionary<string, KnownLease> _leases = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<uint, string> _providers = new();
 
     public string EscrowAddress { get; } = escrowAddress;
 
     public async Task<long> GetLatestBlockAsync(CancellationToken cancellationToken = default) =>
         (long)(await rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync(), cancellationToken)).Value;
 
-    /// <summary>Events in blocks <paramref name="fromBlock"/>..<paramref name="toBlock"/> (inclusive), in (block, log index) order.</summary>
+    /// <summary>Events in blocks <paramref name="fromBlock"/>..<paramref name="toBlock"/> (inclusive), in (block, log index, item) order.</summary>
     public async Task<IReadOnlyList<EscrowEvent>> ReadAsync(long fromBlock, long toBlock, CancellationToken cancellationToken = default)
     {
         if (toBlock < fromBlock) return [];
-        var filter = new NewFilterInput
-        {
-            Address = [EscrowAddress],
-            FromBlock = new BlockParameter(new HexBigInteger(fromBlock)),
-            ToBlock = new BlockParameter(new HexBigInteger(toBlock)),
-        };
-        var logs = await rpc.CallAsync(web3 => web3.Eth.Filters.GetLogs.SendRequestAsync(filter), cancellationToken);
+        var logs = await GetLogsAsync(fromBlock, toBlock, topics: null, cancellationToken);
         var events = new List<EscrowEvent>(logs.Length);
-        foreach (var log in logs)
+        foreach (var log in logs.OrderBy(l => (l.BlockNumber.Value, l.LogIndex.Value)))
         {
             if (log.Removed) continue;
-            if (Decode(log) is { } decoded) events.Add(decoded);
+            await DecodeAsync(log, events, cancellationToken);
         }
-        events.Sort(static (a, b) => (a.BlockNumber, a.LogIndex).CompareTo((b.BlockNumber, b.LogIndex)));
         return events;
     }
 
-    private EscrowEvent? Decode(FilterLog log)
+    private async Task DecodeAsync(FilterLog log, List<EscrowEvent> events, CancellationToken cancellationToken)
     {
         var block = (long)log.BlockNumber.Value;
         var index = (long)log.LogIndex.Value;
         var hash = log.TransactionHash;
-        if (LeaseOpened.IsLogForEvent(log))
+        if (ProviderRegistered.IsLogForEvent(log))
+        {
+            var e = log.DecodeEvent<ProviderRegisteredEventDTO>().Event;
+            _providers[e.ProviderId] = Checksum(e.Provider);
+        }
+        else if (LeaseOpened.IsLogForEvent(log))
         {
             var e = log.DecodeEvent<LeaseOpenedEventDTO>().Event;
-            return OurLease(e.LeaseId, log) is { } id
-                ? new EscrowLeaseOpened(id, Checksum(e.Tenant), Checksum(e.Provider), CreditsOnChain.FromUnits(e.Deposit), UnixTime.FromSeconds(e.Expiry), block, index, hash)
-                : null;
+            var lease = Remember(e, (block, index));
+            if (lease.Id is { } id)
+                events.Add(new EscrowLeaseOpened(id, lease.Tenant, Checksum(e.Provider), CreditsOnChain.FromUnits(e.Deposit), UnixTime.FromSeconds(e.Expiry), block, index, hash)
+                {
+                    Signer = lease.Signer,
+                });
         }
-        if (LeaseSettled.IsLogForEvent(log))
+        else if (Settled.IsLogForEvent(log))
         {
-            var e = log.DecodeEvent<LeaseSettledEventDTO>().Event;
-            return OurLease(e.LeaseId, log) is { } id
-                ? new EscrowLeaseSettled(id, Checksum(e.Provider), CreditsOnChain.FromUnits(e.Amount), CreditsOnChain.FromUnits(e.TotalPaid), block, index, hash)
-                : null;
+            var records = EscrowBatch.DecodeRecords(log.DecodeEvent<SettledEventDTO>().Event.Records);
+            var item = 0;
+            foreach (var run in records)
+            {
+                var provider = await ProviderAsync(run.ProviderId, cancellationToken);
+                foreach (var settled in run.Items)
+                {
+                    var position = (block, index, item++);
+                    if (await LeaseAsync(settled.LeaseKey, cancellationToken) is not { } lease) continue;
+                    var before = await PaidBeforeAsync(lease, position, cancellationToken);
+                    lease.RecordPaid(position, settled.Paid);
+                    if (lease.Id is { } id)
+                        events.Add(new EscrowLeaseSettled(id, provider, CreditsOnChain.FromUnits(settled.Paid - before), CreditsOnChain.FromUnits(settled.Paid), block, index, hash)
+                        {
+                            Item = position.Item3,
+                            Tenant = lease.Tenant,
+                        });
+                }
+            }
         }
-        if (LeaseClosed.IsLogForEvent(log))
+        else if (LeaseClosed.IsLogForEvent(log))
         {
             var e = log.DecodeEvent<LeaseClosedEventDTO>().Event;
-            return OurLease(e.LeaseId, log) is { } id
-                ? new EscrowLeaseClosed(id, Checksum(e.Tenant), CreditsOnChain.FromUnits(e.Refund), block, index, hash)
-                : null;
+            if (await LeaseAsync(e.Key.ToHex(prefix: true), cancellationToken) is { Id: { } id })
+                events.Add(new EscrowLeaseClosed(id, Checksum(e.Tenant), CreditsOnChain.FromUnits(e.Refund), block, index, hash));
         }
-        if (Withdrawn.IsLogForEvent(log))
+        else if (Withdrawn.IsLogForEvent(log))
         {
             var e = log.DecodeEvent<WithdrawnEventDTO>().Event;
-            return new EscrowWithdrawn(Checksum(e.Provider), CreditsOnChain.FromUnits(e.Amount), block, index, hash);
+            events.Add(new EscrowWithdrawn(Checksum(e.Provider), CreditsOnChain.FromUnits(e.Amount), block, index, hash));
         }
-        // EIP712DomainChanged and anything added later: not part of the lease books.
-        return null;
+        // SettleRejected changes nothing (the settlement reads it from its receipt); fees, pauses and ownership are
+        // not part of the lease books.
     }
 
-    private Guid? OurLease(System.Numerics.BigInteger chainLeaseId, FilterLog log)
+    private KnownLease Remember(LeaseOpenedEventDTO opened, (long Block, long LogIndex)? readAt)
     {
-        var id = LeaseIds.FromChainId(chainLeaseId);
-        if (id is null) _logger.LogDebug("Skipping event for foreign lease id {LeaseId} in {Hash}", chainLeaseId, log.TransactionHash);
-        return id;
+        var key = opened.Key.ToHex(prefix: true);
+        var id = LeaseIds.FromChainId(opened.LeaseId);
+        if (id is null) _logger.LogDebug("Lease {Key} has a foreign id {LeaseId}; its events are skipped", key, opened.LeaseId);
+        return _leases.GetOrAdd(key, _ => new KnownLease(id, Checksum(opened.Tenant), Checksum(opened.Signer), opened.LeaseId, readAt));
+    }
+
+    /// <summary>The lease a key names: from a LeaseOpened read before, or else found on chain by its key topic.</summary>
+    private async Task<KnownLease?> LeaseAsync(string key, CancellationToken cancellationToken)
+    {
+        if (_leases.TryGetValue(key, out var known)) return known;
+        var topics = new object[] { LeaseOpened.Sha3Signature.EnsureHexPrefix(), key };
+        var logs = await GetLogsAsync(0, null, topics, cancellationToken);
+        var opening = logs.FirstOrDefault(l => !l.Removed && LeaseOpened.IsLogForEvent(l));
+        if (opening is null)
+        {
+            _logger.LogWarning("No LeaseOpened for lease key {Key}; skipping its event", key);
+            return null;
+        }
+        // Found outside the ranges read: what it was paid before is read from the chain when needed, not assumed 0.
+        return Remember(opening.DecodeEvent<LeaseOpenedEventDTO>().Event, readAt: null);
+    }
+
+    /// <summary>What the lease had been paid before the voucher at <paramref name="position"/>.</summary>
+    private async Task<BigInteger> PaidBeforeAsync(KnownLease lease, (long Block, long LogIndex, int Item) position, CancellationToken cancellationToken)
+    {
+        if (lease.PaidBefore(position) is { } known) return known;
+        // Settlements of this lease before the first one this reader saw: its paid at the end of the previous block.
+        var stored = await rpc.QueryOutputAsync<LeaseFunction, LeaseOutputDTO>(
+            EscrowAddress, new LeaseFunction { Signer = lease.Signer, LeaseId = lease.ChainLeaseId }, cancellationToken,
+            new BlockParameter(new HexBigInteger(position.Block - 1)));
+        lease.RecordPaid((position.Block - 1, long.MaxValue, int.MaxValue), stored.Paid);
+        return stored.Paid;
+    }
+
+    private async Task<string> ProviderAsync(uint providerId, CancellationToken cancellationToken)
+    {
+        if (_providers.TryGetValue(providerId, out var provider)) return provider;
+        provider = Checksum(await rpc.QueryAsync<ProviderAddressFunction, string>(EscrowAddress, new ProviderAddressFunction { Id = providerId }, cancellationToken));
+        return _providers.GetOrAdd(providerId, provider);
+    }
+
+    private Task<FilterLog[]> GetLogsAsync(long fromBlock, long? toBlock, object[]? topics, CancellationToken cancellationToken)
+    {
+        var filter = new NewFilterInput
+        {
+            Address = [EscrowAddress],
+            FromBlock = new BlockParameter(new HexBigInteger(fromBlock)),
+            ToBlock = toBlock is { } to ? new BlockParameter(new HexBigInteger(to)) : BlockParameter.CreateLatest(),
+            Topics = topics,
+        };
+        return rpc.CallAsync(web3 => web3.Eth.Filters.GetLogs.SendRequestAsync(filter), cancellationToken);
     }
 
     private static string Checksum(string address) => AddressUtil.Current.ConvertToChecksumAddress(address);
+
+    /// <summary>
+    /// A lease this reader knows, with the paid total after each of its settlements it has read; when its opening was read
+    /// (at <paramref name="opened"/>), it starts there at 0.
+    /// </summary>
+    private sealed class KnownLease(Guid? id, string tenant, string signer, BigInteger chainLeaseId, (long Block, long LogIndex)? opened)
+    {
+        private readonly SortedList<(long, long, int), BigInteger> _paid =
+            opened is { } at ? new() { [(at.Block, at.LogIndex, 0)] = BigInteger.Zero } : new();
+
+        public Guid? Id { get; } = id;
+        public string Tenant { get; } = tenant;
+        public string Signer { get; } = signer;
+        public BigInteger ChainLeaseId { get; } = chainLeaseId;
+
+        public BigInteger? PaidBefore((long, long, int) position)
+        {
+            lock (_paid)
+            {
+                BigInteger? before = null;
+                foreach (var (at, paid) in _paid)
+                {
+                    if (at.CompareTo(position) >= 0) break;
+                    before = paid;
+                }
+                return before;
+            }
+        }
+
+        public void RecordPaid((long, long, int) position, BigInteger paid)
+        {
+            lock (_paid) _paid[position] = paid;
+        }
+    }
 }

@@ -17,7 +17,7 @@ public sealed class EscrowEventWatcher(
 {
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
     private long _lastProcessedBlock = options.StartBlock - 1;
-    private (long Block, long LogIndex)? _lastDelivered;
+    private (long Block, long LogIndex, int Item)? _lastDelivered;
 
     /// <summary>Every event in blocks up to and including this one has been delivered. StartBlock - 1 before the first poll.</summary>
     public long LastProcessedBlock => Interlocked.Read(ref _lastProcessedBlock);
@@ -61,7 +61,7 @@ public sealed class EscrowEventWatcher(
             var to = Math.Min(head, LastProcessedBlock + Math.Max(1, options.MaxBlocksPerPoll));
             foreach (var chainEvent in await reader.ReadAsync(from, to, cancellationToken))
             {
-                var position = (chainEvent.BlockNumber, chainEvent.LogIndex);
+                var position = chainEvent.Position;
                 if (_lastDelivered is { } last && position.CompareTo(last) <= 0) continue;
                 await DeliverAsync(chainEvent, cancellationToken);
                 _lastDelivered = position;

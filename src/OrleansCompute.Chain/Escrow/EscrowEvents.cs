@@ -2,18 +2,36 @@ using OrleansCompute.Abstractions;
 
 namespace OrleansCompute.Chain.Escrow;
 
-/// <summary>An escrow contract event, decoded, with where it happened. Events order by (block, log index).</summary>
-public abstract record EscrowEvent(long BlockNumber, long LogIndex, string TransactionHash);
+/// <summary>
+/// An escrow contract event, decoded, with where it happened. Events order by (block, log index, item): one Settled log
+/// carries a lease settlement per applied voucher, told apart by <see cref="Item"/>.
+/// </summary>
+public abstract record EscrowEvent(long BlockNumber, long LogIndex, string TransactionHash)
+{
+    /// <summary>The position of this event inside its log (0 for a log that is one event).</summary>
+    public int Item { get; init; }
 
-/// <summary>A tenant funded a lease.</summary>
+    public (long Block, long LogIndex, int Item) Position => (BlockNumber, LogIndex, Item);
+}
+
+/// <summary>A tenant funded a lease; <see cref="Signer"/> signs its vouchers (the tenant unless it named a session key).</summary>
 public sealed record EscrowLeaseOpened(Guid LeaseId, string Tenant, string Provider, Credits Deposit, DateTimeOffset Expiry, long BlockNumber, long LogIndex, string TransactionHash)
-    : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
+    : EscrowEvent(BlockNumber, LogIndex, TransactionHash)
+{
+    public string Signer { get; init; } = Tenant;
+}
 
-/// <summary>A voucher was redeemed: <see cref="Amount"/> newly paid, <see cref="TotalPaid"/> in total. A final voucher for what was already paid has Amount 0.</summary>
+/// <summary>
+/// A voucher was redeemed: the lease has been paid <see cref="TotalPaid"/> in all, <see cref="Amount"/> of it by this
+/// voucher (0 for a final voucher for what was already paid). The provider's share of it is less the escrow's fee.
+/// </summary>
 public sealed record EscrowLeaseSettled(Guid LeaseId, string Provider, Credits Amount, Credits TotalPaid, long BlockNumber, long LogIndex, string TransactionHash)
-    : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
+    : EscrowEvent(BlockNumber, LogIndex, TransactionHash)
+{
+    public string Tenant { get; init; } = string.Empty;
+}
 
-/// <summary>A lease closed (final voucher or refund after expiry); <see cref="Refund"/> went back to the tenant.</summary>
+/// <summary>A lease closed (final voucher or refund after expiry and the claim window); <see cref="Refund"/> went back to the tenant.</summary>
 public sealed record EscrowLeaseClosed(Guid LeaseId, string Tenant, Credits Refund, long BlockNumber, long LogIndex, string TransactionHash)
     : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
 

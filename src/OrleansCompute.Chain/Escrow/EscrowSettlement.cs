@@ -1,16 +1,22 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Nethereum.Contracts;
+using Nethereum.RPC.Eth.DTOs;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Contracts.LeaseEscrow;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Chain.Signing;
 
 namespace OrleansCompute.Chain.Escrow;
 
 /// <summary>
-/// The settlement grains' port to the chain: the operator submits a batch of vouchers as one settleBatch.
-/// A revert is an answer, not a fault: it comes back as a failed receipt naming the contract's error.
-/// Transport faults and receipt timeouts still throw, so the caller retries; the contract makes a retry safe
-/// (a voucher already redeemed reverts with StaleVoucher or LeaseAlreadyClosed instead of paying twice).
+/// The settlement grains' port to the chain: the operator submits a batch of vouchers as one settleBatch. The contract
+/// applies each voucher whole or not at all and never reverts the batch for a bad one: every voucher it refuses is named
+/// by a SettleRejected event in the receipt, and comes back as a <see cref="SettlementRejection"/> with the reason's error
+/// name. Vouchers already redeemed are skipped silently, so a retry is safe and pays nothing twice.
+/// A revert of the whole batch (malformed input) is an answer too: a failed receipt naming the contract's error.
+/// Transport faults and receipt timeouts throw, so the caller retries.
 /// </summary>
 public sealed class EscrowSettlement(TransactionSender operatorSender, string escrowAddress, ILogger<EscrowSettlement>? logger = null) : IEscrowSettlement
 {
@@ -21,13 +27,38 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
         try
         {
             var receipt = await operatorSender.SendAsync(escrowAddress, EscrowClient.ToSettleBatch(vouchers), cancellationToken);
-            _logger.LogInformation("Settled {Count} vouchers in {Hash} (block {Block})", vouchers.Count, receipt.TransactionHash, receipt.BlockNumber.Value);
-            return new SettlementReceipt(receipt.TransactionHash, (long)receipt.BlockNumber.Value, Succeeded: true, Error: null);
+            var rejections = Rejections(receipt);
+            _logger.LogInformation("Settled {Count} vouchers in {Hash} (block {Block}), {Rejected} rejected",
+                vouchers.Count, receipt.TransactionHash, receipt.BlockNumber.Value, rejections.Count);
+            return new SettlementReceipt(receipt.TransactionHash, (long)receipt.BlockNumber.Value, Succeeded: true, Error: null, rejections);
         }
         catch (ChainRevertException revert)
         {
             _logger.LogWarning("Settlement of {Count} vouchers reverted: {Message}", vouchers.Count, revert.Message);
             return new SettlementReceipt(revert.TransactionHash ?? string.Empty, BlockNumber: 0, Succeeded: false, Error: revert.ErrorName);
         }
+    }
+
+    /// <summary>The contract's name for a SettleRejected reason code (its REJECT_* constants).</summary>
+    public static string ReasonName(byte reason) => reason switch
+    {
+        1 => "BadSignature",
+        2 => "UnknownLease",
+        3 => "LeaseAlreadyClosed",
+        4 => "ExceedsDeposit",
+        5 => "ClaimWindowOver",
+        _ => $"Reason{reason}",
+    };
+
+    private IReadOnlyList<SettlementRejection> Rejections(TransactionReceipt receipt)
+    {
+        var rejections = new List<SettlementRejection>();
+        foreach (var rejected in receipt.DecodeAllEvents<SettleRejectedEventDTO>())
+        {
+            if (!string.Equals(rejected.Log.Address, escrowAddress, StringComparison.OrdinalIgnoreCase)) continue;
+            if (LeaseIds.FromChainId(rejected.Event.LeaseId) is { } leaseId)
+                rejections.Add(new SettlementRejection(leaseId, ReasonName(rejected.Event.Reason)));
+        }
+        return rejections;
     }
 }

@@ -6,9 +6,10 @@ using Nethereum.Util;
 namespace OrleansCompute.Chain.Signing;
 
 /// <summary>
-/// 65-byte r||s||v signatures over a 32-byte hash. Reading is strict, by the same rules as OpenZeppelin's
-/// ECDSA.tryRecover on chain (v is 27 or 28, s in the lower half of the curve order): an off-chain check laxer
-/// than the contract would accept vouchers that then fail to settle.
+/// Signatures over a 32-byte hash, in two forms: 65-byte r||s||v (v 27 or 28), and the 64-byte compact form of EIP-2098,
+/// r||vs, where the top bit of vs is v - 27 and the rest is s. Reading is strict, by the same rules as the escrow contract
+/// (s in the lower half of the curve order, r and s non-zero): an off-chain check laxer than the contract would accept
+/// vouchers that then fail to settle.
 /// The curve math is libsecp256k1's C# port (NBitcoin.Secp256k1, which Nethereum already ships) rather than
 /// Nethereum's default BouncyCastle path, which is one to two orders of magnitude slower; the host verifies a
 /// signature on every request and every voucher.
@@ -18,11 +19,13 @@ internal static class EthereumSignature
     private static readonly BigInteger HalfCurveOrder =
         BigInteger.Parse("7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0", System.Globalization.NumberStyles.HexNumber);
 
-    /// <summary>The 65 bytes of a signature the contract would accept, or false.</summary>
-    public static bool TryRead(string? signature, out byte[] bytes)
+    /// <summary>A signature the contract would accept, in either form, as its 64 bytes r||s and recovery id (0 or 1); or false.</summary>
+    public static bool TryRead(string? signature, out byte[] rs, out int recoveryId)
     {
-        bytes = [];
+        rs = [];
+        recoveryId = 0;
         if (string.IsNullOrWhiteSpace(signature) || !signature.IsHex()) return false;
+        byte[] bytes;
         try
         {
             bytes = signature.HexToByteArray();
@@ -31,34 +34,69 @@ internal static class EthereumSignature
         {
             return false;
         }
-        if (bytes.Length != 65 || bytes[64] is not (27 or 28)) return false;
-        var r = new BigInteger(bytes.AsSpan(0, 32), isUnsigned: true, isBigEndian: true);
-        var s = new BigInteger(bytes.AsSpan(32, 32), isUnsigned: true, isBigEndian: true);
+        switch (bytes.Length)
+        {
+            case 65 when bytes[64] is 27 or 28:
+                rs = bytes[..64];
+                recoveryId = bytes[64] - 27;
+                break;
+            case 64:
+                rs = (byte[])bytes.Clone();
+                recoveryId = rs[32] >> 7;
+                rs[32] &= 0x7F;
+                break;
+            default:
+                return false;
+        }
+        var r = new BigInteger(rs.AsSpan(0, 32), isUnsigned: true, isBigEndian: true);
+        var s = new BigInteger(rs.AsSpan(32, 32), isUnsigned: true, isBigEndian: true);
         return !r.IsZero && !s.IsZero && s <= HalfCurveOrder;
+    }
+
+    /// <summary>The compact (r, vs) halves the contract takes, or null for a malformed signature.</summary>
+    public static (byte[] R, byte[] Vs)? ToCompact(string? signature)
+    {
+        if (!TryRead(signature, out var rs, out var recoveryId)) return null;
+        var vs = rs[32..];
+        vs[0] |= (byte)(recoveryId << 7);
+        return (rs[..32], vs);
     }
 
     /// <summary>The checksummed address that signed <paramref name="hash"/>, or null for a malformed signature.</summary>
     public static string? Recover(byte[] hash, string? signature)
     {
-        if (hash.Length != 32 || !TryRead(signature, out var bytes)) return null;
-        if (!SecpRecoverableECDSASignature.TryCreateFromCompact(bytes.AsSpan(0, 64), bytes[64] - 27, out var recoverable) || recoverable is null)
+        if (hash.Length != 32 || !TryRead(signature, out var rs, out var recoveryId)) return null;
+        if (!SecpRecoverableECDSASignature.TryCreateFromCompact(rs, recoveryId, out var recoverable) || recoverable is null)
             return null;
         if (!ECPubKey.TryRecover(Context.Instance, recoverable, hash, out var publicKey) || publicKey is null)
             return null;
         return AddressOf(publicKey);
     }
 
-    /// <summary>Signs <paramref name="hash"/>: deterministic (RFC 6979), low s, v 27 or 28, as 0x-hex.</summary>
+    /// <summary>Signs <paramref name="hash"/>: deterministic (RFC 6979), low s, as 0x-hex r||s||v with v 27 or 28.</summary>
     public static string Sign(byte[] hash, string privateKey)
+    {
+        var (rs, recoveryId) = SignRaw(hash, privateKey);
+        return rs.Append((byte)(27 + recoveryId)).ToArray().ToHex(prefix: true);
+    }
+
+    /// <summary>Signs <paramref name="hash"/> like <see cref="Sign"/>, in the 64-byte compact form r||vs (EIP-2098).</summary>
+    public static string SignCompact(byte[] hash, string privateKey)
+    {
+        var (rs, recoveryId) = SignRaw(hash, privateKey);
+        rs[32] |= (byte)(recoveryId << 7);
+        return rs.ToHex(prefix: true);
+    }
+
+    private static (byte[] Rs, int RecoveryId) SignRaw(byte[] hash, string privateKey)
     {
         if (hash.Length != 32) throw new ArgumentException("A signature is over a 32-byte hash.", nameof(hash));
         using var key = PrivateKey(privateKey);
         if (!key.TrySignRecoverable(hash, out var signature) || signature is null)
             throw new InvalidOperationException("secp256k1 could not sign this hash.");
-        var bytes = new byte[65];
-        signature.WriteToSpanCompact(bytes.AsSpan(0, 64), out var recoveryId);
-        bytes[64] = (byte)(27 + recoveryId);
-        return bytes.ToHex(prefix: true);
+        var rs = new byte[64];
+        signature.WriteToSpanCompact(rs, out var recoveryId);
+        return (rs, recoveryId);
     }
 
     /// <summary>The checksummed address of a private key.</summary>

@@ -10,13 +10,14 @@ namespace OrleansCompute.Chain.Signing;
 
 /// <summary>
 /// EIP-712 vouchers for one escrow contract on one chain: the domain binds both, so a voucher cannot be
-/// replayed elsewhere. The digest (Nethereum's EIP-712 encoder) equals the contract's <c>hashVoucher</c>;
-/// signatures are 65-byte r||s||v with v 27/28, made and checked by <see cref="EthereumSignature"/>.
+/// replayed elsewhere. The digest (Nethereum's EIP-712 encoder) equals the contract's <c>hashVoucher</c>.
+/// Signatures are made in the 64-byte compact form the contract takes (EIP-2098 r||vs); recovery also reads the
+/// 65-byte r||s||v form wallets produce, and the escrow client converts either to (r, vs) for the chain.
 /// </summary>
 public sealed class VoucherSigner : IVoucherVerifier
 {
     public const string DomainName = "OrleansCompute LeaseEscrow";
-    public const string DomainVersion = "1";
+    public const string DomainVersion = "2";
     public const string PrimaryType = "Voucher";
 
     private static readonly Dictionary<string, MemberDescription[]> Types =
@@ -39,7 +40,7 @@ public sealed class VoucherSigner : IVoucherVerifier
     public byte[] Digest(Voucher voucher) =>
         Sha3Keccack.Current.CalculateHash(Eip712TypedDataEncoder.Current.EncodeTypedData(voucher, NewTypedData()));
 
-    public string Sign(string tenantPrivateKey, Voucher voucher) => EthereumSignature.Sign(Digest(voucher), tenantPrivateKey);
+    public string Sign(string tenantPrivateKey, Voucher voucher) => EthereumSignature.SignCompact(Digest(voucher), tenantPrivateKey);
 
     /// <summary>Signs "for lease <paramref name="leaseId"/> I owe <paramref name="amount"/> in total".</summary>
     public SignedVoucher Sign(string tenantPrivateKey, Guid leaseId, Credits amount, bool isFinal) =>
@@ -60,7 +61,40 @@ public sealed class VoucherSigner : IVoucherVerifier
         IsFinal = isFinal,
     };
 
-    public static byte[] SignatureBytes(string signature) => signature.HexToByteArray();
+    /// <summary>The (r, vs) halves the contract takes for a signature in either form, or null when it is malformed.</summary>
+    public static (byte[] R, byte[] Vs)? ToCompact(string signature) => EthereumSignature.ToCompact(signature);
+
+    /// <summary>
+    /// The digest a session key signs to consent to sign the vouchers of <paramref name="tenant"/>'s lease
+    /// <paramref name="leaseId"/>: <c>SessionKey(address tenant,uint256 leaseId)</c> in this escrow's domain, the contract's
+    /// <c>hashSessionKey</c>.
+    /// </summary>
+    public byte[] SessionKeyDigest(string tenant, Guid leaseId)
+    {
+        var structHash = Sha3Keccack.Current.CalculateHash(
+            SessionKeyTypeHash
+                .Concat(Word(tenant.HexToByteArray()))
+                .Concat(Word(LeaseIds.ToChainId(leaseId).ToByteArray(isUnsigned: true, isBigEndian: true)))
+                .ToArray());
+        return Sha3Keccack.Current.CalculateHash(new byte[] { 0x19, 0x01 }.Concat(DomainSeparator).Concat(structHash).ToArray());
+    }
+
+    /// <summary>The session key's consent to sign for <paramref name="tenant"/>'s lease, for <c>openLeaseWithSessionKey</c>.</summary>
+    public Escrow.SessionKeyConsent SignSessionKeyConsent(string sessionPrivateKey, string tenant, Guid leaseId)
+    {
+        var (r, vs) = EthereumSignature.ToCompact(EthereumSignature.SignCompact(SessionKeyDigest(tenant, leaseId), sessionPrivateKey))!.Value;
+        return new Escrow.SessionKeyConsent(EthereumSignature.AddressOf(sessionPrivateKey), r, vs);
+    }
+
+    private static readonly byte[] SessionKeyTypeHash =
+        Sha3Keccack.Current.CalculateHash(System.Text.Encoding.UTF8.GetBytes("SessionKey(address tenant,uint256 leaseId)"));
+
+    private static byte[] Word(byte[] value)
+    {
+        var word = new byte[32];
+        value.CopyTo(word, 32 - value.Length);
+        return word;
+    }
 
     private TypedData<Domain> NewTypedData() => new()
     {

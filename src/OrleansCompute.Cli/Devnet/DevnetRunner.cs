@@ -75,7 +75,7 @@ public sealed class DevnetRunner(CliContext context)
         Say("deploying ComputeCredit and LeaseEscrow…");
         var chainId = (long)(await rpc.CallAsync(web3 => web3.Eth.ChainId.SendRequestAsync(), ct)).Value;
         using var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, chainId);
-        var deployed = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address, ct);
+        var deployed = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address, cancellationToken: ct);
         var credit = new ComputeCreditClient(rpc, deployed.CreditAddress);
 
         var wallets = DevWallets.Tenants;

@@ -14,8 +14,9 @@ public sealed class SettlementState
 
 /// <summary>
 /// One provider's settlement queue. Vouchers are persisted before they are acknowledged, gathered for a
-/// moment and sent as one settleBatch. A batch the contract rejects is retried item by item, so one bad
-/// voucher cannot hold back the others; a chain that cannot be reached keeps the items queued and retries.
+/// moment and sent as one settleBatch. The contract applies the good vouchers of a batch and reports each bad one,
+/// which is rejected to its lease; a batch that reverts as a whole is retried item by item, so one bad voucher cannot
+/// hold back the others; a chain that cannot be reached keeps the items queued and retries.
 /// </summary>
 public sealed class SettlementGrain(
     [PersistentState("settlement", GrainStorage.Market)] IPersistentState<SettlementState> state,
@@ -90,21 +91,29 @@ public sealed class SettlementGrain(
         timeout.CancelAfter(_options.SettlementTimeout);
         var receipt = await chain.SettleBatchAsync(batch.Select(i => i.Voucher).ToList(), timeout.Token);
 
+        // The contract applies what it can of a batch and names each voucher it refused; a whole batch that reverts
+        // names one error, which belongs to its voucher only when it is alone.
+        var rejected = new List<(SettlementItem Item, string Error)>();
         if (receipt.Succeeded)
         {
-            Replace(batch, item => item with { Status = SettlementItemStatus.Submitted, TransactionHash = receipt.TransactionHash });
+            var reasons = (receipt.Rejections ?? []).ToLookup(r => r.LeaseId, r => r.Reason);
+            rejected.AddRange(batch.Where(i => reasons.Contains(i.Voucher.LeaseId)).Select(i => (i, reasons[i.Voucher.LeaseId].First())));
+            Replace(batch, item => reasons.Contains(item.Voucher.LeaseId)
+                ? item with { Status = SettlementItemStatus.Rejected, TransactionHash = receipt.TransactionHash, Error = reasons[item.Voucher.LeaseId].First() }
+                : item with { Status = SettlementItemStatus.Submitted, TransactionHash = receipt.TransactionHash });
             state.State.BatchesSubmitted++;
         }
         else if (batch.Count == 1)
         {
+            rejected.Add((batch[0], receipt.Error ?? "rejected"));
             Replace(batch, item => item with { Status = SettlementItemStatus.Rejected, TransactionHash = receipt.TransactionHash, Error = receipt.Error });
         }
         await state.WriteStateAsync();
 
-        if (!receipt.Succeeded && batch.Count == 1)
+        foreach (var (item, error) in rejected)
         {
-            logger.LogWarning("Voucher for lease {LeaseId} rejected on chain: {Error}", LeaseIds.Format(batch[0].Voucher.LeaseId), receipt.Error);
-            await GrainFactory.GetGrain<ILeaseGrain>(batch[0].Voucher.LeaseId).SettlementRejectedAsync(receipt.Error ?? "rejected");
+            logger.LogWarning("Voucher for lease {LeaseId} rejected on chain: {Error}", LeaseIds.Format(item.Voucher.LeaseId), error);
+            await GrainFactory.GetGrain<ILeaseGrain>(item.Voucher.LeaseId).SettlementRejectedAsync(error);
         }
         return receipt;
     }

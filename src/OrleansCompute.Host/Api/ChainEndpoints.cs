@@ -11,7 +11,7 @@ public static class ChainEndpoints
     {
         app.MapGet("/api/chain", GetAsync)
             .WithTags("Chain")
-            .WithSummary("Chain id, contracts, the watcher's progress and the escrow's balance sheet (token balance = open escrows + balances owed).");
+            .WithSummary("Chain id, contracts, the watcher's progress and the escrow's balance sheet (token balance = open escrows + balances owed + fees).");
         return app;
     }
 
@@ -19,7 +19,7 @@ public static class ChainEndpoints
     {
         var sheet = await escrow.GetBalanceSheetAsync(ct);
         return new ChainStatus(options.ChainId, options.RpcUrl, options.CreditAddress, options.EscrowAddress, options.DeployBlock,
-            sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.Balances);
+            sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued);
     }
 }
 
@@ -34,4 +34,5 @@ public sealed record ChainStatus(
     Credits EscrowTokenBalance,
     Credits OpenEscrows,
     Credits OwedToProviders,
-    bool Conserved);
+    bool Conserved,
+    Credits FeesAccrued);

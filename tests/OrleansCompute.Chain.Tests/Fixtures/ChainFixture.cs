@@ -17,6 +17,8 @@ namespace OrleansCompute.Chain.Tests.Fixtures;
 public sealed class ChainFixture : IAsyncLifetime
 {
     public const long ChainId = 31337;
+    public const int FeeBps = 100;
+    public static readonly TimeSpan ClaimWindow = TimeSpan.FromMinutes(5);
     public static readonly Credits TenantFunding = Credits.FromCredits(1_000_000m);
 
     public FoundryToolchain Toolchain { get; private set; } = null!;
@@ -44,7 +46,8 @@ public sealed class ChainFixture : IAsyncLifetime
         Providers = DevAccounts.Providers.Select(Sender).ToArray();
         Tenants = DevAccounts.Tenants.Select(Sender).ToArray();
 
-        Contracts = await ContractDeployer.DeployAsync(Deployer, Toolchain.OutDirectory, DevAccounts.Deployer.Address);
+        Contracts = await ContractDeployer.DeployAsync(Deployer, Toolchain.OutDirectory, DevAccounts.Deployer.Address,
+            new EscrowSettings { FeeBps = FeeBps, ClaimWindow = ClaimWindow });
         Escrow = new EscrowClient(Rpc, Contracts.EscrowAddress, Contracts.CreditAddress);
         Vouchers = new VoucherSigner(ChainId, Contracts.EscrowAddress);
         await Task.WhenAll(Tenants.Select(tenant => Escrow.Credit.MintAsync(Deployer, tenant.Address, TenantFunding)));
@@ -84,11 +87,17 @@ public sealed class ChainFixture : IAsyncLifetime
     public SignedVoucher SignVoucher(int tenant, Guid leaseId, Credits amount, bool isFinal) =>
         Vouchers.Sign(DevAccounts.Tenants[tenant].PrivateKey, leaseId, amount, isFinal);
 
-    /// <summary>Conservation: the escrow holds exactly what it owes to open leases and to providers.</summary>
+    /// <summary>Lease <paramref name="leaseId"/> of tenant <paramref name="tenant"/> (0..4), as the escrow stores it.</summary>
+    public Task<EscrowLease?> GetLeaseAsync(int tenant, Guid leaseId) => Escrow.GetLeaseAsync(leaseId, Tenants[tenant].Address);
+
+    /// <summary>The escrow's fee on <paramref name="paid"/> paid to one provider in one run.</summary>
+    public static Credits Fee(Credits paid) => Credits.FromUnits(paid.Units * FeeBps / 10_000);
+
+    /// <summary>Conservation: the escrow holds exactly what it owes to open leases, to providers and in fees.</summary>
     public async Task AssertConservedAsync()
     {
         var books = await Escrow.GetBalanceSheetAsync();
-        Assert.True(books.Balances, $"escrow holds {books.TokenBalance} but owes {books.TotalEscrowed} escrowed + {books.TotalOwed} owed at block {books.BlockNumber}");
+        Assert.True(books.Balances, $"escrow holds {books.TokenBalance} but owes {books.TotalEscrowed} escrowed + {books.TotalOwed} owed + {books.FeesAccrued} fees at block {books.BlockNumber}");
     }
 
     public Task<Transaction> GetTransactionAsync(string hash) =>

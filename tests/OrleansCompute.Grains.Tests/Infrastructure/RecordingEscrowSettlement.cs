@@ -1,5 +1,6 @@
-// Stands in for the escrow contract in grain tests: records every settleBatch, and can be told to revert
-// a lease's voucher or to be unreachable for it. The real chain path is covered by the Anvil tests.
+// Stands in for the escrow contract in grain tests: records every settleBatch, and can be told to reject a lease's
+// voucher (the batch goes through and names it, as the contract does), to revert any batch holding it, or to be
+// unreachable for it. The real chain path is covered by the Anvil tests.
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using OrleansCompute.Abstractions.Settlement;
@@ -15,6 +16,7 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
 {
     private readonly ConcurrentQueue<SettlementAttempt> _attempts = new();
     private readonly ConcurrentDictionary<Guid, string> _reverts = new();
+    private readonly ConcurrentDictionary<Guid, string> _rejections = new();
     private readonly ConcurrentDictionary<Guid, bool> _unreachable = new();
     private long _blockNumber;
 
@@ -24,6 +26,9 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
 
     /// <summary>Any batch holding this lease's voucher reverts with the contract error <paramref name="error"/>.</summary>
     public void RevertFor(Guid leaseId, string error) => _reverts[leaseId] = error;
+
+    /// <summary>Batches go through, naming this lease's voucher as rejected with <paramref name="reason"/>.</summary>
+    public void RejectFor(Guid leaseId, string reason) => _rejections[leaseId] = reason;
 
     /// <summary>Any batch holding this lease's voucher fails as if the RPC endpoint were down.</summary>
     public void BeUnreachableFor(Guid leaseId) => _unreachable[leaseId] = true;
@@ -44,7 +49,8 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
             "0x" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
             Interlocked.Increment(ref _blockNumber),
             Succeeded: error is null,
-            error);
+            error,
+            error is null ? batch.Where(v => _rejections.ContainsKey(v.LeaseId)).Select(v => new SettlementRejection(v.LeaseId, _rejections[v.LeaseId])).ToList() : null);
         _attempts.Enqueue(new SettlementAttempt(batch, receipt));
         return Task.FromResult(receipt);
     }

@@ -1,6 +1,6 @@
 // How a tenant's wallet signs the escrow contract's EIP-712 voucher (contracts/src/LeaseEscrow.sol), hashed here
 // from the contract's definition rather than through the market's VoucherSigner, so the tests check that signer too:
-// Voucher(uint256 leaseId,uint256 amount,bool isFinal) in the domain ("OrleansCompute LeaseEscrow", "1", chain id, escrow).
+// Voucher(uint256 leaseId,uint256 amount,bool isFinal) in the domain ("OrleansCompute LeaseEscrow", "2", chain id, escrow).
 using System.Globalization;
 using System.Numerics;
 using System.Text;
@@ -29,7 +29,7 @@ public static class TestVouchers
         var domainSeparator = Keccak(
             Keccak("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
             Keccak("OrleansCompute LeaseEscrow"),
-            Keccak("1"),
+            Keccak("2"),
             Word(chainId),
             Word(BigInteger.Parse("0" + escrow[2..], NumberStyles.HexNumber)));
         var structHash = Keccak(

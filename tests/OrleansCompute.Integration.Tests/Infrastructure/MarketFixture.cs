@@ -134,7 +134,7 @@ public sealed class MarketFixture : IAsyncLifetime
     public async Task AssertConservedAsync()
     {
         var sheet = await Escrow.GetBalanceSheetAsync();
-        Assert.True(sheet.Balances, $"escrow holds {sheet.TokenBalance}, open escrows {sheet.TotalEscrowed} + owed {sheet.TotalOwed}");
+        Assert.True(sheet.Balances, $"escrow holds {sheet.TokenBalance}, open escrows {sheet.TotalEscrowed} + owed {sheet.TotalOwed} + fees {sheet.FeesAccrued}");
     }
 
     private async Task WaitForOffersAsync()

@@ -1,0 +1,78 @@
+// Turns the receipts of bench/gas/run.sh's forge-script runs into bench/results/gas.json and gas.md.
+// Each broadcast transaction is named by the label GasBench.s.sol wrote for it, in the same order.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const [outDir, repetitionsArg, resultsDir, foundryToml] = process.argv.slice(2);
+const repetitions = Number(repetitionsArg);
+
+// label -> every gasUsed seen for it; a batch label "name:N" is per N leases.
+const samples = new Map();
+for (let run = 1; run <= repetitions; run++) {
+  const broadcast = JSON.parse(fs.readFileSync(path.join(outDir, `broadcast-${run}.json`), 'utf8'));
+  const labels = fs.readFileSync(path.join(outDir, `labels-${run}.txt`), 'utf8').trim().split('\n');
+  if (labels.length !== broadcast.transactions.length) {
+    throw new Error(`run ${run}: ${labels.length} labels for ${broadcast.transactions.length} transactions`);
+  }
+  const receipts = new Map(broadcast.receipts.map((r) => [r.transactionHash, r]));
+  broadcast.transactions.forEach((tx, i) => {
+    const receipt = receipts.get(tx.hash);
+    if (!receipt || receipt.status !== '0x1') throw new Error(`run ${run}: ${labels[i]} (${tx.hash}) did not succeed`);
+    if (!samples.has(labels[i])) samples.set(labels[i], []);
+    samples.get(labels[i]).push(parseInt(receipt.gasUsed, 16));
+  });
+}
+
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
+const median = (xs) => { const s = sorted(xs); const m = s.length >> 1; return s.length % 2 ? s[m] : Math.round((s[m - 1] + s[m]) / 2); };
+const p99 = (xs) => { const s = sorted(xs); return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)]; };
+const get = (label) => { const v = samples.get(label); if (!v) throw new Error(`no samples for ${label}`); return v; };
+
+const toml = fs.readFileSync(foundryToml, 'utf8');
+const solc = require(path.join(path.dirname(foundryToml), 'node_modules', 'solc')).version();
+const optimizerRuns = Number(/optimizer_runs\s*=\s*(\d+)/.exec(toml)[1]);
+
+const figures = {};
+const rows = [];
+const erc20 = median(get('erc20_transfer'));
+const add = (key, value, what) => { figures[key] = value; rows.push([key, value, what]); };
+add('erc20_transfer_gas', erc20, 'baseline: ERC-20 transfer to an account holding credits (one tx)');
+add('erc20_transfer_fresh_gas', median(get('erc20_transfer_fresh')), 'baseline: ERC-20 transfer to a fresh account');
+add('open_lease_gas', median(get('open_lease')), `openLease, median of ${get('open_lease').length}`);
+add('open_lease_p99_gas', p99(get('open_lease')), 'openLease, p99');
+for (const n of [1, 10, 100]) {
+  for (const mix of ['one_provider', 'many_providers']) {
+    const total = median(get(`settle_batch_${n}_${mix}:${n}`));
+    add(`settle_batch_${n}_${mix}_gas`, total, `settleBatch of ${n} vouchers, ${mix.replace('_', ' ')}: whole tx`);
+    add(`settle_batch_${n}_${mix}_gas_per_lease`, Math.round(total / n), 'per lease');
+  }
+}
+const replay = median(get('replay_batch_100:100'));
+add('replay_batch_100_gas', replay, 'the same batch of 100 again (all stale, skipped): whole tx');
+add('replay_batch_100_gas_per_lease', Math.round(replay / 100), 'per lease');
+const finals = median(get('final_batch_100_one_provider:100'));
+add('final_batch_100_one_provider_gas', finals, '100 final vouchers (close + refund to the tenant), one provider: whole tx');
+add('final_batch_100_one_provider_gas_per_lease', Math.round(finals / 100), 'per lease');
+
+const machine = { cores: os.cpus().length, memory_gb: Math.round(os.totalmem() / 2 ** 30 * 10) / 10, processor: os.cpus()[0].model.trim() };
+const command = 'bench/gas/run.sh';
+const json = { ...figures, solc, optimizer_runs: optimizerRuns, repetitions, machine, command };
+fs.writeFileSync(path.join(resultsDir, 'gas.json'), JSON.stringify(json, null, 2) + '\n');
+
+const md = [
+  '# Escrow gas (bench/gas/run.sh)',
+  '',
+  `solc ${solc}, optimizer ${optimizerRuns} runs, Anvil (prague) receipts, median of ${repetitions} runs; `
+    + `machine: ${machine.cores} cores, ${machine.memory_gb} GB, ${machine.processor}.`,
+  'Steady state: tenant, escrow and providers already hold credits, providers registered, unlimited allowance, '
+    + 'each lease word written non-zero to non-zero, fee 1%.',
+  '',
+  '| figure | gas | × ERC-20 transfer | what |',
+  '| --- | ---: | ---: | --- |',
+  ...rows.map(([k, v, what]) => `| \`${k}\` | ${v.toLocaleString('en-US')} | ${(v / erc20).toFixed(2)} | ${what} |`),
+  '',
+];
+fs.writeFileSync(path.join(resultsDir, 'gas.md'), md.join('\n'));
+process.stdout.write(md.join('\n'));

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ComputeCredit} from "../src/ComputeCredit.sol";
+import {LeaseEscrow} from "../src/LeaseEscrow.sol";
+import {Vm} from "../test/utils/Vm.sol";
+
+/// @dev The transactions bench/gas/run.sh measures, broadcast to a real Anvil. Each transaction gets a label,
+/// written in broadcast order to $GAS_LABELS, so that the receipts forge records can be named afterwards.
+/// Steady state, as the figures are defined: the tenant, the escrow and every provider already hold credits,
+/// providers are registered, allowances are unlimited, each lease slot is written non-zero to non-zero and the fee
+/// is 1%.
+contract GasBench {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    // Anvil's first three dev accounts: the deployer and operator, a tenant, and a second funded wallet.
+    uint256 internal constant OPERATOR_KEY = 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80;
+    uint256 internal constant TENANT_KEY = 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d;
+    uint256 internal constant MANY = 100;
+    uint256 internal constant DEPOSIT = 1_000e6;
+
+    ComputeCredit internal credit;
+    LeaseEscrow internal escrow;
+    address internal tenant;
+    string internal labels;
+    uint256 internal leaseCount;
+
+    function run() external {
+        tenant = vm.addr(TENANT_KEY);
+        address operator = vm.addr(OPERATOR_KEY);
+
+        vm.startBroadcast(OPERATOR_KEY);
+        credit = new ComputeCredit(operator);
+        _label("deploy_credit");
+        escrow = new LeaseEscrow(IERC20(address(credit)), operator, 100, 1 days);
+        _label("deploy_escrow");
+        credit.mint(tenant, 1_000_000_000e6);
+        _label("mint");
+        credit.mint(operator, 1_000e6);
+        _label("mint");
+        vm.stopBroadcast();
+
+        vm.startBroadcast(TENANT_KEY);
+        credit.approve(address(escrow), type(uint256).max);
+        _label("approve");
+        // The baseline: a plain transfer to an account that holds credits, and to a fresh one.
+        credit.transfer(operator, 1e6);
+        _label("erc20_transfer");
+        credit.transfer(address(0xFEE1), 1e6);
+        _label("erc20_transfer_fresh");
+        vm.stopBroadcast();
+
+        // Providers 1..MANY: registered and holding a balance (a first lease each, settled once).
+        address[] memory providers = new address[](MANY);
+        for (uint256 i; i < MANY; ++i) {
+            providers[i] = address(uint160(0xA0000 + i));
+        }
+        uint256[] memory warmup = _openAll(providers, "warmup_open");
+        _settle(warmup, 1e6, false, "warmup_settle");
+
+        address[] memory one = new address[](MANY);
+        for (uint256 i; i < MANY; ++i) {
+            one[i] = providers[0];
+        }
+        uint256[] memory counts = new uint256[](3);
+        counts[0] = 1;
+        counts[1] = 10;
+        counts[2] = MANY;
+        for (uint256 c; c < counts.length; ++c) {
+            string memory n = vm.toString(counts[c]);
+            uint256[] memory oneLeases = _openAll(_prefix(one, counts[c]), "open_lease");
+            _settle(oneLeases, 2e6, false, string.concat("settle_batch_", n, "_one_provider"));
+            uint256[] memory manyLeases = _openAll(_prefix(providers, counts[c]), "open_lease");
+            _settle(manyLeases, 2e6, false, string.concat("settle_batch_", n, "_many_providers"));
+            if (counts[c] == MANY) {
+                _settle(oneLeases, 2e6, false, "replay_batch_100");
+                _settle(oneLeases, 3e6, true, "final_batch_100_one_provider");
+            }
+        }
+
+        vm.writeFile(vm.envOr("GAS_LABELS", string("gas-labels.txt")), labels);
+    }
+
+    function _openAll(address[] memory providers, string memory label) internal returns (uint256[] memory ids) {
+        ids = new uint256[](providers.length);
+        uint64 expiry = uint64(block.timestamp + 30 days);
+        vm.startBroadcast(TENANT_KEY);
+        for (uint256 i; i < providers.length; ++i) {
+            // Random 128-bit ids, like the market's Guids: their calldata costs what real ids cost.
+            ids[i] = uint128(uint256(keccak256(abi.encode("lease", ++leaseCount))));
+            escrow.openLease(ids[i], providers[i], DEPOSIT, expiry);
+            _label(label);
+        }
+        vm.stopBroadcast();
+    }
+
+    function _settle(uint256[] memory ids, uint256 amount, bool isFinal, string memory label) internal {
+        bytes memory items;
+        for (uint256 i; i < ids.length; ++i) {
+            (uint8 v, bytes32 r, bytes32 s) = vm.sign(
+                TENANT_KEY, escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: ids[i], amount: amount, isFinal: isFinal}))
+            );
+            bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
+            items =
+                bytes.concat(items, bytes16(uint128(ids[i])), bytes1(isFinal ? 1 : 0), bytes6(uint48(amount)), r, vs);
+        }
+        vm.startBroadcast(OPERATOR_KEY);
+        escrow.settleBatch(items);
+        _label(string.concat(label, ":", vm.toString(ids.length)));
+        vm.stopBroadcast();
+    }
+
+    function _prefix(address[] memory all, uint256 count) internal pure returns (address[] memory part) {
+        part = new address[](count);
+        for (uint256 i; i < count; ++i) {
+            part[i] = all[i];
+        }
+    }
+
+    function _label(string memory label) internal {
+        labels = string.concat(labels, label, "\n");
+    }
+}
