@@ -73,7 +73,7 @@ public sealed class GatewayTests(MarketFixture market)
         var billed = LeaseBilling.OwedForTokens(pricePerMillion, reported, lease.Deposit);
         Assert.Equal(LeaseStatus.Settled, settled.Status);
         Assert.Equal(billed, settled.AmountOwed);
-        var onChain = await market.Escrow.GetLeaseAsync(lease.Id);
+        var onChain = await market.Escrow.GetLeaseAsync(lease.Id, tenant.Address);
         Assert.Equal(billed, onChain!.Paid);
         Assert.Equal(lease.Deposit - billed, settled.Refunded);
         await market.AssertConservedAsync();
