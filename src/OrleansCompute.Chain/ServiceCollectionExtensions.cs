@@ -38,7 +38,8 @@ public static class ServiceCollectionExtensions
     /// <summary>
     /// Runs the <see cref="EscrowEventWatcher"/> as a hosted service delivering to <typeparamref name="TSink"/>, from
     /// <see cref="ChainOptions.DeployBlock"/> every <see cref="ChainOptions.EventPollInterval"/>. Call after <see cref="AddEscrowChain"/>.
-    /// The watcher is also registered as itself, for <see cref="EscrowEventWatcher.LastProcessedBlock"/>.
+    /// The watcher is also registered as itself, for <see cref="EscrowEventWatcher.LastProcessedBlock"/>; an
+    /// <see cref="IEscrowEventCursor"/> registered before it keeps its progress across restarts.
     /// </summary>
     public static IServiceCollection AddEscrowEventWatcher<TSink>(this IServiceCollection services)
         where TSink : class, IEscrowEventSink
@@ -48,7 +49,8 @@ public static class ServiceCollectionExtensions
             sp.GetRequiredService<EscrowEventReader>(),
             sp.GetRequiredService<IEscrowEventSink>(),
             sp.GetRequiredService<ChainOptions>().ToWatcherOptions(),
-            sp.GetService<ILogger<EscrowEventWatcher>>()));
+            sp.GetService<ILogger<EscrowEventWatcher>>(),
+            sp.GetService<IEscrowEventCursor>()));
         services.AddHostedService(sp => sp.GetRequiredService<EscrowEventWatcher>());
         return services;
     }

@@ -39,6 +39,7 @@ public static class OccApp
         root.Subcommands.Add(InferCommands.Create());
         root.Subcommands.Add(ProviderCommands.Create());
         root.Subcommands.Add(InspectCommands.Create());
+        root.Subcommands.Add(AuditCommands.Create());
 
         var parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration

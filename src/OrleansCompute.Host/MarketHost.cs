@@ -1,8 +1,10 @@
 using Orleans.Dashboard;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain;
+using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Grains;
 using OrleansCompute.Host.Api;
+using OrleansCompute.Host.Audit;
 using OrleansCompute.Host.Auth;
 using OrleansCompute.Host.Chain;
 using OrleansCompute.Host.Devnet;
@@ -28,7 +30,9 @@ public static class MarketHost
         builder.Services.Configure<MarketOptions>(config.GetSection("Market"));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddEscrowChain(chain);
+        builder.Services.AddSingleton<IEscrowEventCursor, GrainEscrowEventCursor>();
         builder.Services.AddEscrowEventWatcher<GrainEscrowEventSink>();
+        builder.Services.AddSingleton<MarketAudit>();
 
         builder.UseOrleans(silo =>
         {

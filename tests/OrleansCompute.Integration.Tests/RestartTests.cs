@@ -23,10 +23,16 @@ public sealed class RestartTests(MarketFixture market)
         var order = await market.Api.PlaceOrderAsync(
             new PlaceOrderRequest(new LeaseRequest("h200", 1, 1, MaxPricePerSlotHour: Credits.FromCredits(0.10m)), 30), tenant.PrivateKey, default);
         var block = await market.Api.CreateLeaseAsync(new LeaseRequest("trainium2", 1, 1, Start: DateTimeOffset.UtcNow.AddHours(6)), tenant.PrivateKey, default);
+        var watched = (await market.Api.GetChainAsync(default)).GetProperty("watcherBlock").GetInt64();
 
         await market.RestartHostAsync();
 
         var api = market.Api;
+        // The chain watcher goes on from where it stopped, not from the escrow's deployment.
+        var chain = await Eventually.WaitForAsync(() => api.GetChainAsync(default),
+            c => c.GetProperty("watcherBlock").GetInt64() >= watched, TimeSpan.FromSeconds(10));
+        Assert.InRange(chain.GetProperty("watcherResumedFromBlock").GetInt64(), watched + 1, long.MaxValue);
+        Assert.True(watched > market.Devnet.DeployBlock);
         var activeAfter = await api.GetLeaseAsync(LeaseIds.Format(active.Id), default);
         Assert.Equal((LeaseStatus.Active, active.FundingTransaction), (activeAfter.Status, activeAfter.FundingTransaction));
         Assert.Equal(active.SlotKeys, activeAfter.SlotKeys);

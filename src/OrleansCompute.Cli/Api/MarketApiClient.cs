@@ -62,6 +62,9 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<JsonElement> GetActiveAsync(CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Get, "/api/inspect/active", null, null, ct);
 
+    public Task<JsonElement> GetAuditAsync(CancellationToken ct) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "/api/audit", null, null, ct);
+
     public Task<JsonElement> GetChainAsync(CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Get, "/api/chain", null, null, ct);
 

@@ -154,7 +154,10 @@ public sealed class LeaseGrain(
         if (state.State.Lease is not { } lease) return null;
         if (lease.FundingTransaction is not null) return lease;
 
-        if (lease.Status == LeaseStatus.Reserved && Now >= lease.FundBy)
+        // One reading of the clock for the whole decision: funded in time must also mean the window starts in time,
+        // or a lease funded just before its deadline could be refused by its own slots a moment later.
+        var now = Now;
+        if (lease.Status == LeaseStatus.Reserved && now >= lease.FundBy)
         {
             // The deadline passed before its timer ran: the reservation expired first, the escrow came too late.
             await ReleaseSlotsAsync(lease);
@@ -176,11 +179,11 @@ public sealed class LeaseGrain(
         {
             lease = Transition(lease, LeaseStatus.Funded, LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
             // A reserved block runs in its own window; any other lease from now, inside the room it booked.
-            var leased = LeaseWindow.From(lease.StartsAt ?? Now, TimeSpan.FromHours(lease.Request.Hours));
+            var leased = LeaseWindow.From(lease.StartsAt ?? now, TimeSpan.FromHours(lease.Request.Hours));
             if (await Pool(lease).ActivateAsync(Id, leased))
             {
                 lease = lease with { EndsAt = leased.End };
-                lease = leased.Start > Now
+                lease = leased.Start > now
                     ? Transition(lease, LeaseStatus.Funded, LeaseReasons.AwaitingStart, $"starts {leased.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'}")
                     : Transition(lease with { StartedAt = leased.Start }, LeaseStatus.Active, LeaseReasons.SlotsActivated);
             }

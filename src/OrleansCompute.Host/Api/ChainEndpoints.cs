@@ -1,6 +1,7 @@
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain;
 using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Host.Audit;
 
 namespace OrleansCompute.Host.Api;
 
@@ -12,6 +13,9 @@ public static class ChainEndpoints
         app.MapGet("/api/chain", GetAsync)
             .WithTags("Chain")
             .WithSummary("Chain id, contracts, the watcher's progress and the escrow's balance sheet (token balance = open escrows + balances owed + fees).");
+        app.MapGet("/api/audit", (MarketAudit audit, CancellationToken ct) => audit.RunAsync(ct))
+            .WithTags("Chain")
+            .WithSummary("Every lease and provider balance in the grains compared with the chain, each mismatch with its cause.");
         return app;
     }
 
@@ -19,7 +23,8 @@ public static class ChainEndpoints
     {
         var sheet = await escrow.GetBalanceSheetAsync(ct);
         return new ChainStatus(options.ChainId, options.RpcUrl, options.CreditAddress, options.EscrowAddress, options.DeployBlock,
-            sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued);
+            sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued,
+            watcher.ResumedFromBlock);
     }
 }
 
@@ -35,4 +40,5 @@ public sealed record ChainStatus(
     Credits OpenEscrows,
     Credits OwedToProviders,
     bool Conserved,
-    Credits FeesAccrued);
+    Credits FeesAccrued,
+    long WatcherResumedFromBlock);

@@ -1,0 +1,16 @@
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain;
+using OrleansCompute.Chain.Escrow;
+
+namespace OrleansCompute.Host.Chain;
+
+/// <summary>The chain watcher's cursor, kept in the escrow's <see cref="IChainCursorGrain"/> (in the SQLite store on the devnet).</summary>
+public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions options) : IEscrowEventCursor
+{
+    private IChainCursorGrain Cursor => grains.GetGrain<IChainCursorGrain>(AccountKeys.Normalize(options.EscrowAddress));
+
+    public async Task<long?> LoadAsync(CancellationToken cancellationToken) => await Cursor.GetAsync();
+
+    public Task SaveAsync(long block, CancellationToken cancellationToken) => Cursor.AdvanceAsync(block);
+}
