@@ -1,5 +1,6 @@
 using Nethereum.JsonRpc.Client;
 using OrleansCompute.Chain.Rpc;
+using Polly.CircuitBreaker;
 using Polly.Timeout;
 using Xunit;
 
@@ -29,6 +30,32 @@ public sealed class RpcResilienceTests
 
         Assert.Equal(42, result);
         Assert.Equal(3, attempts);
+    }
+
+    [Fact]
+    public async Task A_node_that_keeps_failing_opens_the_circuit_so_calls_fail_at_once_and_a_probe_closes_it_when_the_node_answers()
+    {
+        var options = Fast with { MaxRetryAttempts = 0, CircuitMinimumThroughput = 4, BreakDuration = TimeSpan.FromMilliseconds(500) };
+        var pipeline = RpcResilience.CreatePipeline(options);
+        var reached = 0;
+        var nodeUp = false;
+        ValueTask<int> Call(CancellationToken _)
+        {
+            reached++;
+            return nodeUp ? ValueTask.FromResult(7) : throw new RpcClientUnknownException("down", new HttpRequestException("connection refused"));
+        }
+
+        for (var i = 0; i < 4; i++) await Assert.ThrowsAsync<RpcClientUnknownException>(async () => await pipeline.ExecuteAsync(Call));
+        var whileOpen = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(Call));
+        var reachedWhileOpen = reached;
+        nodeUp = true;
+        await Task.Delay(options.BreakDuration + TimeSpan.FromMilliseconds(100));
+        var afterBreak = await pipeline.ExecuteAsync(Call);
+
+        Assert.Equal(4, reachedWhileOpen);
+        Assert.True(RpcResilience.IsTransient(whileOpen));
+        Assert.Equal(7, afterBreak);
+        Assert.Equal(7, await pipeline.ExecuteAsync(Call));
     }
 
     [Fact]

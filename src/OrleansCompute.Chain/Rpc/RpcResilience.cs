@@ -2,15 +2,19 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Nethereum.JsonRpc.Client;
 using Polly;
+using Polly.CircuitBreaker;
 using Polly.Retry;
 using Polly.Timeout;
 
 namespace OrleansCompute.Chain.Rpc;
 
 /// <summary>
-/// The Polly pipeline every RPC call of this library runs through: a bounded, jittered retry around a
-/// per-attempt timeout. Only faults that mean "the node did not answer, ask again" are retried; a revert
-/// or any other answer from the node is final, because retrying it would only repeat the same answer.
+/// The Polly pipeline every RPC call of this library runs through: a bounded, jittered retry around a circuit
+/// breaker around a per-attempt timeout. Only faults that mean "the node did not answer, ask again" are retried
+/// or counted by the breaker; a revert or any other answer from the node is final, because retrying it would only
+/// repeat the same answer. While the node is down the breaker is open: calls fail at once (callers such as the
+/// settlement grain keep their work queued and try later) instead of each waiting out its timeouts, and after
+/// <see cref="RpcResilienceOptions.BreakDuration"/> one call probes the node and closes the breaker when it answers.
 /// </summary>
 public static class RpcResilience
 {
@@ -37,7 +41,25 @@ public static class RpcResilience
                 },
             });
         }
-        // Inside the retry, so each attempt gets its own deadline.
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not BrokenCircuitException && IsTransient(e)),
+            FailureRatio = 0.5,
+            MinimumThroughput = options.CircuitMinimumThroughput,
+            SamplingDuration = options.CircuitSamplingDuration,
+            BreakDuration = options.BreakDuration,
+            OnOpened = args =>
+            {
+                logger?.LogWarning(args.Outcome.Exception, "The chain node is failing; RPC calls paused for {Duration}", args.BreakDuration);
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                logger?.LogInformation("The chain node answers again; RPC calls resumed");
+                return default;
+            },
+        });
+        // Innermost, so each attempt gets its own deadline.
         builder.AddTimeout(options.AttemptTimeout);
         return builder.Build();
     }
@@ -46,6 +68,7 @@ public static class RpcResilience
     public static bool IsTransient(Exception exception) => exception switch
     {
         TimeoutRejectedException => true,
+        BrokenCircuitException => true,
         RpcClientTimeoutException => true,
         HttpRequestException => true,
         SocketException => true,
