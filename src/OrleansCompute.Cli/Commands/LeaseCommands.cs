@@ -236,16 +236,26 @@ public static class LeaseCommands
     private static string Explain(LeaseSnapshot lease) =>
         $"Lease {LeaseIds.Format(lease.Id)} is {lease.Status}: {lease.History[^1].Reason} {lease.History[^1].Detail}";
 
-    /// <summary>Polls the lease until <paramref name="done"/> holds; the host learns of funding and settlement from chain events.</summary>
+    /// <summary>
+    /// Polls the lease until <paramref name="done"/> holds; the host learns of funding and settlement from chain events.
+    /// A host that stops answering for a while (a restart) is waited for too, until the same deadline.
+    /// </summary>
     private static async Task<LeaseSnapshot> WaitForAsync(MarketApiClient api, Guid leaseId, Func<LeaseSnapshot, bool> done, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + WaitForChain;
         while (true)
         {
-            var lease = await api.GetLeaseAsync(LeaseIds.Format(leaseId), ct);
-            if (done(lease)) return lease;
+            LeaseSnapshot? lease = null;
+            try
+            {
+                lease = await api.GetLeaseAsync(LeaseIds.Format(leaseId), ct);
+                if (done(lease)) return lease;
+            }
+            catch (ApiException unreachable) when (unreachable.Status == 0 && DateTime.UtcNow < deadline)
+            {
+            }
             if (DateTime.UtcNow > deadline)
-                throw new CliException($"Lease {LeaseIds.Format(leaseId)} is still {lease.Status} after {WaitForChain.TotalSeconds:0} s; check `occ devnet status`.");
+                throw new CliException($"Lease {LeaseIds.Format(leaseId)} is still {lease?.Status.ToString() ?? "unknown (the host does not answer)"} after {WaitForChain.TotalSeconds:0} s; check `occ devnet status`.");
             await Task.Delay(250, ct);
         }
     }

@@ -29,6 +29,9 @@ public sealed class MarketFixture : IAsyncLifetime
     private string[] _hostArgs = [];
 
     public AnvilProcess Anvil { get; private set; } = null!;
+
+    /// <summary>Every chain client here (host, occ, the test's own) reaches Anvil through this proxy, which can inject faults.</summary>
+    public RpcFaultProxy Rpc { get; private set; } = null!;
     public FoundryToolchain Toolchain { get; private set; } = null!;
     public DevnetConfig Devnet { get; private set; } = null!;
     public string DevnetDirectory { get; } = Path.Combine(Path.GetTempPath(), "occ-it-" + Guid.NewGuid().ToString("N"));
@@ -49,9 +52,10 @@ public sealed class MarketFixture : IAsyncLifetime
     {
         Toolchain = FoundryToolchain.Locate();
         await Toolchain.EnsureBuiltAsync();
-        Anvil = await AnvilProcess.StartAsync(Toolchain.AnvilPath);
+        Anvil = await AnvilProcess.StartAsync(Toolchain.AnvilPath, AnvilOptions);
+        Rpc = await RpcFaultProxy.StartAsync(Anvil.RpcUrl);
 
-        var rpc = new ChainRpc(Anvil.RpcUrl);
+        var rpc = new ChainRpc(Rpc.Url);
         using var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, 31337);
         var deployed = await ContractDeployer.DeployAsync(deployer, Toolchain.OutDirectory, deployer.Address);
         Escrow = new EscrowClient(rpc, deployed.EscrowAddress, deployed.CreditAddress);
@@ -59,7 +63,7 @@ public sealed class MarketFixture : IAsyncLifetime
         Wallets = DevWallets.Tenants;
         foreach (var wallet in Wallets.SkipLast(1)) await Escrow.Credit.MintAsync(deployer, wallet.Address, TenantGrant);
 
-        Devnet = new DevnetConfig(Anvil.RpcUrl, 31337, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock,
+        Devnet = new DevnetConfig(Rpc.Url, 31337, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock,
             $"http://127.0.0.1:{LoopbackPorts.Free()}");
         var files = new DevnetFiles(DevnetDirectory);
         files.WriteConfig(Devnet);
@@ -97,6 +101,19 @@ public sealed class MarketFixture : IAsyncLifetime
         await WaitForOffersAsync();
     }
 
+    /// <summary>Anvil keeps its chain in this file when it stops, and loads it when it starts again.</summary>
+    private AnvilOptions AnvilOptions => new() { StatePath = Path.Combine(DevnetDirectory, "anvil-state.json") };
+
+    /// <summary>Stops Anvil (it writes its state file) and starts a new one from that file behind the same proxy address.</summary>
+    public async Task RestartAnvilAsync(TimeSpan downFor)
+    {
+        await Anvil.StopAsync();
+        await Anvil.DisposeAsync();
+        await Task.Delay(downFor);
+        Anvil = await AnvilProcess.StartAsync(Toolchain.AnvilPath, AnvilOptions);
+        Rpc.Target = Anvil.RpcUrl;
+    }
+
     /// <summary>Stops the host and starts a new one on the same SQLite file, chain and ports: what a host restart does.</summary>
     public async Task RestartHostAsync()
     {
@@ -116,6 +133,7 @@ public sealed class MarketFixture : IAsyncLifetime
         }
         await Anvil.DisposeAsync();
         if (Upstream is not null) await Upstream.DisposeAsync();
+        if (Rpc is not null) await Rpc.DisposeAsync();
         if (Directory.Exists(DevnetDirectory)) Directory.Delete(DevnetDirectory, recursive: true);
     }
 
