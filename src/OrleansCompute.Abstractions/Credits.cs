@@ -33,6 +33,8 @@ public readonly record struct Credits([property: Id(0)] long Units) : IComparabl
 
     public int CompareTo(Credits other) => Units.CompareTo(other.Units);
 
+    public static Credits Max(Credits a, Credits b) => a >= b ? a : b;
+
     public static bool TryParse(string? text, out Credits credits)
     {
         credits = default;

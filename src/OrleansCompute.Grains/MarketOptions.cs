@@ -36,6 +36,9 @@ public sealed class MarketOptions
     /// <summary>How many inference requests one leased slot runs at once; a lease's limit is this × its slots.</summary>
     public int InferenceConcurrencyPerSlot { get; set; } = 8;
 
+    /// <summary>A token-billed lease stops admitting requests (402, top up) once its bill is within this share of its escrow.</summary>
+    public int EscrowLowPercent { get; set; } = 5;
+
     public int MaxHours { get; set; } = 24 * 30;
 
     /// <summary>How far ahead a reserved block may start.</summary>

@@ -90,7 +90,7 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
     }
 
     [Fact]
-    public async Task An_hour_billed_lease_meters_tokens_but_bills_time()
+    public async Task An_hour_billed_lease_meters_tokens_but_bills_time_and_takes_no_usage_vouchers()
     {
         var tenant = Tenant.New();
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.60m);
@@ -98,11 +98,77 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
         var lease = _market.Lease(active.Id);
         await lease.AdmitInferenceAsync(await lease.GetApiKeyAsync(tenant.Address));
         await lease.RecordInferenceAsync(new InferenceUsage(50, 50));
+        var refused = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, Credits.FromUnits(1), isFinal: false)));
+        Assert.Equal("NotTokenBilled", refused.Reason);
 
         var ended = await lease.EndAsync(tenant.Address);
 
         Assert.Equal(100, ended.Usage.TotalTokens);
         // The minimum billed: a minute at 3.60 an hour.
         Assert.Equal(Credits.FromCredits(0.06m), ended.AmountOwed);
+    }
+
+    [Fact]
+    public async Task A_lease_paying_as_it_goes_waits_for_a_voucher_at_its_threshold_and_hands_each_voucher_to_settlement()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);
+        var request = TestMarket.Request(pool) with { BillBy = LeaseBillingMode.Tokens, VoucherEvery = Credits.FromCredits(0.01m) };
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, request), tenant);
+        var lease = _market.Lease(active.Id);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+
+        // 40,000 tokens of an H100 at 3.00 an hour: 0.011112, past the threshold of 0.01.
+        await lease.AdmitInferenceAsync(key);
+        var owing = await lease.RecordInferenceAsync(new InferenceUsage(20_000, 20_000));
+        var due = await lease.AdmitInferenceAsync(key);
+
+        // A voucher for part of it brings the unpaid usage under the threshold.
+        var part = tenant.Sign(active.Id, Credits.FromCredits(0.005m), isFinal: false);
+        var accepted = await lease.SubmitUsageVoucherAsync(part);
+        var afterPart = await lease.AdmitInferenceAsync(key);
+        var again = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(part));
+        var tooMuch = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, Credits.FromCredits(0.02m), isFinal: false)));
+        var stranger = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(Tenant.New().Sign(active.Id, owing.AmountOwed, isFinal: false)));
+        var final = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, owing.AmountOwed)));
+
+        // As much again, and the threshold is crossed again: a voucher for the whole bill lets it go on.
+        var more = await lease.RecordInferenceAsync(new InferenceUsage(20_000, 20_000));
+        var dueAgain = await lease.AdmitInferenceAsync(key);
+        var paying = await lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, dueAgain.AmountToSign!.Value, isFinal: false));
+        var resumed = await lease.AdmitInferenceAsync(key);
+
+        Assert.Equal(Credits.FromUnits(11_112), owing.AmountOwed);
+        Assert.Equal((AdmissionOutcome.PaymentRequired, owing.AmountOwed), (due.Outcome, due.AmountToSign));
+        Assert.Equal(part, accepted.LastVoucher);
+        Assert.Equal(AdmissionOutcome.Admitted, afterPart.Outcome);
+        Assert.Equal(("StaleVoucher", "AboveOwed", "BadSignature", "FinalVoucher"), (again.Reason, tooMuch.Reason, stranger.Reason, final.Reason));
+        Assert.Equal((AdmissionOutcome.PaymentRequired, more.AmountOwed), (dueAgain.Outcome, dueAgain.AmountToSign));
+        Assert.Equal(Credits.FromUnits(22_223), more.AmountOwed);
+        Assert.Equal(LeaseReasons.UsageVoucherAccepted, paying.History[^1].Reason);
+        Assert.Equal(AdmissionOutcome.Admitted, resumed.Outcome);
+        await Eventually.UntilAsync(() => Task.FromResult(ClusterFixture.Chain.AttemptsFor(active.Id).Count), n => n >= 1, what: "the voucher to reach settlement");
+    }
+
+    [Fact]
+    public async Task An_escrow_nearly_used_up_stops_inference_until_a_top_up_arrives_from_the_chain()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool) with { BillBy = LeaseBillingMode.Tokens }), tenant);
+        var lease = _market.Lease(active.Id);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+
+        // 10.3M tokens cost 2.861114 of the 3.00 escrowed: within 5% of it.
+        await lease.AdmitInferenceAsync(key);
+        await lease.RecordInferenceAsync(new InferenceUsage(5_000_000, 5_300_000));
+        var low = await lease.AdmitInferenceAsync(key);
+        var toppedUp = await lease.ConfirmTopUpAsync(new EscrowToppedUp(Credits.FromCredits(2m), Credits.FromCredits(5m), TestMarket.NewTransactionHash(), 200));
+        var resumed = await lease.AdmitInferenceAsync(key);
+
+        Assert.Equal((AdmissionOutcome.PaymentRequired, (Credits?)null), (low.Outcome, low.AmountToSign));
+        Assert.Contains("top it up", low.Message);
+        Assert.Equal((Credits.FromCredits(5m), LeaseReasons.EscrowToppedUp), (toppedUp!.Escrowed, toppedUp.History[^1].Reason));
+        Assert.Equal(AdmissionOutcome.Admitted, resumed.Outcome);
     }
 }

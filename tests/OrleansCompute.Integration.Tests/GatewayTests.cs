@@ -201,6 +201,60 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.True(ended.ExitCode == 0, ended.ToString());
     }
 
+    [Fact]
+    public async Task A_lease_paying_as_it_goes_gets_402_at_its_voucher_threshold_is_paid_by_its_session_key_topped_up_and_goes_on()
+    {
+        var tenant = market.Wallets[3];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--bill-by", "tokens", "--voucher-every", "0.00005", "--session-key");
+        Assert.True(lease.VoucherSigner is not null, JsonSerializer.Serialize(lease, ApiJson.Options));
+        var request = new { model = Model, prompt = "Tell me about Trainium2.", max_tokens = 200 };
+
+        // An answer of 24 to 96 tokens costs about 0.00002 at a Trainium2's price per token: the third or so crosses the threshold.
+        Response? due = null;
+        for (var i = 0; i < 10 && due is null; i++)
+        {
+            var answer = await PostAsync(apiKey, "/v1/completions", request);
+            if (answer.Status == HttpStatusCode.PaymentRequired) due = answer;
+            else Assert.Equal(HttpStatusCode.OK, answer.Status);
+        }
+        Assert.NotNull(due);
+        Assert.Equal("voucher_required", due.Code);
+        var amount = due.Json.GetProperty("error").GetProperty("amount_to_sign").GetString();
+        Assert.Equal(HttpStatusCode.PaymentRequired, (await PostAsync(apiKey, "/v1/completions", request)).Status);
+
+        // The CLI signs with the lease's session key; the lease goes on, and settlement pays the voucher on chain.
+        var paid = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
+        Assert.True(paid.ExitCode == 0, paid.ToString());
+        Assert.Equal(amount, paid.Json.GetProperty("lastVoucher").GetProperty("amount").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(apiKey, "/v1/completions", request)).Status);
+        var settled = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
+            l => l.Paid.ToString() == amount, TimeSpan.FromSeconds(20));
+        Assert.Equal(amount, (await market.Escrow.GetLeaseAsync(lease.Id, settled.VoucherSigner!))!.Paid.ToString());
+
+        // occ infer pays by itself when the gateway asks for a voucher.
+        for (var i = 0; i < 4; i++)
+        {
+            var inferred = await market.OccAsync("infer", LeaseIds.Format(lease.Id), $"Question {i}", "--max-tokens", "200", "--tenant", tenant.Name, "--json");
+            Assert.True(inferred.ExitCode == 0, inferred.ToString());
+        }
+        var afterInfer = await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default);
+        Assert.True(Credits.TryParse(amount, out var manual) && afterInfer.LastVoucher!.Amount > manual, "occ infer signed a voucher when asked");
+
+        var topUp = await market.OccAsync("lease", "top-up", LeaseIds.Format(lease.Id), "1.5", "--tenant", tenant.Name, "--json");
+        Assert.True(topUp.ExitCode == 0, topUp.ToString());
+        var toppedUp = topUp.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(lease.Deposit + Credits.FromCredits(1.5m), toppedUp.Escrowed);
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var final = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(LeaseStatus.Settled, final.Status);
+        var onChain = (await market.Escrow.GetLeaseAsync(lease.Id, final.VoucherSigner!))!;
+        Assert.Equal(final.AmountOwed, onChain.Paid);
+        Assert.Equal(toppedUp.Escrowed - final.AmountOwed, final.Refunded);
+        await market.AssertConservedAsync();
+    }
+
     private async Task<(LeaseSnapshot Lease, string ApiKey)> LeaseAsync(TenantWallet tenant, params string[] options)
     {
         var args = new List<string> { "lease", "create", "--hours", "1", "--tenant", tenant.Name, "--json" };

@@ -9,7 +9,10 @@ public enum AdmissionOutcome
     Unauthorized,
     /// <summary>Every slot of the lease is at its concurrency limit; retry after <see cref="InferenceAdmission.RetryAfter"/>.</summary>
     Busy,
-    /// <summary>A token-billed lease whose bill has reached its deposit: the escrow cannot pay for more.</summary>
+    /// <summary>
+    /// A token-billed lease that must be paid before it goes on: its unpaid usage reached the tenant's voucher threshold
+    /// (<see cref="InferenceAdmission.AmountToSign"/> says what to sign), or its bill nearly used up the escrow (top up).
+    /// </summary>
     PaymentRequired,
 }
 
@@ -24,4 +27,5 @@ public sealed record InferenceAdmission(
     [property: Id(2)] string? PoolKey = null,
     [property: Id(3)] int Concurrency = 0,
     [property: Id(4)] TimeSpan RetryAfter = default,
-    [property: Id(5)] string? Message = null);
+    [property: Id(5)] string? Message = null,
+    [property: Id(6)] Credits? AmountToSign = null);

@@ -10,7 +10,19 @@ public sealed record EscrowFunded(
     [property: Id(2)] Credits Deposit,
     [property: Id(3)] DateTimeOffset Expiry,
     [property: Id(4)] string TransactionHash,
-    [property: Id(5)] long BlockNumber);
+    [property: Id(5)] long BlockNumber)
+{
+    /// <summary>Who signs the lease's vouchers: the tenant, or the session key the tenant named when opening the escrow.</summary>
+    [Id(6)] public string? Signer { get; init; }
+}
+
+/// <summary>A <c>LeaseToppedUp</c> event: the tenant added to the escrow, which now holds <see cref="Deposit"/>.</summary>
+[GenerateSerializer, Immutable, Alias("occ.escrow-topped-up")]
+public sealed record EscrowToppedUp(
+    [property: Id(0)] Credits Amount,
+    [property: Id(1)] Credits Deposit,
+    [property: Id(2)] string TransactionHash,
+    [property: Id(3)] long BlockNumber);
 
 /// <summary>A <c>LeaseSettled</c> event: <see cref="Amount"/> newly paid to the provider, <see cref="TotalPaid"/> in all.</summary>
 [GenerateSerializer, Immutable, Alias("occ.escrow-settled")]

@@ -22,6 +22,15 @@ public interface ILeaseGrain : IGrainWithGuidKey
     /// <summary>Accepts the tenant's final voucher for exactly what is owed and queues it for settlement.</summary>
     Task<LeaseSnapshot> SubmitFinalVoucherAsync(string tenant, SignedVoucher voucher);
 
+    /// <summary>The chain watcher saw the tenant add to the escrow: more usage can be paid for.</summary>
+    Task<LeaseSnapshot?> ConfirmTopUpAsync(EscrowToppedUp toppedUp);
+
+    /// <summary>
+    /// A cumulative usage voucher for a token-billed lease, signed by the lease's voucher signer, for more than the last
+    /// one and at most what is owed now; kept as the lease's latest and handed to settlement. Its signature is the authority.
+    /// </summary>
+    Task<LeaseSnapshot> SubmitUsageVoucherAsync(SignedVoucher voucher);
+
     /// <summary>The chain watcher saw a payment to the provider.</summary>
     Task ConfirmSettledAsync(EscrowSettled settled);
 

@@ -20,6 +20,8 @@ public static class LeaseReasons
     public const string ReservationNotFunded = "ReservationNotFunded";
     public const string FinalVoucherAccepted = "FinalVoucherAccepted";
     public const string SettlementRejected = "SettlementRejected";
+    public const string UsageVoucherAccepted = "UsageVoucherAccepted";
+    public const string EscrowToppedUp = "EscrowToppedUp";
     public const string SettledOnChain = "SettledOnChain";
     public const string ProviderReclaimed = "ProviderReclaimed";
     public const string MovedToSlot = "MovedToSlot";

@@ -53,7 +53,7 @@ public sealed record LeaseSnapshot
     [Id(14)] public DateTimeOffset? StartedAt { get; init; }
     [Id(15)] public DateTimeOffset? EndsAt { get; init; }
     [Id(16)] public DateTimeOffset? EndedAt { get; init; }
-    /// <summary>What the tenant owes for the time used; fixed when the lease ends.</summary>
+    /// <summary>What the tenant owes: for the time used, fixed when the lease ends; for tokens, kept current as they are used.</summary>
     [Id(17)] public Credits AmountOwed { get; init; }
     [Id(18)] public Credits Paid { get; init; }
     [Id(19)] public Credits Refunded { get; init; }
@@ -71,4 +71,10 @@ public sealed record LeaseSnapshot
     [Id(27)] public IReadOnlyList<SlotReclaim> Reclaims { get; init; } = [];
     /// <summary>What inference through the gateway has used on this lease.</summary>
     [Id(28)] public LeaseUsage Usage { get; init; } = LeaseUsage.None;
+    /// <summary>Who signs the lease's vouchers when it is not the tenant: the session key named in the escrow.</summary>
+    [Id(29)] public string? VoucherSigner { get; init; }
+    /// <summary>What the escrow holds, as the chain reported it: the deposit funded plus every top-up.</summary>
+    [Id(30)] public Credits Escrowed { get; init; }
+    /// <summary>The latest usage voucher accepted (cumulative), handed to settlement.</summary>
+    [Id(31)] public SignedVoucher? LastVoucher { get; init; }
 }

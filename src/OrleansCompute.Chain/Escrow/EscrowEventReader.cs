@@ -27,6 +27,7 @@ public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogge
     private static readonly EventABI Settled = ABITypedRegistry.GetEvent<SettledEventDTO>();
     private static readonly EventABI LeaseClosed = ABITypedRegistry.GetEvent<LeaseClosedEventDTO>();
     private static readonly EventABI Withdrawn = ABITypedRegistry.GetEvent<WithdrawnEventDTO>();
+    private static readonly EventABI LeaseToppedUp = ABITypedRegistry.GetEvent<LeaseToppedUpEventDTO>();
     private static readonly EventABI ProviderRegistered = ABITypedRegistry.GetEvent<ProviderRegisteredEventDTO>();
 
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -99,6 +100,12 @@ public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogge
             var e = log.DecodeEvent<LeaseClosedEventDTO>().Event;
             if (await LeaseAsync(e.Key.ToHex(prefix: true), cancellationToken) is { Id: { } id })
                 events.Add(new EscrowLeaseClosed(id, Checksum(e.Tenant), CreditsOnChain.FromUnits(e.Refund), block, index, hash));
+        }
+        else if (LeaseToppedUp.IsLogForEvent(log))
+        {
+            var e = log.DecodeEvent<LeaseToppedUpEventDTO>().Event;
+            if (await LeaseAsync(e.Key.ToHex(prefix: true), cancellationToken) is { Id: { } id } lease)
+                events.Add(new EscrowLeaseToppedUp(id, lease.Tenant, CreditsOnChain.FromUnits(e.Amount), CreditsOnChain.FromUnits(e.Deposit), block, index, hash));
         }
         else if (Withdrawn.IsLogForEvent(log))
         {

@@ -96,6 +96,7 @@ public sealed class EscrowEventWatcher(
         EscrowLeaseSettled settled => sink.OnLeaseSettledAsync(settled, cancellationToken),
         EscrowLeaseClosed closed => sink.OnLeaseClosedAsync(closed, cancellationToken),
         EscrowWithdrawn withdrawn => sink.OnWithdrawnAsync(withdrawn, cancellationToken),
+        EscrowLeaseToppedUp toppedUp => sink.OnLeaseToppedUpAsync(toppedUp, cancellationToken),
         _ => Task.CompletedTask,
     };
 

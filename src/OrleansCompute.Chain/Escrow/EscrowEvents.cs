@@ -35,6 +35,10 @@ public sealed record EscrowLeaseSettled(Guid LeaseId, string Provider, Credits A
 public sealed record EscrowLeaseClosed(Guid LeaseId, string Tenant, Credits Refund, long BlockNumber, long LogIndex, string TransactionHash)
     : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
 
+/// <summary>The tenant added <see cref="Amount"/> to a live lease's escrow, which now holds <see cref="Deposit"/> in all.</summary>
+public sealed record EscrowLeaseToppedUp(Guid LeaseId, string Tenant, Credits Amount, Credits Deposit, long BlockNumber, long LogIndex, string TransactionHash)
+    : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
+
 /// <summary>A provider withdrew its whole balance.</summary>
 public sealed record EscrowWithdrawn(string Provider, Credits Amount, long BlockNumber, long LogIndex, string TransactionHash)
     : EscrowEvent(BlockNumber, LogIndex, TransactionHash);

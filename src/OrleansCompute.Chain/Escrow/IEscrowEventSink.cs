@@ -12,4 +12,7 @@ public interface IEscrowEventSink
     Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken);
     Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken);
     Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken);
+
+    /// <summary>A tenant added to a live lease's escrow; sinks that do not track deposits ignore it.</summary>
+    Task OnLeaseToppedUpAsync(EscrowLeaseToppedUp toppedUp, CancellationToken cancellationToken) => Task.CompletedTask;
 }

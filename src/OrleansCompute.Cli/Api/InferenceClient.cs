@@ -4,6 +4,13 @@ using System.Text.Json;
 
 namespace OrleansCompute.Cli.Api;
 
+/// <summary>The gateway's 402: the lease must be paid before it goes on, by a voucher for <see cref="AmountToSign"/> or a top-up.</summary>
+public sealed class PaymentRequiredException(string code, string message, string? amountToSign) : Exception(message)
+{
+    public string Code { get; } = code;
+    public string? AmountToSign { get; } = amountToSign;
+}
+
 /// <summary>What one streamed completion produced: its text and the usage the gateway reported.</summary>
 public sealed record InferenceAnswer(string Text, string? FinishReason, int PromptTokens, int CompletionTokens);
 
@@ -55,7 +62,7 @@ public sealed class InferenceClient(HttpClient http)
         return new InferenceAnswer(text.ToString(), finish, promptTokens, completionTokens);
     }
 
-    private static async Task<ApiException> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    private static async Task<Exception> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
     {
         var raw = await response.Content.ReadAsStringAsync(ct);
         try
@@ -63,6 +70,9 @@ public sealed class InferenceClient(HttpClient http)
             using var document = JsonDocument.Parse(raw);
             var error = document.RootElement.GetProperty("error");
             var code = error.TryGetProperty("code", out var c) ? c.GetString() : null;
+            if (response.StatusCode == System.Net.HttpStatusCode.PaymentRequired)
+                return new PaymentRequiredException(code ?? "payment_required", error.GetProperty("message").GetString()!,
+                    error.TryGetProperty("amount_to_sign", out var amount) ? amount.GetString() : null);
             var retry = response.Headers.RetryAfter?.Delta is { } wait ? $" (retry after {wait.TotalSeconds:0} s)" : "";
             return new ApiException((int)response.StatusCode, code ?? "InferenceRefused", error.GetProperty("message").GetString() + retry, null, null);
         }

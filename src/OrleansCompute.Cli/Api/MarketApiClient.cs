@@ -38,6 +38,10 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<LeaseSnapshot> EndLeaseAsync(string leaseId, string tenantKey, CancellationToken ct) =>
         SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/end", null, tenantKey, ct);
 
+    /// <summary>A usage voucher: its signature is its authority, so the request itself is not signed.</summary>
+    public Task<LeaseSnapshot> SubmitUsageVoucherAsync(string leaseId, SignedVoucher voucher, CancellationToken ct) =>
+        SendAsync<LeaseSnapshot>(HttpMethod.Post, $"/api/leases/{Uri.EscapeDataString(leaseId)}/vouchers", voucher, null, ct);
+
     public Task<LeaseKey> GetLeaseKeyAsync(string leaseId, string tenantKey, CancellationToken ct) =>
         SendAsync<LeaseKey>(HttpMethod.Get, $"/api/leases/{Uri.EscapeDataString(leaseId)}/key", null, tenantKey, ct);
 

@@ -1,4 +1,7 @@
 using System.CommandLine;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Cli.Api;
 using Spectre.Console;
 
 namespace OrleansCompute.Cli.Commands;
@@ -20,14 +23,35 @@ public static class InferCommands
             { id, prompt, maxTokens, model, tenant };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            var key = await context.Api().GetLeaseKeyAsync(parse.GetValue(id)!, context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
-            var answer = await context.Inference().ChatAsync(key.ApiKey, parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(maxTokens),
-                piece =>
+            var wallet = context.Tenant(parse.GetValue(tenant));
+            var api = context.Api();
+            var key = await api.GetLeaseKeyAsync(parse.GetValue(id)!, wallet.PrivateKey, ct);
+            LeaseIds.TryParse(key.LeaseId, out var leaseId);
+            InferenceAnswer? answer = null;
+            for (var attempt = 0; answer is null; attempt++)
+            {
+                try
                 {
-                    if (context.Json) return;
-                    context.Output.Write(piece);
-                    context.Output.Flush();
-                }, ct);
+                    answer = await context.Inference().ChatAsync(key.ApiKey, parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(maxTokens),
+                        piece =>
+                        {
+                            if (context.Json) return;
+                            context.Output.Write(piece);
+                            context.Output.Flush();
+                        }, ct);
+                }
+                catch (PaymentRequiredException due) when (due.Code == "voucher_required" && attempt < 3
+                                                           && Credits.TryParse(due.AmountToSign, out var amount))
+                {
+                    // Paying as it goes: the CLI holds the lease's signer, so it signs what is owed and asks again.
+                    await LeaseCommands.PayAsync(context, api, wallet, leaseId, amount, ct);
+                    if (!context.Json) context.Console.MarkupLine(Markup.Escape($"[paid {amount} by voucher]"));
+                }
+                catch (PaymentRequiredException due)
+                {
+                    throw new CliException($"{due.Message} (occ lease top-up {key.LeaseId} AMOUNT)");
+                }
+            }
             context.Print(answer, console =>
             {
                 console.WriteLine();

@@ -2,7 +2,9 @@ using System.CommandLine;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
+using Nethereum.Hex.HexConvertors.Extensions;
 using OrleansCompute.Cli.Api;
+using OrleansCompute.Cli.Devnet;
 using Spectre.Console;
 
 namespace OrleansCompute.Cli.Commands;
@@ -21,6 +23,8 @@ public static class LeaseCommands
         lease.Subcommands.Add(EndCommand());
         lease.Subcommands.Add(FundCommand());
         lease.Subcommands.Add(KeyCommand());
+        lease.Subcommands.Add(VoucherCommand());
+        lease.Subcommands.Add(TopUpCommand());
         return lease;
     }
 
@@ -91,10 +95,14 @@ public static class LeaseCommands
         var start = StartOption();
         var billBy = new Option<LeaseBillingMode>("--bill-by")
             { Description = "Pay for the hours used (default) or for the tokens inference used, at the pool's price per 1M tokens.", DefaultValueFactory = _ => LeaseBillingMode.Hours };
+        var voucherEvery = new Option<string?>("--voucher-every")
+            { Description = "With --bill-by tokens: pay as you go, a voucher whenever this much usage (credits) is unpaid; inference waits for it (occ infer signs it)." };
+        var useSessionKey = new Option<bool>("--session-key")
+            { Description = "Sign this lease's vouchers with a new session key kept in .devnet/session-keys, named in the escrow, instead of the wallet key." };
         var constraints = new ConstraintOptions();
         var tenant = TenantOption();
         var command = new Command("create", "Reserve slots, fund the escrow from the tenant's wallet, and wait until the lease is active (or, for a block starting later, funded).")
-            { kind, slots, hours, start, region, maxPrice, quote, billBy, tenant };
+            { kind, slots, hours, start, region, maxPrice, quote, billBy, voucherEvery, useSessionKey, tenant };
         constraints.AddTo(command);
 
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
@@ -106,13 +114,26 @@ public static class LeaseCommands
             var chain = TenantChain.Connect(context);
 
             var request = constraints.Apply(parse, new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours),
-                parse.GetValue(region), max, parse.GetValue(quote), ParseStart(parse.GetValue(start))) { BillBy = parse.GetValue(billBy) });
+                parse.GetValue(region), max, parse.GetValue(quote), ParseStart(parse.GetValue(start)))
+            {
+                BillBy = parse.GetValue(billBy),
+                VoucherEvery = parse.GetValue(voucherEvery) is { } every
+                    ? Credits.TryParse(every, out var threshold) ? threshold : throw new CliException($"--voucher-every: '{every}' is not an amount of credits.")
+                    : null,
+            });
             var reserved = await api.CreateLeaseAsync(request, key, ct);
 
             string escrowTransaction;
             try
             {
-                escrowTransaction = await chain.FundEscrowAsync(wallet, reserved, ct);
+                SessionKey? session = null;
+                if (parse.GetValue(useSessionKey))
+                {
+                    var generated = Nethereum.Signer.EthECKey.GenerateKey();
+                    session = new SessionKey(reserved.Id, generated.GetPublicAddress(), generated.GetPrivateKeyAsBytes().ToHex(prefix: true));
+                    context.Devnet.WriteSessionKey(session);
+                }
+                escrowTransaction = await chain.FundEscrowAsync(wallet, reserved, ct, session?.PrivateKey);
             }
             catch (Exception) when (!ct.IsCancellationRequested)
             {
@@ -199,6 +220,61 @@ public static class LeaseCommands
         return command;
     }
 
+    private static Command VoucherCommand()
+    {
+        var id = new Argument<string>("id") { Description = "The token-billed lease to pay." };
+        var amount = new Option<string?>("--amount") { Description = "The cumulative amount to sign (default: what the lease owes now)." };
+        var tenant = TenantOption();
+        var command = new Command("voucher", "Pay a token-billed lease as it goes: sign a cumulative voucher (with its session key, if it has one) and hand it to settlement.")
+            { id, amount, tenant };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var api = context.Api();
+            var lease = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
+            var value = parse.GetValue(amount) is { } text
+                ? Credits.TryParse(text, out var parsed) ? parsed : throw new CliException($"--amount: '{text}' is not an amount of credits.")
+                : lease.AmountOwed;
+            var paid = await PayAsync(context, api, context.Tenant(parse.GetValue(tenant)), lease.Id, value, ct);
+            context.Print(paid, console =>
+            {
+                console.MarkupLine(Markup.Escape($"Voucher for {value} accepted; settlement puts it on chain."));
+                Describe(console, paid);
+            });
+        }));
+        return command;
+    }
+
+    /// <summary>Signs a usage voucher for <paramref name="amount"/> with the lease's signer and submits it.</summary>
+    public static Task<LeaseSnapshot> PayAsync(CliContext context, MarketApiClient api, TenantWallet wallet, Guid leaseId, Credits amount, CancellationToken ct)
+    {
+        var voucher = TenantChain.Connect(context).SignVoucher(wallet, leaseId, amount, isFinal: false, context.Devnet.ReadSessionKey(leaseId));
+        return api.SubmitUsageVoucherAsync(LeaseIds.Format(leaseId), voucher, ct);
+    }
+
+    private static Command TopUpCommand()
+    {
+        var id = new Argument<string>("id") { Description = "The lease whose escrow to add to." };
+        var amount = new Argument<string>("amount") { Description = "Credits to add." };
+        var tenant = TenantOption();
+        var command = new Command("top-up", "Add credits to a live lease's escrow from the tenant's wallet, and wait until the market has seen it on chain.") { id, amount, tenant };
+        command.SetAction(OccApp.Action(async (context, parse, ct) =>
+        {
+            var value = Credits.TryParse(parse.GetValue(amount), out var parsed) && parsed > Credits.Zero
+                ? parsed
+                : throw new CliException($"amount: '{parse.GetValue(amount)}' is not a positive amount of credits.");
+            var api = context.Api();
+            var lease = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
+            if (lease.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
+                throw new CliException($"Lease {LeaseIds.Format(lease.Id)} is {lease.Status}; only a live lease can be topped up.");
+            var transaction = await TenantChain.Connect(context).TopUpAsync(context.Tenant(parse.GetValue(tenant)), lease, value, ct);
+            var target = Credits.Max(lease.Escrowed, lease.Deposit) + value;
+            var topped = await WaitForAsync(api, lease.Id, l => l.Escrowed >= target, ct);
+            context.Print(new { lease = topped, transaction }, console =>
+                console.MarkupLine(Markup.Escape($"The escrow of {LeaseIds.Format(topped.Id)} holds {topped.Escrowed} (transaction {transaction}).")));
+        }));
+        return command;
+    }
+
     private static Command EndCommand()
     {
         var id = new Argument<string>("id") { Description = "The lease id." };
@@ -214,7 +290,7 @@ public static class LeaseCommands
             var ended = await api.EndLeaseAsync(leaseId, key, ct);
             if (ended.Status == LeaseStatus.Ended && ended.FinalVoucher is null)
             {
-                var voucher = TenantChain.Connect(context).SignFinalVoucher(wallet, ended.VoucherToSign!);
+                var voucher = TenantChain.Connect(context).SignFinalVoucher(wallet, ended.VoucherToSign!, context.Devnet.ReadSessionKey(ended.Id));
                 ended = await api.SubmitVoucherAsync(leaseId, voucher, key, ct);
             }
             var final = ended.Status == LeaseStatus.Ended
@@ -279,6 +355,11 @@ public static class LeaseCommands
         Row("slots", string.Join(", ", lease.SlotKeys));
         Row("price per slot-hour", lease.PricePerSlotHour);
         Row("billed by", lease.Request.BillBy == LeaseBillingMode.Tokens ? "tokens (price per 1M tokens of the kind)" : "hours");
+        Row("escrow holds", lease.Escrowed == Credits.Zero ? null : lease.Escrowed);
+        Row("owed so far", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.EndedAt is null ? lease.AmountOwed : null);
+        Row("last voucher", lease.LastVoucher is { } last ? $"{last.Amount}" : null);
+        Row("escrow left", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.Escrowed > Credits.Zero ? lease.Escrowed - lease.AmountOwed : null);
+        Row("voucher signer", lease.VoucherSigner is { } signer ? $"session key {signer}" : null);
         Row("inference", lease.Usage.Requests == 0 ? null
             : $"{lease.Usage.Requests} request(s): {lease.Usage.PromptTokens} prompt + {lease.Usage.CompletionTokens} completion = {lease.Usage.TotalTokens} tokens");
         Row("deposit", lease.Deposit);

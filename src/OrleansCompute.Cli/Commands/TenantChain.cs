@@ -17,7 +17,7 @@ public sealed class TenantChain(DevnetConfig devnet)
 
     /// <param name="sessionKey">
     /// The private key of a session key to sign the lease's vouchers instead of the tenant's key (it consents here), or
-    /// null (the default) for the tenant's own key. The market's final voucher must still come from the tenant.
+    /// null (the default) for the tenant's own key. The lease's vouchers, final ones too, must then be signed by it.
     /// </param>
     /// <returns>The openLease transaction hash.</returns>
     public async Task<string> FundEscrowAsync(TenantWallet wallet, LeaseSnapshot lease, CancellationToken ct, string? sessionKey = null)
@@ -33,8 +33,25 @@ public sealed class TenantChain(DevnetConfig devnet)
         return await escrow.ApproveAndOpenLeaseAsync(sender, lease.Id, lease.ProviderAddress!, lease.Deposit, lease.EscrowExpiry!.Value, consent, ct);
     }
 
-    public SignedVoucher SignFinalVoucher(TenantWallet wallet, VoucherRequest request) =>
-        Vouchers().Sign(wallet.PrivateKey, request.LeaseId, request.Amount, request.IsFinal);
+    public SignedVoucher SignFinalVoucher(TenantWallet wallet, VoucherRequest request, SessionKey? sessionKey = null) =>
+        SignVoucher(wallet, request.LeaseId, request.Amount, request.IsFinal, sessionKey);
+
+    /// <summary>A voucher signed by the lease's signer: its session key when it has one, else the tenant's wallet key.</summary>
+    public SignedVoucher SignVoucher(TenantWallet wallet, Guid leaseId, Abstractions.Credits amount, bool isFinal, SessionKey? sessionKey) =>
+        Vouchers().Sign(sessionKey?.PrivateKey ?? wallet.PrivateKey, leaseId, amount, isFinal);
+
+    /// <summary>Adds <paramref name="amount"/> to the lease's escrow from the tenant's wallet (approve, then topUp).</summary>
+    /// <returns>The topUp transaction hash.</returns>
+    public async Task<string> TopUpAsync(TenantWallet wallet, LeaseSnapshot lease, Abstractions.Credits amount, CancellationToken ct)
+    {
+        var rpc = new ChainRpc(devnet.RpcUrl);
+        var escrow = new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress);
+        var balance = await escrow.Credit.BalanceOfAsync(wallet.Address, ct);
+        if (balance < amount)
+            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {balance} credits; the top-up is {amount}.");
+        using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
+        return await escrow.ApproveAndTopUpAsync(sender, lease.Id, lease.VoucherSigner ?? wallet.Address, amount, ct);
+    }
 
     private VoucherSigner Vouchers() => new(devnet.ChainId, devnet.EscrowAddress);
 }

@@ -15,6 +15,9 @@ public sealed record DevnetConfig(
 /// <summary>A wallet the CLI signs for (a tenant's, or on the devnet a provider's). On the devnet these are Anvil's dev accounts.</summary>
 public sealed record TenantWallet(string Name, string Address, string PrivateKey);
 
+/// <summary>A key that signs one lease's vouchers in place of the tenant's wallet key (named in the escrow when it is opened).</summary>
+public sealed record SessionKey(Guid LeaseId, string Address, string PrivateKey);
+
 /// <summary>The files of a devnet (by default <c>.devnet/</c> in the checkout) and how they are read and written.</summary>
 public sealed class DevnetFiles(string directory)
 {
@@ -41,12 +44,21 @@ public sealed class DevnetFiles(string directory)
 
     public void WriteProviderWallets(IReadOnlyList<TenantWallet> wallets) => Write(ProviderWalletsPath, wallets);
 
+    /// <summary>Session keys the CLI made for leases (one file per lease), next to the tenant wallets they stand in for.</summary>
+    public string SessionKeysDirectory => Path.Combine(Directory, "session-keys");
+
+    public SessionKey? ReadSessionKey(Guid leaseId) => Read<SessionKey>(SessionKeyPath(leaseId));
+
+    public void WriteSessionKey(SessionKey key) => Write(SessionKeyPath(key.LeaseId), key);
+
+    private string SessionKeyPath(Guid leaseId) => Path.Combine(SessionKeysDirectory, $"{leaseId:N}.json");
+
     private static T? Read<T>(string path) =>
         File.Exists(path) ? JsonSerializer.Deserialize<T>(File.ReadAllText(path), ApiJson.Options) : default;
 
     private void Write<T>(string path, T value)
     {
-        System.IO.Directory.CreateDirectory(Directory);
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, JsonSerializer.Serialize(value, new JsonSerializerOptions(ApiJson.Options) { WriteIndented = true }));
     }
 }

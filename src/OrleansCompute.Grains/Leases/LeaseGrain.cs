@@ -177,7 +177,9 @@ public sealed class LeaseGrain(
         }
         else
         {
-            lease = Transition(lease, LeaseStatus.Funded, LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
+            var signer = funded.Signer is { } named && AccountKeys.Normalize(named) != lease.Tenant ? AccountKeys.Normalize(named) : null;
+            lease = Transition(lease with { Escrowed = funded.Deposit, VoucherSigner = signer }, LeaseStatus.Funded, LeaseReasons.EscrowFunded,
+                $"{funded.Deposit} in transaction {funded.TransactionHash}{(signer is null ? "" : $"; vouchers signed by session key {signer}")}");
             // A reserved block runs in its own window; any other lease from now, inside the room it booked.
             var leased = LeaseWindow.From(lease.StartsAt ?? now, TimeSpan.FromHours(lease.Request.Hours));
             if (await Pool(lease).ActivateAsync(Id, leased))
@@ -241,9 +243,7 @@ public sealed class LeaseGrain(
             throw MarketException.Invalid("isFinal", "NotFinal", "Ending a lease takes a final voucher.");
         if (voucher.Amount != lease.AmountOwed)
             throw MarketException.Invalid("amount", "WrongAmount", $"The lease owes {lease.AmountOwed}; the voucher says {voucher.Amount}.");
-        var signer = voucherVerifier.RecoverSigner(voucher);
-        if (signer is null || AccountKeys.Normalize(signer) != lease.Tenant)
-            throw MarketException.Invalid("signature", "BadSignature", "The voucher is not signed by the lease's tenant for this escrow contract.");
+        RequireSignedByLease(lease, voucher);
 
         lease = Transition(lease with { FinalVoucher = voucher }, LeaseStatus.Ended, LeaseReasons.FinalVoucherAccepted, $"{voucher.Amount} to {lease.ProviderAddress}");
         await SaveAsync(lease);
@@ -311,9 +311,7 @@ public sealed class LeaseGrain(
         if (ActiveLeaseFor(apiKey) is not { } lease) return Task.FromResult(NotAuthorized);
 
         var profile = AcceleratorCatalog.Require(lease.Request.Kind);
-        if (lease.Request.BillBy == LeaseBillingMode.Tokens && TokenBill(lease, profile) >= lease.Deposit)
-            return Task.FromResult(new InferenceAdmission(AdmissionOutcome.PaymentRequired,
-                Message: $"The lease's tokens have used its whole deposit of {lease.Deposit}; end it and lease again."));
+        if (PaymentDue(lease) is { } due) return Task.FromResult(due);
 
         var concurrency = lease.Request.Slots * _options.InferenceConcurrencyPerSlot;
         if (_inFlight >= concurrency)
@@ -331,7 +329,40 @@ public sealed class LeaseGrain(
         // A request still running when the lease ended is not metered: the bill was fixed at the end.
         if (lease.Status != LeaseStatus.Active || usage.TotalTokens == 0) return lease;
         lease = lease with { Usage = lease.Usage.Add(usage) };
+        if (lease.Request.BillBy == LeaseBillingMode.Tokens) lease = lease with { AmountOwed = TokenBill(lease) };
         await SaveAsync(lease);
+        return lease;
+    }
+
+    public async Task<LeaseSnapshot?> ConfirmTopUpAsync(EscrowToppedUp toppedUp)
+    {
+        if (state.State.Lease is not { } lease || toppedUp.Deposit <= lease.Escrowed) return state.State.Lease;
+        lease = Transition(lease with { Escrowed = toppedUp.Deposit }, lease.Status, LeaseReasons.EscrowToppedUp,
+            $"{toppedUp.Amount} added in transaction {toppedUp.TransactionHash}; the escrow holds {toppedUp.Deposit}");
+        await SaveAsync(lease);
+        return lease;
+    }
+
+    public async Task<LeaseSnapshot> SubmitUsageVoucherAsync(SignedVoucher voucher)
+    {
+        var lease = Lease;
+        if (voucher.LeaseId != Id)
+            throw MarketException.Invalid("leaseId", "WrongLease", "The voucher is for another lease.");
+        if (voucher.IsFinal)
+            throw MarketException.Invalid("isFinal", "FinalVoucher", "A final voucher ends the lease: use occ lease end (POST /api/leases/{id}/end, then /voucher).");
+        if (lease.Request.BillBy != LeaseBillingMode.Tokens)
+            throw new MarketException(MarketError.Conflict, "NotTokenBilled", "Usage vouchers pay token-billed leases as they go; this lease is billed by the hour when it ends.", "leaseId");
+        if (lease.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
+            throw new MarketException(MarketError.Conflict, "LeaseNotActive", $"Usage vouchers are taken while the lease is active; it is {lease.Status}.");
+        RequireSignedByLease(lease, voucher);
+        if (lease.LastVoucher is { } last && voucher.Amount <= last.Amount)
+            throw new MarketException(MarketError.Conflict, "StaleVoucher", $"A voucher for {last.Amount} was accepted already; a new one must be for more.", "amount");
+        if (voucher.Amount > lease.AmountOwed)
+            throw MarketException.Invalid("amount", "AboveOwed", $"The lease owes {lease.AmountOwed} so far; a usage voucher is for at most that.");
+
+        lease = Transition(lease with { LastVoucher = voucher }, lease.Status, LeaseReasons.UsageVoucherAccepted, $"{voucher.Amount} of {lease.AmountOwed} owed");
+        await SaveAsync(lease);
+        await GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!).EnqueueAsync(voucher);
         return lease;
     }
 
@@ -403,7 +434,7 @@ public sealed class LeaseGrain(
         var endedAt = Now;
         // A reserved block ended before it started owes nothing.
         var owed = lease.StartedAt is not { } startedAt ? Credits.Zero
-            : lease.Request.BillBy == LeaseBillingMode.Tokens ? TokenBill(lease, AcceleratorCatalog.Require(lease.Request.Kind))
+            : lease.Request.BillBy == LeaseBillingMode.Tokens ? TokenBill(lease)
             : LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours, endedAt - startedAt, _options.MinimumBilled);
         await ReleaseSlotsAsync(lease);
         return Transition(lease with
@@ -475,8 +506,37 @@ public sealed class LeaseGrain(
         await state.WriteStateAsync();
     }
 
-    private static Credits TokenBill(LeaseSnapshot lease, AcceleratorProfile profile) =>
-        LeaseBilling.OwedForTokens(profile.PricePerMillionTokens(lease.PricePerSlotHour), lease.Usage.TotalTokens, lease.Deposit);
+    private static Credits TokenBill(LeaseSnapshot lease) =>
+        LeaseBilling.OwedForTokens(AcceleratorCatalog.Require(lease.Request.Kind).PricePerMillionTokens(lease.PricePerSlotHour),
+            lease.Usage.TotalTokens, Credits.Max(lease.Escrowed, lease.Deposit));
+
+    /// <summary>
+    /// Why a token-billed lease must be paid before it runs more, or null: its bill is within a margin of what the escrow
+    /// holds (top up), or its unpaid usage reached the tenant's voucher threshold (sign a voucher for the bill).
+    /// </summary>
+    private InferenceAdmission? PaymentDue(LeaseSnapshot lease)
+    {
+        if (lease.Request.BillBy != LeaseBillingMode.Tokens) return null;
+        var escrowed = Credits.Max(lease.Escrowed, lease.Deposit);
+        var margin = Credits.FromUnits(escrowed.Units * _options.EscrowLowPercent / 100);
+        if (lease.AmountOwed + margin >= escrowed)
+            return new InferenceAdmission(AdmissionOutcome.PaymentRequired,
+                Message: $"The lease owes {lease.AmountOwed} of the {escrowed} its escrow holds; top it up (occ lease top-up) to go on.");
+        var vouchered = lease.LastVoucher?.Amount ?? Credits.Zero;
+        if (lease.Request.VoucherEvery is { } every && lease.AmountOwed - vouchered >= every)
+            return new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: lease.AmountOwed,
+                Message: $"{lease.AmountOwed - vouchered} of usage is unpaid (the threshold is {every}); sign a voucher for {lease.AmountOwed} to go on.");
+        return null;
+    }
+
+    /// <summary>Vouchers count on chain only when signed by the lease's signer: its session key if it named one, else the tenant.</summary>
+    private void RequireSignedByLease(LeaseSnapshot lease, SignedVoucher voucher)
+    {
+        var signer = voucherVerifier.RecoverSigner(voucher);
+        if (signer is null || AccountKeys.Normalize(signer) != (lease.VoucherSigner ?? lease.Tenant))
+            throw MarketException.Invalid("signature", "BadSignature",
+                $"The voucher is not signed by the lease's {(lease.VoucherSigner is null ? "tenant" : "session key")} for this escrow contract.");
+    }
 
     private static readonly InferenceAdmission NotAuthorized =
         new(AdmissionOutcome.Unauthorized, Message: "The key is not valid for an active lease (a lease's key is revoked when it ends).");

@@ -27,6 +27,8 @@ public static class LeaseEndpoints
             .WithSummary("One lease as its grain holds it.");
         leases.MapPost("/{id}/end", EndAsync).RequireAuthorization()
             .WithSummary("End the lease (or cancel it before funding); the answer carries the final voucher to sign.");
+        leases.MapPost("/{id}/vouchers", SubmitUsageVoucherAsync)
+            .WithSummary("A usage voucher for a token-billed lease, as it goes; its signature (the lease's signer) is the authority.");
         leases.MapGet("/{id}/key", KeyAsync).RequireAuthorization()
             .WithSummary("The active lease's inference key for /v1 (Authorization: Bearer …); its tenant only.");
         leases.MapPost("/{id}/voucher", SubmitVoucherAsync).RequireAuthorization()
@@ -54,6 +56,9 @@ public static class LeaseEndpoints
 
     private static Task<LeaseSnapshot> EndAsync(string id, ClaimsPrincipal user, IGrainFactory grains) =>
         grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).EndAsync(user.Tenant());
+
+    private static Task<LeaseSnapshot> SubmitUsageVoucherAsync(string id, SignedVoucher voucher, IGrainFactory grains) =>
+        grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).SubmitUsageVoucherAsync(voucher);
 
     private static async Task<LeaseKeyResponse> KeyAsync(string id, ClaimsPrincipal user, IGrainFactory grains) =>
         new(id, await grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).GetApiKeyAsync(user.Tenant()));

@@ -16,7 +16,14 @@ public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSin
         var lease = grains.GetGrain<ILeaseGrain>(opened.LeaseId);
         if (!await IsTenantsAsync(lease, opened.Tenant)) return;
         await lease.ConfirmFundingAsync(new EscrowFunded(
-            opened.Tenant, opened.Provider, opened.Deposit, opened.Expiry, opened.TransactionHash, opened.BlockNumber));
+            opened.Tenant, opened.Provider, opened.Deposit, opened.Expiry, opened.TransactionHash, opened.BlockNumber) { Signer = opened.Signer });
+    }
+
+    public async Task OnLeaseToppedUpAsync(EscrowLeaseToppedUp toppedUp, CancellationToken cancellationToken)
+    {
+        var lease = grains.GetGrain<ILeaseGrain>(toppedUp.LeaseId);
+        if (!await IsTenantsAsync(lease, toppedUp.Tenant)) return;
+        await lease.ConfirmTopUpAsync(new EscrowToppedUp(toppedUp.Amount, toppedUp.Deposit, toppedUp.TransactionHash, toppedUp.BlockNumber));
     }
 
     public async Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken)

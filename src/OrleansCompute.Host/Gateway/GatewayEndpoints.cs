@@ -77,7 +77,10 @@ public static class GatewayEndpoints
                 return new OpenAiError(429, admission.Message ?? "The lease is at its concurrency limit.", "rate_limit_exceeded", "concurrency_limit")
                     .ToResult(admission.RetryAfter);
             case AdmissionOutcome.PaymentRequired:
-                return new OpenAiError(402, admission.Message ?? "The lease's escrow is used up.", "insufficient_quota", "payment_required").ToResult();
+                // What to do is in the body: sign a voucher for amount_to_sign (POST /api/leases/{id}/vouchers), or top up.
+                return (admission.AmountToSign is { } amount
+                    ? new OpenAiError(402, admission.Message ?? "Sign a voucher to go on.", "insufficient_quota", "voucher_required") { AmountToSign = amount.ToString() }
+                    : new OpenAiError(402, admission.Message ?? "The lease's escrow is nearly used up; top it up.", "insufficient_quota", "escrow_low")).ToResult();
         }
 
         // Admitted: from here the request is in flight on the lease, and what it used is recorded whatever happens.
