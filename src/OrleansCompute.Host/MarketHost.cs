@@ -1,3 +1,5 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Orleans.Dashboard;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain;
@@ -69,6 +71,12 @@ public static class MarketHost
                 resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(180);
                 resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(120);
             });
+        // /metrics in Prometheus' format: the market's counters, Orleans' (grain calls, activations, messaging) and ASP.NET Core's.
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("orleanscompute-host"))
+            .WithMetrics(metrics => metrics
+            .AddMeter(MarketMetrics.MeterName, "Microsoft.Orleans", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddPrometheusExporter());
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<MarketExceptionHandler>();
         builder.Services.AddOpenApi();
@@ -85,6 +93,7 @@ public static class MarketHost
 
         app.MapOpenApi();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).WithTags("Host");
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOfferEndpoints();
         app.MapLeaseEndpoints();
         app.MapOrderEndpoints();

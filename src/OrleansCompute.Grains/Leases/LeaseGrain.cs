@@ -147,6 +147,7 @@ public sealed class LeaseGrain(
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(tenant)).AddLeaseAsync(Id);
         await ArmDeadlineAsync();
+        MarketMetrics.LeasesReserved.Add(1, new KeyValuePair<string, object?>("kind", request.Kind));
     }
 
     public async Task<LeaseSnapshot?> ConfirmFundingAsync(EscrowFunded funded)
@@ -264,6 +265,7 @@ public sealed class LeaseGrain(
         if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
 
         lease = lease with { Refunded = closed.Refund };
+        MarketMetrics.LeasesSettled.Add(1, new KeyValuePair<string, object?>("kind", lease.Request.Kind));
         if (lease.FinalVoucher is not null)
         {
             lease = Transition(lease, LeaseStatus.Settled, LeaseReasons.SettledOnChain,
@@ -329,6 +331,9 @@ public sealed class LeaseGrain(
         // A request still running when the lease ended is not metered: the bill was fixed at the end.
         if (lease.Status != LeaseStatus.Active || usage.TotalTokens == 0) return lease;
         lease = lease with { Usage = lease.Usage.Add(usage) };
+        var kind = new KeyValuePair<string, object?>("kind", lease.Request.Kind);
+        MarketMetrics.InferenceRequests.Add(1, kind);
+        MarketMetrics.InferenceTokens.Add(usage.TotalTokens, kind);
         if (lease.Request.BillBy == LeaseBillingMode.Tokens) lease = lease with { AmountOwed = TokenBill(lease) };
         await SaveAsync(lease);
         return lease;
