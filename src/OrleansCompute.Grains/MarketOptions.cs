@@ -47,7 +47,15 @@ public sealed class MarketOptions
     /// <summary>How long a settlement grain waits before trying again after the chain could not be reached.</summary>
     public TimeSpan SettlementRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
 
-    public int MaxBatchSize { get; set; } = 100;
+    /// <summary>
+    /// The most vouchers in one settleBatch. A voucher costs the escrow about 11,000 to 18,000 gas (more when its final
+    /// amount refunds the tenant), so 500 stay near 9M gas, well inside a block; fewer, larger batches amortize each
+    /// transaction's base cost and round trips.
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 500;
+
+    /// <summary>How many settleBatch transactions one provider's queue keeps in flight (sent, receipt not yet in).</summary>
+    public int MaxBatchesInFlight { get; set; } = 4;
 
     /// <summary>How long one settleBatch (send + receipt) may take.</summary>
     public TimeSpan SettlementTimeout { get; set; } = TimeSpan.FromSeconds(20);
