@@ -78,7 +78,7 @@ async Task RunSettlementAsync()
         Leases: options.Int("leases", 10_000),
         Tenants: options.Int("tenants", 8),
         Providers: options.Int("providers", 4),
-        Transfers: options.Int("transfers", 3_000),
+        Transfers: options.Int("transfers", 2_000),
         TransferSenders: options.Int("transfer-senders", 4),
         Repetitions: options.Int("repetitions", 3),
         AnvilArguments: (options.Value("anvil-args") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)), options.Store, dataDirectory));

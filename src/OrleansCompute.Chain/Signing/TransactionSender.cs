@@ -53,9 +53,10 @@ public sealed class TransactionSender : IDisposable
 
     /// <summary>
     /// Calls a contract function and waits for its receipt. The gas limit is estimated, unless the function message
-    /// names one (<see cref="ContractMessageBase.Gas"/>): then the call is only checked for a revert by one eth_call.
-    /// A node's estimate searches for the least gas that succeeds and runs the call a dozen or more times, which for a
-    /// settlement batch of hundreds of signatures costs far more than the transaction itself.
+    /// names one (<see cref="ContractMessageBase.Gas"/>), as Nethereum's own transaction manager does: then it is sent as
+    /// is, and a revert is named from the mined transaction. A node's estimate searches for the least gas that succeeds
+    /// and runs the call a dozen or more times, which for a settlement batch of hundreds of signatures costs far more than
+    /// the transaction itself.
     /// </summary>
     /// <exception cref="ChainRevertException">The call reverts, at estimation or on chain; carries the custom error's name.</exception>
     /// <exception cref="TimeoutException">No receipt within <see cref="TransactionSenderOptions.ReceiptTimeout"/>.</exception>
@@ -101,7 +102,7 @@ public sealed class TransactionSender : IDisposable
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var gas = gasLimit is { } limit ? await CheckCallAsync(to, data, value, limit, cancellationToken) : await EstimateGasAsync(to, data, value, cancellationToken);
+            var gas = gasLimit ?? await EstimateGasAsync(to, data, value, cancellationToken);
             var (maxPriorityFee, maxFee) = await SuggestFeesAsync(cancellationToken);
             for (var attempt = 1; ; attempt++)
             {
@@ -202,21 +203,6 @@ public sealed class TransactionSender : IDisposable
         {
             var estimate = await _rpc.CallAsync(web3 => web3.Eth.Transactions.EstimateGas.SendRequestAsync(call), cancellationToken);
             return estimate.Value * (100 + _options.GasMarginPercent) / 100;
-        }
-        catch (RpcResponseException exception) when (RevertDecoder.TryFromRpcError(exception) is { } revert)
-        {
-            throw revert;
-        }
-    }
-
-    /// <summary>Runs the call once with <paramref name="gasLimit"/> so that a revert is named before a nonce is spent.</summary>
-    private async Task<BigInteger> CheckCallAsync(string? to, string data, BigInteger value, BigInteger gasLimit, CancellationToken cancellationToken)
-    {
-        var call = new CallInput(data, to, Address, new HexBigInteger(gasLimit), new HexBigInteger(value));
-        try
-        {
-            await _rpc.CallAsync(web3 => web3.Eth.Transactions.Call.SendRequestAsync(call, BlockParameter.CreateLatest()), cancellationToken);
-            return gasLimit;
         }
         catch (RpcResponseException exception) when (RevertDecoder.TryFromRpcError(exception) is { } revert)
         {
