@@ -21,7 +21,8 @@ public static class BenchSilo
     private const int SiloPort = 21111, GatewayPort = 40000;
 
     /// <param name="profile">Counts every grain call and every storage operation (see <see cref="CallProfile"/>); off for measured runs.</param>
-    public static IHost Build(MarketStore store, string dataDirectory, CallProfile? profile = null)
+    /// <param name="settlement">The settlement grains' port to the chain; none for the market scenarios, which settle nothing.</param>
+    public static IHost Build(MarketStore store, string dataDirectory, CallProfile? profile = null, IEscrowSettlement? settlement = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         // The grains log each lease transition at Information; the bench measures the grains, not the console.
@@ -31,7 +32,8 @@ public static class BenchSilo
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IVoucherVerifier>(new VoucherSigner(ChainId, EscrowAddress));
-        builder.Services.AddSingleton<IEscrowSettlement, ReserveOnlySettlement>();
+        if (settlement is null) builder.Services.AddSingleton<IEscrowSettlement, ReserveOnlySettlement>();
+        else builder.Services.AddSingleton(settlement);
         builder.Services.Configure<MarketOptions>(_ => { });
 
         builder.UseOrleans(silo =>

@@ -4,6 +4,8 @@
 //   profile                        grain calls and storage operations per lease, unloaded latencies
 //   memory --grain slot|ping       bytes per active grain with --count grains in one silo (`all`: 1,000,000 slots,
 //                                  --baseline-count 200,000 ping grains)
+// `settlement` (issue 5, not part of `all`) settles leases on a real Anvil beside raw ERC-20 transfers and writes
+// settlement.json and settlement.md to --results (bench/settlement/run.sh), or --out like the other scenarios.
 using System.Diagnostics;
 using OrleansCompute.Bench;
 
@@ -30,11 +32,14 @@ try
         case "profile":
             (await ProfileScenario.RunAsync(settings, dataDirectory)).Save(options.Required("out"));
             break;
+        case "settlement":
+            await RunSettlementAsync();
+            break;
         case "memory":
             (await MemoryScenario.RunAsync(options.Grain, options.Int("count", 1_000_000), dataDirectory)).Save(options.Required("out"));
             break;
         default:
-            Console.Error.WriteLine($"Unknown scenario '{options.Command}'. Use: all | market --store memory|sqlite | profile | memory --grain slot|ping");
+            Console.Error.WriteLine($"Unknown scenario '{options.Command}'. Use: all | market --store memory|sqlite | profile | memory --grain slot|ping | settlement");
             return 2;
     }
     return 0;
@@ -63,6 +68,29 @@ async Task RunAllAsync()
     var command = options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}";
     Report.Write(figures, command, resultsDirectory);
     Progress.Say($"wrote {Path.Combine(resultsDirectory, "market.json")} and market.md");
+}
+
+async Task RunSettlementAsync()
+{
+    var figures = new Figures();
+    figures.Add("load_average_1m_at_start", Machine.LoadAverage());
+    figures.AddAll(await SettlementScenario.RunAsync(new SettlementSettings(
+        Leases: options.Int("leases", 10_000),
+        Tenants: options.Int("tenants", 8),
+        Providers: options.Int("providers", 4),
+        Transfers: options.Int("transfers", 2_000),
+        TransferSenders: options.Int("transfer-senders", 4),
+        Repetitions: options.Int("repetitions", 3),
+        AnvilArguments: (options.Value("anvil-args") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)), options.Store, dataDirectory));
+    figures.Add("load_average_1m_at_end", Machine.LoadAverage());
+    if (options.Value("out") is { } output)
+    {
+        figures.Save(output);
+        return;
+    }
+    var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
+    SettlementReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
+    Progress.Say($"wrote {Path.Combine(resultsDirectory, "settlement.json")} and settlement.md");
 }
 
 async Task<Figures> ChildAsync(string[] childArgs)

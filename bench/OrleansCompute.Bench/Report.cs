@@ -99,10 +99,10 @@ public static class Report
     }
 
     /// <summary>Three decimals, or four significant digits for figures below one (a ratio of 0.0031 stays readable).</summary>
-    private static double Rounded(double value) =>
+    internal static double Rounded(double value) =>
         Math.Abs(value) is >= 1 or 0 ? Math.Round(value, 3) : Math.Round(value, 3 - (int)Math.Floor(Math.Log10(Math.Abs(value))));
 
-    private static string Format(double? value) => value switch
+    internal static string Format(double? value) => value switch
     {
         null => "?",
         >= 100 => value.Value.ToString("N0", CultureInfo.InvariantCulture),

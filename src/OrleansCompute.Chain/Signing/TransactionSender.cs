@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,6 +30,9 @@ public sealed class TransactionSender : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Transaction1559Signer _signer = new();
+    private readonly Lock _minedGate = new();
+    private Task<BigInteger>? _minedCountRead;
+    private long _minedCountReadAt;
     private BigInteger? _nextNonce;
     private volatile bool _nonceStale;
 
@@ -47,12 +51,21 @@ public sealed class TransactionSender : IDisposable
 
     public long ChainId { get; }
 
-    /// <summary>Calls a contract function and waits for its receipt.</summary>
+    /// <summary>
+    /// Calls a contract function and waits for its receipt. The gas limit is estimated, unless the function message
+    /// names one (<see cref="ContractMessageBase.Gas"/>), as Nethereum's own transaction manager does: then it is sent as
+    /// is, and a revert is named from the mined transaction. A node's estimate searches for the least gas that succeeds
+    /// and runs the call a dozen or more times, which for a settlement batch of hundreds of signatures costs far more than
+    /// the transaction itself.
+    /// </summary>
     /// <exception cref="ChainRevertException">The call reverts, at estimation or on chain; carries the custom error's name.</exception>
     /// <exception cref="TimeoutException">No receipt within <see cref="TransactionSenderOptions.ReceiptTimeout"/>.</exception>
-    public Task<TransactionReceipt> SendAsync<TFunction>(string contractAddress, TFunction function, CancellationToken cancellationToken = default)
-        where TFunction : FunctionMessage, new() =>
-        SendTransactionAsync(contractAddress, function.GetCallData().ToHex(prefix: true), function.AmountToSend, cancellationToken);
+    public async Task<TransactionReceipt> SendAsync<TFunction>(string contractAddress, TFunction function, CancellationToken cancellationToken = default)
+        where TFunction : FunctionMessage, new()
+    {
+        var submitted = await SubmitAsync(contractAddress, function, cancellationToken);
+        return await WaitForSuccessAsync(submitted, cancellationToken);
+    }
 
     /// <summary>Deploys a contract; the receipt's <c>ContractAddress</c> is the new contract.</summary>
     public Task<TransactionReceipt> DeployAsync<TDeployment>(TDeployment deployment, CancellationToken cancellationToken = default)
@@ -61,31 +74,35 @@ public sealed class TransactionSender : IDisposable
 
     public async Task<TransactionReceipt> SendTransactionAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken = default)
     {
-        var submitted = await SubmitAsync(to, data, value, cancellationToken);
+        var submitted = await SubmitAsync(to, data, value, gasLimit: null, cancellationToken);
         return await WaitForSuccessAsync(submitted, cancellationToken);
     }
 
     /// <summary>Like <see cref="SendAsync{TFunction}"/> but returns once the node has the transaction, so the caller can record its hash first.</summary>
     public Task<SubmittedTransaction> SubmitAsync<TFunction>(string contractAddress, TFunction function, CancellationToken cancellationToken = default)
         where TFunction : FunctionMessage, new() =>
-        SubmitAsync(contractAddress, function.GetCallData().ToHex(prefix: true), function.AmountToSend, cancellationToken);
+        SubmitAsync(contractAddress, function.GetCallData().ToHex(prefix: true), function.AmountToSend, function.Gas, cancellationToken);
 
     /// <summary>Waits for the receipt of a submitted transaction; a transaction that reverted on chain throws its named error.</summary>
     /// <exception cref="ChainRevertException">It was mined and reverted; <see cref="ChainRevertException.TransactionHash"/> is set.</exception>
     public async Task<TransactionReceipt> WaitForSuccessAsync(SubmittedTransaction submitted, CancellationToken cancellationToken = default)
     {
-        var receipt = await WaitForReceiptAsync(submitted.Hash, cancellationToken);
+        var receipt = await WaitForReceiptAsync(submitted.Hash, submitted.Nonce, cancellationToken);
         if (receipt.Succeeded()) return receipt;
         throw await ExplainFailedReceiptAsync(submitted, receipt, cancellationToken);
     }
 
     /// <summary>Estimates, signs and broadcasts; returns once the node has the transaction, without waiting for it to be mined.</summary>
-    public async Task<SubmittedTransaction> SubmitAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken = default)
+    public Task<SubmittedTransaction> SubmitAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken = default) =>
+        SubmitAsync(to, data, value, gasLimit: null, cancellationToken);
+
+    /// <param name="gasLimit">The gas limit to send with; null estimates it.</param>
+    private async Task<SubmittedTransaction> SubmitAsync(string? to, string data, BigInteger value, BigInteger? gasLimit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var gas = await EstimateGasAsync(to, data, value, cancellationToken);
+            var gas = gasLimit ?? await EstimateGasAsync(to, data, value, cancellationToken);
             var (maxPriorityFee, maxFee) = await SuggestFeesAsync(cancellationToken);
             for (var attempt = 1; ; attempt++)
             {
@@ -123,7 +140,16 @@ public sealed class TransactionSender : IDisposable
     }
 
     /// <summary>Polls for the receipt until it exists or the receipt timeout passes.</summary>
-    public async Task<TransactionReceipt> WaitForReceiptAsync(string transactionHash, CancellationToken cancellationToken = default)
+    public Task<TransactionReceipt> WaitForReceiptAsync(string transactionHash, CancellationToken cancellationToken = default) =>
+        WaitForReceiptAsync(transactionHash, nonce: null, cancellationToken);
+
+    /// <summary>
+    /// Polls for the receipt of a transaction of ours with <paramref name="nonce"/>. Until the account's mined transaction
+    /// count passes that nonce there can be no receipt, so the waiters share one read of that count per poll interval
+    /// instead of each asking for its receipt: a sender with hundreds of transactions in flight costs the node one call
+    /// per interval plus one per receipt, not one per transaction per interval.
+    /// </summary>
+    private async Task<TransactionReceipt> WaitForReceiptAsync(string transactionHash, BigInteger? nonce, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.ReceiptTimeout);
@@ -131,9 +157,12 @@ public sealed class TransactionSender : IDisposable
         {
             while (true)
             {
-                var receipt = await _rpc.CallAsync(
-                    web3 => web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(transactionHash), deadline.Token);
-                if (receipt is not null) return receipt;
+                if (nonce is not { } ours || await MinedCountAsync(deadline.Token) > ours)
+                {
+                    var receipt = await _rpc.CallAsync(
+                        web3 => web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(transactionHash), deadline.Token);
+                    if (receipt is not null) return receipt;
+                }
                 await Task.Delay(_options.ReceiptPollInterval, deadline.Token);
             }
         }
@@ -143,6 +172,28 @@ public sealed class TransactionSender : IDisposable
             _nonceStale = true;
             throw new TimeoutException($"No receipt for transaction {transactionHash} after {_options.ReceiptTimeout.TotalSeconds:0.#} s.");
         }
+    }
+
+    /// <summary>How many of this account's transactions are mined: read at most once per poll interval, shared by every waiter.</summary>
+    private Task<BigInteger> MinedCountAsync(CancellationToken cancellationToken)
+    {
+        Task<BigInteger> read;
+        lock (_minedGate)
+        {
+            // In flight, or read successfully within the interval: share it. A failed read is not kept.
+            var current = _minedCountRead;
+            var fresh = current is not null && (!current.IsCompleted ||
+                (current.IsCompletedSuccessfully && Stopwatch.GetElapsedTime(_minedCountReadAt) < _options.ReceiptPollInterval));
+            if (!fresh)
+            {
+                _minedCountReadAt = Stopwatch.GetTimestamp();
+                // No one waiter's token: the read serves them all, and the RPC pipeline bounds its time.
+                _minedCountRead = _rpc.CallAsync(async web3 =>
+                    (await web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(Address, BlockParameter.CreateLatest())).Value);
+            }
+            read = _minedCountRead!;
+        }
+        return read.WaitAsync(cancellationToken);
     }
 
     private async Task<BigInteger> EstimateGasAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken)

@@ -14,10 +14,19 @@ public sealed class SettlementState
 
 /// <summary>
 /// One provider's settlement queue. Vouchers are persisted before they are acknowledged, gathered for a
-/// moment and sent as one settleBatch. The contract applies the good vouchers of a batch and reports each bad one,
-/// which is rejected to its lease; a batch that reverts as a whole is retried item by item, so one bad voucher cannot
-/// hold back the others; a chain that cannot be reached keeps the items queued and retries.
+/// moment and sent as settleBatch transactions, several in flight at once (consecutive nonces from the operator's one
+/// sender), so the queue never waits for one receipt before sending the next batch. The contract applies the good
+/// vouchers of a batch and reports each bad one, which is rejected to its lease; a batch that reverts as a whole is
+/// retried item by item, so one bad voucher cannot hold back the others; a chain that cannot be reached keeps the items
+/// queued and retries. A voucher is in at most one batch in flight, and the contract pays a voucher once however often
+/// it is sent.
 /// </summary>
+/// <remarks>
+/// Reentrant so that vouchers keep arriving while batches wait for their receipts. Every await leaves the state
+/// consistent: items are only appended or have their status replaced, and the vouchers of batches in flight are
+/// tracked in memory. Changes made together share one state write (see <see cref="PersistAsync"/>).
+/// </remarks>
+[Reentrant]
 public sealed class SettlementGrain(
     [PersistentState("settlement", GrainStorage.Market)] IPersistentState<SettlementState> state,
     IEscrowSettlement chain,
@@ -25,47 +34,127 @@ public sealed class SettlementGrain(
     TimeProvider clock,
     ILogger<SettlementGrain> logger) : Grain, ISettlementGrain
 {
+    /// <summary>How long the first change waits for others to share its write; about one timer tick.</summary>
+    private static readonly TimeSpan GroupCommitDelay = TimeSpan.FromMilliseconds(1);
+
     private readonly MarketOptions _options = options.Value;
+
+    /// <summary>Each voucher's latest item (its index in the state's list), so a lookup does not scan the queue.</summary>
+    private readonly Dictionary<SignedVoucher, int> _latest = [];
+
+    /// <summary>Vouchers in a batch that is being sent; the pump does not put them in another.</summary>
+    private readonly HashSet<SignedVoucher> _inFlight = [];
+
     private IGrainTimer? _flushTimer;
+    private bool _pumping;
+    private Task _lastWrite = Task.CompletedTask;
+    private Task? _nextWrite;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        for (var i = 0; i < state.State.Items.Count; i++) _latest[state.State.Items[i].Voucher] = i;
         if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Queued)) ScheduleFlush(_options.SettlementFlushDelay);
         return base.OnActivateAsync(cancellationToken);
     }
 
     public async Task EnqueueAsync(SignedVoucher voucher)
     {
-        if (state.State.Items.Any(i => i.Voucher == voucher && i.Status != SettlementItemStatus.Rejected)) return;
+        if (_latest.TryGetValue(voucher, out var known) && state.State.Items[known].Status != SettlementItemStatus.Rejected) return;
 
+        _latest[voucher] = state.State.Items.Count;
         state.State.Items.Add(new SettlementItem(voucher, SettlementItemStatus.Queued, clock.GetUtcNow()));
-        await state.WriteStateAsync();
+        await PersistAsync();
         ScheduleFlush(_options.SettlementFlushDelay);
     }
 
     public ValueTask<SettlementSnapshot> GetAsync() =>
         ValueTask.FromResult(new SettlementSnapshot(this.GetPrimaryKeyString(), state.State.Items.ToList(), state.State.BatchesSubmitted));
 
+    /// <summary>
+    /// Writes the state, shared by every change made before the write starts (a group commit): the first change waits
+    /// <see cref="GroupCommitDelay"/>, so vouchers arriving meanwhile join its write, and a write never overlaps the one
+    /// before it. Each caller returns only once a write that holds its change has completed. The state holds every item,
+    /// so a write per voucher would cost the whole queue per voucher: a burst of n vouchers, n² items serialized.
+    /// </summary>
+    private Task PersistAsync() => _nextWrite ??= WriteAfterAsync(_lastWrite);
+
+    private async Task WriteAfterAsync(Task previous)
+    {
+        await Task.Delay(GroupCommitDelay);
+        try
+        {
+            await previous;
+        }
+        catch
+        {
+            // The previous write's own callers hear of its failure; this one writes the whole state again.
+        }
+        _nextWrite = null;
+        var write = _lastWrite = state.WriteStateAsync();
+        await write;
+    }
+
     private void ScheduleFlush(TimeSpan delay)
     {
-        if (_flushTimer is not null) return;
+        if (_flushTimer is not null || _pumping) return;
         _flushTimer = this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions
         {
             DueTime = delay,
             Period = Timeout.InfiniteTimeSpan,
             KeepAlive = true,
+            // The pump waits for receipts; vouchers must keep arriving meanwhile.
+            Interleave = true,
         });
     }
 
+    /// <summary>
+    /// Sends what is queued: up to <see cref="MarketOptions.MaxBatchesInFlight"/> batches at once, a full batch whenever
+    /// one is ready and a partial one only when none is in flight, until the queue is empty. Vouchers that arrive
+    /// meanwhile join it. After a batch could not reach the chain nothing new is sent, and the queue is tried again later.
+    /// </summary>
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
         // Disposing the timer would cancel this callback's token, so it is only let go of here and disposed at the end.
         using var firedTimer = _flushTimer;
         _flushTimer = null;
+        _pumping = true;
+        var sending = new List<Task<bool>>();
+        var unreachable = false;
+        try
+        {
+            while (true)
+            {
+                while (!unreachable && sending.Count < Math.Max(1, _options.MaxBatchesInFlight) && NextBatch(partial: sending.Count == 0) is { } batch)
+                    sending.Add(SendAsync(batch, cancellationToken));
+                if (sending.Count == 0) break;
 
-        var batch = state.State.Items.Where(i => i.Status == SettlementItemStatus.Queued).Take(_options.MaxBatchSize).ToList();
-        if (batch.Count == 0) return;
+                var done = await Task.WhenAny(sending);
+                sending.Remove(done);
+                unreachable |= !await done;
+            }
+        }
+        finally
+        {
+            _pumping = false;
+        }
 
+        if (unreachable) ScheduleFlush(_options.SettlementRetryDelay);
+        else if (Queued().Any()) ScheduleFlush(TimeSpan.Zero);
+    }
+
+    private IEnumerable<SettlementItem> Queued() =>
+        state.State.Items.Where(i => i.Status == SettlementItemStatus.Queued && !_inFlight.Contains(i.Voucher));
+
+    private List<SettlementItem>? NextBatch(bool partial)
+    {
+        var batch = Queued().Take(_options.MaxBatchSize).ToList();
+        return batch.Count == 0 || (!partial && batch.Count < _options.MaxBatchSize) ? null : batch;
+    }
+
+    /// <returns>False when the chain could not be reached; the batch's items stay queued.</returns>
+    private async Task<bool> SendAsync(List<SettlementItem> batch, CancellationToken cancellationToken)
+    {
+        foreach (var item in batch) _inFlight.Add(item.Voucher);
         try
         {
             var receipt = await SubmitAsync(batch, cancellationToken);
@@ -73,15 +162,17 @@ public sealed class SettlementGrain(
             {
                 foreach (var item in batch) await SubmitAsync([item], cancellationToken);
             }
+            return true;
         }
         catch (Exception exception)
         {
             logger.LogWarning(exception, "Settlement of {Count} voucher(s) for {Provider} could not reach the chain; retrying", batch.Count, this.GetPrimaryKeyString());
-            ScheduleFlush(_options.SettlementRetryDelay);
-            return;
+            return false;
         }
-
-        if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Queued)) ScheduleFlush(TimeSpan.Zero);
+        finally
+        {
+            foreach (var item in batch) _inFlight.Remove(item.Voucher);
+        }
     }
 
     /// <summary>Sends one batch and records its outcome; a single rejected voucher is reported to its lease.</summary>
@@ -108,7 +199,7 @@ public sealed class SettlementGrain(
             rejected.Add((batch[0], receipt.Error ?? "rejected"));
             Replace(batch, item => item with { Status = SettlementItemStatus.Rejected, TransactionHash = receipt.TransactionHash, Error = receipt.Error });
         }
-        await state.WriteStateAsync();
+        await PersistAsync();
 
         foreach (var (item, error) in rejected)
         {
@@ -118,12 +209,13 @@ public sealed class SettlementGrain(
         return receipt;
     }
 
+    /// <summary>Replaces each item of the batch (its voucher's latest item: the one queued) by its update.</summary>
     private void Replace(IEnumerable<SettlementItem> batch, Func<SettlementItem, SettlementItem> update)
     {
         foreach (var item in batch)
         {
-            var index = state.State.Items.IndexOf(item);
-            state.State.Items[index] = update(item);
+            var index = _latest[item.Voucher];
+            state.State.Items[index] = update(state.State.Items[index]);
         }
     }
 }

@@ -1,0 +1,86 @@
+// Writes settlement.json (one flat object of named figures, plus machine and command) and settlement.md.
+using System.Text;
+using System.Text.Json;
+
+namespace OrleansCompute.Bench;
+
+public static class SettlementReport
+{
+    private sealed record Target(string Figure, string Label, string Goal, Func<double, bool> Met);
+
+    private static readonly Target[] Targets =
+    [
+        new("leases_settled_per_second", "leases settled/s, final voucher → confirmed settleBatch", "≥ 5,000", v => v >= 5_000),
+        new("settled_to_raw_ratio", "leases settled/s ÷ raw transfers/s, same run", "≥ 4", v => v >= 4),
+    ];
+
+    public static void Write(Figures figures, string command, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        using (var stream = File.Create(Path.Combine(directory, "settlement.json")))
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            foreach (var (name, value) in figures.Values) json.WriteNumber(name, Report.Rounded(value));
+            json.WriteStartObject("machine");
+            json.WriteNumber("cores", Environment.ProcessorCount);
+            json.WriteString("memory", Machine.Memory());
+            json.WriteString("processor", Machine.Processor());
+            json.WriteEndObject();
+            json.WriteString("command", command);
+            json.WriteEndObject();
+        }
+        File.WriteAllText(Path.Combine(directory, "settlement.md"), Markdown(figures, command));
+    }
+
+    private static string Markdown(Figures f, string command)
+    {
+        string F(string name) => Report.Format(f[name]);
+        var md = new StringBuilder();
+        md.AppendLine("# Settlement throughput");
+        md.AppendLine();
+        md.AppendLine($"`{command}` on {Environment.ProcessorCount} cores ({Machine.Processor()}), {Machine.Memory()}; " +
+                      $"load average {F("load_average_1m_at_start")} at the start, {F("load_average_1m_at_end")} at the end " +
+                      "(the machine was shared with other work, and Anvil runs on the same cores). Release build, server GC, one in-process silo.");
+        md.AppendLine();
+        md.AppendLine($"Each repetition opens {F("leases")} leases on a fresh Anvil's escrow ({F("tenants")} tenants, {F("providers")} fresh providers; unmeasured), " +
+                      $"then enqueues every final voucher at its provider's settlement grain and times until the last settleBatch is confirmed " +
+                      $"(batches of up to {F("batch_size")}, flush delay {F("flush_delay_ms")} ms). The baseline is {F("raw_transfers")} plain ERC-20 transfers of " +
+                      $"the credit from {F("raw_transfer_senders")} keys through the same TransactionSender, pipelined, first send to last receipt. " +
+                      $"The two alternate, {F("repetitions")} repetitions; the median run of each is shown.");
+        md.AppendLine();
+        md.AppendLine("| figure | measured | target | met |");
+        md.AppendLine("| --- | ---: | ---: | :---: |");
+        foreach (var target in Targets)
+        {
+            var value = f[target.Figure];
+            md.AppendLine(value is { } v
+                ? $"| {target.Label} | {Report.Format(v)} | {target.Goal} | {(target.Met(v) ? "yes" : "no")} |"
+                : $"| {target.Label} | not measured | {target.Goal} | |");
+        }
+        md.AppendLine();
+        md.AppendLine("| baseline and side figures | measured |");
+        md.AppendLine("| --- | ---: |");
+        foreach (var (label, name) in new (string, string)[]
+        {
+            ("raw ERC-20 transfers/s (same Anvil, same sender code)", "raw_transfers_per_second"),
+            ("leases settled/s, slowest run", "leases_settled_per_second_min"),
+            ("leases settled/s, fastest run", "leases_settled_per_second_max"),
+            ("voucher → confirmation p50 ms", "settle_p50_ms"),
+            ("voucher → confirmation p99 ms", "settle_p99_ms"),
+            ("enqueue acknowledged p99 ms", "enqueue_p99_ms"),
+            ("raw transfer send → receipt p50 ms", "raw_transfer_p50_ms"),
+            ("raw transfer send → receipt p99 ms", "raw_transfer_p99_ms"),
+            ("settleBatch transactions sent", "batches_sent"),
+            ("leases per batch", "leases_per_batch"),
+            ("gas per lease settled", "gas_per_lease"),
+            ("bench process CPU ms per 1,000 leases settled", "settle_cpu_ms_per_1000_leases"),
+        })
+        {
+            if (f[name] is { } value) md.AppendLine($"| {label} | {Report.Format(value)} |");
+        }
+        md.AppendLine();
+        md.AppendLine("Every figure is in `settlement.json`; `bench/README.md` describes the method.");
+        return md.ToString();
+    }
+}
