@@ -47,6 +47,7 @@ public sealed class PoolGrain(
     private readonly TimeSpan _quoteValidity = options.Value.QuoteValidity;
     private readonly TimeSpan _reportInterval = options.Value.PoolReportInterval;
     private IGrainTimer? _reportTimer;
+    private PoolStatus? _lastReport;
     private readonly Dictionary<int, List<SlotBooking>> _bookings = [];
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     // Grain references are resolved once: GetGrain looks up the interface's grain type by reflection on every call.
@@ -329,17 +330,23 @@ public sealed class PoolGrain(
 
     /// <summary>
     /// Tells the market the new price and room (one-way: it is only a hint there), at most once per report interval:
-    /// the first change reports at once, changes soon after it are gathered into one report at the interval's end.
+    /// the first change reports at once, changes soon after it are gathered into one report at the interval's end. A pool
+    /// that has just filled up or changed its price reports at once: a market still sending requests to a full pool
+    /// would cost a wasted ask per request.
     /// </summary>
     private void Report(PoolDefinition definition)
     {
+        var status = Status(definition);
+        var urgent = _lastReport is { } last && (status.PricePerSlotHour != last.PricePerSlotHour || (status.AvailableSlots == 0) != (last.AvailableSlots == 0));
+        if (_reportTimer is not null && !urgent) return;
+        _lastReport = status;
+        Market(definition).ReportAsync(status).Ignore();
         if (_reportTimer is not null) return;
-        Market(definition).ReportAsync(Status(definition)).Ignore();
         _reportTimer = this.RegisterGrainTimer(_ =>
         {
             _reportTimer!.Dispose();
             _reportTimer = null;
-            if (state.State.Definition is { } current) Market(current).ReportAsync(Status(current)).Ignore();
+            if (state.State.Definition is { } current) Market(current).ReportAsync(_lastReport = Status(current)).Ignore();
             return Task.CompletedTask;
         }, new GrainTimerCreationOptions { DueTime = _reportInterval, Period = Timeout.InfiniteTimeSpan, Interleave = true });
     }
