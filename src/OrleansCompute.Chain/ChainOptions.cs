@@ -32,11 +32,17 @@ public sealed class ChainOptions
 
     public TimeSpan ReceiptTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Blocks the chain watcher stays behind the head: an event counts (a lease funded, a settlement final) only this deep,
+    /// so a reorganization shallower than it never reaches the grains. 0 on the devnet's Anvil, which mines on demand.
+    /// </summary>
+    public int Confirmations { get; set; }
+
     public RpcResilienceOptions ToResilienceOptions() => new() { AttemptTimeout = RpcAttemptTimeout, MaxRetryAttempts = RpcMaxRetries };
 
     public TransactionSenderOptions ToSenderOptions() => new() { ReceiptTimeout = ReceiptTimeout };
 
-    public EscrowEventWatcherOptions ToWatcherOptions() => new() { PollInterval = EventPollInterval, StartBlock = DeployBlock };
+    public EscrowEventWatcherOptions ToWatcherOptions() => new() { PollInterval = EventPollInterval, StartBlock = DeployBlock, Confirmations = Confirmations };
 
     /// <summary>Throws with every missing setting named, so a misconfigured host fails at startup, not at the first settlement.</summary>
     public void Validate()

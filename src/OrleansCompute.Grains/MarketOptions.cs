@@ -61,6 +61,12 @@ public sealed class MarketOptions
     /// <summary>How many settleBatch transactions one provider's queue keeps in flight (sent, receipt not yet in).</summary>
     public int MaxBatchesInFlight { get; set; } = 4;
 
+    /// <summary>
+    /// How long a submitted voucher may go without its lease seeing the payment on chain before it is sent again (its block
+    /// dropped by a reorganization, say); sending it again is harmless, as the contract pays a voucher only once.
+    /// </summary>
+    public TimeSpan SettlementConfirmTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>How long one settleBatch (send + receipt) may take.</summary>
     public TimeSpan SettlementTimeout { get; set; } = TimeSpan.FromSeconds(20);
 }

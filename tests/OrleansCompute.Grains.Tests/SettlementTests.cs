@@ -42,6 +42,28 @@ public sealed class SettlementTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_submitted_voucher_whose_payment_the_lease_never_sees_is_sent_again_and_one_it_sees_is_confirmed()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool, hours: 2));
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted");
+
+        // Its block is gone (a reorganization): no LeaseSettled ever reaches the lease, so the voucher goes out again.
+        var resent = await Eventually.UntilAsync(() => Task.FromResult(Chain.AttemptsFor(ended.Id).Count), n => n >= 2,
+            ClusterFixture.SettlementConfirmTimeout * 3, "the voucher to be sent again");
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, ended.AmountOwed, ended.AmountOwed, TestMarket.NewTransactionHash(), 300));
+        var confirmed = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Confirmed, "the voucher to be confirmed");
+        var attempts = Chain.AttemptsFor(ended.Id).Count;
+        await Task.Delay(ClusterFixture.SettlementConfirmTimeout + TimeSpan.FromSeconds(1));
+
+        Assert.True(resent >= 2);
+        Assert.Equal(SettlementItemStatus.Confirmed, confirmed.Status);
+        Assert.Equal(attempts, Chain.AttemptsFor(ended.Id).Count);
+    }
+
+    [Fact]
     public async Task The_chain_confirming_payment_and_close_settles_the_lease_with_what_was_paid_and_refunded()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);

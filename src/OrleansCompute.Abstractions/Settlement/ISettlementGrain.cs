@@ -13,7 +13,11 @@ public interface ISettlementGrain : IGrainWithStringKey
     ValueTask<SettlementSnapshot> GetAsync();
 }
 
-public enum SettlementItemStatus { Queued, Submitted, Rejected }
+/// <summary>
+/// Queued: waiting for a batch. Submitted: its batch was mined. Confirmed: its lease has seen the payment on chain (the
+/// chain watcher's events). Rejected: the contract refused it, with its reason.
+/// </summary>
+public enum SettlementItemStatus { Queued, Submitted, Rejected, Confirmed }
 
 [GenerateSerializer, Immutable, Alias("occ.settlement-item")]
 public sealed record SettlementItem(
@@ -21,7 +25,8 @@ public sealed record SettlementItem(
     [property: Id(1)] SettlementItemStatus Status,
     [property: Id(2)] DateTimeOffset QueuedAt,
     [property: Id(3)] string? TransactionHash = null,
-    [property: Id(4)] string? Error = null);
+    [property: Id(4)] string? Error = null,
+    [property: Id(5)] DateTimeOffset? SubmittedAt = null);
 
 [GenerateSerializer, Immutable, Alias("occ.settlement-snapshot")]
 public sealed record SettlementSnapshot(

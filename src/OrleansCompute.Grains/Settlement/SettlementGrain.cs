@@ -46,6 +46,7 @@ public sealed class SettlementGrain(
     private readonly HashSet<SignedVoucher> _inFlight = [];
 
     private IGrainTimer? _flushTimer;
+    private IGrainTimer? _confirmTimer;
     private bool _pumping;
     private Task _lastWrite = Task.CompletedTask;
     private Task? _nextWrite;
@@ -54,6 +55,7 @@ public sealed class SettlementGrain(
     {
         for (var i = 0; i < state.State.Items.Count; i++) _latest[state.State.Items[i].Voucher] = i;
         if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Queued)) ScheduleFlush(_options.SettlementFlushDelay);
+        if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Submitted)) ScheduleConfirmCheck();
         return base.OnActivateAsync(cancellationToken);
     }
 
@@ -191,8 +193,9 @@ public sealed class SettlementGrain(
             rejected.AddRange(batch.Where(i => reasons.Contains(i.Voucher.LeaseId)).Select(i => (i, reasons[i.Voucher.LeaseId].First())));
             Replace(batch, item => reasons.Contains(item.Voucher.LeaseId)
                 ? item with { Status = SettlementItemStatus.Rejected, TransactionHash = receipt.TransactionHash, Error = reasons[item.Voucher.LeaseId].First() }
-                : item with { Status = SettlementItemStatus.Submitted, TransactionHash = receipt.TransactionHash });
+                : item with { Status = SettlementItemStatus.Submitted, TransactionHash = receipt.TransactionHash, SubmittedAt = clock.GetUtcNow() });
             state.State.BatchesSubmitted++;
+            ScheduleConfirmCheck();
         }
         else if (batch.Count == 1)
         {
@@ -207,6 +210,65 @@ public sealed class SettlementGrain(
             await GrainFactory.GetGrain<ILeaseGrain>(item.Voucher.LeaseId).SettlementRejectedAsync(error);
         }
         return receipt;
+    }
+
+    /// <summary>How often submitted vouchers are checked against what their leases have seen paid.</summary>
+    private TimeSpan ConfirmCheckInterval => TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(200).Ticks, _options.SettlementConfirmTimeout.Ticks / 4));
+
+    /// <summary>The most submitted vouchers one check asks their leases about.</summary>
+    private const int ConfirmChecksPerTick = 500;
+
+    private void ScheduleConfirmCheck()
+    {
+        if (_confirmTimer is not null) return;
+        _confirmTimer = this.RegisterGrainTimer(CheckConfirmationsAsync, new GrainTimerCreationOptions
+        {
+            DueTime = ConfirmCheckInterval,
+            Period = Timeout.InfiniteTimeSpan,
+            KeepAlive = true,
+            Interleave = true,
+        });
+    }
+
+    /// <summary>
+    /// A submitted voucher is Confirmed once its lease has seen at least its amount paid on chain (the chain watcher
+    /// tells the lease, after the configured confirmations). One still unseen after
+    /// <see cref="MarketOptions.SettlementConfirmTimeout"/> is queued again: its transaction's block may have been
+    /// dropped. Sending it again never pays twice, as the contract skips a voucher that is not above what is paid.
+    /// </summary>
+    private async Task CheckConfirmationsAsync(CancellationToken cancellationToken)
+    {
+        using var firedTimer = _confirmTimer;
+        _confirmTimer = null;
+        var now = clock.GetUtcNow();
+        var submitted = state.State.Items.Where(i => i.Status == SettlementItemStatus.Submitted).Take(ConfirmChecksPerTick).ToList();
+        var leases = await Task.WhenAll(submitted.Select(i => GrainFactory.GetGrain<ILeaseGrain>(i.Voucher.LeaseId).GetAsync().AsTask()));
+        var changed = false;
+        var requeued = 0;
+        for (var i = 0; i < submitted.Count; i++)
+        {
+            var item = submitted[i];
+            var index = _latest[item.Voucher];
+            if (state.State.Items[index].Status != SettlementItemStatus.Submitted) continue;
+            if (leases[i] is { } lease && lease.Paid >= item.Voucher.Amount)
+            {
+                state.State.Items[index] = item with { Status = SettlementItemStatus.Confirmed };
+                changed = true;
+            }
+            else if (item.SubmittedAt + _options.SettlementConfirmTimeout <= now)
+            {
+                state.State.Items[index] = item with { Status = SettlementItemStatus.Queued, Error = $"not seen on chain {_options.SettlementConfirmTimeout.TotalSeconds:0} s after {item.TransactionHash}; sent again" };
+                changed = true;
+                requeued++;
+            }
+        }
+        if (changed) await PersistAsync();
+        if (requeued > 0)
+        {
+            logger.LogWarning("{Count} settled voucher(s) for {Provider} not seen on chain in time; sending them again", requeued, this.GetPrimaryKeyString());
+            ScheduleFlush(TimeSpan.Zero);
+        }
+        if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Submitted)) ScheduleConfirmCheck();
     }
 
     /// <summary>Replaces each item of the batch (its voucher's latest item: the one queued) by its update.</summary>

@@ -14,6 +14,7 @@ public sealed class ClusterFixture : IAsyncLifetime
 {
     /// <summary>Short enough that expiry is seen within a test, long enough that a test funds in time.</summary>
     public static readonly TimeSpan FundingWindow = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan SettlementConfirmTimeout = TimeSpan.FromSeconds(3);
 
     public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(2);
 
@@ -63,6 +64,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                         options.SettlementFlushDelay = TimeSpan.FromMilliseconds(50);
                         options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
                         options.SettlementTimeout = TimeSpan.FromSeconds(5);
+                        options.SettlementConfirmTimeout = SettlementConfirmTimeout;
                     });
                 });
         }
