@@ -262,13 +262,34 @@ public sealed class SettlementGrain(
                 requeued++;
             }
         }
-        if (changed) await PersistAsync();
+        if (changed)
+        {
+            PruneFinished();
+            await PersistAsync();
+        }
         if (requeued > 0)
         {
             logger.LogWarning("{Count} settled voucher(s) for {Provider} not seen on chain in time; sending them again", requeued, this.GetPrimaryKeyString());
             ScheduleFlush(TimeSpan.Zero);
         }
         if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Submitted)) ScheduleConfirmCheck();
+    }
+
+    /// <summary>Finished items (confirmed or rejected) kept for <c>occ inspect settlement</c>; older ones are dropped.</summary>
+    private const int FinishedItemsKept = 1_000;
+
+    /// <summary>
+    /// Drops the oldest finished items beyond <see cref="FinishedItemsKept"/>: the state is written whole, so a queue that
+    /// only grew would cost more with every voucher. Runs between awaits, and re-indexes what is left.
+    /// </summary>
+    private void PruneFinished()
+    {
+        var finished = state.State.Items.Count(i => i.Status is SettlementItemStatus.Confirmed or SettlementItemStatus.Rejected);
+        if (finished <= FinishedItemsKept) return;
+        var drop = finished - FinishedItemsKept;
+        state.State.Items.RemoveAll(i => i.Status is SettlementItemStatus.Confirmed or SettlementItemStatus.Rejected && drop-- > 0);
+        _latest.Clear();
+        for (var i = 0; i < state.State.Items.Count; i++) _latest[state.State.Items[i].Voucher] = i;
     }
 
     /// <summary>Replaces each item of the batch (its voucher's latest item: the one queued) by its update.</summary>
