@@ -23,6 +23,40 @@ public sealed class TransactionSenderTests(ChainFixture chain)
         (await chain.GetTransactionAsync(receipt.TransactionHash)).Nonce.Value;
 
     [Fact]
+    public async Task A_transaction_stuck_in_the_pool_is_replaced_with_higher_fees_and_the_replacement_is_what_gets_mined()
+    {
+        var key = await chain.NewFundedKeyAsync();
+        var address = new EthECKey(key).GetPublicAddress();
+        using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId,
+            new TransactionSenderOptions { ReplaceAfter = TimeSpan.FromMilliseconds(300), ReceiptTimeout = TimeSpan.FromSeconds(20) });
+        var nonceBefore = await ChainNonceAsync(address);
+
+        await chain.Cheats.SetAutomineAsync(false);
+        TransactionReceipt receipt;
+        SubmittedTransaction submitted;
+        try
+        {
+            // Nothing is mined: to the sender the transaction is stuck, and it offers more until a block comes.
+            submitted = await sender.SubmitAsync(address, "0x", BigInteger.One);
+            var waiting = sender.WaitForSuccessAsync(submitted);
+            await Task.Delay(TimeSpan.FromSeconds(1.2));
+            await chain.Cheats.MineAsync();
+            receipt = await waiting;
+        }
+        finally
+        {
+            await chain.Cheats.SetAutomineAsync(true);
+        }
+
+        var mined = await chain.GetTransactionAsync(receipt.TransactionHash);
+        Assert.True(receipt.Succeeded());
+        Assert.NotEqual(submitted.Hash, receipt.TransactionHash);
+        Assert.Equal(submitted.Nonce, mined.Nonce.Value);
+        Assert.True(mined.MaxFeePerGas.Value > submitted.MaxFeePerGas);
+        Assert.Equal(nonceBefore + 1, await ChainNonceAsync(address));
+    }
+
+    [Fact]
     public async Task A_send_that_reverts_at_estimate_burns_no_nonce_and_the_next_send_succeeds()
     {
         var key = await chain.NewFundedKeyAsync();

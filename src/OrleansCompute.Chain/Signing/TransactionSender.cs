@@ -87,7 +87,7 @@ public sealed class TransactionSender : IDisposable
     /// <exception cref="ChainRevertException">It was mined and reverted; <see cref="ChainRevertException.TransactionHash"/> is set.</exception>
     public async Task<TransactionReceipt> WaitForSuccessAsync(SubmittedTransaction submitted, CancellationToken cancellationToken = default)
     {
-        var receipt = await WaitForReceiptAsync(submitted.Hash, submitted.Nonce, cancellationToken);
+        var receipt = await WaitForMinedAsync(submitted, cancellationToken);
         if (receipt.Succeeded()) return receipt;
         throw await ExplainFailedReceiptAsync(submitted, receipt, cancellationToken);
     }
@@ -124,7 +124,7 @@ public sealed class TransactionSender : IDisposable
                 }
                 _nextNonce = nonce + 1;
                 _logger.LogDebug("Sent {Hash} from {Address} with nonce {Nonce}", hash, Address, nonce);
-                return new SubmittedTransaction(hash, nonce, to, data, value, gas);
+                return new SubmittedTransaction(hash, nonce, to, data, value, gas) { MaxPriorityFeePerGas = maxPriorityFee, MaxFeePerGas = maxFee };
             }
         }
         catch
@@ -137,6 +137,81 @@ public sealed class TransactionSender : IDisposable
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Waits for the transaction's nonce to be mined, replacing the transaction with higher fees each
+    /// <see cref="TransactionSenderOptions.ReplaceAfter"/> it is not (a stuck transaction: fees below the market's);
+    /// returns the receipt of whichever version was mined. Only one can be: they share the nonce.
+    /// </summary>
+    private async Task<TransactionReceipt> WaitForMinedAsync(SubmittedTransaction submitted, CancellationToken cancellationToken)
+    {
+        if (_options.ReplaceAfter is not { } replaceAfter) return await WaitForReceiptAsync(submitted.Hash, submitted.Nonce, cancellationToken);
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.ReceiptTimeout);
+        var versions = new List<SubmittedTransaction> { submitted };
+        var replaceAt = Stopwatch.GetTimestamp() + (long)(replaceAfter.TotalSeconds * Stopwatch.Frequency);
+        try
+        {
+            while (true)
+            {
+                if (await MinedCountAsync(deadline.Token) > submitted.Nonce)
+                {
+                    foreach (var version in versions)
+                    {
+                        var receipt = await _rpc.CallAsync(
+                            web3 => web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(version.Hash), deadline.Token);
+                        if (receipt is not null) return receipt;
+                    }
+                }
+                else if (Stopwatch.GetTimestamp() >= replaceAt && submitted.MaxFeePerGas > 0)
+                {
+                    if (await ReplaceAsync(versions[^1], deadline.Token) is { } replacement) versions.Add(replacement);
+                    replaceAt = Stopwatch.GetTimestamp() + (long)(replaceAfter.TotalSeconds * Stopwatch.Frequency);
+                }
+                await Task.Delay(_options.ReceiptPollInterval, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _nonceStale = true;
+            throw new TimeoutException($"No receipt for transaction {submitted.Hash} (or its {versions.Count - 1} replacement(s)) after {_options.ReceiptTimeout.TotalSeconds:0.#} s.");
+        }
+    }
+
+    /// <summary>
+    /// Signs the same transaction again with both fees raised and broadcasts it; null when the node refused it (the nonce
+    /// was mined meanwhile, or the node could not be reached): the wait goes on for the versions already sent.
+    /// </summary>
+    private async Task<SubmittedTransaction?> ReplaceAsync(SubmittedTransaction stuck, CancellationToken cancellationToken)
+    {
+        var priority = stuck.MaxPriorityFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1;
+        var maxFee = stuck.MaxFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1;
+        var transaction = new Transaction1559(ChainId, stuck.Nonce, priority, maxFee, stuck.Gas, stuck.To ?? string.Empty, stuck.Value, stuck.Data, []);
+        string raw;
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            raw = _signer.SignTransaction(_key, transaction).EnsureHexPrefix();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        var hash = Sha3Keccack.Current.CalculateHash(raw.HexToByteArray()).ToHex(prefix: true);
+        try
+        {
+            await BroadcastAsync(raw, hash, cancellationToken);
+            _logger.LogWarning("Transaction {Stuck} (nonce {Nonce}) not mined in time; replaced by {Hash} with fees raised {Percent}%",
+                stuck.Hash, stuck.Nonce, hash, _options.FeeBumpPercent);
+        }
+        catch (Exception refused) when (refused is not OperationCanceledException)
+        {
+            _logger.LogInformation("Replacement of {Stuck} (nonce {Nonce}) not sent: {Message}", stuck.Hash, stuck.Nonce, refused.Message);
+            return null;
+        }
+        return stuck with { Hash = hash, MaxPriorityFeePerGas = priority, MaxFeePerGas = maxFee };
     }
 
     /// <summary>Polls for the receipt until it exists or the receipt timeout passes.</summary>

@@ -13,4 +13,13 @@ public sealed record TransactionSenderOptions
     public int GasMarginPercent { get; init; } = 20;
 
     public BigInteger MaxPriorityFeePerGas { get; init; } = 1_000_000_000;
+
+    /// <summary>
+    /// A transaction not mined after this long is replaced: the same nonce, signed again with fees raised by
+    /// <see cref="FeeBumpPercent"/>, so that whichever is mined first settles it and the other cannot. Null never replaces.
+    /// </summary>
+    public TimeSpan? ReplaceAfter { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How much each replacement raises both fees; nodes take a replacement only above 10%.</summary>
+    public int FeeBumpPercent { get; init; } = 25;
 }
