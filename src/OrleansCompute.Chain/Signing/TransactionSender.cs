@@ -178,6 +178,14 @@ public sealed class TransactionSender : IDisposable
             _nonceStale = true;
             throw new TimeoutException($"No receipt for transaction {submitted.Hash} (or its {versions.Count - 1} replacement(s)) after {_options.ReceiptTimeout.TotalSeconds:0.#} s.");
         }
+        catch (OperationCanceledException)
+        {
+            // The caller gave up on it (its own deadline): the next send asks the chain for the nonce instead of counting on
+            // this one being mined. A transaction dropped (by a reorganization, say) would otherwise leave a gap that every
+            // later transaction waits behind.
+            _nonceStale = true;
+            throw;
+        }
     }
 
     /// <summary>
