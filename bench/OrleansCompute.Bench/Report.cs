@@ -29,20 +29,24 @@ public static class Report
     public static void Write(Figures figures, string command, string directory)
     {
         var ordered = Leading.Where(n => figures[n] is not null).Concat(figures.Values.Select(v => v.Key).Where(n => !Leading.Contains(n)));
-        using (var stream = File.Create(Path.Combine(directory, "market.json")))
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            json.WriteStartObject();
-            foreach (var name in ordered) json.WriteNumber(name, Rounded(figures[name]!.Value));
-            json.WriteStartObject("machine");
-            json.WriteNumber("cores", Environment.ProcessorCount);
-            json.WriteString("memory", Machine.Memory());
-            json.WriteString("processor", Machine.Processor());
-            json.WriteEndObject();
-            json.WriteString("command", command);
-            json.WriteEndObject();
-        }
+        WriteJson(Path.Combine(directory, "market.json"), ordered, figures, command);
         File.WriteAllText(Path.Combine(directory, "market.md"), Markdown(figures, command));
+    }
+
+    /// <summary>A results file: the named figures in <paramref name="order"/>, then the machine and the command that measured them.</summary>
+    internal static void WriteJson(string path, IEnumerable<string> order, Figures figures, string command)
+    {
+        using var stream = File.Create(path);
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        foreach (var name in order) json.WriteNumber(name, Rounded(figures[name]!.Value));
+        json.WriteStartObject("machine");
+        json.WriteNumber("cores", Environment.ProcessorCount);
+        json.WriteString("memory", Machine.Memory());
+        json.WriteString("processor", Machine.Processor());
+        json.WriteEndObject();
+        json.WriteString("command", command);
+        json.WriteEndObject();
     }
 
     private static string Markdown(Figures figures, string command)

@@ -1,6 +1,5 @@
 // Writes settlement.json (one flat object of named figures, plus machine and command) and settlement.md.
 using System.Text;
-using System.Text.Json;
 
 namespace OrleansCompute.Bench;
 
@@ -17,19 +16,7 @@ public static class SettlementReport
     public static void Write(Figures figures, string command, string directory)
     {
         Directory.CreateDirectory(directory);
-        using (var stream = File.Create(Path.Combine(directory, "settlement.json")))
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            json.WriteStartObject();
-            foreach (var (name, value) in figures.Values) json.WriteNumber(name, Report.Rounded(value));
-            json.WriteStartObject("machine");
-            json.WriteNumber("cores", Environment.ProcessorCount);
-            json.WriteString("memory", Machine.Memory());
-            json.WriteString("processor", Machine.Processor());
-            json.WriteEndObject();
-            json.WriteString("command", command);
-            json.WriteEndObject();
-        }
+        Report.WriteJson(Path.Combine(directory, "settlement.json"), figures.Values.Select(v => v.Key), figures, command);
         File.WriteAllText(Path.Combine(directory, "settlement.md"), Markdown(figures, command));
     }
 

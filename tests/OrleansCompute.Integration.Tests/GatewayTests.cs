@@ -28,7 +28,7 @@ public sealed class GatewayTests(MarketFixture market)
     {
         var tenant = market.Wallets[2];
         var (lease, apiKey) = await LeaseAsync(tenant, "--bill-by", "tokens");
-        var client = new OpenAIClient(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
+        var client = Client(apiKey);
 
         var models = (await client.GetOpenAIModelClient().GetModelsAsync()).Value;
         var model = Assert.Single(models);
@@ -110,8 +110,7 @@ public sealed class GatewayTests(MarketFixture market)
         }
         Assert.Equal(0, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage.Requests);
 
-        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
-        Assert.True(ended.ExitCode == 0, ended.ToString());
+        await EndAsync(lease, tenant);
     }
 
     [Fact]
@@ -143,8 +142,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.True(cli.ExitCode == 0, cli.ToString());
         Assert.Equal(16, cli.Json.GetProperty("completionTokens").GetInt32());
 
-        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
-        Assert.True(ended.ExitCode == 0, ended.ToString());
+        await EndAsync(lease, tenant);
     }
 
     [Fact]
@@ -153,7 +151,7 @@ public sealed class GatewayTests(MarketFixture market)
         var tenant = market.Wallets[1];
         var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
         Assert.Equal(MarketFixture.UpstreamPoolWithUsage, lease.PoolKey);
-        var client = new OpenAIClient(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
+        var client = Client(apiKey);
 
         var model = Assert.Single((await client.GetOpenAIModelClient().GetModelsAsync()).Value);
         Assert.Equal(FakeUpstream.Model, model.Id);
@@ -179,8 +177,7 @@ public sealed class GatewayTests(MarketFixture market)
 
         var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
         Assert.Equal(new LeaseUsage(2, 2 * FakeUpstream.ReportedPromptTokens, 2 * FakeUpstream.Pieces.Length), metered);
-        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
-        Assert.True(ended.ExitCode == 0, ended.ToString());
+        await EndAsync(lease, tenant);
     }
 
     [Fact]
@@ -197,8 +194,7 @@ public sealed class GatewayTests(MarketFixture market)
         var tokens = new TokenCounter();
         var expected = new LeaseUsage(1, tokens.CountChat([new OrleansCompute.Host.Gateway.ChatMessage("user", "Count me, please.")]), tokens.Count(string.Concat(FakeUpstream.Pieces)));
         Assert.Equal(expected, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
-        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
-        Assert.True(ended.ExitCode == 0, ended.ToString());
+        await EndAsync(lease, tenant);
     }
 
     [Fact]
@@ -253,6 +249,15 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(final.AmountOwed, onChain.Paid);
         Assert.Equal(toppedUp.Escrowed - final.AmountOwed, final.Refunded);
         await market.AssertConservedAsync();
+    }
+
+    private OpenAIClient Client(string apiKey) =>
+        new(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
+
+    private async Task EndAsync(LeaseSnapshot lease, TenantWallet tenant)
+    {
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
     }
 
     private async Task<(LeaseSnapshot Lease, string ApiKey)> LeaseAsync(TenantWallet tenant, params string[] options)

@@ -22,12 +22,7 @@ public sealed class TenantChain(DevnetConfig devnet)
     /// <returns>The openLease transaction hash.</returns>
     public async Task<string> FundEscrowAsync(TenantWallet wallet, LeaseSnapshot lease, CancellationToken ct, string? sessionKey = null)
     {
-        var rpc = new ChainRpc(devnet.RpcUrl);
-        var escrow = new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress);
-        var balance = await escrow.Credit.BalanceOfAsync(wallet.Address, ct);
-        if (balance < lease.Deposit)
-            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {balance} credits; the lease needs a deposit of {lease.Deposit}. Nothing was reserved.");
-
+        var (rpc, escrow) = await EscrowPaidFromAsync(wallet, lease.Deposit, $"the lease needs a deposit of {lease.Deposit}. Nothing was reserved.", ct);
         using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
         var consent = sessionKey is null ? null : Vouchers().SignSessionKeyConsent(sessionKey, wallet.Address, lease.Id);
         return await escrow.ApproveAndOpenLeaseAsync(sender, lease.Id, lease.ProviderAddress!, lease.Deposit, lease.EscrowExpiry!.Value, consent, ct);
@@ -44,13 +39,20 @@ public sealed class TenantChain(DevnetConfig devnet)
     /// <returns>The topUp transaction hash.</returns>
     public async Task<string> TopUpAsync(TenantWallet wallet, LeaseSnapshot lease, Abstractions.Credits amount, CancellationToken ct)
     {
+        var (rpc, escrow) = await EscrowPaidFromAsync(wallet, amount, $"the top-up is {amount}.", ct);
+        using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
+        return await escrow.ApproveAndTopUpAsync(sender, lease.Id, lease.VoucherSigner ?? wallet.Address, amount, ct);
+    }
+
+    /// <summary>The escrow, once the wallet is seen to hold <paramref name="amount"/>; otherwise a refusal saying what it was for.</summary>
+    private async Task<(ChainRpc Rpc, EscrowClient Escrow)> EscrowPaidFromAsync(TenantWallet wallet, Abstractions.Credits amount, string purpose, CancellationToken ct)
+    {
         var rpc = new ChainRpc(devnet.RpcUrl);
         var escrow = new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress);
         var balance = await escrow.Credit.BalanceOfAsync(wallet.Address, ct);
         if (balance < amount)
-            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {balance} credits; the top-up is {amount}.");
-        using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
-        return await escrow.ApproveAndTopUpAsync(sender, lease.Id, lease.VoucherSigner ?? wallet.Address, amount, ct);
+            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {balance} credits; {purpose}");
+        return (rpc, escrow);
     }
 
     private VoucherSigner Vouchers() => new(devnet.ChainId, devnet.EscrowAddress);

@@ -513,7 +513,10 @@ public sealed class LeaseGrain(
 
     private static Credits TokenBill(LeaseSnapshot lease) =>
         LeaseBilling.OwedForTokens(AcceleratorCatalog.Require(lease.Request.Kind).PricePerMillionTokens(lease.PricePerSlotHour),
-            lease.Usage.TotalTokens, Credits.Max(lease.Escrowed, lease.Deposit));
+            lease.Usage.TotalTokens, EscrowHolds(lease));
+
+    /// <summary>What the escrow holds: as the chain reported it once funded (with top-ups), else the deposit the lease asks for.</summary>
+    private static Credits EscrowHolds(LeaseSnapshot lease) => Credits.Max(lease.Escrowed, lease.Deposit);
 
     /// <summary>
     /// Why a token-billed lease must be paid before it runs more, or null: its bill is within a margin of what the escrow
@@ -522,7 +525,7 @@ public sealed class LeaseGrain(
     private InferenceAdmission? PaymentDue(LeaseSnapshot lease)
     {
         if (lease.Request.BillBy != LeaseBillingMode.Tokens) return null;
-        var escrowed = Credits.Max(lease.Escrowed, lease.Deposit);
+        var escrowed = EscrowHolds(lease);
         var margin = Credits.FromUnits(escrowed.Units * _options.EscrowLowPercent / 100);
         if (lease.AmountOwed + margin >= escrowed)
             return new InferenceAdmission(AdmissionOutcome.PaymentRequired,

@@ -15,6 +15,9 @@ public sealed class TokenCounter
 
     public int Count(string text) => text.Length == 0 ? 0 : _tokenizer.CountTokens(text);
 
+    /// <summary>The prompt of a request: its chat messages with their framing, or its plain prompt.</summary>
+    public int CountPrompt(CompletionRequest request) => request.Messages is { } messages ? CountChat(messages) : Count(request.Prompt);
+
     public int CountChat(IReadOnlyList<ChatMessage> messages) =>
         messages.Sum(m => TokensPerMessage + Count(m.Role) + Count(m.Content)) + TokensPerReply;
 }

@@ -23,7 +23,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
     {
         var request = call.Request;
         // Counted up front, so a request cut short still meters its prompt; replaced by the server's figure when it gives one.
-        meter.PromptTokens = request.Messages is { } messages ? tokens.CountChat(messages) : tokens.Count(request.Prompt);
+        meter.PromptTokens = tokens.CountPrompt(request);
         var body = JsonNode.Parse(call.Body.GetRawText())!.AsObject();
         // Ask a streaming server for usage in its last chunk: otherwise only counting could meter the answer.
         if (request.Stream) body["stream_options"] = new JsonObject { ["include_usage"] = true };
