@@ -3,10 +3,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Storage;
+using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Grains;
 using OrleansCompute.Storage.Hosting;
+using OrleansCompute.Storage.LeaseBook;
 
 namespace OrleansCompute.Bench;
 
@@ -40,6 +42,7 @@ public static class BenchSilo
         {
             silo.UseLocalhostClustering(SiloPort, GatewayPort);
             AddReminders(silo, store, dataDirectory);
+            AddLeaseBook(silo, store, dataDirectory, profile);
             if (profile is null)
             {
                 AddStore(silo, store, GrainStorage.Market, dataDirectory);
@@ -55,6 +58,21 @@ public static class BenchSilo
             }
         });
         return builder.Build();
+    }
+
+    /// <summary>The pools' lease book beside the grain state: in memory, or in the same SQLite file; counted when profiling.</summary>
+    private static void AddLeaseBook(ISiloBuilder silo, MarketStore store, string dataDirectory, CallProfile? profile)
+    {
+        if (profile is not null)
+        {
+            silo.Services.AddSingleton<ILeaseBook>(services =>
+            {
+                var serializer = services.GetRequiredService<Orleans.Serialization.Serializer>();
+                return new CountingLeaseBook(new InProcessLeaseBook(serializer), profile, serializer);
+            });
+        }
+        else if (store == MarketStore.Sqlite) silo.AddSqliteLeaseBook(DatabasePath(dataDirectory));
+        else silo.AddInProcessLeaseBook();
     }
 
     private static void AddStore(ISiloBuilder silo, MarketStore store, string name, string dataDirectory)

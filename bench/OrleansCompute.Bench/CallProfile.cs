@@ -4,6 +4,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Orleans.Serialization;
 using Orleans.Storage;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Bench;
 
@@ -53,9 +55,13 @@ public sealed class CallProfile : IIncomingGrainCallFilter
         }
     }
 
-    public void RecordStorage(string operation, string stateName, GrainId grainId, long ticks, long bytes)
+    public void RecordStorage(string operation, string stateName, GrainId grainId, long ticks, long bytes) =>
+        RecordStorage($"{operation} {grainId.Type}/{stateName}", ticks, bytes);
+
+    /// <summary>An operation on a store that is not grain state (the lease book), by its full name.</summary>
+    public void RecordStorage(string name, long ticks, long bytes)
     {
-        if (_recording) Add(_storage, $"{operation} {grainId.Type}/{stateName}", ticks, bytes);
+        if (_recording) Add(_storage, name, ticks, bytes);
     }
 
     private static void Add(ConcurrentDictionary<string, Tally> tallies, string name, long ticks, long bytes)
@@ -98,5 +104,30 @@ public sealed class CountingGrainStorage(IGrainStorage inner, CallProfile profil
         var started = Stopwatch.GetTimestamp();
         await operation();
         profile.RecordStorage(operationName, stateName, grainId, Stopwatch.GetTimestamp() - started, bytes);
+    }
+}
+
+/// <summary>The pools' lease book with every write and read counted and timed, and each record's size measured.</summary>
+public sealed class CountingLeaseBook(ILeaseBook inner, CallProfile profile, Serializer serializer) : ILeaseBook
+{
+    public Task<IReadOnlyList<BookedLease>> ReadLiveAsync(string poolKey) => Timed("read lease-book/live", 0, () => inner.ReadLiveAsync(poolKey));
+
+    public Task<BookedLease?> FindAsync(Guid leaseId) => Timed("read lease-book/lease", 0, () => inner.FindAsync(leaseId));
+
+    public Task<string?> FindPoolAsync(Guid leaseId) => Timed("read lease-book/pool", 0, () => inner.FindPoolAsync(leaseId));
+
+    public Task<IReadOnlyList<LeaseSnapshot>> ListTenantAsync(string tenant) => Timed("read lease-book/tenant", 0, () => inner.ListTenantAsync(tenant));
+
+    public Task WriteAsync(BookedLease record) =>
+        Timed("write lease-book/lease", serializer.SerializeToArray(record).Length, async () => { await inner.WriteAsync(record); return 0; });
+
+    public Task RemoveAsync(Guid leaseId) => Timed("clear lease-book/lease", 0, async () => { await inner.RemoveAsync(leaseId); return 0; });
+
+    private async Task<T> Timed<T>(string name, long bytes, Func<Task<T>> operation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var result = await operation();
+        profile.RecordStorage(name, Stopwatch.GetTimestamp() - started, bytes);
+        return result;
     }
 }

@@ -2,6 +2,8 @@
 // interleaved in one silo (ping, lease; lease, ping; ...) so both see the same machine.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Leases;
 
 namespace OrleansCompute.Bench;
 
@@ -18,6 +20,7 @@ public static class MarketScenario
         using var host = BenchSilo.Build(store, dataDirectory);
         await host.StartAsync();
         var grains = host.Services.GetRequiredService<IGrainFactory>();
+        var leases = new LeaseDirectory(grains, host.Services.GetRequiredService<ILeaseBook>());
         var shape = new MarketShape(settings.Slots, settings.Tenants, settings.HeldPerTenant);
         await shape.DefineAsync(grains);
         Progress.Say($"market/{suffix}: {shape.Pools.Count} pools, {shape.Slots} slots, {settings.Tenants} tenants holding up to {settings.HeldPerTenant} leases each");
@@ -30,11 +33,11 @@ public static class MarketScenario
             if (repetition % 2 == 0)
             {
                 pingRuns.Add(await PingAsync(grains, settings));
-                leaseRuns.Add(await LeasesAsync(grains, shape, settings));
+                leaseRuns.Add(await LeasesAsync(grains, leases, shape, settings));
             }
             else
             {
-                leaseRuns.Add(await LeasesAsync(grains, shape, settings));
+                leaseRuns.Add(await LeasesAsync(grains, leases, shape, settings));
                 pingRuns.Add(await PingAsync(grains, settings));
             }
             Progress.Say($"market/{suffix} repetition {repetition + 1}: {leaseRuns[^1].PerSecond:N0} leases/s (p99 {leaseRuns[^1].Main.P99Ms:F1} ms), " +
@@ -83,9 +86,9 @@ public static class MarketScenario
         return figures;
     }
 
-    private static Task<RunResult> LeasesAsync(IGrainFactory grains, MarketShape shape, LoadSettings settings) =>
+    private static Task<RunResult> LeasesAsync(IGrainFactory grains, LeaseDirectory leases, MarketShape shape, LoadSettings settings) =>
         ClosedLoops.RunAsync(settings.Tenants, settings.Warmup, settings.Duration,
-            (tenant, recorder) => shape.TenantLoopAsync(grains, tenant, recorder));
+            (tenant, recorder) => shape.TenantLoopAsync(grains, leases, tenant, recorder));
 
     public static Task<RunResult> PingAsync(IGrainFactory grains, LoadSettings settings) =>
         ClosedLoops.RunAsync(settings.Tenants, settings.Warmup, settings.Duration, async (loop, recorder) =>

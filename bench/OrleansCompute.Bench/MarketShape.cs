@@ -3,6 +3,7 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Leases;
 
 namespace OrleansCompute.Bench;
 
@@ -56,7 +57,8 @@ public sealed class MarketShape
     /// A tenant's loop: reserve one slot, then the next, back to back; once it holds <see cref="HeldPerTenant"/> leases it cancels
     /// the oldest before asking again. Only reservations count; cancels are timed on the side. What it holds at the end is cancelled.
     /// </summary>
-    public async Task TenantLoopAsync(IGrainFactory grains, int tenantIndex, LoopRecorder recorder)
+    /// <remarks>Requests and cancels take the host's own paths: <see cref="LeaseRequests.RequestLeaseAsync"/> and <see cref="LeaseDirectory.EndAsync"/>.</remarks>
+    public async Task TenantLoopAsync(IGrainFactory grains, LeaseDirectory leases, int tenantIndex, LoopRecorder recorder)
     {
         var tenant = Tenants[tenantIndex];
         var held = new Queue<Guid>();
@@ -68,16 +70,15 @@ public sealed class MarketShape
                 if (held.Count >= HeldPerTenant)
                 {
                     var cancelStarted = await recorder.TurnAsync();
-                    await grains.GetGrain<ILeaseGrain>(held.Peek()).EndAsync(tenant);
+                    await leases.EndAsync(held.Peek(), tenant);
                     held.Dequeue();
                     recorder.SideCompleted(cancelStarted);
                 }
 
-                var leaseId = Guid.NewGuid();
                 var started = await recorder.TurnAsync();
-                await grains.GetGrain<ILeaseGrain>(leaseId).RequestAsync(tenant, Requests[turn++ % Requests.Count]);
+                var lease = await grains.RequestLeaseAsync(tenant, Requests[turn++ % Requests.Count]);
                 recorder.Completed(started);
-                held.Enqueue(leaseId);
+                held.Enqueue(lease.Id);
             }
             catch (MarketException refused) when (refused.Error == MarketError.Conflict)
             {
@@ -88,7 +89,7 @@ public sealed class MarketShape
                 recorder.Error();
             }
         }
-        foreach (var leaseId in held) await grains.GetGrain<ILeaseGrain>(leaseId).EndAsync(tenant);
+        foreach (var leaseId in held) await leases.EndAsync(leaseId, tenant);
     }
 
     public static string Address(int prefix, int index) => $"0x{prefix:x2}{index:x38}";

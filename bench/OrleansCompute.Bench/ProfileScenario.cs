@@ -4,7 +4,8 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Leases;
 
 namespace OrleansCompute.Bench;
 
@@ -18,6 +19,7 @@ public static class ProfileScenario
         using var host = BenchSilo.Build(MarketStore.Memory, dataDirectory, profile);
         await host.StartAsync();
         var grains = host.Services.GetRequiredService<IGrainFactory>();
+        var directory = new LeaseDirectory(grains, host.Services.GetRequiredService<ILeaseBook>());
         var shape = new MarketShape(settings.Slots, settings.Tenants, settings.HeldPerTenant);
         await shape.DefineAsync(grains);
         Progress.Say("profile: counting the grain calls and storage operations of one lease and of its cancel");
@@ -26,11 +28,10 @@ public static class ProfileScenario
         async Task EveryTenantAsync(Func<int, Task> step) => await Task.WhenAll(Enumerable.Range(0, shape.Tenants.Count).Select(step));
         async Task ReserveAsync(int tenant)
         {
-            var leaseId = Guid.NewGuid();
-            await grains.GetGrain<ILeaseGrain>(leaseId).RequestAsync(shape.Tenants[tenant], shape.Requests[(tenant + held[tenant].Count) % shape.Requests.Count]);
-            held[tenant].Enqueue(leaseId);
+            var lease = await grains.RequestLeaseAsync(shape.Tenants[tenant], shape.Requests[(tenant + held[tenant].Count) % shape.Requests.Count]);
+            held[tenant].Enqueue(lease.Id);
         }
-        Task CancelOldestAsync(int tenant) => grains.GetGrain<ILeaseGrain>(held[tenant].Dequeue()).EndAsync(shape.Tenants[tenant]);
+        Task CancelOldestAsync(int tenant) => directory.EndAsync(held[tenant].Dequeue(), shape.Tenants[tenant]);
 
         // Warm every grain and code path once, then fill the market to where the load run sits: each tenant holding all but one lease.
         await EveryTenantAsync(async t => { await ReserveAsync(t); await CancelOldestAsync(t); });
@@ -58,7 +59,7 @@ public static class ProfileScenario
         figures.Markdown.Add(Table($"One lease reserved ({leases} tenants each reserving one more slot at once; the market holding {(settings.HeldPerTenant - 1) * leases} to {settings.HeldPerTenant * leases} leases)", reserve, leases));
         figures.Markdown.Add(Table("The cancel that frees its slot (Reserved → Cancelled)", cancel, leases));
 
-        var unloaded = await UnloadedAsync(grains, shape);
+        var unloaded = await UnloadedAsync(grains, directory, shape);
         figures.Add("unloaded_lease_p50_ms", unloaded.Lease.P50Ms);
         figures.Add("unloaded_cancel_p50_ms", unloaded.Cancel.P50Ms);
         figures.Add("unloaded_ping_p50_ms", unloaded.Ping.P50Ms);
@@ -98,18 +99,17 @@ public static class ProfileScenario
     }
 
     /// <summary>One tenant alone, one request at a time: the path's own latency, with no queue in front of it.</summary>
-    private static async Task<(Percentiles Lease, Percentiles Cancel, Percentiles Ping)> UnloadedAsync(IGrainFactory grains, MarketShape shape)
+    private static async Task<(Percentiles Lease, Percentiles Cancel, Percentiles Ping)> UnloadedAsync(IGrainFactory grains, LeaseDirectory leases, MarketShape shape)
     {
         var tenant = shape.Tenants[0];
         List<long> lease = new(UnloadedRequests), cancel = new(UnloadedRequests), ping = new(UnloadedRequests);
         for (var i = 0; i < UnloadedRequests; i++)
         {
-            var leaseGrain = grains.GetGrain<ILeaseGrain>(Guid.NewGuid());
             var started = Stopwatch.GetTimestamp();
-            await leaseGrain.RequestAsync(tenant, shape.Requests[i % shape.Requests.Count]);
+            var reserved = await grains.RequestLeaseAsync(tenant, shape.Requests[i % shape.Requests.Count]);
             lease.Add(Stopwatch.GetTimestamp() - started);
             started = Stopwatch.GetTimestamp();
-            await leaseGrain.EndAsync(tenant);
+            await leases.EndAsync(reserved.Id, tenant);
             cancel.Add(Stopwatch.GetTimestamp() - started);
             var pingGrain = grains.GetGrain<IPingGrain>(i % 10);
             started = Stopwatch.GetTimestamp();

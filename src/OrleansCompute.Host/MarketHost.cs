@@ -5,6 +5,7 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Chain;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Grains;
+using OrleansCompute.Grains.Leases;
 using OrleansCompute.Host.Api;
 using OrleansCompute.Host.Audit;
 using OrleansCompute.Host.Auth;
@@ -35,22 +36,25 @@ public static class MarketHost
         builder.Services.AddSingleton<IEscrowEventCursor, GrainEscrowEventCursor>();
         builder.Services.AddEscrowEventWatcher<GrainEscrowEventSink>();
         builder.Services.AddSingleton<MarketAudit>();
+        builder.Services.AddSingleton<LeaseDirectory>();
 
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(
                 siloPort: config.GetValue("Orleans:SiloPort", 11111),
                 gatewayPort: config.GetValue("Orleans:GatewayPort", 30000));
-            // Grain state and reminders live in one SQLite file when Storage:Path is set (the devnet's .devnet/market.db);
+            // Grain state, reminders and the lease book live in one SQLite file when Storage:Path is set (the devnet's .devnet/market.db);
             // without it they live in memory and are gone when the host stops.
             if (config["Storage:Path"] is { Length: > 0 } storePath)
             {
                 silo.AddSqliteGrainStorage(GrainStorage.Market, storePath);
                 silo.UseSqliteReminderService(storePath);
+                silo.AddSqliteLeaseBook(storePath);
             }
             else
             {
                 silo.AddInProcessGrainStorage(GrainStorage.Market);
+                silo.AddInProcessLeaseBook();
                 silo.UseInMemoryReminderService();
             }
             silo.AddDashboard();

@@ -64,16 +64,13 @@ public sealed class BadInputTests(ClusterFixture cluster)
             "no tenant" => "",
             _ => tenant,
         };
-        var leaseId = Guid.NewGuid();
-
-        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(leaseId).RequestAsync(tenant, request));
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Grains.RequestLeaseAsync(tenant, request));
 
         Assert.Equal(MarketError.InvalidRequest, refused.Error);
         Assert.Equal(field, refused.Field);
         Assert.Equal(reason, refused.Reason);
         Assert.False(string.IsNullOrWhiteSpace(refused.Message));
 
-        Assert.Null(await _market.Lease(leaseId).GetAsync());
         var snapshot = await _market.Pool(pool).GetAsync();
         Assert.Equal(2, snapshot.AvailableSlots);
         Assert.Empty(snapshot.Holders);
@@ -81,22 +78,9 @@ public sealed class BadInputTests(ClusterFixture cluster)
         if (AccountKeys.IsAddress(tenant))
             Assert.Empty((await _market.Grains.GetGrain<IAccountGrain>(tenant.ToLowerInvariant()).GetAsync()).Leases);
 
-        // The same lease id still works for a good request afterwards.
-        var lease = await _market.Lease(leaseId).RequestAsync(Tenant.New().Address, valid);
+        // A good request still fills afterwards.
+        var lease = await _market.Grains.RequestLeaseAsync(Tenant.New().Address, valid);
         Assert.Equal(pool.PoolKey, lease.PoolKey);
-    }
-
-    [Fact]
-    public async Task A_lease_id_cannot_be_requested_twice()
-    {
-        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
-        var tenant = Tenant.New();
-        var lease = await _market.RequestAsync(tenant, TestMarket.Request(pool));
-
-        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(lease.Id).RequestAsync(tenant.Address, TestMarket.Request(pool)));
-
-        Assert.Equal(MarketError.Conflict, refused.Error);
-        Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);
     }
 
     [Fact]

@@ -98,4 +98,47 @@ public sealed class ReservationTests(ClusterFixture cluster)
         Assert.Equal("maxPricePerSlotHour", refused.Field);
         Assert.Equal(4, (await _market.Pool(dear).GetAsync()).AvailableSlots);
     }
+
+    [Fact]
+    public async Task A_reservation_cancelled_in_its_pool_frees_its_slots_and_its_lease_grain_shows_it_cancelled()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+        var tenant = Tenant.New();
+        var lease = await _market.RequestAsync(tenant, TestMarket.Request(pool, slots: 2));
+
+        var notYours = await Assert.ThrowsAsync<MarketException>(() => _market.Pool(pool).CancelAsync(lease.Id, Tenant.New().Address));
+        Assert.Equal(MarketError.NotYourLease, notYours.Error);
+        Assert.Equal(0, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+
+        var cancelled = await _market.Pool(pool).CancelAsync(lease.Id, tenant.Address);
+
+        Assert.NotNull(cancelled);
+        Assert.Equal(LeaseStatus.Cancelled, cancelled.Status);
+        Assert.Equal(LeaseReasons.CancelledByTenant, cancelled.History[^1].Reason);
+        Assert.Null(await _market.Pool(pool).CancelAsync(lease.Id, tenant.Address));
+        Assert.Equal(2, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+        await _market.AssertPoolAgreesWithSlotsAsync(pool);
+        // Its lease grain, activated later, takes the ended reservation over from the pool's book as it was.
+        var stored = await _market.GetLeaseAsync(lease.Id);
+        Assert.Equal(cancelled.History, stored.History);
+        Assert.Contains(lease.Id, (await _market.Grains.GetGrain<IAccountGrain>(tenant.Address.ToLowerInvariant()).GetAsync()).Leases);
+    }
+
+    [Fact]
+    public async Task Once_its_lease_grain_has_taken_a_reservation_over_the_pool_leaves_it_to_the_grain()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+        var tenant = Tenant.New();
+        var lease = await _market.RequestAsync(tenant, TestMarket.Request(pool));
+
+        var taken = await _market.GetLeaseAsync(lease.Id);
+
+        Assert.Equal(lease.History, taken.History);
+        Assert.Null(await _market.Pool(pool).CancelAsync(lease.Id, tenant.Address));
+        Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+        var ended = await _market.Lease(lease.Id).EndAsync(tenant.Address);
+        Assert.Equal(LeaseStatus.Cancelled, ended.Status);
+        Assert.Equal(2, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+        await _market.AssertPoolAgreesWithSlotsAsync(pool);
+    }
 }

@@ -5,14 +5,12 @@ using OrleansCompute.Abstractions.Settlement;
 namespace OrleansCompute.Abstractions.Leases;
 
 /// <summary>
-/// One lease, keyed by its id. The lease alone moves its state machine; every tenant-facing method
-/// takes the tenant address the host verified and refuses anyone else.
+/// One lease, keyed by its id, from the moment anything but a cancel touches it: a reservation is made and kept by its
+/// pool (see <see cref="IPoolGrain"/>), and the lease grain takes it over when it first activates. From then on the lease
+/// alone moves its state machine; every tenant-facing method takes the tenant address the host verified and refuses anyone else.
 /// </summary>
 public interface ILeaseGrain : IGrainWithGuidKey
 {
-    /// <summary>Reserves slots in the market and waits for the escrow. Throws <see cref="MarketException"/> and changes nothing if it cannot.</summary>
-    Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request);
-
     /// <summary>The chain watcher saw the escrow: activates the lease if the escrow matches it. Null when no lease has this id.</summary>
     Task<LeaseSnapshot?> ConfirmFundingAsync(EscrowFunded funded);
 

@@ -1,3 +1,5 @@
+using OrleansCompute.Abstractions.Leases;
+
 namespace OrleansCompute.Abstractions.Market;
 
 /// <summary>
@@ -18,10 +20,13 @@ public interface IMarketGrain : IGrainWithStringKey
     Task<IReadOnlyList<Offer>> GetOffersAsync(string? region);
 
     /// <summary>
-    /// Books <paramref name="window"/> in the cheapest pool that fits, or throws a <see cref="MarketException"/> saying why
-    /// none does and what would (the price it would take, or the nearest window with room).
+    /// Reserves a lease for <paramref name="tenant"/> in the cheapest pool of this kind that fits, or throws a
+    /// <see cref="MarketException"/> saying why none does and what would (the price it would take, or the nearest window with room).
     /// </summary>
-    Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, LeaseWindow window, DateTimeOffset holdUntil);
+    Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request);
+
+    /// <summary>As <see cref="RequestAsync"/>, for an order already validated for this kind.</summary>
+    Task<LeaseSnapshot> ReserveAsync(LeaseOrder order);
 
     /// <summary>The cheapest pool's quote for the request's window, or a <see cref="MarketException"/> saying why none can give one.</summary>
     Task<Quote> QuoteAsync(LeaseRequest request);

@@ -1,8 +1,11 @@
+using OrleansCompute.Abstractions.Leases;
+
 namespace OrleansCompute.Abstractions.Market;
 
 /// <summary>
 /// Identical slots of one kind in one region at one price, keyed <c>provider/pool</c>.
-/// Reservations of its slots go through the pool, so it knows its free capacity without asking every slot.
+/// It keeps its slots' calendars and the leases it reserved until their lease grains take them over, one record per
+/// lease in the <see cref="ILeaseBook"/>, so a reservation costs one call to it and one small write.
 /// </summary>
 public interface IPoolGrain : IGrainWithStringKey
 {
@@ -10,13 +13,26 @@ public interface IPoolGrain : IGrainWithStringKey
     Task DefineAsync(PoolDefinition definition);
 
     /// <summary>
-    /// Books <paramref name="slots"/> slots free for all of <paramref name="window"/> for the lease, all or none, at the pool's
-    /// live price; null when the pool has not that many free in the window or its price is above <paramref name="maxPricePerSlotHour"/>.
-    /// With <paramref name="minSlots"/>, a partial fill: as many free slots as it has up to <paramref name="slots"/>, null below <paramref name="minSlots"/>.
-    /// With <paramref name="quoteId"/>, the quoted price is paid, and an unknown or expired quote is refused.
+    /// Books the order's window in as many free slots as it asks for, all or none (with <paramref name="partialFill"/>, as
+    /// many as are free down to <see cref="LeaseRequest.MinSlots"/>), at the pool's live price or the price its quote promised, and keeps the
+    /// new lease until its lease grain takes it over. Null when the pool has too few free slots or asks more than the max price.
     /// </summary>
-    Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, LeaseWindow window, DateTimeOffset holdUntil,
-        Credits? maxPricePerSlotHour = null, Guid? quoteId = null, int? minSlots = null);
+    Task<LeaseSnapshot?> ReserveAsync(LeaseOrder order, bool partialFill = false);
+
+    /// <summary>
+    /// Cancels a reservation this pool still keeps, for its tenant only; null when the pool does not keep the lease
+    /// (its lease grain has it: ask the lease grain).
+    /// </summary>
+    Task<LeaseSnapshot?> CancelAsync(Guid leaseId, string tenant);
+
+    /// <summary>
+    /// The lease as this pool keeps it, for its lease grain to store; from now on the pool leaves it alone, and once
+    /// <see cref="CompleteHandOverAsync"/> says the lease grain stored it, forgets it (keeping only its bookings). Null when the pool keeps no such lease.
+    /// </summary>
+    Task<LeaseSnapshot?> HandOverAsync(Guid leaseId);
+
+    /// <summary>The lease grain has stored what <see cref="HandOverAsync"/> gave it.</summary>
+    Task CompleteHandOverAsync(Guid leaseId);
 
     /// <summary>Promises the live price for <paramref name="slots"/> slots free in <paramref name="window"/> until the quote expires; null when the pool cannot.</summary>
     Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour);
@@ -42,4 +58,8 @@ public interface IPoolGrain : IGrainWithStringKey
 
     [ReadOnly]
     ValueTask<PoolSnapshot> GetAsync();
+
+    /// <summary>Slot <paramref name="index"/>: who holds it now and its calendar.</summary>
+    [ReadOnly]
+    ValueTask<SlotSnapshot> GetSlotAsync(int index);
 }

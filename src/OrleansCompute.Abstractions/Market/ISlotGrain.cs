@@ -1,23 +1,12 @@
 namespace OrleansCompute.Abstractions.Market;
 
 /// <summary>
-/// One accelerator and its calendar. The single authority on who holds it when: no two bookings of a slot overlap.
-/// Keyed <c>provider/pool/index</c>.
+/// One accelerator, keyed <c>provider/pool/index</c>: who holds it now and its calendar. The calendar is kept and
+/// persisted by the slot's pool, the one authority on who holds which slot when (no two bookings of a slot overlap),
+/// so a booking costs one grain call, not one per slot.
 /// </summary>
 public interface ISlotGrain : IGrainWithStringKey
 {
-    /// <summary>Books <paramref name="window"/> for the lease, held until it is funded; false when it overlaps another booking.</summary>
-    Task<bool> TryReserveAsync(Guid leaseId, LeaseWindow window, DateTimeOffset holdUntil);
-
-    /// <summary>
-    /// Confirms the lease's booking as funded, narrowed to <paramref name="leased"/> (which must lie within what was reserved);
-    /// false when the lease holds no such booking.
-    /// </summary>
-    Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased);
-
-    /// <summary>Removes the lease's booking, if any.</summary>
-    Task ReleaseAsync(Guid leaseId);
-
     [ReadOnly]
     ValueTask<SlotSnapshot> GetAsync();
 }

@@ -26,13 +26,15 @@ public sealed class LeaseState
 }
 
 /// <summary>
-/// One lease and its state machine. Deadlines (funding, start of a block, end of the window, a reclaim notice) are
+/// One lease and its state machine, from the moment its pool hands it over (see <see cref="TakeOverFromPoolAsync"/>):
+/// funding, activation, metering, ending, settlement. Deadlines (funding, start of a block, end of the window, a reclaim notice) are
 /// kept in state and driven by a grain timer for precision. What makes them fire after a restart: for a reservation,
 /// its pool's sweep reminder (one per pool, not one per reservation: reservations are the hot path); later, the
 /// lease's own reminder.
 /// </summary>
 public sealed class LeaseGrain(
     [PersistentState("lease", GrainStorage.Market)] IPersistentState<LeaseState> state,
+    ILeaseBook book,
     IOptions<MarketOptions> options,
     IVoucherVerifier voucherVerifier,
     TimeProvider clock,
@@ -52,102 +54,30 @@ public sealed class LeaseGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        await TakeOverFromPoolAsync();
         await ArmDeadlineAsync();
         await base.OnActivateAsync(cancellationToken);
     }
 
-    public async Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
-    {
-        if (state.State.Lease is not null)
-            throw new MarketException(MarketError.Conflict, "LeaseExists", $"Lease '{LeaseIds.Format(Id)}' already exists.");
-        if (!AccountKeys.IsAddress(tenant))
-            throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");
-        var now = Now;
-        request = LeaseRequestRules.Validate(request, _options, now);
-
-        var fundBy = now + _options.FundingWindow;
-        var duration = TimeSpan.FromHours(request.Hours);
-        var startsAt = request.Start > now ? request.Start : null;
-        // A reserved block books exactly its window; a lease that starts when funded books room for the funding delay too.
-        var window = startsAt is { } start ? LeaseWindow.From(start, duration) : new LeaseWindow(now, fundBy + duration);
-        (request, var reservation) = await ReserveAsync(request, window, fundBy);
-        var asked = request.Slots;
-        // A partial fill is a lease for the slots it got: its deposit and bill count those.
-        if (reservation.SlotKeys.Count < asked) request = request with { Slots = reservation.SlotKeys.Count };
-        try
-        {
-            await RecordReservationAsync(tenant, request, asked, reservation, now, fundBy, startsAt, window);
-        }
-        catch
-        {
-            // A lease that was not stored must not keep its slots: nothing else would ever release them.
-            await GrainReferences.Get<IPoolGrain>(GrainFactory, reservation.PoolKey).ReleaseAsync(Id);
-            state.State.Lease = null;
-            throw;
-        }
-        return Lease;
-    }
-
     /// <summary>
-    /// One kind: its market. Any kind: each kind that meets the constraints, cheapest per token at list price first,
-    /// until one takes it; when none does, the first kind's refusal says why.
+    /// A lease starts in its pool (<see cref="IPoolGrain.ReserveAsync"/>), which keeps it until anything but a cancel
+    /// happens to it: then its lease grain activates, and takes it over here. While the pool keeps the lease, the pool's
+    /// copy is the lease, so a lease grain that holds a reservation asks again (it may have stopped between storing the
+    /// lease and the pool letting go of it).
     /// </summary>
-    private async Task<(LeaseRequest Request, PoolReservation Reservation)> ReserveAsync(LeaseRequest request, LeaseWindow window, DateTimeOffset fundBy)
+    private async Task TakeOverFromPoolAsync()
     {
-        if (request.Kind != LeaseRequest.AnyKind)
-            return (request, await GrainReferences.Get<IMarketGrain>(GrainFactory, MarketKeys.Market(request.Kind)).ReserveAsync(Id, request, window, fundBy));
+        if (state.State.Lease is { Status: not LeaseStatus.Reserved }) return;
+        var poolKey = state.State.Lease?.PoolKey ?? (await book.FindAsync(Id))?.PoolKey;
+        if (poolKey is null) return;
 
-        MarketException? firstRefusal = null;
-        foreach (var profile in LeaseRequestRules.KindsFor(request))
-        {
-            var forKind = LeaseRequestRules.ForKind(request, profile);
-            try
-            {
-                return (forKind, await GrainReferences.Get<IMarketGrain>(GrainFactory, MarketKeys.Market(profile.Kind)).ReserveAsync(Id, forKind, window, fundBy));
-            }
-            catch (MarketException refused) when (refused.Error is MarketError.Conflict or MarketError.InvalidRequest && refused.Field is not "start")
-            {
-                firstRefusal ??= refused;
-            }
-        }
-        throw firstRefusal!;
-    }
-
-    private async Task RecordReservationAsync(string tenant, LeaseRequest request, int asked, PoolReservation reservation,
-        DateTimeOffset now, DateTimeOffset fundBy, DateTimeOffset? startsAt, LeaseWindow window)
-    {
-        var requested = new LeaseTransition(now, LeaseStatus.Requested, LeaseReasons.Requested);
-        state.State.Lease = new LeaseSnapshot
-        {
-            Id = Id,
-            ChainLeaseId = LeaseIds.ToChainId(Id).ToString(),
-            Status = LeaseStatus.Reserved,
-            Tenant = AccountKeys.Normalize(tenant),
-            Request = request,
-            PoolKey = reservation.PoolKey,
-            ProviderId = reservation.ProviderId,
-            ProviderAddress = AccountKeys.Normalize(reservation.PayoutAddress),
-            SlotKeys = reservation.SlotKeys,
-            PricePerSlotHour = reservation.PricePerSlotHour,
-            Deposit = LeaseBilling.Deposit(reservation.PricePerSlotHour, request.Slots, request.Hours),
-            CreatedAt = now,
-            FundBy = fundBy,
-            // Whole seconds: the chain keeps the expiry as a unix timestamp.
-            EscrowExpiry = DateTimeOffset.FromUnixTimeSeconds((window.End + _options.SettlementGrace).ToUnixTimeSeconds()),
-            StartsAt = startsAt,
-            BookedWindow = window,
-            History =
-            [
-                requested,
-                new LeaseTransition(now, LeaseStatus.Reserved, request.Slots < asked ? LeaseReasons.PartialFill : LeaseReasons.SlotsReserved,
-                    $"{(request.Slots < asked ? $"{request.Slots} of {asked}" : request.Slots)} slot(s) in {reservation.PoolKey} at {reservation.PricePerSlotHour} per slot-hour" +
-                    (startsAt is { } s ? $" from {s.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'}" : "")),
-            ],
-        };
+        var pool = GrainReferences.Get<IPoolGrain>(GrainFactory, poolKey);
+        if (await pool.HandOverAsync(Id) is not { } lease) return;
+        var isNew = state.State.Lease is null;
+        state.State.Lease = lease;
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(tenant)).AddLeaseAsync(Id);
-        await ArmDeadlineAsync();
-        MarketMetrics.LeasesReserved.Add(1, new KeyValuePair<string, object?>("kind", request.Kind));
+        if (isNew) await GrainFactory.GetGrain<IAccountGrain>(lease.Tenant).AddLeaseAsync(Id);
+        await pool.CompleteHandOverAsync(Id);
     }
 
     public async Task<LeaseSnapshot?> ConfirmFundingAsync(EscrowFunded funded)
@@ -567,12 +497,8 @@ public sealed class LeaseGrain(
 
     private IPoolGrain Pool(LeaseSnapshot lease) => GrainReferences.Get<IPoolGrain>(GrainFactory, lease.PoolKey!);
 
-    private LeaseSnapshot Transition(LeaseSnapshot lease, LeaseStatus status, string reason, string? detail = null)
-    {
-        if (logger.IsEnabled(LogLevel.Information))
-            logger.LogInformation("Lease {LeaseId}: {From} -> {To} ({Reason}) {Detail}", LeaseIds.Format(Id), lease.Status, status, reason, detail);
-        return lease with { Status = status, History = [.. lease.History, new LeaseTransition(Now, status, reason, detail)] };
-    }
+    private LeaseSnapshot Transition(LeaseSnapshot lease, LeaseStatus status, string reason, string? detail = null) =>
+        LeaseTransitions.Apply(lease, status, reason, detail, Now, logger);
 
     private static string? EscrowMismatch(LeaseSnapshot lease, EscrowFunded funded)
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Catalog;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Grains.Market;
@@ -25,12 +26,14 @@ public sealed class MarketGrain(
     private readonly Dictionary<string, PoolStatus> _reported = [];
     // Grain references are resolved once: GetGrain looks up the interface's grain type by reflection on every call.
     private readonly Dictionary<string, IPoolGrain> _pools = [];
+    private List<(string Key, PoolDefinition Pool)>? _byPrice;
 
     private string Kind => this.GetPrimaryKeyString();
 
     public async Task RegisterPoolAsync(PoolDefinition pool, PoolStatus status)
     {
         _reported[pool.PoolKey] = status;
+        _byPrice = null;
         if (state.State.Pools.TryGetValue(pool.PoolKey, out var known) && known == pool) return;
         state.State.Pools[pool.PoolKey] = pool;
         await state.WriteStateAsync();
@@ -38,6 +41,7 @@ public sealed class MarketGrain(
 
     public Task ReportAsync(PoolStatus status)
     {
+        if (!_reported.TryGetValue(status.PoolKey, out var last) || last.PricePerSlotHour != status.PricePerSlotHour) _byPrice = null;
         _reported[status.PoolKey] = status;
         return Task.CompletedTask;
     }
@@ -48,6 +52,7 @@ public sealed class MarketGrain(
         var pools = state.State.Pools.Values.Where(p => region is null || p.Region == region).ToList();
         var snapshots = await Task.WhenAll(pools.Select(p => Pool(p.PoolKey).GetAsync().AsTask()));
         foreach (var s in snapshots) _reported[s.Key] = new PoolStatus(s.Key, s.PricePerSlotHour, s.AvailableSlots);
+        _byPrice = null;
         return snapshots
             .Where(s => s.Definition is not null)
             .Select(s => new Offer(s.Key, s.Definition!.ProviderId, s.Definition.Kind, s.Definition.Region,
@@ -57,28 +62,35 @@ public sealed class MarketGrain(
             .ToList();
     }
 
-    public async Task<PoolReservation> ReserveAsync(Guid leaseId, LeaseRequest request, LeaseWindow window, DateTimeOffset holdUntil)
+    public Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
     {
-        if (request.QuoteId is not null) return await ReserveQuotedAsync(leaseId, request, window, holdUntil);
+        var now = clock.GetUtcNow();
+        var validated = LeaseRequestRules.Validate(request, options.Value, now);
+        if (validated.Kind != Kind)
+            throw MarketException.Invalid("kind", "WrongMarket", $"The {Kind} market takes {Kind} requests; this one is for {validated.Kind}.");
+        return ReserveAsync(LeaseOrders.For(tenant, validated, options.Value, now));
+    }
 
-        var candidates = Candidates(request);
-        foreach (var pool in candidates)
+    public async Task<LeaseSnapshot> ReserveAsync(LeaseOrder order)
+    {
+        var request = order.Request;
+        if (request.QuoteId is not null) return await ReserveQuotedAsync(order);
+
+        foreach (var (poolKey, _) in Cheapest(request))
         {
-            var reservation = await Pool(pool.PoolKey)
-                .ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour);
-            if (reservation is not null) return reservation;
+            if (await Pool(poolKey).ReserveAsync(order) is { } lease) return lease;
         }
+        // None took it whole: the full list, which also says precisely why a request can match no pool at all.
+        var candidates = Candidates(request);
         if (request.MinSlots is { } least && least < request.Slots)
         {
             // No pool has them all: the pool that last reported the most room first, so the fill is as large as it can be.
             foreach (var pool in candidates.OrderByDescending(p => Reported(p).AvailableSlots))
             {
-                var reservation = await Pool(pool.PoolKey)
-                    .ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour, minSlots: least);
-                if (reservation is not null) return reservation;
+                if (await Pool(pool.PoolKey).ReserveAsync(order, partialFill: true) is { } lease) return lease;
             }
         }
-        throw await NoneFitsAsync(request, window, candidates);
+        throw await NoneFitsAsync(request, order.Window, candidates);
     }
 
     public async Task<Quote> QuoteAsync(LeaseRequest request)
@@ -95,15 +107,52 @@ public sealed class MarketGrain(
     }
 
     /// <summary>A quote names its pool: the lease goes to that pool at the quoted price, or not at all.</summary>
-    private async Task<PoolReservation> ReserveQuotedAsync(Guid leaseId, LeaseRequest request, LeaseWindow window, DateTimeOffset holdUntil)
+    private async Task<LeaseSnapshot> ReserveQuotedAsync(LeaseOrder order)
     {
-        ScopedIds.TryParse(request.QuoteId, out var quoteId, out var poolKey);
+        var request = order.Request;
+        ScopedIds.TryParse(request.QuoteId, out _, out var poolKey);
         if (!state.State.Pools.TryGetValue(poolKey, out var pool) || (request.Region is not null && pool.Region != request.Region))
             throw MarketException.Invalid("quoteId", "UnknownQuote", $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} gave quote '{request.QuoteId}'.");
-        return await Pool(poolKey).ReserveAsync(leaseId, request.Slots, window, holdUntil, request.MaxPricePerSlotHour, quoteId)
+        return await Pool(poolKey).ReserveAsync(order)
             ?? throw new MarketException(MarketError.Conflict, "NoCapacityInWindow",
                 $"Pool {poolKey} no longer has {request.Slots} free slot(s) in the window: a quote fixes the price, it does not hold slots.", "slots");
     }
+
+    /// <summary>
+    /// The fast path of <see cref="Candidates"/>: the same pools in the same order, without building the list. Pools are
+    /// kept sorted by last reported price (re-sorted only when a price changes); those that last reported room for the
+    /// request and a price within it come first, the others after.
+    /// </summary>
+    private IEnumerable<(string Key, PoolDefinition Pool)> Cheapest(LeaseRequest request)
+    {
+        var byPrice = ByPrice();
+        foreach (var promising in new[] { true, false })
+        {
+            foreach (var (key, pool) in byPrice)
+            {
+                if (Matches(pool, request) && pool.SlotCount >= (request.MinSlots ?? request.Slots) && Promising(Reported(key, pool), request) == promising)
+                    yield return (key, pool);
+            }
+        }
+    }
+
+    /// <summary>Every pool of the directory, cheapest first by last reported price, then by key; rebuilt (never changed in place) when a price or the directory changes.</summary>
+    private List<(string Key, PoolDefinition Pool)> ByPrice()
+    {
+        if (_byPrice is { } sorted) return sorted;
+        sorted = state.State.Pools.Select(p => (p.Key, p.Value)).ToList();
+        sorted.Sort((a, b) =>
+        {
+            var price = Reported(a.Key, a.Item2).PricePerSlotHour.CompareTo(Reported(b.Key, b.Item2).PricePerSlotHour);
+            return price != 0 ? price : string.CompareOrdinal(a.Key, b.Key);
+        });
+        return _byPrice = sorted;
+    }
+
+    private static bool Matches(PoolDefinition pool, LeaseRequest request) =>
+        (request.Region is null || pool.Region == request.Region)
+        && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(pool.ProviderId))
+        && (request.ExcludeProviders is not { } excluded || !excluded.Contains(pool.ProviderId));
 
     /// <summary>
     /// The pools that could take the request, cheapest first by their last reported price, those that last reported
@@ -115,11 +164,7 @@ public sealed class MarketGrain(
         var inRegion = new List<KeyValuePair<string, PoolDefinition>>();
         foreach (var entry in state.State.Pools)
         {
-            var p = entry.Value;
-            if ((request.Region is null || p.Region == request.Region)
-                && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(p.ProviderId))
-                && (request.ExcludeProviders is not { } excluded || !excluded.Contains(p.ProviderId)))
-                inRegion.Add(entry);
+            if (Matches(entry.Value, request)) inRegion.Add(entry);
         }
         if (inRegion.Count == 0 && (request.Providers is { Count: > 0 } || request.ExcludeProviders is { Count: > 0 }))
             throw new MarketException(MarketError.Conflict, "NoProviderAllowed",

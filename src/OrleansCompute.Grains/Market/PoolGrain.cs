@@ -1,9 +1,11 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Grains.Leases;
 
 namespace OrleansCompute.Grains.Market;
 
@@ -29,29 +31,39 @@ public sealed class PoolState
 public sealed record PoolQuote([property: Id(0)] int Slots, [property: Id(1)] Credits PricePerSlotHour, [property: Id(2)] DateTimeOffset ExpiresAt);
 
 /// <summary>
-/// A pool of identical slots: their live price, quotes, and the way in for every booking of them.
-/// The slots own their calendars; the pool keeps an in-memory mirror of them (rebuilt from the slots when it
-/// activates) to find free slots without asking each one. It is reentrant: a request marks its slots in the mirror
-/// before it awaits them, so concurrent requests never pick the same slot and the pool never waits on one request
-/// to serve the next; each slot still has the last word. Only what is the pool's own (definition, price, quotes,
-/// drains) is persisted, so a booking costs the slot's write alone.
+/// A pool of identical slots: their calendars, their live price, quotes, and the leases it reserved until their lease
+/// grains take them over. It is the one authority on who holds which slot when. Each lease it books is one record in the
+/// <see cref="ILeaseBook"/>, written alone, so a reservation or a cancel costs one call here and one small write, and
+/// needs no lease grain: a lease grain activates (and takes the lease over) only when something else happens to the lease.
+/// Reentrant: a request marks its slots before it awaits its write, so concurrent requests never pick the same slot and
+/// the pool never waits on one request to serve the next. Its own state (definition, price, quotes, drains) is small and rarely written.
 /// </summary>
 [Reentrant]
 public sealed class PoolGrain(
     [PersistentState("pool", GrainStorage.Market)] IPersistentState<PoolState> state,
+    ILeaseBook book,
     IOptions<MarketOptions> options,
-    TimeProvider clock) : Grain, IPoolGrain, IRemindable
+    TimeProvider clock,
+    ILogger<PoolGrain> logger) : Grain, IPoolGrain, IRemindable
 {
     private const string SweepReminder = "pool-sweep";
+    /// <summary>Reservations due to expire within this of each other are expired together, by one timer.</summary>
+    private static readonly TimeSpan ExpiryGranularity = TimeSpan.FromMilliseconds(100);
     private readonly TimeSpan _priceStep = options.Value.PriceStepInterval;
     private readonly TimeSpan _quoteValidity = options.Value.QuoteValidity;
     private readonly TimeSpan _reportInterval = options.Value.PoolReportInterval;
+    private readonly TimeSpan _settlementGrace = options.Value.SettlementGrace;
     private IGrainTimer? _reportTimer;
     private PoolStatus? _lastReport;
+    /// <summary>Every lease that books a slot here or is a reservation kept here, as in the book.</summary>
+    private readonly Dictionary<Guid, BookedLease> _leases = [];
+    /// <summary>The calendars: slot index → its bookings (derived from <see cref="_leases"/>).</summary>
     private readonly Dictionary<int, List<SlotBooking>> _bookings = [];
+    /// <summary>Reservations given to their lease grains and not yet confirmed stored there: the pool no longer acts on them.</summary>
+    private readonly HashSet<Guid> _handingOver = [];
     private readonly SemaphoreSlim _writeGate = new(1, 1);
-    // Grain references are resolved once: GetGrain looks up the interface's grain type by reflection on every call.
-    private ISlotGrain[] _slots = [];
+    private IGrainTimer? _expiryTimer;
+    private DateTimeOffset? _expiryDue;
     private IMarketGrain? _market;
     private bool _sweepArmed;
 
@@ -61,18 +73,16 @@ public sealed class PoolGrain(
     private PoolDefinition Definition =>
         state.State.Definition ?? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{this.GetPrimaryKeyString()}'.");
 
+    private string PoolKey => this.GetPrimaryKeyString();
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State.Definition is { } definition)
+        if (state.State.Definition is not null)
         {
-            var slots = await Task.WhenAll(Enumerable.Range(0, definition.SlotCount).Select(i => Slot(i).GetAsync().AsTask()));
-            for (var index = 0; index < slots.Length; index++)
-            {
-                if (slots[index].Calendar.Count > 0) _bookings[index] = slots[index].Calendar.ToList();
-            }
+            foreach (var record in await book.ReadLiveAsync(PoolKey)) Keep(record);
             await ArmSweepAsync();
             // After a restart, holds whose funding deadline passed while the host was down are released now, not at the next sweep.
-            SweepOverdueHolds();
+            await SweepOverdueHoldsAsync();
         }
         await base.OnActivateAsync(cancellationToken);
     }
@@ -100,47 +110,89 @@ public sealed class PoolGrain(
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
     }
 
-    public async Task<PoolReservation?> ReserveAsync(Guid leaseId, int slots, LeaseWindow window, DateTimeOffset holdUntil,
-        Credits? maxPricePerSlotHour, Guid? quoteId, int? minSlots)
+    public async Task<LeaseSnapshot?> ReserveAsync(LeaseOrder order, bool partialFill)
     {
         var definition = Definition;
-        var quote = quoteId is { } id ? UsableQuote(id, slots) : null;
-        DropEndedBookings();
+        var request = order.Request;
+        Guid? quoteId = null;
+        PoolQuote? quote = null;
+        if (request.QuoteId is not null && ScopedIds.TryParse(request.QuoteId, out var id, out _))
+        {
+            quoteId = id;
+            quote = UsableQuote(id, request.Slots);
+        }
         AdvancePrice(definition);
         var price = quote?.PricePerSlotHour ?? state.State.Price;
-        if (maxPricePerSlotHour is { } max && price > max) return null;
-        var chosen = FreeSlots(window).Take(slots).ToList();
-        if (chosen.Count < (minSlots ?? slots)) return null;
+        if (request.MaxPricePerSlotHour is { } max && price > max) return null;
+        var chosen = FreeSlots(order.Window, request.Slots);
+        if (chosen.Count < (partialFill ? request.MinSlots ?? request.Slots : request.Slots)) return null;
 
+        var now = clock.GetUtcNow();
+        var leaseId = Guid.NewGuid();
+        var lease = ReservedLease.Create(leaseId, order, definition, chosen, price, _settlementGrace, now);
+        var record = new BookedLease(leaseId, definition.PoolKey, chosen, order.Window, order.FundBy, lease);
         // Marked before the first await, so that a concurrent request sees these slots as taken.
-        var booking = new SlotBooking(leaseId, window, holdUntil);
-        foreach (var index in chosen) BookingsOf(index).Add(booking);
+        Keep(record);
         if (quoteId is { } used) state.State.Quotes.Remove(used);
-
-        var accepted = await Task.WhenAll(chosen.Select(index => Slot(index).TryReserveAsync(leaseId, window, holdUntil)));
-        if (!accepted.All(ok => ok))
+        try
         {
-            await Task.WhenAll(chosen.Where((_, i) => accepted[i]).Select(index => Slot(index).ReleaseAsync(leaseId)));
-            foreach (var index in chosen) BookingsOf(index).Remove(booking);
+            await book.WriteAsync(record);
+            if (quoteId is not null) await SaveAsync();
+        }
+        catch
+        {
+            // Not stored, so not reserved: the slots are free again and the quote still good.
+            Forget(leaseId);
             if (quoteId is { } unused) state.State.Quotes[unused] = quote!;
-            // A slot said no that the mirror thought free: learn its calendar from the slot itself.
-            foreach (var index in chosen.Where((_, i) => !accepted[i]))
-                _bookings[index] = (await Slot(index).GetAsync()).Calendar.ToList();
-            return null;
+            throw;
         }
 
-        if (quoteId is not null) await SaveAsync();
         Report(definition);
+        ArmExpiry(order.FundBy);
         await ArmSweepAsync();
-        return new PoolReservation(definition.PoolKey, definition.ProviderId, definition.PayoutAddress,
-            definition.Kind, definition.Region, price,
-            chosen.Select(i => MarketKeys.Slot(definition.PoolKey, i)).ToList());
+        MarketMetrics.LeasesReserved.Add(1, new KeyValuePair<string, object?>("kind", definition.Kind));
+        return lease;
+    }
+
+    public async Task<LeaseSnapshot?> CancelAsync(Guid leaseId, string tenant)
+    {
+        if (KeptReservation(leaseId) is not { } record) return null;
+        if (AccountKeys.Normalize(tenant) != record.Lease!.Tenant)
+            throw new MarketException(MarketError.NotYourLease, "NotYourLease", $"Lease '{LeaseIds.Format(leaseId)}' belongs to another tenant.");
+        return await EndReservationAsync(record, LeaseStatus.Cancelled, LeaseReasons.CancelledByTenant, detail: null);
+    }
+
+    public async Task<LeaseSnapshot?> HandOverAsync(Guid leaseId)
+    {
+        if (_leases.TryGetValue(leaseId, out var record) && record.Lease is { } kept)
+        {
+            _handingOver.Add(leaseId);
+            return kept;
+        }
+        // A reservation that ended here (cancelled, expired) is no longer in memory, only in the book.
+        return await book.FindAsync(leaseId) is { Lease: { } ended } stored && stored.PoolKey == PoolKey ? ended : null;
+    }
+
+    public async Task CompleteHandOverAsync(Guid leaseId)
+    {
+        _handingOver.Remove(leaseId);
+        if (_leases.TryGetValue(leaseId, out var record))
+        {
+            if (record.Lease is null) return;
+            var handed = record with { Lease = null };
+            _leases[leaseId] = handed;
+            await book.WriteAsync(handed);
+        }
+        else if (await book.FindAsync(leaseId) is { Lease: not null } stored && stored.PoolKey == PoolKey && !stored.IsLive)
+        {
+            await book.RemoveAsync(leaseId);
+        }
     }
 
     public async Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour)
     {
         var definition = Definition;
-        if (FreeSlots(window).Take(slots).Count() < slots) return null;
+        if (FreeSlots(window, slots).Count < slots) return null;
         AdvancePrice(definition);
         if (maxPricePerSlotHour is { } max && state.State.Price > max) return null;
 
@@ -163,7 +215,7 @@ public sealed class PoolGrain(
             .Append(notBefore).Distinct().Order();
         foreach (var start in starts)
         {
-            if (FreeSlots(LeaseWindow.From(start, duration)).Take(slots).Count() == slots) return Task.FromResult<DateTimeOffset?>(start);
+            if (FreeSlots(LeaseWindow.From(start, duration), slots).Count == slots) return Task.FromResult<DateTimeOffset?>(start);
         }
         return Task.FromResult<DateTimeOffset?>(null);
     }
@@ -190,22 +242,14 @@ public sealed class PoolGrain(
     public async Task<string?> MoveAsync(Guid leaseId, int fromIndex)
     {
         var definition = Definition;
-        if (BookingsOf(fromIndex).FirstOrDefault(b => b.LeaseId == leaseId) is not { } booking) return null;
+        if (!_leases.TryGetValue(leaseId, out var record) || !record.Slots.Contains(fromIndex)) return null;
 
-        foreach (var index in FreeSlots(booking.Window).ToList())
+        foreach (var index in FreeSlots(record.Window))
         {
-            BookingsOf(index).Add(booking);
-            var slot = Slot(index);
-            var moved = await slot.TryReserveAsync(leaseId, booking.Window, booking.HoldUntil ?? booking.Window.End)
-                        && (booking.HoldUntil is not null || await slot.ActivateAsync(leaseId, booking.Window));
-            if (!moved)
-            {
-                await slot.ReleaseAsync(leaseId);
-                BookingsOf(index).Remove(booking);
-                continue;
-            }
-            await Slot(fromIndex).ReleaseAsync(leaseId);
-            BookingsOf(fromIndex).Remove(booking);
+            if (record.Slots.Contains(index)) continue;
+            var moved = record with { Slots = record.Slots.Select(i => i == fromIndex ? index : i).ToList() };
+            Replace(record, moved);
+            await book.WriteAsync(moved);
             return MarketKeys.Slot(definition.PoolKey, index);
         }
         return null;
@@ -213,44 +257,84 @@ public sealed class PoolGrain(
 
     public async Task<bool> ActivateAsync(Guid leaseId, LeaseWindow leased)
     {
-        var held = HeldBy(leaseId);
-        if (held.Count == 0) return false;
-        var activated = await Task.WhenAll(held.Select(index => Slot(index).ActivateAsync(leaseId, leased)));
-        if (!activated.All(ok => ok)) return false;
-
-        foreach (var index in held)
-        {
-            var bookings = BookingsOf(index);
-            var at = bookings.FindIndex(b => b.LeaseId == leaseId);
-            if (at >= 0) bookings[at] = new SlotBooking(leaseId, leased, HoldUntil: null);
-        }
+        if (!_leases.TryGetValue(leaseId, out var record) || record.Slots.Count == 0 || !record.Window.Contains(leased)) return false;
+        var activated = record with { Window = leased, HoldUntil = null };
+        Replace(record, activated);
+        await book.WriteAsync(activated);
         return true;
     }
 
     public async Task ReleaseAsync(Guid leaseId)
     {
-        var held = HeldBy(leaseId);
-        if (held.Count == 0) return;
-        // The mirror keeps the bookings until the slots have let go, so no request picks a slot that would still refuse.
-        await Task.WhenAll(held.Select(index => Slot(index).ReleaseAsync(leaseId)));
+        if (!_leases.TryGetValue(leaseId, out var record) || record.Slots.Count == 0) return;
+        var released = record with { Slots = [] };
+        if (released.IsLive) Replace(record, released);
+        else Forget(leaseId);
         var definition = Definition;
         AdvancePrice(definition);
-        foreach (var index in held) BookingsOf(index).RemoveAll(b => b.LeaseId == leaseId);
         Report(definition);
+        if (released.Lease is null) await book.RemoveAsync(leaseId);
+        else await book.WriteAsync(released);
     }
 
-    /// <summary>The durable backstop for funding deadlines: holds that outlived them are handed back to their leases to expire.</summary>
+    /// <summary>The durable backstop for funding deadlines (and the tidying of calendars): holds that outlived them expire.</summary>
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        SweepOverdueHolds();
-        return Task.CompletedTask;
+        DropEndedBookings();
+        return SweepOverdueHoldsAsync();
     }
 
-    private void SweepOverdueHolds()
+    /// <summary>
+    /// Reservations kept here whose funding deadline passed expire here; those that lease grains took over are handed
+    /// back to them to expire.
+    /// </summary>
+    private async Task SweepOverdueHoldsAsync()
     {
         var now = clock.GetUtcNow();
-        var overdue = _bookings.Values.SelectMany(b => b).Where(b => b.HoldUntil < now).Select(b => b.LeaseId).Distinct();
-        foreach (var lease in overdue) GrainFactory.GetGrain<ILeaseGrain>(lease).CheckDeadlineAsync().Ignore();
+        var overdue = _leases.Values.Where(r => r.HoldUntil <= now && r.Slots.Count > 0).ToList();
+        foreach (var record in overdue.Where(r => r.Lease is null))
+            GrainFactory.GetGrain<ILeaseGrain>(record.LeaseId).CheckDeadlineAsync().Ignore();
+        foreach (var leaseId in overdue.Where(r => r.Lease is not null).Select(r => r.LeaseId))
+        {
+            // Looked up again: an earlier expiry's write let other requests in, and one may have cancelled this one.
+            if (KeptReservation(leaseId) is { } record)
+                await EndReservationAsync(record, LeaseStatus.Expired, LeaseReasons.ReservationNotFunded, $"no escrow seen on chain by {record.Lease!.FundBy:O}");
+        }
+        ArmExpiry(next: null);
+    }
+
+    /// <summary>One timer, at the next funding deadline of a reservation kept here (in steps of <see cref="ExpiryGranularity"/>).</summary>
+    private void ArmExpiry(DateTimeOffset? next)
+    {
+        if (next is { } due && _expiryDue is { } armed && armed <= due) return;
+        next ??= _leases.Values.Where(r => r.Lease is { Status: LeaseStatus.Reserved } && r.HoldUntil is not null)
+            .Select(r => r.HoldUntil).Min();
+        _expiryTimer?.Dispose();
+        _expiryTimer = null;
+        _expiryDue = null;
+        if (next is not { } at) return;
+
+        var dueIn = at - clock.GetUtcNow();
+        if (dueIn < ExpiryGranularity) dueIn = ExpiryGranularity;
+        _expiryDue = at;
+        _expiryTimer = this.RegisterGrainTimer(_ =>
+        {
+            _expiryDue = null;
+            return SweepOverdueHoldsAsync();
+        }, new GrainTimerCreationOptions { DueTime = dueIn, Period = Timeout.InfiniteTimeSpan, Interleave = true, KeepAlive = true });
+    }
+
+    /// <summary>Ends a reservation kept here: its slots are free, and its record keeps the ended lease until its lease grain asks.</summary>
+    private async Task<LeaseSnapshot> EndReservationAsync(BookedLease record, LeaseStatus status, string reason, string? detail)
+    {
+        var lease = LeaseTransitions.Apply(record.Lease!, status, reason, detail, clock.GetUtcNow(), logger);
+        Forget(record.LeaseId);
+        var write = book.WriteAsync(record with { Slots = [], HoldUntil = null, Lease = lease });
+        var definition = Definition;
+        AdvancePrice(definition);
+        Report(definition);
+        await write;
+        return lease;
     }
 
     public ValueTask<PoolSnapshot> GetAsync()
@@ -265,6 +349,16 @@ public sealed class PoolGrain(
             state.State.Draining.Order().ToList()));
     }
 
+    public ValueTask<SlotSnapshot> GetSlotAsync(int index)
+    {
+        var calendar = _bookings.TryGetValue(index, out var bookings) ? bookings.OrderBy(b => b.Window.Start).ToList() : [];
+        var now = clock.GetUtcNow();
+        var current = calendar.FirstOrDefault(b => b.Window.Contains(now));
+        var status = current is null ? SlotStatus.Available : current.HoldUntil is null ? SlotStatus.Leased : SlotStatus.Reserved;
+        return ValueTask.FromResult(new SlotSnapshot(MarketKeys.Slot(PoolKey, index), status, current?.LeaseId,
+            current?.HoldUntil ?? current?.Window.End, calendar));
+    }
+
     private PoolQuote UsableQuote(Guid quoteId, int slots)
     {
         if (!state.State.Quotes.TryGetValue(quoteId, out var quote))
@@ -276,11 +370,27 @@ public sealed class PoolGrain(
         return quote;
     }
 
-    /// <summary>Slot indexes with no booking overlapping <paramref name="window"/>, lowest first.</summary>
-    private IEnumerable<int> FreeSlots(LeaseWindow window) =>
-        Enumerable.Range(0, Definition.SlotCount)
-            .Where(index => !state.State.Draining.Contains(index))
-            .Where(index => !_bookings.TryGetValue(index, out var bookings) || !bookings.Any(b => b.Window.Overlaps(window)));
+    /// <summary>Up to <paramref name="limit"/> slot indexes with no booking overlapping <paramref name="window"/>, lowest first.</summary>
+    private List<int> FreeSlots(LeaseWindow window, int limit = int.MaxValue)
+    {
+        var free = new List<int>(Math.Min(limit, 8));
+        var count = Definition.SlotCount;
+        for (var index = 0; index < count && free.Count < limit; index++)
+        {
+            if (state.State.Draining.Contains(index) || (_bookings.TryGetValue(index, out var bookings) && Overlaps(bookings, window))) continue;
+            free.Add(index);
+        }
+        return free;
+    }
+
+    private static bool Overlaps(List<SlotBooking> bookings, LeaseWindow window)
+    {
+        foreach (var booking in bookings)
+        {
+            if (booking.Window.Overlaps(window)) return true;
+        }
+        return false;
+    }
 
     /// <summary>Slot index → the lease whose booking covers this instant.</summary>
     private Dictionary<int, Guid> HoldersNow()
@@ -294,10 +404,45 @@ public sealed class PoolGrain(
         return holders;
     }
 
+    /// <summary>Bookings whose window is over leave the calendars (and the book: a lease grain ends its lease by then).</summary>
     private void DropEndedBookings()
     {
         var now = clock.GetUtcNow();
-        foreach (var bookings in _bookings.Values) bookings.RemoveAll(b => b.Window.End <= now);
+        foreach (var record in _leases.Values.Where(r => r.Window.End <= now && r.Slots.Count > 0 && r.Lease is null).ToList())
+        {
+            Forget(record.LeaseId);
+            book.RemoveAsync(record.LeaseId).Ignore();
+        }
+    }
+
+    /// <summary>A reservation this pool keeps and acts on itself: not ended, not being handed to its lease grain.</summary>
+    private BookedLease? KeptReservation(Guid leaseId) =>
+        _leases.TryGetValue(leaseId, out var record) && record.Lease is { Status: LeaseStatus.Reserved } && !_handingOver.Contains(leaseId)
+            ? record
+            : null;
+
+    private void Keep(BookedLease record)
+    {
+        _leases[record.LeaseId] = record;
+        var booking = new SlotBooking(record.LeaseId, record.Window, record.HoldUntil);
+        foreach (var index in record.Slots) BookingsOf(index).Add(booking);
+    }
+
+    private void Forget(Guid leaseId)
+    {
+        if (!_leases.Remove(leaseId, out var record)) return;
+        foreach (var index in record.Slots)
+        {
+            var bookings = BookingsOf(index);
+            bookings.RemoveAll(b => b.LeaseId == leaseId);
+            if (bookings.Count == 0) _bookings.Remove(index);
+        }
+    }
+
+    private void Replace(BookedLease record, BookedLease next)
+    {
+        Forget(record.LeaseId);
+        Keep(next);
     }
 
     private List<SlotBooking> BookingsOf(int index) =>
@@ -360,27 +505,30 @@ public sealed class PoolGrain(
     }
 
     private PoolStatus Status(PoolDefinition definition) =>
-        new(definition.PoolKey, PriceNow(definition).Price, Available(definition, HoldersNow()));
+        new(definition.PoolKey, PriceNow(definition).Price, AvailableNow(definition));
+
+    /// <summary>As <see cref="Available"/>, counted without building the holders (on every booking's path).</summary>
+    private int AvailableNow(PoolDefinition definition)
+    {
+        var now = clock.GetUtcNow();
+        var held = 0;
+        var drainingHeld = 0;
+        foreach (var (index, bookings) in _bookings)
+        {
+            foreach (var booking in bookings)
+            {
+                if (!booking.Window.Contains(now)) continue;
+                held++;
+                if (state.State.Draining.Contains(index)) drainingHeld++;
+                break;
+            }
+        }
+        return definition.SlotCount - held - (state.State.Draining.Count - drainingHeld);
+    }
 
     /// <summary>Slots free now: neither held nor being drained.</summary>
     private int Available(PoolDefinition definition, Dictionary<int, Guid> holders) =>
         definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d));
-
-    private List<int> HeldBy(Guid leaseId) =>
-        _bookings.Where(b => b.Value.Any(x => x.LeaseId == leaseId)).Select(b => b.Key).ToList();
-
-    private ISlotGrain Slot(int index)
-    {
-        if (index >= _slots.Length)
-        {
-            var poolKey = this.GetPrimaryKeyString();
-            var grown = new ISlotGrain[Math.Max(index + 1, Definition.SlotCount)];
-            _slots.CopyTo(grown, 0);
-            for (var i = _slots.Length; i < grown.Length; i++) grown[i] = GrainFactory.GetGrain<ISlotGrain>(MarketKeys.Slot(poolKey, i));
-            _slots = grown;
-        }
-        return _slots[index];
-    }
 
     private IMarketGrain Market(PoolDefinition definition) =>
         _market ??= GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind));

@@ -103,9 +103,8 @@ public sealed class OrderBookGrain(
             }
             try
             {
-                var leaseId = Guid.NewGuid();
-                await GrainFactory.GetGrain<ILeaseGrain>(leaseId).RequestAsync(order.Tenant, order.Request);
-                state.State.Orders[id] = order with { Status = OrderStatus.Filled, LeaseId = leaseId, Reason = "Filled" };
+                var lease = await GrainFactory.RequestLeaseAsync(order.Tenant, order.Request);
+                state.State.Orders[id] = order with { Status = OrderStatus.Filled, LeaseId = lease.Id, Reason = "Filled" };
                 changed = true;
             }
             catch (MarketException unfilled)

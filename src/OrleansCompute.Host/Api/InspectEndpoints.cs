@@ -6,6 +6,8 @@ using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Orders;
 using OrleansCompute.Abstractions.Settlement;
 
+using OrleansCompute.Grains.Leases;
+
 namespace OrleansCompute.Host.Api;
 
 /// <summary>Any grain's state as the grain holds it, by kind and key.</summary>
@@ -25,13 +27,13 @@ public static class InspectEndpoints
         return app;
     }
 
-    private static async Task<object> InspectAsync(string kind, string key, IGrainFactory grains) => kind switch
+    private static async Task<object> InspectAsync(string kind, string key, IGrainFactory grains, LeaseDirectory leases) => kind switch
     {
         "slot" => await grains.GetGrain<ISlotGrain>(SlotKey(key)).GetAsync(),
         "pool" => await grains.GetGrain<IPoolGrain>(key).GetAsync(),
         "market" => await grains.GetGrain<IMarketGrain>(MarketKeys.Market(key)).GetAsync(),
         "orders" => await grains.GetGrain<IOrderBookGrain>(MarketKeys.Market(AcceleratorCatalog.Require(key).Kind)).ListAsync(),
-        "lease" => await grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(key)).GetAsync()
+        "lease" => await leases.GetAsync(Problems.ParseLeaseId(key))
                    ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{key}'."),
         "account" => await grains.GetGrain<IAccountGrain>(Address(key)).GetAsync(),
         "settlement" => await grains.GetGrain<ISettlementGrain>(Address(key)).GetAsync(),

@@ -1,9 +1,9 @@
 using System.Security.Claims;
 using OrleansCompute.Abstractions;
-using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Grains.Leases;
 using OrleansCompute.Host.Auth;
 
 namespace OrleansCompute.Host.Api;
@@ -38,24 +38,19 @@ public static class LeaseEndpoints
 
     private static async Task<IResult> CreateAsync(LeaseRequest request, ClaimsPrincipal user, IGrainFactory grains)
     {
-        var leaseId = Guid.NewGuid();
-        var lease = await grains.GetGrain<ILeaseGrain>(leaseId).RequestAsync(user.Tenant(), request);
-        return Results.Created($"/api/leases/{LeaseIds.Format(leaseId)}", lease);
+        var lease = await grains.RequestLeaseAsync(user.Tenant(), request);
+        return Results.Created($"/api/leases/{LeaseIds.Format(lease.Id)}", lease);
     }
 
-    private static async Task<IReadOnlyList<LeaseSnapshot>> ListAsync(ClaimsPrincipal user, IGrainFactory grains)
-    {
-        var account = await grains.GetGrain<IAccountGrain>(user.Tenant()).GetAsync();
-        var leases = await Task.WhenAll(account.Leases.Select(id => grains.GetGrain<ILeaseGrain>(id).GetAsync().AsTask()));
-        return leases.OfType<LeaseSnapshot>().OrderByDescending(l => l.CreatedAt).ToList();
-    }
+    private static Task<IReadOnlyList<LeaseSnapshot>> ListAsync(ClaimsPrincipal user, LeaseDirectory leases) =>
+        leases.ListAsync(user.Tenant());
 
-    private static async Task<LeaseSnapshot> GetAsync(string id, IGrainFactory grains) =>
-        await grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).GetAsync()
+    private static async Task<LeaseSnapshot> GetAsync(string id, LeaseDirectory leases) =>
+        await leases.GetAsync(Problems.ParseLeaseId(id))
         ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{id}'.");
 
-    private static Task<LeaseSnapshot> EndAsync(string id, ClaimsPrincipal user, IGrainFactory grains) =>
-        grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).EndAsync(user.Tenant());
+    private static Task<LeaseSnapshot> EndAsync(string id, ClaimsPrincipal user, LeaseDirectory leases) =>
+        leases.EndAsync(Problems.ParseLeaseId(id), user.Tenant());
 
     private static Task<LeaseSnapshot> SubmitUsageVoucherAsync(string id, SignedVoucher voucher, IGrainFactory grains) =>
         grains.GetGrain<ILeaseGrain>(Problems.ParseLeaseId(id)).SubmitUsageVoucherAsync(voucher);

@@ -3,8 +3,8 @@ namespace OrleansCompute.Storage.Database;
 /// <summary>The tables of a store file. Every statement is idempotent: opening an existing file changes nothing.</summary>
 internal static class SqliteSchema
 {
-    /// <summary>Bumped, with a migration, whenever a table below changes shape.</summary>
-    public const int Version = 1;
+    /// <summary>Bumped, with a migration, whenever a table below changes shape (2: the lease book, added to a version 1 file as it opens).</summary>
+    public const int Version = 2;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS grain_state (
@@ -32,6 +32,17 @@ internal static class SqliteSchema
             name  TEXT    NOT NULL PRIMARY KEY,
             value INTEGER NOT NULL
         ) WITHOUT ROWID;
+
+        CREATE TABLE IF NOT EXISTS lease_book (
+            lease_id TEXT    NOT NULL PRIMARY KEY,
+            pool_key TEXT    NOT NULL,
+            tenant   TEXT,
+            live     INTEGER NOT NULL,
+            payload  BLOB    NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE INDEX IF NOT EXISTS lease_book_live_by_pool ON lease_book (pool_key) WHERE live = 1;
+        CREATE INDEX IF NOT EXISTS lease_book_by_tenant ON lease_book (tenant) WHERE tenant IS NOT NULL;
 
         INSERT OR IGNORE INTO counters (name, value) VALUES ('last_etag', 0);
         """;

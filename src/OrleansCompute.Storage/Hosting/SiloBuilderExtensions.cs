@@ -1,5 +1,5 @@
-// Wires the SQLite store into a silo. Grain storage and reminders given the same path share one database, and
-// with it one writer whose transactions commit both.
+// Wires the SQLite store into a silo. Grain storage, reminders and the lease book given the same path share one
+// database, and with it one writer whose transactions commit them all.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -10,7 +10,9 @@ using Orleans.Serialization;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using OrleansCompute.Storage.Database;
+using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Storage.GrainStorage;
+using OrleansCompute.Storage.LeaseBook;
 using OrleansCompute.Storage.Reminders;
 
 namespace OrleansCompute.Storage.Hosting;
@@ -56,6 +58,22 @@ public static class SiloBuilderExtensions
         builder.AddReminders();
         builder.Services.AddSingleton<IReminderTable>(services =>
             new SqliteReminderTable(services.GetRequiredKeyedService<SqliteDatabase>(database)));
+        return builder;
+    }
+
+    /// <summary>Keeps the pools' lease book (<see cref="ILeaseBook"/>) in the SQLite file at <paramref name="databasePath"/>.</summary>
+    public static ISiloBuilder AddSqliteLeaseBook(this ISiloBuilder builder, string databasePath)
+    {
+        var database = AddDatabase(builder.Services, databasePath);
+        builder.Services.AddSingleton<ILeaseBook>(services =>
+            new SqliteLeaseBook(services.GetRequiredKeyedService<SqliteDatabase>(database), services.GetRequiredService<Serializer>()));
+        return builder;
+    }
+
+    /// <summary>Keeps the pools' lease book in this process's memory: only for a single silo, which has its own.</summary>
+    public static ISiloBuilder AddInProcessLeaseBook(this ISiloBuilder builder)
+    {
+        builder.Services.AddSingleton<ILeaseBook, InProcessLeaseBook>();
         return builder;
     }
 

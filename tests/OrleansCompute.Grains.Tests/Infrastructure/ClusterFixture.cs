@@ -5,8 +5,10 @@ using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.TestingHost;
+using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
+using OrleansCompute.Storage.LeaseBook;
 
 namespace OrleansCompute.Grains.Tests.Infrastructure;
 
@@ -20,6 +22,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     /// <summary>The chain the settlement grains of every silo submit to.</summary>
     public static RecordingEscrowSettlement Chain { get; } = new();
+
+    /// <summary>The pools' lease book, one for both silos, as they would share the host's database.</summary>
+    private static InProcessLeaseBook? _leaseBook;
 
     public TestCluster Cluster { get; private set; } = null!;
 
@@ -56,6 +61,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                     services.TryAddSingleton(TimeProvider.System);
                     services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
                     services.AddSingleton<IEscrowSettlement>(Chain);
+                    services.AddSingleton<ILeaseBook>(silo =>
+                        LazyInitializer.EnsureInitialized(ref _leaseBook, () => new InProcessLeaseBook(silo.GetRequiredService<Serializer>())));
                     services.Configure<MarketOptions>(options =>
                     {
                         options.FundingWindow = FundingWindow;

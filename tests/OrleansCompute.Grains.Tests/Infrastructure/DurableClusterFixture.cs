@@ -58,6 +58,7 @@ public sealed class DurableClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) => silo
             .AddSqliteGrainStorage(GrainStorage.Market, databasePath)
             .UseSqliteReminderService(databasePath)
+            .AddSqliteLeaseBook(databasePath)
             .ConfigureServices(services =>
             {
                 services.TryAddSingleton(TimeProvider.System);

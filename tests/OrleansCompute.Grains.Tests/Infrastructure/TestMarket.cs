@@ -46,8 +46,7 @@ public sealed class TestMarket(IGrainFactory grains)
 
     public ISettlementGrain Settlement(PoolDefinition pool) => Grains.GetGrain<ISettlementGrain>(pool.PayoutAddress.ToLowerInvariant());
 
-    public Task<LeaseSnapshot> RequestAsync(Tenant tenant, LeaseRequest request) =>
-        Lease(Guid.NewGuid()).RequestAsync(tenant.Address, request);
+    public Task<LeaseSnapshot> RequestAsync(Tenant tenant, LeaseRequest request) => Grains.RequestLeaseAsync(tenant.Address, request);
 
     public static LeaseRequest Request(PoolDefinition pool, int slots = 1, int hours = 1) => new(pool.Kind, slots, hours, pool.Region);
 

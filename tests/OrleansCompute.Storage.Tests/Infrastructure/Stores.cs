@@ -4,14 +4,16 @@ using Orleans.Serialization;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using OrleansCompute.Storage.Database;
+using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Storage.GrainStorage;
+using OrleansCompute.Storage.LeaseBook;
 
 namespace OrleansCompute.Storage.Tests.Infrastructure;
 
 internal static class Stores
 {
     private static readonly IServiceProvider Services = new ServiceCollection()
-        .AddSerializer(serializer => serializer.AddAssembly(typeof(TestState).Assembly))
+        .AddSerializer(serializer => serializer.AddAssembly(typeof(TestState).Assembly).AddAssembly(typeof(BookedLease).Assembly))
         .BuildServiceProvider();
 
     public static SqliteGrainStorage GrainStorage(SqliteDatabase database, string name = "market") => new(
@@ -23,6 +25,10 @@ internal static class Stores
     public static InProcessGrainStorage InProcessStorage() => new(
         new OrleansGrainStorageSerializer(Services.GetRequiredService<Serializer>()),
         Services.GetRequiredService<IActivatorProvider>());
+
+    public static SqliteLeaseBook LeaseBook(SqliteDatabase database) => new(database, Services.GetRequiredService<Serializer>());
+
+    public static InProcessLeaseBook InProcessLeaseBook() => new(Services.GetRequiredService<Serializer>());
 
     public static GrainId Grain(string key) => GrainId.Create("test", key);
 }

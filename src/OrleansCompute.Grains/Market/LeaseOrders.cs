@@ -1,0 +1,21 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Market;
+
+namespace OrleansCompute.Grains.Market;
+
+/// <summary>Turns a validated request into the order pools book: the window to hold and until when.</summary>
+internal static class LeaseOrders
+{
+    public static LeaseOrder For(string tenant, LeaseRequest validated, MarketOptions options, DateTimeOffset now)
+    {
+        if (!AccountKeys.IsAddress(tenant))
+            throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");
+        var fundBy = now + options.FundingWindow;
+        var duration = TimeSpan.FromHours(validated.Hours);
+        var startsAt = validated.Start > now ? validated.Start : null;
+        // A reserved block books exactly its window; a lease that starts when funded books room for the funding delay too.
+        var window = startsAt is { } start ? LeaseWindow.From(start, duration) : new LeaseWindow(now, fundBy + duration);
+        return new LeaseOrder(AccountKeys.Normalize(tenant), validated, window, fundBy, startsAt, now);
+    }
+}

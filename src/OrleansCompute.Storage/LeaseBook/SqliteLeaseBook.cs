@@ -1,0 +1,64 @@
+// The pools' lease book in a SQLite store: one row per lease, its record serialized by Orleans' serializer. Writes go
+// through the store's group-commit writer, so thousands of bookings a second share a handful of commits.
+using Orleans.Serialization;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Storage.Database;
+
+namespace OrleansCompute.Storage.LeaseBook;
+
+public sealed class SqliteLeaseBook(SqliteDatabase database, Serializer serializer) : ILeaseBook
+{
+    private const string SelectLive = "SELECT payload FROM lease_book WHERE pool_key = @pool AND live = 1";
+    private const string SelectOne = "SELECT payload FROM lease_book WHERE lease_id = @lease";
+    private const string SelectPool = "SELECT pool_key FROM lease_book WHERE lease_id = @lease";
+    private const string SelectTenant = "SELECT payload FROM lease_book WHERE tenant = @tenant";
+    private const string Upsert = """
+        INSERT INTO lease_book (lease_id, pool_key, tenant, live, payload) VALUES (@lease, @pool, @tenant, @live, @payload)
+        ON CONFLICT (lease_id) DO UPDATE SET pool_key = excluded.pool_key, tenant = excluded.tenant, live = excluded.live, payload = excluded.payload
+        """;
+    private const string Delete = "DELETE FROM lease_book WHERE lease_id = @lease";
+
+    public Task<IReadOnlyList<BookedLease>> ReadLiveAsync(string poolKey) =>
+        Task.FromResult(ReadMany(SelectLive, "@pool", poolKey));
+
+    public Task<BookedLease?> FindAsync(Guid leaseId) =>
+        Task.FromResult(database.Read(statements =>
+        {
+            using var reader = statements.Command(SelectOne).Bind("@lease", Key(leaseId)).ExecuteReader();
+            return reader.Read() ? serializer.Deserialize<BookedLease>(reader.GetFieldValue<byte[]>(0)) : null;
+        }));
+
+    public Task<string?> FindPoolAsync(Guid leaseId) =>
+        Task.FromResult(database.Read(statements => statements.Command(SelectPool).Bind("@lease", Key(leaseId)).ExecuteScalar() as string));
+
+    public Task<IReadOnlyList<LeaseSnapshot>> ListTenantAsync(string tenant) =>
+        Task.FromResult<IReadOnlyList<LeaseSnapshot>>(ReadMany(SelectTenant, "@tenant", tenant).Select(r => r.Lease).OfType<LeaseSnapshot>().ToList());
+
+    public Task WriteAsync(BookedLease record)
+    {
+        var payload = serializer.SerializeToArray(record);
+        var key = Key(record.LeaseId);
+        var live = record.IsLive ? 1 : 0;
+        return database.WriteAsync(transaction => transaction.Command(Upsert)
+            .Bind("@lease", key).Bind("@pool", record.PoolKey).Bind("@tenant", record.Lease?.Tenant)
+            .Bind("@live", live).Bind("@payload", payload).ExecuteNonQuery());
+    }
+
+    public Task RemoveAsync(Guid leaseId)
+    {
+        var key = Key(leaseId);
+        return database.WriteAsync(transaction => transaction.Command(Delete).Bind("@lease", key).ExecuteNonQuery());
+    }
+
+    private IReadOnlyList<BookedLease> ReadMany(string sql, string parameter, string value) =>
+        database.Read(statements =>
+        {
+            var records = new List<BookedLease>();
+            using var reader = statements.Command(sql).Bind(parameter, value).ExecuteReader();
+            while (reader.Read()) records.Add(serializer.Deserialize<BookedLease>(reader.GetFieldValue<byte[]>(0))!);
+            return records;
+        });
+
+    private static string Key(Guid leaseId) => leaseId.ToString("N");
+}

@@ -1,0 +1,102 @@
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Storage.Database;
+using OrleansCompute.Storage.Tests.Infrastructure;
+
+namespace OrleansCompute.Storage.Tests;
+
+/// <summary>
+/// The lease book keeps the same promises in SQLite and in memory: a record reads back as written, a pool reads back
+/// exactly the records it needs when it activates, a tenant finds the leases pools keep for it, and the SQLite book
+/// keeps them across a reopen.
+/// </summary>
+public sealed class LeaseBookTests(TempDirectory directory) : IClassFixture<TempDirectory>
+{
+    private const string Pool = "provider-a/pool-1";
+    private const string Tenant = "0x00000000000000000000000000000000000000aa";
+
+    public static TheoryData<string> Books => ["sqlite", "in-process"];
+
+    [Theory]
+    [MemberData(nameof(Books))]
+    public async Task A_pool_reads_back_its_live_records_and_a_tenant_the_leases_pools_keep(string kind)
+    {
+        await using var database = SqliteDatabase.Open(directory.NewDatabasePath());
+        ILeaseBook book = kind == "sqlite" ? Stores.LeaseBook(database) : Stores.InProcessLeaseBook();
+        var reserved = Record(LeaseStatus.Reserved, slots: [0, 1]);
+        var handedOver = Record(LeaseStatus.Reserved, slots: [2]) with { Lease = null };
+        var cancelled = Record(LeaseStatus.Cancelled, slots: []);
+        var otherPool = Record(LeaseStatus.Reserved, slots: [0]) with { PoolKey = "provider-b/pool-9" };
+        foreach (var record in new[] { reserved, handedOver, cancelled, otherPool }) await book.WriteAsync(record);
+
+        var live = await book.ReadLiveAsync(Pool);
+        Assert.Equal(new[] { reserved.LeaseId, handedOver.LeaseId }.Order(), live.Select(r => r.LeaseId).Order());
+        Assert.Equal([0, 1], live.Single(r => r.LeaseId == reserved.LeaseId).Slots);
+        Assert.Equal(reserved.Lease!.History, live.Single(r => r.LeaseId == reserved.LeaseId).Lease!.History);
+
+        var kept = await book.ListTenantAsync(Tenant);
+        Assert.Equal(new[] { reserved.LeaseId, cancelled.LeaseId, otherPool.LeaseId }.Order(), kept.Select(l => l.Id).Order());
+        Assert.Equal(Pool, await book.FindPoolAsync(cancelled.LeaseId));
+        Assert.Equal(LeaseStatus.Cancelled, (await book.FindAsync(cancelled.LeaseId))!.Lease!.Status);
+        Assert.Null(await book.FindAsync(Guid.NewGuid()));
+        Assert.Null(await book.FindPoolAsync(Guid.NewGuid()));
+    }
+
+    [Theory]
+    [MemberData(nameof(Books))]
+    public async Task A_rewritten_record_replaces_the_old_one_and_a_removed_one_is_gone(string kind)
+    {
+        await using var database = SqliteDatabase.Open(directory.NewDatabasePath());
+        ILeaseBook book = kind == "sqlite" ? Stores.LeaseBook(database) : Stores.InProcessLeaseBook();
+        var reserved = Record(LeaseStatus.Reserved, slots: [3]);
+        await book.WriteAsync(reserved);
+
+        // Ended: it books nothing, so the pool no longer reads it back, but its tenant and anyone asking still find it.
+        var expired = reserved with { Slots = [], HoldUntil = null, Lease = reserved.Lease! with { Status = LeaseStatus.Expired } };
+        await book.WriteAsync(expired);
+        Assert.Empty(await book.ReadLiveAsync(Pool));
+        Assert.Equal(LeaseStatus.Expired, (await book.FindAsync(reserved.LeaseId))!.Lease!.Status);
+        Assert.Equal([reserved.LeaseId], (await book.ListTenantAsync(Tenant)).Select(l => l.Id));
+
+        await book.RemoveAsync(reserved.LeaseId);
+        Assert.Null(await book.FindAsync(reserved.LeaseId));
+        Assert.Empty(await book.ListTenantAsync(Tenant));
+    }
+
+    [Fact]
+    public async Task The_sqlite_book_keeps_its_records_across_a_reopen()
+    {
+        var path = directory.NewDatabasePath();
+        var reserved = Record(LeaseStatus.Reserved, slots: [0]);
+        await using (var database = SqliteDatabase.Open(path))
+        {
+            await Stores.LeaseBook(database).WriteAsync(reserved);
+        }
+
+        await using var reopened = SqliteDatabase.Open(path);
+        var live = await Stores.LeaseBook(reopened).ReadLiveAsync(Pool);
+        Assert.Equal([reserved.LeaseId], live.Select(r => r.LeaseId));
+        Assert.Equal(reserved.Lease!.Deposit, live[0].Lease!.Deposit);
+    }
+
+    private static BookedLease Record(LeaseStatus status, IReadOnlyList<int> slots)
+    {
+        var id = Guid.NewGuid();
+        var now = DateTimeOffset.UtcNow;
+        var window = new LeaseWindow(now, now + TimeSpan.FromHours(2));
+        var lease = new LeaseSnapshot
+        {
+            Id = id,
+            ChainLeaseId = LeaseIds.ToChainId(id).ToString(),
+            Status = status,
+            Tenant = Tenant,
+            Request = new LeaseRequest("h100", Math.Max(1, slots.Count), 1),
+            PoolKey = Pool,
+            Deposit = Credits.FromCredits(4.80m),
+            CreatedAt = now,
+            History = [new LeaseTransition(now, status, "Test")],
+        };
+        return new BookedLease(id, Pool, slots, window, slots.Count > 0 ? now + TimeSpan.FromMinutes(5) : null, lease);
+    }
+}
