@@ -38,11 +38,20 @@ public sealed class ChainOptions
     /// </summary>
     public int Confirmations { get; set; }
 
+    /// <summary>How many blocks behind it the chain watcher can roll back when a reorganization goes deeper than <see cref="Confirmations"/>.</summary>
+    public int MaxReorgDepth { get; set; } = 64;
+
     public RpcResilienceOptions ToResilienceOptions() => new() { AttemptTimeout = RpcAttemptTimeout, MaxRetryAttempts = RpcMaxRetries };
 
     public TransactionSenderOptions ToSenderOptions() => new() { ReceiptTimeout = ReceiptTimeout };
 
-    public EscrowEventWatcherOptions ToWatcherOptions() => new() { PollInterval = EventPollInterval, StartBlock = DeployBlock, Confirmations = Confirmations };
+    public EscrowEventWatcherOptions ToWatcherOptions() => new()
+    {
+        PollInterval = EventPollInterval,
+        StartBlock = DeployBlock,
+        Confirmations = Confirmations,
+        MaxReorgDepth = MaxReorgDepth,
+    };
 
     /// <summary>Throws with every missing setting named, so a misconfigured host fails at startup, not at the first settlement.</summary>
     public void Validate()
@@ -54,6 +63,7 @@ public sealed class ChainOptions
         if (!IsAddress(EscrowAddress)) problems.Add($"{nameof(EscrowAddress)} '{EscrowAddress}' is not an address");
         if (string.IsNullOrWhiteSpace(OperatorPrivateKey)) problems.Add($"{nameof(OperatorPrivateKey)} is not set");
         if (DeployBlock < 0) problems.Add($"{nameof(DeployBlock)} cannot be negative");
+        if (MaxReorgDepth < 1) problems.Add($"{nameof(MaxReorgDepth)} must be at least 1");
         if (problems.Count > 0) throw new InvalidOperationException("Chain options are invalid: " + string.Join("; ", problems) + ".");
     }
 

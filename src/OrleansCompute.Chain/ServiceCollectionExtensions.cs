@@ -39,18 +39,25 @@ public static class ServiceCollectionExtensions
     /// Runs the <see cref="EscrowEventWatcher"/> as a hosted service delivering to <typeparamref name="TSink"/>, from
     /// <see cref="ChainOptions.DeployBlock"/> every <see cref="ChainOptions.EventPollInterval"/>. Call after <see cref="AddEscrowChain"/>.
     /// The watcher is also registered as itself, for <see cref="EscrowEventWatcher.LastProcessedBlock"/>; an
-    /// <see cref="IEscrowEventCursor"/> registered before it keeps its progress across restarts.
+    /// <see cref="IEscrowEventCursor"/> registered before it keeps its progress across restarts. After a reorganization the
+    /// operator's <see cref="TransactionSender"/> reads its nonce again: its transactions in the replaced blocks are gone.
     /// </summary>
     public static IServiceCollection AddEscrowEventWatcher<TSink>(this IServiceCollection services)
         where TSink : class, IEscrowEventSink
     {
         services.TryAddSingleton<IEscrowEventSink, TSink>();
-        services.TryAddSingleton(sp => new EscrowEventWatcher(
-            sp.GetRequiredService<EscrowEventReader>(),
-            sp.GetRequiredService<IEscrowEventSink>(),
-            sp.GetRequiredService<ChainOptions>().ToWatcherOptions(),
-            sp.GetService<ILogger<EscrowEventWatcher>>(),
-            sp.GetService<IEscrowEventCursor>()));
+        services.TryAddSingleton(sp =>
+        {
+            var watcher = new EscrowEventWatcher(
+                sp.GetRequiredService<EscrowEventReader>(),
+                sp.GetRequiredService<IEscrowEventSink>(),
+                sp.GetRequiredService<ChainOptions>().ToWatcherOptions(),
+                sp.GetService<ILogger<EscrowEventWatcher>>(),
+                sp.GetService<IEscrowEventCursor>());
+            var sender = sp.GetRequiredService<TransactionSender>();
+            watcher.Reorganized += _ => sender.ResyncNonce();
+            return watcher;
+        });
         services.AddHostedService(sp => sp.GetRequiredService<EscrowEventWatcher>());
         return services;
     }

@@ -200,6 +200,8 @@ public sealed class EscrowEventTests(ChainFixture chain)
         public Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken) => Record(settled);
         public Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken) => Record(closed);
         public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) => Record(withdrawn);
+        public Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException($"nothing reorganizes this chain, yet {rolledBack} was rolled back");
 
         private Task Record(EscrowEvent e)
         {

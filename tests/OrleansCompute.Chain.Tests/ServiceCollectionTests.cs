@@ -74,5 +74,6 @@ public sealed class ServiceCollectionTests(ChainFixture chain)
             return Task.CompletedTask;
         }
         public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;
 
@@ -8,9 +10,9 @@ namespace OrleansCompute.Integration.Tests;
 
 /// <summary>
 /// Leases end while the chain is failing under the market: the node answers errors, drops requests, answers slowly,
-/// is stopped and restarted from its state file, or the host itself restarts mid-settlement. After recovery every
-/// lease is settled exactly once, the audit finds no mismatch and the escrow's books balance. A market of its own,
-/// since the faults hit every chain client of the host.
+/// is stopped and restarted from its state file, the host itself restarts mid-settlement, or the chain reorganizes
+/// away settlements the market had already seen. After recovery every lease is settled exactly once, the audit finds no
+/// mismatch and the escrow's books balance. A market of its own, since the faults hit every chain client of the host.
 /// </summary>
 [Collection(FaultCollection.Name)]
 public sealed class SettlementFaultTests(MarketFixture market)
@@ -81,6 +83,70 @@ public sealed class SettlementFaultTests(MarketFixture market)
         var audit = await market.OccAsync("audit", "--json");
         Assert.True(audit.ExitCode == 0, $"{fault}: {audit}");
         await market.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task Settlements_a_reorganization_drops_after_the_market_saw_them_are_rolled_back_and_each_lease_settles_exactly_once()
+    {
+        // The host watches with no confirmations (as on the devnet), so any reorganization is deeper than that: the case
+        // where what the watcher folded in must be rolled back.
+        var rpc = new ChainRpc(market.Rpc.Url);
+        var leases = new List<(LeaseSnapshot Lease, string Tenant)>();
+        for (var i = 0; i < 6; i++)
+        {
+            var tenant = market.Wallets[i % 4];
+            var created = await market.OccAsync("lease", "create", "--kind", Kinds[i % Kinds.Length], "--hours", "1", "--tenant", tenant.Name, "--json");
+            Assert.True(created.ExitCode == 0, created.ToString());
+            leases.Add((created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!, tenant.Name));
+        }
+        var (early, late) = (leases[..4], leases[4..]);
+
+        var ended = await Task.WhenAll(early.Select(l => EndAsync(l.Lease, l.Tenant)));
+        Assert.All(ended, lease => Assert.Equal(LeaseStatus.Settled, lease.Status));
+        var settlementBlocks = await Task.WhenAll(ended.Select(l => l.SettlementTransaction).Distinct().Select(async hash =>
+            (long)(await rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(hash))).BlockNumber.Value));
+        var head = (long)(await rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;
+        Assert.True((await market.Api.GetChainAsync(CancellationToken.None)).GetProperty("watcherBlock").GetInt64() >= head,
+            "the watcher had not read the settlement blocks");
+        var depth = (int)(head - settlementBlocks.Min() + 1);
+
+        await new AnvilCheats(rpc).ReorgAsync(depth);
+        foreach (var lease in ended) Assert.False((await market.Escrow.GetLeaseAsync(lease.Id, lease.Tenant))!.Closed);
+        var chain = await Eventually.WaitForAsync(() => market.Api.GetChainAsync(CancellationToken.None),
+            status => status.GetProperty("watcherReorganizations").GetInt32() >= 1);
+        Assert.True(chain.GetProperty("lastReorganization").GetProperty("depth").GetInt64() >= depth, chain.ToString());
+        // The stream goes on while the dropped vouchers are sent again. (Ended before the watcher sees the reorganization,
+        // a lease's batch would go out on a nonce the dropped blocks had used, and wait out the settlement timeout.)
+        var endedLate = Task.WhenAll(late.Select(l => EndAsync(l.Lease, l.Tenant)));
+        var settled = await Task.WhenAll(leases.Select(l => Eventually.WaitForAsync(
+            () => market.Api.GetLeaseAsync(LeaseIds.Format(l.Lease.Id), CancellationToken.None), lease => lease.Status == LeaseStatus.Settled,
+            TimeSpan.FromSeconds(90))));
+        await endedLate;
+
+        foreach (var lease in settled)
+        {
+            var onChain = (await market.Escrow.GetLeaseAsync(lease.Id, lease.Tenant))!;
+            Assert.True(onChain.Closed);
+            Assert.Equal(lease.AmountOwed, onChain.Paid);
+            Assert.Equal((lease.AmountOwed, lease.Deposit - lease.AmountOwed), (lease.Paid, lease.Refunded));
+        }
+        foreach (var lease in settled.Take(early.Count))
+        {
+            // Settled; its close and its payment undone when their block was dropped; settled again on the new chain.
+            Assert.Equal([LeaseReasons.SettledOnChain, LeaseReasons.ReorgedOut, LeaseReasons.ReorgedOut, LeaseReasons.SettledOnChain],
+                lease.History.Select(t => t.Reason).Where(r => r is LeaseReasons.SettledOnChain or LeaseReasons.ReorgedOut));
+        }
+
+        var audit = await market.OccAsync("audit", "--json");
+        Assert.True(audit.ExitCode == 0, audit.ToString());
+        await market.AssertConservedAsync();
+    }
+
+    private async Task<LeaseSnapshot> EndAsync(LeaseSnapshot lease, string tenant)
+    {
+        var result = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant, "--json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return result.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
     }
 }
 

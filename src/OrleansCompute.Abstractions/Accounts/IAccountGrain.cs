@@ -15,6 +15,12 @@ public interface IAccountGrain : IGrainWithStringKey
     /// <summary>This provider withdrew <paramref name="amount"/> from the escrow contract; once per transaction, however often the event is seen.</summary>
     Task RecordWithdrawalAsync(Credits amount, string transactionHash);
 
+    /// <summary>A chain reorganization removed a payment of <paramref name="amount"/> to this provider, which its lease had recorded.</summary>
+    Task RollBackEarningAsync(Credits amount);
+
+    /// <summary>A chain reorganization removed the withdrawal in <paramref name="transactionHash"/>; nothing when it was not recorded.</summary>
+    Task RollBackWithdrawalAsync(Credits amount, string transactionHash);
+
     [ReadOnly]
     ValueTask<AccountSnapshot> GetAsync();
 }

@@ -35,6 +35,24 @@ public interface ILeaseGrain : IGrainWithGuidKey
     /// <summary>The chain watcher saw the escrow closed (by the final voucher, or refunded after expiry).</summary>
     Task ConfirmClosedAsync(EscrowClosed closed);
 
+    // A chain reorganization removed an event the chain watcher had folded in: each undoes what its Confirm… did, once;
+    // rolling back what the lease never saw (or already undid) changes nothing.
+
+    /// <summary>
+    /// The escrow is gone: a lease running on it goes back to waiting for it (in the window it had, until a new funding
+    /// deadline); any other keeps its state. An escrow mined again is taken as before.
+    /// </summary>
+    Task RollBackFundingAsync(EscrowFunded funded);
+
+    /// <summary>The top-up is gone: the escrow holds what it held before.</summary>
+    Task RollBackTopUpAsync(EscrowToppedUp toppedUp);
+
+    /// <summary>The payment is gone: paid goes back to what it was, the provider's earnings down with it, and the voucher is sent again.</summary>
+    Task RollBackSettledAsync(EscrowSettled settled);
+
+    /// <summary>The close is gone: the lease returns to the state it had before it, and a final voucher is sent again.</summary>
+    Task RollBackClosedAsync(EscrowClosed closed);
+
     /// <summary>The provider is taking back <paramref name="slotKey"/>: at <paramref name="reclaimAt"/> the lease moves to another slot or ends, billed pro rata.</summary>
     Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt);
 

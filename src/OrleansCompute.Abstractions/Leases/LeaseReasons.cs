@@ -26,4 +26,6 @@ public static class LeaseReasons
     public const string ProviderReclaimed = "ProviderReclaimed";
     public const string MovedToSlot = "MovedToSlot";
     public const string RefundedOnChain = "RefundedOnChain";
+    /// <summary>A chain reorganization removed a funding, top-up, payment or close the lease had seen; it was undone.</summary>
+    public const string ReorgedOut = "ReorgedOut";
 }

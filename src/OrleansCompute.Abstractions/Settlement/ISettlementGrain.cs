@@ -9,6 +9,12 @@ public interface ISettlementGrain : IGrainWithStringKey
     /// <summary>Queues the voucher (once per lease) and schedules a flush.</summary>
     Task EnqueueAsync(SignedVoucher voucher);
 
+    /// <summary>
+    /// A chain reorganization removed the payment of <paramref name="voucher"/>: a submitted or confirmed item is queued
+    /// again (one not known is queued anew). The contract pays a voucher only above what is paid, so sending it again is harmless.
+    /// </summary>
+    Task ResendAsync(SignedVoucher voucher);
+
     [ReadOnly]
     ValueTask<SettlementSnapshot> GetAsync();
 }

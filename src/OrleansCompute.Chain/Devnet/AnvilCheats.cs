@@ -5,7 +5,7 @@ using OrleansCompute.Chain.Rpc;
 
 namespace OrleansCompute.Chain.Devnet;
 
-/// <summary>Anvil's test-only RPC methods: move the chain's clock, mine blocks. Only for a local devnet.</summary>
+/// <summary>Anvil's test-only RPC methods: move the chain's clock, mine blocks, reorganize. Only for a local devnet.</summary>
 public sealed class AnvilCheats(ChainRpc rpc)
 {
     /// <summary>Moves the clock forward and mines a block, so the next transaction sees the new time.</summary>
@@ -21,6 +21,13 @@ public sealed class AnvilCheats(ChainRpc rpc)
 
     public Task MineAsync(CancellationToken cancellationToken = default) =>
         rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("evm_mine", null), cancellationToken);
+
+    /// <summary>
+    /// Replaces the latest <paramref name="depth"/> blocks with new empty ones at the same heights (<c>anvil_reorg</c>):
+    /// the transactions they held are dropped, not mined again.
+    /// </summary>
+    public Task ReorgAsync(int depth, CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_reorg", null, depth, Array.Empty<object>()), cancellationToken);
 
     /// <summary>The latest block's timestamp: "now" as the contracts see it, which differs from the wall clock once time was moved.</summary>
     public async Task<DateTimeOffset> GetChainTimeAsync(CancellationToken cancellationToken = default)

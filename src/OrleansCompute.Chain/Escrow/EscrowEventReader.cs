@@ -48,9 +48,34 @@ public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogge
         foreach (var log in logs.OrderBy(l => (l.BlockNumber.Value, l.LogIndex.Value)))
         {
             if (log.Removed) continue;
+            var decodedFrom = events.Count;
             await DecodeAsync(log, events, cancellationToken);
+            for (var i = decodedFrom; i < events.Count; i++) events[i] = events[i] with { BlockHash = log.BlockHash };
         }
         return events;
+    }
+
+    /// <summary>The hash of block <paramref name="number"/> as the chain has it now, or null when it has no such block.</summary>
+    public async Task<string?> GetBlockHashAsync(long number, CancellationToken cancellationToken = default)
+    {
+        var block = await rpc.CallAsync(
+            web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(new BlockParameter(new HexBigInteger(number))), cancellationToken);
+        return block?.BlockHash;
+    }
+
+    /// <summary>
+    /// Forgets what was learned from blocks after <paramref name="block"/>, which a reorganization replaced: what leases
+    /// were paid there, leases opened there (or found outside the ranges read, which may have been), and provider ids.
+    /// </summary>
+    public void ForgetAfter(long block)
+    {
+        foreach (var (key, lease) in _leases)
+        {
+            if (lease.OpenedBlock is not { } opened || opened > block) _leases.TryRemove(key, out _);
+            else lease.ForgetPaidAfter(block);
+        }
+        // Ids are handed out in registration order, and a registration may have been in a replaced block.
+        _providers.Clear();
     }
 
     private async Task DecodeAsync(FilterLog log, List<EscrowEvent> events, CancellationToken cancellationToken)
@@ -183,6 +208,7 @@ public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogge
             opened is { } at ? new() { [(at.Block, at.LogIndex, 0)] = BigInteger.Zero } : new();
 
         public Guid? Id { get; } = id;
+        public long? OpenedBlock { get; } = opened?.Block;
         public string Tenant { get; } = tenant;
         public string Signer { get; } = signer;
         public BigInteger ChainLeaseId { get; } = chainLeaseId;
@@ -204,6 +230,14 @@ public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogge
         public void RecordPaid((long, long, int) position, BigInteger paid)
         {
             lock (_paid) _paid[position] = paid;
+        }
+
+        public void ForgetPaidAfter(long block)
+        {
+            lock (_paid)
+            {
+                while (_paid.Count > 0 && _paid.Keys[^1].Item1 > block) _paid.RemoveAt(_paid.Count - 1);
+            }
         }
     }
 }

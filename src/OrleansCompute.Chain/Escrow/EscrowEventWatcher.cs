@@ -11,6 +11,14 @@ namespace OrleansCompute.Chain.Escrow;
 /// With an <see cref="IEscrowEventCursor"/>, the cursor is saved after each range and a restart resumes after it;
 /// a crash between delivering a range and saving it delivers that range again, which the sink takes idempotently.
 /// </summary>
+/// <remarks>
+/// Reorganizations: the watcher remembers, for <see cref="EscrowEventWatcherOptions.MaxReorgDepth"/> blocks behind its
+/// cursor, the hash of the last block of each range it read and of every block it delivered events from, with those
+/// events, and saves them with the cursor. Each poll first checks that the chain still has the newest of them. When it
+/// does not, the newest remembered block the chain still has is the common ancestor (a block's hash commits to every
+/// block before it): the events delivered after it go back to the sink newest first, the cursor moves back to it, and
+/// the blocks that replaced the others are read as usual.
+/// </remarks>
 public sealed class EscrowEventWatcher(
     EscrowEventReader reader,
     IEscrowEventSink sink,
@@ -19,15 +27,33 @@ public sealed class EscrowEventWatcher(
     IEscrowEventCursor? cursor = null) : BackgroundService
 {
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
+    private readonly SortedList<long, RememberedBlock> _recent = [];
     private long _lastProcessedBlock = options.StartBlock - 1;
     private (long Block, long LogIndex, int Item)? _lastDelivered;
     private bool _resumed = cursor is null;
+    private int _reorganizations;
+    private volatile ChainReorganization? _lastReorganization;
 
     /// <summary>The block this run started reading from: the start block, or the one after the saved cursor.</summary>
     public long ResumedFromBlock { get; private set; } = options.StartBlock;
 
-    /// <summary>Every event in blocks up to and including this one has been delivered. StartBlock - 1 before the first poll.</summary>
+    /// <summary>
+    /// Every event in blocks up to and including this one has been delivered. StartBlock - 1 before the first poll; it
+    /// moves back when a reorganization replaced blocks it had read.
+    /// </summary>
     public long LastProcessedBlock => Interlocked.Read(ref _lastProcessedBlock);
+
+    /// <summary>How many reorganizations this run has undone.</summary>
+    public int Reorganizations => Volatile.Read(ref _reorganizations);
+
+    /// <summary>The last reorganization this run undid, or null.</summary>
+    public ChainReorganization? LastReorganization => _lastReorganization;
+
+    /// <summary>
+    /// Raised when a reorganization is found, before its events are rolled back: transactions sent from this host may
+    /// have been in the replaced blocks too.
+    /// </summary>
+    public event Action<ChainReorganization>? Reorganized;
 
     /// <summary>Waits until the watcher has delivered every event up to and including <paramref name="block"/>.</summary>
     public async Task WaitForBlockAsync(long block, CancellationToken cancellationToken)
@@ -57,38 +83,104 @@ public sealed class EscrowEventWatcher(
         while (await WaitForNextTickAsync(timer, stoppingToken));
     }
 
-    // Reads and delivers everything from the cursor to the head.
-    private async Task<int> PollOnceAsync(CancellationToken cancellationToken)
+    // Undoes a reorganization if there was one, then reads and delivers everything from the cursor to the head.
+    private async Task PollOnceAsync(CancellationToken cancellationToken)
     {
         if (!_resumed)
         {
             // Loaded in the poll loop, not the constructor: the cursor's store may not be up yet, and a failure is retried.
-            if (await cursor!.LoadAsync(cancellationToken) is { } saved && saved >= LastProcessedBlock)
+            if (await cursor!.LoadAsync(cancellationToken) is { } saved && saved.LastBlock >= LastProcessedBlock)
             {
-                Interlocked.Exchange(ref _lastProcessedBlock, saved);
-                ResumedFromBlock = saved + 1;
+                Interlocked.Exchange(ref _lastProcessedBlock, saved.LastBlock);
+                ResumedFromBlock = saved.LastBlock + 1;
+                foreach (var block in saved.RecentBlocks) _recent[block.Number] = new RememberedBlock(block.Hash, [.. block.Events]);
             }
             _resumed = true;
         }
         var head = await reader.GetLatestBlockAsync(cancellationToken) - options.Confirmations;
-        var delivered = 0;
+        await RollBackReorganizationAsync(cancellationToken);
         while (LastProcessedBlock < head)
         {
             var from = LastProcessedBlock + 1;
             var to = Math.Min(head, LastProcessedBlock + Math.Max(1, options.MaxBlocksPerPoll));
+            // Read before the logs: should the chain reorganize in between, this hash or the logs' own block hashes belong
+            // to the replaced blocks, and the next poll's check finds them.
+            var toHash = await reader.GetBlockHashAsync(to, cancellationToken)
+                ?? throw new InvalidOperationException($"Block {to} is gone from the chain; reading again after the check for a reorganization.");
             foreach (var chainEvent in await reader.ReadAsync(from, to, cancellationToken))
             {
                 var position = chainEvent.Position;
                 if (_lastDelivered is { } last && position.CompareTo(last) <= 0) continue;
+                // Remembered before it is delivered: a delivery that fails halfway is rolled back too (harmless when nothing was done).
+                var delivering = Remember(chainEvent.BlockNumber, chainEvent.BlockHash);
+                if (delivering.Count == 0 || delivering[^1].Position.CompareTo(position) < 0) delivering.Add(chainEvent);
                 await DeliverAsync(chainEvent, cancellationToken);
                 _lastDelivered = position;
-                delivered++;
             }
-            if (cursor is not null) await cursor.SaveAsync(to, cancellationToken);
+            Remember(to, toHash);
+            ForgetBefore(to - options.MaxReorgDepth);
+            if (cursor is not null) await cursor.SaveAsync(Checkpoint(to), cancellationToken);
             Interlocked.Exchange(ref _lastProcessedBlock, to);
         }
-        return delivered;
     }
+
+    /// <summary>Checks the newest remembered block against the chain and, when the chain replaced it, rolls back to the common ancestor.</summary>
+    private async Task RollBackReorganizationAsync(CancellationToken cancellationToken)
+    {
+        if (_recent.Count == 0) return;
+        var newest = _recent.Keys[^1];
+        if (SameHash(await reader.GetBlockHashAsync(newest, cancellationToken), _recent.Values[^1].Hash)) return;
+
+        long? ancestor = null;
+        for (var i = _recent.Count - 2; i >= 0 && ancestor is null; i--)
+        {
+            if (SameHash(await reader.GetBlockHashAsync(_recent.Keys[i], cancellationToken), _recent.Values[i].Hash)) ancestor = _recent.Keys[i];
+        }
+        if (ancestor is null)
+        {
+            ancestor = _recent.Keys[0] - 1;
+            _logger.LogError("The chain reorganized deeper than the {Depth} blocks remembered: rolling back all of them; what was delivered from " +
+                "earlier blocks stays as it was (occ audit names any difference)", options.MaxReorgDepth);
+        }
+
+        var replaced = _recent.Where(block => block.Key > ancestor).Reverse().ToList();
+        var rolledBack = replaced.SelectMany(block => Enumerable.Reverse(block.Value.Events)).ToList();
+        var reorganization = new ChainReorganization(ancestor.Value, Math.Max(newest, LastProcessedBlock), rolledBack.Count, DateTimeOffset.UtcNow);
+        _logger.LogWarning("Chain reorganization: blocks {From}..{To} were replaced; rolling back {Count} event(s) to block {Ancestor}",
+            ancestor + 1, reorganization.NewestBlockRead, rolledBack.Count, ancestor);
+        Reorganized?.Invoke(reorganization);
+
+        // A failure here leaves everything remembered: the next poll finds the same reorganization and rolls back again.
+        foreach (var chainEvent in rolledBack) await sink.OnRolledBackAsync(chainEvent, cancellationToken);
+
+        foreach (var (number, _) in replaced) _recent.Remove(number);
+        reader.ForgetAfter(ancestor.Value);
+        if (_lastDelivered is { } last && last.Block > ancestor) _lastDelivered = (ancestor.Value, long.MaxValue, int.MaxValue);
+        var resumeAfter = Math.Min(LastProcessedBlock, ancestor.Value);
+        if (cursor is not null) await cursor.SaveAsync(Checkpoint(resumeAfter), cancellationToken);
+        Interlocked.Exchange(ref _lastProcessedBlock, resumeAfter);
+        _lastReorganization = reorganization;
+        Interlocked.Increment(ref _reorganizations);
+    }
+
+    private List<EscrowEvent> Remember(long number, string hash)
+    {
+        // A block already remembered keeps its first hash: if the two differ, the chain reorganized meanwhile and the
+        // next check finds it either way.
+        if (!_recent.TryGetValue(number, out var block)) _recent[number] = block = new RememberedBlock(hash, []);
+        return block.Events;
+    }
+
+    private void ForgetBefore(long number)
+    {
+        // The newest block always stays: it is what the next poll checks.
+        while (_recent.Count > 1 && _recent.Keys[0] <= number) _recent.RemoveAt(0);
+    }
+
+    private EscrowWatcherCheckpoint Checkpoint(long lastBlock) =>
+        new(lastBlock, _recent.Select(block => new WatchedBlock(block.Key, block.Value.Hash, block.Value.Events.ToList())).ToList());
+
+    private static bool SameHash(string? chain, string remembered) => string.Equals(chain, remembered, StringComparison.OrdinalIgnoreCase);
 
     private Task DeliverAsync(EscrowEvent chainEvent, CancellationToken cancellationToken) => chainEvent switch
     {
@@ -111,4 +203,7 @@ public sealed class EscrowEventWatcher(
             return false;
         }
     }
+
+    /// <summary>A block read, by hash, with the events delivered from it in order.</summary>
+    private sealed record RememberedBlock(string Hash, List<EscrowEvent> Events);
 }

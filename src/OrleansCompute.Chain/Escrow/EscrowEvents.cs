@@ -1,16 +1,28 @@
+using System.Text.Json.Serialization;
 using OrleansCompute.Abstractions;
 
 namespace OrleansCompute.Chain.Escrow;
 
 /// <summary>
 /// An escrow contract event, decoded, with where it happened. Events order by (block, log index, item): one Settled log
-/// carries a lease settlement per applied voucher, told apart by <see cref="Item"/>.
+/// carries a lease settlement per applied voucher, told apart by <see cref="Item"/>. The watcher keeps recent ones (as
+/// JSON, with their kind) so that it can hand them back to its sink when a reorganization removes their block.
 /// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "event")]
+[JsonDerivedType(typeof(EscrowLeaseOpened), "LeaseOpened")]
+[JsonDerivedType(typeof(EscrowLeaseSettled), "LeaseSettled")]
+[JsonDerivedType(typeof(EscrowLeaseClosed), "LeaseClosed")]
+[JsonDerivedType(typeof(EscrowLeaseToppedUp), "LeaseToppedUp")]
+[JsonDerivedType(typeof(EscrowWithdrawn), "Withdrawn")]
 public abstract record EscrowEvent(long BlockNumber, long LogIndex, string TransactionHash)
 {
     /// <summary>The position of this event inside its log (0 for a log that is one event).</summary>
     public int Item { get; init; }
 
+    /// <summary>The hash of the block it was read from: a reorganization that replaces the block changes it.</summary>
+    public string BlockHash { get; init; } = string.Empty;
+
+    [JsonIgnore]
     public (long Block, long LogIndex, int Item) Position => (BlockNumber, LogIndex, Item);
 }
 

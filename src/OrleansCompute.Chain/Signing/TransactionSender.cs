@@ -78,6 +78,12 @@ public sealed class TransactionSender : IDisposable
         return await WaitForSuccessAsync(submitted, cancellationToken);
     }
 
+    /// <summary>
+    /// The chain may have dropped transactions of this key (a reorganization replaced their blocks): the next send asks the
+    /// chain for the nonce instead of counting on them, so it does not wait behind a gap they left.
+    /// </summary>
+    public void ResyncNonce() => _nonceStale = true;
+
     /// <summary>Like <see cref="SendAsync{TFunction}"/> but returns once the node has the transaction, so the caller can record its hash first.</summary>
     public Task<SubmittedTransaction> SubmitAsync<TFunction>(string contractAddress, TFunction function, CancellationToken cancellationToken = default)
         where TFunction : FunctionMessage, new() =>

@@ -56,6 +56,19 @@ public sealed class AccountGrain(
         await state.WriteStateAsync();
     }
 
+    public async Task RollBackEarningAsync(Credits amount)
+    {
+        state.State.Earned -= amount;
+        await state.WriteStateAsync();
+    }
+
+    public async Task RollBackWithdrawalAsync(Credits amount, string transactionHash)
+    {
+        if (!state.State.WithdrawalTransactions.Remove(transactionHash)) return;
+        state.State.Withdrawn -= amount;
+        await state.WriteStateAsync();
+    }
+
     public ValueTask<AccountSnapshot> GetAsync() =>
         ValueTask.FromResult(new AccountSnapshot(this.GetPrimaryKeyString(), state.State.Leases.ToList(),
             state.State.Pools.ToList(), state.State.Earned, state.State.Withdrawn, state.State.Orders.ToList()));

@@ -84,6 +84,15 @@ public sealed class LeaseGrain(
     {
         if (state.State.Lease is not { } lease) return null;
         if (lease.FundingTransaction is not null) return lease;
+        if (lease.Status == LeaseStatus.Ended)
+        {
+            // Its escrow was removed by a chain reorganization after the lease ran, and is on chain again: the final voucher can settle.
+            lease = Transition(lease with { FundingTransaction = funded.TransactionHash, Escrowed = funded.Deposit }, LeaseStatus.Ended,
+                LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
+            await SaveAsync(lease);
+            if (lease.FinalVoucher is { } final) await Settlement(lease).ResendAsync(final);
+            return lease;
+        }
 
         // One reading of the clock for the whole decision: funded in time must also mean the window starts in time,
         // or a lease funded just before its deadline could be refused by its own slots a moment later.
@@ -111,8 +120,9 @@ public sealed class LeaseGrain(
             var signer = funded.Signer is { } named && AccountKeys.Normalize(named) != lease.Tenant ? AccountKeys.Normalize(named) : null;
             lease = Transition(lease with { Escrowed = funded.Deposit, VoucherSigner = signer }, LeaseStatus.Funded, LeaseReasons.EscrowFunded,
                 $"{funded.Deposit} in transaction {funded.TransactionHash}{(signer is null ? "" : $"; vouchers signed by session key {signer}")}");
-            // A reserved block runs in its own window; any other lease from now, inside the room it booked.
-            var leased = LeaseWindow.From(lease.StartsAt ?? now, TimeSpan.FromHours(lease.Request.Hours));
+            // A reserved block runs in its own window; a lease that had started (and lost its escrow to a reorganization) in
+            // the window it had; any other lease from now, inside the room it booked.
+            var leased = LeaseWindow.From(lease.StartedAt ?? lease.StartsAt ?? now, TimeSpan.FromHours(lease.Request.Hours));
             if (await Pool(lease).ActivateAsync(Id, leased))
             {
                 lease = lease with { EndsAt = leased.End };
@@ -195,7 +205,9 @@ public sealed class LeaseGrain(
         if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
 
         lease = lease with { Refunded = closed.Refund };
-        MarketMetrics.LeasesSettled.Add(1, new KeyValuePair<string, object?>("kind", lease.Request.Kind));
+        // A close a reorganization removed was counted already; the one that replaces it is not counted again.
+        if (!lease.History.Any(t => t.Reason is LeaseReasons.SettledOnChain or LeaseReasons.RefundedOnChain))
+            MarketMetrics.LeasesSettled.Add(1, new KeyValuePair<string, object?>("kind", lease.Request.Kind));
         if (lease.FinalVoucher is not null)
         {
             lease = Transition(lease, LeaseStatus.Settled, LeaseReasons.SettledOnChain,
@@ -209,6 +221,65 @@ public sealed class LeaseGrain(
                 $"refunded {closed.Refund} in transaction {closed.TransactionHash}");
         }
         await SaveAsync(lease);
+    }
+
+    public async Task RollBackFundingAsync(EscrowFunded funded)
+    {
+        if (state.State.Lease is not { } lease || lease.FundingTransaction != funded.TransactionHash) return;
+
+        var removed = $"the escrow of {funded.Deposit} in transaction {funded.TransactionHash} was removed by a chain reorganization";
+        lease = lease with { FundingTransaction = null, Escrowed = Credits.Zero };
+        if (lease.Status is LeaseStatus.Funded or LeaseStatus.Active)
+        {
+            // Running on an escrow the chain no longer has: it keeps its slots and window and waits for the escrow again
+            // (mined again, or funded anew) until a new deadline, after which it expires and frees them.
+            var fundBy = Now + _options.FundingWindow;
+            lease = Transition(lease with { FundBy = fundBy }, LeaseStatus.Reserved, LeaseReasons.ReorgedOut, $"{removed}; waiting for it until {fundBy:O}");
+        }
+        else
+        {
+            // Ended (its final voucher settles once the escrow is back) or failed by that escrow (its slots are gone already).
+            lease = Transition(lease, lease.Status, LeaseReasons.ReorgedOut, removed);
+        }
+        await SaveAsync(lease);
+    }
+
+    public async Task RollBackTopUpAsync(EscrowToppedUp toppedUp)
+    {
+        if (state.State.Lease is not { } lease || lease.Escrowed != toppedUp.Deposit || toppedUp.Amount <= Credits.Zero) return;
+
+        var before = toppedUp.Deposit - toppedUp.Amount;
+        await SaveAsync(Transition(lease with { Escrowed = before }, lease.Status, LeaseReasons.ReorgedOut,
+            $"the top-up of {toppedUp.Amount} in transaction {toppedUp.TransactionHash} was removed by a chain reorganization; the escrow holds {before}"));
+    }
+
+    public async Task RollBackSettledAsync(EscrowSettled settled)
+    {
+        // The contract pays only above what is paid, so no two payments on one chain reach the same total: paid equal to
+        // this one's total means it is the latest payment the lease counts. Rolled back newest first, each restores the one before.
+        if (state.State.Lease is not { } lease || settled.Amount <= Credits.Zero || lease.Paid != settled.TotalPaid) return;
+
+        var paidBefore = settled.TotalPaid - settled.Amount;
+        lease = Transition(lease with { Paid = paidBefore, SettlementTransaction = null }, lease.Status, LeaseReasons.ReorgedOut,
+            $"the payment of {settled.Amount} in transaction {settled.TransactionHash} was removed by a chain reorganization; paid {paidBefore}");
+        await SaveAsync(lease);
+        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RollBackEarningAsync(settled.Amount);
+        if ((lease.FinalVoucher ?? lease.LastVoucher) is { } latest && latest.Amount > paidBefore) await Settlement(lease).ResendAsync(latest);
+    }
+
+    public async Task RollBackClosedAsync(EscrowClosed closed)
+    {
+        if (state.State.Lease is not { Status: LeaseStatus.Settled or LeaseStatus.Refunded } lease) return;
+
+        // The state before the close: the one recorded by the transition ahead of it.
+        var history = lease.History;
+        var closing = history.Count - 1;
+        while (closing > 0 && history[closing].Reason is not (LeaseReasons.SettledOnChain or LeaseReasons.RefundedOnChain)) closing--;
+        var before = closing > 0 ? history[closing - 1].Status : LeaseStatus.Ended;
+        lease = Transition(lease with { Refunded = Credits.Zero }, before, LeaseReasons.ReorgedOut,
+            $"the close refunding {closed.Refund} in transaction {closed.TransactionHash} was removed by a chain reorganization");
+        await SaveAsync(lease);
+        if (lease.FinalVoucher is { } final) await Settlement(lease).ResendAsync(final);
     }
 
     public async Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt)
@@ -417,9 +488,11 @@ public sealed class LeaseGrain(
                 Period = Timeout.InfiniteTimeSpan,
                 KeepAlive = true,
             });
-            // A reservation's funding deadline is backed by its pool's sweep (one reminder per pool, not per lease);
-            // later deadlines (start of a block, end of the window, a reclaim) by the lease's own reminder.
-            var needsReminder = state.State.Lease!.Status != LeaseStatus.Reserved;
+            // A reservation's funding deadline is backed by its pool's sweep (one reminder per pool, not per lease), which
+            // looks at slots held for funding; later deadlines (start of a block, end of the window, a reclaim), and a
+            // reservation whose slots were activated before a reorganization removed its escrow (it has EndsAt), by the
+            // lease's own reminder.
+            var needsReminder = state.State.Lease! is { Status: not LeaseStatus.Reserved } or { EndsAt: not null };
             if (needsReminder)
             {
                 await this.RegisterOrUpdateReminder(ClockReminder, dueIn + TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
@@ -496,6 +569,8 @@ public sealed class LeaseGrain(
     private Task ReleaseSlotsAsync(LeaseSnapshot lease) => Pool(lease).ReleaseAsync(Id);
 
     private IPoolGrain Pool(LeaseSnapshot lease) => GrainReferences.Get<IPoolGrain>(GrainFactory, lease.PoolKey!);
+
+    private ISettlementGrain Settlement(LeaseSnapshot lease) => GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!);
 
     private LeaseSnapshot Transition(LeaseSnapshot lease, LeaseStatus status, string reason, string? detail = null) =>
         LeaseTransitions.Apply(lease, status, reason, detail, Now, logger);

@@ -69,6 +69,24 @@ public sealed class SettlementGrain(
         ScheduleFlush(_options.SettlementFlushDelay);
     }
 
+    public async Task ResendAsync(SignedVoucher voucher)
+    {
+        if (!_latest.TryGetValue(voucher, out var known) || state.State.Items[known].Status is not (SettlementItemStatus.Submitted or SettlementItemStatus.Confirmed))
+        {
+            await EnqueueAsync(voucher);
+            return;
+        }
+        var item = state.State.Items[known];
+        state.State.Items[known] = item with
+        {
+            Status = SettlementItemStatus.Queued,
+            Error = $"its payment in {item.TransactionHash} was removed by a chain reorganization; sent again",
+        };
+        logger.LogWarning("Voucher for lease {LeaseId} lost its payment to a chain reorganization; sending it again", LeaseIds.Format(voucher.LeaseId));
+        await PersistAsync();
+        ScheduleFlush(_options.SettlementFlushDelay);
+    }
+
     public ValueTask<SettlementSnapshot> GetAsync() =>
         ValueTask.FromResult(new SettlementSnapshot(this.GetPrimaryKeyString(), state.State.Items.ToList(), state.State.BatchesSubmitted));
 

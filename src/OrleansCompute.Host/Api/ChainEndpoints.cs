@@ -5,14 +5,14 @@ using OrleansCompute.Host.Audit;
 
 namespace OrleansCompute.Host.Api;
 
-/// <summary>The chain this market settles on, read live: contracts, how far the watcher has read, and the escrow's balance sheet.</summary>
+/// <summary>The chain this market settles on, read live: contracts, how far the watcher has read (and what it rolled back), and the escrow's balance sheet.</summary>
 public static class ChainEndpoints
 {
     public static IEndpointRouteBuilder MapChainEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/chain", GetAsync)
             .WithTags("Chain")
-            .WithSummary("Chain id, contracts, the watcher's progress and the escrow's balance sheet (token balance = open escrows + balances owed + fees).");
+            .WithSummary("Chain id, contracts, the watcher's progress and the reorganizations it undid, and the escrow's balance sheet (token balance = open escrows + balances owed + fees).");
         app.MapGet("/api/audit", (MarketAudit audit, CancellationToken ct) => audit.RunAsync(ct))
             .WithTags("Chain")
             .WithSummary("Every lease and provider balance in the grains compared with the chain, each mismatch with its cause.");
@@ -24,7 +24,7 @@ public static class ChainEndpoints
         var sheet = await escrow.GetBalanceSheetAsync(ct);
         return new ChainStatus(options.ChainId, options.RpcUrl, options.CreditAddress, options.EscrowAddress, options.DeployBlock,
             sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued,
-            watcher.ResumedFromBlock);
+            watcher.ResumedFromBlock, watcher.Reorganizations, watcher.LastReorganization);
     }
 }
 
@@ -41,4 +41,6 @@ public sealed record ChainStatus(
     Credits OwedToProviders,
     bool Conserved,
     Credits FeesAccrued,
-    long WatcherResumedFromBlock);
+    long WatcherResumedFromBlock,
+    int WatcherReorganizations,
+    ChainReorganization? LastReorganization);

@@ -10,7 +10,9 @@ public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions op
 {
     private IChainCursorGrain Cursor => grains.GetGrain<IChainCursorGrain>(AccountKeys.Normalize(options.EscrowAddress));
 
-    public async Task<long?> LoadAsync(CancellationToken cancellationToken) => await Cursor.GetAsync();
+    public async Task<EscrowWatcherCheckpoint?> LoadAsync(CancellationToken cancellationToken) =>
+        await Cursor.GetAsync() is { } saved ? new EscrowWatcherCheckpoint(saved.LastBlock, WatchedBlock.FromJson(saved.RecentBlocks)) : null;
 
-    public Task SaveAsync(long block, CancellationToken cancellationToken) => Cursor.AdvanceAsync(block);
+    public Task SaveAsync(EscrowWatcherCheckpoint checkpoint, CancellationToken cancellationToken) =>
+        Cursor.SaveAsync(new ChainCursor(checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks)));
 }

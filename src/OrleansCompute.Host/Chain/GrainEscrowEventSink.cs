@@ -5,46 +5,74 @@ using OrleansCompute.Chain.Escrow;
 namespace OrleansCompute.Host.Chain;
 
 /// <summary>
-/// Folds the escrow contract's events into the lease and account grains they concern. Lease ids are per tenant on
-/// chain, so anyone can open an escrow under a market lease's id in their own name: only events of the lease's own
-/// tenant reach its grain.
+/// Folds the escrow contract's events into the lease and account grains they concern, and takes them back out when a
+/// reorganization removed them. Lease ids are per tenant on chain, so anyone can open an escrow under a market lease's
+/// id in their own name: only events of the lease's own tenant reach its grain.
 /// </summary>
 public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSink
 {
     public async Task OnLeaseOpenedAsync(EscrowLeaseOpened opened, CancellationToken cancellationToken)
     {
-        var lease = grains.GetGrain<ILeaseGrain>(opened.LeaseId);
-        if (!await IsTenantsAsync(lease, opened.Tenant)) return;
-        await lease.ConfirmFundingAsync(new EscrowFunded(
-            opened.Tenant, opened.Provider, opened.Deposit, opened.Expiry, opened.TransactionHash, opened.BlockNumber) { Signer = opened.Signer });
+        if (await TenantsLeaseAsync(opened.LeaseId, opened.Tenant) is { } lease) await lease.ConfirmFundingAsync(Funded(opened));
     }
 
     public async Task OnLeaseToppedUpAsync(EscrowLeaseToppedUp toppedUp, CancellationToken cancellationToken)
     {
-        var lease = grains.GetGrain<ILeaseGrain>(toppedUp.LeaseId);
-        if (!await IsTenantsAsync(lease, toppedUp.Tenant)) return;
-        await lease.ConfirmTopUpAsync(new EscrowToppedUp(toppedUp.Amount, toppedUp.Deposit, toppedUp.TransactionHash, toppedUp.BlockNumber));
+        if (await TenantsLeaseAsync(toppedUp.LeaseId, toppedUp.Tenant) is { } lease) await lease.ConfirmTopUpAsync(ToppedUp(toppedUp));
     }
 
     public async Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken)
     {
-        var lease = grains.GetGrain<ILeaseGrain>(settled.LeaseId);
-        if (!await IsTenantsAsync(lease, settled.Tenant)) return;
-        await lease.ConfirmSettledAsync(new EscrowSettled(
-            settled.Provider, settled.Amount, settled.TotalPaid, settled.TransactionHash, settled.BlockNumber));
+        if (await TenantsLeaseAsync(settled.LeaseId, settled.Tenant) is { } lease) await lease.ConfirmSettledAsync(Settled(settled));
     }
 
     public async Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken)
     {
-        var lease = grains.GetGrain<ILeaseGrain>(closed.LeaseId);
-        if (!await IsTenantsAsync(lease, closed.Tenant)) return;
-        await lease.ConfirmClosedAsync(new EscrowClosed(closed.Refund, closed.TransactionHash, closed.BlockNumber));
+        if (await TenantsLeaseAsync(closed.LeaseId, closed.Tenant) is { } lease) await lease.ConfirmClosedAsync(Closed(closed));
     }
 
     public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) =>
-        grains.GetGrain<IAccountGrain>(AccountKeys.Normalize(withdrawn.Provider)).RecordWithdrawalAsync(withdrawn.Amount, withdrawn.TransactionHash);
+        Account(withdrawn.Provider).RecordWithdrawalAsync(withdrawn.Amount, withdrawn.TransactionHash);
 
-    // A lease the market does not know is left to its grain, which ignores it.
-    private static async Task<bool> IsTenantsAsync(ILeaseGrain lease, string tenant) =>
-        await lease.GetAsync() is not { } snapshot || AccountKeys.Normalize(tenant) == snapshot.Tenant;
+    public async Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken)
+    {
+        switch (rolledBack)
+        {
+            case EscrowLeaseOpened opened when await TenantsLeaseAsync(opened.LeaseId, opened.Tenant) is { } lease:
+                await lease.RollBackFundingAsync(Funded(opened));
+                break;
+            case EscrowLeaseToppedUp toppedUp when await TenantsLeaseAsync(toppedUp.LeaseId, toppedUp.Tenant) is { } lease:
+                await lease.RollBackTopUpAsync(ToppedUp(toppedUp));
+                break;
+            case EscrowLeaseSettled settled when await TenantsLeaseAsync(settled.LeaseId, settled.Tenant) is { } lease:
+                await lease.RollBackSettledAsync(Settled(settled));
+                break;
+            case EscrowLeaseClosed closed when await TenantsLeaseAsync(closed.LeaseId, closed.Tenant) is { } lease:
+                await lease.RollBackClosedAsync(Closed(closed));
+                break;
+            case EscrowWithdrawn withdrawn:
+                await Account(withdrawn.Provider).RollBackWithdrawalAsync(withdrawn.Amount, withdrawn.TransactionHash);
+                break;
+        }
+    }
+
+    private static EscrowFunded Funded(EscrowLeaseOpened opened) =>
+        new(opened.Tenant, opened.Provider, opened.Deposit, opened.Expiry, opened.TransactionHash, opened.BlockNumber) { Signer = opened.Signer };
+
+    private static EscrowToppedUp ToppedUp(EscrowLeaseToppedUp toppedUp) =>
+        new(toppedUp.Amount, toppedUp.Deposit, toppedUp.TransactionHash, toppedUp.BlockNumber);
+
+    private static EscrowSettled Settled(EscrowLeaseSettled settled) =>
+        new(settled.Provider, settled.Amount, settled.TotalPaid, settled.TransactionHash, settled.BlockNumber);
+
+    private static EscrowClosed Closed(EscrowLeaseClosed closed) => new(closed.Refund, closed.TransactionHash, closed.BlockNumber);
+
+    private IAccountGrain Account(string address) => grains.GetGrain<IAccountGrain>(AccountKeys.Normalize(address));
+
+    /// <summary>The lease's grain, unless the market knows the lease and the event is not its tenant's (a lease the market does not know is left to its grain, which ignores it).</summary>
+    private async Task<ILeaseGrain?> TenantsLeaseAsync(Guid leaseId, string tenant)
+    {
+        var lease = grains.GetGrain<ILeaseGrain>(leaseId);
+        return await lease.GetAsync() is not { } snapshot || AccountKeys.Normalize(tenant) == snapshot.Tenant ? lease : null;
+    }
 }
