@@ -66,10 +66,7 @@ public static class BenchSilo
         if (profile is not null)
         {
             silo.Services.AddSingleton<ILeaseBook>(services =>
-            {
-                var serializer = services.GetRequiredService<Orleans.Serialization.Serializer>();
-                return new CountingLeaseBook(new InProcessLeaseBook(serializer), profile, serializer);
-            });
+                new CountingLeaseBook(new InProcessLeaseBook(), profile, services.GetRequiredService<Orleans.Serialization.Serializer>()));
         }
         else if (store == MarketStore.Sqlite) silo.AddSqliteLeaseBook(DatabasePath(dataDirectory));
         else silo.AddInProcessLeaseBook();

@@ -2,6 +2,7 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Storage.Database;
+using OrleansCompute.Storage.LeaseBook;
 using OrleansCompute.Storage.Tests.Infrastructure;
 
 namespace OrleansCompute.Storage.Tests;
@@ -78,6 +79,21 @@ public sealed class LeaseBookTests(TempDirectory directory) : IClassFixture<Temp
         var live = await Stores.LeaseBook(reopened).ReadLiveAsync(Pool);
         Assert.Equal([reserved.LeaseId], live.Select(r => r.LeaseId));
         Assert.Equal(reserved.Lease!.Deposit, live[0].Lease!.Deposit);
+    }
+
+    [Fact]
+    public async Task The_in_process_book_forgets_the_oldest_ended_reservations_beyond_its_bound_and_keeps_every_live_one()
+    {
+        var book = Stores.InProcessLeaseBook();
+        var live = Record(LeaseStatus.Reserved, slots: [0]);
+        await book.WriteAsync(live);
+        var ended = Enumerable.Range(0, InProcessLeaseBook.MaxEndedReservations + 5).Select(_ => Record(LeaseStatus.Cancelled, slots: [])).ToList();
+        foreach (var record in ended) await book.WriteAsync(record);
+
+        foreach (var forgotten in ended.Take(5)) Assert.Null(await book.FindAsync(forgotten.LeaseId));
+        foreach (var kept in ended.Skip(5)) Assert.NotNull(await book.FindAsync(kept.LeaseId));
+        Assert.Equal([live.LeaseId], (await book.ReadLiveAsync(Pool)).Select(r => r.LeaseId));
+        Assert.Equal(InProcessLeaseBook.MaxEndedReservations + 1, (await book.ListTenantAsync(Tenant)).Count);
     }
 
     private static BookedLease Record(LeaseStatus status, IReadOnlyList<int> slots)

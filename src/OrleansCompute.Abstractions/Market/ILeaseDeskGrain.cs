@@ -21,5 +21,5 @@ public static class LeaseRequests
     public static Task<LeaseSnapshot> RequestLeaseAsync(this IGrainFactory grains, string tenant, LeaseRequest request) =>
         string.Equals(request.Kind, LeaseRequest.AnyKind, StringComparison.OrdinalIgnoreCase) || string.IsNullOrWhiteSpace(request.Kind)
             ? grains.GetGrain<ILeaseDeskGrain>(0).RequestAsync(tenant, request)
-            : grains.GetGrain<IMarketGrain>(MarketKeys.Market(request.Kind)).RequestAsync(tenant, request);
+            : GrainReferences.Get<IMarketGrain>(grains, MarketKeys.Market(request.Kind)).RequestAsync(tenant, request);
 }

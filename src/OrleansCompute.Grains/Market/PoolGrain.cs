@@ -128,7 +128,8 @@ public sealed class PoolGrain(
         if (chosen.Count < (partialFill ? request.MinSlots ?? request.Slots : request.Slots)) return null;
 
         var now = clock.GetUtcNow();
-        var leaseId = Guid.NewGuid();
+        // Time-ordered (RFC 9562 version 7): the lease book's index grows at its end instead of at random pages.
+        var leaseId = Guid.CreateVersion7(now);
         var lease = ReservedLease.Create(leaseId, order, definition, chosen, price, _settlementGrace, now);
         var record = new BookedLease(leaseId, definition.PoolKey, chosen, order.Window, order.FundBy, lease);
         // Marked before the first await, so that a concurrent request sees these slots as taken.

@@ -1,3 +1,4 @@
+using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Grains.Market;

@@ -34,7 +34,7 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
 
         CREATE TABLE IF NOT EXISTS lease_book (
-            lease_id TEXT    NOT NULL PRIMARY KEY,
+            lease_id BLOB    NOT NULL PRIMARY KEY,
             pool_key TEXT    NOT NULL,
             tenant   TEXT,
             live     INTEGER NOT NULL,

@@ -1,47 +1,47 @@
 // The pools' lease book in this process's memory, for a host that need not survive a restart (the bench's memory
-// store) and for test clusters, whose silos share one instance as they would share a database. Each record is kept
-// serialized, as the SQLite book keeps it, in one dictionary: two objects per lease (an entry and a byte array), which
-// the garbage collector never has to trace into. Reading a pool's or a tenant's records scans them all; that happens
-// when a pool activates or a tenant lists its leases, not on a booking's path. Memory is bounded: of the reservations
-// that ended unfunded (cancelled or expired) and that no lease grain took over, it keeps the most recent
+// store) and for test clusters, whose silos share one instance as they would share a database. Records are immutable
+// ([Immutable] records of immutable parts), so they are kept as they are, in one dictionary, as Orleans keeps an
+// [Immutable] argument without copying it. Reading a pool's or a tenant's records scans them all; that happens when a
+// pool activates or a tenant lists its leases, not on a booking's path. Memory is bounded: of the reservations that
+// ended unfunded (cancelled or expired) and that no lease grain took over, it keeps the most recent
 // MaxEndedReservations; older ones are forgotten (the SQLite book keeps them all).
 using System.Collections.Concurrent;
-using Orleans.Serialization;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Storage.LeaseBook;
 
-public sealed class InProcessLeaseBook(Serializer serializer) : ILeaseBook
+public sealed class InProcessLeaseBook : ILeaseBook
 {
-    public const int MaxEndedReservations = 10_000;
+    /// <summary>A memory host is for tests, benchmarks and trying things out: enough to look back at recent cancels and expiries.</summary>
+    public const int MaxEndedReservations = 1_000;
 
-    private readonly ConcurrentDictionary<Guid, Row> _rows = new();
-    /// <summary>Ended reservations in the order they ended, the oldest forgotten first.</summary>
+    private readonly ConcurrentDictionary<Guid, BookedLease> _records = new();
+    /// <summary>Ended reservations in the order they ended, the oldest forgotten first; counted apart (a queue's Count is not cheap).</summary>
     private readonly ConcurrentQueue<Guid> _ended = new();
+    private int _endedCount;
 
     public Task<IReadOnlyList<BookedLease>> ReadLiveAsync(string poolKey) =>
-        Task.FromResult<IReadOnlyList<BookedLease>>(_rows.Values.Where(r => r.Live && r.PoolKey == poolKey).Select(Read).ToList());
+        Task.FromResult<IReadOnlyList<BookedLease>>(_records.Values.Where(r => r.IsLive && r.PoolKey == poolKey).ToList());
 
-    public Task<BookedLease?> FindAsync(Guid leaseId) =>
-        Task.FromResult(_rows.TryGetValue(leaseId, out var row) ? Read(row) : null);
+    public Task<BookedLease?> FindAsync(Guid leaseId) => Task.FromResult(_records.GetValueOrDefault(leaseId));
 
-    public Task<string?> FindPoolAsync(Guid leaseId) =>
-        Task.FromResult(_rows.TryGetValue(leaseId, out var row) ? row.PoolKey : null);
+    public Task<string?> FindPoolAsync(Guid leaseId) => Task.FromResult(_records.GetValueOrDefault(leaseId)?.PoolKey);
 
     public Task<IReadOnlyList<LeaseSnapshot>> ListTenantAsync(string tenant) =>
-        Task.FromResult<IReadOnlyList<LeaseSnapshot>>(_rows.Values.Where(r => r.Tenant == tenant).Select(r => Read(r).Lease!).ToList());
+        Task.FromResult<IReadOnlyList<LeaseSnapshot>>(_records.Values.Select(r => r.Lease).Where(l => l?.Tenant == tenant).ToList()!);
 
     public Task WriteAsync(BookedLease record)
     {
-        var row = new Row(record.PoolKey, record.Lease?.Tenant, record.IsLive, serializer.SerializeToArray(record));
-        _rows[record.LeaseId] = row;
-        if (row.IsEndedReservation)
+        _records[record.LeaseId] = record;
+        if (IsEndedReservation(record))
         {
             _ended.Enqueue(record.LeaseId);
-            while (_ended.Count > MaxEndedReservations && _ended.TryDequeue(out var oldest))
+            Interlocked.Increment(ref _endedCount);
+            while (Volatile.Read(ref _endedCount) > MaxEndedReservations && _ended.TryDequeue(out var oldest))
             {
-                if (_rows.TryGetValue(oldest, out var old) && old.IsEndedReservation) _rows.TryRemove(new KeyValuePair<Guid, Row>(oldest, old));
+                Interlocked.Decrement(ref _endedCount);
+                if (_records.TryGetValue(oldest, out var old) && IsEndedReservation(old)) _records.TryRemove(new KeyValuePair<Guid, BookedLease>(oldest, old));
             }
         }
         return Task.CompletedTask;
@@ -49,16 +49,10 @@ public sealed class InProcessLeaseBook(Serializer serializer) : ILeaseBook
 
     public Task RemoveAsync(Guid leaseId)
     {
-        _rows.TryRemove(leaseId, out _);
+        _records.TryRemove(leaseId, out _);
         return Task.CompletedTask;
     }
 
-    private BookedLease Read(Row row) => serializer.Deserialize<BookedLease>(row.Payload)!;
-
-    /// <summary>A record and the columns it is looked up by (the pool key and tenant strings are shared, not copied).</summary>
-    private readonly record struct Row(string PoolKey, string? Tenant, bool Live, byte[] Payload)
-    {
-        /// <summary>A lease the pool keeps that books nothing and waits for nothing: it ended before any lease grain took it.</summary>
-        public bool IsEndedReservation => !Live && Tenant is not null;
-    }
+    /// <summary>A lease the pool keeps that books nothing and waits for nothing: it ended before any lease grain took it.</summary>
+    private static bool IsEndedReservation(BookedLease record) => !record.IsLive && record.Lease is not null;
 }

@@ -60,5 +60,6 @@ public sealed class SqliteLeaseBook(SqliteDatabase database, Serializer serializ
             return records;
         });
 
-    private static string Key(Guid leaseId) => leaseId.ToString("N");
+    /// <summary>The id's bytes in RFC order, so that time-ordered (version 7) ids sort by time in the index.</summary>
+    private static byte[] Key(Guid leaseId) => leaseId.ToByteArray(bigEndian: true);
 }

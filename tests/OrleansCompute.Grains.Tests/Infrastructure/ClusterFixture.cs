@@ -24,7 +24,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static RecordingEscrowSettlement Chain { get; } = new();
 
     /// <summary>The pools' lease book, one for both silos, as they would share the host's database.</summary>
-    private static InProcessLeaseBook? _leaseBook;
+    private static InProcessLeaseBook LeaseBook { get; } = new();
 
     public TestCluster Cluster { get; private set; } = null!;
 
@@ -61,8 +61,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                     services.TryAddSingleton(TimeProvider.System);
                     services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
                     services.AddSingleton<IEscrowSettlement>(Chain);
-                    services.AddSingleton<ILeaseBook>(silo =>
-                        LazyInitializer.EnsureInitialized(ref _leaseBook, () => new InProcessLeaseBook(silo.GetRequiredService<Serializer>())));
+                    services.AddSingleton<ILeaseBook>(LeaseBook);
                     services.Configure<MarketOptions>(options =>
                     {
                         options.FundingWindow = FundingWindow;

@@ -28,7 +28,7 @@ internal static class Stores
 
     public static SqliteLeaseBook LeaseBook(SqliteDatabase database) => new(database, Services.GetRequiredService<Serializer>());
 
-    public static InProcessLeaseBook InProcessLeaseBook() => new(Services.GetRequiredService<Serializer>());
+    public static InProcessLeaseBook InProcessLeaseBook() => new();
 
     public static GrainId Grain(string key) => GrainId.Create("test", key);
 }

@@ -1,14 +1,14 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 
-namespace OrleansCompute.Grains;
+namespace OrleansCompute.Abstractions;
 
 /// <summary>
-/// References to the market's long-lived string-keyed grains (markets, pools), made once per silo. GetGrain resolves
+/// References to the market's long-lived string-keyed grains (markets, pools), made once per silo (or client). GetGrain resolves
 /// the interface's grain type by parsing type names on every call, which the bench found in a tenth of a lease's
 /// allocations; a reference is immutable and bound to its silo's runtime, so each silo (each grain factory) keeps its own.
 /// </summary>
-internal static class GrainReferences
+public static class GrainReferences
 {
     private static readonly ConditionalWeakTable<IGrainFactory, ConcurrentDictionary<(Type, string), IAddressable>> BySilo = new();
 
