@@ -18,7 +18,7 @@ internal static class ReservedLease
         return new LeaseSnapshot
         {
             Id = leaseId,
-            ChainLeaseId = LeaseIds.ToChainId(leaseId).ToString(),
+            ChainLeaseId = LeaseIds.FormatChainId(leaseId),
             Status = LeaseStatus.Reserved,
             Tenant = order.Tenant,
             Request = request,

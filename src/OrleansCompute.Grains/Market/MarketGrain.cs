@@ -76,9 +76,11 @@ public sealed class MarketGrain(
         var request = order.Request;
         if (request.QuoteId is not null) return await ReserveQuotedAsync(order);
 
-        foreach (var (poolKey, _) in Cheapest(request))
+        foreach (var (poolKey, pool) in Cheapest(request))
         {
+            var reported = Claim(poolKey, pool, request);
             if (await Pool(poolKey).ReserveAsync(order) is { } lease) return lease;
+            Refused(poolKey, pool, request, reported);
         }
         // None took it whole: the full list, which also says precisely why a request can match no pool at all.
         var candidates = Candidates(request);
@@ -147,6 +149,30 @@ public sealed class MarketGrain(
             return price != 0 ? price : string.CompareOrdinal(a.Key, b.Key);
         });
         return _byPrice = sorted;
+    }
+
+    /// <summary>
+    /// Counts the slots a request is about to take off the pool's last reported room, before the pool has said so: a
+    /// burst of requests then spreads over the pools instead of piling onto the one that looked free. Only a hint; the
+    /// pool's next report sets it right. Returns what was reported before.
+    /// </summary>
+    private PoolStatus Claim(string poolKey, PoolDefinition pool, LeaseRequest request)
+    {
+        var reported = Reported(poolKey, pool);
+        // A block's window says nothing about the room a pool has now.
+        if (request.Start is null) _reported[poolKey] = reported with { AvailableSlots = Math.Max(0, reported.AvailableSlots - request.Slots) };
+        return reported;
+    }
+
+    /// <summary>The pool had not the room (or the price) it seemed to have: it has fewer free slots than were asked for, until it reports.</summary>
+    private void Refused(string poolKey, PoolDefinition pool, LeaseRequest request, PoolStatus before)
+    {
+        if (request.Start is not null) return;
+        var current = Reported(poolKey, pool);
+        var room = request.MaxPricePerSlotHour is { } max && before.PricePerSlotHour > max
+            ? before.AvailableSlots
+            : Math.Min(before.AvailableSlots, request.Slots - 1);
+        _reported[poolKey] = current with { AvailableSlots = Math.Min(current.AvailableSlots + request.Slots, room) };
     }
 
     private static bool Matches(PoolDefinition pool, LeaseRequest request) =>
