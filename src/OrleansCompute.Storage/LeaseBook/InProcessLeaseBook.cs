@@ -5,7 +5,6 @@
 // pool activates or a tenant lists its leases, not on a booking's path. Memory is bounded: of the reservations that
 // ended unfunded (cancelled or expired) and that no lease grain took over, it keeps the most recent
 // MaxEndedReservations; older ones are forgotten (the SQLite book keeps them all).
-using System.Collections.Concurrent;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 
@@ -16,32 +15,46 @@ public sealed class InProcessLeaseBook : ILeaseBook
     /// <summary>A memory host is for tests, benchmarks and trying things out: enough to look back at recent cancels and expiries.</summary>
     public const int MaxEndedReservations = 1_000;
 
-    private readonly ConcurrentDictionary<Guid, BookedLease> _records = new();
-    /// <summary>Ended reservations in the order they ended, the oldest forgotten first; counted apart (a queue's Count is not cheap).</summary>
-    private readonly ConcurrentQueue<Guid> _ended = new();
-    private int _endedCount;
+    // One lock over a plain dictionary: every operation is a few hundred nanoseconds, far less than the striped
+    // locks and node allocations of a ConcurrentDictionary cost on a booking's path.
+    private readonly Lock _lock = new();
+    private readonly Dictionary<Guid, BookedLease> _records = [];
+    /// <summary>Ended reservations in the order they ended, the oldest forgotten first.</summary>
+    private readonly Queue<Guid> _ended = new();
 
-    public Task<IReadOnlyList<BookedLease>> ReadLiveAsync(string poolKey) =>
-        Task.FromResult<IReadOnlyList<BookedLease>>(_records.Values.Where(r => r.IsLive && r.PoolKey == poolKey).ToList());
+    public Task<IReadOnlyList<BookedLease>> ReadLiveAsync(string poolKey)
+    {
+        lock (_lock) return Task.FromResult<IReadOnlyList<BookedLease>>(_records.Values.Where(r => r.IsLive && r.PoolKey == poolKey).ToList());
+    }
 
-    public Task<BookedLease?> FindAsync(Guid leaseId) => Task.FromResult(_records.GetValueOrDefault(leaseId));
+    public Task<BookedLease?> FindAsync(Guid leaseId)
+    {
+        lock (_lock) return Task.FromResult(_records.GetValueOrDefault(leaseId));
+    }
 
-    public Task<string?> FindPoolAsync(Guid leaseId) => Task.FromResult(_records.GetValueOrDefault(leaseId)?.PoolKey);
+    public Task<string?> FindPoolAsync(Guid leaseId)
+    {
+        lock (_lock) return Task.FromResult(_records.GetValueOrDefault(leaseId)?.PoolKey);
+    }
 
-    public Task<IReadOnlyList<LeaseSnapshot>> ListTenantAsync(string tenant) =>
-        Task.FromResult<IReadOnlyList<LeaseSnapshot>>(_records.Values.Select(r => r.Lease).Where(l => l?.Tenant == tenant).ToList()!);
+    public Task<IReadOnlyList<LeaseSnapshot>> ListTenantAsync(string tenant)
+    {
+        lock (_lock) return Task.FromResult<IReadOnlyList<LeaseSnapshot>>(_records.Values.Select(r => r.Lease).OfType<LeaseSnapshot>().Where(l => l.Tenant == tenant).ToList());
+    }
 
     public Task WriteAsync(BookedLease record)
     {
-        _records[record.LeaseId] = record;
-        if (IsEndedReservation(record))
+        lock (_lock)
         {
-            _ended.Enqueue(record.LeaseId);
-            Interlocked.Increment(ref _endedCount);
-            while (Volatile.Read(ref _endedCount) > MaxEndedReservations && _ended.TryDequeue(out var oldest))
+            _records[record.LeaseId] = record;
+            if (IsEndedReservation(record))
             {
-                Interlocked.Decrement(ref _endedCount);
-                if (_records.TryGetValue(oldest, out var old) && IsEndedReservation(old)) _records.TryRemove(new KeyValuePair<Guid, BookedLease>(oldest, old));
+                _ended.Enqueue(record.LeaseId);
+                while (_ended.Count > MaxEndedReservations)
+                {
+                    var oldest = _ended.Dequeue();
+                    if (_records.TryGetValue(oldest, out var old) && IsEndedReservation(old)) _records.Remove(oldest);
+                }
             }
         }
         return Task.CompletedTask;
@@ -49,7 +62,7 @@ public sealed class InProcessLeaseBook : ILeaseBook
 
     public Task RemoveAsync(Guid leaseId)
     {
-        _records.TryRemove(leaseId, out _);
+        lock (_lock) _records.Remove(leaseId);
         return Task.CompletedTask;
     }
 
