@@ -61,6 +61,8 @@ public sealed class PoolGrain(
     private readonly Dictionary<int, List<SlotBooking>> _bookings = [];
     /// <summary>Reservations given to their lease grains and not yet confirmed stored there: the pool no longer acts on them.</summary>
     private readonly HashSet<Guid> _handingOver = [];
+    /// <summary>Reservations ended here whose ended record is being written to the book.</summary>
+    private readonly Dictionary<Guid, LeaseSnapshot> _ending = [];
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private IGrainTimer? _expiryTimer;
     private DateTimeOffset? _expiryDue;
@@ -170,7 +172,8 @@ public sealed class PoolGrain(
             _handingOver.Add(leaseId);
             return kept;
         }
-        // A reservation that ended here (cancelled, expired) is no longer in memory, only in the book.
+        // A reservation that ended here (cancelled, expired) is no longer kept in memory: it is in the book, or about to be.
+        if (_ending.TryGetValue(leaseId, out var ending)) return ending;
         return await book.FindAsync(leaseId) is { Lease: { } ended } stored && stored.PoolKey == PoolKey ? ended : null;
     }
 
@@ -184,8 +187,10 @@ public sealed class PoolGrain(
             _leases[leaseId] = handed;
             await book.WriteAsync(handed);
         }
-        else if (await book.FindAsync(leaseId) is { Lease: not null } stored && stored.PoolKey == PoolKey && !stored.IsLive)
+        else if (_ending.ContainsKey(leaseId)
+                 || await book.FindAsync(leaseId) is { Lease: not null } stored && stored.PoolKey == PoolKey && !stored.IsLive)
         {
+            // Writes to the book are applied in the order they are made, so this follows the ended lease's own write.
             await book.RemoveAsync(leaseId);
         }
     }
@@ -330,11 +335,26 @@ public sealed class PoolGrain(
     {
         var lease = LeaseTransitions.Apply(record.Lease!, status, reason, detail, clock.GetUtcNow(), logger);
         Forget(record.LeaseId);
+        // Until its write is stored, a lease grain that asks for the lease gets it from here, not the book's older copy.
+        _ending[record.LeaseId] = lease;
         var write = book.WriteAsync(record with { Slots = [], HoldUntil = null, Lease = lease });
         var definition = Definition;
         AdvancePrice(definition);
         Report(definition);
-        await write;
+        try
+        {
+            await write;
+        }
+        catch
+        {
+            // Not stored, so not ended: the reservation holds its slots again, as the book still says.
+            Keep(record);
+            throw;
+        }
+        finally
+        {
+            _ending.Remove(record.LeaseId);
+        }
         return lease;
     }
 
