@@ -1,5 +1,5 @@
-// Scenario `memory`: what one active grain costs the silo. Activates N slot grains (each reads its state, so it holds
-// it), forces a full compacting GC, and divides the growth of the process by N; the same for ping grains, as the baseline.
+// Scenario `memory`: what one active grain costs the silo. Activates N slot grains (each asks its pool for its calendar
+// and keeps its pool's reference), forces a full compacting GC, and divides the growth of the process by N; the same for ping grains, as the baseline.
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -96,7 +96,7 @@ public sealed class TestMarket(IGrainFactory grains)
         }
     }
 
-    /// <summary>The pool's record of who holds each slot is exactly what the slots themselves say.</summary>
+    /// <summary>The pool's record of who holds each slot is exactly what each slot grain shows of itself.</summary>
     public async Task AssertPoolAgreesWithSlotsAsync(PoolDefinition pool)
     {
         var (snapshot, slots) = await ReadPoolAsync(pool);
