@@ -77,7 +77,8 @@ public static class LeaseRequestRules
                 throw MarketException.Invalid("maxPricePerMillionTokens", "OutOfRange", $"{perMillion} per 1M tokens buys less than a unit of {profile.Name} time.");
             max = max is { } hourly && hourly < perHour ? hourly : perHour;
         }
-        return request with { Kind = profile.Kind, MaxPricePerSlotHour = max };
+        // Most requests already name the kind as the catalog spells it and set no price per token: nothing to change.
+        return request.Kind == profile.Kind && request.MaxPricePerSlotHour == max ? request : request with { Kind = profile.Kind, MaxPricePerSlotHour = max };
     }
 
     private static bool Meets(AcceleratorProfile profile, LeaseRequest request) =>

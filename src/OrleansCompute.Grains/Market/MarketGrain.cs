@@ -128,8 +128,9 @@ public sealed class MarketGrain(
     private IEnumerable<(string Key, PoolDefinition Pool)> Cheapest(LeaseRequest request)
     {
         var byPrice = ByPrice();
-        foreach (var promising in new[] { true, false })
+        for (var pass = 0; pass < 2; pass++)
         {
+            var promising = pass == 0;
             foreach (var (key, pool) in byPrice)
             {
                 if (Matches(pool, request) && pool.SlotCount >= (request.MinSlots ?? request.Slots) && Promising(Reported(key, pool), request) == promising)

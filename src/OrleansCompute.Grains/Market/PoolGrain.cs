@@ -152,7 +152,7 @@ public sealed class PoolGrain(
 
         Report(definition);
         ArmExpiry(order.FundBy);
-        await ArmSweepAsync();
+        if (!_sweepArmed) await ArmSweepAsync();
         MarketMetrics.LeasesReserved.Add(1, new KeyValuePair<string, object?>("kind", definition.Kind));
         return lease;
     }
@@ -502,9 +502,11 @@ public sealed class PoolGrain(
     /// </summary>
     private void Report(PoolDefinition definition)
     {
-        var status = Status(definition);
-        var urgent = _lastReport is { } last && (status.PricePerSlotHour != last.PricePerSlotHour || (status.AvailableSlots == 0) != (last.AvailableSlots == 0));
+        var price = PriceNow(definition).Price;
+        var available = AvailableNow(definition);
+        var urgent = _lastReport is { } last && (price != last.PricePerSlotHour || (available == 0) != (last.AvailableSlots == 0));
         if (_reportTimer is not null && !urgent) return;
+        var status = new PoolStatus(definition.PoolKey, price, available);
         _lastReport = status;
         Market(definition).ReportAsync(status).Ignore();
         if (_reportTimer is not null) return;
