@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Grains.Leases;
+using OrleansCompute.Grains.Market;
 
 namespace OrleansCompute.Bench;
 
@@ -21,6 +22,7 @@ public static class MarketScenario
         await host.StartAsync();
         var grains = host.Services.GetRequiredService<IGrainFactory>();
         var leases = new LeaseDirectory(grains, host.Services.GetRequiredService<ILeaseBook>());
+        var router = ActivatorUtilities.CreateInstance<LeaseRouter>(host.Services);
         var shape = new MarketShape(settings.Slots, settings.Tenants, settings.HeldPerTenant);
         await shape.DefineAsync(grains);
         Progress.Say($"market/{suffix}: {shape.Pools.Count} pools, {shape.Slots} slots, {settings.Tenants} tenants holding up to {settings.HeldPerTenant} leases each");
@@ -33,11 +35,11 @@ public static class MarketScenario
             if (repetition % 2 == 0)
             {
                 pingRuns.Add(await PingAsync(grains, settings));
-                leaseRuns.Add(await LeasesAsync(grains, leases, shape, settings));
+                leaseRuns.Add(await LeasesAsync(router, leases, shape, settings));
             }
             else
             {
-                leaseRuns.Add(await LeasesAsync(grains, leases, shape, settings));
+                leaseRuns.Add(await LeasesAsync(router, leases, shape, settings));
                 pingRuns.Add(await PingAsync(grains, settings));
             }
             Progress.Say($"market/{suffix} repetition {repetition + 1}: {leaseRuns[^1].PerSecond:N0} leases/s (p99 {leaseRuns[^1].Main.P99Ms:F1} ms), " +
@@ -86,9 +88,9 @@ public static class MarketScenario
         return figures;
     }
 
-    private static Task<RunResult> LeasesAsync(IGrainFactory grains, LeaseDirectory leases, MarketShape shape, LoadSettings settings) =>
+    private static Task<RunResult> LeasesAsync(LeaseRouter router, LeaseDirectory leases, MarketShape shape, LoadSettings settings) =>
         ClosedLoops.RunAsync(settings.Tenants, settings.Warmup, settings.Duration,
-            (tenant, recorder) => shape.TenantLoopAsync(grains, leases, tenant, recorder));
+            (tenant, recorder) => shape.TenantLoopAsync(router, leases, tenant, recorder));
 
     public static Task<RunResult> PingAsync(IGrainFactory grains, LoadSettings settings) =>
         ClosedLoops.RunAsync(settings.Tenants, settings.Warmup, settings.Duration, async (loop, recorder) =>

@@ -4,6 +4,7 @@ using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Grains.Leases;
+using OrleansCompute.Grains.Market;
 
 namespace OrleansCompute.Bench;
 
@@ -57,8 +58,8 @@ public sealed class MarketShape
     /// A tenant's loop: reserve one slot, then the next, back to back; once it holds <see cref="HeldPerTenant"/> leases it cancels
     /// the oldest before asking again. Only reservations count; cancels are timed on the side. What it holds at the end is cancelled.
     /// </summary>
-    /// <remarks>Requests and cancels take the host's own paths: <see cref="LeaseRequests.RequestLeaseAsync"/> and <see cref="LeaseDirectory.EndAsync"/>.</remarks>
-    public async Task TenantLoopAsync(IGrainFactory grains, LeaseDirectory leases, int tenantIndex, LoopRecorder recorder)
+    /// <remarks>Requests and cancels take the host's own paths: <see cref="LeaseRouter.RequestAsync"/> and <see cref="LeaseDirectory.EndAsync"/>.</remarks>
+    public async Task TenantLoopAsync(LeaseRouter router, LeaseDirectory leases, int tenantIndex, LoopRecorder recorder)
     {
         var tenant = Tenants[tenantIndex];
         var held = new Queue<Guid>();
@@ -76,7 +77,7 @@ public sealed class MarketShape
                 }
 
                 var started = await recorder.TurnAsync();
-                var lease = await grains.RequestLeaseAsync(tenant, Requests[turn++ % Requests.Count]);
+                var lease = await router.RequestAsync(tenant, Requests[turn++ % Requests.Count]);
                 recorder.Completed(started);
                 held.Enqueue(lease.Id);
             }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Grains.Leases;
+using OrleansCompute.Grains.Market;
 
 namespace OrleansCompute.Bench;
 
@@ -20,6 +21,7 @@ public static class ProfileScenario
         await host.StartAsync();
         var grains = host.Services.GetRequiredService<IGrainFactory>();
         var directory = new LeaseDirectory(grains, host.Services.GetRequiredService<ILeaseBook>());
+        var router = ActivatorUtilities.CreateInstance<LeaseRouter>(host.Services);
         var shape = new MarketShape(settings.Slots, settings.Tenants, settings.HeldPerTenant);
         await shape.DefineAsync(grains);
         Progress.Say("profile: counting the grain calls and storage operations of one lease and of its cancel");
@@ -28,7 +30,7 @@ public static class ProfileScenario
         async Task EveryTenantAsync(Func<int, Task> step) => await Task.WhenAll(Enumerable.Range(0, shape.Tenants.Count).Select(step));
         async Task ReserveAsync(int tenant)
         {
-            var lease = await grains.RequestLeaseAsync(shape.Tenants[tenant], shape.Requests[(tenant + held[tenant].Count) % shape.Requests.Count]);
+            var lease = await router.RequestAsync(shape.Tenants[tenant], shape.Requests[(tenant + held[tenant].Count) % shape.Requests.Count]);
             held[tenant].Enqueue(lease.Id);
         }
         Task CancelOldestAsync(int tenant) => directory.EndAsync(held[tenant].Dequeue(), shape.Tenants[tenant]);
@@ -59,7 +61,7 @@ public static class ProfileScenario
         figures.Markdown.Add(Table($"One lease reserved ({leases} tenants each reserving one more slot at once; the market holding {(settings.HeldPerTenant - 1) * leases} to {settings.HeldPerTenant * leases} leases)", reserve, leases));
         figures.Markdown.Add(Table("The cancel that frees its slot (Reserved → Cancelled)", cancel, leases));
 
-        var unloaded = await UnloadedAsync(grains, directory, shape);
+        var unloaded = await UnloadedAsync(grains, router, directory, shape);
         figures.Add("unloaded_lease_p50_ms", unloaded.Lease.P50Ms);
         figures.Add("unloaded_cancel_p50_ms", unloaded.Cancel.P50Ms);
         figures.Add("unloaded_ping_p50_ms", unloaded.Ping.P50Ms);
@@ -99,14 +101,14 @@ public static class ProfileScenario
     }
 
     /// <summary>One tenant alone, one request at a time: the path's own latency, with no queue in front of it.</summary>
-    private static async Task<(Percentiles Lease, Percentiles Cancel, Percentiles Ping)> UnloadedAsync(IGrainFactory grains, LeaseDirectory leases, MarketShape shape)
+    private static async Task<(Percentiles Lease, Percentiles Cancel, Percentiles Ping)> UnloadedAsync(IGrainFactory grains, LeaseRouter router, LeaseDirectory leases, MarketShape shape)
     {
         var tenant = shape.Tenants[0];
         List<long> lease = new(UnloadedRequests), cancel = new(UnloadedRequests), ping = new(UnloadedRequests);
         for (var i = 0; i < UnloadedRequests; i++)
         {
             var started = Stopwatch.GetTimestamp();
-            var reserved = await grains.RequestLeaseAsync(tenant, shape.Requests[i % shape.Requests.Count]);
+            var reserved = await router.RequestAsync(tenant, shape.Requests[i % shape.Requests.Count]);
             lease.Add(Stopwatch.GetTimestamp() - started);
             started = Stopwatch.GetTimestamp();
             await leases.EndAsync(reserved.Id, tenant);

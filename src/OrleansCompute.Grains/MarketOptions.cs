@@ -22,6 +22,12 @@ public sealed class MarketOptions
     /// </summary>
     public TimeSpan PoolReportInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How old the copy of a market's view that each silo's <see cref="Market.LeaseRouter"/> chooses pools from may be: a
+    /// pool that fills up, frees room or reprices is seen this much later there (the market itself sees it at once).
+    /// </summary>
+    public TimeSpan RouterViewAge { get; set; } = TimeSpan.FromMilliseconds(25);
+
     /// <summary>How long a quote's price holds.</summary>
     public TimeSpan QuoteValidity { get; set; } = TimeSpan.FromSeconds(30);
 

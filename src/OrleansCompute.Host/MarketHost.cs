@@ -6,6 +6,7 @@ using OrleansCompute.Chain;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Grains;
 using OrleansCompute.Grains.Leases;
+using OrleansCompute.Grains.Market;
 using OrleansCompute.Host.Api;
 using OrleansCompute.Host.Audit;
 using OrleansCompute.Host.Auth;
@@ -37,6 +38,7 @@ public static class MarketHost
         builder.Services.AddEscrowEventWatcher<GrainEscrowEventSink>();
         builder.Services.AddSingleton<MarketAudit>();
         builder.Services.AddSingleton<LeaseDirectory>();
+        builder.Services.AddSingleton<LeaseRouter>();
 
         builder.UseOrleans(silo =>
         {

@@ -4,6 +4,7 @@ using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Grains.Leases;
+using OrleansCompute.Grains.Market;
 using OrleansCompute.Host.Auth;
 
 namespace OrleansCompute.Host.Api;
@@ -36,9 +37,9 @@ public static class LeaseEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateAsync(LeaseRequest request, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<IResult> CreateAsync(LeaseRequest request, ClaimsPrincipal user, LeaseRouter router)
     {
-        var lease = await grains.RequestLeaseAsync(user.Tenant(), request);
+        var lease = await router.RequestAsync(user.Tenant(), request);
         return Results.Created($"/api/leases/{LeaseIds.Format(lease.Id)}", lease);
     }
 

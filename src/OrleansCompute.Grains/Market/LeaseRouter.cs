@@ -1,0 +1,129 @@
+using Microsoft.Extensions.Options;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+
+namespace OrleansCompute.Grains.Market;
+
+/// <summary>
+/// The host's way in for a new lease: it asks the cheapest promising pool straight away, choosing from a copy of the
+/// kind's market view that it keeps in this silo and refreshes from the market grain at most every
+/// <see cref="MarketOptions.RouterViewAge"/>, so a lease costs one grain call instead of two (the market's, then the
+/// pool's). When its choice is refused (the pool filled up or repriced since the view was taken), or the request is one
+/// the market alone decides (any kind, a quote, a block booked ahead, a partial fill), the market takes it, as
+/// <see cref="LeaseRequests.RequestLeaseAsync"/> does: it knows every pool's latest report, and it says why when nothing fits.
+/// </summary>
+public sealed class LeaseRouter(IGrainFactory grains, IOptions<MarketOptions> options, TimeProvider clock)
+{
+    /// <summary>Pools tried from the silo's view before the market takes over.</summary>
+    private const int DirectTries = 2;
+    private readonly MarketOptions _options = options.Value;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Entry> _views = new(StringComparer.Ordinal);
+
+    public async Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
+    {
+        if (string.Equals(request.Kind, LeaseRequest.AnyKind, StringComparison.OrdinalIgnoreCase) || string.IsNullOrWhiteSpace(request.Kind)
+            || request.QuoteId is not null || request.Start is not null || request.MinSlots is not null)
+            return await grains.RequestLeaseAsync(tenant, request);
+
+        var now = clock.GetUtcNow();
+        var validated = LeaseRequestRules.Validate(request, _options, now);
+        var order = LeaseOrders.For(tenant, validated, _options, now);
+        var market = GrainReferences.Get<IMarketGrain>(grains, MarketKeys.Market(validated.Kind));
+        var view = await ViewAsync(validated.Kind, market, now);
+
+        var tries = 0;
+        foreach (var pool in view.Promising(validated))
+        {
+            if (tries++ == DirectTries) break;
+            if (await GrainReferences.Get<IPoolGrain>(grains, pool).ReserveAsync(order) is { } lease) return lease;
+            view.Refused(pool);
+        }
+        return await market.ReserveAsync(order);
+    }
+
+    /// <summary>
+    /// The kind's view: the copy at hand while it is young enough; when it is older, still that copy for this request
+    /// while one refresh (never more) fetches the next; only a silo with no copy yet waits for one.
+    /// </summary>
+    private async ValueTask<View> ViewAsync(string kind, IMarketGrain market, DateTimeOffset now)
+    {
+        Task<View>? refreshing;
+        lock (_lock)
+        {
+            _views.TryGetValue(kind, out var entry);
+            if (entry.Current is { } current && now - current.TakenAt < _options.RouterViewAge) return current;
+            refreshing = entry.Refreshing;
+            if (refreshing is null)
+            {
+                refreshing = RefreshAsync(kind, market);
+                _views[kind] = entry with { Refreshing = refreshing };
+            }
+            if (entry.Current is { } stale) return stale;
+        }
+        return await refreshing;
+    }
+
+    private async Task<View> RefreshAsync(string kind, IMarketGrain market)
+    {
+        await Task.Yield();
+        try
+        {
+            var fresh = new View(await market.GetAsync(), clock.GetUtcNow());
+            lock (_lock) _views[kind] = new Entry(fresh, null);
+            return fresh;
+        }
+        catch
+        {
+            lock (_lock) _views[kind] = _views[kind] with { Refreshing = null };
+            throw;
+        }
+    }
+
+    private readonly record struct Entry(View? Current, Task<View>? Refreshing);
+
+    /// <summary>The market's directory and last reports at one moment: pools cheapest first, and those refused since.</summary>
+    private sealed class View
+    {
+        private readonly (PoolDefinition Pool, PoolStatus Status)[] _byPrice;
+        private readonly HashSet<string> _refused = [];
+
+        public View(MarketSnapshot snapshot, DateTimeOffset takenAt)
+        {
+            TakenAt = takenAt;
+            var reported = snapshot.LastReported.ToDictionary(s => s.PoolKey, StringComparer.Ordinal);
+            _byPrice = snapshot.Pools
+                .Select(p => (p, reported.TryGetValue(p.PoolKey, out var status) ? status : new PoolStatus(p.PoolKey, p.FloorPricePerSlotHour, p.SlotCount)))
+                .OrderBy(p => p.Item2.PricePerSlotHour).ThenBy(p => p.p.PoolKey, StringComparer.Ordinal)
+                .ToArray();
+        }
+
+        public DateTimeOffset TakenAt { get; }
+
+        /// <summary>Pools that last reported room for the request at a price within it, cheapest first.</summary>
+        public IEnumerable<string> Promising(LeaseRequest request)
+        {
+            foreach (var (pool, status) in _byPrice)
+            {
+                if ((request.Region is null || pool.Region == request.Region)
+                    && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(pool.ProviderId))
+                    && (request.ExcludeProviders is not { } excluded || !excluded.Contains(pool.ProviderId))
+                    && status.AvailableSlots >= request.Slots
+                    && (request.MaxPricePerSlotHour is not { } max || status.PricePerSlotHour <= max)
+                    && !IsRefused(pool.PoolKey))
+                    yield return pool.PoolKey;
+            }
+        }
+
+        public void Refused(string poolKey)
+        {
+            lock (_refused) _refused.Add(poolKey);
+        }
+
+        private bool IsRefused(string poolKey)
+        {
+            lock (_refused) return _refused.Contains(poolKey);
+        }
+    }
+}
