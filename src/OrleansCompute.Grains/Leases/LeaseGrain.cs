@@ -68,7 +68,7 @@ public sealed class LeaseGrain(
     private async Task TakeOverFromPoolAsync()
     {
         if (state.State.Lease is { Status: not LeaseStatus.Reserved }) return;
-        var poolKey = state.State.Lease?.PoolKey ?? (await book.FindAsync(Id))?.PoolKey;
+        var poolKey = state.State.Lease?.PoolKey ?? await book.FindPoolAsync(Id);
         if (poolKey is null) return;
 
         var pool = GrainReferences.Get<IPoolGrain>(GrainFactory, poolKey);
