@@ -10,7 +10,11 @@ public static class LeaseRequests
     /// it, Reserved and waiting for its escrow; or throws a <see cref="MarketException"/> that says why not, changing nothing.
     /// </summary>
     public static Task<LeaseSnapshot> RequestLeaseAsync(this IGrainFactory grains, string tenant, LeaseRequest request) =>
-        string.Equals(request.Kind, LeaseRequest.AnyKind, StringComparison.OrdinalIgnoreCase) || string.IsNullOrWhiteSpace(request.Kind)
+        AsksForAnyKind(request)
             ? grains.GetGrain<ILeaseDeskGrain>(0).RequestAsync(tenant, request)
             : GrainReferences.Get<IMarketGrain>(grains, MarketKeys.Market(request.Kind)).RequestAsync(tenant, request);
+
+    /// <summary>Whether the request names no kind of its own (<c>any</c>, or none: the lease desk says what is wrong with that).</summary>
+    public static bool AsksForAnyKind(LeaseRequest request) =>
+        string.IsNullOrWhiteSpace(request.Kind) || string.Equals(request.Kind, LeaseRequest.AnyKind, StringComparison.OrdinalIgnoreCase);
 }

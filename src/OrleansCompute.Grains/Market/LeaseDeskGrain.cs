@@ -14,9 +14,8 @@ public sealed class LeaseDeskGrain(IOptions<MarketOptions> options, TimeProvider
 {
     public async Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
     {
-        var now = clock.GetUtcNow();
-        var validated = LeaseRequestRules.Validate(request, options.Value, now);
-        var order = LeaseOrders.For(tenant, validated, options.Value, now);
+        var order = LeaseOrders.Validated(tenant, request, options.Value, clock.GetUtcNow());
+        var validated = order.Request;
         if (validated.Kind != LeaseRequest.AnyKind) return await Market(validated.Kind).ReserveAsync(order);
 
         MarketException? firstRefusal = null;

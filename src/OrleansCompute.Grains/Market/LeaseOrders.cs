@@ -4,10 +4,14 @@ using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Grains.Market;
 
-/// <summary>Turns a validated request into the order pools book: the window to hold and until when.</summary>
+/// <summary>Turns a request into the order pools book: the window to hold and until when.</summary>
 internal static class LeaseOrders
 {
-    public static LeaseOrder For(string tenant, LeaseRequest validated, MarketOptions options, DateTimeOffset now)
+    /// <summary>The request checked (<see cref="LeaseRequestRules.Validate"/>) and made an order; throws and changes nothing when it is bad.</summary>
+    public static LeaseOrder Validated(string tenant, LeaseRequest request, MarketOptions options, DateTimeOffset now) =>
+        For(tenant, LeaseRequestRules.Validate(request, options, now), options, now);
+
+    private static LeaseOrder For(string tenant, LeaseRequest validated, MarketOptions options, DateTimeOffset now)
     {
         if (!AccountKeys.IsAddress(tenant))
             throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");

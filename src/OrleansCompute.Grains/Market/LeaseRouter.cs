@@ -23,18 +23,16 @@ public sealed class LeaseRouter(IGrainFactory grains, IOptions<MarketOptions> op
 
     public async Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
     {
-        if (string.Equals(request.Kind, LeaseRequest.AnyKind, StringComparison.OrdinalIgnoreCase) || string.IsNullOrWhiteSpace(request.Kind)
-            || request.QuoteId is not null || request.Start is not null || request.MinSlots is not null)
+        if (LeaseRequests.AsksForAnyKind(request) || request.QuoteId is not null || request.Start is not null || request.MinSlots is not null)
             return await grains.RequestLeaseAsync(tenant, request);
 
         var now = clock.GetUtcNow();
-        var validated = LeaseRequestRules.Validate(request, _options, now);
-        var order = LeaseOrders.For(tenant, validated, _options, now);
-        var market = GrainReferences.Get<IMarketGrain>(grains, MarketKeys.Market(validated.Kind));
-        var view = await ViewAsync(validated.Kind, market, now);
+        var order = LeaseOrders.Validated(tenant, request, _options, now);
+        var market = GrainReferences.Get<IMarketGrain>(grains, MarketKeys.Market(order.Request.Kind));
+        var view = await ViewAsync(order.Request.Kind, market, now);
 
         var tries = 0;
-        foreach (var pool in view.Promising(validated))
+        foreach (var pool in view.Promising(order.Request))
         {
             if (tries++ == DirectTries) break;
             if (await GrainReferences.Get<IPoolGrain>(grains, pool).ReserveAsync(order) is { } lease) return lease;
@@ -94,7 +92,7 @@ public sealed class LeaseRouter(IGrainFactory grains, IOptions<MarketOptions> op
             TakenAt = takenAt;
             var reported = snapshot.LastReported.ToDictionary(s => s.PoolKey, StringComparer.Ordinal);
             _byPrice = snapshot.Pools
-                .Select(p => (p, reported.TryGetValue(p.PoolKey, out var status) ? status : new PoolStatus(p.PoolKey, p.FloorPricePerSlotHour, p.SlotCount)))
+                .Select(p => (p, reported.TryGetValue(p.PoolKey, out var status) ? status : PoolChoice.Unreported(p)))
                 .OrderBy(p => p.Item2.PricePerSlotHour).ThenBy(p => p.p.PoolKey, StringComparer.Ordinal)
                 .ToArray();
         }
@@ -106,12 +104,7 @@ public sealed class LeaseRouter(IGrainFactory grains, IOptions<MarketOptions> op
         {
             foreach (var (pool, status) in _byPrice)
             {
-                if ((request.Region is null || pool.Region == request.Region)
-                    && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(pool.ProviderId))
-                    && (request.ExcludeProviders is not { } excluded || !excluded.Contains(pool.ProviderId))
-                    && status.AvailableSlots >= request.Slots
-                    && (request.MaxPricePerSlotHour is not { } max || status.PricePerSlotHour <= max)
-                    && !IsRefused(pool.PoolKey))
+                if (PoolChoice.Matches(pool, request) && PoolChoice.Promising(status, request) && !IsRefused(pool.PoolKey))
                     yield return pool.PoolKey;
             }
         }

@@ -64,11 +64,10 @@ public sealed class MarketGrain(
 
     public Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
     {
-        var now = clock.GetUtcNow();
-        var validated = LeaseRequestRules.Validate(request, options.Value, now);
-        if (validated.Kind != Kind)
-            throw MarketException.Invalid("kind", "WrongMarket", $"The {Kind} market takes {Kind} requests; this one is for {validated.Kind}.");
-        return ReserveAsync(LeaseOrders.For(tenant, validated, options.Value, now));
+        var order = LeaseOrders.Validated(tenant, request, options.Value, clock.GetUtcNow());
+        if (order.Request.Kind != Kind)
+            throw MarketException.Invalid("kind", "WrongMarket", $"The {Kind} market takes {Kind} requests; this one is for {order.Request.Kind}.");
+        return ReserveAsync(order);
     }
 
     public async Task<LeaseSnapshot> ReserveAsync(LeaseOrder order)
@@ -133,7 +132,7 @@ public sealed class MarketGrain(
             var promising = pass == 0;
             foreach (var (key, pool) in byPrice)
             {
-                if (Matches(pool, request) && pool.SlotCount >= (request.MinSlots ?? request.Slots) && Promising(Reported(key, pool), request) == promising)
+                if (PoolChoice.Matches(pool, request) && pool.SlotCount >= (request.MinSlots ?? request.Slots) && PoolChoice.Promising(Reported(key, pool), request) == promising)
                     yield return (key, pool);
             }
         }
@@ -176,11 +175,6 @@ public sealed class MarketGrain(
         _reported[poolKey] = current with { AvailableSlots = Math.Min(current.AvailableSlots + request.Slots, room) };
     }
 
-    private static bool Matches(PoolDefinition pool, LeaseRequest request) =>
-        (request.Region is null || pool.Region == request.Region)
-        && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(pool.ProviderId))
-        && (request.ExcludeProviders is not { } excluded || !excluded.Contains(pool.ProviderId));
-
     /// <summary>
     /// The pools that could take the request, cheapest first by their last reported price, those that last reported
     /// too little room or too high a price at the end. One lease is paid into one escrow for one provider, so one pool fills it.
@@ -191,7 +185,7 @@ public sealed class MarketGrain(
         var inRegion = new List<KeyValuePair<string, PoolDefinition>>();
         foreach (var entry in state.State.Pools)
         {
-            if (Matches(entry.Value, request)) inRegion.Add(entry);
+            if (PoolChoice.Matches(entry.Value, request)) inRegion.Add(entry);
         }
         if (inRegion.Count == 0 && (request.Providers is { Count: > 0 } || request.ExcludeProviders is { Count: > 0 }))
             throw new MarketException(MarketError.Conflict, "NoProviderAllowed",
@@ -208,7 +202,7 @@ public sealed class MarketGrain(
         {
             if (pool.SlotCount < fewest) continue;
             var status = Reported(key, pool);
-            bigEnough.Add((key, pool, Promising(status, request), status.PricePerSlotHour));
+            bigEnough.Add((key, pool, PoolChoice.Promising(status, request), status.PricePerSlotHour));
         }
         if (bigEnough.Count == 0)
             throw MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
@@ -257,8 +251,5 @@ public sealed class MarketGrain(
     private PoolStatus Reported(PoolDefinition pool) => Reported(pool.PoolKey, pool);
 
     private PoolStatus Reported(string poolKey, PoolDefinition pool) =>
-        _reported.TryGetValue(poolKey, out var status) ? status : new PoolStatus(poolKey, pool.FloorPricePerSlotHour, pool.SlotCount);
-
-    private static bool Promising(PoolStatus status, LeaseRequest request) =>
-        status.AvailableSlots >= request.Slots && (request.MaxPricePerSlotHour is not { } max || status.PricePerSlotHour <= max);
+        _reported.TryGetValue(poolKey, out var status) ? status : PoolChoice.Unreported(pool);
 }

@@ -362,7 +362,7 @@ public sealed class PoolGrain(
     {
         var definition = state.State.Definition;
         var holders = HoldersNow();
-        var available = definition is null ? 0 : Available(definition, holders);
+        var available = definition is null ? 0 : AvailableNow(definition);
         var price = definition is null ? Credits.Zero : PriceNow(definition).Price;
         var bookings = _bookings.Where(b => b.Value.Count > 0)
             .ToDictionary(b => b.Key, b => (IReadOnlyList<SlotBooking>)b.Value.OrderBy(x => x.Window.Start).ToList());
@@ -530,7 +530,7 @@ public sealed class PoolGrain(
     private PoolStatus Status(PoolDefinition definition) =>
         new(definition.PoolKey, PriceNow(definition).Price, AvailableNow(definition));
 
-    /// <summary>As <see cref="Available"/>, counted without building the holders (on every booking's path).</summary>
+    /// <summary>Slots free now: neither held nor being drained (counted without building the holders: on every booking's path).</summary>
     private int AvailableNow(PoolDefinition definition)
     {
         var now = clock.GetUtcNow();
@@ -548,10 +548,6 @@ public sealed class PoolGrain(
         }
         return definition.SlotCount - held - (state.State.Draining.Count - drainingHeld);
     }
-
-    /// <summary>Slots free now: neither held nor being drained.</summary>
-    private int Available(PoolDefinition definition, Dictionary<int, Guid> holders) =>
-        definition.SlotCount - holders.Count - state.State.Draining.Count(d => !holders.ContainsKey(d));
 
     private IMarketGrain Market(PoolDefinition definition) =>
         _market ??= GrainFactory.GetGrain<IMarketGrain>(MarketKeys.Market(definition.Kind));
