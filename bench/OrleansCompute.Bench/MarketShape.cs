@@ -55,8 +55,9 @@ public sealed class MarketShape
     }
 
     /// <summary>
-    /// A tenant's loop: reserve one slot, then the next, back to back; once it holds <see cref="HeldPerTenant"/> leases it cancels
-    /// the oldest before asking again. Only reservations count; cancels are timed on the side. What it holds at the end is cancelled.
+    /// A tenant's loop: reserve one slot on each turn (back to back, or on the loop's schedule when paced); once it holds
+    /// <see cref="HeldPerTenant"/> leases it cancels the oldest straight away. Only reservations count; cancels are timed
+    /// on the side. What it holds at the end is cancelled.
     /// </summary>
     /// <remarks>Requests and cancels take the host's own paths: <see cref="LeaseRouter.RequestAsync"/> and <see cref="LeaseDirectory.EndAsync"/>.</remarks>
     public async Task TenantLoopAsync(LeaseRouter router, LeaseDirectory leases, int tenantIndex, LoopRecorder recorder)
@@ -68,18 +69,18 @@ public sealed class MarketShape
         {
             try
             {
-                if (held.Count >= HeldPerTenant)
-                {
-                    var cancelStarted = await recorder.TurnAsync();
-                    await leases.EndAsync(held.Peek(), tenant);
-                    held.Dequeue();
-                    recorder.SideCompleted(cancelStarted);
-                }
-
                 var started = await recorder.TurnAsync();
                 var lease = await router.RequestAsync(tenant, Requests[turn++ % Requests.Count]);
                 recorder.Completed(started);
                 held.Enqueue(lease.Id);
+
+                if (held.Count >= HeldPerTenant)
+                {
+                    var cancelStarted = await recorder.SideTurnAsync();
+                    await leases.EndAsync(held.Peek(), tenant);
+                    held.Dequeue();
+                    recorder.SideCompleted(cancelStarted);
+                }
             }
             catch (MarketException refused) when (refused.Error == MarketError.Conflict)
             {

@@ -125,7 +125,7 @@ public static class ProfileScenario
     private static Task<RunResult> FreshActivationPingAsync(IGrainFactory grains, LoadSettings settings)
     {
         var next = 1_000_000L;
-        return ClosedLoops.RunAsync(settings.Tenants, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(Math.Min(5, settings.Duration.TotalSeconds)),
+        return LoadLoops.RunAsync(settings.Tenants, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(Math.Min(5, settings.Duration.TotalSeconds)),
             async (_, recorder) =>
             {
                 while (!recorder.Stopping)

@@ -16,7 +16,10 @@ var settings = new LoadSettings(
     HeldPerTenant: options.Int("held", 2),
     Warmup: TimeSpan.FromSeconds(options.Double("warmup", 2)),
     Duration: TimeSpan.FromSeconds(options.Double("duration", 10)),
-    Repetitions: options.Int("repetitions", 3));
+    Repetitions: options.Int("repetitions", 3),
+    // The paced runs send at the throughput targets, to show the latency a tenant sees at that rate.
+    PacedRateMemory: options.Double("paced-rate-memory", 50_000),
+    PacedRateSqlite: options.Double("paced-rate-sqlite", 10_000));
 var dataDirectory = Path.Combine(Path.GetTempPath(), $"occ-bench-{Environment.ProcessId}");
 
 try
@@ -55,7 +58,7 @@ async Task RunAllAsync()
     Directory.CreateDirectory(resultsDirectory);
     var figures = new Figures();
     figures.Add("load_average_1m_at_start", Machine.LoadAverage());
-    var shared = options.Pass("tenants", "slots", "held", "warmup", "duration", "repetitions");
+    var shared = options.Pass("tenants", "slots", "held", "warmup", "duration", "repetitions", "paced-rate-memory", "paced-rate-sqlite");
 
     figures.AddAll(await ChildAsync(["market", "--store", "memory", .. shared]));
     figures.AddAll(await ChildAsync(["market", "--store", "sqlite", .. shared]));

@@ -11,7 +11,8 @@ public static class Report
     private static readonly string[] Leading =
     [
         "leases_per_second_memory", "p50_ms_memory", "p99_ms_memory", "ping_calls_per_second", "ping_p99_ms", "lease_to_ping_ratio",
-        "leases_per_second_sqlite", "p50_ms_sqlite", "p99_ms_sqlite", "bytes_per_slot", "slots", "concurrent_tenants", "duration_s",
+        "leases_per_second_sqlite", "p50_ms_sqlite", "p99_ms_sqlite", "paced_rate_memory", "paced_rate_sqlite",
+        "p99_ms_memory_saturated", "p99_ms_sqlite_saturated", "bytes_per_slot", "slots", "concurrent_tenants", "duration_s",
     ];
 
     private sealed record Target(string Figure, string Label, string Goal, Func<double, bool> Met);
@@ -20,9 +21,9 @@ public static class Report
     [
         new("leases_per_second_memory", "leases/s, in-memory store", "≥ 50,000", v => v >= 50_000),
         new("lease_to_ping_ratio", "leases/s ÷ ping calls/s, same silo", "≥ 0.25", v => v >= 0.25),
-        new("p99_ms_memory", "p99 ms, in-memory store", "≤ 20", v => v <= 20),
+        new("p99_ms_memory", "p99 ms at 50,000 leases/s (paced), in-memory store", "≤ 20", v => v <= 20),
         new("leases_per_second_sqlite", "leases/s, SQLite store", "≥ 10,000", v => v >= 10_000),
-        new("p99_ms_sqlite", "p99 ms, SQLite store", "≤ 20", v => v <= 20),
+        new("p99_ms_sqlite", "p99 ms at 10,000 leases/s (paced), SQLite store", "≤ 20", v => v <= 20),
         new("bytes_per_slot", "bytes per active slot grain (working set)", "≤ 4,096", v => v <= 4096),
     ];
 
@@ -60,7 +61,10 @@ public static class Report
         md.AppendLine();
         md.AppendLine($"{Format(figures["concurrent_tenants"])} tenants over {Format(figures["slots"])} slots in {Format(figures["pools"])} pools; " +
                       $"{Format(figures["warmup_s"])} s warm-up then {Format(figures["duration_s"])} s measured, {Format(figures["repetitions"])} repetitions, median run shown. " +
-                      $"A tenant holds at most {Format(figures["leases_held_per_tenant"])} leases and cancels its oldest before the next request; cancels are not counted as leases.");
+                      $"A tenant holds at most {Format(figures["leases_held_per_tenant"])} leases: once it does, it cancels the oldest; cancels are not counted as leases. " +
+                      "Rates come from closed loops (each tenant sends again as soon as it is answered: the most the market does); " +
+                      $"the p99 targets from the same tenants paced together at the target rate ({Format(figures["paced_rate_memory"])} and " +
+                      $"{Format(figures["paced_rate_sqlite"])} leases/s), each request timed from when its schedule said to send it.");
         md.AppendLine();
         md.AppendLine("| figure | measured | target | met |");
         md.AppendLine("| --- | ---: | ---: | :---: |");
@@ -78,7 +82,12 @@ public static class Report
         {
             ("ping calls/s (trivial grain, same silo, same loops)", "ping_calls_per_second"),
             ("ping p99 ms", "ping_p99_ms"),
-            ("lease p50 ms, in-memory", "p50_ms_memory"),
+            ("lease p50 ms at 50,000 leases/s (paced), in-memory", "p50_ms_memory"),
+            ("lease p50 ms at 10,000 leases/s (paced), SQLite", "p50_ms_sqlite"),
+            ("lease p50 ms flat out (closed loops), in-memory", "p50_ms_memory_saturated"),
+            ("lease p99 ms flat out (closed loops), in-memory", "p99_ms_memory_saturated"),
+            ("lease p50 ms flat out (closed loops), SQLite", "p50_ms_sqlite_saturated"),
+            ("lease p99 ms flat out (closed loops), SQLite", "p99_ms_sqlite_saturated"),
             ("cancels/s beside the leases (not counted)", "cancels_per_second_memory"),
             ("CPU µs per lease (with its cancel)", "cpu_us_per_lease_memory"),
             ("CPU µs per ping", "cpu_us_per_ping"),

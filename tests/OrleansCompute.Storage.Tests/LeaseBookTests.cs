@@ -82,6 +82,30 @@ public sealed class LeaseBookTests(TempDirectory directory) : IClassFixture<Temp
     }
 
     [Fact]
+    public async Task The_sqlite_book_lists_recent_ended_reservations_and_finds_older_ones_by_id()
+    {
+        await using var database = SqliteDatabase.Open(directory.NewDatabasePath());
+        var book = Stores.LeaseBook(database);
+        var oldCancelled = Record(LeaseStatus.Cancelled, slots: []);
+        var oldLive = Record(LeaseStatus.Reserved, slots: [0]);
+        await book.WriteAsync(oldCancelled);
+        await book.WriteAsync(oldLive);
+        await Task.Delay(5); // version 7 ids order by millisecond, not within one
+        // Newer records of another tenant push both out of the recent window; only the live one stays listed.
+        await Task.WhenAll(Enumerable.Range(0, SqliteLeaseBook.RecentRecordsListed).Select(_ =>
+            book.WriteAsync(Record(LeaseStatus.Cancelled, slots: []) is var other
+                ? other with { Lease = other.Lease! with { Tenant = "0x00000000000000000000000000000000000000bb" } }
+                : other)));
+        await Task.Delay(5);
+        var newCancelled = Record(LeaseStatus.Cancelled, slots: []);
+        await book.WriteAsync(newCancelled);
+
+        Assert.Equal(new[] { oldLive.LeaseId, newCancelled.LeaseId }.Order(), (await book.ListTenantAsync(Tenant)).Select(l => l.Id).Order());
+        Assert.Equal(LeaseStatus.Cancelled, (await book.FindAsync(oldCancelled.LeaseId))!.Lease!.Status);
+        Assert.Equal(Pool, await book.FindPoolAsync(oldCancelled.LeaseId));
+    }
+
+    [Fact]
     public async Task The_in_process_book_forgets_the_oldest_ended_reservations_beyond_its_bound_and_keeps_every_live_one()
     {
         var book = Stores.InProcessLeaseBook();
@@ -98,7 +122,8 @@ public sealed class LeaseBookTests(TempDirectory directory) : IClassFixture<Temp
 
     private static BookedLease Record(LeaseStatus status, IReadOnlyList<int> slots)
     {
-        var id = Guid.NewGuid();
+        // Time-ordered, as the pools mint them: the book's recent window follows the ids' order.
+        var id = Guid.CreateVersion7();
         var now = DateTimeOffset.UtcNow;
         var window = new LeaseWindow(now, now + TimeSpan.FromHours(2));
         var lease = new LeaseSnapshot

@@ -66,7 +66,7 @@ public static class SiloBuilderExtensions
     {
         var database = AddDatabase(builder.Services, databasePath);
         builder.Services.AddSingleton<ILeaseBook>(services =>
-            new SqliteLeaseBook(services.GetRequiredKeyedService<SqliteDatabase>(database), services.GetRequiredService<Serializer>()));
+            new SqliteLeaseBook(services.GetRequiredKeyedService<SqliteDatabase>(database), services.GetRequiredService<Serializer<BookedLease>>()));
         return builder;
     }
 

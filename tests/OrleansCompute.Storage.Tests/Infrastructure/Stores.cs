@@ -26,7 +26,7 @@ internal static class Stores
         new OrleansGrainStorageSerializer(Services.GetRequiredService<Serializer>()),
         Services.GetRequiredService<IActivatorProvider>());
 
-    public static SqliteLeaseBook LeaseBook(SqliteDatabase database) => new(database, Services.GetRequiredService<Serializer>());
+    public static SqliteLeaseBook LeaseBook(SqliteDatabase database) => new(database, Services.GetRequiredService<Serializer<BookedLease>>());
 
     public static InProcessLeaseBook InProcessLeaseBook() => new();
 

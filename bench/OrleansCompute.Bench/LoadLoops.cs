@@ -1,27 +1,59 @@
-// Runs N closed loops (each issues its next request when the last one answers): a warm-up, then a measured
-// window in which every completed request's latency is kept, then a stop. Exact percentiles from the sorted sample.
+// Runs N loops, one per tenant: a warm-up, then a measured window in which every completed request's latency is
+// kept, then a stop. Exact percentiles from the sorted sample. Two kinds of load:
+//   closed  each loop sends its next request as soon as the last one answers: the most the system can do (its
+//           latency is then concurrency ÷ rate, Little's law, whatever the system);
+//   paced   each loop sends on a fixed schedule, all together at a given rate: the latency a tenant sees at that rate.
+//           A request is timed from when its schedule said to send it, so a stall that delays later sends counts
+//           against every request it delayed (no coordinated omission).
 using System.Diagnostics;
 
 namespace OrleansCompute.Bench;
 
-public sealed class LoopRecorder(ClosedLoops.Window window)
+public sealed class LoopRecorder
 {
     private readonly List<long> _latencies = new(8192);
     private readonly List<long> _sideLatencies = new(2048);
+    private readonly LoadLoops.Window _window;
+    /// <summary>Stopwatch ticks between this loop's sends when paced; 0 when closed.</summary>
+    private readonly long _interval;
+    private long _due;
 
-    public bool Stopping => window.Stopping;
+    internal LoopRecorder(LoadLoops.Window window, long interval, long firstDue)
+    {
+        _window = window;
+        _interval = interval;
+        _due = firstDue;
+    }
+
+    public bool Stopping => _window.Stopping;
     public long Refused { get; private set; }
     public long Errors { get; private set; }
     internal List<long> Latencies => _latencies;
     internal List<long> SideLatencies => _sideLatencies;
 
     /// <summary>
-    /// Takes the loop's next turn: notes when the tenant wants to send, then queues at the back of the thread pool before
-    /// it sends. Latency is counted from the returned timestamp, so it includes that wait, as a tenant would see it.
-    /// Without the hop, a grain's response can resume its caller inline on the thread that delivered it, and one loop
-    /// keeps that thread and starves the others.
+    /// Takes the loop's next turn for a counted request. Closed: now. Paced: the next send time of the loop's schedule,
+    /// waited for when it is still ahead. Latency is counted from the returned timestamp.
     /// </summary>
     public async ValueTask<long> TurnAsync()
+    {
+        if (_interval == 0) return await SideTurnAsync();
+        var due = _due;
+        _due += _interval;
+        var ahead = due - Stopwatch.GetTimestamp();
+        // Timers fire on whole milliseconds: round up, so a send is never early; being late counts in its latency.
+        if (ahead > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(ahead * 1000.0 / Stopwatch.Frequency)));
+        else await Task.Yield();
+        return due;
+    }
+
+    /// <summary>
+    /// Takes a turn now (a closed loop's every request; a paced loop's side requests): notes when the tenant wants to
+    /// send, then queues at the back of the thread pool before it sends, a wait the latency includes, as a tenant would
+    /// see it. Without the hop, a grain's response can resume its caller inline on the thread that delivered it, and
+    /// one loop keeps that thread and starves the others.
+    /// </summary>
+    public async ValueTask<long> SideTurnAsync()
     {
         var wantedAt = Stopwatch.GetTimestamp();
         await Task.Yield();
@@ -31,23 +63,23 @@ public sealed class LoopRecorder(ClosedLoops.Window window)
     /// <summary>A request that the figure counts (a lease reserved, a ping answered), started at <paramref name="startedAt"/>.</summary>
     public void Completed(long startedAt)
     {
-        if (window.Measuring) _latencies.Add(Stopwatch.GetTimestamp() - startedAt);
+        if (_window.Measuring) _latencies.Add(Stopwatch.GetTimestamp() - startedAt);
     }
 
     /// <summary>A request the loop needs but the figure does not count (a cancel that makes room for the next lease).</summary>
     public void SideCompleted(long startedAt)
     {
-        if (window.Measuring) _sideLatencies.Add(Stopwatch.GetTimestamp() - startedAt);
+        if (_window.Measuring) _sideLatencies.Add(Stopwatch.GetTimestamp() - startedAt);
     }
 
     public void Refusal()
     {
-        if (window.Measuring) Refused++;
+        if (_window.Measuring) Refused++;
     }
 
     public void Error()
     {
-        if (window.Measuring) Errors++;
+        if (_window.Measuring) Errors++;
     }
 }
 
@@ -83,7 +115,7 @@ public sealed record RunResult(
     public double AllocatedBytesPerRequest => Main.Count == 0 ? 0 : (double)AllocatedBytes / Main.Count;
 }
 
-public static class ClosedLoops
+public static class LoadLoops
 {
     public sealed class Window
     {
@@ -94,10 +126,20 @@ public static class ClosedLoops
         internal void End() => _phase = 2;
     }
 
-    public static async Task<RunResult> RunAsync(int loops, TimeSpan warmup, TimeSpan duration, Func<int, LoopRecorder, Task> loop)
+    /// <summary>Closed loops: each sends again as soon as it has its answer.</summary>
+    public static Task<RunResult> RunAsync(int loops, TimeSpan warmup, TimeSpan duration, Func<int, LoopRecorder, Task> loop) =>
+        RunAsync(loops, warmup, duration, loop, ratePerSecond: 0);
+
+    /// <summary>
+    /// Paced loops: together they send <paramref name="ratePerSecond"/> requests a second, each loop every
+    /// loops ÷ rate seconds, their schedules staggered evenly so that sends arrive at a steady rate.
+    /// </summary>
+    public static async Task<RunResult> RunAsync(int loops, TimeSpan warmup, TimeSpan duration, Func<int, LoopRecorder, Task> loop, double ratePerSecond)
     {
         var window = new Window();
-        var recorders = Enumerable.Range(0, loops).Select(_ => new LoopRecorder(window)).ToArray();
+        var interval = ratePerSecond > 0 ? (long)(Stopwatch.Frequency * loops / ratePerSecond) : 0;
+        var start = Stopwatch.GetTimestamp();
+        var recorders = Enumerable.Range(0, loops).Select(i => new LoopRecorder(window, interval, start + interval * i / loops)).ToArray();
         var running = recorders.Select((recorder, index) => Task.Run(() => loop(index, recorder))).ToArray();
 
         await Task.Delay(warmup);
