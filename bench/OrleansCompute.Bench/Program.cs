@@ -1,6 +1,6 @@
 // The market bench. `all` runs every scenario, each in its own process so none inherits another's grains or heap,
 // and writes bench/results/market.json and market.md. The scenarios can be run alone:
-//   market --store memory|sqlite   leases/s and latency beside ping calls/s, same silo, interleaved
+//   market --store memory|sqlite   leases/s flat out beside ping calls/s (same silo, interleaved), latency paced at the target rate
 //   profile                        grain calls and storage operations per lease, unloaded latencies
 //   memory --grain slot|ping       bytes per active grain with --count grains in one silo (`all`: 1,000,000 slots,
 //                                  --baseline-count 200,000 ping grains)
