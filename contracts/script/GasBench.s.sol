@@ -120,7 +120,8 @@ contract GasBench {
         for (uint256 i; i < providers.length; ++i) {
             // 128-bit ids like the market's Guids v7: a growing high half, a random low half.
             ++leaseCount;
-            ids[i] = (uint256(FIRST_TAG + leaseCount) << 64) | uint64(uint256(keccak256(abi.encode("lease", leaseCount))));
+            ids[i] =
+                (uint256(FIRST_TAG + leaseCount) << 64) | uint64(uint256(keccak256(abi.encode("lease", leaseCount))));
             escrow.openLease(ids[i], i, providers[i], DEPOSIT, expiry);
             _label(label);
         }
@@ -133,14 +134,21 @@ contract GasBench {
         for (uint256 i; i < ids.length; ++i) {
             (uint8 v, bytes32 r, bytes32 s) = vm.sign(
                 TENANT_KEY,
-                escrow.hashVoucher(
-                    LeaseEscrow.Voucher({leaseId: ids[i], channel: i, amount: amount, isFinal: isFinal})
-                )
+                escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: ids[i], channel: i, amount: amount, isFinal: isFinal}))
             );
             bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
+            // The packed widths: ids are 128-bit, channels and amounts small.
+            // forge-lint: disable-start(unsafe-typecast)
             items = bytes.concat(
-                items, bytes16(uint128(ids[i])), bytes4(uint32(i)), bytes1(isFinal ? 1 : 0), bytes6(uint48(amount)), r, vs
+                items,
+                bytes16(uint128(ids[i])),
+                bytes4(uint32(i)),
+                bytes1(isFinal ? 1 : 0),
+                bytes6(uint48(amount)),
+                r,
+                vs
             );
+            // forge-lint: disable-end(unsafe-typecast)
         }
         vm.startBroadcast(OPERATOR_KEY);
         escrow.settleBatch(items);

@@ -759,9 +759,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @param voucher The voucher.
     /// @return The digest of `Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)` in this domain.
     function hashVoucher(Voucher calldata voucher) external view returns (bytes32) {
-        return _voucherDigest(
-            _domainSeparatorV4(), voucher.leaseId, voucher.channel, voucher.amount, voucher.isFinal
-        );
+        return _voucherDigest(_domainSeparatorV4(), voucher.leaseId, voucher.channel, voucher.amount, voucher.isFinal);
     }
 
     /// @notice The EIP-712 digest a session key signs to consent to sign `tenant`'s lease `leaseId` on `channel`.

@@ -9,8 +9,10 @@ import {EscrowFixture} from "./utils/EscrowFixture.sol";
 contract LeaseEscrowSignaturesTest is EscrowFixture {
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-    bytes32 internal constant VOUCHER_TYPEHASH = keccak256("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)");
-    bytes32 internal constant SESSION_KEY_TYPEHASH = keccak256("SessionKey(address tenant,uint256 leaseId,uint256 channel)");
+    bytes32 internal constant VOUCHER_TYPEHASH =
+        keccak256("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)");
+    bytes32 internal constant SESSION_KEY_TYPEHASH =
+        keccak256("SessionKey(address tenant,uint256 leaseId,uint256 channel)");
 
     function _domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         return keccak256(
@@ -65,10 +67,11 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         );
     }
 
-    function testFuzz_hashSessionKey_is_the_standard_eip712_digest(address leaseTenant, uint256 leaseId, uint256 channel)
-        public
-        view
-    {
+    function testFuzz_hashSessionKey_is_the_standard_eip712_digest(
+        address leaseTenant,
+        uint256 leaseId,
+        uint256 channel
+    ) public view {
         bytes32 structHash = keccak256(abi.encode(SESSION_KEY_TYPEHASH, leaseTenant, leaseId, channel));
         vm.assertEq(
             escrow.hashSessionKey(leaseTenant, leaseId, channel),
@@ -165,9 +168,10 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         _openOn(LEASE, channel, tenant, provider, DEPOSIT, _expiry());
         uint256 other = channel == 0 ? 1 : channel - 1;
         _openOn(LEASE, other, tenant, provider, DEPOSIT, _expiry());
-        (bytes32 r, bytes32 vs) =
-            _signCompact(TENANT_KEY, _voucherDigest(LEASE, channel, amount, false));
-        escrow.settleBatch(bytes.concat(_itemOn(LEASE, other, amount, false, r, vs), _itemOn(LEASE, channel, amount, false, r, vs)));
+        (bytes32 r, bytes32 vs) = _signCompact(TENANT_KEY, _voucherDigest(LEASE, channel, amount, false));
+        escrow.settleBatch(
+            bytes.concat(_itemOn(LEASE, other, amount, false, r, vs), _itemOn(LEASE, channel, amount, false, r, vs))
+        );
         (,,, uint256 paid,,) = escrow.lease(tenant, channel, LEASE);
         (,,, uint256 paidOther,,) = escrow.lease(tenant, other, LEASE);
         vm.assertEq(paid, amount, "paid on the signed channel");

@@ -333,11 +333,7 @@ contract LeaseEscrowHandler is TestBase {
 
     // ---- helpers ----
 
-    function _view(Lease storage lease)
-        internal
-        view
-        returns (address, address, uint256, uint256, uint64, bool)
-    {
+    function _view(Lease storage lease) internal view returns (address, address, uint256, uint256, uint64, bool) {
         return escrow.lease(lease.signer, lease.channel, lease.leaseId);
     }
 
@@ -392,10 +388,11 @@ contract LeaseEscrowHandler is TestBase {
     {
         (bytes32 r, bytes32 vs) = _signVoucher(key, leaseId, channel, amount, isFinal);
         // The casts are the packed widths: ids are 128-bit, channels small, amounts below 2 * MAX_DEPOSIT.
-        // forge-lint: disable-next-line(unsafe-typecast)
+        // forge-lint: disable-start(unsafe-typecast)
         return abi.encodePacked(
             uint128(leaseId), uint32(channel), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs
         );
+        // forge-lint: disable-end(unsafe-typecast)
     }
 
     function _signVoucher(uint256 key, uint256 leaseId, uint256 channel, uint256 amount, bool isFinal)

@@ -105,7 +105,10 @@ abstract contract EscrowFixture is TestBase {
         return _open(leaseId, tenant, provider, DEPOSIT, _expiry());
     }
 
-    function _openWithSessionKey(uint256 leaseId, address leaseTenant, uint256 key) internal returns (bytes32 leaseKey) {
+    function _openWithSessionKey(uint256 leaseId, address leaseTenant, uint256 key)
+        internal
+        returns (bytes32 leaseKey)
+    {
         address signer = vm.addr(key);
         uint256 channel = _nextChannel[signer];
         (bytes32 r, bytes32 vs) = _signCompact(key, escrow.hashSessionKey(leaseTenant, leaseId, channel));
@@ -156,10 +159,11 @@ abstract contract EscrowFixture is TestBase {
     {
         // The casts are the packed format's widths; callers pass ids below 2^128, channels below 2^32 and amounts
         // below 2^48.
-        // forge-lint: disable-next-line(unsafe-typecast)
+        // forge-lint: disable-start(unsafe-typecast)
         return abi.encodePacked(
             uint128(leaseId), uint32(channel), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs
         );
+        // forge-lint: disable-end(unsafe-typecast)
     }
 
     /// @dev One packed settleBatch item for the tenant's lease `leaseId`, with the given signature.
