@@ -216,6 +216,8 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.NotNull(due);
         Assert.Equal("voucher_required", due.Code);
         var amount = due.Json.GetProperty("error").GetProperty("amount_to_sign").GetString();
+        var funded = await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default);
+        Assert.Equal(funded.Channel, due.Json.GetProperty("error").GetProperty("channel_to_sign").GetUInt32());
         Assert.Equal(HttpStatusCode.PaymentRequired, (await PostAsync(apiKey, "/v1/completions", request)).Status);
 
         // The CLI signs with the lease's session key; the lease goes on, and settlement pays the voucher on chain.

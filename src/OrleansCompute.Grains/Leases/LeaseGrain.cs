@@ -536,7 +536,7 @@ public sealed class LeaseGrain(
                 Message: $"The lease owes {lease.AmountOwed} of the {escrowed} its escrow holds; top it up (occ lease top-up) to go on.");
         var vouchered = lease.LastVoucher?.Amount ?? Credits.Zero;
         if (lease.Request.VoucherEvery is { } every && lease.AmountOwed - vouchered >= every)
-            return new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: lease.AmountOwed,
+            return new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: lease.AmountOwed, ChannelToSign: lease.Channel,
                 Message: $"{lease.AmountOwed - vouchered} of usage is unpaid (the threshold is {every}); sign a voucher for {lease.AmountOwed} to go on.");
         return null;
     }
