@@ -267,6 +267,12 @@ contract LeaseEscrowChannelsTest is EscrowFixture {
         vm.assertEq(escrow.freeChannel(stranger, 0, LEASE), 0, "per signer");
     }
 
+    function test_freeChannel_from_beyond_the_last_channel_reverts_ChannelTooLarge() public {
+        uint256 beyond = escrow.MAX_CHANNEL() + 1;
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ChannelTooLarge.selector, beyond));
+        escrow.freeChannel(tenant, beyond, LEASE);
+    }
+
     function testFuzz_freeChannel_always_names_a_channel_openLease_takes(uint8 opened, uint8 from) public {
         for (uint256 i; i < opened % 8; ++i) {
             _openOn(LEASE, i, tenant, provider, 1, _expiry());
