@@ -48,6 +48,8 @@ public sealed class SettlementChain : IAsyncDisposable
     private readonly AnvilCheats _cheats;
     private readonly List<TransactionSender> _senders = [];
     private readonly (string Key, TransactionSender Sender)[] _tenants;
+    // Each tenant's next fresh escrow channel: every lease of the bench takes a channel never used, across runs.
+    private readonly uint[] _nextChannel;
     private readonly TransactionSender[] _transferSenders;
 
     private SettlementChain(AnvilProcess anvil, ChainRpc rpc, DeployedContracts contracts, TransactionSender deployer,
@@ -60,6 +62,7 @@ public sealed class SettlementChain : IAsyncDisposable
         Escrow = new EscrowClient(rpc, contracts.EscrowAddress, contracts.CreditAddress);
         Vouchers = new VoucherSigner(ChainId, contracts.EscrowAddress);
         _tenants = tenants;
+        _nextChannel = new uint[tenants.Length];
         _transferSenders = transferSenders;
         Operator = @operator;
         _senders.Add(deployer);
@@ -117,7 +120,8 @@ public sealed class SettlementChain : IAsyncDisposable
 
     /// <summary>
     /// The unmeasured setup: <paramref name="count"/> leases opened by the tenants in turn, spread over
-    /// <paramref name="providers"/> in turn, each tenant pipelining its openLease transactions; then every tenant signs
+    /// <paramref name="providers"/> in turn, each tenant pipelining its openLease transactions on fresh channels of its own;
+    /// then every tenant signs
     /// the final voucher of each of its leases for a random part of the deposit.
     /// </summary>
     public async Task<IReadOnlyList<BenchLease>> OpenLeasesAsync(int count, IReadOnlyList<string> providers)
@@ -125,15 +129,16 @@ public sealed class SettlementChain : IAsyncDisposable
         var expiry = new BigInteger(DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeSeconds());
         var random = new Random(count);
         var plan = Enumerable.Range(0, count)
-            .Select(i => (Id: Guid.NewGuid(), Tenant: i % _tenants.Length, Provider: providers[i % providers.Count],
-                Amount: Credits.FromUnits(random.NextInt64(1, Deposit.Units + 1))))
+            .Select(i => (Id: Guid.NewGuid(), Tenant: i % _tenants.Length, Channel: _nextChannel[i % _tenants.Length]++,
+                Provider: providers[i % providers.Count], Amount: Credits.FromUnits(random.NextInt64(1, Deposit.Units + 1))))
             .ToArray();
 
-        OpenLeaseFunction Open((Guid Id, int Tenant, string Provider, Credits Amount) lease) => new()
+        OpenLeaseFunction Open((Guid Id, int Tenant, uint Channel, string Provider, Credits Amount) lease) => new()
         {
             LeaseId = OrleansCompute.Abstractions.Leases.LeaseIds.ToChainId(lease.Id),
+            Channel = lease.Channel,
             Provider = lease.Provider,
-            Deposit = CreditsOnChain.ToUnits(Deposit),
+            Amount = CreditsOnChain.ToUnits(Deposit),
             Expiry = expiry,
         };
 
@@ -167,7 +172,7 @@ public sealed class SettlementChain : IAsyncDisposable
         Parallel.For(0, plan.Length, i =>
         {
             var lease = plan[i];
-            leases[i] = new BenchLease(lease.Id, lease.Provider, Vouchers.Sign(_tenants[lease.Tenant].Key, lease.Id, lease.Amount, isFinal: true));
+            leases[i] = new BenchLease(lease.Id, lease.Provider, Vouchers.Sign(_tenants[lease.Tenant].Key, lease.Id, lease.Channel, lease.Amount, isFinal: true));
         });
         return leases;
     }

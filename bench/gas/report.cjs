@@ -40,8 +40,9 @@ const erc20 = median(get('erc20_transfer'));
 const add = (key, value, what) => { figures[key] = value; rows.push([key, value, what]); };
 add('erc20_transfer_gas', erc20, 'baseline: ERC-20 transfer to an account holding credits (one tx)');
 add('erc20_transfer_fresh_gas', median(get('erc20_transfer_fresh')), 'baseline: ERC-20 transfer to a fresh account');
-add('open_lease_gas', median(get('open_lease')), `openLease, median of ${get('open_lease').length}`);
-add('open_lease_p99_gas', p99(get('open_lease')), 'openLease, p99');
+add('open_lease_gas', median(get('open_lease')), `openLease in the steady state (recycled channel, deposit drawn from a tenant balance), median of ${get('open_lease').length}`);
+add('open_lease_p99_gas', p99(get('open_lease')), 'openLease in the steady state, p99');
+add('open_lease_first_gas', median(get('open_lease_first')), `openLease of a first lease (fresh channel, deposit pulled by transferFrom), median of ${get('open_lease_first').length}`);
 for (const n of [1, 10, 100]) {
   for (const mix of ['one_provider', 'many_providers']) {
     const total = median(get(`settle_batch_${n}_${mix}:${n}`));
@@ -53,7 +54,7 @@ const replay = median(get('replay_batch_100:100'));
 add('replay_batch_100_gas', replay, 'the same batch of 100 again (all stale, skipped): whole tx');
 add('replay_batch_100_gas_per_lease', Math.round(replay / 100), 'per lease');
 const finals = median(get('final_batch_100_one_provider:100'));
-add('final_batch_100_one_provider_gas', finals, '100 final vouchers (close + refund to the tenant), one provider: whole tx');
+add('final_batch_100_one_provider_gas', finals, '100 final vouchers (close, refund credited to the tenant balance), one provider: whole tx');
 add('final_batch_100_one_provider_gas_per_lease', Math.round(finals / 100), 'per lease');
 
 const machine = { cores: os.cpus().length, memory_gb: Math.round(os.totalmem() / 2 ** 30 * 10) / 10, processor: os.cpus()[0].model.trim() };
@@ -67,7 +68,8 @@ const md = [
   `solc ${solc}, optimizer ${optimizerRuns} runs, Anvil (prague) receipts, median of ${repetitions} runs; `
     + `machine: ${machine.cores} cores, ${machine.memory_gb} GB, ${machine.processor}.`,
   'Steady state: tenant, escrow and providers already hold credits, providers registered, unlimited allowance, '
-    + 'each lease word written non-zero to non-zero, fee 1%.',
+    + 'leases open on recycled channels and draw on a non-zero tenant balance, each lease word written non-zero to '
+    + 'non-zero, fee 1%. `open_lease_first_gas`: a fresh channel and a deposit pulled by transferFrom.',
   '',
   '| figure | gas | × ERC-20 transfer | what |',
   '| --- | ---: | ---: | --- |',

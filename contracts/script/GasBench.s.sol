@@ -9,25 +9,32 @@ import {Vm} from "../test/utils/Vm.sol";
 /// @dev The transactions bench/gas/run.sh measures, broadcast to a real Anvil. Each transaction gets a label,
 /// written in broadcast order to $GAS_LABELS, so that the receipts forge records can be named afterwards.
 /// Steady state, as the figures are defined: the tenant, the escrow and every provider already hold credits,
-/// providers are registered, allowances are unlimited, each lease slot is written non-zero to non-zero and the fee
-/// is 1%.
+/// providers are registered, allowances are unlimited, the fee is 1%, every lease opens on a recycled channel
+/// (its word closed, non-zero) and draws its deposit from a tenant balance that stays non-zero, and each voucher
+/// writes a lease word non-zero to non-zero. A first lease (a fresh channel, the deposit pulled by transferFrom
+/// from a tenant with no balance) is measured beside it.
 contract GasBench {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
-    // Anvil's first three dev accounts: the deployer and operator, a tenant, and a second funded wallet.
+    // Anvil's first three dev accounts: the deployer and operator, a tenant, and a second tenant with no balance.
     uint256 internal constant OPERATOR_KEY = 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80;
     uint256 internal constant TENANT_KEY = 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d;
+    uint256 internal constant NEW_TENANT_KEY = 0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a;
     uint256 internal constant MANY = 100;
+    uint256 internal constant FIRST_LEASES = 10;
     uint256 internal constant DEPOSIT = 1_000e6;
+    // The high 64 bits of a Guid v7 of late 2025 (48-bit milliseconds, version 7, 12 random bits): lease tags grow
+    // from here, one per lease, so every channel's next lease has a higher tag than its last.
+    uint64 internal constant FIRST_TAG = 0x019ABCDE_F0127000;
 
     ComputeCredit internal credit;
     LeaseEscrow internal escrow;
-    address internal tenant;
     string internal labels;
     uint256 internal leaseCount;
 
     function run() external {
-        tenant = vm.addr(TENANT_KEY);
+        address tenant = vm.addr(TENANT_KEY);
+        address newTenant = vm.addr(NEW_TENANT_KEY);
         address operator = vm.addr(OPERATOR_KEY);
 
         vm.startBroadcast(OPERATOR_KEY);
@@ -37,8 +44,15 @@ contract GasBench {
         _label("deploy_escrow");
         credit.mint(tenant, 1_000_000_000e6);
         _label("mint");
+        credit.mint(newTenant, 1_000_000e6);
+        _label("mint");
         credit.mint(operator, 1_000e6);
         _label("mint");
+        vm.stopBroadcast();
+
+        vm.startBroadcast(NEW_TENANT_KEY);
+        credit.approve(address(escrow), type(uint256).max);
+        _label("approve");
         vm.stopBroadcast();
 
         vm.startBroadcast(TENANT_KEY);
@@ -51,13 +65,22 @@ contract GasBench {
         _label("erc20_transfer_fresh");
         vm.stopBroadcast();
 
-        // Providers 1..MANY: registered and holding a balance (a first lease each, settled once).
+        // Providers 1..MANY: registered and holding a balance (a first lease each on channels 0..MANY-1, settled by
+        // a final voucher, which closes the channel and credits the rest of the deposit to the tenant's balance).
         address[] memory providers = new address[](MANY);
         for (uint256 i; i < MANY; ++i) {
             providers[i] = address(uint160(0xA0000 + i));
         }
-        uint256[] memory warmup = _openAll(providers, "warmup_open");
-        _settle(warmup, 1e6, false, "warmup_settle");
+        uint256[] memory warmup = _openAll(TENANT_KEY, providers, "warmup_open");
+        _settle(warmup, 1e6, true, "warmup_settle");
+        // A balance the steady-state opens draw on without emptying it.
+        vm.startBroadcast(TENANT_KEY);
+        escrow.deposit(1_000_000e6);
+        _label("deposit");
+        vm.stopBroadcast();
+
+        // First leases: a tenant with no balance opens fresh channels; the deposit is pulled by transferFrom.
+        _openAll(NEW_TENANT_KEY, _prefix(providers, FIRST_LEASES), "open_lease_first");
 
         address[] memory one = new address[](MANY);
         for (uint256 i; i < MANY; ++i) {
@@ -69,41 +92,63 @@ contract GasBench {
         counts[2] = MANY;
         for (uint256 c; c < counts.length; ++c) {
             string memory n = vm.toString(counts[c]);
-            uint256[] memory oneLeases = _openAll(_prefix(one, counts[c]), "open_lease");
+            // Each round opens channels 0..N-1 again, closed by the round before.
+            uint256[] memory oneLeases = _openAll(TENANT_KEY, _prefix(one, counts[c]), "open_lease");
             _settle(oneLeases, 2e6, false, string.concat("settle_batch_", n, "_one_provider"));
-            uint256[] memory manyLeases = _openAll(_prefix(providers, counts[c]), "open_lease");
-            _settle(manyLeases, 2e6, false, string.concat("settle_batch_", n, "_many_providers"));
             if (counts[c] == MANY) {
                 _settle(oneLeases, 2e6, false, "replay_batch_100");
                 _settle(oneLeases, 3e6, true, "final_batch_100_one_provider");
+            } else {
+                _settle(oneLeases, 3e6, true, "close");
             }
+            uint256[] memory manyLeases = _openAll(TENANT_KEY, _prefix(providers, counts[c]), "open_lease");
+            _settle(manyLeases, 2e6, false, string.concat("settle_batch_", n, "_many_providers"));
+            _settle(manyLeases, 3e6, true, "close");
         }
 
         vm.writeFile(vm.envOr("GAS_LABELS", string("gas-labels.txt")), labels);
     }
 
-    function _openAll(address[] memory providers, string memory label) internal returns (uint256[] memory ids) {
+    /// @dev Opens a lease per provider, on the signer's channels 0, 1, 2, ...
+    function _openAll(uint256 key, address[] memory providers, string memory label)
+        internal
+        returns (uint256[] memory ids)
+    {
         ids = new uint256[](providers.length);
         uint64 expiry = uint64(block.timestamp + 30 days);
-        vm.startBroadcast(TENANT_KEY);
+        vm.startBroadcast(key);
         for (uint256 i; i < providers.length; ++i) {
-            // Random 128-bit ids, like the market's Guids: their calldata costs what real ids cost.
-            ids[i] = uint128(uint256(keccak256(abi.encode("lease", ++leaseCount))));
-            escrow.openLease(ids[i], providers[i], DEPOSIT, expiry);
+            // 128-bit ids like the market's Guids v7: a growing high half, a random low half.
+            ++leaseCount;
+            ids[i] =
+                (uint256(FIRST_TAG + leaseCount) << 64) | uint64(uint256(keccak256(abi.encode("lease", leaseCount))));
+            escrow.openLease(ids[i], i, providers[i], DEPOSIT, expiry);
             _label(label);
         }
         vm.stopBroadcast();
     }
 
+    /// @dev One settleBatch of a voucher per lease, the lease on channel i being ids[i].
     function _settle(uint256[] memory ids, uint256 amount, bool isFinal, string memory label) internal {
         bytes memory items;
         for (uint256 i; i < ids.length; ++i) {
             (uint8 v, bytes32 r, bytes32 s) = vm.sign(
-                TENANT_KEY, escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: ids[i], amount: amount, isFinal: isFinal}))
+                TENANT_KEY,
+                escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: ids[i], channel: i, amount: amount, isFinal: isFinal}))
             );
             bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
-            items =
-                bytes.concat(items, bytes16(uint128(ids[i])), bytes1(isFinal ? 1 : 0), bytes6(uint48(amount)), r, vs);
+            // The packed widths: ids are 128-bit, channels and amounts small.
+            // forge-lint: disable-start(unsafe-typecast)
+            items = bytes.concat(
+                items,
+                bytes16(uint128(ids[i])),
+                bytes4(uint32(i)),
+                bytes1(isFinal ? 1 : 0),
+                bytes6(uint48(amount)),
+                r,
+                vs
+            );
+            // forge-lint: disable-end(unsafe-typecast)
         }
         vm.startBroadcast(OPERATOR_KEY);
         escrow.settleBatch(items);

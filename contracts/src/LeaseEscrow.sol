@@ -8,26 +8,38 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-/// @title OrleansCompute lease escrow, v2
+/// @title OrleansCompute lease escrow, v3
 /// @notice One payment channel per lease. The tenant escrows a deposit; the lease's signer (the tenant, or a
 /// session key the tenant names when opening) signs EIP-712 vouchers for the cumulative amount owed; anyone
-/// may redeem them, one by one or many leases per call. A final voucher closes the lease and refunds the rest;
-/// after expiry plus a claim window anyone may refund the unpaid deposit to the tenant. Providers and the fee
-/// recipient withdraw by pull. The owner can pause new leases and top-ups and set a fee up to a hard cap; it
-/// can never touch escrowed funds, block a settlement, a refund or a withdrawal.
-/// @dev A lease is named by its signer and a 128-bit id: key = keccak256(abi.encode(signer, leaseId)). Only the
-/// tenant (or a session key that signed its consent) can open a key in its own name, so nobody can take an id
-/// first. Settlement recovers the signer from the voucher and finds the lease from (signer, leaseId): a forged
-/// voucher names a lease that does not exist. Everything settlement needs sits in ONE storage word per lease
-/// (see the LEASE_* layout); the tenant of a session-key lease lives in a second word that only refunds read.
-/// Conservation: credit.balanceOf(this) == totalEscrowed + totalOwed + feesAccrued after every call.
+/// may redeem them, one by one or many leases per call. A final voucher closes the lease and credits the rest to
+/// the tenant's balance in the escrow; after expiry plus a claim window anyone may do the same for the unpaid
+/// deposit. Tenants, providers and the fee recipient all withdraw by pull: credits leave the escrow only through
+/// a withdrawal. The owner can pause new leases and top-ups and set a fee up to a hard cap; it can never touch
+/// escrowed funds, block a settlement, a refund or a withdrawal.
+/// @dev Lease words are recycled. Each signer owns numbered channels; channel c of signer s is the storage word at
+/// key = keccak256(abi.encodePacked(s, uint96(c))), used directly as the storage slot (a 32-byte preimage, which
+/// no Solidity mapping or array slot has, so it cannot collide with them). A lease keeps its 128-bit id, the
+/// market's Guid; the word holds the id's high 64 bits as the lease's tag (for a Guid v7, its timestamp part).
+/// A channel takes a new lease only when its word is empty or closed and the new tag is above the old one, so a
+/// (signer, channel, tag) names at most one lease ever: vouchers sign the channel and the id, a voucher whose tag
+/// is not the word's names no live lease, and old vouchers can never pay a channel's later lease. After the first
+/// lease on a channel, opening rewrites a non-zero word instead of creating one.
+/// Everything settlement needs sits in that one word (see the LEASE_* layout); the tenant of a session-key lease
+/// lives in a second word that only refunds read.
+/// Tenants hold balances here: deposit() adds to one, closing a lease credits the unpaid deposit to one, and
+/// openLease/topUp draw from it first and pull only the shortfall by transferFrom. The books keep one total for
+/// what is held for tenants (open escrows plus tenant balances), so moving credits between a tenant's balance and
+/// its leases writes no books. Conservation, checkable at any block:
+/// credit.balanceOf(this) == totalHeld + totalOwed + feesAccrued, and totalHeld == sum over open leases of
+/// (deposit - paid) + sum of tenant balances.
 contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice A signer's promise that `amount` in total (not a delta) is owed for lease `leaseId`.
-    /// @dev `isFinal` closes the lease and refunds `deposit - amount` to the tenant.
+    /// @notice A signer's promise that `amount` in total (not a delta) is owed for lease `leaseId` on `channel`.
+    /// @dev `isFinal` closes the lease and credits `deposit - amount` to the tenant's balance.
     struct Voucher {
         uint256 leaseId;
+        uint256 channel;
         uint256 amount;
         bool isFinal;
     }
@@ -45,33 +57,39 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     uint256 public constant MAX_CLAIM_WINDOW = 365 days;
     /// @notice The largest deposit of one lease, in credit base units (uint48: ~281 million credits at 6 decimals).
     uint256 public constant MAX_DEPOSIT = type(uint48).max;
-    /// @notice Bytes per settleBatch item: leaseId (16) | isFinal (1) | amount (6) | r (32) | vs (32).
-    uint256 public constant BATCH_ITEM_SIZE = 87;
+    /// @notice The highest channel number (channels are uint32, so batch items and records carry 4 bytes).
+    uint256 public constant MAX_CHANNEL = type(uint32).max;
+    /// @notice Bytes per settleBatch item: leaseId (16) | channel (4) | isFinal (1) | amount (6) | r (32) | vs (32).
+    uint256 public constant BATCH_ITEM_SIZE = 91;
 
-    /// @dev keccak256("Voucher(uint256 leaseId,uint256 amount,bool isFinal)"), as a literal for the assembly.
-    bytes32 private constant VOUCHER_TYPEHASH = 0xfb6fa5dd4b2db67d7c740648560519907f1bc733d327f92dd7acfb93928206f0;
+    /// @dev keccak256("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)"), a literal for the assembly.
+    bytes32 private constant VOUCHER_TYPEHASH = 0x4f4174089c7395db311d35fc77933308410ac47a435dd44e13f4c7c38e5a34b1;
     /// @dev The SettleRejected topic, as a literal for the assembly.
     bytes32 private constant SETTLE_REJECTED_TOPIC = 0x66b8472b550424362a43b8facddcb42494d9d080350bb0596e336459278a461b;
-    bytes32 private constant SESSION_KEY_TYPEHASH = keccak256("SessionKey(address tenant,uint256 leaseId)");
+    bytes32 private constant SESSION_KEY_TYPEHASH =
+        keccak256("SessionKey(address tenant,uint256 leaseId,uint256 channel)");
     // Signatures with s above half the curve order are the malleable twins of valid ones (EIP-2).
     uint256 private constant HALF_CURVE_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     uint256 private constant BPS = 10_000;
 
-    // One lease word: paid | deposit | expiry | providerId | flags. Amounts are uint48 (deposits are capped).
+    // One lease word: paid | deposit | expiry | providerId | flags | tag. Amounts are uint48 (deposits are capped).
     uint256 private constant AMOUNT_MASK = (1 << 48) - 1;
     uint256 private constant LEASE_DEPOSIT_SHIFT = 48;
     uint256 private constant LEASE_EXPIRY_SHIFT = 96;
     uint256 private constant LEASE_PROVIDER_SHIFT = 136;
     uint256 private constant LEASE_CLOSED = 1 << 168;
     uint256 private constant LEASE_SESSION_KEY = 1 << 169;
+    uint256 private constant LEASE_TAG_SHIFT = 192; // the lease id's high 64 bits, in the word's top 64
+    uint256 private constant ID_TAG_SHIFT = 64;
 
-    // The books word, read and written once per call: escrowed | owed | fees | fee bps | paused.
+    // The books word, read once per call: held | owed | fees | fee bps | paused. Held is what the escrow holds for
+    // tenants: open escrows plus tenant balances.
     uint256 private constant BOOKS_MASK_88 = (1 << 88) - 1;
     uint256 private constant BOOKS_OWED_SHIFT = 88;
     uint256 private constant BOOKS_FEES_SHIFT = 176;
     uint256 private constant BOOKS_FEE_BPS_SHIFT = 240;
     uint256 private constant BOOKS_PAUSED = 1 << 255;
-    uint256 private constant BOOKS_TOTALS_MASK = (1 << BOOKS_FEE_BPS_SHIFT) - 1; // escrowed, owed and fees
+    uint256 private constant BOOKS_TOTALS_MASK = (1 << BOOKS_FEE_BPS_SHIFT) - 1; // held, owed and fees
 
     // Provider balances are packed four uint64 lanes to a word, by provider id: a batch paying many providers
     // with neighbouring ids touches a quarter of the words it would otherwise.
@@ -85,12 +103,11 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         uint256 recordsEnd;
         uint256 runStart;
         uint256 runProvider; // provider ids start at 1: 0 means no run is open
-        uint256 runCount;
         uint256 runDelta;
-        uint256 escrowReleased;
+        uint256 paidOut; // what leases newly paid: leaves the tenants' held total (added per run)
         uint256 owedAdded;
         uint256 feesAdded;
-        uint256[] finals; // (key, refund << 160 | tenant) per final item, paid out after all effects
+        uint256[] finals; // (key, refund << 160 | tenant) per final item, credited after all payments
         uint256 finalCount;
         bytes32 domainSeparator;
         uint256 feeBps;
@@ -99,34 +116,45 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     IERC20 private immutable _credit;
     uint256 private immutable _claimWindow;
 
-    mapping(bytes32 key => uint256 word) private _leases;
+    // Lease words live at their key (see leaseKey), not in a mapping: one keccak finds them.
     mapping(bytes32 key => address tenant) private _sessionKeyTenants;
     mapping(address provider => uint32 id) private _providerIds;
     mapping(uint256 id => address provider) private _providerAddresses;
     mapping(uint256 index => uint256 lanes) private _providerBalances;
+    mapping(address tenant => uint256 balance) private _tenantBalances;
     uint256 private _providerCount;
     uint256 private _books;
 
-    /// @notice `tenant` escrowed `deposit` for `provider` under lease `key` = (signer, leaseId), until `expiry`.
+    /// @notice `tenant` escrowed `deposit` for `provider` under lease `leaseId` on channel `channel` of `signer`
+    /// (word `key`), until `expiry`. The deposit came first from the tenant's balance, the rest by transfer:
+    /// min(balance, deposit) was drawn from the balance.
     event LeaseOpened(
         bytes32 indexed key,
         uint256 indexed leaseId,
         address indexed tenant,
         address signer,
+        uint256 channel,
         address provider,
         uint256 deposit,
         uint64 expiry
     );
-    /// @notice The tenant added `amount`; the lease now holds `deposit` in total.
+    /// @notice The tenant added `amount` (drawn from its balance first, like a deposit); the lease now holds
+    /// `deposit` in total.
     event LeaseToppedUp(bytes32 indexed key, uint256 amount, uint256 deposit);
     /// @notice Vouchers applied by one settle/settleBatch call, as packed runs of one provider each:
-    /// run = providerId (4) | count (2) | net (8) | fee (8), then `count` items = key (32) | paid (6), where
-    /// `paid` is the lease's new cumulative total and the provider's balance grew by `net` (plus `fee` to fees).
+    /// run = providerId (4) | count (2) | net (8) | fee (8), then `count` items = signer (20) | channel (4) | paid (6),
+    /// where `paid` is the new cumulative total of the lease on that channel and the provider's balance grew by
+    /// `net` (plus `fee` to fees).
     event Settled(bytes records);
     /// @notice Batch item for lease `leaseId` was not applied, for `reason` (REJECT_*); nothing of it changed.
     event SettleRejected(uint256 indexed leaseId, uint8 reason);
-    /// @notice Lease `key` closed (final voucher or refund) and `refund` went back to `tenant` (possibly 0).
+    /// @notice The lease in word `key` closed (final voucher or refund); `refund` (possibly 0) went to `tenant`'s
+    /// balance in the escrow.
     event LeaseClosed(bytes32 indexed key, address indexed tenant, uint256 refund);
+    /// @notice `tenant` paid `amount` into its balance.
+    event Deposited(address indexed tenant, uint256 amount);
+    /// @notice `tenant` withdrew its whole balance.
+    event BalanceWithdrawn(address indexed tenant, uint256 amount);
     /// @notice `provider` received id `providerId`, the id Settled records name it by.
     event ProviderRegistered(address indexed provider, uint32 indexed providerId);
     /// @notice `provider` withdrew its whole balance.
@@ -138,11 +166,13 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @notice Opening leases and top-ups are now paused (or not).
     event PauseChanged(bool paused);
 
-    /// @notice `openLease` with a key (signer, leaseId) already used.
+    /// @notice `openLease` on a channel whose lease is still open.
     error LeaseExists(bytes32 key);
-    /// @notice No lease has this signer and id (for a voucher: the signature is not the lease signer's).
+    /// @notice `openLease` with an id whose tag (high 64 bits) is not above that of the channel's previous lease.
+    error StaleLeaseId(bytes32 key, uint256 leaseId, uint256 previousTag);
+    /// @notice No lease has this signer, channel and id (for a voucher: the signature is not the lease signer's).
     error UnknownLease(address signer, uint256 leaseId);
-    /// @notice The lease is closed (final voucher or refund).
+    /// @notice The lease is closed (final voucher, refund, or a later lease took its channel).
     error LeaseAlreadyClosed(bytes32 key);
     /// @notice A voucher for no more than is paid already (equal is allowed only when it is final and open).
     error StaleVoucher(uint256 leaseId, uint256 amount, uint256 paid);
@@ -164,13 +194,15 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error DepositTooLarge(uint256 deposit);
     /// @notice A lease id wider than 128 bits.
     error LeaseIdTooLarge(uint256 leaseId);
+    /// @notice A channel above MAX_CHANNEL.
+    error ChannelTooLarge(uint256 channel);
     /// @notice An expiry not after now, or beyond uint40.
     error BadExpiry(uint256 expiry);
     /// @notice A top-up after the lease's expiry.
     error LeaseExpired(bytes32 key, uint256 expiry);
     /// @notice A top-up by someone other than the lease's tenant.
     error NotTenant(address caller);
-    /// @notice `withdraw` or `withdrawFees` with nothing to pay.
+    /// @notice `withdraw`, `withdrawBalance` or `withdrawFees` with nothing to pay.
     error NothingToWithdraw();
     /// @notice `setFee` above MAX_FEE_BPS.
     error FeeTooHigh(uint256 feeBps);
@@ -187,7 +219,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @param claimWindow_ Seconds after a lease's expiry during which vouchers still settle and refunds wait; at most
     /// MAX_CLAIM_WINDOW, so that expiry + claim window never overflows.
     constructor(IERC20 credit_, address admin, uint256 feeBps_, uint256 claimWindow_)
-        EIP712("OrleansCompute LeaseEscrow", "2")
+        EIP712("OrleansCompute LeaseEscrow", "3")
         Ownable(admin)
     {
         if (address(credit_) == address(0)) revert ZeroAddress();
@@ -199,147 +231,168 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         emit FeeChanged(feeBps_);
     }
 
+    // ---------------------------------------------------------------- tenant balances
+
+    /// @notice Pays `amount` credits (pulled from the caller, who must have approved this contract) into the
+    /// caller's balance, from which its leases and top-ups draw first.
+    /// @dev Not stopped by pause: a balance commits nothing and can always be withdrawn. Reverts with ZeroDeposit.
+    /// Emits Deposited.
+    /// @param amount The credits to add.
+    function deposit(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroDeposit();
+        _tenantBalances[msg.sender] += amount;
+        _books = _addHeld(_books, amount);
+        emit Deposited(msg.sender, amount);
+
+        _credit.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Pays the caller its whole tenant balance (refunds of closed leases and unused deposits).
+    /// @dev Never paused. Reverts with NothingToWithdraw when it is zero. Emits BalanceWithdrawn.
+    function withdrawBalance() external nonReentrant {
+        uint256 amount = _tenantBalances[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+
+        _tenantBalances[msg.sender] = 0;
+        _books -= amount;
+        emit BalanceWithdrawn(msg.sender, amount);
+
+        _credit.safeTransfer(msg.sender, amount);
+    }
+
     // ---------------------------------------------------------------- leases
 
-    /// @notice Opens lease `leaseId` with the caller as tenant and signer, pulling `deposit` credits from the
-    /// caller (who must have approved this contract).
-    /// @dev Reverts with Paused, LeaseIdTooLarge, ZeroAddress, ZeroDeposit, DepositTooLarge, BadExpiry or
-    /// LeaseExists. Registers `provider` on its first lease. Emits LeaseOpened.
-    /// @param leaseId The tenant's id for the lease, below 2^128, unused by this tenant.
+    /// @notice Opens lease `leaseId` on the caller's channel `channel`, with the caller as tenant and signer. The
+    /// deposit is drawn from the caller's balance, and whatever it lacks is pulled from the caller (who must have
+    /// approved this contract for that much).
+    /// @dev Reverts with Paused, LeaseIdTooLarge, ChannelTooLarge, ZeroAddress, ZeroDeposit, DepositTooLarge,
+    /// BadExpiry, LeaseExists (the channel's lease is open) or StaleLeaseId (the id's tag is not above the
+    /// channel's previous lease's). Registers `provider` on its first lease. Emits LeaseOpened.
+    /// @param leaseId The lease id, below 2^128; its high 64 bits must exceed those of the channel's previous lease.
+    /// @param channel The caller's channel, at most MAX_CHANNEL; see freeChannel.
     /// @param provider The account the vouchers pay.
-    /// @param deposit The credits escrowed, the most vouchers can pay; at most MAX_DEPOSIT.
+    /// @param amount The credits escrowed, the most vouchers can pay; at most MAX_DEPOSIT.
     /// @param expiry Unix time the lease ends; vouchers settle until expiry + claimWindow, refunds start after.
-    /// @return key The lease key, keccak256(abi.encode(caller, leaseId)).
-    function openLease(uint256 leaseId, address provider, uint256 deposit, uint256 expiry)
+    /// @return key The channel's word, leaseKey(caller, channel).
+    function openLease(uint256 leaseId, uint256 channel, address provider, uint256 amount, uint256 expiry)
         external
         nonReentrant
         returns (bytes32 key)
     {
-        return _open(leaseId, provider, deposit, expiry, msg.sender);
+        return _open(leaseId, channel, provider, amount, expiry, msg.sender);
     }
 
-    /// @notice Opens lease `leaseId` like `openLease`, but vouchers are signed by `sessionKey`, not the tenant.
-    /// @dev The session key consents by signing the EIP-712 `SessionKey(address tenant,uint256 leaseId)` (compact
-    /// r, vs): nobody can name another's key to take its lease ids. Reverts as `openLease`, or BadSignature.
-    /// @param leaseId The lease id, below 2^128, unused by this session key.
+    /// @notice Opens lease `leaseId` like `openLease`, but on a channel of `sessionKey`, whose vouchers alone count.
+    /// @dev The session key consents by signing the EIP-712 `SessionKey(address tenant,uint256 leaseId,uint256
+    /// channel)` (compact r, vs): nobody can name another's key to take its channels. Reverts as `openLease`, or
+    /// BadSignature.
+    /// @param leaseId The lease id, below 2^128.
+    /// @param channel The session key's channel.
     /// @param provider The account the vouchers pay.
-    /// @param deposit The credits escrowed; at most MAX_DEPOSIT.
+    /// @param amount The credits escrowed; at most MAX_DEPOSIT.
     /// @param expiry Unix time the lease ends.
     /// @param sessionKey The only account whose vouchers count for this lease.
     /// @param r The consent signature's r.
     /// @param vs The consent signature's s, with v - 27 in its top bit (EIP-2098).
-    /// @return key The lease key, keccak256(abi.encode(sessionKey, leaseId)).
+    /// @return key The channel's word, leaseKey(sessionKey, channel).
     function openLeaseWithSessionKey(
         uint256 leaseId,
+        uint256 channel,
         address provider,
-        uint256 deposit,
+        uint256 amount,
         uint256 expiry,
         address sessionKey,
         bytes32 r,
         bytes32 vs
     ) external nonReentrant returns (bytes32 key) {
         if (sessionKey == address(0)) revert ZeroAddress();
-        if (_recover(hashSessionKey(msg.sender, leaseId), r, vs) != sessionKey) revert BadSignature(leaseId);
-        key = _open(leaseId, provider, deposit, expiry, sessionKey);
+        if (_recover(hashSessionKey(msg.sender, leaseId, channel), r, vs) != sessionKey) revert BadSignature(leaseId);
+        key = _open(leaseId, channel, provider, amount, expiry, sessionKey);
         if (sessionKey != msg.sender) {
-            _leases[key] |= LEASE_SESSION_KEY;
+            _storeLease(key, _loadLease(key) | LEASE_SESSION_KEY);
             _sessionKeyTenants[key] = msg.sender;
         }
     }
 
-    /// @notice Adds `amount` credits to the escrow of a live lease, pulled from the caller, its tenant.
+    /// @notice Adds `amount` credits to the escrow of a live lease, drawn from the caller's balance and the rest
+    /// pulled from the caller, its tenant.
     /// @dev Reverts with Paused, UnknownLease, LeaseAlreadyClosed, LeaseExpired (after expiry), NotTenant,
     /// ZeroDeposit or DepositTooLarge (new total above MAX_DEPOSIT). Emits LeaseToppedUp.
     /// @param signer The lease's signer (the tenant unless it named a session key).
+    /// @param channel The lease's channel.
     /// @param leaseId The lease id.
     /// @param amount The credits to add.
-    function topUp(address signer, uint256 leaseId, uint256 amount) external nonReentrant {
+    function topUp(address signer, uint256 channel, uint256 leaseId, uint256 amount) external nonReentrant {
         uint256 books = _books;
         if (books & BOOKS_PAUSED != 0) revert Paused();
-        bytes32 key = leaseKey(signer, leaseId);
-        uint256 word = _leases[key];
-        if (word == 0) revert UnknownLease(signer, leaseId);
-        if (word & LEASE_CLOSED != 0) revert LeaseAlreadyClosed(key);
+        (bytes32 key, uint256 word) = _liveLease(signer, channel, leaseId);
         uint256 expiry = _expiryOf(word);
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > expiry) revert LeaseExpired(key, expiry);
         if (_tenantOf(key, word, signer) != msg.sender) revert NotTenant(msg.sender);
         if (amount == 0) revert ZeroDeposit();
-        uint256 deposit = _depositOf(word) + amount;
-        if (deposit > MAX_DEPOSIT) revert DepositTooLarge(deposit);
+        uint256 newDeposit = _depositOf(word) + amount;
+        if (newDeposit > MAX_DEPOSIT) revert DepositTooLarge(newDeposit);
 
-        _leases[key] = (word & ~(AMOUNT_MASK << LEASE_DEPOSIT_SHIFT)) | (deposit << LEASE_DEPOSIT_SHIFT);
-        _books = _addEscrowed(books, amount);
-        emit LeaseToppedUp(key, amount, deposit);
-
-        _credit.safeTransferFrom(msg.sender, address(this), amount);
+        _storeLease(key, (word & ~(AMOUNT_MASK << LEASE_DEPOSIT_SHIFT)) | (newDeposit << LEASE_DEPOSIT_SHIFT));
+        emit LeaseToppedUp(key, amount, newDeposit);
+        _draw(books, amount);
     }
 
-    /// @notice Returns the unpaid deposit of lease (signer, leaseId) to its tenant and closes it. Anyone may
-    /// call, once expiry + claimWindow has passed.
+    /// @notice Credits the unpaid deposit of lease `leaseId` (on `signer`'s channel `channel`) to its tenant's
+    /// balance and closes it. Anyone may call, once expiry + claimWindow has passed.
     /// @dev A final voucher refunds by itself; this is the exit that needs nobody's cooperation. Reverts with
     /// UnknownLease, LeaseAlreadyClosed or NotExpired. Emits LeaseClosed.
     /// @param signer The lease's signer.
+    /// @param channel The lease's channel.
     /// @param leaseId The lease id.
-    function refund(address signer, uint256 leaseId) external nonReentrant {
-        bytes32 key = leaseKey(signer, leaseId);
-        uint256 word = _leases[key];
-        if (word == 0) revert UnknownLease(signer, leaseId);
-        if (word & LEASE_CLOSED != 0) revert LeaseAlreadyClosed(key);
+    function refund(address signer, uint256 channel, uint256 leaseId) external nonReentrant {
+        (bytes32 key, uint256 word) = _liveLease(signer, channel, leaseId);
         uint256 refundableFrom = _expiryOf(word) + _claimWindow;
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp <= refundableFrom) revert NotExpired(leaseId, refundableFrom);
 
         address tenant = _tenantOf(key, word, signer);
         uint256 amount = _depositOf(word) - (word & AMOUNT_MASK);
-        _leases[key] = word | LEASE_CLOSED;
-        _books -= amount;
+        _storeLease(key, word | LEASE_CLOSED);
+        // Escrow to balance: both are held for tenants, so the books do not change.
+        if (amount != 0) _tenantBalances[tenant] += amount;
         emit LeaseClosed(key, tenant, amount);
-
-        if (amount != 0) _credit.safeTransfer(tenant, amount);
     }
 
     // ---------------------------------------------------------------- settlement
 
     /// @notice Redeems one voucher: credits the lease's provider with what is newly owed (less the fee) and, for
-    /// a final voucher, closes the lease and refunds the rest to the tenant. Anyone may submit.
-    /// @dev Reverts with BadSignature, UnknownLease (no lease of the recovering signer), LeaseAlreadyClosed,
+    /// a final voucher, closes the lease and credits the rest to the tenant's balance. Anyone may submit.
+    /// @dev Reverts with BadSignature, UnknownLease (no such lease of the recovering signer), LeaseAlreadyClosed,
     /// StaleVoucher, ExceedsDeposit or ClaimWindowOver. Emits Settled (and LeaseClosed when final).
     /// @param leaseId The lease id the voucher names.
+    /// @param channel The channel the voucher names.
     /// @param amount The cumulative amount owed.
     /// @param isFinal Whether the voucher closes the lease.
     /// @param r The signature's r.
     /// @param vs The signature's s with v - 27 in its top bit (EIP-2098).
-    function settle(uint256 leaseId, uint256 amount, bool isFinal, bytes32 r, bytes32 vs) external nonReentrant {
-        address signer = _recover(_voucherDigest(_domainSeparatorV4(), leaseId, amount, isFinal), r, vs);
+    function settle(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal, bytes32 r, bytes32 vs)
+        external
+        nonReentrant
+    {
+        address signer = _recover(_voucherDigest(_domainSeparatorV4(), leaseId, channel, amount, isFinal), r, vs);
         if (signer == address(0)) revert BadSignature(leaseId);
-        bytes32 key = leaseKey(signer, leaseId);
-        uint256 word = _leases[key];
-        if (word == 0) revert UnknownLease(signer, leaseId);
-        uint256 paid = word & AMOUNT_MASK;
-        if (word & LEASE_CLOSED != 0) {
-            if (amount <= paid) revert StaleVoucher(leaseId, amount, paid);
-            revert LeaseAlreadyClosed(key);
-        }
-        if (amount < paid || (amount == paid && !isFinal)) revert StaleVoucher(leaseId, amount, paid);
-        uint256 deposit = _depositOf(word);
-        if (amount > deposit) revert ExceedsDeposit(leaseId, amount, deposit);
-        uint256 settleableUntil = _expiryOf(word) + _claimWindow;
-        // forge-lint: disable-next-line(block-timestamp)
-        if (block.timestamp > settleableUntil) revert ClaimWindowOver(leaseId, settleableUntil);
-
+        (bytes32 key, uint256 word) = _redeemable(signer, leaseId, channel, amount, isFinal);
         Batch memory batch = _newBatch(1);
-        _apply(batch, key, word, amount, isFinal, signer);
-        _finish(batch);
+        _apply(batch, key, word, amount, isFinal, signer, channel);
+        _closeRun(batch);
+        _book(batch);
     }
 
     /// @notice Redeems many vouchers, for any leases and providers, in one call. Never reverts for a bad item:
     /// stale items (already paid, replays) are skipped, invalid ones reported by SettleRejected, and each item
     /// applies whole or not at all. Consecutive items of one provider are credited together.
-    /// @dev `items` is a packed array of BATCH_ITEM_SIZE-byte items: leaseId (uint128) | isFinal (uint8, 0 or
-    /// not) | amount (uint48) | r (bytes32) | vs (bytes32). Items apply in order, so two for one lease must
-    /// increase. Final items' refunds are paid after every item is applied. Reverts only with MalformedBatch.
-    /// Emits one Settled (when anything applied), a SettleRejected per invalid item and a LeaseClosed per final one.
+    /// @dev `items` is a packed array of BATCH_ITEM_SIZE-byte items: leaseId (uint128) | channel (uint32) | isFinal
+    /// (uint8, 0 or not) | amount (uint48) | r (bytes32) | vs (bytes32). Items apply in order, so two for one lease
+    /// must increase. Final items' refunds are credited after every item is applied. Reverts only with
+    /// MalformedBatch (or BalanceOverflow, which no real supply reaches). Emits one Settled (when anything
+    /// applied), a SettleRejected per invalid item and a LeaseClosed per final one.
     /// @param items The packed items.
     function settleBatch(bytes calldata items) external nonReentrant {
         uint256 count = items.length / BATCH_ITEM_SIZE;
@@ -352,8 +405,9 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         // Run state lives in `batch` (a memory struct: field i at batch + 32 * i) to stay within the stack.
         assembly ("memory-safe") {
             // Batch fields, in declaration order: 0x20 claimWindow, 0x40 records, 0x60 recordsEnd, 0x80 runStart,
-            // 0xa0 runProvider, 0xc0 runCount, 0xe0 runDelta, 0x100 escrowReleased, 0x120 owedAdded,
-            // 0x140 feesAdded, 0x160 finals, 0x180 finalCount, 0x1a0 domainSeparator, 0x1c0 feeBps.
+            // 0xa0 runProvider, 0xc0 runDelta, 0xe0 paidOut, 0x100 owedAdded, 0x120 feesAdded, 0x140 finals,
+            // 0x160 finalCount, 0x180 domainSeparator, 0x1a0 feeBps. A run's item count is not kept: its records
+            // say it.
 
             function reject(leaseId, reason) {
                 mstore(0x00, reason)
@@ -363,8 +417,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
             // Credits the open run's provider (net of the fee), adds to the batch totals, writes the run header.
             function closeRun(b, balances) {
                 let provider := mload(add(b, 0xa0))
-                let delta := mload(add(b, 0xe0))
-                let fee := div(mul(delta, mload(add(b, 0x1c0))), 10000)
+                let delta := mload(add(b, 0xc0))
+                let fee := div(mul(delta, mload(add(b, 0x1a0))), 10000)
                 let net := sub(delta, fee)
                 if net {
                     mstore(0x00, shr(2, provider))
@@ -379,62 +433,72 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                     }
                     sstore(slot, or(and(lanes, not(shl(shift, 0xffffffffffffffff))), shl(shift, credited)))
                 }
-                mstore(add(b, 0x120), add(mload(add(b, 0x120)), net))
-                mstore(add(b, 0x140), add(mload(add(b, 0x140)), fee))
+                mstore(add(b, 0xe0), add(mload(add(b, 0xe0)), delta))
+                mstore(add(b, 0x100), add(mload(add(b, 0x100)), net))
+                mstore(add(b, 0x120), add(mload(add(b, 0x120)), fee))
                 // providerId (4) | count (2) | net (8) | fee (8), over the first 10 bytes of the run's first item.
                 let at := add(add(mload(add(b, 0x40)), 0x20), mload(add(b, 0x80)))
-                let header := or(or(shl(224, provider), shl(208, mload(add(b, 0xc0)))), or(shl(144, net), shl(80, fee)))
+                let runItems := div(sub(sub(mload(add(b, 0x60)), mload(add(b, 0x80))), 22), 30)
+                let header := or(or(shl(224, provider), shl(208, runItems)), or(shl(144, net), shl(80, fee)))
                 mstore(at, or(header, and(mload(at), 0xffffffffffffffffffff)))
             }
 
+            // scratch holds the voucher struct (0x00..0xa0), then the digest's input: 0x1901 (ending at 0xc0),
+            // domain separator, struct hash; then the ecrecover input (0x100..0x180), then signer | channel, the
+            // lease key's preimage (0x180); final items' refunds are listed from 0x1a0 (a uint256[] that the free
+            // memory pointer then covers: most batches have none, so none is allocated up front). The type hash,
+            // prefix and domain never change within the loop: written once.
             let scratch := mload(0x40)
+            mstore(scratch, VOUCHER_TYPEHASH)
+            mstore(add(scratch, 0xa0), 0x1901)
+            mstore(add(scratch, 0xc0), mload(add(batch, 0x180)))
             for {
                 let p := items.offset
                 let end := add(p, items.length)
-            } lt(p, end) { p := add(p, 87) } {
+            } lt(p, end) { p := add(p, 91) } {
                 let head := calldataload(p)
                 let leaseId := shr(128, head)
-                let isFinal := iszero(iszero(byte(16, head)))
-                let amount := and(shr(72, head), 0xffffffffffff)
+                let isFinal := iszero(iszero(byte(20, head)))
+                let amount := and(shr(40, head), 0xffffffffffff)
 
-                // EIP-712 digest of Voucher(leaseId, amount, isFinal).
-                mstore(scratch, VOUCHER_TYPEHASH)
-                mstore(add(scratch, 0x20), leaseId)
-                mstore(add(scratch, 0x40), amount)
-                mstore(add(scratch, 0x60), isFinal)
-                mstore(add(scratch, 0x40), keccak256(scratch, 0x80))
-                mstore(scratch, 0x1901)
-                mstore(add(scratch, 0x20), mload(add(batch, 0x1a0)))
-                let digest := keccak256(add(scratch, 0x1e), 0x42)
-
-                // ecrecover on (r, vs), refusing high s (EIP-2098 compact form).
-                let vs := calldataload(add(p, 55))
-                let s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+                // The signer: ecrecover of the EIP-712 digest of Voucher(leaseId, channel, amount, isFinal) on
+                // (r, vs), refusing high s (EIP-2098 compact form). In a block so its locals leave the stack.
                 let signer := 0
-                if iszero(gt(s, HALF_CURVE_ORDER)) {
-                    mstore(scratch, digest)
-                    mstore(add(scratch, 0x20), add(shr(255, vs), 27))
-                    mstore(add(scratch, 0x40), calldataload(add(p, 23)))
-                    mstore(add(scratch, 0x60), s)
-                    mstore(0x00, 0)
-                    pop(staticcall(gas(), 0x01, scratch, 0x80, 0x00, 0x20))
-                    signer := mload(0x00)
+                {
+                    mstore(add(scratch, 0x20), leaseId)
+                    mstore(add(scratch, 0x40), and(shr(96, head), 0xffffffff))
+                    mstore(add(scratch, 0x60), amount)
+                    mstore(add(scratch, 0x80), isFinal)
+                    mstore(add(scratch, 0xe0), keccak256(scratch, 0xa0))
+                    let digest := keccak256(add(scratch, 0xbe), 0x42)
+                    let vs := calldataload(add(p, 59))
+                    let s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+                    if iszero(gt(s, HALF_CURVE_ORDER)) {
+                        let input := add(scratch, 0x100)
+                        mstore(input, digest)
+                        mstore(add(input, 0x20), add(shr(255, vs), 27))
+                        mstore(add(input, 0x40), calldataload(add(p, 27)))
+                        mstore(add(input, 0x60), s)
+                        mstore(0x00, 0)
+                        pop(staticcall(gas(), 0x01, input, 0x80, 0x00, 0x20))
+                        signer := mload(0x00)
+                    }
                 }
                 if iszero(signer) {
                     reject(leaseId, 1) // REJECT_BAD_SIGNATURE
                     continue
                 }
 
-                // The lease of (signer, leaseId): _leases[keccak256(abi.encode(signer, leaseId))].
-                mstore(0x00, signer)
-                mstore(0x20, leaseId)
-                let key := keccak256(0x00, 0x40)
-                mstore(0x00, key)
-                mstore(0x20, _leases.slot)
-                let slot := keccak256(0x00, 0x40)
-                let word := sload(slot)
-                if iszero(word) {
+                // The channel's word, at key = keccak256(abi.encodePacked(signer, uint96(channel))).
+                mstore(add(scratch, 0x180), or(shl(96, signer), and(shr(96, head), 0xffffffff)))
+                let key := keccak256(add(scratch, 0x180), 0x20)
+                let word := sload(key)
+                if or(iszero(word), lt(shr(192, word), shr(64, leaseId))) {
                     reject(leaseId, 2) // REJECT_UNKNOWN_LEASE
+                    continue
+                }
+                if gt(shr(192, word), shr(64, leaseId)) {
+                    reject(leaseId, 3) // REJECT_LEASE_CLOSED: a later lease took the channel
                     continue
                 }
                 let paid := and(word, 0xffffffffffff)
@@ -444,8 +508,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                 }
                 if lt(amount, paid) { continue } // stale
                 if and(eq(amount, paid), iszero(isFinal)) { continue } // stale
-                let deposit := and(shr(48, word), 0xffffffffffff)
-                if gt(amount, deposit) {
+                let leaseDeposit := and(shr(48, word), 0xffffffffffff)
+                if gt(amount, leaseDeposit) {
                     reject(leaseId, 4) // REJECT_EXCEEDS_DEPOSIT
                     continue
                 }
@@ -455,7 +519,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                 }
 
                 // Apply: the new paid (and the closed flag) in the one lease word.
-                sstore(slot, or(or(and(word, not(0xffffffffffff)), amount), mul(isFinal, LEASE_CLOSED)))
+                sstore(key, or(or(and(word, not(0xffffffffffff)), amount), mul(isFinal, LEASE_CLOSED)))
                 let delta := sub(amount, paid)
                 let provider := and(shr(136, word), 0xffffffff)
                 if iszero(eq(provider, mload(add(batch, 0xa0)))) {
@@ -464,33 +528,41 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                     mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 22))
                     mstore(add(batch, 0xa0), provider)
                     mstore(add(batch, 0xc0), 0)
-                    mstore(add(batch, 0xe0), 0)
                 }
-                mstore(add(batch, 0xc0), add(mload(add(batch, 0xc0)), 1))
-                mstore(add(batch, 0xe0), add(mload(add(batch, 0xe0)), delta))
-                mstore(add(batch, 0x100), add(mload(add(batch, 0x100)), delta))
-                // Item record: key (32) | paid (6); the zeros after paid are overwritten by what follows.
-                let out := add(add(mload(add(batch, 0x40)), 0x20), mload(add(batch, 0x60)))
-                mstore(out, key)
-                mstore(add(out, 0x20), shl(208, amount))
-                mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 38))
+                mstore(add(batch, 0xc0), add(mload(add(batch, 0xc0)), delta))
+                // Item record: signer (20) | channel (4) | paid (6), one word whose last 2 bytes the next overwrites.
+                // Built from the key's preimage, signer (20) | 8 zero bytes | channel (4), moving the channel up.
+                mstore(
+                    add(add(mload(add(batch, 0x40)), 0x20), mload(add(batch, 0x60))),
+                    or(
+                        or(
+                            and(mload(add(scratch, 0x180)), not(0xffffffff)),
+                            shl(64, and(mload(add(scratch, 0x180)), 0xffffffff))
+                        ),
+                        shl(16, amount)
+                    )
+                )
+                mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 30))
 
                 if isFinal {
-                    let refundAmount := sub(deposit, amount)
-                    mstore(add(batch, 0x100), add(mload(add(batch, 0x100)), refundAmount))
                     let tenant := signer
                     if and(word, LEASE_SESSION_KEY) {
                         mstore(0x00, key)
                         mstore(0x20, _sessionKeyTenants.slot)
                         tenant := sload(keccak256(0x00, 0x40))
                     }
-                    let at := add(add(mload(add(batch, 0x160)), 0x20), shl(6, mload(add(batch, 0x180))))
+                    let at := add(add(scratch, 0x1c0), shl(6, mload(add(batch, 0x160)))) // finals[2 * finalCount]
                     mstore(at, key)
-                    mstore(add(at, 0x20), or(shl(160, refundAmount), tenant))
-                    mstore(add(batch, 0x180), add(mload(add(batch, 0x180)), 1))
+                    mstore(add(at, 0x20), or(shl(160, sub(leaseDeposit, amount)), tenant))
+                    mstore(add(batch, 0x160), add(mload(add(batch, 0x160)), 1))
                 }
             }
             if mload(add(batch, 0xa0)) { closeRun(batch, _providerBalances.slot) }
+            let finals := add(scratch, 0x1a0)
+            let finalWords := shl(1, mload(add(batch, 0x160)))
+            mstore(finals, finalWords)
+            mstore(add(batch, 0x140), finals)
+            mstore(0x40, add(finals, add(0x20, shl(5, finalWords))))
         }
         if (batch.runProvider != 0) _book(batch); // else nothing applied: nothing changed
     }
@@ -538,8 +610,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         emit FeeChanged(feeBps_);
     }
 
-    /// @notice Owner: stops (or resumes) opening leases and top-ups. Settlement, refunds and withdrawals of
-    /// existing leases never stop.
+    /// @notice Owner: stops (or resumes) opening leases and top-ups. Settlement, refunds, deposits and withdrawals
+    /// never stop.
     /// @dev Reverts with OwnableUnauthorizedAccount. Emits PauseChanged.
     /// @param paused_ Whether to pause.
     function setPaused(bool paused_) external onlyOwner {
@@ -573,9 +645,10 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         return _books & BOOKS_PAUSED != 0;
     }
 
-    /// @notice Sum over open leases of deposit - paid.
-    /// @return The escrowed total.
-    function totalEscrowed() external view returns (uint256) {
+    /// @notice What the escrow holds for tenants: the sum over open leases of deposit - paid, plus every tenant
+    /// balance. One total, so that moving credits between a balance and a lease writes no books.
+    /// @return The held total.
+    function totalHeld() external view returns (uint256) {
         return _books & BOOKS_MASK_88;
     }
 
@@ -589,6 +662,14 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @return The fees.
     function feesAccrued() external view returns (uint256) {
         return (_books >> BOOKS_FEES_SHIFT) & LANE_MASK;
+    }
+
+    /// @notice Credits `tenant` holds in the escrow outside its leases: refunds and deposits, drawn on by its next
+    /// leases and top-ups, withdrawable at any time.
+    /// @param tenant The tenant.
+    /// @return The balance.
+    function tenantBalance(address tenant) external view returns (uint256) {
+        return _tenantBalances[tenant];
     }
 
     /// @notice Credits `provider` has earned and not withdrawn.
@@ -614,23 +695,28 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         return _providerAddresses[id];
     }
 
-    /// @notice A lease as stored; all zero for an unknown one.
+    /// @notice Lease `leaseId` on `signer`'s channel `channel`. All zero when there is no such lease (yet); a lease
+    /// a later one replaced on its channel reads as closed with the other fields zero (the word holds the later one).
     /// @param signer The lease's signer.
+    /// @param channel The lease's channel.
     /// @param leaseId The lease id.
     /// @return tenant The account that funded it and receives refunds.
     /// @return provider The account its vouchers pay.
-    /// @return deposit The credits escrowed in total.
+    /// @return deposit_ The credits escrowed in total.
     /// @return paid The cumulative amount paid to the provider.
     /// @return expiry The unix time it ends.
-    /// @return closed Whether a final voucher or a refund closed it.
-    function lease(address signer, uint256 leaseId)
+    /// @return closed Whether a final voucher, a refund or a later lease closed it.
+    function lease(address signer, uint256 channel, uint256 leaseId)
         external
         view
-        returns (address tenant, address provider, uint256 deposit, uint256 paid, uint64 expiry, bool closed)
+        returns (address tenant, address provider, uint256 deposit_, uint256 paid, uint64 expiry, bool closed)
     {
-        bytes32 key = leaseKey(signer, leaseId);
-        uint256 word = _leases[key];
-        if (word == 0) return (address(0), address(0), 0, 0, 0, false);
+        if (channel > MAX_CHANNEL) return (address(0), address(0), 0, 0, 0, false);
+        bytes32 key = leaseKey(signer, channel);
+        uint256 word = _loadLease(key);
+        uint256 tag = _tagOf(word);
+        if (word == 0 || tag < leaseId >> ID_TAG_SHIFT) return (address(0), address(0), 0, 0, 0, false);
+        if (tag > leaseId >> ID_TAG_SHIFT) return (address(0), address(0), 0, 0, 0, true);
         return (
             _tenantOf(key, word, signer),
             _providerAddresses[_providerIdOf(word)],
@@ -641,36 +727,53 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         );
     }
 
-    /// @notice The key of lease (signer, leaseId), as events name it.
-    /// @param signer The lease's signer.
-    /// @param leaseId The lease id.
-    /// @return key keccak256(abi.encode(signer, leaseId)).
-    function leaseKey(address signer, uint256 leaseId) public pure returns (bytes32 key) {
+    /// @notice The first channel of `signer`, from `from` on, that can take lease `leaseId` now: one never used,
+    /// or one whose lease is closed and has a lower tag. Clients choose channels; this finds one in one call.
+    /// @param signer The signer (the tenant, or the session key).
+    /// @param from The channel to start from.
+    /// @param leaseId The lease to open.
+    /// @return channel The channel (the loop ends at the first channel never used, so it always finds one).
+    function freeChannel(address signer, uint256 from, uint256 leaseId) external view returns (uint256 channel) {
+        uint256 tag = leaseId >> ID_TAG_SHIFT;
+        for (channel = from; channel <= MAX_CHANNEL; ++channel) {
+            uint256 word = _loadLease(leaseKey(signer, channel));
+            if (word == 0 || (word & LEASE_CLOSED != 0 && _tagOf(word) < tag)) return channel;
+        }
+        revert ChannelTooLarge(channel);
+    }
+
+    /// @notice The word of `signer`'s channel `channel`, as events name it.
+    /// @param signer The signer.
+    /// @param channel The channel.
+    /// @return key keccak256(abi.encodePacked(signer, uint96(channel))); reverts ChannelTooLarge above MAX_CHANNEL.
+    function leaseKey(address signer, uint256 channel) public pure returns (bytes32 key) {
+        // A wider channel would spill into the signer's bits and name another signer's word.
+        if (channel > MAX_CHANNEL) revert ChannelTooLarge(channel);
         assembly ("memory-safe") {
-            mstore(0x00, signer)
-            mstore(0x20, leaseId)
-            key := keccak256(0x00, 0x40)
+            mstore(0x00, or(shl(96, signer), channel))
+            key := keccak256(0x00, 0x20)
         }
     }
 
     /// @notice The EIP-712 digest a lease's signer signs for `voucher`.
     /// @param voucher The voucher.
-    /// @return The digest of `Voucher(uint256 leaseId,uint256 amount,bool isFinal)` in this escrow's domain.
+    /// @return The digest of `Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)` in this domain.
     function hashVoucher(Voucher calldata voucher) external view returns (bytes32) {
-        return _voucherDigest(_domainSeparatorV4(), voucher.leaseId, voucher.amount, voucher.isFinal);
+        return _voucherDigest(_domainSeparatorV4(), voucher.leaseId, voucher.channel, voucher.amount, voucher.isFinal);
     }
 
-    /// @notice The EIP-712 digest a session key signs to consent to sign for `tenant`'s lease `leaseId`.
+    /// @notice The EIP-712 digest a session key signs to consent to sign `tenant`'s lease `leaseId` on `channel`.
     /// @param tenant The tenant opening the lease.
     /// @param leaseId The lease id.
-    /// @return The digest of `SessionKey(address tenant,uint256 leaseId)` in this escrow's domain.
-    function hashSessionKey(address tenant, uint256 leaseId) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(SESSION_KEY_TYPEHASH, tenant, leaseId)));
+    /// @param channel The session key's channel the lease takes.
+    /// @return The digest of `SessionKey(address tenant,uint256 leaseId,uint256 channel)` in this escrow's domain.
+    function hashSessionKey(address tenant, uint256 leaseId, uint256 channel) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SESSION_KEY_TYPEHASH, tenant, leaseId, channel)));
     }
 
     // ---------------------------------------------------------------- internals
 
-    function _open(uint256 leaseId, address provider, uint256 deposit, uint256 expiry, address signer)
+    function _open(uint256 leaseId, uint256 channel, address provider, uint256 amount, uint256 expiry, address signer)
         private
         returns (bytes32 key)
     {
@@ -678,23 +781,42 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (books & BOOKS_PAUSED != 0) revert Paused();
         if (leaseId > type(uint128).max) revert LeaseIdTooLarge(leaseId);
         if (provider == address(0)) revert ZeroAddress();
-        if (deposit == 0) revert ZeroDeposit();
-        if (deposit > MAX_DEPOSIT) revert DepositTooLarge(deposit);
+        if (amount == 0) revert ZeroDeposit();
+        if (amount > MAX_DEPOSIT) revert DepositTooLarge(amount);
         // Leases last minutes to days; a validator's few seconds of leeway do not matter.
         // forge-lint: disable-next-line(block-timestamp)
         if (expiry <= block.timestamp || expiry > type(uint40).max) revert BadExpiry(expiry);
-        key = leaseKey(signer, leaseId);
-        if (_leases[key] != 0) revert LeaseExists(key);
+        key = leaseKey(signer, channel); // reverts ChannelTooLarge
+        uint256 previous = _loadLease(key);
+        uint256 tag = leaseId >> ID_TAG_SHIFT;
+        if (previous != 0) {
+            if (previous & LEASE_CLOSED == 0) revert LeaseExists(key);
+            if (_tagOf(previous) >= tag) revert StaleLeaseId(key, leaseId, _tagOf(previous));
+        }
 
         uint256 id = _providerIds[provider];
         if (id == 0) id = _registerProvider(provider);
-        _leases[key] = (deposit << LEASE_DEPOSIT_SHIFT) | (expiry << LEASE_EXPIRY_SHIFT) | (id << LEASE_PROVIDER_SHIFT);
-        _books = _addEscrowed(books, deposit);
+        _storeLease(
+            key,
+            (tag << LEASE_TAG_SHIFT) | (id << LEASE_PROVIDER_SHIFT) | (expiry << LEASE_EXPIRY_SHIFT)
+                | (amount << LEASE_DEPOSIT_SHIFT)
+        );
         // casting to 'uint64' is safe because expiry fits uint40, checked above
         // forge-lint: disable-next-line(unsafe-typecast)
-        emit LeaseOpened(key, leaseId, msg.sender, signer, provider, deposit, uint64(expiry));
+        emit LeaseOpened(key, leaseId, msg.sender, signer, channel, provider, amount, uint64(expiry));
+        _draw(books, amount);
+    }
 
-        _credit.safeTransferFrom(msg.sender, address(this), deposit);
+    /// @dev Takes `amount` for a lease from the caller: from its balance first (no books change: both are held for
+    /// tenants), then the shortfall by transferFrom (held grows by it). The last step of open and topUp.
+    function _draw(uint256 books, uint256 amount) private {
+        uint256 balance = _tenantBalances[msg.sender];
+        uint256 drawn = balance < amount ? balance : amount;
+        if (drawn != 0) _tenantBalances[msg.sender] = balance - drawn;
+        uint256 shortfall = amount - drawn;
+        if (shortfall == 0) return;
+        _books = _addHeld(books, shortfall);
+        _credit.safeTransferFrom(msg.sender, address(this), shortfall);
     }
 
     function _registerProvider(address provider) private returns (uint256 id) {
@@ -707,43 +829,87 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         emit ProviderRegistered(provider, uint32(id));
     }
 
+    /// @dev The open lease `leaseId` on `signer`'s `channel`, or the named revert.
+    function _liveLease(address signer, uint256 channel, uint256 leaseId)
+        private
+        view
+        returns (bytes32 key, uint256 word)
+    {
+        key = leaseKey(signer, channel);
+        word = _loadLease(key);
+        uint256 tag = _tagOf(word);
+        if (word == 0 || tag < leaseId >> ID_TAG_SHIFT) revert UnknownLease(signer, leaseId);
+        if (tag > leaseId >> ID_TAG_SHIFT || word & LEASE_CLOSED != 0) revert LeaseAlreadyClosed(key);
+    }
+
+    /// @dev The lease a voucher by `signer` names, when the voucher can pay it now; else settle()'s named revert.
+    function _redeemable(address signer, uint256 leaseId, uint256 channel, uint256 amount, bool isFinal)
+        private
+        view
+        returns (bytes32 key, uint256 word)
+    {
+        key = leaseKey(signer, channel);
+        word = _loadLease(key);
+        if (word == 0 || _tagOf(word) < leaseId >> ID_TAG_SHIFT) revert UnknownLease(signer, leaseId);
+        if (_tagOf(word) > leaseId >> ID_TAG_SHIFT) revert LeaseAlreadyClosed(key);
+        uint256 paid = word & AMOUNT_MASK;
+        if (word & LEASE_CLOSED != 0) {
+            if (amount <= paid) revert StaleVoucher(leaseId, amount, paid);
+            revert LeaseAlreadyClosed(key);
+        }
+        if (amount < paid || (amount == paid && !isFinal)) revert StaleVoucher(leaseId, amount, paid);
+        if (amount > _depositOf(word)) revert ExceedsDeposit(leaseId, amount, _depositOf(word));
+        uint256 settleableUntil = _expiryOf(word) + _claimWindow;
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > settleableUntil) revert ClaimWindowOver(leaseId, settleableUntil);
+    }
+
     function _newBatch(uint256 count) private view returns (Batch memory batch) {
         batch.books = _books;
         batch.claimWindow = _claimWindow;
         batch.feeBps = (batch.books >> BOOKS_FEE_BPS_SHIFT) & 0x7FFF;
-        // Worst case every item opens a run: 22 + 38 bytes each, plus a word because items write their paid
-        // as a whole word.
-        batch.records = new bytes(count * 60 + 32);
-        batch.finals = new uint256[](count * 2);
+        // Worst case every item opens a run: 22 + 30 bytes each, plus a word because items are written as whole
+        // words.
+        batch.records = new bytes(count * 52 + 32);
     }
 
-    /// @dev Applies a checked voucher to its lease word and the batch: new paid, closed when final.
-    function _apply(Batch memory batch, bytes32 key, uint256 word, uint256 amount, bool isFinal, address signer)
-        private
-    {
+    /// @dev settle()'s one checked voucher, applied: the lease word's new paid (closed when final), the batch's one
+    /// run and one record, and the refund to credit when final.
+    function _apply(
+        Batch memory batch,
+        bytes32 key,
+        uint256 word,
+        uint256 amount,
+        bool isFinal,
+        address signer,
+        uint256 channel
+    ) private {
         uint256 delta = amount - (word & AMOUNT_MASK);
         word = (word & ~AMOUNT_MASK) | amount;
         if (isFinal) word |= LEASE_CLOSED;
-        _leases[key] = word;
-        _addToRun(batch, _providerIdOf(word), delta, key, amount);
+        _storeLease(key, word);
+
+        batch.runProvider = _providerIdOf(word);
+        batch.runDelta = delta;
+        // The run header (22 bytes, written by _closeRun) and the item: signer (20) | channel (4) | paid (6).
+        bytes memory records = batch.records;
+        assembly ("memory-safe") {
+            mstore(add(records, 54), or(or(shl(96, signer), shl(64, channel)), shl(16, amount)))
+        }
+        batch.recordsEnd = 52;
 
         if (isFinal) {
-            uint256 refundAmount = _depositOf(word) - amount;
-            batch.escrowReleased += refundAmount;
-            uint256 at = batch.finalCount++ * 2;
-            batch.finals[at] = uint256(key);
-            batch.finals[at + 1] = (refundAmount << 160) | uint160(_tenantOf(key, word, signer));
+            batch.finals = new uint256[](2);
+            batch.finals[0] = uint256(key);
+            batch.finals[1] = ((_depositOf(word) - amount) << 160) | uint160(_tenantOf(key, word, signer));
+            batch.finalCount = 1;
         }
     }
 
-    function _finish(Batch memory batch) private {
-        _closeRun(batch);
-        _book(batch);
-    }
-
-    /// @dev Books what the batch applied, emits Settled, then pays the refunds of final vouchers.
+    /// @dev Books what the batch paid, emits Settled, then credits the refunds of final vouchers to the tenants'
+    /// balances (inside the held total, so the books do not change for them).
     function _book(Batch memory batch) private {
-        _books = _applyToBooks(batch.books, batch.escrowReleased, batch.owedAdded, batch.feesAdded);
+        _books = _applyToBooks(batch.books, batch.paidOut, batch.owedAdded, batch.feesAdded);
         bytes memory records = batch.records;
         uint256 recordsEnd = batch.recordsEnd;
         assembly ("memory-safe") {
@@ -755,50 +921,26 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         for (uint256 i; i < batch.finalCount * 2; i += 2) {
             address tenant = address(uint160(finals[i + 1]));
             uint256 refundAmount = finals[i + 1] >> 160;
+            if (refundAmount != 0) _tenantBalances[tenant] += refundAmount;
             emit LeaseClosed(bytes32(finals[i]), tenant, refundAmount);
-            if (refundAmount != 0) _credit.safeTransfer(tenant, refundAmount);
         }
-    }
-
-    /// @dev Appends an applied item to the batch's records, opening a new run when the provider changes.
-    function _addToRun(Batch memory batch, uint256 providerId_, uint256 delta, bytes32 key, uint256 paid) private {
-        if (providerId_ != batch.runProvider) {
-            if (batch.runProvider != 0) _closeRun(batch);
-            batch.runStart = batch.recordsEnd;
-            batch.recordsEnd += 22;
-            batch.runProvider = providerId_;
-            batch.runCount = 0;
-            batch.runDelta = 0;
-        }
-        batch.runCount++;
-        batch.runDelta += delta;
-        batch.escrowReleased += delta;
-        _writeItem(batch.records, batch.recordsEnd, key, paid);
-        batch.recordsEnd += 38;
     }
 
     /// @dev Credits the open run's provider, adds to the batch totals and fills in the run's header.
     function _closeRun(Batch memory batch) private {
         (uint256 net, uint256 fee) = _split(batch.runDelta, batch.books);
         _creditProvider(batch.runProvider, net);
+        batch.paidOut += batch.runDelta;
         batch.owedAdded += net;
         batch.feesAdded += fee;
         // providerId (4) | count (2) | net (8) | fee (8): 22 bytes, over the first 10 bytes of the run's first item.
-        uint256 header = (batch.runProvider << 224) | (batch.runCount << 208) | (net << 144) | (fee << 80);
+        uint256 count = (batch.recordsEnd - batch.runStart - 22) / 30;
+        uint256 header = (batch.runProvider << 224) | (count << 208) | (net << 144) | (fee << 80);
         bytes memory records = batch.records;
         uint256 runStart = batch.runStart;
         assembly ("memory-safe") {
             let at := add(add(records, 0x20), runStart)
             mstore(at, or(header, and(mload(at), 0xffffffffffffffffffff)))
-        }
-    }
-
-    function _writeItem(bytes memory records, uint256 offset, bytes32 key, uint256 paid) private pure {
-        assembly ("memory-safe") {
-            let at := add(add(records, 0x20), offset)
-            mstore(at, key)
-            // The 6-byte paid after the key; the bytes after it are not written yet.
-            mstore(add(at, 0x20), shl(208, paid))
         }
     }
 
@@ -813,7 +955,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         _providerBalances[index] = (lanes & ~(LANE_MASK << shift)) | (balance << shift);
     }
 
-    function _addEscrowed(uint256 books, uint256 amount) private pure returns (uint256) {
+    function _addHeld(uint256 books, uint256 amount) private pure returns (uint256) {
         if ((books & BOOKS_MASK_88) + amount > BOOKS_MASK_88) revert BalanceOverflow();
         return books + amount;
     }
@@ -823,21 +965,21 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         net = delta - fee;
     }
 
-    /// @dev escrowed -= released; owed += owedAdded; fees += feesAdded. Each lane is checked so that a carry
-    /// can never spill into its neighbour.
-    function _applyToBooks(uint256 books, uint256 released, uint256 owedAdded, uint256 feesAdded)
+    /// @dev held -= paidOut; owed += owedAdded; fees += feesAdded. Each lane is checked so that a carry can never
+    /// spill into its neighbour.
+    function _applyToBooks(uint256 books, uint256 paidOut, uint256 owedAdded, uint256 feesAdded)
         private
         pure
         returns (uint256)
     {
-        uint256 escrowed = (books & BOOKS_MASK_88) - released;
+        uint256 held = (books & BOOKS_MASK_88) - paidOut;
         uint256 owed = ((books >> BOOKS_OWED_SHIFT) & BOOKS_MASK_88) + owedAdded;
         uint256 fees = ((books >> BOOKS_FEES_SHIFT) & LANE_MASK) + feesAdded;
         if (owed > BOOKS_MASK_88 || fees > LANE_MASK) revert BalanceOverflow();
-        return (books & ~BOOKS_TOTALS_MASK) | escrowed | (owed << BOOKS_OWED_SHIFT) | (fees << BOOKS_FEES_SHIFT);
+        return (books & ~BOOKS_TOTALS_MASK) | held | (owed << BOOKS_OWED_SHIFT) | (fees << BOOKS_FEES_SHIFT);
     }
 
-    function _voucherDigest(bytes32 domainSeparator, uint256 leaseId, uint256 amount, bool isFinal)
+    function _voucherDigest(bytes32 domainSeparator, uint256 leaseId, uint256 channel, uint256 amount, bool isFinal)
         private
         pure
         returns (bytes32 digest)
@@ -847,9 +989,10 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
             let m := mload(0x40)
             mstore(m, typeHash)
             mstore(add(m, 0x20), leaseId)
-            mstore(add(m, 0x40), amount)
-            mstore(add(m, 0x60), isFinal)
-            let structHash := keccak256(m, 0x80)
+            mstore(add(m, 0x40), channel)
+            mstore(add(m, 0x60), amount)
+            mstore(add(m, 0x80), isFinal)
+            let structHash := keccak256(m, 0xa0)
             mstore(m, 0x1901)
             mstore(add(m, 0x20), domainSeparator)
             mstore(add(m, 0x40), structHash)
@@ -875,8 +1018,24 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
+    function _loadLease(bytes32 key) private view returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := sload(key)
+        }
+    }
+
+    function _storeLease(bytes32 key, uint256 word) private {
+        assembly ("memory-safe") {
+            sstore(key, word)
+        }
+    }
+
     function _tenantOf(bytes32 key, uint256 word, address signer) private view returns (address) {
         return word & LEASE_SESSION_KEY != 0 ? _sessionKeyTenants[key] : signer;
+    }
+
+    function _tagOf(uint256 word) private pure returns (uint256) {
+        return word >> LEASE_TAG_SHIFT;
     }
 
     function _depositOf(uint256 word) private pure returns (uint256) {

@@ -13,10 +13,13 @@ contract LeaseEscrowTest is EscrowFixture {
         uint256 indexed leaseId,
         address indexed tenant,
         address signer,
+        uint256 channel,
         address provider,
         uint256 deposit,
         uint64 expiry
     );
+    event Deposited(address indexed tenant, uint256 amount);
+    event BalanceWithdrawn(address indexed tenant, uint256 amount);
     event LeaseToppedUp(bytes32 indexed key, uint256 amount, uint256 deposit);
     event LeaseClosed(bytes32 indexed key, address indexed tenant, uint256 refund);
     event ProviderRegistered(address indexed provider, uint32 indexed providerId);
@@ -34,7 +37,7 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.assertEq(escrow.feeBps(), FEE_BPS, "fee");
         vm.assertEq(escrow.claimWindow(), CLAIM_WINDOW, "claim window");
         vm.assertFalse(escrow.paused(), "not paused");
-        vm.assertEq(escrow.totalEscrowed() + escrow.totalOwed() + escrow.feesAccrued(), 0, "empty books");
+        vm.assertEq(escrow.totalHeld() + escrow.totalOwed() + escrow.feesAccrued(), 0, "empty books");
     }
 
     function test_constructor_rejects_zero_token_zero_admin_and_fee_above_cap() public {
@@ -55,23 +58,34 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.prank(tenant);
         credit.approve(address(longest), DEPOSIT);
         vm.prank(tenant);
-        longest.openLease(LEASE, provider, DEPOSIT, type(uint40).max);
+        longest.openLease(LEASE, 0, provider, DEPOSIT, type(uint40).max);
         vm.warp(type(uint40).max);
         (bytes32 r, bytes32 vs) = _signCompact(
-            TENANT_KEY, longest.hashVoucher(LeaseEscrow.Voucher({leaseId: LEASE, amount: 1, isFinal: false}))
+            TENANT_KEY,
+            longest.hashVoucher(LeaseEscrow.Voucher({leaseId: LEASE, channel: 0, amount: 1, isFinal: false}))
         );
-        longest.settleBatch(_itemWith(LEASE, 1, false, r, vs));
-        (,,, uint256 paid,,) = longest.lease(tenant, LEASE);
+        longest.settleBatch(_itemOn(LEASE, 0, 1, false, r, vs));
+        (,,, uint256 paid,,) = longest.lease(tenant, 0, LEASE);
         vm.assertEq(paid, 1, "settled at the last expiry");
     }
 
-    function test_leaseKey_is_the_hash_of_signer_and_id() public view {
-        vm.assertEq(escrow.leaseKey(tenant, LEASE), keccak256(abi.encode(tenant, LEASE)), "key");
+    function test_leaseKey_is_the_hash_of_signer_and_channel_packed() public view {
+        vm.assertEq(escrow.leaseKey(tenant, 7), keccak256(abi.encodePacked(tenant, uint96(7))), "key");
+        vm.assertEq(escrow.leaseKey(tenant, 0), keccak256(abi.encodePacked(tenant, uint96(0))), "channel 0");
+    }
+
+    function test_leaseKey_rejects_a_channel_wider_than_32_bits() public {
+        uint256 wide = escrow.MAX_CHANNEL() + 1;
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ChannelTooLarge.selector, wide));
+        escrow.leaseKey(tenant, wide);
+        // A channel reaching into the signer's bits would otherwise name another signer's word.
+        vm.expectRevert();
+        escrow.leaseKey(address(0), uint256(uint160(tenant)) << 96);
     }
 
     function test_lease_of_an_unknown_key_is_all_zero() public view {
         (address leaseTenant, address leaseProvider, uint256 deposit, uint256 paid, uint64 expiry, bool closed) =
-            escrow.lease(tenant, LEASE);
+            escrow.lease(tenant, _channel(tenant, LEASE), LEASE);
         vm.assertEq(leaseTenant, address(0), "tenant");
         vm.assertEq(leaseProvider, address(0), "provider");
         vm.assertEq(deposit + paid + expiry, 0, "amounts");
@@ -82,15 +96,15 @@ contract LeaseEscrowTest is EscrowFixture {
 
     function test_openLease_escrows_the_deposit_registers_the_provider_and_emits() public {
         uint256 expiry = _expiry();
-        bytes32 key = escrow.leaseKey(tenant, LEASE);
+        bytes32 key = escrow.leaseKey(tenant, _channel(tenant, LEASE));
         vm.expectEmit();
         emit ProviderRegistered(provider, 1);
         vm.expectEmit();
-        emit LeaseOpened(key, LEASE, tenant, tenant, provider, DEPOSIT, uint64(expiry));
+        emit LeaseOpened(key, LEASE, tenant, tenant, 0, provider, DEPOSIT, uint64(expiry));
         vm.assertEq(_open(LEASE, tenant, provider, DEPOSIT, expiry), key, "returned key");
 
         (address leaseTenant, address leaseProvider, uint256 deposit, uint256 paid, uint64 leaseExpiry, bool closed) =
-            escrow.lease(tenant, LEASE);
+            escrow.lease(tenant, _channel(tenant, LEASE), LEASE);
         vm.assertEq(leaseTenant, tenant, "tenant");
         vm.assertEq(leaseProvider, provider, "provider");
         vm.assertEq(deposit, DEPOSIT, "deposit");
@@ -100,7 +114,7 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.assertEq(escrow.providerId(provider), 1, "provider id");
         vm.assertEq(escrow.providerAddress(1), provider, "provider address");
         vm.assertEq(credit.balanceOf(address(escrow)), DEPOSIT, "escrow holds the deposit");
-        vm.assertEq(escrow.totalEscrowed(), DEPOSIT, "escrowed");
+        vm.assertEq(escrow.totalHeld(), DEPOSIT, "held");
         _assertConservation();
     }
 
@@ -119,10 +133,18 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.assertEq(deposit, escrow.MAX_DEPOSIT(), "deposit");
     }
 
-    function test_openLease_twice_with_one_id_reverts_LeaseExists() public {
-        bytes32 key = _open(LEASE);
+    function test_openLease_on_a_channel_with_an_open_lease_reverts_LeaseExists() public {
+        bytes32 key = _openOn(LEASE, 3, tenant, provider, DEPOSIT, _expiry());
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseExists.selector, key));
-        _open(LEASE);
+        _openOn(LEASE, 3, tenant, provider, DEPOSIT, _expiry());
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseExists.selector, key));
+        _openOn(LEASE + (1 << 64), 3, tenant, provider, DEPOSIT, _expiry());
+    }
+
+    function test_openLease_rejects_a_channel_above_the_cap() public {
+        uint256 wide = escrow.MAX_CHANNEL() + 1;
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ChannelTooLarge.selector, wide));
+        _openOn(LEASE, wide, tenant, provider, DEPOSIT, _expiry());
     }
 
     function test_openLease_ids_are_per_tenant_so_nobody_can_take_one_first() public {
@@ -188,7 +210,7 @@ contract LeaseEscrowTest is EscrowFixture {
         uint256 expiry = vm.getBlockTimestamp() + bound(lifetime, 1, type(uint40).max - vm.getBlockTimestamp());
         credit.mint(tenant, deposit);
         _open(LEASE, tenant, provider, deposit, expiry);
-        (,, uint256 stored,, uint64 storedExpiry,) = escrow.lease(tenant, LEASE);
+        (,, uint256 stored,, uint64 storedExpiry,) = escrow.lease(tenant, _channel(tenant, LEASE), LEASE);
         vm.assertEq(stored, deposit, "deposit");
         vm.assertEq(storedExpiry, expiry, "expiry");
         _assertConservation();
@@ -198,72 +220,79 @@ contract LeaseEscrowTest is EscrowFixture {
 
     function test_session_key_lease_is_signed_by_the_key_and_refunds_the_tenant() public {
         bytes32 key = _openWithSessionKey(LEASE, tenant, SESSION_KEY);
-        vm.assertEq(key, escrow.leaseKey(sessionKey, LEASE), "keyed by the session key");
+        vm.assertEq(key, escrow.leaseKey(sessionKey, 0), "keyed by the session key's channel");
         (address leaseTenant,,,) = _lease(sessionKey, LEASE);
         vm.assertEq(leaseTenant, tenant, "tenant");
 
         _settleSigned(SESSION_KEY, LEASE, 30e6, true);
-        vm.assertEq(credit.balanceOf(tenant), TENANT_FUNDS - 30e6, "the rest went back to the tenant");
-        vm.assertEq(credit.balanceOf(sessionKey), 0, "nothing to the session key");
+        vm.assertEq(escrow.tenantBalance(tenant), DEPOSIT - 30e6, "the rest went to the tenant's balance");
+        vm.assertEq(escrow.tenantBalance(sessionKey), 0, "nothing to the session key");
     }
 
     function test_session_key_lease_ignores_the_tenants_own_vouchers() public {
         _openWithSessionKey(LEASE, tenant, SESSION_KEY);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.UnknownLease.selector, tenant, LEASE));
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, 0, 1e6, false, r, vs);
     }
 
-    function test_session_key_refund_after_expiry_pays_the_tenant() public {
+    function test_session_key_refund_after_expiry_credits_the_tenant() public {
         _openWithSessionKey(LEASE, tenant, SESSION_KEY);
         vm.warp(_expiry() + CLAIM_WINDOW + 1);
         vm.prank(stranger);
-        escrow.refund(sessionKey, LEASE);
-        vm.assertEq(credit.balanceOf(tenant), TENANT_FUNDS, "tenant refunded");
+        escrow.refund(sessionKey, _channel(sessionKey, LEASE), LEASE);
+        vm.assertEq(escrow.tenantBalance(tenant), DEPOSIT, "tenant credited");
+        vm.prank(tenant);
+        escrow.withdrawBalance();
+        vm.assertEq(credit.balanceOf(tenant), TENANT_FUNDS, "and withdrawn");
     }
 
     function test_naming_a_session_key_without_its_consent_reverts_BadSignature() public {
-        // The stranger tries to take the id LEASE in the tenant's name, signing the consent itself.
-        (bytes32 r, bytes32 vs) = _signCompact(STRANGER_KEY, escrow.hashSessionKey(stranger, LEASE));
+        // The stranger tries to take the tenant's channel 0, signing the consent itself.
+        (bytes32 r, bytes32 vs) = _signCompact(STRANGER_KEY, escrow.hashSessionKey(stranger, LEASE, 0));
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.BadSignature.selector, LEASE));
-        escrow.openLeaseWithSessionKey(LEASE, provider, DEPOSIT, _expiry(), tenant, r, vs);
+        escrow.openLeaseWithSessionKey(LEASE, 0, provider, DEPOSIT, _expiry(), tenant, r, vs);
         _open(LEASE); // still free
     }
 
-    function test_a_consent_is_for_one_tenant() public {
-        (bytes32 r, bytes32 vs) = _signCompact(SESSION_KEY, escrow.hashSessionKey(tenant, LEASE));
+    function test_a_consent_is_for_one_tenant_and_one_channel() public {
+        (bytes32 r, bytes32 vs) = _signCompact(SESSION_KEY, escrow.hashSessionKey(tenant, LEASE, 0));
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.BadSignature.selector, LEASE));
-        escrow.openLeaseWithSessionKey(LEASE, provider, DEPOSIT, _expiry(), sessionKey, r, vs);
+        escrow.openLeaseWithSessionKey(LEASE, 0, provider, DEPOSIT, _expiry(), sessionKey, r, vs);
+        vm.prank(tenant);
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.BadSignature.selector, LEASE));
+        escrow.openLeaseWithSessionKey(LEASE, 1, provider, DEPOSIT, _expiry(), sessionKey, r, vs);
     }
 
     function test_session_key_zero_reverts_ZeroAddress() public {
         vm.prank(tenant);
         vm.expectRevert(LeaseEscrow.ZeroAddress.selector);
-        escrow.openLeaseWithSessionKey(LEASE, provider, DEPOSIT, _expiry(), address(0), bytes32(0), bytes32(0));
+        escrow.openLeaseWithSessionKey(LEASE, 0, provider, DEPOSIT, _expiry(), address(0), bytes32(0), bytes32(0));
     }
 
     function test_session_key_naming_the_tenant_itself_is_a_plain_lease() public {
-        (bytes32 r, bytes32 vs) = _signCompact(TENANT_KEY, escrow.hashSessionKey(tenant, LEASE));
+        (bytes32 r, bytes32 vs) = _signCompact(TENANT_KEY, escrow.hashSessionKey(tenant, LEASE, 0));
         vm.prank(tenant);
-        escrow.openLeaseWithSessionKey(LEASE, provider, DEPOSIT, _expiry(), tenant, r, vs);
+        escrow.openLeaseWithSessionKey(LEASE, 0, provider, DEPOSIT, _expiry(), tenant, r, vs);
+        _remember(tenant, LEASE, 0);
         _settle(LEASE, 1e6, false);
         vm.assertEq(_paid(LEASE), 1e6, "tenant-signed voucher counts");
     }
 
     function test_session_key_lease_reverts_while_paused_and_when_taken() public {
         _openWithSessionKey(LEASE, tenant, SESSION_KEY);
-        (bytes32 r, bytes32 vs) = _signCompact(SESSION_KEY, escrow.hashSessionKey(otherTenant, LEASE));
-        bytes32 key = escrow.leaseKey(sessionKey, LEASE);
+        (bytes32 r, bytes32 vs) = _signCompact(SESSION_KEY, escrow.hashSessionKey(otherTenant, LEASE, 0));
+        bytes32 key = escrow.leaseKey(sessionKey, 0);
         vm.prank(otherTenant);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseExists.selector, key));
-        escrow.openLeaseWithSessionKey(LEASE, provider, DEPOSIT, _expiry(), sessionKey, r, vs);
-        (r, vs) = _signCompact(SESSION_KEY, escrow.hashSessionKey(otherTenant, LEASE + 1));
+        escrow.openLeaseWithSessionKey(LEASE, 0, provider, DEPOSIT, _expiry(), sessionKey, r, vs);
+        (r, vs) = _signCompact(SESSION_KEY, escrow.hashSessionKey(otherTenant, LEASE + 1, 1));
         escrow.setPaused(true);
         vm.prank(otherTenant);
         vm.expectRevert(LeaseEscrow.Paused.selector);
-        escrow.openLeaseWithSessionKey(LEASE + 1, provider, DEPOSIT, _expiry(), sessionKey, r, vs);
+        escrow.openLeaseWithSessionKey(LEASE + 1, 1, provider, DEPOSIT, _expiry(), sessionKey, r, vs);
     }
 
     // ---- topUp ----
@@ -273,48 +302,48 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.expectEmit();
         emit LeaseToppedUp(key, 5e6, DEPOSIT + 5e6);
         vm.prank(tenant);
-        escrow.topUp(tenant, LEASE, 5e6);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 5e6);
         (, uint256 deposit,,) = _lease(tenant, LEASE);
         vm.assertEq(deposit, DEPOSIT + 5e6, "deposit");
-        vm.assertEq(escrow.totalEscrowed(), DEPOSIT + 5e6, "escrowed");
+        vm.assertEq(escrow.totalHeld(), DEPOSIT + 5e6, "held");
         _assertConservation();
     }
 
     function test_topUp_of_a_session_key_lease_is_by_its_tenant() public {
         _openWithSessionKey(LEASE, tenant, SESSION_KEY);
         vm.prank(tenant);
-        escrow.topUp(sessionKey, LEASE, 1e6);
+        escrow.topUp(sessionKey, _channel(sessionKey, LEASE), LEASE, 1e6);
         vm.prank(sessionKey);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotTenant.selector, sessionKey));
-        escrow.topUp(sessionKey, LEASE, 1e6);
+        escrow.topUp(sessionKey, _channel(sessionKey, LEASE), LEASE, 1e6);
     }
 
     function test_topUp_misuse_reverts_by_name() public {
         bytes32 key = _open(LEASE);
         vm.startPrank(tenant);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.UnknownLease.selector, tenant, LEASE + 1));
-        escrow.topUp(tenant, LEASE + 1, 1);
+        escrow.topUp(tenant, _channel(tenant, LEASE + 1), LEASE + 1, 1);
         vm.expectRevert(LeaseEscrow.ZeroDeposit.selector);
-        escrow.topUp(tenant, LEASE, 0);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 0);
         uint256 tooMuch = escrow.MAX_DEPOSIT() - DEPOSIT + 1;
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.DepositTooLarge.selector, escrow.MAX_DEPOSIT() + 1));
-        escrow.topUp(tenant, LEASE, tooMuch);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, tooMuch);
         vm.stopPrank();
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotTenant.selector, stranger));
-        escrow.topUp(tenant, LEASE, 1);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 1);
 
         escrow.setPaused(true);
         vm.prank(tenant);
         vm.expectRevert(LeaseEscrow.Paused.selector);
-        escrow.topUp(tenant, LEASE, 1);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 1);
         escrow.setPaused(false);
 
         uint256 expiry = _expiry();
         vm.warp(expiry + 1);
         vm.prank(tenant);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseExpired.selector, key, expiry));
-        escrow.topUp(tenant, LEASE, 1);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 1);
 
         (, uint256 deposit,,) = _lease(tenant, LEASE);
         vm.assertEq(deposit, DEPOSIT, "unchanged");
@@ -325,7 +354,7 @@ contract LeaseEscrowTest is EscrowFixture {
         _settle(LEASE, 1e6, true);
         vm.prank(tenant);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseAlreadyClosed.selector, key));
-        escrow.topUp(tenant, LEASE, 1);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 1);
     }
 
     // ---- settle ----
@@ -341,12 +370,14 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.assertEq(runs[0].net + runs[0].fee, 40e6, "net + fee == delta");
         vm.assertEq(runs[0].fee, _fee(40e6), "1% fee");
         vm.assertEq(runs[0].keys[0], key, "key");
+        vm.assertEq(runs[0].signers[0], tenant, "signer");
+        vm.assertEq(runs[0].channels[0], 0, "channel");
         vm.assertEq(runs[0].paid[0], 40e6, "new paid");
 
         vm.assertEq(_paid(LEASE), 40e6, "paid");
         vm.assertEq(escrow.providerBalance(provider), 40e6 - _fee(40e6), "provider balance");
         vm.assertEq(escrow.feesAccrued(), _fee(40e6), "fees");
-        vm.assertEq(escrow.totalEscrowed(), DEPOSIT - 40e6, "escrowed");
+        vm.assertEq(escrow.totalHeld(), DEPOSIT - 40e6, "held");
         vm.assertFalse(_closed(LEASE), "still open");
         _assertConservation();
     }
@@ -365,8 +396,9 @@ contract LeaseEscrowTest is EscrowFixture {
         emit LeaseClosed(key, tenant, DEPOSIT - 30e6);
         _settle(LEASE, 30e6, true);
         vm.assertTrue(_closed(LEASE), "closed");
-        vm.assertEq(credit.balanceOf(tenant), TENANT_FUNDS - 30e6, "tenant paid 30 only");
-        vm.assertEq(escrow.totalEscrowed(), 0, "nothing escrowed");
+        vm.assertEq(escrow.tenantBalance(tenant), DEPOSIT - 30e6, "the rest credited to the tenant's balance");
+        vm.assertEq(credit.balanceOf(tenant), TENANT_FUNDS - DEPOSIT, "no tokens moved by the refund");
+        vm.assertEq(escrow.totalHeld(), DEPOSIT - 30e6, "held: the tenant's balance");
         _assertConservation();
     }
 
@@ -391,7 +423,7 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.warp(until + 1);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ClaimWindowOver.selector, LEASE, until));
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, vs);
     }
 
     function test_settle_stale_vouchers_revert_StaleVoucher() public {
@@ -399,10 +431,10 @@ contract LeaseEscrowTest is EscrowFixture {
         _settle(LEASE, 10e6, false);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 5e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.StaleVoucher.selector, LEASE, 5e6, 10e6));
-        escrow.settle(LEASE, 5e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 5e6, false, r, vs);
         (r, vs) = _signVoucher(TENANT_KEY, LEASE, 10e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.StaleVoucher.selector, LEASE, 10e6, 10e6));
-        escrow.settle(LEASE, 10e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 10e6, false, r, vs);
     }
 
     function test_settle_replay_of_a_final_voucher_reverts_StaleVoucher() public {
@@ -410,7 +442,7 @@ contract LeaseEscrowTest is EscrowFixture {
         _settle(LEASE, 10e6, true);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 10e6, true);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.StaleVoucher.selector, LEASE, 10e6, 10e6));
-        escrow.settle(LEASE, 10e6, true, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 10e6, true, r, vs);
     }
 
     function test_settle_more_after_close_reverts_LeaseAlreadyClosed() public {
@@ -418,21 +450,21 @@ contract LeaseEscrowTest is EscrowFixture {
         _settle(LEASE, 10e6, true);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 20e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseAlreadyClosed.selector, key));
-        escrow.settle(LEASE, 20e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 20e6, false, r, vs);
     }
 
     function test_settle_above_the_deposit_reverts_ExceedsDeposit() public {
         _open(LEASE);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, DEPOSIT + 1, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ExceedsDeposit.selector, LEASE, DEPOSIT + 1, DEPOSIT));
-        escrow.settle(LEASE, DEPOSIT + 1, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), DEPOSIT + 1, false, r, vs);
     }
 
     function test_settle_by_another_signer_reverts_UnknownLease() public {
         _open(LEASE);
         (bytes32 r, bytes32 vs) = _signVoucher(STRANGER_KEY, LEASE, 1e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.UnknownLease.selector, stranger, LEASE));
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, vs);
         vm.assertEq(_paid(LEASE), 0, "nothing paid");
     }
 
@@ -441,14 +473,14 @@ contract LeaseEscrowTest is EscrowFixture {
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         // Same signature, higher amount: recovers some other address, which has no such lease.
         vm.expectRevert();
-        escrow.settle(LEASE, 2e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 2e6, false, r, vs);
         vm.assertEq(_paid(LEASE), 0, "nothing paid");
     }
 
     function test_settle_with_a_malformed_signature_reverts_BadSignature() public {
         _open(LEASE);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.BadSignature.selector, LEASE));
-        escrow.settle(LEASE, 1e6, false, bytes32(0), bytes32(0));
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, bytes32(0), bytes32(0));
     }
 
     function test_settle_is_not_paused() public {
@@ -476,7 +508,7 @@ contract LeaseEscrowTest is EscrowFixture {
         } else if (second < first || (second == first && !isFinal)) {
             vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.StaleVoucher.selector, LEASE, second, first));
         }
-        escrow.settle(LEASE, second, isFinal, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), second, isFinal, r, vs);
         uint256 expected = second > deposit || second < first ? first : second;
         vm.assertEq(_paid(LEASE), expected, "paid");
         vm.assertLe(_paid(LEASE), deposit, "paid <= deposit");
@@ -492,7 +524,7 @@ contract LeaseEscrowTest is EscrowFixture {
         if (signerKey != TENANT_KEY) {
             vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.UnknownLease.selector, vm.addr(signerKey), LEASE));
         }
-        escrow.settle(LEASE, amount, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), amount, false, r, vs);
         vm.assertEq(_paid(LEASE), signerKey == TENANT_KEY ? amount : 0, "paid only for the tenant's signature");
     }
 
@@ -507,23 +539,23 @@ contract LeaseEscrowTest is EscrowFixture {
         if (late) {
             vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.ClaimWindowOver.selector, LEASE, expiry + CLAIM_WINDOW));
         }
-        escrow.settle(LEASE, 1, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1, false, r, vs);
         vm.assertEq(_paid(LEASE), late ? 0 : 1, "paid within the window only");
     }
 
     // ---- refund ----
 
-    function test_refund_after_the_claim_window_returns_the_unpaid_deposit_to_the_tenant() public {
+    function test_refund_after_the_claim_window_credits_the_unpaid_deposit_to_the_tenant() public {
         bytes32 key = _open(LEASE);
         _settle(LEASE, 30e6, false);
         vm.warp(_expiry() + CLAIM_WINDOW + 1);
         vm.expectEmit();
         emit LeaseClosed(key, tenant, DEPOSIT - 30e6);
         vm.prank(stranger); // anyone, on the tenant's behalf
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
         vm.assertTrue(_closed(LEASE), "closed");
-        vm.assertEq(credit.balanceOf(tenant), TENANT_FUNDS - 30e6, "tenant got the rest");
-        vm.assertEq(escrow.totalEscrowed(), 0, "nothing escrowed");
+        vm.assertEq(escrow.tenantBalance(tenant), DEPOSIT - 30e6, "tenant's balance got the rest");
+        vm.assertEq(escrow.totalHeld(), DEPOSIT - 30e6, "held: the tenant's balance");
         _assertConservation();
     }
 
@@ -531,7 +563,7 @@ contract LeaseEscrowTest is EscrowFixture {
         _open(LEASE);
         _settle(LEASE, DEPOSIT, false);
         vm.warp(_expiry() + CLAIM_WINDOW + 1);
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
         vm.assertTrue(_closed(LEASE), "closed");
     }
 
@@ -539,46 +571,46 @@ contract LeaseEscrowTest is EscrowFixture {
         _open(LEASE);
         uint256 from = _expiry() + CLAIM_WINDOW;
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotExpired.selector, LEASE, from));
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
         vm.warp(from);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotExpired.selector, LEASE, from));
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
     }
 
     function test_refund_of_an_unknown_lease_reverts_UnknownLease() public {
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.UnknownLease.selector, tenant, LEASE));
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
     }
 
     function test_refund_of_a_closed_lease_reverts_LeaseAlreadyClosed() public {
         bytes32 key = _open(LEASE);
         vm.warp(_expiry() + CLAIM_WINDOW + 1);
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseAlreadyClosed.selector, key));
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
         uint256 other = LEASE + 1;
         bytes32 otherKey = _open(other, tenant, provider, DEPOSIT, vm.getBlockTimestamp() + 1);
         _settle(other, 1, true);
         vm.warp(vm.getBlockTimestamp() + CLAIM_WINDOW + 2);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseAlreadyClosed.selector, otherKey));
-        escrow.refund(tenant, other);
+        escrow.refund(tenant, _channel(tenant, other), other);
     }
 
     function test_refund_is_not_paused() public {
         _open(LEASE);
         escrow.setPaused(true);
         vm.warp(_expiry() + CLAIM_WINDOW + 1);
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
         vm.assertTrue(_closed(LEASE), "refunded while paused");
     }
 
     function test_a_refunded_lease_pays_no_later_voucher() public {
         bytes32 key = _open(LEASE);
         vm.warp(_expiry() + CLAIM_WINDOW + 1);
-        escrow.refund(tenant, LEASE);
+        escrow.refund(tenant, _channel(tenant, LEASE), LEASE);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseAlreadyClosed.selector, key));
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, vs);
     }
 
     // ---- withdraw ----
@@ -628,12 +660,12 @@ contract LeaseEscrowTest is EscrowFixture {
 
     function test_provider_balance_overflow_reverts_BalanceOverflow() public {
         _open(LEASE);
-        // Provider 1's lane in word 0 of _providerBalances (slot 8), set to the lane's maximum.
-        bytes32 slot = keccak256(abi.encode(uint256(0), uint256(8)));
+        // Provider 1's lane in word 0 of _providerBalances (slot 7), set to the lane's maximum.
+        bytes32 slot = keccak256(abi.encode(uint256(0), uint256(7)));
         vm.store(address(escrow), slot, bytes32(uint256(type(uint64).max) << 64));
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         vm.expectRevert(LeaseEscrow.BalanceOverflow.selector);
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, vs);
     }
 
     // ---- fees and administration ----

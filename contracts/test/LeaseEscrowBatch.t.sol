@@ -19,8 +19,8 @@ contract LeaseEscrowBatchTest is EscrowFixture {
         bytes memory ragged = bytes.concat(item, hex"00");
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, ragged.length));
         escrow.settleBatch(ragged);
-        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, 86));
-        escrow.settleBatch(new bytes(86));
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, 90));
+        escrow.settleBatch(new bytes(90));
     }
 
     function test_settleBatch_pays_many_leases_of_one_provider_as_one_run() public {
@@ -136,9 +136,9 @@ contract LeaseEscrowBatchTest is EscrowFixture {
 
     function test_settleBatch_with_nothing_applicable_changes_nothing() public {
         _open(1);
-        uint256 escrowed = escrow.totalEscrowed();
+        uint256 escrowed = escrow.totalHeld();
         escrow.settleBatch(_item(STRANGER_KEY, 1, 1e6, false));
-        vm.assertEq(escrow.totalEscrowed(), escrowed, "books untouched");
+        vm.assertEq(escrow.totalHeld(), escrowed, "books untouched");
         vm.assertEq(_paid(1), 0, "nothing paid");
     }
 
@@ -149,18 +149,19 @@ contract LeaseEscrowBatchTest is EscrowFixture {
         vm.assertEq(escrow.providerBalance(provider) + escrow.feesAccrued(), 30e6, "paid once");
     }
 
-    function test_settleBatch_final_items_close_and_refund_after_all_effects() public {
+    function test_settleBatch_final_items_close_and_credit_the_tenants() public {
         bytes32 key1 = _open(1);
         _openWithSessionKey(2, otherTenant, SESSION_KEY);
         uint256 tenantBefore = credit.balanceOf(tenant);
-        uint256 otherBefore = credit.balanceOf(otherTenant);
         escrow.settleBatch(bytes.concat(_item(1, 10e6, true), _item(SESSION_KEY, 2, 25e6, true)));
         vm.assertTrue(_closed(1), "closed");
         (,,, bool closed2) = _lease(sessionKey, 2);
         vm.assertTrue(closed2, "session lease closed");
-        vm.assertEq(credit.balanceOf(tenant), tenantBefore + DEPOSIT - 10e6, "tenant refunded");
-        vm.assertEq(credit.balanceOf(otherTenant), otherBefore + DEPOSIT - 25e6, "session tenant refunded");
-        vm.assertEq(escrow.totalEscrowed(), 0, "nothing escrowed");
+        vm.assertEq(escrow.tenantBalance(tenant), DEPOSIT - 10e6, "tenant credited");
+        vm.assertEq(escrow.tenantBalance(otherTenant), DEPOSIT - 25e6, "session lease's tenant credited");
+        vm.assertEq(escrow.tenantBalance(sessionKey), 0, "not the session key");
+        vm.assertEq(credit.balanceOf(tenant), tenantBefore, "no tokens leave: refunds are withdrawn by pull");
+        vm.assertEq(escrow.totalHeld(), 2 * DEPOSIT - 35e6, "held: the two balances");
         vm.assertTrue(key1 != bytes32(0), "key");
         _assertConservation();
     }
@@ -221,12 +222,12 @@ contract LeaseEscrowBatchTest is EscrowFixture {
             (, batchPaid[i], batchClosed[i]) = _state(tenant, i + 1);
         }
         uint256 batchOwedAndFees = escrow.totalOwed() + escrow.feesAccrued();
-        uint256 batchTenant = credit.balanceOf(tenant);
+        uint256 batchTenant = escrow.tenantBalance(tenant);
 
         vm.revertToState(snapshot);
         for (uint256 i; i < count; ++i) {
             (bytes32 r, bytes32 vs) = _signVoucher(keys[i], ids[i], amounts[i], finals[i]);
-            try escrow.settle(ids[i], amounts[i], finals[i], r, vs) {} catch {}
+            try escrow.settle(ids[i], _channel(tenant, ids[i]), amounts[i], finals[i], r, vs) {} catch {}
         }
         for (uint256 i; i < leases; ++i) {
             (, uint256 paid, bool closed) = _state(tenant, i + 1);
@@ -234,7 +235,7 @@ contract LeaseEscrowBatchTest is EscrowFixture {
             vm.assertEq(closed, batchClosed[i], "closed");
         }
         vm.assertEq(escrow.totalOwed() + escrow.feesAccrued(), batchOwedAndFees, "owed + fees");
-        vm.assertEq(credit.balanceOf(tenant), batchTenant, "refunds");
+        vm.assertEq(escrow.tenantBalance(tenant), batchTenant, "refunds");
         _assertConservation();
     }
 

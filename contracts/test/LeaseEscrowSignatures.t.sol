@@ -9,24 +9,29 @@ import {EscrowFixture} from "./utils/EscrowFixture.sol";
 contract LeaseEscrowSignaturesTest is EscrowFixture {
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-    bytes32 internal constant VOUCHER_TYPEHASH = keccak256("Voucher(uint256 leaseId,uint256 amount,bool isFinal)");
-    bytes32 internal constant SESSION_KEY_TYPEHASH = keccak256("SessionKey(address tenant,uint256 leaseId)");
+    bytes32 internal constant VOUCHER_TYPEHASH =
+        keccak256("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)");
+    bytes32 internal constant SESSION_KEY_TYPEHASH =
+        keccak256("SessionKey(address tenant,uint256 leaseId,uint256 channel)");
 
     function _domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("2"), chainId, verifyingContract
+                DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("3"), chainId, verifyingContract
             )
         );
     }
 
     /// @dev The digest as any EIP-712 wallet computes it, independently of the contract.
-    function _expectedDigest(uint256 leaseId, uint256 amount, bool isFinal, uint256 chainId, address verifyingContract)
-        internal
-        pure
-        returns (bytes32)
-    {
-        bytes32 structHash = keccak256(abi.encode(VOUCHER_TYPEHASH, leaseId, amount, isFinal));
+    function _expectedDigest(
+        uint256 leaseId,
+        uint256 channel,
+        uint256 amount,
+        bool isFinal,
+        uint256 chainId,
+        address verifyingContract
+    ) internal pure returns (bytes32) {
+        bytes32 structHash = keccak256(abi.encode(VOUCHER_TYPEHASH, leaseId, channel, amount, isFinal));
         return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(chainId, verifyingContract), structHash));
     }
 
@@ -42,28 +47,34 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         ) = escrow.eip712Domain();
         vm.assertEq(uint256(uint8(fields)), 0x0f, "name, version, chainId, verifyingContract");
         vm.assertEq(name, "OrleansCompute LeaseEscrow", "name");
-        vm.assertEq(version, "2", "version");
+        vm.assertEq(version, "3", "version");
         vm.assertEq(chainId, block.chainid, "chainId");
         vm.assertEq(verifyingContract, address(escrow), "verifyingContract");
         vm.assertEq(salt, bytes32(0), "salt");
         vm.assertEq(extensions.length, 0, "extensions");
     }
 
-    function testFuzz_hashVoucher_is_the_standard_eip712_digest(uint256 leaseId, uint256 amount, bool isFinal)
-        public
-        view
-    {
+    function testFuzz_hashVoucher_is_the_standard_eip712_digest(
+        uint256 leaseId,
+        uint256 channel,
+        uint256 amount,
+        bool isFinal
+    ) public view {
         vm.assertEq(
-            _voucherDigest(leaseId, amount, isFinal),
-            _expectedDigest(leaseId, amount, isFinal, block.chainid, address(escrow)),
+            _voucherDigest(leaseId, channel, amount, isFinal),
+            _expectedDigest(leaseId, channel, amount, isFinal, block.chainid, address(escrow)),
             "digest"
         );
     }
 
-    function testFuzz_hashSessionKey_is_the_standard_eip712_digest(address leaseTenant, uint256 leaseId) public view {
-        bytes32 structHash = keccak256(abi.encode(SESSION_KEY_TYPEHASH, leaseTenant, leaseId));
+    function testFuzz_hashSessionKey_is_the_standard_eip712_digest(
+        address leaseTenant,
+        uint256 leaseId,
+        uint256 channel
+    ) public view {
+        bytes32 structHash = keccak256(abi.encode(SESSION_KEY_TYPEHASH, leaseTenant, leaseId, channel));
         vm.assertEq(
-            escrow.hashSessionKey(leaseTenant, leaseId),
+            escrow.hashSessionKey(leaseTenant, leaseId, channel),
             keccak256(abi.encodePacked("\x19\x01", _domainSeparator(block.chainid, address(escrow)), structHash)),
             "digest"
         );
@@ -71,9 +82,9 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
 
     function test_a_voucher_signed_for_another_chain_pays_nothing() public {
         _open(LEASE);
-        (bytes32 r, bytes32 vs) = _signCompact(TENANT_KEY, _expectedDigest(LEASE, 1e6, false, 1, address(escrow)));
+        (bytes32 r, bytes32 vs) = _signCompact(TENANT_KEY, _expectedDigest(LEASE, 0, 1e6, false, 1, address(escrow)));
         vm.expectRevert();
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, vs);
         vm.assertEq(_paid(LEASE), 0, "nothing paid");
     }
 
@@ -81,9 +92,9 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         LeaseEscrow other = new LeaseEscrow(IERC20(address(credit)), address(this), 0, 1);
         _open(LEASE);
         (bytes32 r, bytes32 vs) =
-            _signCompact(TENANT_KEY, _expectedDigest(LEASE, 1e6, false, block.chainid, address(other)));
+            _signCompact(TENANT_KEY, _expectedDigest(LEASE, 0, 1e6, false, block.chainid, address(other)));
         vm.expectRevert();
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, vs);
         vm.assertEq(_paid(LEASE), 0, "nothing paid");
     }
 
@@ -92,7 +103,7 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         vm.chainId(block.chainid + 1);
         vm.expectRevert();
-        escrow.settle(LEASE, 1e6, false, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, vs);
         vm.assertEq(_paid(LEASE), 0, "the old chain's voucher does not pay on the fork");
     }
 
@@ -105,7 +116,7 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
             uint256 v = uint256(vs) >> 255;
             if (seen[v]) continue;
             seen[v] = true;
-            escrow.settle(LEASE, amount, false, r, vs);
+            escrow.settle(LEASE, _channel(tenant, LEASE), amount, false, r, vs);
             vm.assertEq(_paid(LEASE), amount, "settled");
         }
     }
@@ -114,7 +125,7 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         _open(LEASE);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         vm.expectRevert();
-        escrow.settle(LEASE, 1e6, false, r, bytes32(uint256(vs) ^ (1 << 255)));
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, bytes32(uint256(vs) ^ (1 << 255)));
         vm.assertEq(_paid(LEASE), 0, "nothing paid");
     }
 
@@ -122,7 +133,7 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         _open(LEASE);
         (bytes32 r,) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.BadSignature.selector, LEASE));
-        escrow.settle(LEASE, 1e6, false, r, bytes32(SECP256K1_N / 2 + 1));
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, false, r, bytes32(SECP256K1_N / 2 + 1));
     }
 
     function testFuzz_vouchers_count_only_when_signed_by_the_lease_signer(uint256 key, uint256 amount, bool viaSession)
@@ -138,5 +149,32 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         (,, uint256 paid,) = _lease(signer, LEASE);
         vm.assertEq(paid, key == signerKey ? amount : 0, "paid only for the signer's voucher");
         _assertConservation();
+    }
+
+    function test_a_voucher_pointed_at_another_channel_pays_nothing() public {
+        _open(LEASE); // channel 0
+        _open(LEASE + 1); // channel 1
+        // Signed for channel 0, submitted as channel 1: the digest differs, so it recovers someone else.
+        (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, false);
+        vm.expectRevert();
+        escrow.settle(LEASE, 1, 1e6, false, r, vs);
+        escrow.settleBatch(_itemOn(LEASE, 1, 1e6, false, r, vs));
+        vm.assertEq(_paid(LEASE) + _paid(LEASE + 1), 0, "nothing paid on either channel");
+    }
+
+    function testFuzz_vouchers_count_only_on_their_own_channel(uint256 channel, uint256 amount) public {
+        channel = bound(channel, 0, 1_000);
+        amount = bound(amount, 1, DEPOSIT);
+        _openOn(LEASE, channel, tenant, provider, DEPOSIT, _expiry());
+        uint256 other = channel == 0 ? 1 : channel - 1;
+        _openOn(LEASE, other, tenant, provider, DEPOSIT, _expiry());
+        (bytes32 r, bytes32 vs) = _signCompact(TENANT_KEY, _voucherDigest(LEASE, channel, amount, false));
+        escrow.settleBatch(
+            bytes.concat(_itemOn(LEASE, other, amount, false, r, vs), _itemOn(LEASE, channel, amount, false, r, vs))
+        );
+        (,,, uint256 paid,,) = escrow.lease(tenant, channel, LEASE);
+        (,,, uint256 paidOther,,) = escrow.lease(tenant, other, LEASE);
+        vm.assertEq(paid, amount, "paid on the signed channel");
+        vm.assertEq(paidOther, 0, "nothing on the other");
     }
 }

@@ -35,6 +35,7 @@ public static class OccApp
         root.Subcommands.Add(OfferCommands.Create());
         root.Subcommands.Add(QuoteCommands.Create());
         root.Subcommands.Add(LeaseCommands.Create());
+        root.Subcommands.Add(BalanceCommands.Create());
         root.Subcommands.Add(OrderCommands.Create());
         root.Subcommands.Add(InferCommands.Create());
         root.Subcommands.Add(ProviderCommands.Create());

@@ -72,20 +72,20 @@ public sealed class RevertTests(ChainFixture chain)
     }
 
     [Fact]
-    public async Task Opening_a_lease_id_twice_reverts_with_LeaseExists_and_another_tenant_cannot_take_it()
+    public async Task Opening_on_a_channel_with_an_open_lease_reverts_with_LeaseExists_and_another_tenant_cannot_take_it()
     {
         var leaseId = Guid.NewGuid();
         var expiry = (await chain.ChainNowAsync()).AddHours(1);
-        // Another tenant opening the same id first gets a lease of its own: ids are per tenant.
-        await chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[1], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry);
-        await chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry);
+        // Another tenant opening the same id first gets a lease of its own: channels are per signer.
+        var theirs = await chain.Escrow.OpenLeaseAsync(chain.Tenants[1], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry);
+        var ours = await chain.Escrow.OpenLeaseAsync(chain.Tenants[0], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
-            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], leaseId, chain.Providers[0].Address, Credits.FromCredits(1m), expiry));
+            chain.Escrow.OpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[0].Address, Credits.FromCredits(1m), expiry, channel: ours.Channel));
 
         Assert.Equal("LeaseExists", revert.ErrorName);
-        Assert.Equal(chain.Tenants[0].Address, (await chain.GetLeaseAsync(0, leaseId))!.Tenant);
-        Assert.Equal(chain.Tenants[1].Address, (await chain.GetLeaseAsync(1, leaseId))!.Tenant);
+        Assert.Equal(chain.Tenants[0].Address, (await chain.Escrow.GetLeaseAsync(leaseId, chain.Tenants[0].Address, ours.Channel))!.Tenant);
+        Assert.Equal(chain.Tenants[1].Address, (await chain.Escrow.GetLeaseAsync(leaseId, chain.Tenants[1].Address, theirs.Channel))!.Tenant);
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public sealed class RevertTests(ChainFixture chain)
         var past = (await chain.ChainNowAsync()).AddMinutes(-1);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
-            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[0].Address, Credits.FromCredits(1m), past));
+            chain.Escrow.OpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[0].Address, Credits.FromCredits(1m), past));
 
         Assert.Equal("BadExpiry", revert.ErrorName);
     }
@@ -106,7 +106,7 @@ public sealed class RevertTests(ChainFixture chain)
         var expiry = (await chain.ChainNowAsync()).AddHours(1);
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
-            chain.Escrow.ApproveAndOpenLeaseAsync(poor, Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1m), expiry));
+            chain.Escrow.OpenLeaseAsync(poor, Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1m), expiry));
 
         Assert.Equal("ERC20InsufficientBalance", revert.ErrorName);
     }
@@ -118,7 +118,7 @@ public sealed class RevertTests(ChainFixture chain)
         var tooMuch = Escrow.EscrowBatch.MaxAmount + 1;
 
         var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
-            chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[1].Address, CreditsOnChain.FromUnits(tooMuch), expiry));
+            chain.Escrow.OpenLeaseAsync(chain.Tenants[0], Guid.NewGuid(), chain.Providers[1].Address, CreditsOnChain.FromUnits(tooMuch), expiry));
 
         Assert.Equal("DepositTooLarge", revert.ErrorName);
         Assert.Equal(tooMuch, Assert.IsType<DepositTooLargeError>(revert.Error).Deposit);
@@ -143,7 +143,7 @@ public sealed class RevertTests(ChainFixture chain)
         try
         {
             var revert = await Assert.ThrowsAsync<ChainRevertException>(() =>
-                chain.Escrow.ApproveAndOpenLeaseAsync(chain.Tenants[2], Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1m), expiry));
+                chain.Escrow.OpenLeaseAsync(chain.Tenants[2], Guid.NewGuid(), chain.Providers[1].Address, Credits.FromCredits(1m), expiry));
             Assert.Equal("Paused", revert.ErrorName);
 
             await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(tenant: 2, leaseId, Credits.FromCredits(1m), isFinal: true));

@@ -21,7 +21,7 @@ public sealed class SettlementTests(ChainFixture chain)
             (3, 1, Credits.FromCredits(10m), Credits.FromUnits(1)),
         ];
         var providersBefore = await Task.WhenAll(chain.Providers.Select(p => chain.Escrow.GetProviderBalanceAsync(p.Address)));
-        var tenantsBefore = await Task.WhenAll(chain.Tenants.Select(t => chain.Escrow.Credit.BalanceOfAsync(t.Address)));
+        var tenantsBefore = await Task.WhenAll(chain.Tenants.Select((_, t) => chain.TenantHoldsAsync(t)));
         var feesBefore = await chain.Escrow.GetFeesAccruedAsync();
 
         var ids = new List<Guid>();
@@ -48,7 +48,8 @@ public sealed class SettlementTests(ChainFixture chain)
             Assert.True(lease.Closed);
             Assert.Equal(leases[i].Owed, lease.Paid);
             var tenant = leases[i].Tenant;
-            Assert.Equal(tenantsBefore[tenant] - leases[i].Owed, await chain.Escrow.Credit.BalanceOfAsync(chain.Tenants[tenant].Address));
+            // The rest went to the tenant's escrow balance: what it holds in all fell by what it owed only.
+            Assert.Equal(tenantsBefore[tenant] - leases[i].Owed, await chain.TenantHoldsAsync(tenant));
         }
         // Provider 1's two leases are consecutive in the batch: one run, one fee on their sum.
         var run1 = Credits.FromCredits(40m) + Credits.FromUnits(1);
@@ -107,18 +108,19 @@ public sealed class SettlementTests(ChainFixture chain)
         var deposit = Credits.FromCredits(25m);
         var tenant = chain.Tenants[2];
         var leaseId = await chain.OpenLeaseAsync(tenant: 2, provider: 2, deposit, lifetime: TimeSpan.FromMinutes(10));
-        var balanceAfterOpen = await chain.Escrow.Credit.BalanceOfAsync(tenant.Address);
+        var channel = chain.ChannelOf(leaseId);
+        var balanceAfterOpen = await chain.Escrow.GetTenantBalanceAsync(tenant.Address);
 
-        var early = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.RefundAsync(chain.Operator, leaseId, tenant.Address));
+        var early = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.RefundAsync(chain.Operator, leaseId, tenant.Address, channel));
         Assert.Equal("NotExpired", early.ErrorName);
         await chain.Cheats.IncreaseTimeAsync(TimeSpan.FromMinutes(11));
-        var inWindow = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.RefundAsync(chain.Operator, leaseId, tenant.Address));
+        var inWindow = await Assert.ThrowsAsync<ChainRevertException>(() => chain.Escrow.RefundAsync(chain.Operator, leaseId, tenant.Address, channel));
         Assert.Equal("NotExpired", inWindow.ErrorName);
 
         await chain.Cheats.IncreaseTimeAsync(ChainFixture.ClaimWindow);
-        await chain.Escrow.RefundAsync(chain.Operator, leaseId, tenant.Address);
+        await chain.Escrow.RefundAsync(chain.Operator, leaseId, tenant.Address, channel);
 
-        Assert.Equal(balanceAfterOpen + deposit, await chain.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        Assert.Equal(balanceAfterOpen + deposit, await chain.Escrow.GetTenantBalanceAsync(tenant.Address));
         var lease = await chain.GetLeaseAsync(2, leaseId);
         Assert.True(lease!.Closed);
         Assert.Equal(Credits.Zero, lease.Paid);
@@ -130,7 +132,7 @@ public sealed class SettlementTests(ChainFixture chain)
     {
         var leaseId = await chain.OpenLeaseAsync(tenant: 1, provider: 0, Credits.FromCredits(3m));
 
-        await chain.Escrow.ApproveAndTopUpAsync(chain.Tenants[1], leaseId, chain.Tenants[1].Address, Credits.FromCredits(2m));
+        await chain.Escrow.TopUpAsync(chain.Tenants[1], leaseId, chain.Tenants[1].Address, chain.ChannelOf(leaseId), Credits.FromCredits(2m));
 
         Assert.Equal(Credits.FromCredits(5m), (await chain.GetLeaseAsync(1, leaseId))!.Deposit);
         await chain.AssertConservedAsync();

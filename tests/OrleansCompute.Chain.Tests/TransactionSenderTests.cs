@@ -177,8 +177,9 @@ public sealed class TransactionSenderTests(ChainFixture chain)
             submitted = await tenant.SubmitAsync(chain.Contracts.EscrowAddress, new Contracts.LeaseEscrow.OpenLeaseFunction
             {
                 LeaseId = Abstractions.Leases.LeaseIds.ToChainId(Guid.NewGuid()),
+                Channel = 4_000_000_000,
                 Provider = chain.Providers[0].Address,
-                Deposit = 1_000_000,
+                Amount = 1_000_000,
                 Expiry = (ulong)expiry.ToUnixTimeSeconds(),
             });
             await chain.Cheats.IncreaseTimeAsync(TimeSpan.FromMinutes(1));

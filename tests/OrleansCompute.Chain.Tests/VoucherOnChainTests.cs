@@ -2,6 +2,7 @@ using System.Numerics;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Chain.Contracts.LeaseEscrow;
+using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Chain.Tests.Fixtures;
@@ -65,8 +66,59 @@ public sealed class VoucherOnChainTests(ChainFixture chain)
         var leaseId = Guid.NewGuid();
         var tenant = chain.Tenants[2].Address;
 
-        Assert.Equal(EscrowBatch.LeaseKey(tenant, leaseId), "0x" + Convert.ToHexStringLower(await chain.Escrow.LeaseKeyAsync(tenant, leaseId)));
-        Assert.Equal(Convert.ToHexString(await chain.Escrow.HashSessionKeyAsync(tenant, leaseId)), Convert.ToHexString(chain.Vouchers.SessionKeyDigest(tenant, leaseId)));
+        foreach (var channel in new uint[] { 0, 1, 77, uint.MaxValue })
+        {
+            Assert.Equal(EscrowBatch.LeaseKey(tenant, channel), "0x" + Convert.ToHexStringLower(await chain.Escrow.LeaseKeyAsync(tenant, channel)));
+            Assert.Equal(Convert.ToHexString(await chain.Escrow.HashSessionKeyAsync(tenant, leaseId, channel)),
+                Convert.ToHexString(chain.Vouchers.SessionKeyDigest(tenant, leaseId, channel)));
+        }
+    }
+
+    [Fact]
+    public async Task A_closed_channel_takes_a_newer_lease_whose_old_vouchers_pay_nothing()
+    {
+        var tenant = chain.Tenants[4];
+        var expiry = (await chain.ChainNowAsync()).AddHours(1);
+        var first = Guid.CreateVersion7();
+        var opened = await chain.Escrow.OpenLeaseAsync(tenant, first, chain.Providers[1].Address, Credits.FromCredits(10m), expiry);
+        var finalVoucher = chain.Vouchers.Sign(DevAccounts.Tenants[4].PrivateKey, first, opened.Channel, Credits.FromCredits(4m), isFinal: true);
+        await chain.Escrow.SettleAsync(chain.Operator, finalVoucher);
+        var refunded = await chain.Escrow.GetTenantBalanceAsync(tenant.Address);
+
+        // The channel is free again, for a lease with a later id only; the new lease draws its deposit from the refund.
+        var stale = await Assert.ThrowsAsync<Rpc.ChainRevertException>(() =>
+            chain.Escrow.OpenLeaseAsync(tenant, first, chain.Providers[1].Address, Credits.FromCredits(1m), expiry, channel: opened.Channel));
+        Assert.Equal("StaleLeaseId", stale.ErrorName);
+        var second = Guid.CreateVersion7(DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.Equal(opened.Channel, await chain.Escrow.FindFreeChannelAsync(tenant.Address, second, opened.Channel));
+        var reopened = await chain.Escrow.OpenLeaseAsync(tenant, second, chain.Providers[1].Address, Credits.FromCredits(5m), expiry, channel: opened.Channel);
+        Assert.Equal(opened.Channel, reopened.Channel);
+        Assert.Equal(refunded - Credits.FromCredits(5m), await chain.Escrow.GetTenantBalanceAsync(tenant.Address));
+
+        // The first lease reads as closed and superseded; its old vouchers reach no open lease.
+        var old = await chain.Escrow.GetLeaseAsync(first, tenant.Address, opened.Channel);
+        Assert.True(old is { Closed: true, Superseded: true });
+        var replay = chain.Vouchers.Sign(DevAccounts.Tenants[4].PrivateKey, first, opened.Channel, Credits.FromCredits(5m), isFinal: false);
+        Assert.Equal("LeaseAlreadyClosed", (await Assert.ThrowsAsync<Rpc.ChainRevertException>(() => chain.Escrow.SettleAsync(chain.Operator, replay))).ErrorName);
+        var current = await chain.Escrow.GetLeaseAsync(second, tenant.Address, opened.Channel);
+        Assert.True(current is { Closed: false, Paid.Units: 0 });
+        await chain.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task A_tenant_withdraws_its_escrow_balance_by_pull()
+    {
+        var tenant = chain.Tenants[4];
+        await chain.Escrow.DepositAsync(tenant, Credits.FromCredits(3m));
+        var inEscrow = await chain.Escrow.GetTenantBalanceAsync(tenant.Address);
+        var inWallet = await chain.Escrow.Credit.BalanceOfAsync(tenant.Address);
+
+        await chain.Escrow.WithdrawBalanceAsync(tenant);
+
+        Assert.Equal(Credits.Zero, await chain.Escrow.GetTenantBalanceAsync(tenant.Address));
+        Assert.Equal(inWallet + inEscrow, await chain.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        Assert.Equal("NothingToWithdraw", (await Assert.ThrowsAsync<Rpc.ChainRevertException>(() => chain.Escrow.WithdrawBalanceAsync(tenant))).ErrorName);
+        await chain.AssertConservedAsync();
     }
 
     [Fact]
@@ -75,21 +127,22 @@ public sealed class VoucherOnChainTests(ChainFixture chain)
         var sessionKey = Nethereum.Signer.EthECKey.GenerateKey();
         var tenant = chain.Tenants[3];
         var leaseId = Guid.NewGuid();
-        var consent = chain.Vouchers.SignSessionKeyConsent(sessionKey.GetPrivateKey(), tenant.Address, leaseId);
+        var consent = chain.Vouchers.SignSessionKeyConsent(sessionKey.GetPrivateKey(), tenant.Address, leaseId, channel: 0);
         var expiry = (await chain.ChainNowAsync()).AddHours(1);
-        await chain.Escrow.ApproveAndOpenLeaseAsync(tenant, leaseId, chain.Providers[0].Address, Credits.FromCredits(10m), expiry, consent);
-        var before = await chain.Escrow.Credit.BalanceOfAsync(tenant.Address);
+        var opened = await chain.Escrow.OpenLeaseAsync(tenant, leaseId, chain.Providers[0].Address, Credits.FromCredits(10m), expiry, consent);
+        Assert.Equal(0u, opened.Channel);
+        var before = await chain.Escrow.GetTenantBalanceAsync(tenant.Address);
 
-        var byTenant = chain.SignVoucher(tenant: 3, leaseId, Credits.FromCredits(1m), isFinal: false);
+        var byTenant = chain.Vouchers.Sign(DevAccounts.Tenants[3].PrivateKey, leaseId, 0, Credits.FromCredits(1m), isFinal: false);
         Assert.Equal("UnknownLease", (await Assert.ThrowsAsync<Rpc.ChainRevertException>(() => chain.Escrow.SettleAsync(chain.Operator, byTenant))).ErrorName);
-        await chain.Escrow.SettleAsync(chain.Operator, chain.Vouchers.Sign(sessionKey.GetPrivateKey(), leaseId, Credits.FromCredits(4m), isFinal: true));
+        await chain.Escrow.SettleAsync(chain.Operator, chain.Vouchers.Sign(sessionKey.GetPrivateKey(), leaseId, 0, Credits.FromCredits(4m), isFinal: true));
 
-        var lease = await chain.Escrow.GetLeaseAsync(leaseId, sessionKey.GetPublicAddress());
+        var lease = await chain.Escrow.GetLeaseAsync(leaseId, sessionKey.GetPublicAddress(), 0);
         Assert.NotNull(lease);
         Assert.Equal(tenant.Address, lease.Tenant);
         Assert.Equal(sessionKey.GetPublicAddress(), lease.Signer);
         Assert.True(lease.Closed);
-        Assert.Equal(before + Credits.FromCredits(6m), await chain.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        Assert.Equal(before + Credits.FromCredits(6m), await chain.Escrow.GetTenantBalanceAsync(tenant.Address));
         await chain.AssertConservedAsync();
     }
 }

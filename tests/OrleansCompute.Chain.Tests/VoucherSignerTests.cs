@@ -16,7 +16,7 @@ public sealed class VoucherSignerTests
     [Fact]
     public void A_signed_voucher_recovers_its_tenant()
     {
-        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromCredits(12.5m), isFinal: false);
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), 7, Credits.FromCredits(12.5m), isFinal: false);
 
         Assert.Equal(Tenant.Address, _signer.RecoverSigner(voucher));
     }
@@ -24,7 +24,7 @@ public sealed class VoucherSignerTests
     [Fact]
     public void A_signature_is_the_64_byte_compact_form_and_the_65_byte_form_of_it_recovers_the_same()
     {
-        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromUnits(1), isFinal: true);
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), 7, Credits.FromUnits(1), isFinal: true);
 
         Assert.StartsWith("0x", voucher.Signature);
         var compact = Convert.FromHexString(voucher.Signature[2..]);
@@ -45,17 +45,18 @@ public sealed class VoucherSignerTests
     [Fact]
     public void A_voucher_changed_after_signing_does_not_recover_the_tenant()
     {
-        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromCredits(10m), isFinal: false);
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), 7, Credits.FromCredits(10m), isFinal: false);
 
         Assert.NotEqual(Tenant.Address, _signer.RecoverSigner(voucher with { Amount = Credits.FromCredits(11m) }));
         Assert.NotEqual(Tenant.Address, _signer.RecoverSigner(voucher with { IsFinal = true }));
         Assert.NotEqual(Tenant.Address, _signer.RecoverSigner(voucher with { LeaseId = Guid.NewGuid() }));
+        Assert.NotEqual(Tenant.Address, _signer.RecoverSigner(voucher with { Channel = 8 }));
     }
 
     [Fact]
     public void A_voucher_for_another_chain_or_escrow_does_not_recover_the_tenant()
     {
-        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromCredits(10m), isFinal: true);
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), 7, Credits.FromCredits(10m), isFinal: true);
 
         Assert.NotEqual(Tenant.Address, new VoucherSigner(1, Escrow).RecoverSigner(voucher));
         Assert.NotEqual(Tenant.Address, new VoucherSigner(31337, "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512").RecoverSigner(voucher));
@@ -68,7 +69,7 @@ public sealed class VoucherSignerTests
     [InlineData("0x1234")]
     public void A_malformed_signature_recovers_nobody(string signature)
     {
-        var voucher = new Abstractions.Settlement.SignedVoucher(Guid.NewGuid(), Credits.FromUnits(5), false, signature);
+        var voucher = new Abstractions.Settlement.SignedVoucher(Guid.NewGuid(), 0, Credits.FromUnits(5), false, signature);
 
         Assert.Null(_signer.RecoverSigner(voucher));
     }
@@ -76,7 +77,7 @@ public sealed class VoucherSignerTests
     [Fact]
     public void A_signature_the_contract_would_reject_recovers_nobody()
     {
-        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), Credits.FromUnits(5), isFinal: false);
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), 7, Credits.FromUnits(5), isFinal: false);
         var bytes = Expand(Convert.FromHexString(voucher.Signature[2..]));
 
         var zeroOneV = (byte[])bytes.Clone();
@@ -105,7 +106,7 @@ public sealed class VoucherSignerTests
         for (var i = 0; i < 50; i++)
         {
             var key = Nethereum.Signer.EthECKey.GenerateKey();
-            var voucher = _signer.Sign(key.GetPrivateKey(), Guid.NewGuid(), Credits.FromUnits(Random.Shared.NextInt64(0, long.MaxValue)), i % 2 == 0);
+            var voucher = _signer.Sign(key.GetPrivateKey(), Guid.NewGuid(), 7, Credits.FromUnits(Random.Shared.NextInt64(0, long.MaxValue)), i % 2 == 0);
             var digest = _signer.Digest(VoucherSigner.ToChainVoucher(voucher));
 
             var recovered = _signer.RecoverSigner(voucher);

@@ -131,7 +131,7 @@ public sealed class SettlementTests(ClusterFixture cluster)
         var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
 
         var refused = await Assert.ThrowsAsync<MarketException>(() =>
-            _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, new SignedVoucher(ended.Id, ended.AmountOwed, true, signature)));
+            _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, new SignedVoucher(ended.Id, 0, ended.AmountOwed, true, signature)));
 
         Assert.Equal("signature", refused.Field);
         await AssertNothingQueuedAsync(pool, ended);
@@ -150,6 +150,20 @@ public sealed class SettlementTests(ClusterFixture cluster)
         var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, elsewhere));
 
         Assert.Equal("signature", refused.Field);
+        await AssertNothingQueuedAsync(pool, ended);
+    }
+
+    [Fact]
+    public async Task Voucher_naming_another_channel_than_the_escrow_took_is_refused_naming_the_channel()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var elsewhere = TestVouchers.Sign(tenant.Key, ended.Id, ended.AmountOwed, isFinal: true, channel: ended.Channel!.Value + 1);
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, elsewhere));
+
+        Assert.Equal("channel", refused.Field);
         await AssertNothingQueuedAsync(pool, ended);
     }
 

@@ -37,7 +37,7 @@ public sealed class AuditTests(MarketFixture market)
         var stray = Guid.NewGuid();
         using var sender = new TransactionSender(new ChainRpc(market.Devnet.RpcUrl), market.Wallets[2].PrivateKey, market.Devnet.ChainId);
         var provider = created.Json.GetProperty("lease").GetProperty("providerAddress").GetString()!;
-        await market.Escrow.ApproveAndOpenLeaseAsync(sender, stray, provider, Credits.FromCredits(5m), DateTimeOffset.UtcNow.AddHours(2));
+        await market.Escrow.OpenLeaseAsync(sender, stray, provider, Credits.FromCredits(5m), DateTimeOffset.UtcNow.AddHours(2));
 
         var dirty = await market.OccAsync("audit");
 

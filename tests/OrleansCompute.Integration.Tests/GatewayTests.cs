@@ -73,7 +73,7 @@ public sealed class GatewayTests(MarketFixture market)
         var billed = LeaseBilling.OwedForTokens(pricePerMillion, reported, lease.Deposit);
         Assert.Equal(LeaseStatus.Settled, settled.Status);
         Assert.Equal(billed, settled.AmountOwed);
-        var onChain = await market.Escrow.GetLeaseAsync(lease.Id, tenant.Address);
+        var onChain = await market.OnChainAsync(lease.Id);
         Assert.Equal(billed, onChain!.Paid);
         Assert.Equal(lease.Deposit - billed, settled.Refunded);
         await market.AssertConservedAsync();
@@ -216,6 +216,8 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.NotNull(due);
         Assert.Equal("voucher_required", due.Code);
         var amount = due.Json.GetProperty("error").GetProperty("amount_to_sign").GetString();
+        var funded = await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default);
+        Assert.Equal(funded.Channel, due.Json.GetProperty("error").GetProperty("channel_to_sign").GetUInt32());
         Assert.Equal(HttpStatusCode.PaymentRequired, (await PostAsync(apiKey, "/v1/completions", request)).Status);
 
         // The CLI signs with the lease's session key; the lease goes on, and settlement pays the voucher on chain.
@@ -225,7 +227,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(HttpStatusCode.OK, (await PostAsync(apiKey, "/v1/completions", request)).Status);
         var settled = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
             l => l.Paid.ToString() == amount, TimeSpan.FromSeconds(20));
-        Assert.Equal(amount, (await market.Escrow.GetLeaseAsync(lease.Id, settled.VoucherSigner!))!.Paid.ToString());
+        Assert.Equal(amount, (await market.OnChainAsync(lease.Id))!.Paid.ToString());
 
         // occ infer pays by itself when the gateway asks for a voucher.
         for (var i = 0; i < 4; i++)
@@ -245,7 +247,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.True(ended.ExitCode == 0, ended.ToString());
         var final = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
         Assert.Equal(LeaseStatus.Settled, final.Status);
-        var onChain = (await market.Escrow.GetLeaseAsync(lease.Id, final.VoucherSigner!))!;
+        var onChain = (await market.OnChainAsync(lease.Id))!;
         Assert.Equal(final.AmountOwed, onChain.Paid);
         Assert.Equal(toppedUp.Escrowed - final.AmountOwed, final.Refunded);
         await market.AssertConservedAsync();

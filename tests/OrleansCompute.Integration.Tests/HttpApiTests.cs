@@ -80,9 +80,9 @@ public sealed class HttpApiTests(MarketFixture market)
         var signer = new VoucherSigner(market.Devnet.ChainId, market.Devnet.EscrowAddress);
         var owed = ended.VoucherToSign!.Amount;
 
-        var tooMuch = signer.Sign(tenant.PrivateKey, ended.Id, owed + Credits.FromUnits(1), isFinal: true);
-        var wrongKey = signer.Sign(market.Wallets[0].PrivateKey, ended.Id, owed, isFinal: true);
-        var otherEscrow = new VoucherSigner(market.Devnet.ChainId, market.Devnet.CreditAddress).Sign(tenant.PrivateKey, ended.Id, owed, isFinal: true);
+        var tooMuch = signer.Sign(tenant.PrivateKey, ended.Id, ended.Channel!.Value, owed + Credits.FromUnits(1), isFinal: true);
+        var wrongKey = signer.Sign(market.Wallets[0].PrivateKey, ended.Id, ended.Channel!.Value, owed, isFinal: true);
+        var otherEscrow = new VoucherSigner(market.Devnet.ChainId, market.Devnet.CreditAddress).Sign(tenant.PrivateKey, ended.Id, ended.Channel!.Value, owed, isFinal: true);
 
         Assert.Equal("amount", (await Assert.ThrowsAsync<ApiException>(() => api.SubmitVoucherAsync(leaseId, tooMuch, tenant.PrivateKey, default))).Field);
         Assert.Equal("signature", (await Assert.ThrowsAsync<ApiException>(() => api.SubmitVoucherAsync(leaseId, wrongKey, tenant.PrivateKey, default))).Field);
@@ -90,12 +90,12 @@ public sealed class HttpApiTests(MarketFixture market)
         var untouched = await api.GetLeaseAsync(leaseId, default);
         Assert.Equal(LeaseStatus.Ended, untouched.Status);
         Assert.Null(untouched.FinalVoucher);
-        Assert.False((await market.Escrow.GetLeaseAsync(ended.Id, tenant.Address))!.Closed);
+        Assert.False((await market.OnChainAsync(ended.Id))!.Closed);
 
-        await api.SubmitVoucherAsync(leaseId, signer.Sign(tenant.PrivateKey, ended.Id, owed, isFinal: true), tenant.PrivateKey, default);
+        await api.SubmitVoucherAsync(leaseId, signer.Sign(tenant.PrivateKey, ended.Id, ended.Channel!.Value, owed, isFinal: true), tenant.PrivateKey, default);
         var settled = await Eventually.WaitForAsync(() => api.GetLeaseAsync(leaseId, default), l => l.Status == LeaseStatus.Settled);
         Assert.Equal(owed, settled.Paid);
-        Assert.Equal(owed, (await market.Escrow.GetLeaseAsync(ended.Id, tenant.Address))!.Paid);
+        Assert.Equal(owed, (await market.OnChainAsync(ended.Id))!.Paid);
         await market.AssertConservedAsync();
     }
 

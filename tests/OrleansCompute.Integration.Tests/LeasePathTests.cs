@@ -15,7 +15,7 @@ public sealed class LeasePathTests(MarketFixture market)
     public async Task Lease_is_funded_from_the_tenant_wallet_then_ended_settled_and_the_rest_refunded_on_chain()
     {
         var tenant = market.Wallets[0];
-        var tenantBefore = await market.Escrow.Credit.BalanceOfAsync(tenant.Address);
+        var tenantBefore = await market.TenantHoldsAsync(tenant.Address);
 
         var created = await market.OccAsync("lease", "create", "--kind", "trainium2", "--slots", "1", "--hours", "1", "--tenant", tenant.Name, "--json");
         Assert.True(created.ExitCode == 0, created.ToString());
@@ -24,7 +24,7 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal("neuron-cloud/trn2-use1", lease.PoolKey);
         Assert.Equal(Credits.FromCredits(2.60m), lease.Deposit);
 
-        var escrow = await market.Escrow.GetLeaseAsync(lease.Id, tenant.Address);
+        var escrow = await market.OnChainAsync(lease.Id);
         Assert.NotNull(escrow);
         Assert.Equal(lease.Deposit, escrow.Deposit);
         Assert.Equal(tenant.Address, escrow.Tenant, ignoreCase: true);
@@ -46,16 +46,55 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal(lease.Deposit - settled.AmountOwed, settled.Refunded);
 
         // What the chain says, independently of the grains.
-        var closed = await market.Escrow.GetLeaseAsync(lease.Id, tenant.Address);
+        var closed = await market.OnChainAsync(lease.Id);
         Assert.True(closed!.Closed);
         Assert.Equal(settled.AmountOwed, closed.Paid);
         Assert.Equal(providerBefore + settled.AmountOwed, await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!));
-        Assert.Equal(tenantBefore - settled.AmountOwed, await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        Assert.Equal(tenantBefore - settled.AmountOwed, await market.TenantHoldsAsync(tenant.Address));
+        Assert.Contains("escrow balance", ended.Json.GetRawText() + (await market.OccAsync("lease", "show", LeaseIds.Format(lease.Id))).Output);
         await market.AssertConservedAsync();
 
         // And what a second, independent client (cast) reads from the contract.
         var castBalance = await CastCallAsync(market.Devnet.EscrowAddress, "providerBalance(address)(uint256)", lease.ProviderAddress!);
         Assert.StartsWith((providerBefore + settled.AmountOwed).Units.ToString(), castBalance);
+    }
+
+    [Fact]
+    public async Task The_refund_of_an_ended_lease_waits_in_the_tenants_escrow_balance_funds_its_next_lease_and_can_be_withdrawn()
+    {
+        var tenant = market.Wallets[3];
+        var first = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(first.Json.GetProperty("lease").GetProperty("id").GetGuid()), "--tenant", tenant.Name, "--json");
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var refunded = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!.Refunded;
+        Assert.True(refunded > Credits.Zero);
+
+        var shown = await market.OccAsync("balance", "--tenant", tenant.Name, "--json");
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        var inEscrow = shown.Json.GetProperty("escrowBalance").Deserialize<Credits>(ApiJson.Options);
+        Assert.True(inEscrow >= refunded, $"{inEscrow} in the escrow balance, {refunded} refunded");
+
+        // The next lease draws on the balance before the wallet.
+        var wallet = await market.Escrow.Credit.BalanceOfAsync(tenant.Address);
+        var second = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var deposit = second.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!.Deposit;
+        var drawn = deposit <= inEscrow ? deposit : inEscrow;
+        Assert.Equal(inEscrow - drawn, await market.Escrow.GetTenantBalanceAsync(tenant.Address));
+        Assert.Equal(wallet - (deposit - drawn), await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        var secondEnded = await market.OccAsync("lease", "end", LeaseIds.Format(second.Json.GetProperty("lease").GetProperty("id").GetGuid()), "--tenant", tenant.Name);
+        Assert.True(secondEnded.ExitCode == 0, secondEnded.ToString());
+
+        var holds = await market.TenantHoldsAsync(tenant.Address);
+        var withdrawn = await market.OccAsync("balance", "withdraw", "--tenant", tenant.Name);
+        Assert.True(withdrawn.ExitCode == 0, withdrawn.ToString());
+        Assert.Equal(Credits.Zero, await market.Escrow.GetTenantBalanceAsync(tenant.Address));
+        Assert.Equal(holds, await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        var again = await market.OccAsync("balance", "withdraw", "--tenant", tenant.Name);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("nothing in the escrow", again.Error);
+        await market.AssertConservedAsync();
     }
 
     [Fact]
@@ -67,13 +106,13 @@ public sealed class LeasePathTests(MarketFixture market)
         using var copycatSender = new OrleansCompute.Chain.Signing.TransactionSender(rpc, copycat.PrivateKey, market.Devnet.ChainId);
         using var tenantSender = new OrleansCompute.Chain.Signing.TransactionSender(rpc, tenant.PrivateKey, market.Devnet.ChainId);
 
-        await market.Escrow.ApproveAndOpenLeaseAsync(copycatSender, reserved.Id, reserved.ProviderAddress!, Credits.FromUnits(1), reserved.EscrowExpiry!.Value);
-        await market.Escrow.ApproveAndOpenLeaseAsync(tenantSender, reserved.Id, reserved.ProviderAddress!, reserved.Deposit, reserved.EscrowExpiry!.Value);
+        var copied = await market.Escrow.OpenLeaseAsync(copycatSender, reserved.Id, reserved.ProviderAddress!, Credits.FromUnits(1), reserved.EscrowExpiry!.Value);
+        await market.Escrow.OpenLeaseAsync(tenantSender, reserved.Id, reserved.ProviderAddress!, reserved.Deposit, reserved.EscrowExpiry!.Value);
 
         var active = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(reserved.Id), default), l => l.Status != LeaseStatus.Reserved);
         Assert.Equal(LeaseStatus.Active, active.Status);
-        Assert.Equal(reserved.Deposit, (await market.Escrow.GetLeaseAsync(reserved.Id, tenant.Address))!.Deposit);
-        Assert.Equal(Credits.FromUnits(1), (await market.Escrow.GetLeaseAsync(reserved.Id, copycat.Address))!.Deposit);
+        Assert.Equal(reserved.Deposit, (await market.OnChainAsync(reserved.Id))!.Deposit);
+        Assert.Equal(Credits.FromUnits(1), (await market.Escrow.GetLeaseAsync(reserved.Id, copycat.Address, copied.Channel))!.Deposit);
     }
 
     [Fact]
@@ -89,7 +128,7 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("NotYourLease", refused.Error);
         Assert.Equal(LeaseStatus.Active, (await market.Api.GetLeaseAsync(LeaseIds.Format(leaseId), default)).Status);
-        Assert.False((await market.Escrow.GetLeaseAsync(leaseId, owner.Address))!.Closed);
+        Assert.False((await market.OnChainAsync(leaseId))!.Closed);
 
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(leaseId), "--tenant", owner.Name);
         Assert.True(ended.ExitCode == 0, ended.ToString());
@@ -113,7 +152,7 @@ public sealed class LeasePathTests(MarketFixture market)
     public async Task A_block_booked_ahead_is_funded_and_waits_and_ending_it_before_its_start_refunds_everything()
     {
         var tenant = market.Wallets[1];
-        var before = await market.Escrow.Credit.BalanceOfAsync(tenant.Address);
+        var before = await market.TenantHoldsAsync(tenant.Address);
 
         var created = await market.OccAsync("lease", "create", "--kind", "mi300x", "--hours", "2", "--start", "+3h", "--tenant", tenant.Name, "--json");
 
@@ -121,14 +160,14 @@ public sealed class LeasePathTests(MarketFixture market)
         var block = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
         Assert.Equal(LeaseStatus.Funded, block.Status);
         Assert.True(block.StartsAt > DateTimeOffset.UtcNow.AddHours(2.9));
-        Assert.Equal(block.Deposit, (await market.Escrow.GetLeaseAsync(block.Id, tenant.Address))!.Deposit);
+        Assert.Equal(block.Deposit, (await market.OnChainAsync(block.Id))!.Deposit);
 
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(block.Id), "--tenant", tenant.Name, "--json");
 
         Assert.True(ended.ExitCode == 0, ended.ToString());
         var settled = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
         Assert.Equal((LeaseStatus.Settled, Credits.Zero, block.Deposit), (settled.Status, settled.Paid, settled.Refunded));
-        Assert.Equal(before, await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        Assert.Equal(before, await market.TenantHoldsAsync(tenant.Address));
         await market.AssertConservedAsync();
     }
 
@@ -156,7 +195,7 @@ public sealed class LeasePathTests(MarketFixture market)
         var tenant = market.Wallets[3];
         var freeBefore = await market.FreeSlotsAsync("gpu-hub/h100-euw1");
         var leasesBefore = (await market.Api.ListLeasesAsync(tenant.PrivateKey, default)).Count;
-        var balanceBefore = await market.Escrow.Credit.BalanceOfAsync(tenant.Address);
+        var balanceBefore = await market.TenantHoldsAsync(tenant.Address);
         string[] withTenant = args.Contains("--tenant") ? args : [.. args, "--tenant", tenant.Name];
 
         var refused = await market.OccAsync(["lease", "create", .. withTenant]);
@@ -166,7 +205,7 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal("", refused.Output);
         Assert.Equal(freeBefore, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
         Assert.Equal(leasesBefore, (await market.Api.ListLeasesAsync(tenant.PrivateKey, default)).Count);
-        Assert.Equal(balanceBefore, await market.Escrow.Credit.BalanceOfAsync(tenant.Address));
+        Assert.Equal(balanceBefore, await market.TenantHoldsAsync(tenant.Address));
     }
 
     private async Task<string> CastCallAsync(string contract, string signature, params string[] args)

@@ -72,7 +72,7 @@ public sealed class SettlementFaultTests(MarketFixture market)
             Assert.True(result.ExitCode == 0, $"{fault}: {result}");
             var settled = result.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
             Assert.Equal(LeaseStatus.Settled, settled.Status);
-            var onChain = (await market.Escrow.GetLeaseAsync(lease.Id, lease.Tenant))!;
+            var onChain = (await market.OnChainAsync(lease.Id))!;
             Assert.True(onChain.Closed);
             Assert.Equal(settled.AmountOwed, onChain.Paid);
             Assert.Equal(settled.AmountOwed, settled.Paid);
@@ -111,7 +111,7 @@ public sealed class SettlementFaultTests(MarketFixture market)
         var depth = (int)(head - settlementBlocks.Min() + 1);
 
         await new AnvilCheats(rpc).ReorgAsync(depth);
-        foreach (var lease in ended) Assert.False((await market.Escrow.GetLeaseAsync(lease.Id, lease.Tenant))!.Closed);
+        foreach (var lease in ended) Assert.False((await market.OnChainAsync(lease.Id))!.Closed);
         var chain = await Eventually.WaitForAsync(() => market.Api.GetChainAsync(CancellationToken.None),
             status => status.GetProperty("watcherReorganizations").GetInt32() >= 1);
         Assert.True(chain.GetProperty("lastReorganization").GetProperty("depth").GetInt64() >= depth, chain.ToString());
@@ -125,7 +125,7 @@ public sealed class SettlementFaultTests(MarketFixture market)
 
         foreach (var lease in settled)
         {
-            var onChain = (await market.Escrow.GetLeaseAsync(lease.Id, lease.Tenant))!;
+            var onChain = (await market.OnChainAsync(lease.Id))!;
             Assert.True(onChain.Closed);
             Assert.Equal(lease.AmountOwed, onChain.Paid);
             Assert.Equal((lease.AmountOwed, lease.Deposit - lease.AmountOwed), (lease.Paid, lease.Refunded));

@@ -6,13 +6,16 @@ import {LeaseEscrow} from "../../src/LeaseEscrow.sol";
 import {TestBase} from "../utils/TestBase.sol";
 import {Vm} from "../utils/Vm.sol";
 
-/// @dev Drives the escrow with bounded operations by a few tenants, session keys and providers: opens, top-ups,
-/// vouchers one by one and in batches (mixed with stale, over-deposit and forged items), refunds, withdrawals,
-/// fee changes, pauses and time. It keeps ghost totals of every credit flow and, after each call, checks what
-/// can only be seen between two states: paid never decreases, closed leases stay closed, net + fee == delta.
+/// @dev Drives the escrow with bounded operations by a few tenants, session keys and providers on a few channels
+/// each, so that channels are recycled often: opens (plain and session-key, drawing on tenant balances or pulling),
+/// attempts to reopen a channel with a stale id, deposits, balance withdrawals, top-ups, vouchers one by one and in
+/// batches (mixed with stale, over-deposit, forged and superseded-lease items), refunds, provider withdrawals, fee
+/// changes, pauses and time. It keeps ghost totals of every credit flow and, after each call, checks what can only
+/// be seen between two states: paid never decreases, closed (and superseded) leases stay closed, net + fee == delta.
 contract LeaseEscrowHandler is TestBase {
     uint256 internal constant TENANTS = 3;
     uint256 internal constant PROVIDERS = 5;
+    uint256 internal constant CHANNELS = 3;
     uint256 internal constant MAX_DEPOSIT = 1_000e6;
     bytes32 internal constant SETTLED_TOPIC = keccak256("Settled(bytes)");
 
@@ -24,20 +27,26 @@ contract LeaseEscrowHandler is TestBase {
         address signer;
         uint256 signerKey;
         uint256 leaseId;
+        uint256 channel;
         address tenant;
-        uint256 maxSigned; // the highest amount its signer ever signed
+        uint256 maxSigned; // the highest amount its signer ever signed for it
         uint256 lastPaid;
+        uint256 lastDeposit;
         bool wasClosed;
+        bool superseded; // a later lease took its channel
     }
 
     Lease[] internal _leases;
-    uint256 internal _nextLeaseId = 1;
+    mapping(address signer => mapping(uint256 channel => uint256 indexPlusOne)) internal _current;
+    uint64 internal _lastTag;
 
-    uint256 public ghostIn; // deposits and top-ups
-    uint256 public ghostRefunded; // deposit - paid of every lease when it closed
+    uint256 public ghostIn; // credits pulled in: deposits, and the shortfalls of opens and top-ups
+    uint256 public ghostCreditedToBalances; // deposit - paid of every lease when it closed
+    uint256 public ghostDeposited; // deposit() into balances
+    uint256 public ghostDrawn; // taken from balances by opens and top-ups
+    uint256 public ghostTenantWithdrawn;
     uint256 public ghostWithdrawn; // by providers
     uint256 public ghostFeesWithdrawn;
-    uint256 public forgedVouchersPaid;
 
     constructor(LeaseEscrow escrow_, ComputeCredit credit_, address admin_) {
         escrow = escrow_;
@@ -81,43 +90,113 @@ contract LeaseEscrowHandler is TestBase {
 
     // ---- operations ----
 
-    function openLease(uint256 tenantSeed, uint256 providerSeed, uint256 deposit, uint256 lifetime, bool withSessionKey)
-        external
-        checked
-    {
+    function openLease(
+        uint256 tenantSeed,
+        uint256 providerSeed,
+        uint256 channelSeed,
+        uint256 amount,
+        uint256 lifetime,
+        bool withSessionKey
+    ) external checked {
         if (escrow.paused()) return;
-        deposit = bound(deposit, 1, MAX_DEPOSIT);
-        uint256 expiry = vm.getBlockTimestamp() + bound(lifetime, 1, 3 days);
-        uint256 key = tenantKey(tenantSeed);
-        address leaseTenant = vm.addr(key);
-        uint256 leaseId = _nextLeaseId++;
-        uint256 signerKey = key;
-        if (withSessionKey) {
-            signerKey = sessionKeyOf(tenantSeed);
-            (bytes32 r, bytes32 vs) = _signCompact(signerKey, escrow.hashSessionKey(leaseTenant, leaseId));
-            vm.prank(leaseTenant);
-            escrow.openLeaseWithSessionKey(
-                leaseId, providerAt(providerSeed), deposit, expiry, vm.addr(signerKey), r, vs
-            );
+        _openLease(
+            tenantSeed,
+            withSessionKey ? sessionKeyOf(tenantSeed) : tenantKey(tenantSeed),
+            channelSeed % CHANNELS,
+            providerAt(providerSeed),
+            bound(amount, 1, MAX_DEPOSIT),
+            vm.getBlockTimestamp() + bound(lifetime, 1, 3 days)
+        );
+    }
+
+    function _openLease(
+        uint256 tenantSeed,
+        uint256 signerKey,
+        uint256 channel,
+        address provider,
+        uint256 amount,
+        uint256 expiry
+    ) internal {
+        uint256 previous = _current[vm.addr(signerKey)][channel];
+        if (previous != 0 && !_leases[previous - 1].wasClosed) return; // the channel's lease is still open
+
+        // The market's ids: a growing tag (high 64 bits), a random low half.
+        uint256 leaseId = (uint256(++_lastTag) << 64) | uint64(uint256(keccak256(abi.encode(channel, amount, expiry))));
+        address leaseTenant = tenantAt(tenantSeed);
+        uint256 balance = escrow.tenantBalance(leaseTenant);
+        uint256 drawn = balance < amount ? balance : amount;
+        _openAs(leaseTenant, signerKey, leaseId, channel, provider, amount, expiry);
+        require(escrow.tenantBalance(leaseTenant) == balance - drawn, "open draws on the balance first");
+        if (previous != 0) _leases[previous - 1].superseded = true;
+        _leases.push(Lease(vm.addr(signerKey), signerKey, leaseId, channel, leaseTenant, 0, 0, amount, false, false));
+        _current[vm.addr(signerKey)][channel] = _leases.length;
+        ghostDrawn += drawn;
+        ghostIn += amount - drawn;
+    }
+
+    function _openAs(
+        address leaseTenant,
+        uint256 signerKey,
+        uint256 leaseId,
+        uint256 channel,
+        address provider,
+        uint256 amount,
+        uint256 expiry
+    ) internal {
+        address signer = vm.addr(signerKey);
+        vm.startPrank(leaseTenant);
+        if (signer != leaseTenant) {
+            (bytes32 r, bytes32 vs) = _signCompact(signerKey, escrow.hashSessionKey(leaseTenant, leaseId, channel));
+            escrow.openLeaseWithSessionKey(leaseId, channel, provider, amount, expiry, signer, r, vs);
         } else {
-            vm.prank(leaseTenant);
-            escrow.openLease(leaseId, providerAt(providerSeed), deposit, expiry);
+            escrow.openLease(leaseId, channel, provider, amount, expiry);
         }
-        _leases.push(Lease(vm.addr(signerKey), signerKey, leaseId, leaseTenant, 0, 0, false));
-        ghostIn += deposit;
+        vm.stopPrank();
+    }
+
+    /// @dev A closed or superseded lease's id can never open again, on its channel or by another tenant's hand.
+    function reopenStale(uint256 leaseSeed) external checked {
+        if (_leases.length == 0 || escrow.paused()) return;
+        Lease storage lease = _leases[leaseSeed % _leases.length];
+        if (!lease.wasClosed || lease.signer != vm.addr(tenantKey(0)) && lease.signer != lease.tenant) return;
+        vm.prank(lease.tenant);
+        try escrow.openLease(lease.leaseId, lease.channel, providerAt(0), 1, vm.getBlockTimestamp() + 1) {
+            revert("a closed lease's id opened again");
+        } catch {}
+    }
+
+    function deposit(uint256 tenantSeed, uint256 amount) external checked {
+        amount = bound(amount, 1, MAX_DEPOSIT);
+        vm.prank(tenantAt(tenantSeed));
+        escrow.deposit(amount);
+        ghostIn += amount;
+        ghostDeposited += amount;
+    }
+
+    function withdrawBalance(uint256 tenantSeed) external checked {
+        address leaseTenant = tenantAt(tenantSeed);
+        uint256 balance = escrow.tenantBalance(leaseTenant);
+        if (balance == 0) return;
+        uint256 before = credit.balanceOf(leaseTenant);
+        vm.prank(leaseTenant);
+        escrow.withdrawBalance();
+        require(credit.balanceOf(leaseTenant) == before + balance, "the whole balance is paid out");
+        ghostTenantWithdrawn += balance;
     }
 
     function topUp(uint256 leaseSeed, uint256 amount) external checked {
         if (_leases.length == 0 || escrow.paused()) return;
         Lease storage lease = _leases[leaseSeed % _leases.length];
-        (,, uint256 deposit,, uint64 expiry, bool closed) = escrow.lease(lease.signer, lease.leaseId);
-        if (closed || vm.getBlockTimestamp() > expiry || deposit >= escrow.MAX_DEPOSIT()) return;
-        amount = bound(
-            amount, 1, escrow.MAX_DEPOSIT() - deposit < MAX_DEPOSIT ? escrow.MAX_DEPOSIT() - deposit : MAX_DEPOSIT
-        );
+        (,, uint256 leaseDeposit,, uint64 expiry, bool closed) = _view(lease);
+        if (closed || vm.getBlockTimestamp() > expiry || leaseDeposit >= escrow.MAX_DEPOSIT()) return;
+        uint256 room = escrow.MAX_DEPOSIT() - leaseDeposit;
+        amount = bound(amount, 1, room < MAX_DEPOSIT ? room : MAX_DEPOSIT);
+        uint256 balance = escrow.tenantBalance(lease.tenant);
+        uint256 drawn = balance < amount ? balance : amount;
         vm.prank(lease.tenant);
-        escrow.topUp(lease.signer, lease.leaseId, amount);
-        ghostIn += amount;
+        escrow.topUp(lease.signer, lease.channel, lease.leaseId, amount);
+        ghostDrawn += drawn;
+        ghostIn += amount - drawn;
     }
 
     function settle(uint256 leaseSeed, uint256 amount, bool isFinal) external checked {
@@ -125,12 +204,13 @@ contract LeaseEscrowHandler is TestBase {
         Lease storage lease = _leases[leaseSeed % _leases.length];
         (bool valid, uint256 voucherAmount) = _validAmount(lease, amount, isFinal);
         if (!valid) return;
-        (bytes32 r, bytes32 vs) = _signVoucher(lease, voucherAmount, isFinal);
+        (bytes32 r, bytes32 vs) = _signVoucher(lease.signerKey, lease.leaseId, lease.channel, voucherAmount, isFinal);
         _signed(lease, voucherAmount);
-        escrow.settle(lease.leaseId, voucherAmount, isFinal, r, vs);
+        escrow.settle(lease.leaseId, lease.channel, voucherAmount, isFinal, r, vs);
     }
 
-    /// @dev A batch of up to 6 items: mostly valid vouchers, plus stale ones, ones above the deposit and forged ones.
+    /// @dev A batch of up to 6 items: mostly valid vouchers, plus stale ones, ones above the deposit, forged ones,
+    /// ones pointed at another channel and vouchers of leases a later lease replaced on their channel.
     function settleBatch(uint256 seed, uint256 count) external checked {
         if (_leases.length == 0) return;
         count = bound(count, 1, 6);
@@ -140,26 +220,32 @@ contract LeaseEscrowHandler is TestBase {
             Lease storage lease = _leases[word % _leases.length];
             bool isFinal = (word >> 64) % 4 == 0;
             uint256 kind = (word >> 72) % 8;
-            uint256 amount = word >> 80;
+            uint256 amount = (word >> 80) % (2 * MAX_DEPOSIT);
             if (kind == 0) {
                 // Forged: someone else's key signs an arbitrary amount.
                 uint256 forger = bound(word >> 128, 1, SECP256K1_N - 1);
                 if (forger == lease.signerKey) forger = forger == 1 ? 2 : 1;
-                items = bytes.concat(items, _packed(lease.leaseId, amount % (2 * MAX_DEPOSIT), isFinal, forger));
+                items = bytes.concat(items, _packed(lease.leaseId, lease.channel, amount, isFinal, forger));
                 continue;
             }
             if (kind == 1) {
-                // Any amount the signer signs, valid or not: it counts as signed.
-                amount = amount % (2 * MAX_DEPOSIT);
-                if (_pendingIn(lease, items) != type(uint256).max) continue;
+                // Any amount the signer signs, valid or not (for a superseded lease: an old voucher): it counts as
+                // signed for this lease only.
+                if (_pendingIn(lease, items)) continue;
                 _signed(lease, amount);
-                items = bytes.concat(items, _packed(lease.leaseId, amount, isFinal, lease.signerKey));
+                items = bytes.concat(items, _packed(lease.leaseId, lease.channel, amount, isFinal, lease.signerKey));
                 continue;
             }
-            (bool valid, uint256 voucherAmount) = _validAmountAfter(lease, amount, isFinal, items);
-            if (!valid) continue;
+            if (kind == 2) {
+                // Signed by the lease's signer, but for a channel the lease is not on: it must pay nothing.
+                uint256 otherChannel = (lease.channel + 1 + (word >> 200) % (CHANNELS - 1)) % CHANNELS;
+                items = bytes.concat(items, _packed(lease.leaseId, otherChannel, amount, isFinal, lease.signerKey));
+                continue;
+            }
+            (bool valid, uint256 voucherAmount) = _validAmount(lease, amount, isFinal);
+            if (!valid || _pendingIn(lease, items)) continue;
             _signed(lease, voucherAmount);
-            items = bytes.concat(items, _packed(lease.leaseId, voucherAmount, isFinal, lease.signerKey));
+            items = bytes.concat(items, _packed(lease.leaseId, lease.channel, voucherAmount, isFinal, lease.signerKey));
         }
         if (items.length == 0) return;
         vm.recordLogs();
@@ -170,11 +256,15 @@ contract LeaseEscrowHandler is TestBase {
     function refund(uint256 leaseSeed) external checked {
         if (_leases.length == 0) return;
         Lease storage lease = _leases[leaseSeed % _leases.length];
-        (,, uint256 deposit, uint256 paid, uint64 expiry, bool closed) = escrow.lease(lease.signer, lease.leaseId);
+        (,, uint256 leaseDeposit, uint256 paid, uint64 expiry, bool closed) = _view(lease);
         if (closed || vm.getBlockTimestamp() <= expiry + escrow.claimWindow()) return;
-        uint256 before = credit.balanceOf(lease.tenant);
-        escrow.refund(lease.signer, lease.leaseId);
-        require(credit.balanceOf(lease.tenant) == before + deposit - paid, "the refund goes to the tenant");
+        uint256 balanceBefore = escrow.tenantBalance(lease.tenant);
+        uint256 tokensBefore = credit.balanceOf(lease.tenant);
+        escrow.refund(lease.signer, lease.channel, lease.leaseId);
+        require(
+            escrow.tenantBalance(lease.tenant) == balanceBefore + leaseDeposit - paid, "the refund goes to the balance"
+        );
+        require(credit.balanceOf(lease.tenant) == tokensBefore, "a refund moves no tokens");
     }
 
     function withdraw(uint256 providerSeed) external checked {
@@ -211,23 +301,27 @@ contract LeaseEscrowHandler is TestBase {
 
     // ---- checks between two states ----
 
-    /// @dev After each operation: paid never decreases, closed stays closed, what providers and fees gained is
-    /// exactly what leases newly paid, and each lease closing owes its tenant deposit - paid.
+    /// @dev After each operation: paid never decreases, closed and superseded leases stay closed, what providers
+    /// and fees gained is exactly what leases newly paid, and each lease closing credits its tenant deposit - paid.
     modifier checked() {
         uint256 owedAndFeesBefore = escrow.totalOwed() + escrow.feesAccrued() + ghostWithdrawn + ghostFeesWithdrawn;
         _;
         uint256 newlyPaid;
         for (uint256 i; i < _leases.length; ++i) {
             Lease storage lease = _leases[i];
-            (,,, uint256 paid,, bool closed) = escrow.lease(lease.signer, lease.leaseId);
+            (address leaseTenant,, uint256 leaseDeposit, uint256 paid,, bool closed) = _view(lease);
+            if (lease.superseded) {
+                require(closed && leaseTenant == address(0) && paid == 0, "a superseded lease reads as closed");
+                require(lease.wasClosed, "only a closed lease is superseded");
+                continue;
+            }
             require(paid >= lease.lastPaid, "paid decreased");
             require(closed || !lease.wasClosed, "a closed lease reopened");
+            require(leaseDeposit >= lease.lastDeposit, "deposit decreased");
             newlyPaid += paid - lease.lastPaid;
-            if (closed && !lease.wasClosed) {
-                (,, uint256 deposit,,,) = escrow.lease(lease.signer, lease.leaseId);
-                ghostRefunded += deposit - paid; // what closing must have sent back
-            }
+            if (closed && !lease.wasClosed) ghostCreditedToBalances += leaseDeposit - paid;
             lease.lastPaid = paid;
+            lease.lastDeposit = leaseDeposit;
             lease.wasClosed = closed;
         }
         require(
@@ -239,8 +333,11 @@ contract LeaseEscrowHandler is TestBase {
 
     // ---- helpers ----
 
-    /// @dev Per provider run of a Settled event: net + fee is the sum of its items' new payments, and each item's
-    /// paid is the lease's stored paid.
+    function _view(Lease storage lease) internal view returns (address, address, uint256, uint256, uint64, bool) {
+        return escrow.lease(lease.signer, lease.channel, lease.leaseId);
+    }
+
+    /// @dev Per provider run of a Settled event: the fee is the fee rate of net + fee, and the records are well formed.
     function _checkRuns(Vm.Log[] memory logs) internal view {
         for (uint256 l; l < logs.length; ++l) {
             if (logs[l].topics[0] != SETTLED_TOPIC || logs[l].emitter != address(escrow)) continue;
@@ -251,7 +348,7 @@ contract LeaseEscrowHandler is TestBase {
                 uint256 net = _uint(records, at + 6, 8);
                 uint256 fee = _uint(records, at + 14, 8);
                 require(fee == (net + fee) * escrow.feeBps() / 10_000, "fee is the fee rate of the run");
-                at += 22 + 38 * items;
+                at += 22 + 30 * items;
             }
             require(at == records.length, "records well formed");
         }
@@ -264,48 +361,50 @@ contract LeaseEscrowHandler is TestBase {
     }
 
     function _validAmount(Lease storage lease, uint256 amount, bool isFinal) internal view returns (bool, uint256) {
-        (,, uint256 deposit, uint256 paid, uint64 expiry, bool closed) = escrow.lease(lease.signer, lease.leaseId);
+        if (lease.superseded) return (false, 0);
+        (,, uint256 leaseDeposit, uint256 paid, uint64 expiry, bool closed) = _view(lease);
         if (closed || vm.getBlockTimestamp() > expiry + escrow.claimWindow()) return (false, 0);
         uint256 lowest = isFinal ? paid : paid + 1;
-        if (lowest > deposit) return (false, 0);
-        return (true, bound(amount, lowest, deposit));
+        if (lowest > leaseDeposit) return (false, 0);
+        return (true, bound(amount, lowest, leaseDeposit));
     }
 
-    /// @dev Like _validAmount, but above any voucher for the same lease already in `items`.
-    function _validAmountAfter(Lease storage lease, uint256 amount, bool isFinal, bytes memory items)
-        internal
-        view
-        returns (bool, uint256)
-    {
-        (bool valid, uint256 voucherAmount) = _validAmount(lease, amount, isFinal);
-        if (!valid || _pendingIn(lease, items) != type(uint256).max) return (false, 0);
-        return (true, voucherAmount);
-    }
-
-    /// @dev type(uint256).max when `items` has no voucher for the lease yet.
-    function _pendingIn(Lease storage lease, bytes memory items) internal view returns (uint256) {
-        for (uint256 at; at + 87 <= items.length; at += 87) {
-            if (_uint(items, at, 16) == lease.leaseId) return _uint(items, at + 17, 6);
+    /// @dev Whether `items` already has a voucher for the lease (two for one lease must increase; keep one).
+    function _pendingIn(Lease storage lease, bytes memory items) internal view returns (bool) {
+        for (uint256 at; at + 91 <= items.length; at += 91) {
+            if (_uint(items, at, 16) == lease.leaseId) return true;
         }
-        return type(uint256).max;
+        return false;
     }
 
     function _signed(Lease storage lease, uint256 amount) internal {
         if (amount > lease.maxSigned) lease.maxSigned = amount;
     }
 
-    function _packed(uint256 leaseId, uint256 amount, bool isFinal, uint256 key) internal view returns (bytes memory) {
-        bytes32 digest = escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: leaseId, amount: amount, isFinal: isFinal}));
-        (bytes32 r, bytes32 vs) = _signCompact(key, digest);
-        // Both casts are the packed widths: ids are counters, amounts below 2 * MAX_DEPOSIT.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return abi.encodePacked(uint128(leaseId), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs);
+    function _packed(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal, uint256 key)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (bytes32 r, bytes32 vs) = _signVoucher(key, leaseId, channel, amount, isFinal);
+        // The casts are the packed widths: ids are 128-bit, channels small, amounts below 2 * MAX_DEPOSIT.
+        // forge-lint: disable-start(unsafe-typecast)
+        return abi.encodePacked(
+            uint128(leaseId), uint32(channel), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs
+        );
+        // forge-lint: disable-end(unsafe-typecast)
     }
 
-    function _signVoucher(Lease storage lease, uint256 amount, bool isFinal) internal view returns (bytes32, bytes32) {
+    function _signVoucher(uint256 key, uint256 leaseId, uint256 channel, uint256 amount, bool isFinal)
+        internal
+        view
+        returns (bytes32, bytes32)
+    {
         return _signCompact(
-            lease.signerKey,
-            escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: lease.leaseId, amount: amount, isFinal: isFinal}))
+            key,
+            escrow.hashVoucher(
+                LeaseEscrow.Voucher({leaseId: leaseId, channel: channel, amount: amount, isFinal: isFinal})
+            )
         );
     }
 

@@ -8,7 +8,9 @@ import {TestBase} from "./TestBase.sol";
 import {Vm} from "./Vm.sol";
 
 /// @dev A credit token, an escrow (owned by the test, 1% fee, one-day claim window), funded tenants who have
-/// approved it, and helpers to open leases, sign compact vouchers and pack batches.
+/// approved it, and helpers to open leases, sign compact vouchers and pack batches. Each lease a test opens with
+/// _open takes its signer's next fresh channel (0, 1, 2, ...) and the fixture remembers it, so tests can name leases
+/// by (signer, id) as before; _openOn picks the channel.
 abstract contract EscrowFixture is TestBase {
     uint256 internal constant TENANT_KEY = 0xA11CE;
     uint256 internal constant OTHER_TENANT_KEY = 0xB0B;
@@ -21,7 +23,8 @@ abstract contract EscrowFixture is TestBase {
     uint256 internal constant FEE_BPS = 100;
     uint256 internal constant DEPOSIT = 100e6; // 100 OCC
     uint256 internal constant TENANT_FUNDS = 1_000_000e6;
-    uint256 internal constant LEASE = 0xC0FFEE;
+    /// @dev Lease ids are 128-bit, like the market's Guids: a tag (the high 64 bits) and a low half.
+    uint256 internal constant LEASE = (uint256(1) << 64) | 0xC0FFEE;
 
     ComputeCredit internal credit;
     LeaseEscrow internal escrow;
@@ -52,6 +55,21 @@ abstract contract EscrowFixture is TestBase {
         _fund(stranger);
     }
 
+    // signer => lease id => channel + 1 (0: not opened through the fixture); signer => its next fresh channel.
+    mapping(address => mapping(uint256 => uint256)) internal _channels;
+    mapping(address => uint256) internal _nextChannel;
+
+    /// @dev The channel lease `leaseId` of `signer` was opened on, or else the signer's next fresh one.
+    function _channel(address signer, uint256 leaseId) internal view returns (uint256) {
+        uint256 stored = _channels[signer][leaseId];
+        return stored == 0 ? _nextChannel[signer] : stored - 1;
+    }
+
+    function _remember(address signer, uint256 leaseId, uint256 channel) internal {
+        _channels[signer][leaseId] = channel + 1;
+        if (channel >= _nextChannel[signer]) _nextChannel[signer] = channel + 1;
+    }
+
     function _fund(address account) internal {
         credit.mint(account, TENANT_FUNDS);
         vm.prank(account);
@@ -66,8 +84,20 @@ abstract contract EscrowFixture is TestBase {
         internal
         returns (bytes32 key)
     {
+        return _openOn(leaseId, _nextChannel[leaseTenant], leaseTenant, leaseProvider, deposit, expiry);
+    }
+
+    function _openOn(
+        uint256 leaseId,
+        uint256 channel,
+        address leaseTenant,
+        address leaseProvider,
+        uint256 deposit,
+        uint256 expiry
+    ) internal returns (bytes32 key) {
         vm.prank(leaseTenant);
-        key = escrow.openLease(leaseId, leaseProvider, deposit, expiry);
+        key = escrow.openLease(leaseId, channel, leaseProvider, deposit, expiry);
+        _remember(leaseTenant, leaseId, channel);
     }
 
     /// @dev Lease `leaseId`: `tenant` pays `provider`, DEPOSIT escrowed, expiring in an hour.
@@ -75,10 +105,16 @@ abstract contract EscrowFixture is TestBase {
         return _open(leaseId, tenant, provider, DEPOSIT, _expiry());
     }
 
-    function _openWithSessionKey(uint256 leaseId, address leaseTenant, uint256 key) internal returns (bytes32) {
-        (bytes32 r, bytes32 vs) = _signCompact(key, escrow.hashSessionKey(leaseTenant, leaseId));
+    function _openWithSessionKey(uint256 leaseId, address leaseTenant, uint256 key)
+        internal
+        returns (bytes32 leaseKey)
+    {
+        address signer = vm.addr(key);
+        uint256 channel = _nextChannel[signer];
+        (bytes32 r, bytes32 vs) = _signCompact(key, escrow.hashSessionKey(leaseTenant, leaseId, channel));
         vm.prank(leaseTenant);
-        return escrow.openLeaseWithSessionKey(leaseId, provider, DEPOSIT, _expiry(), vm.addr(key), r, vs);
+        leaseKey = escrow.openLeaseWithSessionKey(leaseId, channel, provider, DEPOSIT, _expiry(), signer, r, vs);
+        _remember(signer, leaseId, channel);
     }
 
     function _signCompact(uint256 key, bytes32 digest) internal pure returns (bytes32 r, bytes32 vs) {
@@ -86,42 +122,62 @@ abstract contract EscrowFixture is TestBase {
         return (r_, bytes32(uint256(s) | (uint256(v - 27) << 255)));
     }
 
-    function _voucherDigest(uint256 leaseId, uint256 amount, bool isFinal) internal view returns (bytes32) {
-        return escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: leaseId, amount: amount, isFinal: isFinal}));
+    function _voucherDigest(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal)
+        internal
+        view
+        returns (bytes32)
+    {
+        return escrow.hashVoucher(
+            LeaseEscrow.Voucher({leaseId: leaseId, channel: channel, amount: amount, isFinal: isFinal})
+        );
     }
 
+    /// @dev Signs with `key` a voucher for the lease `leaseId` of key's address, on the channel it was opened on.
     function _signVoucher(uint256 key, uint256 leaseId, uint256 amount, bool isFinal)
         internal
         view
         returns (bytes32 r, bytes32 vs)
     {
-        return _signCompact(key, _voucherDigest(leaseId, amount, isFinal));
+        return _signCompact(key, _voucherDigest(leaseId, _channel(vm.addr(key), leaseId), amount, isFinal));
     }
 
     /// @dev Signs a voucher with `key` and settles it alone.
     function _settleSigned(uint256 key, uint256 leaseId, uint256 amount, bool isFinal) internal {
         (bytes32 r, bytes32 vs) = _signVoucher(key, leaseId, amount, isFinal);
-        escrow.settle(leaseId, amount, isFinal, r, vs);
+        escrow.settle(leaseId, _channel(vm.addr(key), leaseId), amount, isFinal, r, vs);
     }
 
     function _settle(uint256 leaseId, uint256 amount, bool isFinal) internal {
         _settleSigned(TENANT_KEY, leaseId, amount, isFinal);
     }
 
-    /// @dev One packed settleBatch item, with the given signature.
-    function _itemWith(uint256 leaseId, uint256 amount, bool isFinal, bytes32 r, bytes32 vs)
+    /// @dev One packed settleBatch item, with the given channel and signature.
+    function _itemOn(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal, bytes32 r, bytes32 vs)
         internal
         pure
         returns (bytes memory)
     {
-        // Both casts are the packed format's widths; callers pass ids below 2^128 and amounts below 2^48.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return abi.encodePacked(uint128(leaseId), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs);
+        // The casts are the packed format's widths; callers pass ids below 2^128, channels below 2^32 and amounts
+        // below 2^48.
+        // forge-lint: disable-start(unsafe-typecast)
+        return abi.encodePacked(
+            uint128(leaseId), uint32(channel), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs
+        );
+        // forge-lint: disable-end(unsafe-typecast)
+    }
+
+    /// @dev One packed settleBatch item for the tenant's lease `leaseId`, with the given signature.
+    function _itemWith(uint256 leaseId, uint256 amount, bool isFinal, bytes32 r, bytes32 vs)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return _itemOn(leaseId, _channel(tenant, leaseId), amount, isFinal, r, vs);
     }
 
     function _item(uint256 key, uint256 leaseId, uint256 amount, bool isFinal) internal view returns (bytes memory) {
         (bytes32 r, bytes32 vs) = _signVoucher(key, leaseId, amount, isFinal);
-        return _itemWith(leaseId, amount, isFinal, r, vs);
+        return _itemOn(leaseId, _channel(vm.addr(key), leaseId), amount, isFinal, r, vs);
     }
 
     function _item(uint256 leaseId, uint256 amount, bool isFinal) internal view returns (bytes memory) {
@@ -133,7 +189,7 @@ abstract contract EscrowFixture is TestBase {
         view
         returns (uint256 deposit, uint256 paid, bool closed)
     {
-        (,, deposit, paid,, closed) = escrow.lease(signer, leaseId);
+        (,, deposit, paid,, closed) = escrow.lease(signer, _channel(signer, leaseId), leaseId);
     }
 
     function _paid(uint256 leaseId) internal view returns (uint256 paid) {
@@ -149,7 +205,7 @@ abstract contract EscrowFixture is TestBase {
         view
         returns (address leaseTenant, uint256 deposit, uint256 paid, bool closed)
     {
-        (leaseTenant,, deposit, paid,, closed) = escrow.lease(signer, leaseId);
+        (leaseTenant,, deposit, paid,, closed) = escrow.lease(signer, _channel(signer, leaseId), leaseId);
     }
 
     function _fee(uint256 delta) internal pure returns (uint256) {
@@ -159,8 +215,8 @@ abstract contract EscrowFixture is TestBase {
     function _assertConservation() internal view {
         vm.assertEq(
             credit.balanceOf(address(escrow)),
-            escrow.totalEscrowed() + escrow.totalOwed() + escrow.feesAccrued(),
-            "escrow balance == escrowed + owed + fees"
+            escrow.totalHeld() + escrow.totalOwed() + escrow.feesAccrued(),
+            "escrow balance == held for tenants + owed + fees"
         );
     }
 
@@ -169,14 +225,16 @@ abstract contract EscrowFixture is TestBase {
         uint256 providerId;
         uint256 net;
         uint256 fee;
-        bytes32[] keys;
+        bytes32[] keys; // leaseKey(signer, channel) of each item
+        address[] signers;
+        uint256[] channels;
         uint256[] paid;
     }
 
     function _decodeRecords(bytes memory records) internal pure returns (Run[] memory runs) {
         uint256 count;
         for (uint256 at; at < records.length; ++count) {
-            at += 22 + 38 * _uint(records, at + 4, 2);
+            at += 22 + 30 * _uint(records, at + 4, 2);
         }
         runs = new Run[](count);
         uint256 offset;
@@ -187,12 +245,16 @@ abstract contract EscrowFixture is TestBase {
             run.net = _uint(records, offset + 6, 8);
             run.fee = _uint(records, offset + 14, 8);
             run.keys = new bytes32[](items);
+            run.signers = new address[](items);
+            run.channels = new uint256[](items);
             run.paid = new uint256[](items);
             offset += 22;
             for (uint256 j; j < items; ++j) {
-                run.keys[j] = bytes32(_uint(records, offset, 32));
-                run.paid[j] = _uint(records, offset + 32, 6);
-                offset += 38;
+                run.signers[j] = address(uint160(_uint(records, offset, 20)));
+                run.channels[j] = _uint(records, offset + 20, 4);
+                run.keys[j] = keccak256(abi.encodePacked(run.signers[j], uint96(run.channels[j])));
+                run.paid[j] = _uint(records, offset + 24, 6);
+                offset += 30;
             }
         }
         require(offset == records.length, "records: trailing bytes");

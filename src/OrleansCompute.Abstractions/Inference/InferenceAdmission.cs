@@ -11,7 +11,8 @@ public enum AdmissionOutcome
     Busy,
     /// <summary>
     /// A token-billed lease that must be paid before it goes on: its unpaid usage reached the tenant's voucher threshold
-    /// (<see cref="InferenceAdmission.AmountToSign"/> says what to sign), or its bill nearly used up the escrow (top up).
+    /// (<see cref="InferenceAdmission.AmountToSign"/> says what to sign, on the channel <see cref="InferenceAdmission.ChannelToSign"/>),
+    /// or its bill nearly used up the escrow (top up).
     /// </summary>
     PaymentRequired,
 }
@@ -28,4 +29,5 @@ public sealed record InferenceAdmission(
     [property: Id(3)] int Concurrency = 0,
     [property: Id(4)] TimeSpan RetryAfter = default,
     [property: Id(5)] string? Message = null,
-    [property: Id(6)] Credits? AmountToSign = null);
+    [property: Id(6)] Credits? AmountToSign = null,
+    [property: Id(7)] uint? ChannelToSign = null);

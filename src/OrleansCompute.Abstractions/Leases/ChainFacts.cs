@@ -14,6 +14,9 @@ public sealed record EscrowFunded(
 {
     /// <summary>Who signs the lease's vouchers: the tenant, or the session key the tenant named when opening the escrow.</summary>
     [Id(6)] public string? Signer { get; init; }
+
+    /// <summary>The signer's channel (escrow word) the lease took: its vouchers must name it.</summary>
+    [Id(7)] public uint Channel { get; init; }
 }
 
 /// <summary>A <c>LeaseToppedUp</c> event: the tenant added to the escrow, which now holds <see cref="Deposit"/>.</summary>
@@ -33,7 +36,7 @@ public sealed record EscrowSettled(
     [property: Id(3)] string TransactionHash,
     [property: Id(4)] long BlockNumber);
 
-/// <summary>A <c>LeaseClosed</c> event: the escrow is closed and <see cref="Refund"/> went back to the tenant.</summary>
+/// <summary>A <c>LeaseClosed</c> event: the escrow is closed and <see cref="Refund"/> went to the tenant's balance in the escrow.</summary>
 [GenerateSerializer, Immutable, Alias("occ.escrow-closed")]
 public sealed record EscrowClosed(
     [property: Id(0)] Credits Refund,

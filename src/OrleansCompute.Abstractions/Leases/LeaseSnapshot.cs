@@ -14,14 +14,16 @@ public sealed record LeaseTransition(
 
 /// <summary>
 /// What the tenant must sign to pay for the lease: the EIP-712 voucher
-/// <c>Voucher(uint256 leaseId, uint256 amount, bool isFinal)</c> for the escrow contract.
+/// <c>Voucher(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal)</c> for the escrow contract, where
+/// <see cref="Channel"/> is the signer's channel the lease's escrow took.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("occ.voucher-request")]
 public sealed record VoucherRequest(
     [property: Id(0)] Guid LeaseId,
     [property: Id(1)] string ChainLeaseId,
     [property: Id(2)] Credits Amount,
-    [property: Id(3)] bool IsFinal);
+    [property: Id(3)] bool IsFinal,
+    [property: Id(4)] uint Channel = 0);
 
 /// <summary>A provider's notice that it takes back a slot of the lease at <see cref="At"/>.</summary>
 [GenerateSerializer, Immutable, Alias("occ.slot-reclaim")]
@@ -77,4 +79,6 @@ public sealed record LeaseSnapshot
     [Id(30)] public Credits Escrowed { get; init; }
     /// <summary>The latest usage voucher accepted (cumulative), handed to settlement.</summary>
     [Id(31)] public SignedVoucher? LastVoucher { get; init; }
+    /// <summary>The signer's channel (escrow word) the lease's escrow took, from its LeaseOpened event: vouchers name it.</summary>
+    [Id(32)] public uint? Channel { get; init; }
 }

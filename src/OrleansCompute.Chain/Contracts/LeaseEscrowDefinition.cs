@@ -36,10 +36,13 @@ public partial class Voucher
     [Parameter("uint256", "leaseId", 1)]
     public virtual BigInteger LeaseId { get; set; }
 
-    [Parameter("uint256", "amount", 2)]
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("uint256", "amount", 3)]
     public virtual BigInteger Amount { get; set; }
 
-    [Parameter("bool", "isFinal", 3)]
+    [Parameter("bool", "isFinal", 4)]
     public virtual bool IsFinal { get; set; }
 }
 
@@ -50,6 +53,9 @@ public partial class BatchItemSizeFunction : FunctionMessage { }
 
 [Function("MAX_CLAIM_WINDOW", "uint256")]
 public partial class MaxClaimWindowFunction : FunctionMessage { }
+
+[Function("MAX_CHANNEL", "uint256")]
+public partial class MaxChannelFunction : FunctionMessage { }
 
 [Function("MAX_DEPOSIT", "uint256")]
 public partial class MaxDepositFunction : FunctionMessage { }
@@ -81,6 +87,13 @@ public partial class ClaimWindowFunction : FunctionMessage { }
 [Function("credit", "address")]
 public partial class CreditFunction : FunctionMessage { }
 
+[Function("deposit")]
+public partial class DepositFunction : FunctionMessage
+{
+    [Parameter("uint256", "amount", 1)]
+    public virtual BigInteger Amount { get; set; }
+}
+
 [Function("eip712Domain", typeof(Eip712DomainOutputDTO))]
 public partial class Eip712DomainFunction : FunctionMessage { }
 
@@ -90,6 +103,19 @@ public partial class FeeBpsFunction : FunctionMessage { }
 [Function("feesAccrued", "uint256")]
 public partial class FeesAccruedFunction : FunctionMessage { }
 
+[Function("freeChannel", "uint256")]
+public partial class FreeChannelFunction : FunctionMessage
+{
+    [Parameter("address", "signer", 1)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("uint256", "from", 2)]
+    public virtual BigInteger From { get; set; }
+
+    [Parameter("uint256", "leaseId", 3)]
+    public virtual BigInteger LeaseId { get; set; }
+}
+
 [Function("hashSessionKey", "bytes32")]
 public partial class HashSessionKeyFunction : FunctionMessage
 {
@@ -98,6 +124,9 @@ public partial class HashSessionKeyFunction : FunctionMessage
 
     [Parameter("uint256", "leaseId", 2)]
     public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("uint256", "channel", 3)]
+    public virtual BigInteger Channel { get; set; }
 }
 
 [Function("hashVoucher", "bytes32")]
@@ -113,7 +142,10 @@ public partial class LeaseFunction : FunctionMessage
     [Parameter("address", "signer", 1)]
     public virtual string Signer { get; set; } = string.Empty;
 
-    [Parameter("uint256", "leaseId", 2)]
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("uint256", "leaseId", 3)]
     public virtual BigInteger LeaseId { get; set; }
 }
 
@@ -123,8 +155,8 @@ public partial class LeaseKeyFunction : FunctionMessage
     [Parameter("address", "signer", 1)]
     public virtual string Signer { get; set; } = string.Empty;
 
-    [Parameter("uint256", "leaseId", 2)]
-    public virtual BigInteger LeaseId { get; set; }
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
 }
 
 [Function("openLease", "bytes32")]
@@ -133,13 +165,16 @@ public partial class OpenLeaseFunction : FunctionMessage
     [Parameter("uint256", "leaseId", 1)]
     public virtual BigInteger LeaseId { get; set; }
 
-    [Parameter("address", "provider", 2)]
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("address", "provider", 3)]
     public virtual string Provider { get; set; } = string.Empty;
 
-    [Parameter("uint256", "deposit", 3)]
-    public virtual BigInteger Deposit { get; set; }
+    [Parameter("uint256", "amount", 4)]
+    public virtual BigInteger Amount { get; set; }
 
-    [Parameter("uint256", "expiry", 4)]
+    [Parameter("uint256", "expiry", 5)]
     public virtual BigInteger Expiry { get; set; }
 }
 
@@ -149,22 +184,25 @@ public partial class OpenLeaseWithSessionKeyFunction : FunctionMessage
     [Parameter("uint256", "leaseId", 1)]
     public virtual BigInteger LeaseId { get; set; }
 
-    [Parameter("address", "provider", 2)]
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("address", "provider", 3)]
     public virtual string Provider { get; set; } = string.Empty;
 
-    [Parameter("uint256", "deposit", 3)]
-    public virtual BigInteger Deposit { get; set; }
+    [Parameter("uint256", "amount", 4)]
+    public virtual BigInteger Amount { get; set; }
 
-    [Parameter("uint256", "expiry", 4)]
+    [Parameter("uint256", "expiry", 5)]
     public virtual BigInteger Expiry { get; set; }
 
-    [Parameter("address", "sessionKey", 5)]
+    [Parameter("address", "sessionKey", 6)]
     public virtual string SessionKey { get; set; } = string.Empty;
 
-    [Parameter("bytes32", "r", 6)]
+    [Parameter("bytes32", "r", 7)]
     public virtual byte[] R { get; set; } = [];
 
-    [Parameter("bytes32", "vs", 7)]
+    [Parameter("bytes32", "vs", 8)]
     public virtual byte[] Vs { get; set; } = [];
 }
 
@@ -204,7 +242,10 @@ public partial class RefundFunction : FunctionMessage
     [Parameter("address", "signer", 1)]
     public virtual string Signer { get; set; } = string.Empty;
 
-    [Parameter("uint256", "leaseId", 2)]
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("uint256", "leaseId", 3)]
     public virtual BigInteger LeaseId { get; set; }
 }
 
@@ -231,16 +272,19 @@ public partial class SettleFunction : FunctionMessage
     [Parameter("uint256", "leaseId", 1)]
     public virtual BigInteger LeaseId { get; set; }
 
-    [Parameter("uint256", "amount", 2)]
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("uint256", "amount", 3)]
     public virtual BigInteger Amount { get; set; }
 
-    [Parameter("bool", "isFinal", 3)]
+    [Parameter("bool", "isFinal", 4)]
     public virtual bool IsFinal { get; set; }
 
-    [Parameter("bytes32", "r", 4)]
+    [Parameter("bytes32", "r", 5)]
     public virtual byte[] R { get; set; } = [];
 
-    [Parameter("bytes32", "vs", 5)]
+    [Parameter("bytes32", "vs", 6)]
     public virtual byte[] Vs { get; set; } = [];
 }
 
@@ -251,21 +295,31 @@ public partial class SettleBatchFunction : FunctionMessage
     public virtual byte[] Items { get; set; } = [];
 }
 
+[Function("tenantBalance", "uint256")]
+public partial class TenantBalanceFunction : FunctionMessage
+{
+    [Parameter("address", "tenant", 1)]
+    public virtual string Tenant { get; set; } = string.Empty;
+}
+
 [Function("topUp")]
 public partial class TopUpFunction : FunctionMessage
 {
     [Parameter("address", "signer", 1)]
     public virtual string Signer { get; set; } = string.Empty;
 
-    [Parameter("uint256", "leaseId", 2)]
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("uint256", "leaseId", 3)]
     public virtual BigInteger LeaseId { get; set; }
 
-    [Parameter("uint256", "amount", 3)]
+    [Parameter("uint256", "amount", 4)]
     public virtual BigInteger Amount { get; set; }
 }
 
-[Function("totalEscrowed", "uint256")]
-public partial class TotalEscrowedFunction : FunctionMessage { }
+[Function("totalHeld", "uint256")]
+public partial class TotalHeldFunction : FunctionMessage { }
 
 [Function("totalOwed", "uint256")]
 public partial class TotalOwedFunction : FunctionMessage { }
@@ -279,6 +333,9 @@ public partial class TransferOwnershipFunction : FunctionMessage
 
 [Function("withdraw")]
 public partial class WithdrawFunction : FunctionMessage { }
+
+[Function("withdrawBalance")]
+public partial class WithdrawBalanceFunction : FunctionMessage { }
 
 [Function("withdrawFees")]
 public partial class WithdrawFeesFunction : FunctionMessage
@@ -338,8 +395,28 @@ public partial class LeaseOutputDTO : IFunctionOutputDTO
 
 // Events
 
+[Event("BalanceWithdrawn")]
+public partial class BalanceWithdrawnEventDTO : IEventDTO
+{
+    [Parameter("address", "tenant", 1, true)]
+    public virtual string Tenant { get; set; } = string.Empty;
+
+    [Parameter("uint256", "amount", 2, false)]
+    public virtual BigInteger Amount { get; set; }
+}
+
 [Event("EIP712DomainChanged")]
 public partial class EIP712DomainChangedEventDTO : IEventDTO { }
+
+[Event("Deposited")]
+public partial class DepositedEventDTO : IEventDTO
+{
+    [Parameter("address", "tenant", 1, true)]
+    public virtual string Tenant { get; set; } = string.Empty;
+
+    [Parameter("uint256", "amount", 2, false)]
+    public virtual BigInteger Amount { get; set; }
+}
 
 [Event("FeeChanged")]
 public partial class FeeChangedEventDTO : IEventDTO
@@ -386,13 +463,16 @@ public partial class LeaseOpenedEventDTO : IEventDTO
     [Parameter("address", "signer", 4, false)]
     public virtual string Signer { get; set; } = string.Empty;
 
-    [Parameter("address", "provider", 5, false)]
+    [Parameter("uint256", "channel", 5, false)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("address", "provider", 6, false)]
     public virtual string Provider { get; set; } = string.Empty;
 
-    [Parameter("uint256", "deposit", 6, false)]
+    [Parameter("uint256", "deposit", 7, false)]
     public virtual BigInteger Deposit { get; set; }
 
-    [Parameter("uint64", "expiry", 7, false)]
+    [Parameter("uint64", "expiry", 8, false)]
     public virtual ulong Expiry { get; set; }
 }
 
@@ -491,6 +571,13 @@ public partial class BadSignatureError : IErrorDTO
 
 [Error("BalanceOverflow")]
 public partial class BalanceOverflowError : IErrorDTO { }
+
+[Error("ChannelTooLarge")]
+public partial class ChannelTooLargeError : IErrorDTO
+{
+    [Parameter("uint256", "channel", 1)]
+    public virtual BigInteger Channel { get; set; }
+}
 
 [Error("ClaimWindowOver")]
 public partial class ClaimWindowOverError : IErrorDTO
@@ -635,6 +722,19 @@ public partial class StaleVoucherError : IErrorDTO
 
     [Parameter("uint256", "paid", 3)]
     public virtual BigInteger Paid { get; set; }
+}
+
+[Error("StaleLeaseId")]
+public partial class StaleLeaseIdError : IErrorDTO
+{
+    [Parameter("bytes32", "key", 1)]
+    public virtual byte[] Key { get; set; } = [];
+
+    [Parameter("uint256", "leaseId", 2)]
+    public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("uint256", "previousTag", 3)]
+    public virtual BigInteger PreviousTag { get; set; }
 }
 
 [Error("StringTooLong")]

@@ -10,27 +10,33 @@ namespace OrleansCompute.Chain.Escrow;
 
 public static class EscrowBatch
 {
-    /// <summary>leaseId (16) | isFinal (1) | amount (6) | r (32) | vs (32): the contract's BATCH_ITEM_SIZE.</summary>
-    public const int ItemSize = 87;
+    /// <summary>leaseId (16) | channel (4) | isFinal (1) | amount (6) | r (32) | vs (32): the contract's BATCH_ITEM_SIZE.</summary>
+    public const int ItemSize = 91;
+
+    /// <summary>A Settled record's item: signer (20) | channel (4) | paid (6).</summary>
+    public const int RecordItemSize = 30;
 
     /// <summary>The contract's bound on amounts: deposits, and so vouchers that can pay, are uint48.</summary>
     public static readonly BigInteger MaxAmount = (BigInteger.One << 48) - 1;
 
     /// <summary>
-    /// The lease key events name a lease by: keccak256(abi.encode(signer, leaseId)), where the signer is the tenant, or
-    /// the session key the tenant named when opening.
+    /// The key of a signer's channel, the escrow word its leases take one after another and events name them by:
+    /// keccak256(abi.encodePacked(signer, uint96(channel))), where the signer is the tenant, or the session key the tenant
+    /// named when opening.
     /// </summary>
-    public static string LeaseKey(string signer, Guid leaseId) => LeaseKey(signer, LeaseIds.ToChainId(leaseId));
-
-    public static string LeaseKey(string signer, BigInteger chainLeaseId)
+    public static string LeaseKey(string signer, uint channel)
     {
-        var encoded = new byte[64];
-        var address = signer.HexToByteArray();
-        address.CopyTo(encoded, 32 - address.Length);
-        var id = chainLeaseId.ToByteArray(isUnsigned: true, isBigEndian: true);
-        id.CopyTo(encoded, 64 - id.Length);
+        var encoded = new byte[32];
+        signer.HexToByteArray().CopyTo(encoded, 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(encoded.AsSpan(28), channel);
         return Sha3Keccack.Current.CalculateHash(encoded).ToHex(prefix: true);
     }
+
+    /// <summary>
+    /// A lease's tag: the high 64 bits of its chain id (a Guid v7's timestamp part). A channel takes a lease only with a
+    /// tag above that of its previous lease.
+    /// </summary>
+    public static ulong Tag(Guid leaseId) => (ulong)(LeaseIds.ToChainId(leaseId) >> 64);
 
     /// <summary>
     /// Packs vouchers for <c>settleBatch</c>. A malformed signature goes as r = vs = 0, which the contract reports as
@@ -48,12 +54,13 @@ public static class EscrowBatch
                 throw new ArgumentOutOfRangeException(nameof(vouchers), $"Voucher for lease {voucher.LeaseId} is for {voucher.Amount}, beyond any deposit the escrow can hold.");
             var item = items.AsSpan(i * ItemSize, ItemSize);
             WriteBigEndian(LeaseIds.ToChainId(voucher.LeaseId), item[..16]);
-            item[16] = voucher.IsFinal ? (byte)1 : (byte)0;
-            WriteBigEndian(amount, item.Slice(17, 6));
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(item.Slice(16, 4), voucher.Channel);
+            item[20] = voucher.IsFinal ? (byte)1 : (byte)0;
+            WriteBigEndian(amount, item.Slice(21, 6));
             if (VoucherSigner.ToCompact(voucher.Signature) is var (r, vs))
             {
-                r.CopyTo(item.Slice(23, 32));
-                vs.CopyTo(item.Slice(55, 32));
+                r.CopyTo(item.Slice(27, 32));
+                vs.CopyTo(item.Slice(59, 32));
             }
         }
         return items;
@@ -72,10 +79,14 @@ public static class EscrowBatch
             var net = ReadBigEndian(records, at + 6, 8);
             var fee = ReadBigEndian(records, at + 14, 8);
             at += 22;
-            if (at + count * 38 > records.Length) throw new FormatException("Settled records end inside a run.");
+            if (at + count * RecordItemSize > records.Length) throw new FormatException("Settled records end inside a run.");
             var items = new List<SettledItem>(count);
-            for (var i = 0; i < count; i++, at += 38)
-                items.Add(new SettledItem(records.AsSpan(at, 32).ToArray().ToHex(prefix: true), ReadBigEndian(records, at + 32, 6)));
+            for (var i = 0; i < count; i++, at += RecordItemSize)
+            {
+                var signer = AddressUtil.Current.ConvertToChecksumAddress(records.AsSpan(at, 20).ToArray().ToHex(prefix: true));
+                var channel = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(records.AsSpan(at + 20, 4));
+                items.Add(new SettledItem(signer, channel, ReadBigEndian(records, at + 24, 6)));
+            }
             runs.Add(new SettledRun(providerId, net, fee, items));
         }
         return runs;
@@ -94,5 +105,8 @@ public static class EscrowBatch
 /// <summary>The vouchers of one provider applied by one settle call: <see cref="Net"/> to the provider, <see cref="Fee"/> to fees.</summary>
 public sealed record SettledRun(uint ProviderId, BigInteger Net, BigInteger Fee, IReadOnlyList<SettledItem> Items);
 
-/// <summary>One applied voucher: the lease (by key) has now been paid <see cref="Paid"/> in total.</summary>
-public sealed record SettledItem(string LeaseKey, BigInteger Paid);
+/// <summary>One applied voucher: the lease on <see cref="Signer"/>'s channel <see cref="Channel"/> has now been paid <see cref="Paid"/> in total.</summary>
+public sealed record SettledItem(string Signer, uint Channel, BigInteger Paid)
+{
+    public string LeaseKey => EscrowBatch.LeaseKey(Signer, Channel);
+}

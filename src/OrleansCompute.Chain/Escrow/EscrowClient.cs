@@ -14,13 +14,15 @@ namespace OrleansCompute.Chain.Escrow;
 /// <summary>
 /// The escrow contract from the outside: reads, and the writes a tenant, provider, owner or anyone makes. Each write
 /// is sent by the <see cref="TransactionSender"/> that owns the acting key, so one client serves every account.
-/// A lease is named on chain by its signer (the tenant, unless it named a session key) and its id.
+/// A lease is named on chain by its signer (the tenant, unless it named a session key), the signer's channel it was opened
+/// on, and its id. Tenants hold a balance in the escrow: refunds land there, and opening or topping up a lease draws on it
+/// before pulling the rest from the wallet.
 /// </summary>
 public sealed class EscrowClient
 {
     private readonly ChainRpc _rpc;
 
-    // approve + openLease (or topUp) are two transactions; two by one tenant must not interleave or the second
+    // approve + openLease (or topUp, deposit) are two transactions; two by one tenant must not interleave or the second
     // approve would overwrite the allowance the first is about to spend.
     private readonly ConditionalWeakTable<TransactionSender, SemaphoreSlim> _pullGates = new();
 
@@ -37,19 +39,44 @@ public sealed class EscrowClient
 
     // Reads
 
-    /// <returns>The lease signed for by <paramref name="signer"/>, or null when the escrow has none with this id.</returns>
-    public async Task<EscrowLease?> GetLeaseAsync(Guid leaseId, string signer, CancellationToken cancellationToken = default)
+    /// <returns>
+    /// The lease signed for by <paramref name="signer"/> on its channel <paramref name="channel"/>, or null when the escrow
+    /// has none with this id there. A lease a later one replaced on its channel comes back closed and
+    /// <see cref="EscrowLease.Superseded"/>, with its amounts no longer on chain (its events have them).
+    /// </returns>
+    public async Task<EscrowLease?> GetLeaseAsync(Guid leaseId, string signer, uint channel, CancellationToken cancellationToken = default)
     {
         var lease = await _rpc.QueryOutputAsync<LeaseFunction, LeaseOutputDTO>(
-            EscrowAddress, new LeaseFunction { Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
-        return lease.Tenant.IsAnEmptyAddress() || AddressUtil.Current.IsZeroAddress(lease.Tenant) ? null : ToLease(leaseId, signer, lease);
+            EscrowAddress, new LeaseFunction { Signer = signer, Channel = channel, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
+        if (!IsZero(lease.Tenant)) return ToLease(leaseId, signer, channel, lease);
+        return lease.Closed
+            ? new EscrowLease(leaseId, string.Empty, string.Empty, Credits.Zero, Credits.Zero, default, Closed: true)
+            {
+                Signer = AddressUtil.Current.ConvertToChecksumAddress(signer), Channel = channel, Superseded = true,
+            }
+            : null;
     }
+
+    /// <summary>What <paramref name="tenant"/> holds in the escrow outside its leases: refunds and deposits, withdrawable at any time.</summary>
+    public async Task<Credits> GetTenantBalanceAsync(string tenant, CancellationToken cancellationToken = default) =>
+        CreditsOnChain.FromUnits(await _rpc.QueryAsync<TenantBalanceFunction, BigInteger>(
+            EscrowAddress, new TenantBalanceFunction { Tenant = tenant }, cancellationToken));
+
+    /// <summary>
+    /// The first channel of <paramref name="signer"/>, from <paramref name="from"/> on, that can take lease
+    /// <paramref name="leaseId"/> now (the contract's <c>freeChannel</c>): one never used, or one whose lease is closed and
+    /// older than this one.
+    /// </summary>
+    public async Task<uint> FindFreeChannelAsync(string signer, Guid leaseId, uint from = 0, CancellationToken cancellationToken = default) =>
+        (uint)await _rpc.QueryAsync<FreeChannelFunction, BigInteger>(
+            EscrowAddress, new FreeChannelFunction { Signer = signer, From = from, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
 
     public async Task<Credits> GetProviderBalanceAsync(string provider, CancellationToken cancellationToken = default) =>
         CreditsOnChain.FromUnits(await _rpc.QueryAsync<ProviderBalanceFunction, BigInteger>(
             EscrowAddress, new ProviderBalanceFunction { Provider = provider }, cancellationToken));
 
-    public Task<Credits> GetTotalEscrowedAsync(CancellationToken cancellationToken = default) => ReadTotalAsync(new TotalEscrowedFunction(), null, cancellationToken);
+    /// <summary>What the escrow holds for tenants: open escrows plus tenant balances.</summary>
+    public Task<Credits> GetTotalHeldAsync(CancellationToken cancellationToken = default) => ReadTotalAsync(new TotalHeldFunction(), null, cancellationToken);
 
     public Task<Credits> GetTotalOwedAsync(CancellationToken cancellationToken = default) => ReadTotalAsync(new TotalOwedFunction(), null, cancellationToken);
 
@@ -64,17 +91,17 @@ public sealed class EscrowClient
     public Task<bool> IsPausedAsync(CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<PausedFunction, bool>(EscrowAddress, new PausedFunction(), cancellationToken);
 
-    /// <summary>Token balance, escrowed, owed and fee totals read at one block, so they can be compared.</summary>
+    /// <summary>Token balance, held-for-tenants, owed and fee totals read at one block, so they can be compared.</summary>
     public async Task<EscrowBalanceSheet> GetBalanceSheetAsync(CancellationToken cancellationToken = default)
     {
         var number = await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync(), cancellationToken);
         var block = new BlockParameter(number);
         var balance = await _rpc.QueryAsync<Contracts.ComputeCredit.BalanceOfFunction, BigInteger>(
             Credit.CreditAddress, new Contracts.ComputeCredit.BalanceOfFunction { Account = EscrowAddress }, cancellationToken, block);
-        var escrowed = await ReadTotalAsync(new TotalEscrowedFunction(), block, cancellationToken);
+        var held = await ReadTotalAsync(new TotalHeldFunction(), block, cancellationToken);
         var owed = await ReadTotalAsync(new TotalOwedFunction(), block, cancellationToken);
         var fees = await ReadTotalAsync(new FeesAccruedFunction(), block, cancellationToken);
-        return new EscrowBalanceSheet((long)number.Value, CreditsOnChain.FromUnits(balance), escrowed, owed, fees);
+        return new EscrowBalanceSheet((long)number.Value, CreditsOnChain.FromUnits(balance), held, owed, fees);
     }
 
     /// <summary>The escrow's EIP-712 domain (ERC-5267), to check that vouchers are signed for this contract and chain.</summary>
@@ -85,14 +112,13 @@ public sealed class EscrowClient
     public Task<byte[]> HashVoucherAsync(Voucher voucher, CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<HashVoucherFunction, byte[]>(EscrowAddress, new HashVoucherFunction { Voucher = voucher }, cancellationToken);
 
-    /// <summary>The digest a session key signs to consent to sign for <paramref name="tenant"/>'s lease.</summary>
-    public Task<byte[]> HashSessionKeyAsync(string tenant, Guid leaseId, CancellationToken cancellationToken = default) =>
+    /// <summary>The digest a session key signs to consent to sign for <paramref name="tenant"/>'s lease on the key's channel.</summary>
+    public Task<byte[]> HashSessionKeyAsync(string tenant, Guid leaseId, uint channel, CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<HashSessionKeyFunction, byte[]>(
-            EscrowAddress, new HashSessionKeyFunction { Tenant = tenant, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
+            EscrowAddress, new HashSessionKeyFunction { Tenant = tenant, LeaseId = LeaseIds.ToChainId(leaseId), Channel = channel }, cancellationToken);
 
-    public Task<byte[]> LeaseKeyAsync(string signer, Guid leaseId, CancellationToken cancellationToken = default) =>
-        _rpc.QueryAsync<LeaseKeyFunction, byte[]>(
-            EscrowAddress, new LeaseKeyFunction { Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
+    public Task<byte[]> LeaseKeyAsync(string signer, uint channel, CancellationToken cancellationToken = default) =>
+        _rpc.QueryAsync<LeaseKeyFunction, byte[]>(EscrowAddress, new LeaseKeyFunction { Signer = signer, Channel = channel }, cancellationToken);
 
     public Task<string> GetCreditAddressAsync(CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<CreditFunction, string>(EscrowAddress, new CreditFunction(), cancellationToken);
@@ -100,35 +126,51 @@ public sealed class EscrowClient
     // Writes
 
     /// <summary>
-    /// Tenant: approves the escrow for <paramref name="deposit"/>, then opens the lease, which pulls the deposit. Vouchers
-    /// are signed by the tenant, or by the session key whose <paramref name="sessionKey"/> consent is given.
+    /// Tenant: opens the lease on a free channel of its signer (the tenant, or the session key whose
+    /// <paramref name="sessionKey"/> consent names the channel). The deposit is drawn from the tenant's escrow balance first;
+    /// only what the balance lacks is approved and pulled from the wallet.
     /// </summary>
-    /// <returns>The openLease transaction hash.</returns>
-    public Task<string> ApproveAndOpenLeaseAsync(
+    /// <param name="channel">The tenant's channel to use; by default the first free one (<see cref="FindFreeChannelAsync"/>).</param>
+    /// <returns>The openLease transaction hash and the channel the lease took.</returns>
+    public Task<OpenedLease> OpenLeaseAsync(
         TransactionSender tenant, Guid leaseId, string provider, Credits deposit, DateTimeOffset expiry,
-        SessionKeyConsent? sessionKey = null, CancellationToken cancellationToken = default) =>
-        ApproveAndSendAsync(tenant, deposit, async () =>
+        SessionKeyConsent? sessionKey = null, uint? channel = null, CancellationToken cancellationToken = default) =>
+        PullAndSendAsync(tenant, deposit, async () =>
         {
             var chainLeaseId = LeaseIds.ToChainId(leaseId);
             var units = CreditsOnChain.ToUnits(deposit);
             var seconds = new BigInteger(UnixTime.ToSeconds(expiry));
+            var chosen = sessionKey?.Channel ?? channel ?? await FindFreeChannelAsync(tenant.Address, leaseId, cancellationToken: cancellationToken);
             var receipt = sessionKey is null
-                ? await tenant.SendAsync(EscrowAddress, new OpenLeaseFunction { LeaseId = chainLeaseId, Provider = provider, Deposit = units, Expiry = seconds }, cancellationToken)
+                ? await tenant.SendAsync(EscrowAddress, new OpenLeaseFunction
+                {
+                    LeaseId = chainLeaseId, Channel = chosen, Provider = provider, Amount = units, Expiry = seconds,
+                }, cancellationToken)
                 : await tenant.SendAsync(EscrowAddress, new OpenLeaseWithSessionKeyFunction
                 {
-                    LeaseId = chainLeaseId, Provider = provider, Deposit = units, Expiry = seconds,
+                    LeaseId = chainLeaseId, Channel = chosen, Provider = provider, Amount = units, Expiry = seconds,
                     SessionKey = sessionKey.SessionKey, R = sessionKey.R, Vs = sessionKey.Vs,
                 }, cancellationToken);
-            return receipt.TransactionHash;
+            return new OpenedLease(receipt.TransactionHash, chosen);
         }, cancellationToken);
 
-    /// <summary>Tenant: adds <paramref name="amount"/> to a live lease's escrow (approve, then topUp).</summary>
+    /// <summary>Tenant: adds <paramref name="amount"/> to a live lease's escrow, drawn from its balance first, the rest approved and pulled.</summary>
     /// <returns>The topUp transaction hash.</returns>
-    public Task<string> ApproveAndTopUpAsync(TransactionSender tenant, Guid leaseId, string signer, Credits amount, CancellationToken cancellationToken = default) =>
-        ApproveAndSendAsync(tenant, amount, async () => (await tenant.SendAsync(EscrowAddress, new TopUpFunction
+    public Task<string> TopUpAsync(TransactionSender tenant, Guid leaseId, string signer, uint channel, Credits amount, CancellationToken cancellationToken = default) =>
+        PullAndSendAsync(tenant, amount, async () => (await tenant.SendAsync(EscrowAddress, new TopUpFunction
         {
-            Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId), Amount = CreditsOnChain.ToUnits(amount),
+            Signer = signer, Channel = channel, LeaseId = LeaseIds.ToChainId(leaseId), Amount = CreditsOnChain.ToUnits(amount),
         }, cancellationToken)).TransactionHash, cancellationToken);
+
+    /// <summary>Tenant: pays <paramref name="amount"/> from its wallet into its escrow balance (approve, then deposit).</summary>
+    /// <returns>The deposit transaction hash.</returns>
+    public Task<string> DepositAsync(TransactionSender tenant, Credits amount, CancellationToken cancellationToken = default) =>
+        ApproveAndSendAsync(tenant, amount, async () => (await tenant.SendAsync(
+            EscrowAddress, new DepositFunction { Amount = CreditsOnChain.ToUnits(amount) }, cancellationToken)).TransactionHash, cancellationToken);
+
+    /// <summary>Tenant: pays its whole escrow balance back to its wallet.</summary>
+    public Task<TransactionReceipt> WithdrawBalanceAsync(TransactionSender tenant, CancellationToken cancellationToken = default) =>
+        tenant.SendAsync(EscrowAddress, new WithdrawBalanceFunction(), cancellationToken);
 
     /// <summary>Anyone: redeems one signed voucher; a bad one reverts with the contract's named error.</summary>
     public Task<TransactionReceipt> SettleAsync(TransactionSender sender, SignedVoucher voucher, CancellationToken cancellationToken = default)
@@ -137,6 +179,7 @@ public sealed class EscrowClient
         return sender.SendAsync(EscrowAddress, new SettleFunction
         {
             LeaseId = LeaseIds.ToChainId(voucher.LeaseId),
+            Channel = voucher.Channel,
             Amount = CreditsOnChain.ToUnits(voucher.Amount),
             IsFinal = voucher.IsFinal,
             R = r,
@@ -151,9 +194,9 @@ public sealed class EscrowClient
     public Task<TransactionReceipt> SettleBatchAsync(TransactionSender sender, IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken = default) =>
         sender.SendAsync(EscrowAddress, ToSettleBatch(vouchers), cancellationToken);
 
-    /// <summary>Anyone, after expiry plus the claim window: closes the lease and returns the unpaid deposit to its tenant.</summary>
-    public Task<TransactionReceipt> RefundAsync(TransactionSender sender, Guid leaseId, string signer, CancellationToken cancellationToken = default) =>
-        sender.SendAsync(EscrowAddress, new RefundFunction { Signer = signer, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
+    /// <summary>Anyone, after expiry plus the claim window: closes the lease and credits the unpaid deposit to its tenant's balance.</summary>
+    public Task<TransactionReceipt> RefundAsync(TransactionSender sender, Guid leaseId, string signer, uint channel, CancellationToken cancellationToken = default) =>
+        sender.SendAsync(EscrowAddress, new RefundFunction { Signer = signer, Channel = channel, LeaseId = LeaseIds.ToChainId(leaseId) }, cancellationToken);
 
     /// <summary>Provider: pulls its whole balance.</summary>
     public Task<TransactionReceipt> WithdrawAsync(TransactionSender provider, CancellationToken cancellationToken = default) =>
@@ -173,13 +216,28 @@ public sealed class EscrowClient
 
     internal static SettleBatchFunction ToSettleBatch(IReadOnlyList<SignedVoucher> vouchers) => new() { Items = EscrowBatch.Encode(vouchers) };
 
-    private async Task<string> ApproveAndSendAsync(TransactionSender tenant, Credits amount, Func<Task<string>> send, CancellationToken cancellationToken)
+    /// <summary>Sends what draws <paramref name="amount"/> on the tenant's escrow balance, approving only what the balance lacks.</summary>
+    private Task<T> PullAndSendAsync<T>(TransactionSender tenant, Credits amount, Func<Task<T>> send, CancellationToken cancellationToken) =>
+        GatedAsync(tenant, async () =>
+        {
+            var balance = await GetTenantBalanceAsync(tenant.Address, cancellationToken);
+            if (balance < amount) await Credit.ApproveAsync(tenant, EscrowAddress, amount - balance, cancellationToken);
+            return await send();
+        }, cancellationToken);
+
+    private Task<T> ApproveAndSendAsync<T>(TransactionSender tenant, Credits amount, Func<Task<T>> send, CancellationToken cancellationToken) =>
+        GatedAsync(tenant, async () =>
+        {
+            await Credit.ApproveAsync(tenant, EscrowAddress, amount, cancellationToken);
+            return await send();
+        }, cancellationToken);
+
+    private async Task<T> GatedAsync<T>(TransactionSender tenant, Func<Task<T>> send, CancellationToken cancellationToken)
     {
         var gate = _pullGates.GetValue(tenant, static _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            await Credit.ApproveAsync(tenant, EscrowAddress, amount, cancellationToken);
             return await send();
         }
         finally
@@ -192,7 +250,9 @@ public sealed class EscrowClient
         where TFunction : Nethereum.Contracts.FunctionMessage, new() =>
         CreditsOnChain.FromUnits(await _rpc.QueryAsync<TFunction, BigInteger>(EscrowAddress, function, cancellationToken, block));
 
-    private static EscrowLease ToLease(Guid leaseId, string signer, LeaseOutputDTO lease) => new(
+    private static bool IsZero(string address) => address.IsAnEmptyAddress() || AddressUtil.Current.IsZeroAddress(address);
+
+    private static EscrowLease ToLease(Guid leaseId, string signer, uint channel, LeaseOutputDTO lease) => new(
         leaseId,
         AddressUtil.Current.ConvertToChecksumAddress(lease.Tenant),
         AddressUtil.Current.ConvertToChecksumAddress(lease.Provider),
@@ -202,5 +262,9 @@ public sealed class EscrowClient
         lease.Closed)
     {
         Signer = AddressUtil.Current.ConvertToChecksumAddress(signer),
+        Channel = channel,
     };
 }
+
+/// <summary>An openLease sent: its transaction, and the channel of the signer the lease took (vouchers name it).</summary>
+public sealed record OpenedLease(string TransactionHash, uint Channel);

@@ -26,11 +26,16 @@ public abstract record EscrowEvent(long BlockNumber, long LogIndex, string Trans
     public (long Block, long LogIndex, int Item) Position => (BlockNumber, LogIndex, Item);
 }
 
-/// <summary>A tenant funded a lease; <see cref="Signer"/> signs its vouchers (the tenant unless it named a session key).</summary>
+/// <summary>
+/// A tenant funded a lease; <see cref="Signer"/> signs its vouchers (the tenant unless it named a session key), naming the
+/// signer's <see cref="Channel"/> the lease took.
+/// </summary>
 public sealed record EscrowLeaseOpened(Guid LeaseId, string Tenant, string Provider, Credits Deposit, DateTimeOffset Expiry, long BlockNumber, long LogIndex, string TransactionHash)
     : EscrowEvent(BlockNumber, LogIndex, TransactionHash)
 {
     public string Signer { get; init; } = Tenant;
+
+    public uint Channel { get; init; }
 }
 
 /// <summary>
@@ -43,7 +48,10 @@ public sealed record EscrowLeaseSettled(Guid LeaseId, string Provider, Credits A
     public string Tenant { get; init; } = string.Empty;
 }
 
-/// <summary>A lease closed (final voucher or refund after expiry and the claim window); <see cref="Refund"/> went back to the tenant.</summary>
+/// <summary>
+/// A lease closed (final voucher or refund after expiry and the claim window); <see cref="Refund"/> went to the tenant's
+/// balance in the escrow, which the tenant withdraws (or its next leases draw on).
+/// </summary>
 public sealed record EscrowLeaseClosed(Guid LeaseId, string Tenant, Credits Refund, long BlockNumber, long LogIndex, string TransactionHash)
     : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
 

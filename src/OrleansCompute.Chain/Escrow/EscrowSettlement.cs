@@ -43,7 +43,7 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
 
     /// <summary>
     /// The gas limit of a settleBatch of <paramref name="count"/> vouchers: above what the contract can spend on it (about
-    /// 11,000 gas a voucher, 18,000 with a refund to its tenant, plus the transaction's base and the batch's totals), so
+    /// 11,300 gas a voucher, 14,300 for a final one crediting its tenant's balance, plus the transaction's base and the batch's totals), so
     /// the batch needs no estimate, which would run it a dozen times over. Only the gas used is paid.
     /// A batch too large for that within a block is capped at the usual block gas limit (30M), so it runs out of gas,
     /// reverts and is retried voucher by voucher, instead of being refused by the node and retried whole forever.

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Nethereum.ABI.EIP712;
 using Nethereum.Hex.HexConvertors.Extensions;
 using Nethereum.Util;
@@ -17,7 +18,7 @@ namespace OrleansCompute.Chain.Signing;
 public sealed class VoucherSigner : IVoucherVerifier
 {
     public const string DomainName = "OrleansCompute LeaseEscrow";
-    public const string DomainVersion = "2";
+    public const string DomainVersion = "3";
     public const string PrimaryType = "Voucher";
 
     private static readonly Dictionary<string, MemberDescription[]> Types =
@@ -42,9 +43,9 @@ public sealed class VoucherSigner : IVoucherVerifier
 
     public string Sign(string tenantPrivateKey, Voucher voucher) => EthereumSignature.SignCompact(Digest(voucher), tenantPrivateKey);
 
-    /// <summary>Signs "for lease <paramref name="leaseId"/> I owe <paramref name="amount"/> in total".</summary>
-    public SignedVoucher Sign(string tenantPrivateKey, Guid leaseId, Credits amount, bool isFinal) =>
-        new(leaseId, amount, isFinal, Sign(tenantPrivateKey, ToChainVoucher(leaseId, amount, isFinal)));
+    /// <summary>Signs "for lease <paramref name="leaseId"/> on my channel <paramref name="channel"/> I owe <paramref name="amount"/> in total".</summary>
+    public SignedVoucher Sign(string tenantPrivateKey, Guid leaseId, uint channel, Credits amount, bool isFinal) =>
+        new(leaseId, channel, amount, isFinal, Sign(tenantPrivateKey, ToChainVoucher(leaseId, channel, amount, isFinal)));
 
     /// <returns>The signer's checksummed address, or null when the signature is malformed or would not pass the contract's checks.</returns>
     public string? RecoverSigner(SignedVoucher voucher) =>
@@ -52,11 +53,12 @@ public sealed class VoucherSigner : IVoucherVerifier
 
     public string? RecoverSigner(Voucher voucher, string signature) => EthereumSignature.Recover(Digest(voucher), signature);
 
-    public static Voucher ToChainVoucher(SignedVoucher voucher) => ToChainVoucher(voucher.LeaseId, voucher.Amount, voucher.IsFinal);
+    public static Voucher ToChainVoucher(SignedVoucher voucher) => ToChainVoucher(voucher.LeaseId, voucher.Channel, voucher.Amount, voucher.IsFinal);
 
-    public static Voucher ToChainVoucher(Guid leaseId, Credits amount, bool isFinal) => new()
+    public static Voucher ToChainVoucher(Guid leaseId, uint channel, Credits amount, bool isFinal) => new()
     {
         LeaseId = LeaseIds.ToChainId(leaseId),
+        Channel = channel,
         Amount = CreditsOnChain.ToUnits(amount),
         IsFinal = isFinal,
     };
@@ -66,28 +68,33 @@ public sealed class VoucherSigner : IVoucherVerifier
 
     /// <summary>
     /// The digest a session key signs to consent to sign the vouchers of <paramref name="tenant"/>'s lease
-    /// <paramref name="leaseId"/>: <c>SessionKey(address tenant,uint256 leaseId)</c> in this escrow's domain, the contract's
+    /// <paramref name="leaseId"/> on the session key's channel <paramref name="channel"/>:
+    /// <c>SessionKey(address tenant,uint256 leaseId,uint256 channel)</c> in this escrow's domain, the contract's
     /// <c>hashSessionKey</c>.
     /// </summary>
-    public byte[] SessionKeyDigest(string tenant, Guid leaseId)
+    public byte[] SessionKeyDigest(string tenant, Guid leaseId, uint channel)
     {
         var structHash = Sha3Keccack.Current.CalculateHash(
             SessionKeyTypeHash
                 .Concat(Word(tenant.HexToByteArray()))
                 .Concat(Word(LeaseIds.ToChainId(leaseId).ToByteArray(isUnsigned: true, isBigEndian: true)))
+                .Concat(Word(new BigInteger(channel).ToByteArray(isUnsigned: true, isBigEndian: true)))
                 .ToArray());
         return Sha3Keccack.Current.CalculateHash(new byte[] { 0x19, 0x01 }.Concat(DomainSeparator).Concat(structHash).ToArray());
     }
 
-    /// <summary>The session key's consent to sign for <paramref name="tenant"/>'s lease, for <c>openLeaseWithSessionKey</c>.</summary>
-    public Escrow.SessionKeyConsent SignSessionKeyConsent(string sessionPrivateKey, string tenant, Guid leaseId)
+    /// <summary>
+    /// The session key's consent to sign for <paramref name="tenant"/>'s lease on the key's channel <paramref name="channel"/>,
+    /// for <c>openLeaseWithSessionKey</c>.
+    /// </summary>
+    public Escrow.SessionKeyConsent SignSessionKeyConsent(string sessionPrivateKey, string tenant, Guid leaseId, uint channel)
     {
-        var (r, vs) = EthereumSignature.ToCompact(EthereumSignature.SignCompact(SessionKeyDigest(tenant, leaseId), sessionPrivateKey))!.Value;
-        return new Escrow.SessionKeyConsent(EthereumSignature.AddressOf(sessionPrivateKey), r, vs);
+        var (r, vs) = EthereumSignature.ToCompact(EthereumSignature.SignCompact(SessionKeyDigest(tenant, leaseId, channel), sessionPrivateKey))!.Value;
+        return new Escrow.SessionKeyConsent(EthereumSignature.AddressOf(sessionPrivateKey), channel, r, vs);
     }
 
     private static readonly byte[] SessionKeyTypeHash =
-        Sha3Keccack.Current.CalculateHash(System.Text.Encoding.UTF8.GetBytes("SessionKey(address tenant,uint256 leaseId)"));
+        Sha3Keccack.Current.CalculateHash(System.Text.Encoding.UTF8.GetBytes("SessionKey(address tenant,uint256 leaseId,uint256 channel)"));
 
     private static byte[] Word(byte[] value)
     {

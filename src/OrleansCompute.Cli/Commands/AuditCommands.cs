@@ -19,7 +19,8 @@ public static class AuditCommands
                 console.MarkupLine(Markup.Escape(
                     $"At block {report.GetProperty("block").GetInt64()}: {report.GetProperty("leasesChecked").GetInt32()} escrowed lease(s) and " +
                     $"{report.GetProperty("providersChecked").GetInt32()} provider balance(s) compared; escrow holds {report.GetProperty("escrowTokenBalance").GetString()} " +
-                    $"= {report.GetProperty("openEscrows").GetString()} open + {report.GetProperty("owedToProviders").GetString()} owed + {report.GetProperty("feesAccrued").GetString()} fees."));
+                    $"= {report.GetProperty("openEscrows").GetString()} open + {report.GetProperty("tenantBalances").GetString()} in tenant balances + " +
+                    $"{report.GetProperty("owedToProviders").GetString()} owed + {report.GetProperty("feesAccrued").GetString()} fees."));
                 foreach (var note in report.GetProperty("notes").EnumerateArray()) console.MarkupLine(Markup.Escape($"note: {note.GetString()}"));
                 if (mismatches.GetArrayLength() == 0)
                 {

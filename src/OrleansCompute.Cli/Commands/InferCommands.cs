@@ -44,7 +44,7 @@ public static class InferCommands
                                                            && Credits.TryParse(due.AmountToSign, out var amount))
                 {
                     // Paying as it goes: the CLI holds the lease's signer, so it signs what is owed and asks again.
-                    await LeaseCommands.PayAsync(context, api, wallet, leaseId, amount, ct);
+                    await LeaseCommands.PayAsync(context, api, wallet, await api.GetLeaseAsync(LeaseIds.Format(leaseId), ct), amount, ct);
                     if (!context.Json) context.Console.MarkupLine(Markup.Escape($"[paid {amount} by voucher]"));
                 }
                 catch (PaymentRequiredException due)

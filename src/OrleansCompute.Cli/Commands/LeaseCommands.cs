@@ -68,7 +68,7 @@ public static class LeaseCommands
             if (!string.Equals(reserved.Tenant, wallet.Address, StringComparison.OrdinalIgnoreCase))
                 throw new CliException($"Lease {LeaseIds.Format(reserved.Id)} belongs to {reserved.Tenant}, not {wallet.Name} ({wallet.Address}).");
 
-            var escrowTransaction = await TenantChain.Connect(context).FundEscrowAsync(wallet, reserved, ct);
+            var escrowTransaction = (await TenantChain.Connect(context).FundEscrowAsync(wallet, reserved, ct)).TransactionHash;
             var funded = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
             context.Print(new { lease = funded, escrowTransaction }, console =>
             {
@@ -133,7 +133,7 @@ public static class LeaseCommands
                     session = new SessionKey(reserved.Id, generated.GetPublicAddress(), generated.GetPrivateKeyAsBytes().ToHex(prefix: true));
                     context.Devnet.WriteSessionKey(session);
                 }
-                escrowTransaction = await chain.FundEscrowAsync(wallet, reserved, ct, session?.PrivateKey);
+                escrowTransaction = (await chain.FundEscrowAsync(wallet, reserved, ct, session?.PrivateKey)).TransactionHash;
             }
             catch (Exception) when (!ct.IsCancellationRequested)
             {
@@ -234,7 +234,7 @@ public static class LeaseCommands
             var value = parse.GetValue(amount) is { } text
                 ? Credits.TryParse(text, out var parsed) ? parsed : throw new CliException($"--amount: '{text}' is not an amount of credits.")
                 : lease.AmountOwed;
-            var paid = await PayAsync(context, api, context.Tenant(parse.GetValue(tenant)), lease.Id, value, ct);
+            var paid = await PayAsync(context, api, context.Tenant(parse.GetValue(tenant)), lease, value, ct);
             context.Print(paid, console =>
             {
                 console.MarkupLine(Markup.Escape($"Voucher for {value} accepted; settlement puts it on chain."));
@@ -244,11 +244,13 @@ public static class LeaseCommands
         return command;
     }
 
-    /// <summary>Signs a usage voucher for <paramref name="amount"/> with the lease's signer and submits it.</summary>
-    public static Task<LeaseSnapshot> PayAsync(CliContext context, MarketApiClient api, TenantWallet wallet, Guid leaseId, Credits amount, CancellationToken ct)
+    /// <summary>Signs a usage voucher for <paramref name="amount"/> on the lease's channel with the lease's signer and submits it.</summary>
+    public static Task<LeaseSnapshot> PayAsync(CliContext context, MarketApiClient api, TenantWallet wallet, LeaseSnapshot lease, Credits amount, CancellationToken ct)
     {
-        var voucher = TenantChain.Connect(context).SignVoucher(wallet, leaseId, amount, isFinal: false, context.Devnet.ReadSessionKey(leaseId));
-        return api.SubmitUsageVoucherAsync(LeaseIds.Format(leaseId), voucher, ct);
+        if (lease.Channel is not { } channel)
+            throw new CliException($"Lease {LeaseIds.Format(lease.Id)} has no escrow the market has seen yet; a voucher would pay nothing.");
+        var voucher = TenantChain.Connect(context).SignVoucher(wallet, lease.Id, channel, amount, isFinal: false, context.Devnet.ReadSessionKey(lease.Id));
+        return api.SubmitUsageVoucherAsync(LeaseIds.Format(lease.Id), voucher, ct);
     }
 
     private static Command TopUpCommand()
@@ -301,6 +303,9 @@ public static class LeaseCommands
             {
                 console.MarkupLine($"[green]Lease {LeaseIds.Format(final.Id)} is {final.Status}[/]");
                 Describe(console, final);
+                if (final.Refunded > Credits.Zero)
+                    console.MarkupLine(Markup.Escape(
+                        $"The unused {final.Refunded} is in {final.Tenant}'s escrow balance: the next lease draws on it, or withdraw it with `occ balance withdraw`."));
             });
             if (final.Status is not (LeaseStatus.Settled or LeaseStatus.Cancelled))
                 throw new CliException(Explain(final));
@@ -360,6 +365,7 @@ public static class LeaseCommands
         Row("last voucher", lease.LastVoucher is { } last ? $"{last.Amount}" : null);
         Row("escrow left", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.Escrowed > Credits.Zero ? lease.Escrowed - lease.AmountOwed : null);
         Row("voucher signer", lease.VoucherSigner is { } signer ? $"session key {signer}" : null);
+        Row("escrow channel", lease.Channel);
         Row("inference", lease.Usage.Requests == 0 ? null
             : $"{lease.Usage.Requests} request(s): {lease.Usage.PromptTokens} prompt + {lease.Usage.CompletionTokens} completion = {lease.Usage.TotalTokens} tokens");
         Row("deposit", lease.Deposit);
@@ -370,7 +376,7 @@ public static class LeaseCommands
         Row("ended", lease.EndedAt);
         Row("owed", lease.EndedAt is null ? null : lease.AmountOwed);
         Row("paid to provider", lease.Paid);
-        Row("refunded", lease.Refunded);
+        Row("refunded", lease.Status is LeaseStatus.Settled or LeaseStatus.Refunded ? $"{lease.Refunded} to the tenant's escrow balance (occ balance)" : null);
         Row("escrow transaction", lease.FundingTransaction);
         Row("settlement transaction", lease.SettlementTransaction);
         console.Write(grid);

@@ -8,7 +8,8 @@ using OrleansCompute.Cli.Devnet;
 namespace OrleansCompute.Cli.Commands;
 
 /// <summary>
-/// What the tenant does on chain itself, with its own key: fund a lease's escrow and sign its final voucher.
+/// What the tenant does on chain itself, with its own key: fund a lease's escrow (on a free channel of its signer, drawing
+/// on the tenant's escrow balance first), sign its vouchers, and see or withdraw its escrow balance.
 /// The chain and contracts come from the local devnet file, not from the host, so a host cannot redirect a tenant's money.
 /// </summary>
 public sealed class TenantChain(DevnetConfig devnet)
@@ -19,41 +20,77 @@ public sealed class TenantChain(DevnetConfig devnet)
     /// The private key of a session key to sign the lease's vouchers instead of the tenant's key (it consents here), or
     /// null (the default) for the tenant's own key. The lease's vouchers, final ones too, must then be signed by it.
     /// </param>
-    /// <returns>The openLease transaction hash.</returns>
-    public async Task<string> FundEscrowAsync(TenantWallet wallet, LeaseSnapshot lease, CancellationToken ct, string? sessionKey = null)
+    /// <returns>The openLease transaction hash and the channel the lease took.</returns>
+    public async Task<OpenedLease> FundEscrowAsync(TenantWallet wallet, LeaseSnapshot lease, CancellationToken ct, string? sessionKey = null)
     {
         var (rpc, escrow) = await EscrowPaidFromAsync(wallet, lease.Deposit, $"the lease needs a deposit of {lease.Deposit}. Nothing was reserved.", ct);
         using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
-        var consent = sessionKey is null ? null : Vouchers().SignSessionKeyConsent(sessionKey, wallet.Address, lease.Id);
-        return await escrow.ApproveAndOpenLeaseAsync(sender, lease.Id, lease.ProviderAddress!, lease.Deposit, lease.EscrowExpiry!.Value, consent, ct);
+        SessionKeyConsent? consent = null;
+        if (sessionKey is not null)
+        {
+            var channel = await escrow.FindFreeChannelAsync(new Nethereum.Signer.EthECKey(sessionKey).GetPublicAddress(), lease.Id, cancellationToken: ct);
+            consent = Vouchers().SignSessionKeyConsent(sessionKey, wallet.Address, lease.Id, channel);
+        }
+        return await escrow.OpenLeaseAsync(sender, lease.Id, lease.ProviderAddress!, lease.Deposit, lease.EscrowExpiry!.Value, consent, cancellationToken: ct);
     }
 
     public SignedVoucher SignFinalVoucher(TenantWallet wallet, VoucherRequest request, SessionKey? sessionKey = null) =>
-        SignVoucher(wallet, request.LeaseId, request.Amount, request.IsFinal, sessionKey);
+        SignVoucher(wallet, request.LeaseId, request.Channel, request.Amount, request.IsFinal, sessionKey);
 
-    /// <summary>A voucher signed by the lease's signer: its session key when it has one, else the tenant's wallet key.</summary>
-    public SignedVoucher SignVoucher(TenantWallet wallet, Guid leaseId, Abstractions.Credits amount, bool isFinal, SessionKey? sessionKey) =>
-        Vouchers().Sign(sessionKey?.PrivateKey ?? wallet.PrivateKey, leaseId, amount, isFinal);
+    /// <summary>
+    /// A voucher for the lease on its signer's <paramref name="channel"/>, signed by the lease's signer: its session key when
+    /// it has one, else the tenant's wallet key.
+    /// </summary>
+    public SignedVoucher SignVoucher(TenantWallet wallet, Guid leaseId, uint channel, Abstractions.Credits amount, bool isFinal, SessionKey? sessionKey) =>
+        Vouchers().Sign(sessionKey?.PrivateKey ?? wallet.PrivateKey, leaseId, channel, amount, isFinal);
 
-    /// <summary>Adds <paramref name="amount"/> to the lease's escrow from the tenant's wallet (approve, then topUp).</summary>
+    /// <summary>Adds <paramref name="amount"/> to the lease's escrow, from the tenant's escrow balance first, then its wallet.</summary>
     /// <returns>The topUp transaction hash.</returns>
     public async Task<string> TopUpAsync(TenantWallet wallet, LeaseSnapshot lease, Abstractions.Credits amount, CancellationToken ct)
     {
+        if (lease.Channel is not { } channel)
+            throw new CliException($"Lease {LeaseIds.Format(lease.Id)} has no escrow the market has seen yet; nothing to top up.");
         var (rpc, escrow) = await EscrowPaidFromAsync(wallet, amount, $"the top-up is {amount}.", ct);
         using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
-        return await escrow.ApproveAndTopUpAsync(sender, lease.Id, lease.VoucherSigner ?? wallet.Address, amount, ct);
+        return await escrow.TopUpAsync(sender, lease.Id, lease.VoucherSigner ?? wallet.Address, channel, amount, ct);
     }
 
-    /// <summary>The escrow, once the wallet is seen to hold <paramref name="amount"/>; otherwise a refusal saying what it was for.</summary>
+    /// <summary>What the tenant holds in the escrow outside its leases (refunds, deposits), and in its wallet.</summary>
+    public async Task<(Abstractions.Credits Escrow, Abstractions.Credits Wallet)> BalancesAsync(TenantWallet wallet, CancellationToken ct)
+    {
+        var escrow = Escrow(new ChainRpc(devnet.RpcUrl));
+        return (await escrow.GetTenantBalanceAsync(wallet.Address, ct), await escrow.Credit.BalanceOfAsync(wallet.Address, ct));
+    }
+
+    /// <summary>Pays the tenant's whole escrow balance back to its wallet.</summary>
+    /// <returns>The amount and the withdrawBalance transaction hash.</returns>
+    public async Task<(Abstractions.Credits Amount, string Transaction)> WithdrawBalanceAsync(TenantWallet wallet, CancellationToken ct)
+    {
+        var rpc = new ChainRpc(devnet.RpcUrl);
+        var escrow = Escrow(rpc);
+        var balance = await escrow.GetTenantBalanceAsync(wallet.Address, ct);
+        if (balance == Abstractions.Credits.Zero)
+            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds nothing in the escrow to withdraw.");
+        using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
+        return (balance, (await escrow.WithdrawBalanceAsync(sender, ct)).TransactionHash);
+    }
+
+    /// <summary>
+    /// The escrow, once the tenant is seen to hold <paramref name="amount"/> in its escrow balance and wallet together;
+    /// otherwise a refusal saying what it was for.
+    /// </summary>
     private async Task<(ChainRpc Rpc, EscrowClient Escrow)> EscrowPaidFromAsync(TenantWallet wallet, Abstractions.Credits amount, string purpose, CancellationToken ct)
     {
         var rpc = new ChainRpc(devnet.RpcUrl);
-        var escrow = new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress);
-        var balance = await escrow.Credit.BalanceOfAsync(wallet.Address, ct);
-        if (balance < amount)
-            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {balance} credits; {purpose}");
+        var escrow = Escrow(rpc);
+        var inEscrow = await escrow.GetTenantBalanceAsync(wallet.Address, ct);
+        var inWallet = await escrow.Credit.BalanceOfAsync(wallet.Address, ct);
+        if (inEscrow + inWallet < amount)
+            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {inWallet} credits and {inEscrow} in its escrow balance; {purpose}");
         return (rpc, escrow);
     }
+
+    private EscrowClient Escrow(ChainRpc rpc) => new(rpc, devnet.EscrowAddress, devnet.CreditAddress);
 
     private VoucherSigner Vouchers() => new(devnet.ChainId, devnet.EscrowAddress);
 }

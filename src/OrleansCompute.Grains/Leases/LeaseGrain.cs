@@ -87,7 +87,7 @@ public sealed class LeaseGrain(
         if (lease.Status == LeaseStatus.Ended)
         {
             // Its escrow was removed by a chain reorganization after the lease ran, and is on chain again: the final voucher can settle.
-            lease = Transition(lease with { FundingTransaction = funded.TransactionHash, Escrowed = funded.Deposit }, LeaseStatus.Ended,
+            lease = Transition(lease with { FundingTransaction = funded.TransactionHash, Escrowed = funded.Deposit, Channel = funded.Channel }, LeaseStatus.Ended,
                 LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
             await SaveAsync(lease);
             if (lease.FinalVoucher is { } final) await Settlement(lease).ResendAsync(final);
@@ -118,8 +118,9 @@ public sealed class LeaseGrain(
         else
         {
             var signer = funded.Signer is { } named && AccountKeys.Normalize(named) != lease.Tenant ? AccountKeys.Normalize(named) : null;
-            lease = Transition(lease with { Escrowed = funded.Deposit, VoucherSigner = signer }, LeaseStatus.Funded, LeaseReasons.EscrowFunded,
-                $"{funded.Deposit} in transaction {funded.TransactionHash}{(signer is null ? "" : $"; vouchers signed by session key {signer}")}");
+            lease = Transition(lease with { Escrowed = funded.Deposit, VoucherSigner = signer, Channel = funded.Channel }, LeaseStatus.Funded,
+                LeaseReasons.EscrowFunded,
+                $"{funded.Deposit} in transaction {funded.TransactionHash} on channel {funded.Channel}{(signer is null ? "" : $"; vouchers signed by session key {signer}")}");
             // A reserved block runs in its own window; a lease that had started (and lost its escrow to a reorganization) in
             // the window it had; any other lease from now, inside the room it booked.
             var leased = LeaseWindow.From(lease.StartedAt ?? lease.StartsAt ?? now, TimeSpan.FromHours(lease.Request.Hours));
@@ -211,14 +212,14 @@ public sealed class LeaseGrain(
         if (lease.FinalVoucher is not null)
         {
             lease = Transition(lease, LeaseStatus.Settled, LeaseReasons.SettledOnChain,
-                $"paid {lease.Paid}, refunded {closed.Refund} in transaction {closed.TransactionHash}");
+                $"paid {lease.Paid}, refunded {closed.Refund} to the tenant's escrow balance in transaction {closed.TransactionHash}");
         }
         else
         {
             // Closed without the final voucher: the tenant took the escrow back after its expiry.
             if (lease.Status is LeaseStatus.Reserved or LeaseStatus.Funded or LeaseStatus.Active) await ReleaseSlotsAsync(lease);
             lease = Transition(lease, LeaseStatus.Refunded, LeaseReasons.RefundedOnChain,
-                $"refunded {closed.Refund} in transaction {closed.TransactionHash}");
+                $"refunded {closed.Refund} to the tenant's escrow balance in transaction {closed.TransactionHash}");
         }
         await SaveAsync(lease);
     }
@@ -447,7 +448,7 @@ public sealed class LeaseGrain(
         {
             EndedAt = endedAt,
             AmountOwed = owed,
-            VoucherToSign = new VoucherRequest(Id, lease.ChainLeaseId, owed, IsFinal: true),
+            VoucherToSign = new VoucherRequest(Id, lease.ChainLeaseId, owed, IsFinal: true, lease.Channel ?? 0),
         }, LeaseStatus.Ended, reason, $"owes {owed} of {lease.Deposit}");
     }
 
@@ -535,14 +536,20 @@ public sealed class LeaseGrain(
                 Message: $"The lease owes {lease.AmountOwed} of the {escrowed} its escrow holds; top it up (occ lease top-up) to go on.");
         var vouchered = lease.LastVoucher?.Amount ?? Credits.Zero;
         if (lease.Request.VoucherEvery is { } every && lease.AmountOwed - vouchered >= every)
-            return new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: lease.AmountOwed,
+            return new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: lease.AmountOwed, ChannelToSign: lease.Channel,
                 Message: $"{lease.AmountOwed - vouchered} of usage is unpaid (the threshold is {every}); sign a voucher for {lease.AmountOwed} to go on.");
         return null;
     }
 
-    /// <summary>Vouchers count on chain only when signed by the lease's signer: its session key if it named one, else the tenant.</summary>
+    /// <summary>
+    /// Vouchers count on chain only for the lease's channel and when signed by the lease's signer: its session key if it
+    /// named one, else the tenant.
+    /// </summary>
     private void RequireSignedByLease(LeaseSnapshot lease, SignedVoucher voucher)
     {
+        if (lease.Channel is { } channel && voucher.Channel != channel)
+            throw MarketException.Invalid("channel", "WrongChannel",
+                $"The lease's escrow is on channel {channel} of its signer; the voucher names channel {voucher.Channel}, where it would pay nothing.");
         var signer = voucherVerifier.RecoverSigner(voucher);
         if (signer is null || AccountKeys.Normalize(signer) != (lease.VoucherSigner ?? lease.Tenant))
             throw MarketException.Invalid("signature", "BadSignature",

@@ -12,7 +12,7 @@ public static class ChainEndpoints
     {
         app.MapGet("/api/chain", GetAsync)
             .WithTags("Chain")
-            .WithSummary("Chain id, contracts, the watcher's progress and the reorganizations it undid, and the escrow's balance sheet (token balance = open escrows + balances owed + fees).");
+            .WithSummary("Chain id, contracts, the watcher's progress and the reorganizations it undid, and the escrow's balance sheet (token balance = held for tenants (open escrows + tenant balances) + balances owed + fees).");
         app.MapGet("/api/audit", (MarketAudit audit, CancellationToken ct) => audit.RunAsync(ct))
             .WithTags("Chain")
             .WithSummary("Every lease and provider balance in the grains compared with the chain, each mismatch with its cause.");
@@ -23,7 +23,7 @@ public static class ChainEndpoints
     {
         var sheet = await escrow.GetBalanceSheetAsync(ct);
         return new ChainStatus(options.ChainId, options.RpcUrl, options.CreditAddress, options.EscrowAddress, options.DeployBlock,
-            sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued,
+            sheet.BlockNumber, watcher.LastProcessedBlock, sheet.TokenBalance, sheet.TotalHeld, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued,
             watcher.ResumedFromBlock, watcher.Reorganizations, watcher.LastReorganization);
     }
 }
@@ -37,7 +37,7 @@ public sealed record ChainStatus(
     long LatestBlock,
     long WatcherBlock,
     Credits EscrowTokenBalance,
-    Credits OpenEscrows,
+    Credits HeldForTenants,
     Credits OwedToProviders,
     bool Conserved,
     Credits FeesAccrued,

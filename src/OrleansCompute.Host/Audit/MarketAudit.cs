@@ -8,9 +8,12 @@ using OrleansCompute.Chain.Rpc;
 namespace OrleansCompute.Host.Audit;
 
 /// <summary>
-/// Compares every lease and provider balance the escrow knows with the market's grains, at one block. The chain is
-/// read afresh (every event since the escrow was deployed, then each lease's current state), not through the chain
-/// watcher, so a watcher that missed or misread something shows up here.
+/// Compares every lease and provider balance the escrow knows with the market's grains, at one block, and checks the
+/// escrow's books: its token balance against what it holds for tenants (open escrows plus tenant balances), owes
+/// providers and keeps as fees. The chain is read afresh (every event since the escrow was deployed, then each lease's
+/// current state), not through the chain watcher, so a watcher that missed or misread something shows up here. A lease
+/// whose channel a later lease took is closed, and its word now holds the later one: its paid total comes from its
+/// events.
 /// </summary>
 public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, ChainRpc rpc, ChainOptions options)
 {
@@ -21,10 +24,13 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
         // A reader of its own: the watcher's reader caches what it has seen, and the audit must not trust that.
         var reader = new EscrowEventReader(rpc, options.EscrowAddress);
         var head = await reader.GetLatestBlockAsync(cancellationToken);
-        // An escrow is (lease id, signer): anyone may open one under a lease's id, and only the tenant's counts for the lease.
-        var opened = new Dictionary<(Guid, string), EscrowLeaseOpened>();
+        // An escrow is (lease id, signer, channel): anyone may open one under a lease's id, and only the tenant's counts for
+        // the lease.
+        var opened = new Dictionary<(Guid, string, uint), EscrowLeaseOpened>();
         var refunds = new Dictionary<(Guid, string), Credits>();
+        var paid = new Dictionary<(Guid, string), Credits>();
         var providers = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var tenants = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var from = options.DeployBlock; from <= head; from += BlocksPerRead)
         {
             foreach (var chainEvent in await reader.ReadAsync(from, Math.Min(head, from + BlocksPerRead - 1), cancellationToken))
@@ -32,24 +38,37 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
                 switch (chainEvent)
                 {
                     case EscrowLeaseOpened open:
-                        opened.TryAdd((open.LeaseId, open.Signer.ToLowerInvariant()), open);
+                        opened.TryAdd((open.LeaseId, open.Signer.ToLowerInvariant(), open.Channel), open);
                         providers.Add(open.Provider);
+                        tenants.Add(open.Tenant);
+                        break;
+                    case EscrowLeaseSettled settled:
+                        paid[(settled.LeaseId, settled.Tenant.ToLowerInvariant())] = settled.TotalPaid;
                         break;
                     case EscrowLeaseClosed closed:
                         refunds[(closed.LeaseId, closed.Tenant.ToLowerInvariant())] = closed.Refund;
                         break;
                 }
             }
+            tenants.UnionWith(await reader.ReadDepositorsAsync(from, Math.Min(head, from + BlocksPerRead - 1), cancellationToken));
         }
 
         var mismatches = new List<AuditMismatch>();
         var notes = new List<string>();
+        var openEscrows = Credits.Zero;
         foreach (var open in opened.Values)
         {
-            var onChain = await escrow.GetLeaseAsync(open.LeaseId, open.Signer, cancellationToken);
+            var byTenant = (open.LeaseId, open.Tenant.ToLowerInvariant());
+            var onChain = await escrow.GetLeaseAsync(open.LeaseId, open.Signer, open.Channel, cancellationToken);
+            if (onChain is { Superseded: true })
+                onChain = onChain with { Tenant = open.Tenant, Provider = open.Provider, Paid = paid.GetValueOrDefault(byTenant) };
+            if (onChain is { Closed: false }) openEscrows += onChain.Deposit - onChain.Paid;
             var lease = await grains.GetGrain<ILeaseGrain>(open.LeaseId).GetAsync();
-            CompareLease(open, onChain, lease, refunds.GetValueOrDefault((open.LeaseId, open.Tenant.ToLowerInvariant())), mismatches, notes);
+            CompareLease(open, onChain, lease, refunds.GetValueOrDefault(byTenant), mismatches, notes);
         }
+
+        var tenantBalances = Credits.Zero;
+        foreach (var tenant in tenants) tenantBalances += await escrow.GetTenantBalanceAsync(tenant, cancellationToken);
 
         foreach (var provider in providers)
         {
@@ -63,10 +82,14 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
 
         var sheet = await escrow.GetBalanceSheetAsync(cancellationToken);
         if (!sheet.Balances)
-            mismatches.Add(new AuditMismatch("escrow", "conservation", (sheet.TotalEscrowed + sheet.TotalOwed + sheet.FeesAccrued).ToString(), sheet.TokenBalance.ToString(),
-                "the escrow's token balance is not open escrows + balances owed + fees"));
+            mismatches.Add(new AuditMismatch("escrow", "conservation", (sheet.TotalHeld + sheet.TotalOwed + sheet.FeesAccrued).ToString(), sheet.TokenBalance.ToString(),
+                "the escrow's token balance is not held for tenants (open escrows + tenant balances) + balances owed + fees"));
+        if (sheet.TotalHeld != openEscrows + tenantBalances)
+            mismatches.Add(new AuditMismatch("escrow", "heldForTenants", (openEscrows + tenantBalances).ToString(), sheet.TotalHeld.ToString(),
+                "the escrow's held-for-tenants total is not the sum of its open escrows and tenant balances"));
 
-        return new AuditReport(head, opened.Count, providers.Count, sheet.TokenBalance, sheet.TotalEscrowed, sheet.TotalOwed, sheet.FeesAccrued, mismatches, notes);
+        return new AuditReport(head, opened.Count, providers.Count, sheet.TokenBalance, openEscrows, tenantBalances, sheet.TotalOwed, sheet.FeesAccrued,
+            mismatches, notes);
     }
 
     private static void CompareLease(EscrowLeaseOpened open, EscrowLease? onChain, LeaseSnapshot? lease, Credits refunded,
@@ -92,6 +115,13 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
             // The market ignores escrows opened by anyone but the lease's tenant (someone copying a lease id): no money of
             // this lease is in it. It is listed, not counted as a mismatch.
             notes.Add($"{id}: an escrow by {onChain.Tenant}, not the lease's tenant {lease.Tenant}, was ignored");
+            return;
+        }
+        if (lease.Channel is { } channel && (channel != open.Channel || !string.Equals(lease.VoucherSigner ?? lease.Tenant, open.Signer, StringComparison.OrdinalIgnoreCase)))
+        {
+            // The lease took the first escrow its tenant opened for it; a second one under the same id is the tenant's own
+            // money, refunded to it after expiry.
+            notes.Add($"{id}: a second escrow by its tenant, on channel {open.Channel} of {open.Signer}, was ignored");
             return;
         }
 

@@ -57,7 +57,11 @@ public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSin
     }
 
     private static EscrowFunded Funded(EscrowLeaseOpened opened) =>
-        new(opened.Tenant, opened.Provider, opened.Deposit, opened.Expiry, opened.TransactionHash, opened.BlockNumber) { Signer = opened.Signer };
+        new(opened.Tenant, opened.Provider, opened.Deposit, opened.Expiry, opened.TransactionHash, opened.BlockNumber)
+        {
+            Signer = opened.Signer,
+            Channel = opened.Channel,
+        };
 
     private static EscrowToppedUp ToppedUp(EscrowLeaseToppedUp toppedUp) =>
         new(toppedUp.Amount, toppedUp.Deposit, toppedUp.TransactionHash, toppedUp.BlockNumber);

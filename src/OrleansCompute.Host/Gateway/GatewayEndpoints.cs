@@ -77,9 +77,13 @@ public static class GatewayEndpoints
                 return new OpenAiError(429, admission.Message ?? "The lease is at its concurrency limit.", "rate_limit_exceeded", "concurrency_limit")
                     .ToResult(admission.RetryAfter);
             case AdmissionOutcome.PaymentRequired:
-                // What to do is in the body: sign a voucher for amount_to_sign (POST /api/leases/{id}/vouchers), or top up.
+                // What to do is in the body: sign a voucher for amount_to_sign on channel_to_sign (POST /api/leases/{id}/vouchers),
+                // or top up.
                 return (admission.AmountToSign is { } amount
-                    ? new OpenAiError(402, admission.Message ?? "Sign a voucher to go on.", "insufficient_quota", "voucher_required") { AmountToSign = amount.ToString() }
+                    ? new OpenAiError(402, admission.Message ?? "Sign a voucher to go on.", "insufficient_quota", "voucher_required")
+                    {
+                        AmountToSign = amount.ToString(), ChannelToSign = admission.ChannelToSign,
+                    }
                     : new OpenAiError(402, admission.Message ?? "The lease's escrow is nearly used up; top it up.", "insufficient_quota", "escrow_low")).ToResult();
         }
 

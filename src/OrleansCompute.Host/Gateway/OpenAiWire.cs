@@ -17,11 +17,14 @@ public sealed class OpenAiError(int status, string message, string type, string?
     /// <summary>For a 402 that asks for a voucher: the cumulative amount to sign (credits, as a decimal string).</summary>
     public string? AmountToSign { get; init; }
 
+    /// <summary>For a 402 that asks for a voucher: the escrow channel of the lease's signer the voucher must name.</summary>
+    public uint? ChannelToSign { get; init; }
+
     public IResult ToResult(TimeSpan? retryAfter = null) => new OpenAiErrorResult(this, retryAfter);
 
     public object Body => AmountToSign is null
         ? new { error = new { message = Message, type, param, code } }
-        : new { error = new { message = Message, type, param, code, amount_to_sign = AmountToSign } };
+        : new { error = new { message = Message, type, param, code, amount_to_sign = AmountToSign, channel_to_sign = ChannelToSign } };
 
     public static OpenAiError Invalid(string message, string? param = null) => new(400, message, "invalid_request_error", "invalid_request", param);
 

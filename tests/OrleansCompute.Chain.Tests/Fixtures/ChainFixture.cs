@@ -59,6 +59,8 @@ public sealed class ChainFixture : IAsyncLifetime
         if (Anvil is not null) await Anvil.DisposeAsync();
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, uint> _channels = new();
+
     public TransactionSender Sender(DevAccount account) => new(Rpc, account.PrivateKey, ChainId);
 
     /// <summary>A fresh key with gas money and no credits, for tests that need a sender nobody else uses.</summary>
@@ -75,20 +77,33 @@ public sealed class ChainFixture : IAsyncLifetime
     public async Task<long> LatestBlockAsync() =>
         (long)(await Rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;
 
-    /// <summary>Opens a fresh lease for tenant <paramref name="tenant"/> (0..4) paying provider <paramref name="provider"/> (0..2).</summary>
+    /// <summary>
+    /// Opens a fresh lease for tenant <paramref name="tenant"/> (0..4) paying provider <paramref name="provider"/> (0..2), on the
+    /// tenant's first free channel; the fixture remembers the channel for the lease's vouchers.
+    /// </summary>
     public async Task<Guid> OpenLeaseAsync(int tenant, int provider, Credits deposit, TimeSpan? lifetime = null)
     {
-        var leaseId = Guid.NewGuid();
+        var leaseId = Guid.CreateVersion7();
         var expiry = (await ChainNowAsync()) + (lifetime ?? TimeSpan.FromHours(1));
-        await Escrow.ApproveAndOpenLeaseAsync(Tenants[tenant], leaseId, Providers[provider].Address, deposit, expiry);
+        Remember(leaseId, await Escrow.OpenLeaseAsync(Tenants[tenant], leaseId, Providers[provider].Address, deposit, expiry));
         return leaseId;
     }
 
+    /// <summary>Notes the channel an escrow took for <paramref name="leaseId"/>, for <see cref="ChannelOf"/>.</summary>
+    public void Remember(Guid leaseId, OpenedLease opened) => _channels[leaseId] = opened.Channel;
+
+    /// <summary>The channel lease <paramref name="leaseId"/> was opened on through this fixture (0 for one it did not open).</summary>
+    public uint ChannelOf(Guid leaseId) => _channels.GetValueOrDefault(leaseId);
+
     public SignedVoucher SignVoucher(int tenant, Guid leaseId, Credits amount, bool isFinal) =>
-        Vouchers.Sign(DevAccounts.Tenants[tenant].PrivateKey, leaseId, amount, isFinal);
+        Vouchers.Sign(DevAccounts.Tenants[tenant].PrivateKey, leaseId, ChannelOf(leaseId), amount, isFinal);
 
     /// <summary>Lease <paramref name="leaseId"/> of tenant <paramref name="tenant"/> (0..4), as the escrow stores it.</summary>
-    public Task<EscrowLease?> GetLeaseAsync(int tenant, Guid leaseId) => Escrow.GetLeaseAsync(leaseId, Tenants[tenant].Address);
+    public Task<EscrowLease?> GetLeaseAsync(int tenant, Guid leaseId) => Escrow.GetLeaseAsync(leaseId, Tenants[tenant].Address, ChannelOf(leaseId));
+
+    /// <summary>What tenant <paramref name="tenant"/> (0..4) holds in all: its wallet and its escrow balance, where refunds go.</summary>
+    public async Task<Credits> TenantHoldsAsync(int tenant) =>
+        await Escrow.Credit.BalanceOfAsync(Tenants[tenant].Address) + await Escrow.GetTenantBalanceAsync(Tenants[tenant].Address);
 
     /// <summary>The escrow's fee on <paramref name="paid"/> paid to one provider in one run.</summary>
     public static Credits Fee(Credits paid) => Credits.FromUnits(paid.Units * FeeBps / 10_000);
@@ -97,7 +112,7 @@ public sealed class ChainFixture : IAsyncLifetime
     public async Task AssertConservedAsync()
     {
         var books = await Escrow.GetBalanceSheetAsync();
-        Assert.True(books.Balances, $"escrow holds {books.TokenBalance} but owes {books.TotalEscrowed} escrowed + {books.TotalOwed} owed + {books.FeesAccrued} fees at block {books.BlockNumber}");
+        Assert.True(books.Balances, $"escrow holds {books.TokenBalance} but owes {books.TotalHeld} held for tenants + {books.TotalOwed} owed + {books.FeesAccrued} fees at block {books.BlockNumber}");
     }
 
     public Task<Transaction> GetTransactionAsync(string hash) =>

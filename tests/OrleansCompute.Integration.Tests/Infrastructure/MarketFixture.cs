@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Chain.Deployment;
 using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Escrow;
@@ -152,8 +153,19 @@ public sealed class MarketFixture : IAsyncLifetime
     public async Task AssertConservedAsync()
     {
         var sheet = await Escrow.GetBalanceSheetAsync();
-        Assert.True(sheet.Balances, $"escrow holds {sheet.TokenBalance}, open escrows {sheet.TotalEscrowed} + owed {sheet.TotalOwed} + fees {sheet.FeesAccrued}");
+        Assert.True(sheet.Balances, $"escrow holds {sheet.TokenBalance}, held for tenants {sheet.TotalHeld} + owed {sheet.TotalOwed} + fees {sheet.FeesAccrued}");
     }
+
+    /// <summary>The market's lease as the escrow stores it: on the signer and channel its LeaseOpened event named.</summary>
+    public async Task<EscrowLease?> OnChainAsync(Guid leaseId)
+    {
+        var lease = await Api.GetLeaseAsync(LeaseIds.Format(leaseId), CancellationToken.None);
+        return await Escrow.GetLeaseAsync(leaseId, lease.VoucherSigner ?? lease.Tenant, lease.Channel ?? 0);
+    }
+
+    /// <summary>What a tenant holds in all: its wallet and its balance in the escrow (where refunds go).</summary>
+    public async Task<Credits> TenantHoldsAsync(string tenant) =>
+        await Escrow.Credit.BalanceOfAsync(tenant) + await Escrow.GetTenantBalanceAsync(tenant);
 
     private async Task WaitForOffersAsync()
     {
