@@ -50,6 +50,9 @@ for (const n of [1, 10, 100]) {
     add(`settle_batch_${n}_${mix}_gas_per_lease`, Math.round(total / n), 'per lease');
   }
 }
+// The names issue 4 asks for, the same figures as settle_batch_100_*_gas_per_lease.
+add('settle_gas_per_lease_batch100_one_provider', figures.settle_batch_100_one_provider_gas_per_lease, 'per lease, settleBatch of 100, one provider (target ≤ 10,000)');
+add('settle_gas_per_lease_batch100_many_providers', figures.settle_batch_100_many_providers_gas_per_lease, 'per lease, settleBatch of 100, 100 providers (target ≤ 14,000)');
 const replay = median(get('replay_batch_100:100'));
 add('replay_batch_100_gas', replay, 'the same batch of 100 again (all stale, skipped): whole tx');
 add('replay_batch_100_gas_per_lease', Math.round(replay / 100), 'per lease');

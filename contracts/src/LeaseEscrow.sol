@@ -17,9 +17,12 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// a withdrawal. The owner can pause new leases and top-ups and set a fee up to a hard cap; it can never touch
 /// escrowed funds, block a settlement, a refund or a withdrawal.
 /// @dev Lease words are recycled. Each signer owns numbered channels; channel c of signer s is the storage word at
-/// key = keccak256(abi.encodePacked(s, uint96(c))), used directly as the storage slot (a 32-byte preimage, which
-/// no Solidity mapping or array slot has, so it cannot collide with them). A lease keeps its 128-bit id, the
-/// market's Guid; the word holds the id's high 64 bits as the lease's tag (for a Guid v7, its timestamp part).
+/// key = keccak256(abi.encodePacked(s, uint96(c))), used directly as the storage slot. It cannot collide with a
+/// mapping's slots (their preimages are 64 bytes), nor with the data of a long string or array at slot p (preimage
+/// bytes32(p), a small number): that would need the signer to be address(0), which never signs.
+/// A lease keeps its 128-bit id, the market's Guid; the word holds the id's high 64 bits as the lease's tag (for a
+/// Guid v7, its timestamp part), and only the tag is compared: a voucher whose id differs in its low bits could only
+/// come from the lease's own signer, for the one lease that tag names on the channel.
 /// A channel takes a new lease only when its word is empty or closed and the new tag is above the old one, so a
 /// (signer, channel, tag) names at most one lease ever: vouchers sign the channel and the id, a voucher whose tag
 /// is not the word's names no live lease, and old vouchers can never pay a channel's later lease. After the first
