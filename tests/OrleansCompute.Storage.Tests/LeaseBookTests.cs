@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
@@ -103,6 +104,46 @@ public sealed class LeaseBookTests(TempDirectory directory) : IClassFixture<Temp
         Assert.Equal(new[] { oldLive.LeaseId, newCancelled.LeaseId }.Order(), (await book.ListTenantAsync(Tenant)).Select(l => l.Id).Order());
         Assert.Equal(LeaseStatus.Cancelled, (await book.FindAsync(oldCancelled.LeaseId))!.Lease!.Status);
         Assert.Equal(Pool, await book.FindPoolAsync(oldCancelled.LeaseId));
+    }
+
+    [Fact]
+    public async Task Opening_a_version_2_file_swaps_its_tenant_index_for_the_live_one_and_keeps_its_rows()
+    {
+        var path = directory.NewDatabasePath();
+        var reserved = Record(LeaseStatus.Reserved, slots: [0]);
+        await using (var database = SqliteDatabase.Open(path))
+        {
+            await Stores.LeaseBook(database).WriteAsync(reserved);
+        }
+        // Put the file back the way schema version 2 left it: an index of every row by tenant.
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                DROP INDEX lease_book_live_by_tenant;
+                CREATE INDEX lease_book_by_tenant ON lease_book (tenant) WHERE tenant IS NOT NULL;
+                PRAGMA user_version = 2;
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        await using var reopened = SqliteDatabase.Open(path);
+        using (var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'lease_book' ORDER BY name";
+            var indexes = new List<string>();
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read()) indexes.Add(reader.GetString(0));
+            }
+            Assert.Equal(["lease_book_live_by_pool", "lease_book_live_by_tenant"], indexes.Where(n => !n.StartsWith("sqlite_", StringComparison.Ordinal)));
+            command.CommandText = "PRAGMA user_version";
+            Assert.Equal(3L, (long)command.ExecuteScalar()!);
+        }
+        Assert.Equal([reserved.LeaseId], (await Stores.LeaseBook(reopened).ListTenantAsync(Tenant)).Select(l => l.Id));
     }
 
     [Fact]
