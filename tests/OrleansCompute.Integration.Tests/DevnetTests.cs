@@ -12,7 +12,7 @@ public sealed class DevnetTests : IDisposable
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "occ-devnet-" + Guid.NewGuid().ToString("N"));
 
     [Fact]
-    public async Task Devnet_up_deploys_once_and_a_restart_keeps_the_chain_its_contracts_and_balances()
+    public async Task Devnet_up_deploys_once_a_restart_keeps_the_chain_its_contracts_and_balances_and_an_outdated_escrow_is_replaced()
     {
         var (chainPort, apiPort) = (LoopbackPorts.Free(), LoopbackPorts.Free());
         var files = new DevnetFiles(_directory);
@@ -40,6 +40,15 @@ public sealed class DevnetTests : IDisposable
         Assert.True(second.ExitCode == 0, second.Error);
         Assert.Contains("reusing the contracts", second.Error);
         Assert.Equal(deployed.EscrowAddress, files.ReadConfig()!.EscrowAddress);
+
+        // A devnet.json whose escrow is not one this build can speak to (here: the credit token, which has code
+        // but no EIP-712 domain; in life, an escrow deployed before a checkout was updated) gets fresh contracts.
+        files.WriteConfig(files.ReadConfig()! with { EscrowAddress = deployed.CreditAddress });
+        var third = await RunUntilUpAsync(chainPort, apiPort, async api => Assert.NotEmpty(await api.GetOffersAsync("h100", null, default)));
+        Assert.True(third.ExitCode == 0, third.Error);
+        Assert.Contains("this build speaks version", third.Error);
+        Assert.Contains("deploying", third.Error);
+        Assert.NotEqual(deployed.CreditAddress, files.ReadConfig()!.EscrowAddress);
     }
 
     private async Task<(int ExitCode, string Error)> RunUntilUpAsync(int chainPort, int apiPort, Func<MarketApiClient, Task> whileUp)

@@ -57,16 +57,25 @@ public sealed class DevnetRunner(CliContext context)
         }
     }
 
-    /// <summary>Reuses the contracts recorded in devnet.json when the chain still has them; otherwise deploys and funds tenants.</summary>
+    /// <summary>
+    /// Reuses the contracts recorded in devnet.json when the chain still has them and the escrow is the version this
+    /// build speaks; otherwise deploys and funds tenants.
+    /// </summary>
     private async Task<DevnetConfig> EnsureContractsAsync(FoundryToolchain toolchain, DevnetFiles files, string rpcUrl, string apiUrl, CancellationToken ct)
     {
         var rpc = new ChainRpc(rpcUrl);
         if (files.ReadConfig() is { } known && await HasCodeAsync(rpc, known.EscrowAddress, ct))
         {
-            Say($"reusing the contracts deployed at block {known.DeployBlock}: escrow {known.EscrowAddress}");
-            var reused = known with { RpcUrl = rpcUrl, ApiUrl = apiUrl };
-            files.WriteConfig(reused);
-            return reused;
+            // A checkout updated past an escrow change (its EIP-712 version moves with its ABI) cannot use the old one.
+            var version = await EscrowVersionAsync(rpc, known, ct);
+            if (version == VoucherSigner.DomainVersion)
+            {
+                Say($"reusing the contracts deployed at block {known.DeployBlock}: escrow {known.EscrowAddress}");
+                var reused = known with { RpcUrl = rpcUrl, ApiUrl = apiUrl };
+                files.WriteConfig(reused);
+                return reused;
+            }
+            Say($"the escrow at {known.EscrowAddress} is version {version ?? "unknown"}; this build speaks version {VoucherSigner.DomainVersion}");
         }
 
         // New contracts mean a new ledger: market state kept for the old ones would describe leases that do not exist.
@@ -87,6 +96,19 @@ public sealed class DevnetRunner(CliContext context)
         files.WriteConfig(devnet);
         Say($"deployed: credit {deployed.CreditAddress}, escrow {deployed.EscrowAddress}; {wallets.Count} tenants funded with {TenantGrant} credits each");
         return devnet;
+    }
+
+    /// <summary>The escrow's EIP-712 domain version (ERC-5267), or null when it does not answer the call.</summary>
+    private static async Task<string?> EscrowVersionAsync(ChainRpc rpc, DevnetConfig devnet, CancellationToken ct)
+    {
+        try
+        {
+            return (await new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress).GetEip712DomainAsync(ct)).Version;
+        }
+        catch (Exception e) when (e is ChainRevertException or Nethereum.JsonRpc.Client.RpcResponseException or Nethereum.ABI.FunctionEncoding.SmartContractRevertException)
+        {
+            return null;
+        }
     }
 
     private static async Task<bool> HasCodeAsync(ChainRpc rpc, string address, CancellationToken ct)
