@@ -25,7 +25,7 @@ internal static class ReservedLease
             PoolKey = pool.PoolKey,
             ProviderId = pool.ProviderId,
             ProviderAddress = AccountKeys.Normalize(pool.PayoutAddress),
-            SlotKeys = slots.Select(index => MarketKeys.Slot(pool.PoolKey, index)).ToList(),
+            SlotKeys = slots.Select(index => MarketKeys.Slot(pool.PoolKey, index)).ToArray(),
             PricePerSlotHour = pricePerSlotHour,
             Deposit = LeaseBilling.Deposit(pricePerSlotHour, request.Slots, request.Hours),
             CreatedAt = order.RequestedAt,
@@ -34,13 +34,14 @@ internal static class ReservedLease
             EscrowExpiry = DateTimeOffset.FromUnixTimeSeconds((order.Window.End + settlementGrace).ToUnixTimeSeconds()),
             StartsAt = order.StartsAt,
             BookedWindow = order.Window,
-            History =
-            [
+            // An array, not a collection expression (see LeaseTransitions): records are serialized on every booking.
+            History = new[]
+            {
                 new LeaseTransition(order.RequestedAt, LeaseStatus.Requested, LeaseReasons.Requested),
                 new LeaseTransition(now, LeaseStatus.Reserved, partial ? LeaseReasons.PartialFill : LeaseReasons.SlotsReserved,
                     $"{(partial ? $"{request.Slots} of {asked}" : request.Slots)} slot(s) in {pool.PoolKey} at {pricePerSlotHour} per slot-hour" +
                     (order.StartsAt is { } s ? $" from {s.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'}" : "")),
-            ],
+            },
         };
     }
 }
