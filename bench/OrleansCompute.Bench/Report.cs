@@ -15,7 +15,8 @@ public static class Report
         "p99_ms_memory_saturated", "p99_ms_sqlite_saturated", "bytes_per_slot", "slots", "concurrent_tenants", "duration_s",
     ];
 
-    private sealed record Target(string Figure, string Label, string Goal, Func<double, bool> Met);
+    /// <summary>A figure an issue sets a target for, and the test that it is met.</summary>
+    internal sealed record Target(string Figure, string Label, string Goal, Func<double, bool> Met);
 
     private static readonly Target[] Targets =
     [
@@ -66,20 +67,10 @@ public static class Report
                       $"the p99 targets from the same tenants paced together at the target rate ({Format(figures["paced_rate_memory"])} and " +
                       $"{Format(figures["paced_rate_sqlite"])} leases/s), each request timed from when its schedule said to send it.");
         md.AppendLine();
-        md.AppendLine("| figure | measured | target | met |");
-        md.AppendLine("| --- | ---: | ---: | :---: |");
-        foreach (var target in Targets)
-        {
-            var value = figures[target.Figure];
-            md.AppendLine(value is { } v
-                ? $"| {target.Label} | {Format(v)} | {target.Goal} | {(target.Met(v) ? "yes" : "no")} |"
-                : $"| {target.Label} | not measured | {target.Goal} | |");
-        }
+        AppendTargets(md, figures, Targets);
         md.AppendLine();
-        md.AppendLine("| baseline and side figures | measured |");
-        md.AppendLine("| --- | ---: |");
-        foreach (var (label, name) in new (string, string)[]
-        {
+        AppendFigures(md, figures,
+        [
             ("ping calls/s (trivial grain, same silo, same loops)", "ping_calls_per_second"),
             ("ping p99 ms", "ping_p99_ms"),
             ("lease p50 ms at 50,000 leases/s (paced), in-memory", "p50_ms_memory"),
@@ -98,10 +89,7 @@ public static class Report
             ("calls/s to a fresh ping grain each (activation included)", "fresh_grain_ping_calls_per_second"),
             ("managed heap bytes per active slot grain", "managed_bytes_per_slot"),
             ("bytes per active ping grain (working set)", "bytes_per_ping_grain"),
-        })
-        {
-            if (figures[name] is { } value) md.AppendLine($"| {label} | {Format(value)} |");
-        }
+        ]);
         md.AppendLine();
         md.AppendLine("Every figure is in `market.json`.");
         md.AppendLine();
@@ -109,6 +97,31 @@ public static class Report
         md.AppendLine();
         foreach (var section in figures.Markdown) md.AppendLine(section);
         return md.ToString();
+    }
+
+    /// <summary>The table of targets: each figure, its goal and whether it was met.</summary>
+    internal static void AppendTargets(StringBuilder md, Figures figures, IEnumerable<Target> targets)
+    {
+        md.AppendLine("| figure | measured | target | met |");
+        md.AppendLine("| --- | ---: | ---: | :---: |");
+        foreach (var target in targets)
+        {
+            var value = figures[target.Figure];
+            md.AppendLine(value is { } v
+                ? $"| {target.Label} | {Format(v)} | {target.Goal} | {(target.Met(v) ? "yes" : "no")} |"
+                : $"| {target.Label} | not measured | {target.Goal} | |");
+        }
+    }
+
+    /// <summary>The table of baseline and side figures, (label, figure name) in order; figures not measured are left out.</summary>
+    internal static void AppendFigures(StringBuilder md, Figures figures, IEnumerable<(string Label, string Name)> rows)
+    {
+        md.AppendLine("| baseline and side figures | measured |");
+        md.AppendLine("| --- | ---: |");
+        foreach (var (label, name) in rows)
+        {
+            if (figures[name] is { } value) md.AppendLine($"| {label} | {Format(value)} |");
+        }
     }
 
     /// <summary>Three decimals, or four significant digits for figures below one (a ratio of 0.0031 stays readable).</summary>

@@ -5,9 +5,7 @@ namespace OrleansCompute.Bench;
 
 public static class SettlementReport
 {
-    private sealed record Target(string Figure, string Label, string Goal, Func<double, bool> Met);
-
-    private static readonly Target[] Targets =
+    private static readonly Report.Target[] Targets =
     [
         new("leases_settled_per_second", "leases settled/s, final voucher → confirmed settleBatch", "≥ 5,000", v => v >= 5_000),
         new("settled_to_raw_ratio", "leases settled/s ÷ raw transfers/s, same run", "≥ 4", v => v >= 4),
@@ -36,20 +34,10 @@ public static class SettlementReport
                       $"the credit from {F("raw_transfer_senders")} keys through the same TransactionSender, pipelined, first send to last receipt. " +
                       $"The two alternate, {F("repetitions")} repetitions; the median run of each is shown.");
         md.AppendLine();
-        md.AppendLine("| figure | measured | target | met |");
-        md.AppendLine("| --- | ---: | ---: | :---: |");
-        foreach (var target in Targets)
-        {
-            var value = f[target.Figure];
-            md.AppendLine(value is { } v
-                ? $"| {target.Label} | {Report.Format(v)} | {target.Goal} | {(target.Met(v) ? "yes" : "no")} |"
-                : $"| {target.Label} | not measured | {target.Goal} | |");
-        }
+        Report.AppendTargets(md, f, Targets);
         md.AppendLine();
-        md.AppendLine("| baseline and side figures | measured |");
-        md.AppendLine("| --- | ---: |");
-        foreach (var (label, name) in new (string, string)[]
-        {
+        Report.AppendFigures(md, f,
+        [
             ("raw ERC-20 transfers/s (same Anvil, same sender code)", "raw_transfers_per_second"),
             ("leases settled/s, slowest run", "leases_settled_per_second_min"),
             ("leases settled/s, fastest run", "leases_settled_per_second_max"),
@@ -62,10 +50,7 @@ public static class SettlementReport
             ("leases per batch", "leases_per_batch"),
             ("gas per lease settled", "gas_per_lease"),
             ("bench process CPU ms per 1,000 leases settled", "settle_cpu_ms_per_1000_leases"),
-        })
-        {
-            if (f[name] is { } value) md.AppendLine($"| {label} | {Report.Format(value)} |");
-        }
+        ]);
         md.AppendLine();
         md.AppendLine("Every figure is in `settlement.json`; `bench/README.md` describes the method.");
         return md.ToString();

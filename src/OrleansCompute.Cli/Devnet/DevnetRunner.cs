@@ -105,7 +105,7 @@ public sealed class DevnetRunner(CliContext context)
         {
             return (await new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress).GetEip712DomainAsync(ct)).Version;
         }
-        catch (Exception e) when (e is ChainRevertException or Nethereum.JsonRpc.Client.RpcResponseException or Nethereum.ABI.FunctionEncoding.SmartContractRevertException)
+        catch (Exception e) when (e is ChainRevertException or Nethereum.JsonRpc.Client.RpcResponseException)
         {
             return null;
         }
