@@ -6,10 +6,18 @@ namespace OrleansCompute.Abstractions.Settlement;
 /// voucher pays only the lease it names. <see cref="IsFinal"/> closes the lease on chain and credits the rest of the
 /// escrow to the tenant's balance there.
 /// </summary>
+/// <param name="Bundle">
+/// Null for a voucher signed on its own. Otherwise the voucher is one of a bundle the signer signed once (a tenant ending
+/// several leases at one provider): "0x" and the hex of the bundle's packed 27-byte items, leaseId (16) | channel (4) |
+/// isFinal (1) | amount (6), in the order signed, exactly as settleBatch takes them; this voucher is one of those items
+/// and <see cref="Signature"/> signs the bundle's <c>VoucherBundle(Voucher[] vouchers)</c> digest. Every member of a
+/// bundle carries the same signature and bundle, so the escrow can apply them all from any one of them.
+/// </param>
 [GenerateSerializer, Immutable, Alias("occ.signed-voucher")]
 public sealed record SignedVoucher(
     [property: Id(0)] Guid LeaseId,
     [property: Id(4)] uint Channel,
     [property: Id(1)] Credits Amount,
     [property: Id(2)] bool IsFinal,
-    [property: Id(3)] string Signature);
+    [property: Id(3)] string Signature,
+    [property: Id(5)] string? Bundle = null);

@@ -48,8 +48,14 @@ public partial class Voucher
 
 // Functions
 
+[Function("BATCH_ENTRY_HEADER_SIZE", "uint256")]
+public partial class BatchEntryHeaderSizeFunction : FunctionMessage { }
+
 [Function("BATCH_ITEM_SIZE", "uint256")]
 public partial class BatchItemSizeFunction : FunctionMessage { }
+
+[Function("MAX_BUNDLE", "uint256")]
+public partial class MaxBundleFunction : FunctionMessage { }
 
 [Function("MAX_CLAIM_WINDOW", "uint256")]
 public partial class MaxClaimWindowFunction : FunctionMessage { }
@@ -134,6 +140,13 @@ public partial class HashVoucherFunction : FunctionMessage
 {
     [Parameter("tuple", "voucher", 1)]
     public virtual Voucher Voucher { get; set; } = new();
+}
+
+[Function("hashVoucherBundle", "bytes32")]
+public partial class HashVoucherBundleFunction : FunctionMessage
+{
+    [Parameter("tuple[]", "vouchers", 1)]
+    public virtual List<Voucher> Vouchers { get; set; } = [];
 }
 
 [Function("lease", typeof(LeaseOutputDTO))]
@@ -291,8 +304,8 @@ public partial class SettleFunction : FunctionMessage
 [Function("settleBatch")]
 public partial class SettleBatchFunction : FunctionMessage
 {
-    [Parameter("bytes", "items", 1)]
-    public virtual byte[] Items { get; set; } = [];
+    [Parameter("bytes", "entries", 1)]
+    public virtual byte[] Entries { get; set; } = [];
 }
 
 [Function("tenantBalance", "uint256")]

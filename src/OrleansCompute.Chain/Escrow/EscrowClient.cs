@@ -112,6 +112,10 @@ public sealed class EscrowClient
     public Task<byte[]> HashVoucherAsync(Voucher voucher, CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<HashVoucherFunction, byte[]>(EscrowAddress, new HashVoucherFunction { Voucher = voucher }, cancellationToken);
 
+    /// <summary>The digest the signer of a bundle of <paramref name="vouchers"/> signs once for all of them.</summary>
+    public Task<byte[]> HashVoucherBundleAsync(IReadOnlyList<Voucher> vouchers, CancellationToken cancellationToken = default) =>
+        _rpc.QueryAsync<HashVoucherBundleFunction, byte[]>(EscrowAddress, new HashVoucherBundleFunction { Vouchers = [.. vouchers] }, cancellationToken);
+
     /// <summary>The digest a session key signs to consent to sign for <paramref name="tenant"/>'s lease on the key's channel.</summary>
     public Task<byte[]> HashSessionKeyAsync(string tenant, Guid leaseId, uint channel, CancellationToken cancellationToken = default) =>
         _rpc.QueryAsync<HashSessionKeyFunction, byte[]>(
@@ -173,8 +177,11 @@ public sealed class EscrowClient
         tenant.SendAsync(EscrowAddress, new WithdrawBalanceFunction(), cancellationToken);
 
     /// <summary>Anyone: redeems one signed voucher; a bad one reverts with the contract's named error.</summary>
+    /// <exception cref="ArgumentException">A bundled voucher: its signature covers the bundle, which only settleBatch takes.</exception>
     public Task<TransactionReceipt> SettleAsync(TransactionSender sender, SignedVoucher voucher, CancellationToken cancellationToken = default)
     {
+        if (voucher.Bundle is not null)
+            throw new ArgumentException($"The voucher for lease {voucher.LeaseId} is signed as part of a bundle; redeem it with settleBatch.", nameof(voucher));
         var (r, vs) = VoucherSigner.ToCompact(voucher.Signature) ?? (new byte[32], new byte[32]);
         return sender.SendAsync(EscrowAddress, new SettleFunction
         {
@@ -188,8 +195,9 @@ public sealed class EscrowClient
     }
 
     /// <summary>
-    /// Anyone: redeems several vouchers in one transaction. Bad vouchers do not revert the batch: each is reported by a
-    /// <c>SettleRejected</c> event in the receipt (see <see cref="EscrowSettlement"/>), and stale ones are skipped.
+    /// Anyone: redeems several vouchers in one transaction, bundled ones with their whole bundle. Bad vouchers do not revert
+    /// the batch: each is reported by a <c>SettleRejected</c> event in the receipt (see <see cref="EscrowSettlement"/>), and
+    /// stale ones are skipped.
     /// </summary>
     public Task<TransactionReceipt> SettleBatchAsync(TransactionSender sender, IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken = default) =>
         sender.SendAsync(EscrowAddress, ToSettleBatch(vouchers), cancellationToken);
@@ -214,7 +222,7 @@ public sealed class EscrowClient
     public Task<TransactionReceipt> SetPausedAsync(TransactionSender owner, bool paused, CancellationToken cancellationToken = default) =>
         owner.SendAsync(EscrowAddress, new SetPausedFunction { Paused = paused }, cancellationToken);
 
-    internal static SettleBatchFunction ToSettleBatch(IReadOnlyList<SignedVoucher> vouchers) => new() { Items = EscrowBatch.Encode(vouchers) };
+    internal static SettleBatchFunction ToSettleBatch(IReadOnlyList<SignedVoucher> vouchers) => new() { Entries = EscrowBatch.Encode(vouchers) };
 
     /// <summary>Sends what draws <paramref name="amount"/> on the tenant's escrow balance, approving only what the balance lacks.</summary>
     private Task<T> PullAndSendAsync<T>(TransactionSender tenant, Credits amount, Func<Task<T>> send, CancellationToken cancellationToken) =>

@@ -27,7 +27,8 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
         try
         {
             var batch = EscrowClient.ToSettleBatch(vouchers);
-            batch.Gas = GasLimit(vouchers.Count);
+            // A bundle goes whole, with members the list may not hold: the contract spends gas on every item it is sent.
+            batch.Gas = GasLimit(EscrowBatch.DecodeEntries(batch.Entries).Sum(entry => entry.Items.Count));
             var receipt = await operatorSender.SendAsync(escrowAddress, batch, cancellationToken);
             var rejections = Rejections(receipt);
             _logger.LogInformation("Settled {Count} vouchers in {Hash} (block {Block}), {Rejected} rejected",
@@ -42,8 +43,9 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
     }
 
     /// <summary>
-    /// The gas limit of a settleBatch of <paramref name="count"/> vouchers: above what the contract can spend on it (about
-    /// 11,300 gas a voucher, 14,300 for a final one crediting its tenant's balance, plus the transaction's base and the batch's totals), so
+    /// The gas limit of a settleBatch carrying <paramref name="count"/> items, every item of its bundles included: above what
+    /// the contract can spend on it (about 11,300 gas an item signed alone, 14,300 for a final one crediting its tenant's
+    /// balance, less for an item of a bundle, which shares one signature; plus the transaction's base and the batch's totals), so
     /// the batch needs no estimate, which would run it a dozen times over. Only the gas used is paid.
     /// A batch too large for that within a block is capped at the usual block gas limit (30M), so it runs out of gas,
     /// reverts and is retried voucher by voucher, instead of being refused by the node and retried whole forever.

@@ -6,6 +6,7 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Contracts.LeaseEscrow;
+using OrleansCompute.Chain.Escrow;
 
 namespace OrleansCompute.Chain.Signing;
 
@@ -47,9 +48,36 @@ public sealed class VoucherSigner : IVoucherVerifier
     public SignedVoucher Sign(string tenantPrivateKey, Guid leaseId, uint channel, Credits amount, bool isFinal) =>
         new(leaseId, channel, amount, isFinal, Sign(tenantPrivateKey, ToChainVoucher(leaseId, channel, amount, isFinal)));
 
-    /// <returns>The signer's checksummed address, or null when the signature is malformed or would not pass the contract's checks.</returns>
-    public string? RecoverSigner(SignedVoucher voucher) =>
-        voucher.Amount.Units < 0 ? null : RecoverSigner(ToChainVoucher(voucher), voucher.Signature);
+    /// <summary>
+    /// Signs <paramref name="vouchers"/> (2 to <see cref="EscrowBatch.MaxBundle"/>, any leases of this signer) as one
+    /// bundle: one signature over their <c>VoucherBundle</c> digest, which the escrow checks once for all of them.
+    /// </summary>
+    /// <returns>A voucher per member, in order, each carrying the shared signature and the packed bundle.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">Fewer than 2 vouchers (sign one on its own) or more than the contract takes.</exception>
+    public IReadOnlyList<SignedVoucher> SignBundle(string privateKey, IReadOnlyList<VoucherRequest> vouchers)
+    {
+        var chainVouchers = vouchers.Select(v => ToChainVoucher(v.LeaseId, v.Channel, v.Amount, v.IsFinal)).ToList();
+        var bundle = EscrowBatch.PackBundle(chainVouchers);
+        var signature = EthereumSignature.SignCompact(BundleDigest(chainVouchers), privateKey);
+        return vouchers.Select(v => new SignedVoucher(v.LeaseId, v.Channel, v.Amount, v.IsFinal, signature, bundle)).ToList();
+    }
+
+    /// <returns>
+    /// The signer's checksummed address, or null when the signature is malformed or would not pass the contract's checks.
+    /// A bundled voucher recovers over its bundle's digest, and only when the bundle is well-formed and holds the voucher
+    /// itself: a signature over other vouchers is no signature of this one.
+    /// </returns>
+    public string? RecoverSigner(SignedVoucher voucher)
+    {
+        if (voucher.Amount.Units < 0) return null;
+        if (voucher.Bundle is not { } bundle) return RecoverSigner(ToChainVoucher(voucher), voucher.Signature);
+        return EscrowBatch.BundleHolds(bundle, voucher) && EscrowBatch.ParseBundle(bundle) is { } members
+            ? EthereumSignature.Recover(BundleDigest(members), voucher.Signature)
+            : null;
+    }
+
+    /// <returns>False when the voucher names a bundle that is malformed or does not hold the voucher itself; true otherwise.</returns>
+    public bool IsInItsBundle(SignedVoucher voucher) => voucher.Bundle is not { } bundle || EscrowBatch.BundleHolds(bundle, voucher);
 
     public string? RecoverSigner(Voucher voucher, string signature) => EthereumSignature.Recover(Digest(voucher), signature);
 
@@ -65,6 +93,43 @@ public sealed class VoucherSigner : IVoucherVerifier
 
     /// <summary>The (r, vs) halves the contract takes for a signature in either form, or null when it is malformed.</summary>
     public static (byte[] R, byte[] Vs)? ToCompact(string signature) => EthereumSignature.ToCompact(signature);
+
+    /// <summary>
+    /// The 32-byte digest a bundle's signer signs; what the contract's <c>hashVoucherBundle</c> returns. The EIP-712 struct
+    /// <c>VoucherBundle(Voucher[] vouchers)</c>, its array encoded as the keccak of its members' struct hashes, computed
+    /// here rather than through Nethereum's typed-data encoder, which is far slower on arrays of structs.
+    /// </summary>
+    public byte[] BundleDigest(IReadOnlyList<Voucher> vouchers)
+    {
+        var memberHashes = new byte[32 * vouchers.Count];
+        var member = new byte[32 * 5];
+        VoucherTypeHash.CopyTo(member, 0);
+        for (var i = 0; i < vouchers.Count; i++)
+        {
+            var voucher = vouchers[i];
+            WriteWord(voucher.LeaseId, member.AsSpan(32, 32));
+            WriteWord(voucher.Channel, member.AsSpan(64, 32));
+            WriteWord(voucher.Amount, member.AsSpan(96, 32));
+            WriteWord(voucher.IsFinal ? BigInteger.One : BigInteger.Zero, member.AsSpan(128, 32));
+            Sha3Keccack.Current.CalculateHash(member).CopyTo(memberHashes, 32 * i);
+        }
+        var structHash = Sha3Keccack.Current.CalculateHash(BundleTypeHash.Concat(Sha3Keccack.Current.CalculateHash(memberHashes)).ToArray());
+        return Sha3Keccack.Current.CalculateHash(new byte[] { 0x19, 0x01 }.Concat(DomainSeparator).Concat(structHash).ToArray());
+    }
+
+    private static readonly byte[] VoucherTypeHash =
+        Sha3Keccack.Current.CalculateHash(System.Text.Encoding.UTF8.GetBytes("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)"));
+
+    private static readonly byte[] BundleTypeHash = Sha3Keccack.Current.CalculateHash(System.Text.Encoding.UTF8.GetBytes(
+        "VoucherBundle(Voucher[] vouchers)Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)"));
+
+    private static void WriteWord(BigInteger value, Span<byte> word)
+    {
+        var length = value.Sign < 0 ? int.MaxValue : value.GetByteCount(isUnsigned: true);
+        if (length > 32) throw new ArgumentOutOfRangeException(nameof(value), value, "A uint256 is between 0 and 2^256 - 1.");
+        word.Clear();
+        value.TryWriteBytes(word[(32 - length)..], out _, isUnsigned: true, isBigEndian: true);
+    }
 
     /// <summary>
     /// The digest a session key signs to consent to sign the vouchers of <paramref name="tenant"/>'s lease

@@ -543,13 +543,17 @@ public sealed class LeaseGrain(
 
     /// <summary>
     /// Vouchers count on chain only for the lease's channel and when signed by the lease's signer: its session key if it
-    /// named one, else the tenant.
+    /// named one, else the tenant. A voucher of a bundle counts when its bundle holds it and the bundle's signer is the
+    /// lease's: the escrow checks the one signature for every member.
     /// </summary>
     private void RequireSignedByLease(LeaseSnapshot lease, SignedVoucher voucher)
     {
         if (lease.Channel is { } channel && voucher.Channel != channel)
             throw MarketException.Invalid("channel", "WrongChannel",
                 $"The lease's escrow is on channel {channel} of its signer; the voucher names channel {voucher.Channel}, where it would pay nothing.");
+        if (!voucherVerifier.IsInItsBundle(voucher))
+            throw MarketException.Invalid("bundle", "NotInBundle",
+                "The voucher's bundle does not hold this voucher (its lease, channel, amount and finality as signed), or is not whole 27-byte items; its signature signs nothing for this lease.");
         var signer = voucherVerifier.RecoverSigner(voucher);
         if (signer is null || AccountKeys.Normalize(signer) != (lease.VoucherSigner ?? lease.Tenant))
             throw MarketException.Invalid("signature", "BadSignature",

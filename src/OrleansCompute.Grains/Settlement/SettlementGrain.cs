@@ -144,6 +144,11 @@ public sealed class SettlementGrain(
         {
             while (true)
             {
+                if (RecordBundlesAlreadySent())
+                {
+                    ScheduleConfirmCheck();
+                    await PersistAsync();
+                }
                 while (!unreachable && sending.Count < Math.Max(1, _options.MaxBatchesInFlight) && NextBatch(partial: sending.Count == 0) is { } batch)
                     sending.Add(SendAsync(batch, cancellationToken));
                 if (sending.Count == 0) break;
@@ -165,10 +170,48 @@ public sealed class SettlementGrain(
     private IEnumerable<SettlementItem> Queued() =>
         state.State.Items.Where(i => i.Status == SettlementItemStatus.Queued && !_inFlight.Contains(i.Voucher));
 
+    /// <summary>
+    /// The next batch: the oldest queued vouchers, up to <see cref="MarketOptions.MaxBatchSize"/>, and with each bundled one
+    /// the other queued members of its bundle, even beyond that size: the batch carries the whole bundle anyway, and a member
+    /// left behind would only go in a later transaction that the escrow skips as paid.
+    /// </summary>
     private List<SettlementItem>? NextBatch(bool partial)
     {
         var batch = Queued().Take(_options.MaxBatchSize).ToList();
-        return batch.Count == 0 || (!partial && batch.Count < _options.MaxBatchSize) ? null : batch;
+        if (batch.Count == 0 || (!partial && batch.Count < _options.MaxBatchSize)) return null;
+        var bundles = batch.Where(i => i.Voucher.Bundle is not null).Select(i => BundleOf(i.Voucher)).ToHashSet();
+        if (bundles.Count > 0)
+            batch.AddRange(Queued().Skip(batch.Count).Where(i => i.Voucher.Bundle is not null && bundles.Contains(BundleOf(i.Voucher))));
+        return batch;
+    }
+
+    /// <summary>What the members of one bundle share, and only they: the bundle and its one signature.</summary>
+    private static (string Signature, string? Bundle) BundleOf(SignedVoucher voucher) => (voucher.Signature, voucher.Bundle);
+
+    /// <summary>
+    /// Queued members of a bundle that already went on chain with another member are recorded as submitted in that
+    /// transaction, where the escrow applied the whole bundle: sent again, they would only be skipped as paid. The
+    /// confirmation check holds them to it: one whose lease does not see it paid is queued again and sent. Only a member
+    /// never sent is taken so, so that one queued again is sent.
+    /// </summary>
+    /// <returns>Whether any item changed.</returns>
+    private bool RecordBundlesAlreadySent()
+    {
+        var waiting = Queued().Where(i => i.Voucher.Bundle is not null && i.TransactionHash is null).ToList();
+        if (waiting.Count == 0) return false;
+        var sent = state.State.Items
+            .Where(i => i.Voucher.Bundle is not null && i.Status is SettlementItemStatus.Submitted or SettlementItemStatus.Confirmed && i.TransactionHash is not null)
+            .GroupBy(i => BundleOf(i.Voucher))
+            .ToDictionary(g => g.Key, g => g.MaxBy(i => i.SubmittedAt)!.TransactionHash);
+        var now = clock.GetUtcNow();
+        var changed = false;
+        foreach (var item in waiting)
+        {
+            if (!sent.TryGetValue(BundleOf(item.Voucher), out var transaction)) continue;
+            state.State.Items[_latest[item.Voucher]] = item with { Status = SettlementItemStatus.Submitted, TransactionHash = transaction, SubmittedAt = now };
+            changed = true;
+        }
+        return changed;
     }
 
     /// <returns>False when the chain could not be reached; the batch's items stay queued.</returns>
