@@ -1,6 +1,12 @@
 using System.Numerics;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain.Devnet;
+using Nethereum.ABI.EIP712;
+using Nethereum.ABI.FunctionEncoding.Attributes;
+using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Contracts.LeaseEscrow;
+using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Signing;
 using Xunit;
 
@@ -115,5 +121,93 @@ public sealed class VoucherSignerTests
             Assert.Equal(reference.EcRecover(digest, "0x" + Convert.ToHexString(Expand(Convert.FromHexString(voucher.Signature[2..])))), recovered);
             Assert.Equal(key.GetPublicAddress(), _signer.RecoverSigner(voucher with { Signature = reference.Sign(digest, key) }));
         }
+    }
+    private static VoucherRequest Request(Guid leaseId, uint channel, Credits amount, bool isFinal) => new(leaseId, "", amount, isFinal, channel);
+
+    [Fact]
+    public void A_bundle_signed_once_recovers_its_signer_for_every_member()
+    {
+        var members = _signer.SignBundle(Tenant.PrivateKey,
+            [Request(Guid.NewGuid(), 0, Credits.FromCredits(3m), true), Request(Guid.NewGuid(), 5, Credits.FromCredits(1.25m), false), Request(Guid.NewGuid(), 2, Credits.Zero, true)]);
+
+        Assert.Equal(3, members.Count);
+        Assert.Single(members.Select(m => (m.Signature, m.Bundle)).Distinct());
+        Assert.All(members, member =>
+        {
+            Assert.Equal(Tenant.Address, _signer.RecoverSigner(member));
+            Assert.True(_signer.IsInItsBundle(member));
+        });
+        // What the HTTP API carries: the member read back from its JSON is the same voucher, and still recovers.
+        var json = System.Text.Json.JsonSerializer.Serialize(members[1], ApiJson.Options);
+        Assert.Contains("\"bundle\":\"0x", json);
+        Assert.Equal(members[1], System.Text.Json.JsonSerializer.Deserialize<SignedVoucher>(json, ApiJson.Options));
+    }
+
+    [Fact]
+    public void A_voucher_its_bundle_does_not_hold_recovers_nobody()
+    {
+        var members = _signer.SignBundle(Tenant.PrivateKey,
+            [Request(Guid.NewGuid(), 0, Credits.FromCredits(3m), true), Request(Guid.NewGuid(), 0, Credits.FromCredits(4m), true)]);
+        var others = _signer.SignBundle(Tenant.PrivateKey,
+            [Request(Guid.NewGuid(), 0, Credits.FromCredits(3m), true), Request(Guid.NewGuid(), 0, Credits.FromCredits(4m), true)]);
+
+        foreach (var stranger in new[]
+                 {
+                     members[0] with { Amount = Credits.FromCredits(4m) },
+                     members[0] with { IsFinal = false },
+                     members[0] with { Channel = 1 },
+                     members[0] with { LeaseId = Guid.NewGuid() },
+                     members[0] with { Bundle = others[0].Bundle },
+                     members[0] with { Bundle = members[0].Bundle![..^2] },
+                 })
+        {
+            Assert.Null(_signer.RecoverSigner(stranger));
+            Assert.False(_signer.IsInItsBundle(stranger));
+        }
+    }
+
+    [Fact]
+    public void A_bundle_with_one_amount_changed_after_signing_recovers_another_address()
+    {
+        var members = _signer.SignBundle(Tenant.PrivateKey,
+            [Request(Guid.NewGuid(), 0, Credits.FromUnits(1_000), true), Request(Guid.NewGuid(), 0, Credits.FromUnits(2_000), true)]);
+        var items = Convert.FromHexString(members[1].Bundle![2..]);
+        items[2 * EscrowBatch.ItemSize - 1] = 0xFF; // the second item's amount, last byte
+        var tamperedBundle = "0x" + Convert.ToHexStringLower(items);
+        var tampered = members[1] with { Amount = Credits.FromUnits(2_000 - 0xD0 + 0xFF), Bundle = tamperedBundle };
+        var untouched = members[0] with { Bundle = tamperedBundle };
+
+        Assert.True(_signer.IsInItsBundle(tampered));
+        var recovered = _signer.RecoverSigner(tampered);
+        Assert.NotNull(recovered);
+        Assert.NotEqual(Tenant.Address, recovered);
+        Assert.Equal(recovered, _signer.RecoverSigner(untouched));
+    }
+
+    /// <summary>The bundle digest is computed by hand; Nethereum's general EIP-712 encoder must agree with it.</summary>
+    [Fact]
+    public void The_bundle_digest_is_the_eip712_digest_of_VoucherBundle()
+    {
+        var vouchers = Enumerable.Range(0, 4)
+            .Select(i => VoucherSigner.ToChainVoucher(Guid.NewGuid(), (uint)i, Credits.FromUnits(Random.Shared.NextInt64(0, 1L << 48)), i % 2 == 0))
+            .ToList();
+        var typedData = new TypedData<Domain>
+        {
+            Domain = new Domain { Name = VoucherSigner.DomainName, Version = VoucherSigner.DomainVersion, ChainId = 31337, VerifyingContract = Escrow },
+            Types = MemberDescriptionFactory.GetTypesMemberDescription(typeof(Domain), typeof(VoucherBundle), typeof(Voucher)),
+            PrimaryType = "VoucherBundle",
+        };
+
+        var reference = Nethereum.Util.Sha3Keccack.Current.CalculateHash(
+            Eip712TypedDataEncoder.Current.EncodeTypedData(new VoucherBundle { Vouchers = vouchers }, typedData));
+
+        Assert.Equal(Convert.ToHexString(reference), Convert.ToHexString(_signer.BundleDigest(vouchers)));
+    }
+
+    [Struct("VoucherBundle")]
+    public sealed class VoucherBundle
+    {
+        [Parameter("tuple[]", "vouchers", 1, "Voucher[]")]
+        public List<Voucher> Vouchers { get; set; } = [];
     }
 }

@@ -71,9 +71,24 @@ public sealed class VoucherSigner : IVoucherVerifier
     {
         if (voucher.Amount.Units < 0) return null;
         if (voucher.Bundle is not { } bundle) return RecoverSigner(ToChainVoucher(voucher), voucher.Signature);
-        return EscrowBatch.BundleHolds(bundle, voucher) && EscrowBatch.ParseBundle(bundle) is { } members
-            ? EthereumSignature.Recover(BundleDigest(members), voucher.Signature)
-            : null;
+        if (!EscrowBatch.BundleHolds(bundle, voucher)) return null;
+        return EthereumSignature.Recover(BundleDigest(bundle), voucher.Signature);
+    }
+
+    /// <summary>
+    /// The last bundle digested: a bundle's members are checked one after another (a lease grain each), and its digest
+    /// hashes every member, so each would otherwise cost the whole bundle again.
+    /// </summary>
+    private volatile DigestedBundle? _lastBundle;
+
+    private sealed record DigestedBundle(string Bundle, byte[] Digest);
+
+    private byte[] BundleDigest(string bundle)
+    {
+        if (_lastBundle is { } last && last.Bundle == bundle) return last.Digest;
+        var digest = BundleDigest(EscrowBatch.ParseBundle(bundle)!);
+        _lastBundle = new DigestedBundle(bundle, digest);
+        return digest;
     }
 
     /// <returns>False when the voucher names a bundle that is malformed or does not hold the voucher itself; true otherwise.</returns>
