@@ -104,6 +104,20 @@ contract GasBench {
             uint256[] memory manyLeases = _openAll(TENANT_KEY, _prefix(providers, counts[c]), "open_lease");
             _settle(manyLeases, 2e6, false, string.concat("settle_batch_", n, "_many_providers"));
             _settle(manyLeases, 3e6, true, "close");
+            if (counts[c] == 1) continue;
+
+            // The same rounds with the tenant's vouchers under one signature: a bundle of N.
+            oneLeases = _openAll(TENANT_KEY, _prefix(one, counts[c]), "open_lease");
+            _settleBundle(oneLeases, 2e6, false, string.concat("settle_bundle_", n, "_one_provider"));
+            if (counts[c] == MANY) {
+                _settleBundle(oneLeases, 2e6, false, "replay_bundle_100");
+                _settleBundle(oneLeases, 3e6, true, "final_bundle_100_one_provider");
+            } else {
+                _settleBundle(oneLeases, 3e6, true, "close");
+            }
+            manyLeases = _openAll(TENANT_KEY, _prefix(providers, counts[c]), "open_lease");
+            _settleBundle(manyLeases, 2e6, false, string.concat("settle_bundle_", n, "_many_providers"));
+            _settleBundle(manyLeases, 3e6, true, "close");
         }
 
         vm.writeFile(vm.envOr("GAS_LABELS", string("gas-labels.txt")), labels);
@@ -128,31 +142,51 @@ contract GasBench {
         vm.stopBroadcast();
     }
 
-    /// @dev One settleBatch of a voucher per lease, the lease on channel i being ids[i].
+    /// @dev One settleBatch of a voucher per lease, each signed alone (an entry of one), the lease on channel i
+    /// being ids[i].
     function _settle(uint256[] memory ids, uint256 amount, bool isFinal, string memory label) internal {
-        bytes memory items;
+        bytes memory entries;
         for (uint256 i; i < ids.length; ++i) {
-            (uint8 v, bytes32 r, bytes32 s) = vm.sign(
-                TENANT_KEY,
+            (bytes32 r, bytes32 vs) = _sign(
                 escrow.hashVoucher(LeaseEscrow.Voucher({leaseId: ids[i], channel: i, amount: amount, isFinal: isFinal}))
             );
-            bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
-            // The packed widths: ids are 128-bit, channels and amounts small.
-            // forge-lint: disable-start(unsafe-typecast)
-            items = bytes.concat(
-                items,
-                bytes16(uint128(ids[i])),
-                bytes4(uint32(i)),
-                bytes1(isFinal ? 1 : 0),
-                bytes6(uint48(amount)),
-                r,
-                vs
-            );
-            // forge-lint: disable-end(unsafe-typecast)
+            entries = bytes.concat(entries, bytes1(0x01), r, vs, _packed(ids[i], i, amount, isFinal));
         }
+        _broadcastBatch(entries, label, ids.length);
+    }
+
+    /// @dev One settleBatch of one entry: the tenant's vouchers for all the leases under one signature.
+    function _settleBundle(uint256[] memory ids, uint256 amount, bool isFinal, string memory label) internal {
+        LeaseEscrow.Voucher[] memory vouchers = new LeaseEscrow.Voucher[](ids.length);
+        bytes memory packed;
+        for (uint256 i; i < ids.length; ++i) {
+            vouchers[i] = LeaseEscrow.Voucher({leaseId: ids[i], channel: i, amount: amount, isFinal: isFinal});
+            packed = bytes.concat(packed, _packed(ids[i], i, amount, isFinal));
+        }
+        (bytes32 r, bytes32 vs) = _sign(escrow.hashVoucherBundle(vouchers));
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _broadcastBatch(bytes.concat(bytes1(uint8(ids.length)), r, vs, packed), label, ids.length);
+    }
+
+    /// @dev The tenant's compact (EIP-2098) signature of `digest`.
+    function _sign(bytes32 digest) internal pure returns (bytes32 r, bytes32 vs) {
+        (uint8 v, bytes32 r_, bytes32 s) = vm.sign(TENANT_KEY, digest);
+        return (r_, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+    }
+
+    /// @dev A voucher as an entry lists it: leaseId (16) | channel (4) | isFinal (1) | amount (6).
+    function _packed(uint256 id, uint256 channel, uint256 amount, bool isFinal) internal pure returns (bytes memory) {
+        // The packed widths: ids are 128-bit, channels and amounts small.
+        // forge-lint: disable-start(unsafe-typecast)
+        return
+            bytes.concat(bytes16(uint128(id)), bytes4(uint32(channel)), bytes1(isFinal ? 1 : 0), bytes6(uint48(amount)));
+        // forge-lint: disable-end(unsafe-typecast)
+    }
+
+    function _broadcastBatch(bytes memory entries, string memory label, uint256 count) internal {
         vm.startBroadcast(OPERATOR_KEY);
-        escrow.settleBatch(items);
-        _label(string.concat(label, ":", vm.toString(ids.length)));
+        escrow.settleBatch(entries);
+        _label(string.concat(label, ":", vm.toString(count)));
         vm.stopBroadcast();
     }
 

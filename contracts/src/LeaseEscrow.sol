@@ -62,11 +62,19 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     uint256 public constant MAX_DEPOSIT = type(uint48).max;
     /// @notice The highest channel number (channels are uint32, so batch items and records carry 4 bytes).
     uint256 public constant MAX_CHANNEL = type(uint32).max;
-    /// @notice Bytes per settleBatch item: leaseId (16) | channel (4) | isFinal (1) | amount (6) | r (32) | vs (32).
-    uint256 public constant BATCH_ITEM_SIZE = 91;
+    /// @notice Bytes before the vouchers of a settleBatch entry: count (1) | r (32) | vs (32), the signature of them all.
+    uint256 public constant BATCH_ENTRY_HEADER_SIZE = 65;
+    /// @notice Bytes per voucher of a settleBatch entry: leaseId (16) | channel (4) | isFinal (1) | amount (6).
+    uint256 public constant BATCH_ITEM_SIZE = 27;
+    /// @notice The most vouchers one signature can cover: a bundle's count is one byte.
+    uint256 public constant MAX_BUNDLE = 255;
 
     /// @dev keccak256("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)"), a literal for the assembly.
     bytes32 private constant VOUCHER_TYPEHASH = 0x4f4174089c7395db311d35fc77933308410ac47a435dd44e13f4c7c38e5a34b1;
+    /// @dev keccak256("VoucherBundle(Voucher[] vouchers)Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool
+    /// isFinal)"), a literal for the assembly.
+    bytes32 private constant VOUCHER_BUNDLE_TYPEHASH =
+        0xa1d6957b8a53b53d0f06dfd941d0f6febc8b26117d3286768c7b6aca481b772b;
     /// @dev The SettleRejected topic, as a literal for the assembly.
     bytes32 private constant SETTLE_REJECTED_TOPIC = 0x66b8472b550424362a43b8facddcb42494d9d080350bb0596e336459278a461b;
     bytes32 private constant SESSION_KEY_TYPEHASH =
@@ -213,8 +221,10 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error ClaimWindowTooLong(uint256 claimWindow);
     /// @notice A total that would not fit its packed lane (more credits than could ever exist).
     error BalanceOverflow();
-    /// @notice `settleBatch` with no items, or a length that is not a multiple of BATCH_ITEM_SIZE.
+    /// @notice `settleBatch` with no entries, an entry of no vouchers, or an entry cut short.
     error MalformedBatch(uint256 length);
+    /// @notice `hashVoucherBundle` of fewer than 2 or more than MAX_BUNDLE vouchers (one voucher is signed as a Voucher).
+    error BundleSize(uint256 count);
 
     /// @param credit_ The ERC-20 credit deposits and payments are made in.
     /// @param admin The owner: sets the fee, pauses, withdraws fees.
@@ -388,22 +398,23 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         _book(batch);
     }
 
-    /// @notice Redeems many vouchers, for any leases and providers, in one call. Never reverts for a bad item:
-    /// stale items (already paid, replays) are skipped, invalid ones reported by SettleRejected, and each item
-    /// applies whole or not at all. Consecutive items of one provider are credited together.
-    /// @dev `items` is a packed array of BATCH_ITEM_SIZE-byte items: leaseId (uint128) | channel (uint32) | isFinal
-    /// (uint8, 0 or not) | amount (uint48) | r (bytes32) | vs (bytes32). Items apply in order, so two for one lease
-    /// must increase. Final items' refunds are credited after every item is applied. Reverts only with
-    /// MalformedBatch (or BalanceOverflow, which no real supply reaches). Emits one Settled (when anything
-    /// applied), a SettleRejected per invalid item and a LeaseClosed per final one.
-    /// @param items The packed items.
-    function settleBatch(bytes calldata items) external nonReentrant {
-        uint256 count = items.length / BATCH_ITEM_SIZE;
-        if (count == 0 || items.length % BATCH_ITEM_SIZE != 0) revert MalformedBatch(items.length);
-
-        Batch memory batch = _newBatch(count);
+    /// @notice Redeems many vouchers, for any leases and providers, in one call. Never reverts for a bad voucher:
+    /// stale ones (already paid, replays) are skipped, invalid ones reported by SettleRejected, and each applies
+    /// whole or not at all. Consecutive vouchers of one provider are credited together.
+    /// @dev `entries` is a packed sequence of entries, each one signature and the vouchers it covers:
+    /// count (uint8, 1..MAX_BUNDLE) | r (bytes32) | vs (bytes32) | count × [leaseId (uint128) | channel (uint32) |
+    /// isFinal (uint8, 0 or not) | amount (uint48)]. An entry of one voucher is signed as a Voucher (hashVoucher);
+    /// an entry of several as a VoucherBundle (hashVoucherBundle): a signer settling many leases at once signs once,
+    /// and each of its vouchers then costs no signature calldata and no ecrecover. Vouchers apply in order, so two for
+    /// one lease must increase. Final vouchers' refunds are credited after every voucher is applied. Reverts only with
+    /// MalformedBatch (or BalanceOverflow, which no real supply reaches). Emits one Settled (when anything applied),
+    /// a SettleRejected per invalid voucher (every voucher of an entry whose signature is bad) and a LeaseClosed per
+    /// final one.
+    /// @param entries The packed entries.
+    function settleBatch(bytes calldata entries) external nonReentrant {
+        Batch memory batch = _newBatch(_voucherCount(entries));
         batch.domainSeparator = _domainSeparatorV4();
-        // The hot loop, in assembly: per item it costs the signature's calldata, one ecrecover and one storage
+        // The hot loop, in assembly: per voucher it costs its calldata, its share of one ecrecover and one storage
         // word, and little else. It does what settle() does for one voucher (the tests hold them to it).
         // Run state lives in `batch` (a memory struct: field i at batch + 32 * i) to stay within the stack.
         assembly ("memory-safe") {
@@ -448,116 +459,140 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
             // scratch holds the voucher struct (0x00..0xa0), then the digest's input: 0x1901 (ending at 0xc0),
             // domain separator, struct hash; then the ecrecover input (0x100..0x180), then signer | channel, the
-            // lease key's preimage (0x180); final items' refunds are listed from 0x1a0 (a uint256[] that the free
-            // memory pointer then covers: most batches have none, so none is allocated up front). The type hash,
-            // prefix and domain never change within the loop: written once.
+            // lease key's preimage (0x180); final vouchers' refunds are listed from 0x1a0 (a uint256[] that the free
+            // memory pointer then covers: most batches have none, so none is allocated up front), and a bundle's
+            // struct hashes go just past the refunds listed so far, used up before the bundle lists its own. The type
+            // hash, prefix and domain never change within the loop: written once.
             let scratch := mload(0x40)
             mstore(scratch, VOUCHER_TYPEHASH)
             mstore(add(scratch, 0xa0), 0x1901)
             mstore(add(scratch, 0xc0), mload(add(batch, 0x180)))
-            for {
-                let p := items.offset
-                let end := add(p, items.length)
-            } lt(p, end) { p := add(p, 91) } {
-                let head := calldataload(p)
-                let leaseId := shr(128, head)
-                let isFinal := iszero(iszero(byte(20, head)))
-                let amount := and(shr(40, head), 0xffffffffffff)
+            for { let p := entries.offset } lt(p, add(entries.offset, entries.length)) {} {
+                let last := add(add(p, 65), mul(byte(0, calldataload(p)), 27)) // past the entry's last voucher
 
-                // The signer: ecrecover of the EIP-712 digest of Voucher(leaseId, channel, amount, isFinal) on
-                // (r, vs), refusing high s (EIP-2098 compact form). In a block so its locals leave the stack.
+                // The signer: ecrecover of the entry's EIP-712 digest on (r, vs), refusing high s (EIP-2098 compact
+                // form). The struct hashed is the one Voucher, or VoucherBundle(Voucher[]) over all of them. In a
+                // block so its locals leave the stack.
                 let signer := 0
                 {
-                    mstore(add(scratch, 0x20), leaseId)
+                    let first := add(p, 65)
+                    let head := calldataload(first)
+                    mstore(add(scratch, 0x20), shr(128, head))
                     mstore(add(scratch, 0x40), and(shr(96, head), 0xffffffff))
-                    mstore(add(scratch, 0x60), amount)
-                    mstore(add(scratch, 0x80), isFinal)
-                    mstore(add(scratch, 0xe0), keccak256(scratch, 0xa0))
+                    mstore(add(scratch, 0x60), and(shr(40, head), 0xffffffffffff))
+                    mstore(add(scratch, 0x80), iszero(iszero(byte(20, head))))
+                    let structHash := keccak256(scratch, 0xa0)
+                    if gt(last, add(first, 27)) {
+                        let hashes := add(add(scratch, 0x1c0), shl(6, mload(add(batch, 0x160))))
+                        mstore(hashes, structHash)
+                        let at := add(hashes, 0x20)
+                        for { let q := add(first, 27) } lt(q, last) { q := add(q, 27) } {
+                            head := calldataload(q)
+                            mstore(add(scratch, 0x20), shr(128, head))
+                            mstore(add(scratch, 0x40), and(shr(96, head), 0xffffffff))
+                            mstore(add(scratch, 0x60), and(shr(40, head), 0xffffffffffff))
+                            mstore(add(scratch, 0x80), iszero(iszero(byte(20, head))))
+                            mstore(at, keccak256(scratch, 0xa0))
+                            at := add(at, 0x20)
+                        }
+                        let arrayHash := keccak256(hashes, sub(at, hashes))
+                        mstore(hashes, VOUCHER_BUNDLE_TYPEHASH)
+                        mstore(add(hashes, 0x20), arrayHash)
+                        structHash := keccak256(hashes, 0x40)
+                    }
+                    mstore(add(scratch, 0xe0), structHash)
                     let digest := keccak256(add(scratch, 0xbe), 0x42)
-                    let vs := calldataload(add(p, 59))
+                    let vs := calldataload(add(p, 33))
                     let s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
                     if iszero(gt(s, HALF_CURVE_ORDER)) {
                         let input := add(scratch, 0x100)
                         mstore(input, digest)
                         mstore(add(input, 0x20), add(shr(255, vs), 27))
-                        mstore(add(input, 0x40), calldataload(add(p, 27)))
+                        mstore(add(input, 0x40), calldataload(add(p, 1)))
                         mstore(add(input, 0x60), s)
                         mstore(0x00, 0)
                         pop(staticcall(gas(), 0x01, input, 0x80, 0x00, 0x20))
                         signer := mload(0x00)
                     }
                 }
-                if iszero(signer) {
-                    reject(leaseId, 1) // REJECT_BAD_SIGNATURE
-                    continue
-                }
 
-                // The channel's word, at key = keccak256(abi.encodePacked(signer, uint96(channel))).
-                mstore(add(scratch, 0x180), or(shl(96, signer), and(shr(96, head), 0xffffffff)))
-                let key := keccak256(add(scratch, 0x180), 0x20)
-                let word := sload(key)
-                if or(iszero(word), lt(shr(192, word), shr(64, leaseId))) {
-                    reject(leaseId, 2) // REJECT_UNKNOWN_LEASE
-                    continue
-                }
-                if gt(shr(192, word), shr(64, leaseId)) {
-                    reject(leaseId, 3) // REJECT_LEASE_CLOSED: a later lease took the channel
-                    continue
-                }
-                let paid := and(word, 0xffffffffffff)
-                if and(word, LEASE_CLOSED) {
-                    if gt(amount, paid) { reject(leaseId, 3) } // REJECT_LEASE_CLOSED
-                    continue // else stale
-                }
-                if lt(amount, paid) { continue } // stale
-                if and(eq(amount, paid), iszero(isFinal)) { continue } // stale
-                let leaseDeposit := and(shr(48, word), 0xffffffffffff)
-                if gt(amount, leaseDeposit) {
-                    reject(leaseId, 4) // REJECT_EXCEEDS_DEPOSIT
-                    continue
-                }
-                if gt(timestamp(), add(and(shr(96, word), 0xffffffffff), mload(add(batch, 0x20)))) {
-                    reject(leaseId, 5) // REJECT_CLAIM_WINDOW_OVER
-                    continue
-                }
-
-                // Apply: the new paid (and the closed flag) in the one lease word.
-                sstore(key, or(or(and(word, not(0xffffffffffff)), amount), mul(isFinal, LEASE_CLOSED)))
-                let delta := sub(amount, paid)
-                let provider := and(shr(136, word), 0xffffffff)
-                if iszero(eq(provider, mload(add(batch, 0xa0)))) {
-                    if mload(add(batch, 0xa0)) { closeRun(batch, _providerBalances.slot) }
-                    mstore(add(batch, 0x80), mload(add(batch, 0x60)))
-                    mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 22))
-                    mstore(add(batch, 0xa0), provider)
-                    mstore(add(batch, 0xc0), 0)
-                }
-                mstore(add(batch, 0xc0), add(mload(add(batch, 0xc0)), delta))
-                // Item record: signer (20) | channel (4) | paid (6), one word whose last 2 bytes the next overwrites.
-                // Built from the key's preimage, signer (20) | 8 zero bytes | channel (4), moving the channel up.
-                mstore(
-                    add(add(mload(add(batch, 0x40)), 0x20), mload(add(batch, 0x60))),
-                    or(
-                        or(
-                            and(mload(add(scratch, 0x180)), not(0xffffffff)),
-                            shl(64, and(mload(add(scratch, 0x180)), 0xffffffff))
-                        ),
-                        shl(16, amount)
-                    )
-                )
-                mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 30))
-
-                if isFinal {
-                    let tenant := signer
-                    if and(word, LEASE_SESSION_KEY) {
-                        mstore(0x00, key)
-                        mstore(0x20, _sessionKeyTenants.slot)
-                        tenant := sload(keccak256(0x00, 0x40))
+                for { p := add(p, 65) } lt(p, last) { p := add(p, 27) } {
+                    let head := calldataload(p)
+                    let leaseId := shr(128, head)
+                    let isFinal := iszero(iszero(byte(20, head)))
+                    let amount := and(shr(40, head), 0xffffffffffff)
+                    if iszero(signer) {
+                        reject(leaseId, 1) // REJECT_BAD_SIGNATURE
+                        continue
                     }
-                    let at := add(add(scratch, 0x1c0), shl(6, mload(add(batch, 0x160)))) // finals[2 * finalCount]
-                    mstore(at, key)
-                    mstore(add(at, 0x20), or(shl(160, sub(leaseDeposit, amount)), tenant))
-                    mstore(add(batch, 0x160), add(mload(add(batch, 0x160)), 1))
+
+                    // The channel's word, at key = keccak256(abi.encodePacked(signer, uint96(channel))).
+                    mstore(add(scratch, 0x180), or(shl(96, signer), and(shr(96, head), 0xffffffff)))
+                    let key := keccak256(add(scratch, 0x180), 0x20)
+                    let word := sload(key)
+                    if or(iszero(word), lt(shr(192, word), shr(64, leaseId))) {
+                        reject(leaseId, 2) // REJECT_UNKNOWN_LEASE
+                        continue
+                    }
+                    if gt(shr(192, word), shr(64, leaseId)) {
+                        reject(leaseId, 3) // REJECT_LEASE_CLOSED: a later lease took the channel
+                        continue
+                    }
+                    let paid := and(word, 0xffffffffffff)
+                    if and(word, LEASE_CLOSED) {
+                        if gt(amount, paid) { reject(leaseId, 3) } // REJECT_LEASE_CLOSED
+                        continue // else stale
+                    }
+                    if lt(amount, paid) { continue } // stale
+                    if and(eq(amount, paid), iszero(isFinal)) { continue } // stale
+                    let leaseDeposit := and(shr(48, word), 0xffffffffffff)
+                    if gt(amount, leaseDeposit) {
+                        reject(leaseId, 4) // REJECT_EXCEEDS_DEPOSIT
+                        continue
+                    }
+                    if gt(timestamp(), add(and(shr(96, word), 0xffffffffff), mload(add(batch, 0x20)))) {
+                        reject(leaseId, 5) // REJECT_CLAIM_WINDOW_OVER
+                        continue
+                    }
+
+                    // Apply: the new paid (and the closed flag) in the one lease word.
+                    sstore(key, or(or(and(word, not(0xffffffffffff)), amount), mul(isFinal, LEASE_CLOSED)))
+                    let delta := sub(amount, paid)
+                    let provider := and(shr(136, word), 0xffffffff)
+                    if iszero(eq(provider, mload(add(batch, 0xa0)))) {
+                        if mload(add(batch, 0xa0)) { closeRun(batch, _providerBalances.slot) }
+                        mstore(add(batch, 0x80), mload(add(batch, 0x60)))
+                        mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 22))
+                        mstore(add(batch, 0xa0), provider)
+                        mstore(add(batch, 0xc0), 0)
+                    }
+                    mstore(add(batch, 0xc0), add(mload(add(batch, 0xc0)), delta))
+                    // Item record: signer (20) | channel (4) | paid (6), one word whose last 2 bytes the next overwrites.
+                    // Built from the key's preimage, signer (20) | 8 zero bytes | channel (4), moving the channel up.
+                    mstore(
+                        add(add(mload(add(batch, 0x40)), 0x20), mload(add(batch, 0x60))),
+                        or(
+                            or(
+                                and(mload(add(scratch, 0x180)), not(0xffffffff)),
+                                shl(64, and(mload(add(scratch, 0x180)), 0xffffffff))
+                            ),
+                            shl(16, amount)
+                        )
+                    )
+                    mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 30))
+
+                    if isFinal {
+                        let tenant := signer
+                        if and(word, LEASE_SESSION_KEY) {
+                            mstore(0x00, key)
+                            mstore(0x20, _sessionKeyTenants.slot)
+                            tenant := sload(keccak256(0x00, 0x40))
+                        }
+                        let at := add(add(scratch, 0x1c0), shl(6, mload(add(batch, 0x160)))) // finals[2 * finalCount]
+                        mstore(at, key)
+                        mstore(add(at, 0x20), or(shl(160, sub(leaseDeposit, amount)), tenant))
+                        mstore(add(batch, 0x160), add(mload(add(batch, 0x160)), 1))
+                    }
                 }
             }
             if mload(add(batch, 0xa0)) { closeRun(batch, _providerBalances.slot) }
@@ -765,6 +800,23 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         return _voucherDigest(_domainSeparatorV4(), voucher.leaseId, voucher.channel, voucher.amount, voucher.isFinal);
     }
 
+    /// @notice The EIP-712 digest a signer signs to settle several of its leases with one signature: the struct
+    /// `VoucherBundle(Voucher[] vouchers)`, in this domain. settleBatch takes it for an entry of 2 or more vouchers.
+    /// @dev Reverts with BundleSize outside 2..MAX_BUNDLE: one voucher alone is signed as a Voucher (hashVoucher).
+    /// @param vouchers The vouchers, in the order the entry lists them.
+    /// @return The digest.
+    function hashVoucherBundle(Voucher[] calldata vouchers) external view returns (bytes32) {
+        if (vouchers.length < 2 || vouchers.length > MAX_BUNDLE) revert BundleSize(vouchers.length);
+        bytes32[] memory hashes = new bytes32[](vouchers.length);
+        for (uint256 i; i < vouchers.length; ++i) {
+            Voucher calldata voucher = vouchers[i];
+            hashes[i] = keccak256(
+                abi.encode(VOUCHER_TYPEHASH, voucher.leaseId, voucher.channel, voucher.amount, voucher.isFinal)
+            );
+        }
+        return _hashTypedDataV4(keccak256(abi.encode(VOUCHER_BUNDLE_TYPEHASH, keccak256(abi.encodePacked(hashes)))));
+    }
+
     /// @notice The EIP-712 digest a session key signs to consent to sign `tenant`'s lease `leaseId` on `channel`.
     /// @param tenant The tenant opening the lease.
     /// @param leaseId The lease id.
@@ -865,6 +917,24 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         uint256 settleableUntil = _expiryOf(word) + _claimWindow;
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > settleableUntil) revert ClaimWindowOver(leaseId, settleableUntil);
+    }
+
+    /// @dev How many vouchers settleBatch's `entries` hold, or MalformedBatch when there are none, an entry holds
+    /// none, or the last entry is cut short.
+    function _voucherCount(bytes calldata entries) private pure returns (uint256 count) {
+        bool wellFormed;
+        assembly ("memory-safe") {
+            let end := add(entries.offset, entries.length)
+            let p := entries.offset
+            for {} lt(p, end) {} {
+                let n := byte(0, calldataload(p))
+                if iszero(n) { break }
+                count := add(count, n)
+                p := add(p, add(65, mul(n, 27))) // BATCH_ENTRY_HEADER_SIZE + n * BATCH_ITEM_SIZE
+            }
+            wellFormed := and(eq(p, end), gt(count, 0))
+        }
+        if (!wellFormed) revert MalformedBatch(entries.length);
     }
 
     function _newBatch(uint256 count) private view returns (Batch memory batch) {

@@ -16,11 +16,25 @@ contract LeaseEscrowBatchTest is EscrowFixture {
         escrow.settleBatch("");
         _open(1);
         bytes memory item = _item(1, 1e6, false);
+        vm.assertEq(item.length, escrow.BATCH_ENTRY_HEADER_SIZE() + escrow.BATCH_ITEM_SIZE(), "an entry of one");
+        // A trailing byte is an entry of no vouchers; a zero count anywhere is malformed.
         bytes memory ragged = bytes.concat(item, hex"00");
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, ragged.length));
         escrow.settleBatch(ragged);
-        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, 90));
-        escrow.settleBatch(new bytes(90));
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, 92));
+        escrow.settleBatch(new bytes(92));
+        // An entry cut short: one byte missing, or a count above the vouchers that follow.
+        bytes memory short = new bytes(item.length - 1);
+        for (uint256 i; i < short.length; ++i) {
+            short[i] = item[i];
+        }
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, short.length));
+        escrow.settleBatch(short);
+        bytes memory overCounted = bytes.concat(item);
+        overCounted[0] = 0x02;
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.MalformedBatch.selector, overCounted.length));
+        escrow.settleBatch(overCounted);
+        vm.assertEq(_paid(1), 0, "nothing paid");
     }
 
     function test_settleBatch_pays_many_leases_of_one_provider_as_one_run() public {

@@ -75,7 +75,8 @@ contract LeaseEscrowReentrancyTest is TestBase {
         _settle(40, true); // 60 credited to the tenant's balance
         (bytes32 r, bytes32 vs) = _signed(50, true);
         // forge-lint: disable-next-line(unsafe-typecast)
-        bytes memory items = abi.encodePacked(uint128(LEASE), uint32(CHANNEL), bytes1(0x01), uint48(50), r, vs);
+        bytes memory items =
+            abi.encodePacked(bytes1(0x01), r, vs, uint128(LEASE), uint32(CHANNEL), bytes1(0x01), uint48(50));
         token.arm(escrow, abi.encodeCall(LeaseEscrow.settleBatch, (items)));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         vm.prank(tenant);

@@ -8,8 +8,8 @@ import {Vm} from "../utils/Vm.sol";
 
 /// @dev Drives the escrow with bounded operations by a few tenants, session keys and providers on a few channels
 /// each, so that channels are recycled often: opens (plain and session-key, drawing on tenant balances or pulling),
-/// attempts to reopen a channel with a stale id, deposits, balance withdrawals, top-ups, vouchers one by one and in
-/// batches (mixed with stale, over-deposit, forged and superseded-lease items), refunds, provider withdrawals, fee
+/// attempts to reopen a channel with a stale id, deposits, balance withdrawals, top-ups, vouchers one by one, in
+/// batches (mixed with stale, over-deposit, forged and superseded-lease items) and in one signer's bundles, refunds, provider withdrawals, fee
 /// changes, pauses and time. It keeps ghost totals of every credit flow and, after each call, checks what can only
 /// be seen between two states: paid never decreases, closed (and superseded) leases stay closed, net + fee == delta.
 contract LeaseEscrowHandler is TestBase {
@@ -253,6 +253,68 @@ contract LeaseEscrowHandler is TestBase {
         _checkRuns(vm.getRecordedLogs());
     }
 
+    /// @dev One signer's vouchers for 2 to 6 of its leases under one signature (a VoucherBundle entry): amounts valid
+    /// or arbitrary (each counts as signed for its lease, as in settleBatch), or the whole bundle forged by another
+    /// key, which must pay nothing.
+    function settleBundle(uint256 seed, uint256 count, bool forged) external checked {
+        if (_leases.length == 0) return;
+        uint256 start = seed % _leases.length;
+        uint256 signerKey = _leases[start].signerKey;
+        count = bound(count, 2, 6);
+        LeaseEscrow.Voucher[] memory vouchers = new LeaseEscrow.Voucher[](count);
+        uint256[] memory picked = new uint256[](count);
+        uint256 n;
+        for (uint256 i; i < _leases.length && n < count; ++i) {
+            uint256 index = (start + i) % _leases.length;
+            Lease storage lease = _leases[index];
+            uint256 word = uint256(keccak256(abi.encode(seed, "bundle", i)));
+            // The signer's leases, mostly live ones: a closed or superseded lease now and then.
+            if (lease.signerKey != signerKey || lease.wasClosed && word % 4 != 0) continue;
+            bool isFinal = (word >> 64) % 4 == 0;
+            uint256 amount = (word >> 80) % (2 * MAX_DEPOSIT);
+            if ((word >> 72) % 4 != 0) {
+                (bool valid, uint256 voucherAmount) = _validAmount(lease, amount, isFinal);
+                if (valid) amount = voucherAmount;
+            }
+            vouchers[n] =
+                LeaseEscrow.Voucher({leaseId: lease.leaseId, channel: lease.channel, amount: amount, isFinal: isFinal});
+            picked[n++] = index;
+        }
+        if (n < 2) return;
+        assembly ("memory-safe") {
+            mstore(vouchers, n)
+        }
+        uint256 key = signerKey;
+        if (forged) {
+            key = bound(seed >> 8, 1, SECP256K1_N - 1);
+            if (key == signerKey) key = key == 1 ? 2 : 1;
+        } else {
+            for (uint256 i; i < n; ++i) {
+                _signed(_leases[picked[i]], vouchers[i].amount);
+            }
+        }
+        (bytes32 r, bytes32 vs) = _signCompact(key, escrow.hashVoucherBundle(vouchers));
+        // The casts are the packed widths: n is at most 6, ids 128-bit, channels small, amounts below 2 * MAX_DEPOSIT.
+        // forge-lint: disable-start(unsafe-typecast)
+        bytes memory entry = abi.encodePacked(uint8(n), r, vs);
+        for (uint256 i; i < n; ++i) {
+            LeaseEscrow.Voucher memory voucher = vouchers[i];
+            entry = bytes.concat(
+                entry,
+                abi.encodePacked(
+                    uint128(voucher.leaseId),
+                    uint32(voucher.channel),
+                    voucher.isFinal ? bytes1(0x01) : bytes1(0x00),
+                    uint48(voucher.amount)
+                )
+            );
+        }
+        // forge-lint: disable-end(unsafe-typecast)
+        vm.recordLogs();
+        escrow.settleBatch(entry);
+        _checkRuns(vm.getRecordedLogs());
+    }
+
     function refund(uint256 leaseSeed) external checked {
         if (_leases.length == 0) return;
         Lease storage lease = _leases[leaseSeed % _leases.length];
@@ -371,8 +433,8 @@ contract LeaseEscrowHandler is TestBase {
 
     /// @dev Whether `items` already has a voucher for the lease (two for one lease must increase; keep one).
     function _pendingIn(Lease storage lease, bytes memory items) internal view returns (bool) {
-        for (uint256 at; at + 91 <= items.length; at += 91) {
-            if (_uint(items, at, 16) == lease.leaseId) return true;
+        for (uint256 at; at + 92 <= items.length; at += 92) {
+            if (_uint(items, at + 65, 16) == lease.leaseId) return true;
         }
         return false;
     }
@@ -390,7 +452,13 @@ contract LeaseEscrowHandler is TestBase {
         // The casts are the packed widths: ids are 128-bit, channels small, amounts below 2 * MAX_DEPOSIT.
         // forge-lint: disable-start(unsafe-typecast)
         return abi.encodePacked(
-            uint128(leaseId), uint32(channel), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs
+            bytes1(0x01),
+            r,
+            vs,
+            uint128(leaseId),
+            uint32(channel),
+            isFinal ? bytes1(0x01) : bytes1(0x00),
+            uint48(amount)
         );
         // forge-lint: disable-end(unsafe-typecast)
     }

@@ -151,8 +151,17 @@ abstract contract EscrowFixture is TestBase {
         _settleSigned(TENANT_KEY, leaseId, amount, isFinal);
     }
 
-    /// @dev One packed settleBatch item, with the given channel and signature.
+    /// @dev One packed settleBatch entry of one voucher, with the given channel and signature.
     function _itemOn(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal, bytes32 r, bytes32 vs)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        return abi.encodePacked(bytes1(0x01), r, vs, _voucherOn(leaseId, channel, amount, isFinal));
+    }
+
+    /// @dev One voucher as an entry lists it (after the entry's count and signature).
+    function _voucherOn(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal)
         internal
         pure
         returns (bytes memory)
@@ -160,10 +169,37 @@ abstract contract EscrowFixture is TestBase {
         // The casts are the packed format's widths; callers pass ids below 2^128, channels below 2^32 and amounts
         // below 2^48.
         // forge-lint: disable-start(unsafe-typecast)
-        return abi.encodePacked(
-            uint128(leaseId), uint32(channel), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount), r, vs
-        );
+        return
+            abi.encodePacked(uint128(leaseId), uint32(channel), isFinal ? bytes1(0x01) : bytes1(0x00), uint48(amount));
         // forge-lint: disable-end(unsafe-typecast)
+    }
+
+    /// @dev One packed settleBatch entry of several vouchers of `key`'s leases, signed once as a VoucherBundle.
+    function _bundle(uint256 key, uint256[] memory leaseIds, uint256[] memory amounts, bool[] memory finals)
+        internal
+        view
+        returns (bytes memory entry)
+    {
+        LeaseEscrow.Voucher[] memory vouchers = _bundleVouchers(vm.addr(key), leaseIds, amounts, finals);
+        (bytes32 r, bytes32 vs) = _signCompact(key, escrow.hashVoucherBundle(vouchers));
+        // forge-lint: disable-next-line(unsafe-typecast)
+        entry = abi.encodePacked(uint8(leaseIds.length), r, vs);
+        for (uint256 i; i < vouchers.length; ++i) {
+            entry = bytes.concat(entry, _voucherOn(leaseIds[i], vouchers[i].channel, amounts[i], finals[i]));
+        }
+    }
+
+    function _bundleVouchers(address signer, uint256[] memory leaseIds, uint256[] memory amounts, bool[] memory finals)
+        internal
+        view
+        returns (LeaseEscrow.Voucher[] memory vouchers)
+    {
+        vouchers = new LeaseEscrow.Voucher[](leaseIds.length);
+        for (uint256 i; i < leaseIds.length; ++i) {
+            vouchers[i] = LeaseEscrow.Voucher({
+                leaseId: leaseIds[i], channel: _channel(signer, leaseIds[i]), amount: amounts[i], isFinal: finals[i]
+            });
+        }
     }
 
     /// @dev One packed settleBatch item for the tenant's lease `leaseId`, with the given signature.
