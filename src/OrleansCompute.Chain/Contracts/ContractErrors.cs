@@ -15,6 +15,7 @@ public static class ContractErrors
         typeof(BadExpiryError),
         typeof(BadSignatureError),
         typeof(BalanceOverflowError),
+        typeof(BundleSizeError),
         typeof(ChannelTooLargeError),
         typeof(ClaimWindowOverError),
         typeof(ClaimWindowTooLongError),

@@ -585,6 +585,13 @@ public partial class BadSignatureError : IErrorDTO
 [Error("BalanceOverflow")]
 public partial class BalanceOverflowError : IErrorDTO { }
 
+[Error("BundleSize")]
+public partial class BundleSizeError : IErrorDTO
+{
+    [Parameter("uint256", "count", 1)]
+    public virtual BigInteger Count { get; set; }
+}
+
 [Error("ChannelTooLarge")]
 public partial class ChannelTooLargeError : IErrorDTO
 {

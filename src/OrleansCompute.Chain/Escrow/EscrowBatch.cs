@@ -59,7 +59,7 @@ public static class EscrowBatch
     /// </summary>
     public static byte[] Encode(IReadOnlyList<SignedVoucher> vouchers)
     {
-        var entries = new ArrayBufferWriter<byte>(vouchers.Count * (EntryHeaderSize + ItemSize));
+        var entries = new ArrayBufferWriter<byte>(Math.Max(1, vouchers.Count) * (EntryHeaderSize + ItemSize));
         var bundlesSent = new HashSet<string>(StringComparer.Ordinal);
         Span<byte> item = stackalloc byte[ItemSize];
         foreach (var voucher in vouchers)

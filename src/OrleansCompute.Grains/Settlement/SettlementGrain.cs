@@ -170,23 +170,7 @@ public sealed class SettlementGrain(
     private IEnumerable<SettlementItem> Queued() =>
         state.State.Items.Where(i => i.Status == SettlementItemStatus.Queued && !_inFlight.Contains(i.Voucher));
 
-    /// <summary>
-    /// The next batch: the oldest queued vouchers, up to <see cref="MarketOptions.MaxBatchSize"/>, and with each bundled one
-    /// the other queued members of its bundle, even beyond that size: the batch carries the whole bundle anyway, and a member
-    /// left behind would only go in a later transaction that the escrow skips as paid.
-    /// </summary>
-    private List<SettlementItem>? NextBatch(bool partial)
-    {
-        var batch = Queued().Take(_options.MaxBatchSize).ToList();
-        if (batch.Count == 0 || (!partial && batch.Count < _options.MaxBatchSize)) return null;
-        var bundles = batch.Where(i => i.Voucher.Bundle is not null).Select(i => BundleOf(i.Voucher)).ToHashSet();
-        if (bundles.Count > 0)
-            batch.AddRange(Queued().Skip(batch.Count).Where(i => i.Voucher.Bundle is not null && bundles.Contains(BundleOf(i.Voucher))));
-        return batch;
-    }
-
-    /// <summary>What the members of one bundle share, and only they: the bundle and its one signature.</summary>
-    private static (string Signature, string? Bundle) BundleOf(SignedVoucher voucher) => (voucher.Signature, voucher.Bundle);
+    private List<SettlementItem>? NextBatch(bool partial) => SettlementBatching.NextBatch(Queued(), _options.MaxBatchSize, partial);
 
     /// <summary>
     /// Queued members of a bundle that already went on chain with another member are recorded as submitted in that
@@ -201,13 +185,13 @@ public sealed class SettlementGrain(
         if (waiting.Count == 0) return false;
         var sent = state.State.Items
             .Where(i => i.Voucher.Bundle is not null && i.Status is SettlementItemStatus.Submitted or SettlementItemStatus.Confirmed && i.TransactionHash is not null)
-            .GroupBy(i => BundleOf(i.Voucher))
+            .GroupBy(i => SettlementBatching.BundleOf(i.Voucher))
             .ToDictionary(g => g.Key, g => g.MaxBy(i => i.SubmittedAt)!.TransactionHash);
         var now = clock.GetUtcNow();
         var changed = false;
         foreach (var item in waiting)
         {
-            if (!sent.TryGetValue(BundleOf(item.Voucher), out var transaction)) continue;
+            if (!sent.TryGetValue(SettlementBatching.BundleOf(item.Voucher), out var transaction)) continue;
             state.State.Items[_latest[item.Voucher]] = item with { Status = SettlementItemStatus.Submitted, TransactionHash = transaction, SubmittedAt = now };
             changed = true;
         }

@@ -98,6 +98,11 @@ public sealed class ChainFixture : IAsyncLifetime
     public SignedVoucher SignVoucher(int tenant, Guid leaseId, Credits amount, bool isFinal) =>
         Vouchers.Sign(DevAccounts.Tenants[tenant].PrivateKey, leaseId, ChannelOf(leaseId), amount, isFinal);
 
+    /// <summary>Tenant <paramref name="tenant"/>'s vouchers for leases this fixture opened, signed once as one bundle, in order.</summary>
+    public IReadOnlyList<SignedVoucher> SignBundle(int tenant, params (Guid LeaseId, Credits Amount, bool IsFinal)[] vouchers) =>
+        Vouchers.SignBundle(DevAccounts.Tenants[tenant].PrivateKey,
+            vouchers.Select(v => new Abstractions.Leases.VoucherRequest(v.LeaseId, "", v.Amount, v.IsFinal, ChannelOf(v.LeaseId))).ToList());
+
     /// <summary>Lease <paramref name="leaseId"/> of tenant <paramref name="tenant"/> (0..4), as the escrow stores it.</summary>
     public Task<EscrowLease?> GetLeaseAsync(int tenant, Guid leaseId) => Escrow.GetLeaseAsync(leaseId, Tenants[tenant].Address, ChannelOf(leaseId));
 
