@@ -17,6 +17,10 @@ public sealed record Tenant(EthECKey Key)
     public static Tenant New() => new(EthECKey.GenerateKey());
 
     public SignedVoucher Sign(Guid leaseId, Credits amount, bool isFinal = true) => TestVouchers.Sign(Key, leaseId, amount, isFinal);
+
+    /// <summary>Final vouchers for what each lease owes, signed once as one bundle.</summary>
+    public IReadOnlyList<SignedVoucher> SignBundle(params LeaseSnapshot[] ended) =>
+        TestVouchers.SignBundle(Key, [.. ended.Select(l => (l.Id, l.AmountOwed, true))]);
 }
 
 public sealed class TestMarket(IGrainFactory grains)

@@ -26,22 +26,39 @@ public static class TestVouchers
         long chainId = ChainId, string escrow = Escrow, uint channel = 0) =>
         new(leaseId, channel, amount, isFinal, Signer.Sign(Digest(leaseId, channel, amount, isFinal, chainId, escrow), key));
 
-    public static byte[] Digest(Guid leaseId, uint channel, Credits amount, bool isFinal, long chainId, string escrow)
+    public static byte[] Digest(Guid leaseId, uint channel, Credits amount, bool isFinal, long chainId, string escrow) =>
+        Keccak([0x19, 0x01], DomainSeparator(chainId, escrow), VoucherStructHash(leaseId, channel, amount, isFinal));
+
+    /// <summary>
+    /// Vouchers for several leases (channel 0) signed once, as the bundle
+    /// <c>VoucherBundle(Voucher[] vouchers)</c>; each member carries the signature and the packed items
+    /// leaseId (16) | channel (4) | isFinal (1) | amount (6).
+    /// </summary>
+    public static IReadOnlyList<SignedVoucher> SignBundle(EthECKey key, params (Guid LeaseId, Credits Amount, bool IsFinal)[] vouchers)
     {
-        var domainSeparator = Keccak(
-            Keccak("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-            Keccak("OrleansCompute LeaseEscrow"),
-            Keccak("3"),
-            Word(chainId),
-            Word(BigInteger.Parse("0" + escrow[2..], NumberStyles.HexNumber)));
+        var arrayHash = Keccak([.. vouchers.Select(v => VoucherStructHash(v.LeaseId, 0, v.Amount, v.IsFinal))]);
         var structHash = Keccak(
-            Keccak("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)"),
-            Word(LeaseIds.ToChainId(leaseId)),
-            Word(channel),
-            Word(amount.Units),
-            Word(isFinal ? 1 : 0));
-        return Keccak([0x19, 0x01], domainSeparator, structHash);
+            Keccak("VoucherBundle(Voucher[] vouchers)Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)"), arrayHash);
+        var signature = Signer.Sign(Keccak([0x19, 0x01], DomainSeparator(ChainId, Escrow), structHash), key);
+        var items = vouchers.SelectMany(v => Word(LeaseIds.ToChainId(v.LeaseId))[16..]
+            .Concat(new byte[4]).Append(v.IsFinal ? (byte)1 : (byte)0).Concat(Word(v.Amount.Units)[26..]));
+        var bundle = "0x" + Convert.ToHexStringLower(items.ToArray());
+        return vouchers.Select(v => new SignedVoucher(v.LeaseId, 0, v.Amount, v.IsFinal, signature, bundle)).ToList();
     }
+
+    private static byte[] DomainSeparator(long chainId, string escrow) => Keccak(
+        Keccak("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+        Keccak("OrleansCompute LeaseEscrow"),
+        Keccak("3"),
+        Word(chainId),
+        Word(BigInteger.Parse("0" + escrow[2..], NumberStyles.HexNumber)));
+
+    private static byte[] VoucherStructHash(Guid leaseId, uint channel, Credits amount, bool isFinal) => Keccak(
+        Keccak("Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal)"),
+        Word(LeaseIds.ToChainId(leaseId)),
+        Word(channel),
+        Word(amount.Units),
+        Word(isFinal ? 1 : 0));
 
     private static byte[] Keccak(string text) => Sha3Keccack.Current.CalculateHash(Encoding.UTF8.GetBytes(text));
 
