@@ -68,8 +68,7 @@ public static class OccApp
             }
             catch (ApiException e)
             {
-                var field = e.Field is null ? "" : $" (field: {e.Field})";
-                await error.WriteLineAsync($"error: {e.Title}{field}: {e.Detail ?? "the host refused the request"}");
+                await error.WriteLineAsync($"error: {e.Summary}");
                 return 1;
             }
             catch (ChainRevertException e)

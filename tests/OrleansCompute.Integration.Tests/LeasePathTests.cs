@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;
 
@@ -57,6 +58,107 @@ public sealed class LeasePathTests(MarketFixture market)
         // And what a second, independent client (cast) reads from the contract.
         var castBalance = await CastCallAsync(market.Devnet.EscrowAddress, "providerBalance(address)(uint256)", lease.ProviderAddress!);
         Assert.StartsWith((providerBefore + settled.AmountOwed).Units.ToString(), castBalance);
+    }
+
+    [Fact]
+    public async Task Two_leases_at_one_provider_ended_by_one_occ_lease_end_settle_from_one_signed_bundle_in_one_transaction()
+    {
+        var tenant = market.Wallets[2];
+        var tenantBefore = await market.TenantHoldsAsync(tenant.Address);
+        var created = new List<LeaseSnapshot>();
+        for (var i = 0; i < 2; i++)
+        {
+            var lease = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "2", "--tenant", tenant.Name, "--json");
+            Assert.True(lease.ExitCode == 0, lease.ToString());
+            created.Add(lease.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!);
+        }
+        var provider = created[0].ProviderAddress!;
+        Assert.Equal(provider, created[1].ProviderAddress);
+        var providerBefore = await market.Escrow.GetProviderBalanceAsync(provider);
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(created[0].Id), LeaseIds.Format(created[1].Id), "--tenant", tenant.Name, "--json");
+
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var settled = ended.Json.Deserialize<List<LeaseSnapshot>>(ApiJson.Options)!;
+        Assert.Equal(created.Select(l => l.Id), settled.Select(l => l.Id));
+        Assert.All(settled, l => Assert.Equal(LeaseStatus.Settled, l.Status));
+        Assert.All(settled, l => Assert.True(l.AmountOwed > Credits.Zero && l.Paid == l.AmountOwed, $"{l.Paid} paid of {l.AmountOwed}"));
+        var owed = settled[0].AmountOwed + settled[1].AmountOwed;
+
+        // The chain, independently of the grains: both closed, the provider paid both, the rest in the tenant's escrow balance.
+        foreach (var lease in settled)
+        {
+            var onChain = await market.OnChainAsync(lease.Id);
+            Assert.True(onChain is { Closed: true } && onChain.Paid == lease.AmountOwed);
+        }
+        Assert.Equal(providerBefore + owed, await market.Escrow.GetProviderBalanceAsync(provider));
+        Assert.Equal(tenantBefore - owed, await market.TenantHoldsAsync(tenant.Address));
+        await market.AssertConservedAsync();
+
+        // One signature over both final vouchers, sent in one settleBatch.
+        var vouchers = settled.Select(l => l.FinalVoucher!).ToList();
+        Assert.NotNull(vouchers[0].Bundle);
+        Assert.Equal((vouchers[0].Signature, vouchers[0].Bundle), (vouchers[1].Signature, vouchers[1].Bundle));
+        var inspected = await market.OccAsync("inspect", "settlement", provider);
+        Assert.True(inspected.ExitCode == 0, inspected.ToString());
+        var items = inspected.Json.GetProperty("items").Deserialize<List<SettlementItem>>(ApiJson.Options)!
+            .Where(i => created.Any(l => l.Id == i.Voucher.LeaseId)).ToList();
+        Assert.Equal(2, items.Count);
+        Assert.NotNull(items[0].TransactionHash);
+        Assert.Equal(items[0].TransactionHash, items[1].TransactionHash);
+        Assert.All(settled, l => Assert.Equal(items[0].TransactionHash, l.SettlementTransaction, ignoreCase: true));
+    }
+
+    [Fact]
+    public async Task Ending_leases_at_two_providers_signs_a_bundle_per_signer_and_provider_and_a_lone_lease_on_its_own()
+    {
+        var tenant = market.Wallets[0];
+        async Task<Guid> CreateAsync(params string[] args)
+        {
+            var created = await market.OccAsync(["lease", "create", .. args, "--hours", "1", "--tenant", tenant.Name, "--json"]);
+            Assert.True(created.ExitCode == 0, created.ToString());
+            return created.Json.GetProperty("lease").GetProperty("id").GetGuid();
+        }
+        Guid[] ids =
+        [
+            await CreateAsync("--kind", "inferentia2"),
+            await CreateAsync("--kind", "inferentia2"),
+            await CreateAsync("--kind", "inferentia2", "--session-key"),
+            await CreateAsync("--kind", "h100"),
+        ];
+
+        var ended = await market.OccAsync(["lease", "end", .. ids.Select(LeaseIds.Format), "--tenant", tenant.Name, "--json"]);
+
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var settled = ended.Json.Deserialize<List<LeaseSnapshot>>(ApiJson.Options)!;
+        Assert.All(settled, l => Assert.Equal(LeaseStatus.Settled, l.Status));
+        var vouchers = settled.Select(l => l.FinalVoucher!).ToList();
+        // The tenant's two leases at neuron-cloud share a bundle; the session key's lease and the lease at gpu-hub are alone.
+        Assert.NotNull(vouchers[0].Bundle);
+        Assert.Equal((vouchers[0].Signature, vouchers[0].Bundle), (vouchers[1].Signature, vouchers[1].Bundle));
+        Assert.Null(vouchers[2].Bundle);
+        Assert.Null(vouchers[3].Bundle);
+        Assert.NotNull(settled[2].VoucherSigner);
+        await market.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task Ending_several_leases_reports_each_one_refused_and_ends_the_others()
+    {
+        var (owner, stranger) = (market.Wallets[1], market.Wallets[3]);
+        var mine = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", owner.Name, "--json");
+        var theirs = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", stranger.Name, "--json");
+        Assert.True(mine.ExitCode == 0 && theirs.ExitCode == 0, mine.ToString() + theirs);
+        var (mineId, theirsId) = (mine.Json.GetProperty("lease").GetProperty("id").GetGuid(), theirs.Json.GetProperty("lease").GetProperty("id").GetGuid());
+
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(mineId), LeaseIds.Format(theirsId), "--tenant", owner.Name, "--json");
+
+        Assert.Equal(1, ended.ExitCode);
+        Assert.Contains($"Lease {LeaseIds.Format(theirsId)}: NotYourLease", ended.Error);
+        Assert.Equal([mineId], ended.Json.Deserialize<List<LeaseSnapshot>>(ApiJson.Options)!.Select(l => l.Id));
+        Assert.Equal(LeaseStatus.Settled, (await market.Api.GetLeaseAsync(LeaseIds.Format(mineId), default)).Status);
+        Assert.Equal(LeaseStatus.Active, (await market.Api.GetLeaseAsync(LeaseIds.Format(theirsId), default)).Status);
+        Assert.Equal(0, (await market.OccAsync("lease", "end", LeaseIds.Format(theirsId), "--tenant", stranger.Name)).ExitCode);
     }
 
     [Fact]

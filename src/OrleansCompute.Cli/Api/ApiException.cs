@@ -9,4 +9,7 @@ public sealed class ApiException(int status, string title, string? detail, strin
     public string? Detail { get; } = detail;
     public string? Field { get; } = field;
     public string? Reason { get; } = reason;
+
+    /// <summary>What the host said, in one line: its title, the field at fault if any, and its detail.</summary>
+    public string Summary => $"{Title}{(Field is null ? "" : $" (field: {Field})")}: {Detail ?? "the host refused the request"}";
 }

@@ -279,36 +279,75 @@ public static class LeaseCommands
 
     private static Command EndCommand()
     {
-        var id = new Argument<string>("id") { Description = "The lease id." };
+        var ids = new Argument<string[]>("id")
+        {
+            Description = "The lease id; several end together, and the final vouchers of those at one provider are signed once, as one bundle.",
+            Arity = ArgumentArity.OneOrMore,
+        };
         var tenant = TenantOption();
-        var command = new Command("end", "End the lease, sign the final voucher for what it owes, and wait until it is settled on chain.") { id, tenant };
+        var command = new Command("end", "End leases, sign the final vouchers for what they owe, and wait until they are settled on chain.") { ids, tenant };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var wallet = context.Tenant(parse.GetValue(tenant));
-            var key = wallet.PrivateKey;
             var api = context.Api();
-            var leaseId = parse.GetValue(id)!;
+            var leaseIds = parse.GetValue(ids)!.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var several = leaseIds.Count > 1;
 
-            var ended = await api.EndLeaseAsync(leaseId, key, ct);
-            if (ended.Status == LeaseStatus.Ended && ended.FinalVoucher is null)
+            // Of several leases, one the host refuses (or that does not settle in time) is reported at the end and the
+            // others go on; one lease alone keeps the refusal as its error, as it always has.
+            async Task<(LeaseSnapshot? Lease, string? Problem)> AttemptAsync(string leaseId, Func<Task<LeaseSnapshot>> step)
             {
-                var voucher = TenantChain.Connect(context).SignFinalVoucher(wallet, ended.VoucherToSign!, context.Devnet.ReadSessionKey(ended.Id));
-                ended = await api.SubmitVoucherAsync(leaseId, voucher, key, ct);
+                try
+                {
+                    return (await step(), null);
+                }
+                catch (ApiException refused) when (several)
+                {
+                    return (null, $"Lease {leaseId}: {refused.Summary}");
+                }
+                catch (CliException failed) when (several)
+                {
+                    return (null, failed.Message);
+                }
             }
-            var final = ended.Status == LeaseStatus.Ended
-                ? await WaitForAsync(api, ended.Id, l => l.Status != LeaseStatus.Ended, ct)
-                : ended;
 
-            context.Print(final, console =>
+            var ended = await Task.WhenAll(leaseIds.Select(id => AttemptAsync(id, () => api.EndLeaseAsync(id, wallet.PrivateKey, ct))));
+            var problems = ended.Select(e => e.Problem).OfType<string>().ToList();
+            var leases = ended.Select(e => e.Lease).OfType<LeaseSnapshot>().ToList();
+
+            var toSign = leases.Where(l => l.Status == LeaseStatus.Ended && l.FinalVoucher is null).ToList();
+            if (toSign.Count > 0)
+            {
+                var vouchers = TenantChain.Connect(context).SignFinalVouchers(wallet, toSign, context.Devnet.ReadSessionKey);
+                // Sent together, so that the members of a bundle reach their provider's settlement queue together.
+                var submitted = await Task.WhenAll(toSign.Select((lease, i) =>
+                    AttemptAsync(LeaseIds.Format(lease.Id), () => api.SubmitVoucherAsync(LeaseIds.Format(lease.Id), vouchers[i], wallet.PrivateKey, ct))));
+                problems.AddRange(submitted.Select(s => s.Problem).OfType<string>());
+                var accepted = submitted.Select(s => s.Lease).OfType<LeaseSnapshot>().ToDictionary(l => l.Id);
+                var refused = toSign.Where((_, i) => submitted[i].Lease is null).Select(l => l.Id).ToHashSet();
+                leases = leases.Where(l => !refused.Contains(l.Id)).Select(l => accepted.GetValueOrDefault(l.Id, l)).ToList();
+            }
+
+            var waited = await Task.WhenAll(leases.Select(lease => lease.Status == LeaseStatus.Ended
+                ? AttemptAsync(LeaseIds.Format(lease.Id), () => WaitForAsync(api, lease.Id, l => l.Status != LeaseStatus.Ended, ct))
+                : Task.FromResult<(LeaseSnapshot? Lease, string? Problem)>((lease, null))));
+            problems.AddRange(waited.Select(w => w.Problem).OfType<string>());
+            var finals = waited.Select(w => w.Lease).OfType<LeaseSnapshot>().ToList();
+
+            void Show(IAnsiConsole console, LeaseSnapshot final)
             {
                 console.MarkupLine($"[green]Lease {LeaseIds.Format(final.Id)} is {final.Status}[/]");
                 Describe(console, final);
                 if (final.Refunded > Credits.Zero)
                     console.MarkupLine(Markup.Escape(
                         $"The unused {final.Refunded} is in {final.Tenant}'s escrow balance: the next lease draws on it, or withdraw it with `occ balance withdraw`."));
-            });
-            if (final.Status is not (LeaseStatus.Settled or LeaseStatus.Cancelled))
-                throw new CliException(Explain(final));
+            }
+            // One lease prints as one object, as it always has; several as an array.
+            if (several) context.Print(finals, console => finals.ForEach(final => Show(console, final)));
+            else context.Print(finals[0], console => Show(console, finals[0]));
+
+            problems.AddRange(finals.Where(l => l.Status is not (LeaseStatus.Settled or LeaseStatus.Cancelled)).Select(Explain));
+            if (problems.Count > 0) throw new CliException(string.Join(Environment.NewLine, problems));
         }));
         return command;
     }

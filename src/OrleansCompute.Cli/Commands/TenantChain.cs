@@ -34,8 +34,33 @@ public sealed class TenantChain(DevnetConfig devnet)
         return await escrow.OpenLeaseAsync(sender, lease.Id, lease.ProviderAddress!, lease.Deposit, lease.EscrowExpiry!.Value, consent, cancellationToken: ct);
     }
 
-    public SignedVoucher SignFinalVoucher(TenantWallet wallet, VoucherRequest request, SessionKey? sessionKey = null) =>
-        SignVoucher(wallet, request.LeaseId, request.Channel, request.Amount, request.IsFinal, sessionKey);
+    /// <summary>
+    /// The final vouchers of <paramref name="ended"/> leases, each signed by its lease's signer. The leases one signer pays
+    /// one provider are signed together, as one bundle of up to the escrow's 255 a signature: the provider's settlement
+    /// sends them in one entry whose one signature the escrow checks once, for far less gas per lease. A lease with no
+    /// other of its signer at its provider is signed on its own.
+    /// </summary>
+    /// <param name="sessionKeys">A lease's session key, or null when its vouchers are signed with the tenant's wallet key.</param>
+    /// <returns>Each lease's final voucher, in the order of <paramref name="ended"/>.</returns>
+    public IReadOnlyList<SignedVoucher> SignFinalVouchers(TenantWallet wallet, IReadOnlyList<LeaseSnapshot> ended, Func<Guid, SessionKey?> sessionKeys)
+    {
+        var vouchers = Vouchers();
+        var signers = ended.Select(l => sessionKeys(l.Id) is { } session ? (Key: session.PrivateKey, Address: session.Address) : (Key: wallet.PrivateKey, Address: wallet.Address)).ToList();
+        var signed = new SignedVoucher[ended.Count];
+        var groups = Enumerable.Range(0, ended.Count)
+            .GroupBy(i => (Signer: signers[i].Address.ToLowerInvariant(), Provider: ended[i].ProviderAddress?.ToLowerInvariant()));
+        foreach (var chunk in groups.SelectMany(group => group.Chunk(EscrowBatch.MaxBundle)))
+        {
+            var requests = chunk.Select(i => ended[i].VoucherToSign
+                ?? throw new CliException($"Lease {LeaseIds.Format(ended[i].Id)} is {ended[i].Status} with no final voucher to sign.")).ToList();
+            var key = signers[chunk[0]].Key;
+            IReadOnlyList<SignedVoucher> members = chunk.Length == 1
+                ? [vouchers.Sign(key, requests[0].LeaseId, requests[0].Channel, requests[0].Amount, requests[0].IsFinal)]
+                : vouchers.SignBundle(key, requests);
+            for (var j = 0; j < chunk.Length; j++) signed[chunk[j]] = members[j];
+        }
+        return signed;
+    }
 
     /// <summary>
     /// A voucher for the lease on its signer's <paramref name="channel"/>, signed by the lease's signer: its session key when
