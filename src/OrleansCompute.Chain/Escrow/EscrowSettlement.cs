@@ -44,8 +44,9 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
 
     /// <summary>
     /// The gas limit of a settleBatch carrying <paramref name="count"/> items, every item of its bundles included: above what
-    /// the contract can spend on it (about 11,300 gas an item signed alone, 14,300 for a final one crediting its tenant's
-    /// balance, less for an item of a bundle, which shares one signature; plus the transaction's base and the batch's totals), so
+    /// the contract can spend on it (about 11,600 gas an item signed alone, 14,600 for a final one crediting its tenant's
+    /// balance, 7,100 and 10,100 for items of a bundle, which share one signature; plus the transaction's base and the
+    /// batch's totals: bench/results/gas.md), so
     /// the batch needs no estimate, which would run it a dozen times over. Only the gas used is paid.
     /// A batch too large for that within a block is capped at the usual block gas limit (30M), so it runs out of gas,
     /// reverts and is retried voucher by voucher, instead of being refused by the node and retried whole forever.
