@@ -59,6 +59,26 @@ public sealed class BundledVoucherTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_rejection_of_a_bundle_member_the_batch_does_not_hold_is_left_to_that_member()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+        var tenant = Tenant.New();
+        var sent = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var notSent = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        var members = tenant.SignBundle(sent, notSent);
+        Chain.RejectFor(notSent.Id, "ExceedsDeposit");
+
+        await _market.Lease(sent.Id).SubmitFinalVoucherAsync(tenant.Address, members[0]);
+
+        var item = await SubmittedAsync(pool, sent.Id);
+        var attempt = Assert.Single(Chain.AttemptsFor(sent.Id));
+        Assert.Equal([new SettlementRejection(notSent.Id, "ExceedsDeposit")], attempt.Receipt!.Rejections);
+        Assert.Null(item.Error);
+        Assert.DoesNotContain((await _market.Settlement(pool).GetAsync()).Items, i => i.Voucher.LeaseId == notSent.Id);
+        Assert.DoesNotContain((await _market.GetLeaseAsync(notSent.Id)).History, t => t.Reason == LeaseReasons.SettlementRejected);
+    }
+
+    [Fact]
     public async Task A_bundle_that_does_not_hold_the_voucher_is_refused_naming_the_bundle_and_nothing_is_queued()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 3);

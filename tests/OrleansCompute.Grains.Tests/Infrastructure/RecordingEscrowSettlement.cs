@@ -1,9 +1,11 @@
 // Stands in for the escrow contract in grain tests: records every settleBatch, and can be told to reject a lease's
-// voucher (the batch goes through and names it, as the contract does), to revert any batch holding it, or to be
+// voucher (the batch goes through and names it, as the contract does, bundle members the batch carries too), to revert any batch holding it, or to be
 // unreachable for it. The real chain path is covered by the Anvil tests.
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Escrow;
 
 namespace OrleansCompute.Grains.Tests.Infrastructure;
 
@@ -50,8 +52,15 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
             Interlocked.Increment(ref _blockNumber),
             Succeeded: error is null,
             error,
-            error is null ? batch.Where(v => _rejections.ContainsKey(v.LeaseId)).Select(v => new SettlementRejection(v.LeaseId, _rejections[v.LeaseId])).ToList() : null);
+            error is null ? Carried(batch).Where(_rejections.ContainsKey).Select(id => new SettlementRejection(id, _rejections[id])).ToList() : null);
         _attempts.Enqueue(new SettlementAttempt(batch, receipt));
         return Task.FromResult(receipt);
     }
+
+    /// <summary>Every lease a batch carries, as the contract sees it: its vouchers' and the other members of their bundles.</summary>
+    private static IEnumerable<Guid> Carried(IReadOnlyList<SignedVoucher> batch) =>
+        batch.SelectMany(v => v.Bundle is { } bundle && EscrowBatch.ParseBundle(bundle) is { } members
+                ? members.Select(m => LeaseIds.FromChainId(m.LeaseId)!.Value)
+                : [v.LeaseId])
+            .Distinct();
 }
