@@ -19,7 +19,8 @@ public sealed class SettlementState
 /// vouchers of a batch and reports each bad one, which is rejected to its lease; a batch that reverts as a whole is
 /// retried item by item, so one bad voucher cannot hold back the others; a chain that cannot be reached keeps the items
 /// queued and retries. A voucher is in at most one batch in flight, and the contract pays a voucher once however often
-/// it is sent.
+/// it is sent. The members of a bundle (one signature over several leases' vouchers) go in one batch, which carries the
+/// whole bundle; a member queued after its bundle went on chain is recorded in that transaction instead of sent again.
 /// </summary>
 /// <remarks>
 /// Reentrant so that vouchers keep arriving while batches wait for their receipts. Every await leaves the state
