@@ -204,6 +204,26 @@ public sealed class VoucherSignerTests
         Assert.Equal(Convert.ToHexString(reference), Convert.ToHexString(_signer.BundleDigest(vouchers)));
     }
 
+    /// <summary>The voucher digest is computed by hand too; Nethereum's general EIP-712 encoder must agree with it for any voucher.</summary>
+    [Fact]
+    public void The_voucher_digest_is_the_eip712_digest_of_Voucher()
+    {
+        var typedData = new TypedData<Domain>
+        {
+            Domain = new Domain { Name = VoucherSigner.DomainName, Version = VoucherSigner.DomainVersion, ChainId = 31337, VerifyingContract = Escrow },
+            Types = MemberDescriptionFactory.GetTypesMemberDescription(typeof(Domain), typeof(Voucher)),
+            PrimaryType = VoucherSigner.PrimaryType,
+        };
+        for (var i = 0; i < 64; i++)
+        {
+            var voucher = VoucherSigner.ToChainVoucher(Guid.NewGuid(), (uint)Random.Shared.Next(), Credits.FromUnits(Random.Shared.NextInt64(0, long.MaxValue)), i % 2 == 0);
+
+            var reference = Nethereum.Util.Sha3Keccack.Current.CalculateHash(Eip712TypedDataEncoder.Current.EncodeTypedData(voucher, typedData));
+
+            Assert.Equal(Convert.ToHexString(reference), Convert.ToHexString(_signer.Digest(voucher)));
+        }
+    }
+
     [Struct("VoucherBundle")]
     public sealed class VoucherBundle
     {

@@ -39,8 +39,11 @@ public sealed class VoucherSigner : IVoucherVerifier
     public byte[] DomainSeparator { get; }
 
     /// <summary>The 32-byte digest the tenant signs; what the contract's <c>hashVoucher</c> returns.</summary>
-    public byte[] Digest(Voucher voucher) =>
-        Sha3Keccack.Current.CalculateHash(Eip712TypedDataEncoder.Current.EncodeTypedData(voucher, NewTypedData()));
+    /// <remarks>
+    /// Computed by hand, like the bundle digest: Nethereum's general typed-data encoder took about half a millisecond per
+    /// voucher, more than recovering the signature. The tests hold the two equal, and both equal to the contract's.
+    /// </remarks>
+    public byte[] Digest(Voucher voucher) => TypedDataDigest(StructHash(voucher));
 
     public string Sign(string tenantPrivateKey, Voucher voucher) => EthereumSignature.SignCompact(Digest(voucher), tenantPrivateKey);
 
@@ -117,19 +120,34 @@ public sealed class VoucherSigner : IVoucherVerifier
     public byte[] BundleDigest(IReadOnlyList<Voucher> vouchers)
     {
         var memberHashes = new byte[32 * vouchers.Count];
-        var member = new byte[32 * 5];
-        VoucherTypeHash.CopyTo(member, 0);
-        for (var i = 0; i < vouchers.Count; i++)
-        {
-            var voucher = vouchers[i];
-            WriteWord(voucher.LeaseId, member.AsSpan(32, 32));
-            WriteWord(voucher.Channel, member.AsSpan(64, 32));
-            WriteWord(voucher.Amount, member.AsSpan(96, 32));
-            WriteWord(voucher.IsFinal ? BigInteger.One : BigInteger.Zero, member.AsSpan(128, 32));
-            Sha3Keccack.Current.CalculateHash(member).CopyTo(memberHashes, 32 * i);
-        }
-        var structHash = Sha3Keccack.Current.CalculateHash(BundleTypeHash.Concat(Sha3Keccack.Current.CalculateHash(memberHashes)).ToArray());
-        return Sha3Keccack.Current.CalculateHash(new byte[] { 0x19, 0x01 }.Concat(DomainSeparator).Concat(structHash).ToArray());
+        for (var i = 0; i < vouchers.Count; i++) StructHash(vouchers[i]).CopyTo(memberHashes, 32 * i);
+        var bundle = new byte[64];
+        BundleTypeHash.CopyTo(bundle, 0);
+        Sha3Keccack.Current.CalculateHash(memberHashes).CopyTo(bundle, 32);
+        return TypedDataDigest(Sha3Keccack.Current.CalculateHash(bundle));
+    }
+
+    /// <summary>EIP-712's hashStruct of a voucher: keccak256(abi.encode(VOUCHER_TYPEHASH, leaseId, channel, amount, isFinal)).</summary>
+    private static byte[] StructHash(Voucher voucher)
+    {
+        var encoded = new byte[32 * 5];
+        VoucherTypeHash.CopyTo(encoded, 0);
+        WriteWord(voucher.LeaseId, encoded.AsSpan(32, 32));
+        WriteWord(voucher.Channel, encoded.AsSpan(64, 32));
+        WriteWord(voucher.Amount, encoded.AsSpan(96, 32));
+        encoded[159] = voucher.IsFinal ? (byte)1 : (byte)0;
+        return Sha3Keccack.Current.CalculateHash(encoded);
+    }
+
+    /// <summary>keccak256("\x19\x01" ‖ domainSeparator ‖ structHash): what an EIP-712 signer signs in this escrow's domain.</summary>
+    private byte[] TypedDataDigest(byte[] structHash)
+    {
+        var message = new byte[66];
+        message[0] = 0x19;
+        message[1] = 0x01;
+        DomainSeparator.CopyTo(message, 2);
+        structHash.CopyTo(message, 34);
+        return Sha3Keccack.Current.CalculateHash(message);
     }
 
     private static readonly byte[] VoucherTypeHash =
@@ -160,7 +178,7 @@ public sealed class VoucherSigner : IVoucherVerifier
                 .Concat(Word(LeaseIds.ToChainId(leaseId).ToByteArray(isUnsigned: true, isBigEndian: true)))
                 .Concat(Word(new BigInteger(channel).ToByteArray(isUnsigned: true, isBigEndian: true)))
                 .ToArray());
-        return Sha3Keccack.Current.CalculateHash(new byte[] { 0x19, 0x01 }.Concat(DomainSeparator).Concat(structHash).ToArray());
+        return TypedDataDigest(structHash);
     }
 
     /// <summary>
