@@ -36,7 +36,10 @@ public static class BenchSilo
         builder.Services.AddSingleton<IVoucherVerifier>(new VoucherSigner(ChainId, EscrowAddress));
         if (settlement is null) builder.Services.AddSingleton<IEscrowSettlement, ReserveOnlySettlement>();
         else builder.Services.AddSingleton(settlement);
-        builder.Services.Configure<MarketOptions>(_ => { });
+        // The bench silo runs no chain watcher, so no lease ever sees its payment and no submitted voucher is ever
+        // confirmed: with the default timeout (60 s) each repetition's vouchers would be sent again (and skipped by the
+        // escrow as paid) in a later repetition's window, adding batches and gas that are not its own.
+        builder.Services.Configure<MarketOptions>(options => options.SettlementConfirmTimeout = TimeSpan.FromHours(1));
 
         builder.UseOrleans(silo =>
         {

@@ -110,6 +110,12 @@ public sealed class AnvilProcess : IAsyncDisposable
         start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add("--chain-id");
         start.ArgumentList.Add(options.ChainId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // Anvil keeps the states of recent blocks in memory and by default writes every older one to a directory under
+        // ~/.foundry/anvil/tmp, which a killed Anvil leaves behind: one settlement benchmark left 15 GB there. Older
+        // states serve only historical calls, which nothing here makes; reorganizations reach back far less than the
+        // states kept in memory.
+        start.ArgumentList.Add("--max-persisted-states");
+        start.ArgumentList.Add("0");
         if (options.StatePath is { } state)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(state))!);
