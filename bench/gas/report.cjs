@@ -74,6 +74,14 @@ for (const [label, what] of [
   add(`${label}_gas_per_lease`, Math.round(total / 100), 'per lease');
 }
 
+const targets = [
+  ['`openLease`, steady state', 'open_lease_gas', 45000],
+  ['`settleBatch` of 100, one provider, per lease (one bundle signature)', 'settle_gas_per_lease_batch100_one_provider', 10000],
+  ['`settleBatch` of 100, 100 providers, per lease (one bundle signature)', 'settle_gas_per_lease_batch100_many_providers', 14000],
+  ['`settleBatch` of 100, one provider, per lease (a signature per voucher)', 'settle_gas_per_lease_batch100_one_provider_signature_per_lease', 10000],
+  ['`settleBatch` of 100, 100 providers, per lease (a signature per voucher)', 'settle_gas_per_lease_batch100_many_providers_signature_per_lease', 14000],
+];
+
 const machine = { cores: os.cpus().length, memory_gb: Math.round(os.totalmem() / 2 ** 30 * 10) / 10, processor: os.cpus()[0].model.trim() };
 const command = 'bench/gas/run.sh';
 const json = { ...figures, solc, optimizer_runs: optimizerRuns, repetitions, machine, command };
@@ -87,6 +95,10 @@ const md = [
   'Steady state: tenant, escrow and providers already hold credits, providers registered, unlimited allowance, '
     + 'leases open on recycled channels and draw on a non-zero tenant balance, each lease word written non-zero to '
     + 'non-zero, fee 1%. `open_lease_first_gas`: a fresh channel and a deposit pulled by transferFrom.',
+  '',
+  '| target (issue 4) | key | gas | met |',
+  '| --- | --- | ---: | :---: |',
+  ...targets.map(([what, key, limit]) => `| ${what} ≤ ${limit.toLocaleString('en-US')} | \`${key}\` | ${figures[key].toLocaleString('en-US')} | ${figures[key] <= limit ? 'yes' : 'no'} |`),
   '',
   '| figure | gas | × ERC-20 transfer | what |',
   '| --- | ---: | ---: | --- |',
