@@ -13,7 +13,7 @@ ANVIL="$("$CONTRACTS/run.sh" bin anvil)"
 "$CONTRACTS/run.sh" build >/dev/null
 
 PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-"$ANVIL" --port "$PORT" --host 127.0.0.1 --hardfork prague --silent &
+"$ANVIL" --port "$PORT" --host 127.0.0.1 --hardfork prague --max-persisted-states 0 --silent &
 ANVIL_PID=$!
 trap 'kill "$ANVIL_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
