@@ -60,7 +60,9 @@ public static class EscrowBatch
     public static byte[] Encode(IReadOnlyList<SignedVoucher> vouchers)
     {
         var entries = new ArrayBufferWriter<byte>(Math.Max(1, vouchers.Count) * (EntryHeaderSize + ItemSize));
-        var bundlesSent = new HashSet<string>(StringComparer.Ordinal);
+        // Each bundle is read once however many of its members the batch holds; a bundle signed twice differently goes twice.
+        var bundles = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
+        var bundlesSent = new HashSet<(string Signature, string Bundle)>();
         Span<byte> item = stackalloc byte[ItemSize];
         foreach (var voucher in vouchers)
         {
@@ -72,11 +74,10 @@ public static class EscrowBatch
             {
                 WriteEntry(entries, 1, voucher.Signature, item);
             }
-            else if (ReadBundle(voucher.Bundle) is { } bundle && Holds(bundle, item))
+            else if ((bundles.TryGetValue(voucher.Bundle, out var bundle) ? bundle : bundles[voucher.Bundle] = ReadBundle(voucher.Bundle)) is { } items
+                     && Holds(items, item))
             {
-                var compact = VoucherSigner.ToCompact(voucher.Signature);
-                var key = Convert.ToHexString(bundle) + "/" + (compact is var (r, vs) ? Convert.ToHexString(r) + Convert.ToHexString(vs) : voucher.Signature);
-                if (bundlesSent.Add(key)) WriteEntry(entries, bundle.Length / ItemSize, voucher.Signature, bundle);
+                if (bundlesSent.Add((voucher.Signature, voucher.Bundle))) WriteEntry(entries, items.Length / ItemSize, voucher.Signature, items);
             }
             else
             {
@@ -84,6 +85,14 @@ public static class EscrowBatch
             }
         }
         return entries.WrittenSpan.ToArray();
+    }
+
+    /// <summary>How many vouchers settleBatch entries carry (the counts in their headers), for a gas limit; entries as <see cref="Encode"/> writes them.</summary>
+    public static int ItemCount(ReadOnlySpan<byte> entries)
+    {
+        var items = 0;
+        for (var at = 0; at < entries.Length; at += EntryHeaderSize + entries[at] * ItemSize) items += entries[at];
+        return items;
     }
 
     /// <summary>Reads settleBatch entries back: each one's signature halves and the vouchers it signs, in order.</summary>

@@ -28,7 +28,7 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
         {
             var batch = EscrowClient.ToSettleBatch(vouchers);
             // A bundle goes whole, with members the list may not hold: the contract spends gas on every item it is sent.
-            batch.Gas = GasLimit(EscrowBatch.DecodeEntries(batch.Entries).Sum(entry => entry.Items.Count));
+            batch.Gas = GasLimit(EscrowBatch.ItemCount(batch.Entries));
             var receipt = await operatorSender.SendAsync(escrowAddress, batch, cancellationToken);
             var rejections = Rejections(receipt);
             _logger.LogInformation("Settled {Count} vouchers in {Hash} (block {Block}), {Rejected} rejected",
