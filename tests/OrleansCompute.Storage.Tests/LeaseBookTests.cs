@@ -141,7 +141,7 @@ public sealed class LeaseBookTests(TempDirectory directory) : IClassFixture<Temp
             }
             Assert.Equal(["lease_book_live_by_pool", "lease_book_live_by_tenant"], indexes.Where(n => !n.StartsWith("sqlite_", StringComparison.Ordinal)));
             command.CommandText = "PRAGMA user_version";
-            Assert.Equal(3L, (long)command.ExecuteScalar()!);
+            Assert.Equal((long)SqliteSchema.Version, (long)command.ExecuteScalar()!);
         }
         Assert.Equal([reserved.LeaseId], (await Stores.LeaseBook(reopened).ListTenantAsync(Tenant)).Select(l => l.Id));
     }

@@ -5,9 +5,10 @@ internal static class SqliteSchema
 {
     /// <summary>
     /// Bumped, with a migration, whenever a table below changes shape (2: the lease book, added to a version 1 file as
-    /// it opens; 3: the book's tenant index covers live records only, replacing the index over every record).
+    /// it opens; 3: the book's tenant index covers live records only, replacing the index over every record; 4: Orleans
+    /// cluster membership, added to an older file as it opens).
     /// </summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS grain_state (
@@ -50,6 +51,26 @@ internal static class SqliteSchema
         CREATE INDEX IF NOT EXISTS lease_book_live_by_pool ON lease_book (pool_key) WHERE live = 1;
         DROP INDEX IF EXISTS lease_book_by_tenant;
         CREATE INDEX IF NOT EXISTS lease_book_live_by_tenant ON lease_book (tenant) WHERE live = 1;
+
+        -- Orleans cluster membership: one row per silo (its address, ip:port@generation) and one table version per
+        -- cluster. The entry itself is the payload; status and times are columns for the cleanup's DELETE, and
+        -- i_am_alive is the heartbeat, the one value written without an ETag.
+        CREATE TABLE IF NOT EXISTS membership_version (
+            cluster_id TEXT    NOT NULL PRIMARY KEY,
+            version    INTEGER NOT NULL,
+            etag       INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE IF NOT EXISTS membership (
+            cluster_id TEXT    NOT NULL,
+            silo       TEXT    NOT NULL,
+            etag       INTEGER NOT NULL,
+            status     INTEGER NOT NULL,
+            i_am_alive INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            payload    BLOB    NOT NULL,
+            PRIMARY KEY (cluster_id, silo)
+        ) WITHOUT ROWID;
 
         INSERT OR IGNORE INTO counters (name, value) VALUES ('last_etag', 0);
         """;

@@ -1,9 +1,11 @@
-// Wires the SQLite store into a silo. Grain storage, reminders and the lease book given the same path share one
-// database, and with it one writer whose transactions commit them all.
+// Wires the SQLite store into a silo. Grain storage, reminders, the lease book and cluster membership given the same
+// path share one database, and with it one writer whose transactions commit them all.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans;
+using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
@@ -11,6 +13,7 @@ using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using OrleansCompute.Storage.Database;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Storage.Clustering;
 using OrleansCompute.Storage.GrainStorage;
 using OrleansCompute.Storage.LeaseBook;
 using OrleansCompute.Storage.Reminders;
@@ -74,6 +77,22 @@ public static class SiloBuilderExtensions
     public static ISiloBuilder AddInProcessLeaseBook(this ISiloBuilder builder)
     {
         builder.Services.AddSingleton<ILeaseBook, InProcessLeaseBook>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Keeps the silo's cluster membership in the SQLite file at <paramref name="databasePath"/> (created when
+    /// missing): silos of any process on this machine that use the same file and <see cref="ClusterOptions.ClusterId"/>
+    /// form one cluster. The caller configures <see cref="ClusterOptions"/> and <see cref="EndpointOptions"/>, each
+    /// silo with ports of its own.
+    /// </summary>
+    public static ISiloBuilder UseSqliteClustering(this ISiloBuilder builder, string databasePath)
+    {
+        var database = AddDatabase(builder.Services, databasePath);
+        builder.Services.AddSingleton<IMembershipTable>(services => new SqliteMembershipTable(
+            services.GetRequiredKeyedService<SqliteDatabase>(database),
+            services.GetRequiredService<Serializer<MembershipEntry>>(),
+            services.GetRequiredService<IOptions<ClusterOptions>>()));
         return builder;
     }
 
