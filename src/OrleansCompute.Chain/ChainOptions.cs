@@ -26,6 +26,12 @@ public sealed class ChainOptions
 
     public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// In a cluster of hosts, how long the host that reads the escrow's events keeps that role without renewing it (it
+    /// renews at every poll): how long the others wait before one takes over from a host that died.
+    /// </summary>
+    public TimeSpan WatchLeaseTerm { get; set; } = TimeSpan.FromSeconds(10);
+
     public TimeSpan RpcAttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public int RpcMaxRetries { get; set; } = 3;
@@ -63,6 +69,7 @@ public sealed class ChainOptions
         if (!IsAddress(EscrowAddress)) problems.Add($"{nameof(EscrowAddress)} '{EscrowAddress}' is not an address");
         if (string.IsNullOrWhiteSpace(OperatorPrivateKey)) problems.Add($"{nameof(OperatorPrivateKey)} is not set");
         if (DeployBlock < 0) problems.Add($"{nameof(DeployBlock)} cannot be negative");
+        if (WatchLeaseTerm <= EventPollInterval) problems.Add($"{nameof(WatchLeaseTerm)} must be longer than {nameof(EventPollInterval)}");
         if (MaxReorgDepth < 1) problems.Add($"{nameof(MaxReorgDepth)} must be at least 1");
         if (problems.Count > 0) throw new InvalidOperationException("Chain options are invalid: " + string.Join("; ", problems) + ".");
     }

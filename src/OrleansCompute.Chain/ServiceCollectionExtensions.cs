@@ -39,7 +39,8 @@ public static class ServiceCollectionExtensions
     /// Runs the <see cref="EscrowEventWatcher"/> as a hosted service delivering to <typeparamref name="TSink"/>, from
     /// <see cref="ChainOptions.DeployBlock"/> every <see cref="ChainOptions.EventPollInterval"/>. Call after <see cref="AddEscrowChain"/>.
     /// The watcher is also registered as itself, for <see cref="EscrowEventWatcher.LastProcessedBlock"/>; an
-    /// <see cref="IEscrowEventCursor"/> registered before it keeps its progress across restarts. After a reorganization the
+    /// <see cref="IEscrowEventCursor"/> registered before it keeps its progress across restarts, and an
+    /// <see cref="IEscrowWatchLease"/> lets one host of several read the chain at a time. After a reorganization the
     /// operator's <see cref="TransactionSender"/> reads its nonce again: its transactions in the replaced blocks are gone.
     /// </summary>
     public static IServiceCollection AddEscrowEventWatcher<TSink>(this IServiceCollection services)
@@ -53,7 +54,8 @@ public static class ServiceCollectionExtensions
                 sp.GetRequiredService<IEscrowEventSink>(),
                 sp.GetRequiredService<ChainOptions>().ToWatcherOptions(),
                 sp.GetService<ILogger<EscrowEventWatcher>>(),
-                sp.GetService<IEscrowEventCursor>());
+                sp.GetService<IEscrowEventCursor>(),
+                sp.GetService<IEscrowWatchLease>());
             var sender = sp.GetRequiredService<TransactionSender>();
             watcher.Reorganized += _ => sender.ResyncNonce();
             return watcher;

@@ -1,3 +1,4 @@
+using System.Net;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Orleans.Dashboard;
@@ -20,10 +21,20 @@ namespace OrleansCompute.Host;
 /// <summary>
 /// The host: one process with the Orleans silo, the HTTP API, the dashboard and the chain watcher.
 /// Configuration sections: <c>Chain</c> (<see cref="ChainOptions"/>), <c>Market</c> (<see cref="MarketOptions"/>),
-/// <c>Orleans</c> (SiloPort, GatewayPort), <c>Storage</c> (Path of the SQLite file), <c>Devnet</c> (SeedDemo).
+/// <c>Orleans</c> (SiloPort, GatewayPort, and ClusterId to join a cluster), <c>Storage</c> (Path of the SQLite file),
+/// <c>Devnet</c> (SeedDemo).
 /// </summary>
+/// <remarks>
+/// Alone, the silo clusters with itself (<c>UseLocalhostClustering</c>). With <c>Orleans:ClusterId</c> and a SQLite file it
+/// joins every host started with the same id and file: membership, grain state, reminders and the lease book are shared
+/// through the file, each host has its own HTTP, silo and gateway ports and its own operator key (it pays gas for the
+/// settlements its silo sends), and one host at a time reads the chain (<see cref="GrainEscrowEventCursor"/>).
+/// </remarks>
 public static class MarketHost
 {
+    /// <summary>Orleans' service id, the same for every cluster of this market: it names the market, the cluster id one run of its hosts.</summary>
+    public const string ServiceId = "orleanscompute";
+
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -34,20 +45,35 @@ public static class MarketHost
         builder.Services.Configure<MarketOptions>(config.GetSection("Market"));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddEscrowChain(chain);
-        builder.Services.AddSingleton<IEscrowEventCursor, GrainEscrowEventCursor>();
-        builder.Services.AddEscrowEventWatcher<GrainEscrowEventSink>();
+        builder.Services.AddSingleton<GrainEscrowEventCursor>();
+        builder.Services.AddSingleton<IEscrowEventCursor>(sp => sp.GetRequiredService<GrainEscrowEventCursor>());
+        builder.Services.AddSingleton<IEscrowWatchLease>(sp => sp.GetRequiredService<GrainEscrowEventCursor>());
         builder.Services.AddSingleton<MarketAudit>();
         builder.Services.AddSingleton<LeaseDirectory>();
         builder.Services.AddSingleton<LeaseRouter>();
 
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(
-                siloPort: config.GetValue("Orleans:SiloPort", 11111),
-                gatewayPort: config.GetValue("Orleans:GatewayPort", 30000));
+            var (siloPort, gatewayPort) = (config.GetValue("Orleans:SiloPort", 11111), config.GetValue("Orleans:GatewayPort", 30000));
+            var storePath = config["Storage:Path"] is { Length: > 0 } path ? path : null;
+            if (config["Orleans:ClusterId"] is { Length: > 0 } clusterId)
+            {
+                if (storePath is null) throw new InvalidOperationException("Orleans:ClusterId needs Storage:Path: the hosts of a cluster meet in its SQLite file.");
+                silo.Configure<Orleans.Configuration.ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (clusterId, ServiceId));
+                silo.Configure<Orleans.Configuration.EndpointOptions>(endpoints =>
+                {
+                    endpoints.AdvertisedIPAddress = IPAddress.Parse(config["Orleans:AdvertisedAddress"] ?? "127.0.0.1");
+                    (endpoints.SiloPort, endpoints.GatewayPort) = (siloPort, gatewayPort);
+                });
+                silo.UseSqliteClustering(storePath);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(siloPort, gatewayPort);
+            }
             // Grain state, reminders and the lease book live in one SQLite file when Storage:Path is set (the devnet's .devnet/market.db);
             // without it they live in memory and are gone when the host stops.
-            if (config["Storage:Path"] is { Length: > 0 } storePath)
+            if (storePath is not null)
             {
                 silo.AddSqliteGrainStorage(GrainStorage.Market, storePath);
                 silo.UseSqliteReminderService(storePath);
@@ -61,6 +87,9 @@ public static class MarketHost
             }
             silo.AddDashboard();
         });
+        // After the silo: hosted services start in order and stop in reverse, so the watcher delivers to a running silo
+        // and, stopping first, hands its watch to another host while the silo can still say so.
+        builder.Services.AddEscrowEventWatcher<GrainEscrowEventSink>();
 
         if (config.GetValue("Devnet:SeedDemo", false)) builder.Services.AddHostedService<DemoMarket>();
 
@@ -85,6 +114,7 @@ public static class MarketHost
             .AddPrometheusExporter());
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<MarketExceptionHandler>();
+        builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
         builder.Services.AddOpenApi();
         builder.Services.AddAuthentication(TenantSignatureAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantSignatureAuthentication>(TenantSignatureAuthentication.SchemeName, null);

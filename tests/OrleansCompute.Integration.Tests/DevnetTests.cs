@@ -1,4 +1,10 @@
+using System.Diagnostics;
+using System.Text.Json;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Cli;
 using OrleansCompute.Cli.Api;
 using OrleansCompute.Cli.Devnet;
@@ -6,7 +12,7 @@ using Xunit;
 
 namespace OrleansCompute.Integration.Tests;
 
-/// <summary><c>occ devnet up</c> as a user runs it: the real host process, Anvil with a state file, a restart.</summary>
+/// <summary><c>occ devnet up</c> as a user runs it: the real host processes, Anvil with a state file, a restart, two hosts.</summary>
 public sealed class DevnetTests : IDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "occ-devnet-" + Guid.NewGuid().ToString("N"));
@@ -51,11 +57,123 @@ public sealed class DevnetTests : IDisposable
         Assert.NotEqual(deployed.CreditAddress, files.ReadConfig()!.EscrowAddress);
     }
 
-    private async Task<(int ExitCode, string Error)> RunUntilUpAsync(int chainPort, int apiPort, Func<MarketApiClient, Task> whileUp)
+    [Fact]
+    public async Task Devnet_up_with_two_hosts_runs_one_market_that_leases_and_settles_through_either_and_goes_on_when_the_watching_host_dies()
+    {
+        var (chainPort, apiPort) = (LoopbackPorts.Free(), FreePortPair());
+        var (first, second) = ($"http://127.0.0.1:{apiPort}", $"http://127.0.0.1:{apiPort + 1}");
+        var tenant = DevWallets.Tenants[0];
+
+        var run = await RunUntilUpAsync(chainPort, apiPort, async _ =>
+        {
+            var secondApi = new MarketApiClient(new HttpClient { BaseAddress = new Uri(second) });
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (!await secondApi.IsHealthyAsync(default) || (await secondApi.GetOffersAsync(null, null, default)).Count == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the second host did not come up");
+                await Task.Delay(250);
+            }
+
+            // One cluster: both hosts see the same cursor grain, which lets exactly one of them read the chain.
+            var chains = new[] { await GetJsonAsync("chain", first), await GetJsonAsync("chain", second) };
+            Assert.NotEqual(chains[0].GetProperty("host").GetString(), chains[1].GetProperty("host").GetString());
+            Assert.Single(chains, c => c.GetProperty("watchingHere").GetBoolean());
+            Assert.All(chains, c => Assert.Equal(chains.Single(w => w.GetProperty("watchingHere").GetBoolean()).GetProperty("host").GetString(),
+                c.GetProperty("watchedBy").GetString()));
+            var status = await RunOccAsync("devnet", "status", "--json");
+            Assert.True(status.ExitCode == 0, status.Error);
+            Assert.Equal(2, JsonDocument.Parse(status.Output).RootElement.GetProperty("hosts").EnumerateArray().Count(h => h.GetProperty("up").GetBoolean()));
+
+            var created = await RunOccAsync("lease", "create", "--kind", "trainium2", "--hours", "1", "--tenant", tenant.Name, "--json", "--api", second);
+            Assert.True(created.ExitCode == 0, created.Error);
+            var lease = JsonDocument.Parse(created.Output).RootElement.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+            Assert.Equal(LeaseStatus.Active, lease.Status);
+
+            var ended = await RunOccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json", "--api", first);
+            Assert.True(ended.ExitCode == 0, ended.Error);
+            var settled = JsonDocument.Parse(ended.Output).RootElement.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+            Assert.Equal(LeaseStatus.Settled, settled.Status);
+
+            // The chain agrees, and each host tells the same story.
+            var config = new DevnetFiles(_directory).ReadConfig()!;
+            var escrow = new EscrowClient(new ChainRpc(config.RpcUrl), config.EscrowAddress, config.CreditAddress);
+            var onChain = (await escrow.GetLeaseAsync(lease.Id, tenant.Address, settled.Channel ?? 0))!;
+            Assert.True(onChain.Closed);
+            Assert.Equal(settled.AmountOwed, onChain.Paid);
+            Assert.Equal(settled.AmountOwed, await escrow.GetProviderBalanceAsync(lease.ProviderAddress!));
+            Assert.True((await escrow.GetBalanceSheetAsync()).Balances);
+            foreach (var host in new[] { first, second })
+            {
+                var shown = await RunOccAsync("lease", "show", LeaseIds.Format(lease.Id), "--json", "--api", host);
+                Assert.Equal("Settled", JsonDocument.Parse(shown.Output).RootElement.GetProperty("status").GetString());
+            }
+
+            // The host that reads the chain dies. Until the cluster has noticed, calls to its grains are refused as
+            // 503 ClusterUnavailable; then the survivor holds the grains and the watch: a new lease through it is
+            // funded (which takes its watcher) and settles (from its own key).
+            var watching = chains.Single(c => c.GetProperty("watchingHere").GetBoolean()).GetProperty("host").GetString();
+            var (dead, survivor) = chains[0].GetProperty("host").GetString() == watching ? (first, second) : (second, first);
+            var hosts = new DevnetFiles(_directory).ReadHosts();
+            using (var doomed = Process.GetProcessById(hosts.Single(h => h.Url == dead).ProcessId))
+            {
+                doomed.Kill(entireProcessTree: true);
+                await doomed.WaitForExitAsync();
+            }
+            var killedAt = DateTime.UtcNow;
+            LeaseSnapshot? later = null;
+            while (later is null)
+            {
+                Assert.True(DateTime.UtcNow - killedAt < TimeSpan.FromSeconds(120), "the surviving host did not take over");
+                var attempt = await RunOccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", tenant.Name, "--json", "--api", survivor);
+                if (attempt.ExitCode == 0)
+                    later = JsonDocument.Parse(attempt.Output).RootElement.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+                else
+                {
+                    Assert.Contains("cluster", attempt.Error);
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+            }
+            Assert.Equal(LeaseStatus.Active, later.Status);
+            Assert.True((await GetJsonAsync("chain", survivor)).GetProperty("watchingHere").GetBoolean());
+            var laterEnded = await RunOccAsync("lease", "end", LeaseIds.Format(later.Id), "--tenant", tenant.Name, "--json", "--api", survivor);
+            Assert.True(laterEnded.ExitCode == 0, laterEnded.Error);
+            Assert.Equal(LeaseStatus.Settled, JsonDocument.Parse(laterEnded.Output).RootElement.Deserialize<LeaseSnapshot>(ApiJson.Options)!.Status);
+            Assert.True((await escrow.GetBalanceSheetAsync()).Balances);
+        }, "--hosts", "2");
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("host 2", run.Error);
+    }
+
+    /// <summary>A free port whose successor is free too: the second host takes it.</summary>
+    private static int FreePortPair()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = LoopbackPorts.Free();
+            try
+            {
+                var next = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port + 1);
+                next.Start();
+                next.Stop();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException) when (attempt < 20)
+            {
+            }
+        }
+    }
+
+    private static async Task<JsonElement> GetJsonAsync(string what, string api)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(api) };
+        return JsonDocument.Parse(await http.GetStringAsync($"/api/{what}")).RootElement;
+    }
+
+    private async Task<(int ExitCode, string Error)> RunUntilUpAsync(int chainPort, int apiPort, Func<MarketApiClient, Task> whileUp, params string[] more)
     {
         using var stop = new CancellationTokenSource();
         var error = new StringWriter();
-        var run = OccApp.RunAsync(["devnet", "up", "--chain-port", chainPort.ToString(), "--api-port", apiPort.ToString()],
+        var run = OccApp.RunAsync(["devnet", "up", "--chain-port", chainPort.ToString(), "--api-port", apiPort.ToString(), .. more],
             TextWriter.Null, error, _directory, stop.Token);
 
         var api = new MarketApiClient(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") });
@@ -70,10 +188,14 @@ public sealed class DevnetTests : IDisposable
         {
             await whileUp(api);
         }
-        finally
+        catch
         {
+            // Stop the devnet (its Anvil and hosts) before the failure ends the test, so nothing outlives it.
             await stop.CancelAsync();
+            await run;
+            throw;
         }
+        await stop.CancelAsync();
         return (await run, error.ToString());
     }
 

@@ -1,14 +1,35 @@
 namespace OrleansCompute.Abstractions.Settlement;
 
-/// <summary>How far the chain watcher has delivered the escrow's events, keyed by the escrow's address; persisted.</summary>
+/// <summary>
+/// How far the chain watcher has delivered the escrow's events, keyed by the escrow's address; persisted. It also says
+/// which host watches: every host of a cluster runs a watcher, and one at a time holds the watch, so the escrow's events
+/// reach the grains from one reader and one cursor moves.
+/// </summary>
 public interface IChainCursorGrain : IGrainWithStringKey
 {
     /// <summary>The cursor saved last, or null before the first.</summary>
     [ReadOnly]
     ValueTask<ChainCursor?> GetAsync();
 
-    /// <summary>Replaces the cursor: forward after a range is delivered, back after a reorganization was rolled back.</summary>
-    Task SaveAsync(ChainCursor cursor);
+    /// <summary>
+    /// Replaces the cursor: forward after a range is delivered, back after a reorganization was rolled back. Refused
+    /// (<see cref="InvalidOperationException"/>) when another watcher holds the watch: a host that lost it must not move
+    /// the cursor of the one that took over.
+    /// </summary>
+    Task SaveAsync(ChainCursor cursor, string watcher);
+
+    /// <summary>
+    /// Takes the watch for <paramref name="watcher"/>, or renews it, for <paramref name="term"/>; false while another
+    /// watcher holds an unexpired watch. The watch is not persisted: after the grain moves, the first to ask takes it.
+    /// </summary>
+    Task<bool> TryWatchAsync(string watcher, TimeSpan term);
+
+    /// <summary>Gives the watch up (its host is stopping) so another takes over at its next poll rather than after the term.</summary>
+    Task StopWatchingAsync(string watcher);
+
+    /// <summary>Who holds the watch and until when, or null when nobody does.</summary>
+    [ReadOnly]
+    ValueTask<ChainWatch?> GetWatchAsync();
 }
 
 /// <summary>
@@ -20,3 +41,9 @@ public interface IChainCursorGrain : IGrainWithStringKey
 public sealed record ChainCursor(
     [property: Id(0)] long LastBlock,
     [property: Id(1)] string RecentBlocks);
+
+/// <summary>The host (its silo's address) that reads the escrow's events, and until when unless it renews.</summary>
+[GenerateSerializer, Immutable, Alias("occ.chain-watch")]
+public sealed record ChainWatch(
+    [property: Id(0)] string Watcher,
+    [property: Id(1)] DateTimeOffset Until);

@@ -18,13 +18,19 @@ namespace OrleansCompute.Chain.Escrow;
 /// does not, the newest remembered block the chain still has is the common ancestor (a block's hash commits to every
 /// block before it): the events delivered after it go back to the sink newest first, the cursor moves back to it, and
 /// the blocks that replaced the others are read as usual.
+/// <para>
+/// Several hosts: with an <see cref="IEscrowWatchLease"/>, only the host holding the lease polls; the others stand by and
+/// ask again each tick. A host that takes the lease over forgets what it remembered and resumes from the saved cursor,
+/// which the previous holder kept.
+/// </para>
 /// </remarks>
 public sealed class EscrowEventWatcher(
     EscrowEventReader reader,
     IEscrowEventSink sink,
     EscrowEventWatcherOptions options,
     ILogger<EscrowEventWatcher>? logger = null,
-    IEscrowEventCursor? cursor = null) : BackgroundService
+    IEscrowEventCursor? cursor = null,
+    IEscrowWatchLease? lease = null) : BackgroundService
 {
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
     private readonly SortedList<long, RememberedBlock> _recent = [];
@@ -33,6 +39,7 @@ public sealed class EscrowEventWatcher(
     private bool _resumed = cursor is null;
     private int _reorganizations;
     private volatile ChainReorganization? _lastReorganization;
+    private volatile bool _holdsLease;
 
     /// <summary>The block this run started reading from: the start block, or the one after the saved cursor.</summary>
     public long ResumedFromBlock { get; private set; } = options.StartBlock;
@@ -42,6 +49,9 @@ public sealed class EscrowEventWatcher(
     /// moves back when a reorganization replaced blocks it had read.
     /// </summary>
     public long LastProcessedBlock => Interlocked.Read(ref _lastProcessedBlock);
+
+    /// <summary>Whether this watcher reads the chain now: always without an <see cref="IEscrowWatchLease"/>, else while it holds it.</summary>
+    public bool IsWatching => lease is null || _holdsLease;
 
     /// <summary>How many reorganizations this run has undone.</summary>
     public int Reorganizations => Volatile.Read(ref _reorganizations);
@@ -83,9 +93,26 @@ public sealed class EscrowEventWatcher(
         while (await WaitForNextTickAsync(timer, stoppingToken));
     }
 
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        if (lease is null || !_holdsLease) return;
+        _holdsLease = false;
+        try
+        {
+            await lease.ReleaseAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The lease runs out by itself after its term.
+            _logger.LogInformation("The escrow watch was not released ({Message}); it lapses after its term", exception.Message);
+        }
+    }
+
     // Undoes a reorganization if there was one, then reads and delivers everything from the cursor to the head.
     private async Task PollOnceAsync(CancellationToken cancellationToken)
     {
+        if (lease is not null && !await HoldLeaseAsync(cancellationToken)) return;
         if (!_resumed)
         {
             // Loaded in the poll loop, not the constructor: the cursor's store may not be up yet, and a failure is retried.
@@ -122,6 +149,40 @@ public sealed class EscrowEventWatcher(
             if (cursor is not null) await cursor.SaveAsync(Checkpoint(to), cancellationToken);
             Interlocked.Exchange(ref _lastProcessedBlock, to);
         }
+    }
+
+    /// <summary>
+    /// Renews the lease, or takes it: then what this watcher remembers from an earlier turn is stale (another host read on
+    /// since), so it starts over from the saved cursor as a restarted host would.
+    /// </summary>
+    private async Task<bool> HoldLeaseAsync(CancellationToken cancellationToken)
+    {
+        bool held;
+        try
+        {
+            held = await lease!.TryHoldAsync(cancellationToken);
+        }
+        catch
+        {
+            // Unknown whether this host still holds it: it reads nothing until it knows, and then starts over.
+            _holdsLease = false;
+            throw;
+        }
+        if (held && !_holdsLease)
+        {
+            _recent.Clear();
+            _lastDelivered = null;
+            reader.ForgetAfter(long.MinValue);
+            Interlocked.Exchange(ref _lastProcessedBlock, options.StartBlock - 1);
+            _resumed = cursor is null;
+            _logger.LogInformation("This host watches the escrow's events now");
+        }
+        else if (!held && _holdsLease)
+        {
+            _logger.LogInformation("Another host watches the escrow's events now; this one stands by");
+        }
+        _holdsLease = held;
+        return held;
     }
 
     /// <summary>Checks the newest remembered block against the chain and, when the chain replaced it, rolls back to the common ancestor.</summary>

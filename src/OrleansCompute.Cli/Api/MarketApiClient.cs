@@ -83,6 +83,11 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         {
             return false;
         }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // The client's own timeout: a host that does not answer is not healthy.
+            return false;
+        }
     }
 
     private async Task<T> SendAsync<T>(HttpMethod method, string pathAndQuery, object? body, string? tenantKey, CancellationToken ct)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Cli.Api;
 using OrleansCompute.Cli.Devnet;
 using Spectre.Console;
 
@@ -21,12 +22,17 @@ public static class DevnetCommands
     {
         var fresh = new Option<bool>("--fresh") { Description = "Forget the devnet's chain and files and start from nothing." };
         var chainPort = new Option<int>("--chain-port") { Description = "Anvil's port.", DefaultValueFactory = _ => 8545 };
-        var apiPort = new Option<int>("--api-port") { Description = "The host's HTTP port.", DefaultValueFactory = _ => 5080 };
-        var command = new Command("up", "Start Anvil (state in .devnet/), deploy the contracts once, fund tenant wallets, start the host, seed demo providers; runs until Ctrl+C.")
-            { fresh, chainPort, apiPort };
+        var apiPort = new Option<int>("--api-port") { Description = "The first host's HTTP port; further hosts take the ports after it.", DefaultValueFactory = _ => 5080 };
+        var hosts = new Option<int>("--hosts")
+        {
+            Description = "How many hosts to run: one Orleans cluster over the devnet's store, each host with its own HTTP port, any of them serving any request.",
+            DefaultValueFactory = _ => 1,
+        };
+        var command = new Command("up", "Start Anvil (state in .devnet/), deploy the contracts once, fund tenant wallets, start the host (or hosts), seed demo providers; runs until Ctrl+C.")
+            { fresh, chainPort, apiPort, hosts };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            await new DevnetRunner(context).UpAsync(parse.GetValue(fresh), parse.GetValue(chainPort), parse.GetValue(apiPort),
+            await new DevnetRunner(context).UpAsync(parse.GetValue(fresh), parse.GetValue(chainPort), parse.GetValue(apiPort), parse.GetValue(hosts),
                 devnet => context.Print(devnet, console => PrintReady(console, devnet, context)), ct);
         }));
         return command;
@@ -40,6 +46,8 @@ public static class DevnetCommands
         grid.AddRow("credit token", devnet.CreditAddress);
         grid.AddRow("lease escrow", devnet.EscrowAddress);
         grid.AddRow("HTTP API", $"{devnet.ApiUrl}/api/offers");
+        foreach (var (url, index) in devnet.AllHostUrls.Select((url, index) => (url, index)).Skip(1))
+            grid.AddRow($"host {index + 1}", $"{url}/api/offers  (same market: `--api {url}`)");
         grid.AddRow("OpenAPI", $"{devnet.ApiUrl}/openapi/v1.json");
         grid.AddRow("dashboard", $"{devnet.ApiUrl}/dashboard");
         grid.AddRow("tenants", string.Join(", ", context.Devnet.ReadWallets().Select(w => $"{w.Name} {w.Address}")));
@@ -71,22 +79,23 @@ public static class DevnetCommands
                 var grid = new Grid().AddColumn().AddColumn();
                 grid.AddRow("chain", status.ChainBlock is { } block ? $"[green]up[/] at {Markup.Escape(devnet.RpcUrl)}, block {block}" : $"[red]down[/] ({Markup.Escape(devnet.RpcUrl)})");
                 grid.AddRow("contracts", status.ContractsDeployed ? $"[green]deployed[/] escrow {devnet.EscrowAddress}" : "[red]missing[/]");
-                grid.AddRow("host", status.HostUp ? $"[green]up[/] at {Markup.Escape(devnet.ApiUrl)}" : $"[red]down[/] ({Markup.Escape(devnet.ApiUrl)})");
+                foreach (var host in status.Hosts)
+                    grid.AddRow("host", host.Up ? $"[green]up[/] at {Markup.Escape(host.Url)}" : $"[red]down[/] ({Markup.Escape(host.Url)})");
                 grid.AddRow("escrow conserved", status.Conserved?.ToString() ?? "unknown");
                 console.Write(grid);
                 var tenants = new Table().AddColumns("tenant", "address", "credits");
                 foreach (var t in status.Tenants) tenants.AddRow(t.Name, t.Address, t.Credits?.ToString() ?? "?");
                 console.Write(tenants);
             });
-            if (status.ChainBlock is null || !status.ContractsDeployed || !status.HostUp)
+            if (status.ChainBlock is null || !status.ContractsDeployed || !status.HostUp || status.Hosts.Any(host => !host.Up))
                 throw new CliException("the devnet is not fully up: start it with `./occ devnet up`.");
         }));
         return command;
     }
 }
 
-/// <summary>What <c>occ devnet status</c> reports.</summary>
-public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, bool HostUp, bool? Conserved, IReadOnlyList<TenantStatus> Tenants)
+/// <summary>What <c>occ devnet status</c> reports; <see cref="HostUp"/> is the first host, the one commands talk to.</summary>
+public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, bool HostUp, IReadOnlyList<HostStatus> Hosts, bool? Conserved, IReadOnlyList<TenantStatus> Tenants)
 {
     public static async Task<DevnetStatus> ReadAsync(CliContext context, DevnetConfig devnet, CancellationToken ct)
     {
@@ -111,9 +120,17 @@ public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, bool
         {
             // Chain down: reported as such.
         }
+        var hosts = new List<HostStatus>();
+        foreach (var url in devnet.AllHostUrls)
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
+            hosts.Add(new HostStatus(url, await new MarketApiClient(http).IsHealthyAsync(ct)));
+        }
         var hostUp = await context.Api().IsHealthyAsync(ct);
-        return new DevnetStatus(block, deployed, hostUp, conserved, tenants);
+        return new DevnetStatus(block, deployed, hostUp, hosts, conserved, tenants);
     }
 }
+
+public sealed record HostStatus(string Url, bool Up);
 
 public sealed record TenantStatus(string Name, string Address, Abstractions.Credits? Credits);

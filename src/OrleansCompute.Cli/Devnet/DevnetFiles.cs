@@ -3,14 +3,24 @@ using OrleansCompute.Abstractions;
 
 namespace OrleansCompute.Cli.Devnet;
 
-/// <summary>What a devnet keeps in <c>.devnet/</c>: where its chain and host are and which contracts it deployed.</summary>
+/// <summary>
+/// What a devnet keeps in <c>.devnet/</c>: where its chain and hosts are and which contracts it deployed. <see cref="ApiUrl"/>
+/// is the first host, the one every command talks to by default; <see cref="HostUrls"/> lists them all (null: just it).
+/// </summary>
 public sealed record DevnetConfig(
     string RpcUrl,
     long ChainId,
     string CreditAddress,
     string EscrowAddress,
     long DeployBlock,
-    string ApiUrl);
+    string ApiUrl,
+    IReadOnlyList<string>? HostUrls = null)
+{
+    public IReadOnlyList<string> AllHostUrls => HostUrls is { Count: > 0 } hosts ? hosts : [ApiUrl];
+}
+
+/// <summary>A host that <c>occ devnet up</c> started: where it answers, its process, its log.</summary>
+public sealed record RunningHost(string Url, int ProcessId, string LogPath);
 
 /// <summary>A wallet the CLI signs for (a tenant's, or on the devnet a provider's). On the devnet these are Anvil's dev accounts.</summary>
 public sealed record TenantWallet(string Name, string Address, string PrivateKey);
@@ -29,10 +39,20 @@ public sealed class DevnetFiles(string directory)
     public string AnvilStatePath => Path.Combine(Directory, "anvil-state.json");
     public string AnvilLogPath => Path.Combine(Directory, "anvil.log");
     public string HostLogPath => Path.Combine(Directory, "host.log");
+
+    /// <summary>The log of host <paramref name="index"/> (0 is the first, <see cref="HostLogPath"/>).</summary>
+    public string HostLogPathOf(int index) => index == 0 ? HostLogPath : Path.Combine(Directory, $"host-{index + 1}.log");
     /// <summary>The host's grain state and reminders (SQLite).</summary>
     public string MarketStorePath => Path.Combine(Directory, "market.db");
 
+    /// <summary>The hosts the running devnet started (rewritten by each <c>occ devnet up</c>).</summary>
+    public string HostsPath => Path.Combine(Directory, "hosts.json");
+
     public DevnetConfig? ReadConfig() => Read<DevnetConfig>(ConfigPath);
+
+    public IReadOnlyList<RunningHost> ReadHosts() => Read<List<RunningHost>>(HostsPath) ?? [];
+
+    public void WriteHosts(IReadOnlyList<RunningHost> hosts) => Write(HostsPath, hosts);
 
     public void WriteConfig(DevnetConfig config) => Write(ConfigPath, config);
 

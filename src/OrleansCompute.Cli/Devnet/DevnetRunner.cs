@@ -1,3 +1,4 @@
+using System.Numerics;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain.Deployment;
 using OrleansCompute.Chain.Devnet;
@@ -10,14 +11,22 @@ namespace OrleansCompute.Cli.Devnet;
 
 /// <summary>
 /// <c>occ devnet up</c>: chain tools, Anvil with its state in <c>.devnet/</c>, the contracts (deployed once, reused after),
-/// funded tenant wallets, and the market host; then it waits for Ctrl+C and stops everything cleanly.
+/// funded tenant wallets, and the market hosts (one by default); then it waits for Ctrl+C and stops everything cleanly.
 /// </summary>
 public sealed class DevnetRunner(CliContext context)
 {
     public static readonly Credits TenantGrant = Credits.FromCredits(10_000m);
 
-    public async Task UpAsync(bool fresh, int chainPort, int apiPort, Action<DevnetConfig> ready, CancellationToken ct)
+    /// <summary>Gas money for a host's own operator key: plenty for a devnet's settlements.</summary>
+    private static readonly BigInteger HostGasGrant = BigInteger.Pow(10, 22);
+
+    /// <param name="hosts">
+    /// How many hosts to start, on <paramref name="apiPort"/> and the ports after it: one Orleans cluster (a fresh cluster
+    /// id each run, so silos of an earlier run are never waited for) sharing the store in <c>.devnet/market.db</c>.
+    /// </param>
+    public async Task UpAsync(bool fresh, int chainPort, int apiPort, int hosts, Action<DevnetConfig> ready, CancellationToken ct)
     {
+        if (hosts < 1) throw new CliException("--hosts must be at least 1.");
         var files = context.Devnet;
         if (fresh && Directory.Exists(files.Directory)) Directory.Delete(files.Directory, recursive: true);
         Directory.CreateDirectory(files.Directory);
@@ -29,19 +38,48 @@ public sealed class DevnetRunner(CliContext context)
         Say($"starting anvil on 127.0.0.1:{chainPort} (state in {files.AnvilStatePath})…");
         await using var anvil = await StartAnvilAsync(toolchain, files, chainPort, ct);
         var devnet = await EnsureContractsAsync(toolchain, files, anvil.RpcUrl, $"http://127.0.0.1:{apiPort}", ct);
+        devnet = devnet with { HostUrls = Enumerable.Range(apiPort, hosts).Select(port => $"http://127.0.0.1:{port}").ToList() };
+        files.WriteConfig(devnet);
 
-        Say($"starting the market host on {devnet.ApiUrl} (state in {files.MarketStorePath}, log in {files.HostLogPath})…");
-        await using var host = HostProcess.Start(context.RepositoryRoot, devnet, files.MarketStorePath, files.HostLogPath);
+        var clusterId = $"devnet-{DateTimeOffset.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+        var running = new List<HostProcess>();
         try
         {
-            await WaitForHostAsync(host, devnet, files, ct);
+            for (var i = 0; i < hosts; i++)
+            {
+                var (url, log) = (devnet.AllHostUrls[i], files.HostLogPathOf(i));
+                Say(i == 0
+                    ? $"starting the market host on {url} (state in {files.MarketStorePath}, log in {log})…"
+                    : $"starting host {i + 1} on {url}, joining the first one's cluster (log in {log})…");
+                running.Add(HostProcess.Start(context.RepositoryRoot, devnet, url, files.MarketStorePath, log, clusterId,
+                    await OperatorKeyOfAsync(i, anvil.RpcUrl, ct), seedDemo: i == 0));
+                files.WriteHosts(running.Select((host, j) => new RunningHost(devnet.AllHostUrls[j], host.ProcessId, files.HostLogPathOf(j))).ToList());
+                await WaitForHostAsync(running[i], url, log, ct);
+            }
             ready(devnet);
             await Task.Delay(Timeout.Infinite, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            Say("stopping the host and anvil (anvil writes its state)…");
+            Say(hosts == 1 ? "stopping the host and anvil (anvil writes its state)…" : "stopping the hosts and anvil (anvil writes its state)…");
         }
+        finally
+        {
+            // The last started first: the first host seeded the market and is the one commands talk to.
+            for (var i = running.Count - 1; i >= 0; i--) await running[i].DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// The first host settles with Anvil's operator account; each further host gets a key of its own, so that every key's
+    /// nonces have one owner. The contract lets anyone submit tenant-signed vouchers, so any key can settle.
+    /// </summary>
+    private static async Task<string> OperatorKeyOfAsync(int host, string rpcUrl, CancellationToken ct)
+    {
+        if (host == 0) return DevAccounts.Operator.PrivateKey;
+        var key = Nethereum.Signer.EthECKey.GenerateKey();
+        await new AnvilCheats(new ChainRpc(rpcUrl)).SetBalanceAsync(key.GetPublicAddress(), HostGasGrant, ct);
+        return key.GetPrivateKey();
     }
 
     private static async Task<AnvilProcess> StartAnvilAsync(FoundryToolchain toolchain, DevnetFiles files, int port, CancellationToken ct)
@@ -117,17 +155,17 @@ public sealed class DevnetRunner(CliContext context)
         return code is { Length: > 2 };
     }
 
-    private static async Task WaitForHostAsync(HostProcess host, DevnetConfig devnet, DevnetFiles files, CancellationToken ct)
+    private static async Task WaitForHostAsync(HostProcess host, string apiUrl, string logPath, CancellationToken ct)
     {
-        var api = new MarketApiClient(new HttpClient { BaseAddress = new Uri(devnet.ApiUrl) });
+        var api = new MarketApiClient(new HttpClient { BaseAddress = new Uri(apiUrl) });
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (!await api.IsHealthyAsync(ct))
         {
             if (host.HasExited || DateTime.UtcNow > deadline)
             {
                 host.Kill();
-                var tail = File.Exists(files.HostLogPath) ? string.Join('\n', File.ReadLines(files.HostLogPath).TakeLast(30)) : "";
-                throw new CliException($"the host did not come up at {devnet.ApiUrl}. Last lines of {files.HostLogPath}:\n{tail}");
+                var tail = File.Exists(logPath) ? string.Join('\n', File.ReadLines(logPath).TakeLast(30)) : "";
+                throw new CliException($"the host did not come up at {apiUrl}. Last lines of {logPath}:\n{tail}");
             }
             await Task.Delay(250, ct);
         }

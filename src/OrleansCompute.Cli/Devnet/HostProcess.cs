@@ -3,7 +3,7 @@ using OrleansCompute.Chain.Devnet;
 
 namespace OrleansCompute.Cli.Devnet;
 
-/// <summary>The market host as a child process of <c>occ devnet up</c>, configured through its environment, logging to a file.</summary>
+/// <summary>A market host as a child process of <c>occ devnet up</c>, configured through its environment, logging to a file.</summary>
 public sealed class HostProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -17,24 +17,33 @@ public sealed class HostProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static HostProcess Start(string repositoryRoot, DevnetConfig devnet, string storePath, string logPath)
+    public int ProcessId => _process.Id;
+
+    /// <summary>Where the host listens, what it shares with the other hosts of the devnet, and what is its own.</summary>
+    /// <param name="clusterId">The devnet run's cluster: every host started with it and <paramref name="storePath"/> joins it.</param>
+    /// <param name="operatorKey">The key that pays gas for the settlements this host's silo sends: one sender per key.</param>
+    /// <param name="seedDemo">Whether this host seeds the demo providers (the first one does).</param>
+    public static HostProcess Start(string repositoryRoot, DevnetConfig devnet, string apiUrl, string storePath, string logPath,
+        string clusterId, string operatorKey, bool seedDemo)
     {
         var hostDll = FindHostDll(repositoryRoot);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(hostDll)! };
         start.ArgumentList.Add(hostDll);
         var environment = new Dictionary<string, string>
         {
-            ["Urls"] = devnet.ApiUrl,
+            ["Urls"] = apiUrl,
             ["Chain__RpcUrl"] = devnet.RpcUrl,
             ["Chain__ChainId"] = devnet.ChainId.ToString(),
             ["Chain__CreditAddress"] = devnet.CreditAddress,
             ["Chain__EscrowAddress"] = devnet.EscrowAddress,
             ["Chain__DeployBlock"] = devnet.DeployBlock.ToString(),
             // The operator's key (it pays gas for settlements) goes through the environment, not the visible command line.
-            ["Chain__OperatorPrivateKey"] = DevAccounts.Operator.PrivateKey,
-            ["Devnet__SeedDemo"] = "true",
+            ["Chain__OperatorPrivateKey"] = operatorKey,
+            ["Devnet__SeedDemo"] = seedDemo ? "true" : "false",
             ["Storage__Path"] = storePath,
-            // The silo is alone in its cluster: any free ports do, so a second devnet never collides with the first.
+            // The hosts find each other in the store's membership table, so any free ports do, and a second devnet (another
+            // store) never collides with the first.
+            ["Orleans__ClusterId"] = clusterId,
             ["Orleans__SiloPort"] = LoopbackPorts.Free().ToString(),
             ["Orleans__GatewayPort"] = LoopbackPorts.Free().ToString(),
         };

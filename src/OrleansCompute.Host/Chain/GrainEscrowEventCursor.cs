@@ -5,14 +5,28 @@ using OrleansCompute.Chain.Escrow;
 
 namespace OrleansCompute.Host.Chain;
 
-/// <summary>The chain watcher's cursor, kept in the escrow's <see cref="IChainCursorGrain"/> (in the SQLite store on the devnet).</summary>
-public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions options) : IEscrowEventCursor
+/// <summary>
+/// The chain watcher's cursor and watch, kept in the escrow's <see cref="IChainCursorGrain"/> (in the SQLite store on the
+/// devnet): one grain for the whole cluster, so of several hosts one reads the chain and the others stand by. A host is
+/// named by its silo's address.
+/// </summary>
+public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions options, ILocalSiloDetails silo) : IEscrowEventCursor, IEscrowWatchLease
 {
     private IChainCursorGrain Cursor => grains.GetGrain<IChainCursorGrain>(AccountKeys.Normalize(options.EscrowAddress));
+
+    /// <summary>This host, as the watch names it.</summary>
+    public string Watcher { get; } = silo.SiloAddress.ToParsableString();
 
     public async Task<EscrowWatcherCheckpoint?> LoadAsync(CancellationToken cancellationToken) =>
         await Cursor.GetAsync() is { } saved ? new EscrowWatcherCheckpoint(saved.LastBlock, WatchedBlock.FromJson(saved.RecentBlocks)) : null;
 
     public Task SaveAsync(EscrowWatcherCheckpoint checkpoint, CancellationToken cancellationToken) =>
-        Cursor.SaveAsync(new ChainCursor(checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks)));
+        Cursor.SaveAsync(new ChainCursor(checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks)), Watcher);
+
+    public Task<bool> TryHoldAsync(CancellationToken cancellationToken) => Cursor.TryWatchAsync(Watcher, options.WatchLeaseTerm);
+
+    public Task ReleaseAsync(CancellationToken cancellationToken) => Cursor.StopWatchingAsync(Watcher);
+
+    /// <summary>Who reads the chain now (this host or another), or null between two holders.</summary>
+    public async Task<ChainWatch?> CurrentAsync() => await Cursor.GetWatchAsync();
 }
