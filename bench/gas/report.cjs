@@ -57,6 +57,12 @@ for (const n of [10, 100]) {
     add(`settle_bundle_${n}_${mix}_gas_per_lease`, Math.round(total / n), 'per lease');
   }
 }
+// The batch of 100 from ten tenants, ten leases each: ten bundle entries, a signature per tenant.
+for (const mix of ['one_provider', 'many_providers']) {
+  const total = median(get(`settle_bundles_10x10_${mix}:100`));
+  add(`settle_bundles_10x10_${mix}_gas`, total, `settleBatch of 100 vouchers of 10 tenants, 10 each, ${mix.replace('_', ' ')}, one bundle signature per tenant: whole tx`);
+  add(`settle_bundles_10x10_${mix}_gas_per_lease`, Math.round(total / 100), 'per lease');
+}
 // The names issue 4 asks for: settleBatch of 100 leases of the tenant, its vouchers under one signature, and beside
 // them the same batch with a signature per voucher.
 add('settle_gas_per_lease_batch100_one_provider', figures.settle_bundle_100_one_provider_gas_per_lease, 'per lease, settleBatch of 100, one provider, one bundle signature (target ≤ 10,000)');
@@ -78,6 +84,8 @@ const targets = [
   ['`openLease`, steady state', 'open_lease_gas', 45000],
   ['`settleBatch` of 100, one provider, per lease (one bundle signature)', 'settle_gas_per_lease_batch100_one_provider', 10000],
   ['`settleBatch` of 100, 100 providers, per lease (one bundle signature)', 'settle_gas_per_lease_batch100_many_providers', 14000],
+  ['`settleBatch` of 100, one provider, per lease (10 tenants, a bundle signature each)', 'settle_bundles_10x10_one_provider_gas_per_lease', 10000],
+  ['`settleBatch` of 100, 100 providers, per lease (10 tenants, a bundle signature each)', 'settle_bundles_10x10_many_providers_gas_per_lease', 14000],
   ['`settleBatch` of 100, one provider, per lease (a signature per voucher)', 'settle_gas_per_lease_batch100_one_provider_signature_per_lease', 10000],
   ['`settleBatch` of 100, 100 providers, per lease (a signature per voucher)', 'settle_gas_per_lease_batch100_many_providers_signature_per_lease', 14000],
 ];
