@@ -77,6 +77,9 @@ public sealed class DevnetTests : IDisposable
             // One cluster: both hosts see the same cursor grain, which lets exactly one of them read the chain.
             var chains = new[] { await GetJsonAsync("chain", first), await GetJsonAsync("chain", second) };
             Assert.NotEqual(chains[0].GetProperty("host").GetString(), chains[1].GetProperty("host").GetString());
+            // Each host settles from a key of its own: one owner per key's nonces.
+            Assert.Equal(DevAccounts.Operator.Address, chains[0].GetProperty("settlesFrom").GetString(), ignoreCase: true);
+            Assert.NotEqual(chains[0].GetProperty("settlesFrom").GetString(), chains[1].GetProperty("settlesFrom").GetString(), StringComparer.OrdinalIgnoreCase);
             Assert.Single(chains, c => c.GetProperty("watchingHere").GetBoolean());
             Assert.All(chains, c => Assert.Equal(chains.Single(w => w.GetProperty("watchingHere").GetBoolean()).GetProperty("host").GetString(),
                 c.GetProperty("watchedBy").GetString()));
@@ -142,6 +145,15 @@ public sealed class DevnetTests : IDisposable
         }, "--hosts", "2");
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.Contains("host 2", run.Error);
+    }
+
+    [Fact]
+    public async Task Devnet_up_refuses_fewer_than_one_host_before_starting_anything()
+    {
+        var (exit, _, error) = await RunOccAsync("devnet", "up", "--hosts", "0", "--chain-port", LoopbackPorts.Free().ToString());
+        Assert.Equal(1, exit);
+        Assert.Contains("--hosts must be at least 1", error);
+        Assert.False(File.Exists(new DevnetFiles(_directory).AnvilStatePath));
     }
 
     /// <summary>A free port whose successor is free too: the second host takes it.</summary>

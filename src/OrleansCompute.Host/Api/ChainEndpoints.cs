@@ -1,6 +1,7 @@
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain;
 using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Signing;
 using OrleansCompute.Host.Audit;
 using OrleansCompute.Host.Chain;
 
@@ -8,7 +9,7 @@ namespace OrleansCompute.Host.Api;
 
 /// <summary>
 /// The chain this market settles on, read live: contracts, how far the watcher has read (and what it rolled back), which
-/// host of the cluster reads the chain, and the escrow's balance sheet. The resumed-from block and the reorganizations
+/// host of the cluster reads the chain, the key this host settles from, and the escrow's balance sheet. The resumed-from block and the reorganizations
 /// are this host's watcher's; the watcher block is the cluster's.
 /// </summary>
 public static class ChainEndpoints
@@ -25,7 +26,7 @@ public static class ChainEndpoints
     }
 
     private static async Task<ChainStatus> GetAsync(ChainOptions options, EscrowClient escrow, EscrowEventWatcher watcher, GrainEscrowEventCursor cursor,
-        CancellationToken ct)
+        TransactionSender sender, CancellationToken ct)
     {
         var sheet = await escrow.GetBalanceSheetAsync(ct);
         var watch = await cursor.CurrentAsync();
@@ -35,7 +36,8 @@ public static class ChainEndpoints
             : (await cursor.LoadAsync(ct))?.LastBlock ?? options.DeployBlock - 1;
         return new ChainStatus(options.ChainId, options.RpcUrl, options.CreditAddress, options.EscrowAddress, options.DeployBlock,
             sheet.BlockNumber, watcherBlock, sheet.TokenBalance, sheet.TotalHeld, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued,
-            watcher.ResumedFromBlock, watcher.Reorganizations, watcher.LastReorganization, cursor.Watcher, watch?.Watcher, watcher.IsWatching);
+            watcher.ResumedFromBlock, watcher.Reorganizations, watcher.LastReorganization, cursor.Watcher, watch?.Watcher, watcher.IsWatching,
+            sender.Address);
     }
 }
 
@@ -57,4 +59,5 @@ public sealed record ChainStatus(
     ChainReorganization? LastReorganization,
     string Host,
     string? WatchedBy,
-    bool WatchingHere);
+    bool WatchingHere,
+    string SettlesFrom);
