@@ -1,13 +1,14 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Orleans.Runtime;
+using OrleansCompute.Host.Gateway;
 
 namespace OrleansCompute.Host.Api;
 
 /// <summary>
 /// A grain call that failed because a silo of the cluster is gone (stopped or died, and not yet declared dead) becomes
 /// 503 with <c>Retry-After</c>: within seconds the cluster notices and activates the grain on a silo that is up, so the
-/// same request then succeeds. Nothing was changed by the failed call's request but what its grains had done before.
+/// same request then succeeds. The OpenAI-compatible routes answer in OpenAI's error shape.
 /// </summary>
 public sealed class ClusterUnavailableHandler(IProblemDetailsService problems) : IExceptionHandler
 {
@@ -16,13 +17,21 @@ public sealed class ClusterUnavailableHandler(IProblemDetailsService problems) :
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         if (!IsSiloUnreachable(exception)) return false;
+        var detail = $"A silo of the cluster cannot be reached (a host stopped or died); the cluster moves its grains to the hosts that are up within seconds. Retry in {RetryAfterSeconds} s.";
+        if (context.Request.Path.StartsWithSegments("/v1"))
+        {
+            // OpenAI clients read their own error shape, and retry a 503 after its Retry-After by themselves.
+            await new OpenAiError(StatusCodes.Status503ServiceUnavailable, detail, "server_error", "cluster_unavailable")
+                .ToResult(TimeSpan.FromSeconds(RetryAfterSeconds)).ExecuteAsync(context);
+            return true;
+        }
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString();
         var problem = new ProblemDetails
         {
             Status = StatusCodes.Status503ServiceUnavailable,
             Title = "ClusterUnavailable",
-            Detail = $"A silo of the cluster cannot be reached (a host stopped or died); the cluster moves its grains to the hosts that are up within seconds. Retry in {RetryAfterSeconds} s.",
+            Detail = detail,
         };
         problem.Extensions["reason"] = "ClusterUnavailable";
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
