@@ -85,7 +85,9 @@ public sealed class DevnetTests : IDisposable
                 c.GetProperty("watchedBy").GetString()));
             var status = await RunOccAsync("devnet", "status", "--json");
             Assert.True(status.ExitCode == 0, status.Error);
-            Assert.Equal(2, JsonDocument.Parse(status.Output).RootElement.GetProperty("hosts").EnumerateArray().Count(h => h.GetProperty("up").GetBoolean()));
+            var statusHosts = JsonDocument.Parse(status.Output).RootElement.GetProperty("hosts").EnumerateArray().ToList();
+            Assert.Equal(2, statusHosts.Count(h => h.GetProperty("up").GetBoolean()));
+            Assert.Single(statusHosts, h => h.GetProperty("readsChain").GetBoolean());
 
             var created = await RunOccAsync("lease", "create", "--kind", "trainium2", "--hours", "1", "--tenant", tenant.Name, "--json", "--api", second);
             Assert.True(created.ExitCode == 0, created.Error);

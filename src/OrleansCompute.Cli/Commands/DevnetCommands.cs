@@ -80,7 +80,9 @@ public static class DevnetCommands
                 grid.AddRow("chain", status.ChainBlock is { } block ? $"[green]up[/] at {Markup.Escape(devnet.RpcUrl)}, block {block}" : $"[red]down[/] ({Markup.Escape(devnet.RpcUrl)})");
                 grid.AddRow("contracts", status.ContractsDeployed ? $"[green]deployed[/] escrow {devnet.EscrowAddress}" : "[red]missing[/]");
                 foreach (var host in status.Hosts)
-                    grid.AddRow("host", host.Up ? $"[green]up[/] at {Markup.Escape(host.Url)}" : $"[red]down[/] ({Markup.Escape(host.Url)})");
+                    grid.AddRow("host", host.Up
+                        ? $"[green]up[/] at {Markup.Escape(host.Url)}{(host.ReadsChain == true && status.Hosts.Count > 1 ? " (reads the chain)" : "")}"
+                        : $"[red]down[/] ({Markup.Escape(host.Url)})");
                 grid.AddRow("escrow conserved", status.Conserved?.ToString() ?? "unknown");
                 console.Write(grid);
                 var tenants = new Table().AddColumns("tenant", "address", "credits");
@@ -124,13 +126,28 @@ public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, bool
         foreach (var url in devnet.AllHostUrls)
         {
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
-            hosts.Add(new HostStatus(url, await new MarketApiClient(http).IsHealthyAsync(ct)));
+            var api = new MarketApiClient(http);
+            var up = await api.IsHealthyAsync(ct);
+            bool? readsChain = null;
+            if (up)
+            {
+                try
+                {
+                    readsChain = (await api.GetChainAsync(ct)).GetProperty("watchingHere").GetBoolean();
+                }
+                catch (Exception) when (!ct.IsCancellationRequested)
+                {
+                    // The host is up but cannot read the chain now: reported as unknown.
+                }
+            }
+            hosts.Add(new HostStatus(url, up, readsChain));
         }
         var hostUp = await context.Api().IsHealthyAsync(ct);
         return new DevnetStatus(block, deployed, hostUp, hosts, conserved, tenants);
     }
 }
 
-public sealed record HostStatus(string Url, bool Up);
+/// <summary>A host of the devnet: whether it answers, and whether it is the one that reads the chain (null: unknown).</summary>
+public sealed record HostStatus(string Url, bool Up, bool? ReadsChain);
 
 public sealed record TenantStatus(string Name, string Address, Abstractions.Credits? Credits);
