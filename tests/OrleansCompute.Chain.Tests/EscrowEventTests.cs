@@ -117,9 +117,9 @@ public sealed class EscrowEventTests(ChainFixture chain)
         try
         {
             var (_, _, firstEnd) = await RunALeaseAsync(tenant: 0, provider: 0);
-            await watcher.WaitForBlockAsync(firstEnd, Timeout());
+            await watcher.WaitForBlockAsync(firstEnd, Patiently.Timeout());
             var (_, _, end) = await RunALeaseAsync(tenant: 1, provider: 1);
-            await watcher.WaitForBlockAsync(end, Timeout());
+            await watcher.WaitForBlockAsync(end, Patiently.Timeout());
 
             var expected = await Reader().ReadAsync(start, end);
             Assert.Equal(10, expected.Count);
@@ -143,7 +143,7 @@ public sealed class EscrowEventTests(ChainFixture chain)
         await watcher.StartAsync(CancellationToken.None);
         try
         {
-            await watcher.WaitForBlockAsync(end, Timeout());
+            await watcher.WaitForBlockAsync(end, Patiently.Timeout());
 
             Assert.Equal(await Reader().ReadAsync(start, end), sink.Events);
             Assert.Equal(1, sink.Failures);
@@ -167,7 +167,7 @@ public sealed class EscrowEventTests(ChainFixture chain)
         await watcher.StartAsync(CancellationToken.None);
         try
         {
-            await watcher.WaitForBlockAsync(end, Timeout());
+            await watcher.WaitForBlockAsync(end, Patiently.Timeout());
 
             Assert.Equal(await Reader().ReadAsync(start, end), sink.Events);
             Assert.False(watcher.ExecuteTask?.IsFaulted);
@@ -175,43 +175,6 @@ public sealed class EscrowEventTests(ChainFixture chain)
         finally
         {
             await watcher.StopAsync(CancellationToken.None);
-        }
-    }
-
-    private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token;
-
-    private sealed class RecordingSink : IEscrowEventSink
-    {
-        private readonly List<EscrowEvent> _events = [];
-        private int _calls;
-
-        public int? FailOnCall { get; init; }
-        public int Failures { get; private set; }
-
-        public IReadOnlyList<EscrowEvent> Events
-        {
-            get
-            {
-                lock (_events) return _events.ToArray();
-            }
-        }
-
-        public Task OnLeaseOpenedAsync(EscrowLeaseOpened opened, CancellationToken cancellationToken) => Record(opened);
-        public Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken) => Record(settled);
-        public Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken) => Record(closed);
-        public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) => Record(withdrawn);
-        public Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken) =>
-            throw new InvalidOperationException($"nothing reorganizes this chain, yet {rolledBack} was rolled back");
-
-        private Task Record(EscrowEvent e)
-        {
-            if (++_calls == FailOnCall)
-            {
-                Failures++;
-                throw new InvalidOperationException("the grain was busy");
-            }
-            lock (_events) _events.Add(e);
-            return Task.CompletedTask;
         }
     }
 

@@ -13,75 +13,83 @@ namespace OrleansCompute.Chain.Tests;
 [Collection(ChainCollection.Name)]
 public sealed class WatcherHandoverTests(ChainFixture chain)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan Term = TimeSpan.FromSeconds(1);
 
     private EscrowEventReader Reader() => new(chain.Rpc, chain.Contracts.EscrowAddress);
 
-    private EscrowEventWatcher Watcher(long start, RecordingSink sink, SharedCursor cursor, IEscrowWatchLease lease) =>
-        new(Reader(), sink, new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) }, cursor: cursor, lease: lease);
+    /// <summary>Two hosts' watchers from the next block on, sharing a cursor and a watch; the first holds the watch.</summary>
+    private async Task<Pair> StartPairAsync()
+    {
+        var start = await chain.LatestBlockAsync() + 1;
+        var (watch, cursor) = (new SharedWatch(Term), new StoredCursor());
+        EscrowEventWatcher Watcher(RecordingSink sink, string host) =>
+            new(Reader(), sink, new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) },
+                cursor: cursor, lease: watch.For(host));
+        var (sinkA, sinkB) = (new RecordingSink(), new RecordingSink());
+        var pair = new Pair(start, watch, Watcher(sinkA, "a"), Watcher(sinkB, "b"), sinkA, sinkB);
+        await pair.A.StartAsync(CancellationToken.None);
+        await Patiently.UntilAsync(() => pair.A.IsWatching, "the first watcher to take the watch");
+        await pair.B.StartAsync(CancellationToken.None);
+        return pair;
+    }
+
+    private sealed record Pair(long Start, SharedWatch Watch, EscrowEventWatcher A, EscrowEventWatcher B, RecordingSink SinkA, RecordingSink SinkB)
+    {
+        /// <summary>Every event either watcher delivered, the first's then the second's.</summary>
+        public IReadOnlyList<EscrowEvent> Delivered => [.. SinkA.Events, .. SinkB.Events];
+
+        public async Task StopAsync()
+        {
+            await A.StopAsync(CancellationToken.None);
+            await B.StopAsync(CancellationToken.None);
+        }
+    }
 
     [Fact]
     public async Task One_watcher_reads_at_a_time_and_a_stopped_one_hands_over_so_every_event_arrives_once()
     {
-        var start = await chain.LatestBlockAsync() + 1;
-        var (watch, cursor) = (new SharedWatch(Term), new SharedCursor());
-        var (sinkA, sinkB) = (new RecordingSink(), new RecordingSink());
-        var a = Watcher(start, sinkA, cursor, watch.For("a"));
-        var b = Watcher(start, sinkB, cursor, watch.For("b"));
-        await a.StartAsync(CancellationToken.None);
-        await UntilAsync(() => a.IsWatching, "the first watcher to take the watch");
-        await b.StartAsync(CancellationToken.None);
+        var pair = await StartPairAsync();
         try
         {
             var first = await RunALeaseAsync(tenant: 2, provider: 1);
-            await a.WaitForBlockAsync(first, Timeout());
-            Assert.False(b.IsWatching);
-            Assert.Empty(sinkB.Events);
+            await pair.A.WaitForBlockAsync(first, Patiently.Timeout());
+            Assert.False(pair.B.IsWatching);
+            Assert.Empty(pair.SinkB.Events);
 
-            await a.StopAsync(CancellationToken.None);
+            await pair.A.StopAsync(CancellationToken.None);
             var second = await RunALeaseAsync(tenant: 2, provider: 1);
-            await UntilAsync(() => b.IsWatching && b.LastProcessedBlock >= second, "the second watcher to take over and read on");
+            await Patiently.UntilAsync(() => pair.B.IsWatching && pair.B.LastProcessedBlock >= second, "the second watcher to take over and read on");
 
-            Assert.True(b.ResumedFromBlock > first, $"the second watcher read from block {b.ResumedFromBlock}, not after the cursor ({first})");
-            Assert.Equal(await Reader().ReadAsync(start, second), [.. sinkA.Events, .. sinkB.Events]);
+            Assert.True(pair.B.ResumedFromBlock > first, $"the second watcher read from block {pair.B.ResumedFromBlock}, not after the cursor ({first})");
+            Assert.Equal(await Reader().ReadAsync(pair.Start, second), pair.Delivered);
         }
         finally
         {
-            await a.StopAsync(CancellationToken.None);
-            await b.StopAsync(CancellationToken.None);
+            await pair.StopAsync();
         }
     }
 
     [Fact]
     public async Task A_watcher_that_dies_without_handing_over_is_replaced_after_the_term()
     {
-        var start = await chain.LatestBlockAsync() + 1;
-        var (watch, cursor) = (new SharedWatch(Term), new SharedCursor());
-        var (sinkA, sinkB) = (new RecordingSink(), new RecordingSink());
-        var a = Watcher(start, sinkA, cursor, watch.For("a"));
-        var b = Watcher(start, sinkB, cursor, watch.For("b"));
-        await a.StartAsync(CancellationToken.None);
-        await UntilAsync(() => a.IsWatching, "the first watcher to take the watch");
-        await b.StartAsync(CancellationToken.None);
+        var pair = await StartPairAsync();
         try
         {
             var first = await RunALeaseAsync(tenant: 3, provider: 2);
-            await a.WaitForBlockAsync(first, Timeout());
+            await pair.A.WaitForBlockAsync(first, Patiently.Timeout());
 
             // Cut off: its host can no longer reach the watch (nor anything else), so it neither renews nor releases.
-            watch.CutOff("a");
+            pair.Watch.CutOff("a");
             var cutAt = DateTime.UtcNow;
             var second = await RunALeaseAsync(tenant: 3, provider: 2);
-            await UntilAsync(() => b.IsWatching && b.LastProcessedBlock >= second, "the second watcher to take over");
+            await Patiently.UntilAsync(() => pair.B.IsWatching && pair.B.LastProcessedBlock >= second, "the second watcher to take over");
 
             Assert.True(DateTime.UtcNow - cutAt >= Term * 0.9, "the watch changed hands before the term ran out");
-            Assert.Equal(await Reader().ReadAsync(start, second), [.. sinkA.Events, .. sinkB.Events]);
+            Assert.Equal(await Reader().ReadAsync(pair.Start, second), pair.Delivered);
         }
         finally
         {
-            await a.StopAsync(CancellationToken.None);
-            await b.StopAsync(CancellationToken.None);
+            await pair.StopAsync();
         }
     }
 
@@ -91,18 +99,6 @@ public sealed class WatcherHandoverTests(ChainFixture chain)
         var leaseId = await chain.OpenLeaseAsync(tenant, provider, Credits.FromCredits(10m));
         await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(tenant, leaseId, Credits.FromCredits(4m), isFinal: true));
         return await chain.LatestBlockAsync();
-    }
-
-    private static CancellationToken Timeout() => new CancellationTokenSource(Patience).Token;
-
-    private static async Task UntilAsync(Func<bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!done())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>The watch as the cursor grain keeps it: one holder, renewed within its term, released on a clean stop.</summary>
@@ -140,53 +136,6 @@ public sealed class WatcherHandoverTests(ChainFixture chain)
                 }
                 return Task.CompletedTask;
             }
-        }
-    }
-
-    private sealed class SharedCursor : IEscrowEventCursor
-    {
-        private string? _saved;
-
-        public Task<EscrowWatcherCheckpoint?> LoadAsync(CancellationToken cancellationToken)
-        {
-            lock (this)
-                return Task.FromResult(_saved is { } saved ? System.Text.Json.JsonSerializer.Deserialize<Saved>(saved)!.ToCheckpoint() : null);
-        }
-
-        public Task SaveAsync(EscrowWatcherCheckpoint checkpoint, CancellationToken cancellationToken)
-        {
-            lock (this) _saved = System.Text.Json.JsonSerializer.Serialize(new Saved(checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks)));
-            return Task.CompletedTask;
-        }
-
-        private sealed record Saved(long LastBlock, string RecentBlocks)
-        {
-            public EscrowWatcherCheckpoint ToCheckpoint() => new(LastBlock, WatchedBlock.FromJson(RecentBlocks));
-        }
-    }
-
-    private sealed class RecordingSink : IEscrowEventSink
-    {
-        private readonly List<EscrowEvent> _events = [];
-
-        public IReadOnlyList<EscrowEvent> Events
-        {
-            get
-            {
-                lock (_events) return _events.ToArray();
-            }
-        }
-
-        public Task OnLeaseOpenedAsync(EscrowLeaseOpened opened, CancellationToken cancellationToken) => Record(opened);
-        public Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken) => Record(settled);
-        public Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken) => Record(closed);
-        public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) => Record(withdrawn);
-        public Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken) => throw new InvalidOperationException("no reorganization here");
-
-        private Task Record(EscrowEvent e)
-        {
-            lock (_events) _events.Add(e);
-            return Task.CompletedTask;
         }
     }
 }

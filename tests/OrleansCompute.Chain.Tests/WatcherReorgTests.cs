@@ -12,8 +12,6 @@ namespace OrleansCompute.Chain.Tests;
 [Collection(ReorgChainCollection.Name)]
 public sealed class WatcherReorgTests(ChainFixture chain)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-
     private EscrowEventReader Reader() => new(chain.Rpc, chain.Contracts.EscrowAddress);
 
     private EscrowEventWatcher Watcher(long start, IEscrowEventSink sink, IEscrowEventCursor cursor)
@@ -40,12 +38,12 @@ public sealed class WatcherReorgTests(ChainFixture chain)
             await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(0, leaseId, Credits.FromCredits(12m), isFinal: false));
             await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(0, leaseId, Credits.FromCredits(20m), isFinal: true));
             var settled = await chain.LatestBlockAsync();
-            await watcher.WaitForBlockAsync(settled, Timeout());
+            await watcher.WaitForBlockAsync(settled, Patiently.Timeout());
             var delivered = sink.Folded;
             Assert.Equal(["LeaseOpened", "LeaseSettled", "LeaseSettled", "LeaseClosed"], delivered.Select(Kind));
 
             await chain.Cheats.ReorgAsync(depth: (int)(settled - opened));
-            await UntilAsync(() => watcher.Reorganizations == 1, "the reorganization to be rolled back");
+            await Patiently.UntilAsync(() => watcher.Reorganizations == 1, "the reorganization to be rolled back");
 
             Assert.Equal(delivered.Skip(1).Reverse(), sink.RolledBack);
             Assert.Equal(delivered.Take(1), sink.Folded);
@@ -56,7 +54,7 @@ public sealed class WatcherReorgTests(ChainFixture chain)
             // The lease is settled again on the new chain: a payment of the whole 20, not of what the dropped blocks had left.
             await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(0, leaseId, Credits.FromCredits(20m), isFinal: true));
             var resettled = await chain.LatestBlockAsync();
-            await watcher.WaitForBlockAsync(resettled, Timeout());
+            await watcher.WaitForBlockAsync(resettled, Patiently.Timeout());
 
             var again = Assert.IsType<EscrowLeaseSettled>(sink.Folded[1]);
             Assert.Equal((Credits.FromCredits(20m), Credits.FromCredits(20m)), (again.Amount, again.TotalPaid));
@@ -83,7 +81,7 @@ public sealed class WatcherReorgTests(ChainFixture chain)
 
         var before = Watcher(start, sink, cursor);
         await before.StartAsync(CancellationToken.None);
-        await before.WaitForBlockAsync(settled, Timeout());
+        await before.WaitForBlockAsync(settled, Patiently.Timeout());
         await before.StopAsync(CancellationToken.None);
         var delivered = sink.Folded;
 
@@ -92,7 +90,7 @@ public sealed class WatcherReorgTests(ChainFixture chain)
         await after.StartAsync(CancellationToken.None);
         try
         {
-            await UntilAsync(() => after.Reorganizations == 1, "the restarted watcher to roll back the reorganization");
+            await Patiently.UntilAsync(() => after.Reorganizations == 1, "the restarted watcher to roll back the reorganization");
 
             Assert.Equal(settled + 1, after.ResumedFromBlock);
             Assert.Equal(["LeaseClosed", "LeaseSettled"], sink.RolledBack.Select(Kind));
@@ -107,18 +105,6 @@ public sealed class WatcherReorgTests(ChainFixture chain)
     }
 
     private static string Kind(EscrowEvent e) => e.GetType().Name["Escrow".Length..];
-
-    private static CancellationToken Timeout() => new CancellationTokenSource(Patience).Token;
-
-    private static async Task UntilAsync(Func<bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!done())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
-            await Task.Delay(20);
-        }
-    }
 
     /// <summary>What a sink holds: every event delivered and not rolled back, and every rollback in the order it came.</summary>
     private sealed class FoldingSink : IEscrowEventSink
@@ -160,21 +146,6 @@ public sealed class WatcherReorgTests(ChainFixture chain)
         private Task Fold(EscrowEvent e)
         {
             lock (_folded) _folded.Add(e);
-            return Task.CompletedTask;
-        }
-    }
-
-    /// <summary>Keeps the checkpoint as the host's store does: the recent blocks as JSON, read back on load.</summary>
-    private sealed class StoredCursor : IEscrowEventCursor
-    {
-        private (long LastBlock, string RecentBlocks)? _saved;
-
-        public Task<EscrowWatcherCheckpoint?> LoadAsync(CancellationToken cancellationToken) =>
-            Task.FromResult(_saved is { } saved ? new EscrowWatcherCheckpoint(saved.LastBlock, WatchedBlock.FromJson(saved.RecentBlocks)) : null);
-
-        public Task SaveAsync(EscrowWatcherCheckpoint checkpoint, CancellationToken cancellationToken)
-        {
-            _saved = (checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks));
             return Task.CompletedTask;
         }
     }

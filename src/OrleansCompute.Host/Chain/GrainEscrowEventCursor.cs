@@ -28,5 +28,5 @@ public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions op
     public Task ReleaseAsync(CancellationToken cancellationToken) => Cursor.StopWatchingAsync(Watcher);
 
     /// <summary>Who reads the chain now (this host or another), or null between two holders.</summary>
-    public async Task<ChainWatch?> CurrentAsync() => await Cursor.GetWatchAsync();
+    public Task<ChainWatch?> CurrentAsync() => Cursor.GetWatchAsync().AsTask();
 }

@@ -1,0 +1,79 @@
+// What the watcher tests hand an EscrowEventWatcher in place of the host's grains: a sink that records, a cursor kept
+// as the host's store keeps it, and patient waiting for what the watcher does on its own timer.
+using OrleansCompute.Chain.Escrow;
+
+namespace OrleansCompute.Chain.Tests.Fixtures;
+
+/// <summary>Every event delivered, in order; optionally fails one delivery, as a busy grain would.</summary>
+public sealed class RecordingSink : IEscrowEventSink
+{
+    private readonly List<EscrowEvent> _events = [];
+    private int _calls;
+
+    public int? FailOnCall { get; init; }
+    public int Failures { get; private set; }
+
+    public IReadOnlyList<EscrowEvent> Events
+    {
+        get
+        {
+            lock (_events) return _events.ToArray();
+        }
+    }
+
+    public Task OnLeaseOpenedAsync(EscrowLeaseOpened opened, CancellationToken cancellationToken) => Record(opened);
+    public Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken) => Record(settled);
+    public Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken) => Record(closed);
+    public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) => Record(withdrawn);
+    public Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException($"nothing reorganizes this chain, yet {rolledBack} was rolled back");
+
+    private Task Record(EscrowEvent e)
+    {
+        if (Interlocked.Increment(ref _calls) == FailOnCall)
+        {
+            Failures++;
+            throw new InvalidOperationException("the grain was busy");
+        }
+        lock (_events) _events.Add(e);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// Keeps the checkpoint as the host's store does: the recent blocks as JSON, read back on load. One saved value replaced
+/// whole, so two watchers sharing it (as the hosts of a cluster share the cursor grain) never see half a checkpoint.
+/// </summary>
+public sealed class StoredCursor : IEscrowEventCursor
+{
+    private volatile Saved? _saved;
+
+    public Task<EscrowWatcherCheckpoint?> LoadAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(_saved is { } saved ? new EscrowWatcherCheckpoint(saved.LastBlock, WatchedBlock.FromJson(saved.RecentBlocks)) : null);
+
+    public Task SaveAsync(EscrowWatcherCheckpoint checkpoint, CancellationToken cancellationToken)
+    {
+        _saved = new Saved(checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks));
+        return Task.CompletedTask;
+    }
+
+    private sealed record Saved(long LastBlock, string RecentBlocks);
+}
+
+/// <summary>How long a watcher test waits for what the watcher does by itself.</summary>
+public static class Patiently
+{
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    public static CancellationToken Timeout() => new CancellationTokenSource(Patience).Token;
+
+    public static async Task UntilAsync(Func<bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!done())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
+            await Task.Delay(20);
+        }
+    }
+}
