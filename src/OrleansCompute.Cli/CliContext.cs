@@ -23,10 +23,24 @@ public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot,
     /// <summary>--api, else the devnet's host, else the default loopback address.</summary>
     public string ApiUrl => apiUrl ?? Devnet.ReadConfig()?.ApiUrl ?? DefaultApiUrl;
 
-    public MarketApiClient Api() => new(new HttpClient { BaseAddress = new Uri(ApiUrl), Timeout = TimeSpan.FromSeconds(30) });
+    /// <summary>--api alone, else every host of the devnet (the first is <see cref="ApiUrl"/>), else the default address.</summary>
+    public IReadOnlyList<Uri> HostUrls =>
+        (apiUrl is not null ? [apiUrl] : Devnet.ReadConfig()?.AllHostUrls ?? [DefaultApiUrl]).Select(url => new Uri(url)).ToList();
 
-    /// <summary>A client for the host's OpenAI-compatible gateway; no overall timeout, as a streamed answer may run long.</summary>
-    public InferenceClient Inference() => new(new HttpClient { BaseAddress = new Uri(ApiUrl), Timeout = Timeout.InfiniteTimeSpan });
+    /// <summary>
+    /// The host's API, reached through <see cref="HostFailoverHandler"/>: when a host of the devnet is gone the command
+    /// goes on with another. The handler enforces a 30 s timeout per attempt, so the client sets none of its own.
+    /// </summary>
+    public MarketApiClient Api() => _api ??= new MarketApiClient(new HttpClient(new HostFailoverHandler(HostUrls, Notice))
+        { BaseAddress = HostUrls[0], Timeout = Timeout.InfiniteTimeSpan });
+
+    /// <summary>A client for the host's OpenAI-compatible gateway; no timeout, as a streamed answer may run long.</summary>
+    public InferenceClient Inference() => new(new HttpClient(new HostFailoverHandler(HostUrls, Notice) { AttemptTimeout = Timeout.InfiniteTimeSpan })
+        { BaseAddress = HostUrls[0], Timeout = Timeout.InfiniteTimeSpan });
+
+    private MarketApiClient? _api;
+
+    private void Notice(string message) => Error.WriteLine($"note: {message}");
 
     /// <summary>The tenant to sign for: a wallet name (tenant1…) or address from <c>.devnet/wallets.json</c>; the first by default.</summary>
     public TenantWallet Tenant(string? nameOrAddress)

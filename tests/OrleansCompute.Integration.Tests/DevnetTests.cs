@@ -125,6 +125,12 @@ public sealed class DevnetTests : IDisposable
                 await doomed.WaitForExitAsync();
             }
             var killedAt = DateTime.UtcNow;
+
+            // A read rides it out by itself: without --api, occ tries the devnet's hosts in turn and waits out the 503s.
+            var shownAfter = await RunOccAsync("lease", "show", LeaseIds.Format(lease.Id), "--json");
+            Assert.True(shownAfter.ExitCode == 0, shownAfter.Error);
+            Assert.Equal("Settled", JsonDocument.Parse(shownAfter.Output).RootElement.GetProperty("status").GetString());
+
             LeaseSnapshot? later = null;
             while (later is null)
             {

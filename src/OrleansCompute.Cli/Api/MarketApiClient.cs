@@ -83,9 +83,9 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         {
             return false;
         }
-        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        catch (Exception e) when (e is TimeoutException || (e is TaskCanceledException && !ct.IsCancellationRequested))
         {
-            // The client's own timeout: a host that does not answer is not healthy.
+            // A timeout, the client's or the failover handler's: a host that does not answer is not healthy.
             return false;
         }
     }
@@ -106,9 +106,17 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         {
             response = await http.SendAsync(request, ct);
         }
+        catch (HostsUnreachableException e)
+        {
+            throw new ApiException(0, "HostUnreachable", $"{e.Message}. Is `occ devnet up` running?", null, null);
+        }
         catch (HttpRequestException e)
         {
             throw new ApiException(0, "HostUnreachable", $"No host answers at {http.BaseAddress}: {e.Message}. Is `occ devnet up` running?", null, null);
+        }
+        catch (TimeoutException e)
+        {
+            throw new ApiException(0, "HostTimeout", e.Message, null, null);
         }
 
         using (response)
