@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -13,6 +14,8 @@ public static class ApiJson
         options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         options.PropertyNameCaseInsensitive = true;
         options.Converters.Add(new JsonStringEnumConverter());
+        // Read by programs and terminals, never embedded in HTML: a time's "+00:00" stays "+", not "\u002B".
+        options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
     }
 
     private static JsonSerializerOptions Create()

@@ -43,6 +43,8 @@ public static class OccApp
         root.Subcommands.Add(AuditCommands.Create());
 
         var parse = root.Parse(args);
+        // A mistyped option gets its one-line error, not the command's whole help after it (--help shows that).
+        if (parse.Action is System.CommandLine.Invocation.ParseErrorAction parseError) parseError.ShowHelp = false;
         return await parse.InvokeAsync(new InvocationConfiguration
         {
             Output = output,

@@ -237,17 +237,34 @@ public sealed class LeasePathTests(MarketFixture market)
     }
 
     [Fact]
-    public async Task A_tenant_without_funds_is_refused_and_nothing_stays_reserved()
+    public async Task A_tenant_without_funds_is_refused_before_anything_is_reserved()
     {
         var before = await market.FreeSlotsAsync("gpu-hub/h100-euw1");
+        var leasesBefore = (await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default)).Count;
 
         var refused = await market.OccAsync("lease", "create", "--kind", "h100", "--hours", "1", "--tenant", market.BrokeTenant.Name);
 
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("holds 0.000000 credits", refused.Error);
+        Assert.Contains("Nothing was reserved.", refused.Error);
         Assert.Equal(before, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
-        var leases = await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default);
-        Assert.All(leases, l => Assert.Equal(LeaseStatus.Cancelled, l.Status));
+        Assert.Equal(leasesBefore, (await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default)).Count);
+    }
+
+    [Fact]
+    public async Task A_request_a_quote_cannot_price_is_checked_after_its_reservation_which_is_released()
+    {
+        var before = await market.FreeSlotsAsync("gpu-hub/h100-euw1");
+
+        // A partial fill is priced only by reserving; the tenant learns it cannot pay, and the reservation is let go.
+        var refused = await market.OccAsync("lease", "create", "--kind", "h100", "--slots", "2", "--min-slots", "1", "--hours", "1",
+            "--tenant", market.BrokeTenant.Name);
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("holds 0.000000 credits", refused.Error);
+        Assert.Contains("was released", refused.Error);
+        Assert.Equal(before, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
+        Assert.All(await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default), l => Assert.Equal(LeaseStatus.Cancelled, l.Status));
     }
 
     [Fact]
@@ -288,6 +305,9 @@ public sealed class LeasePathTests(MarketFixture market)
         { ["--kind", "h100", "--hours", "1", "--tenant", "0x1234"], "--tenant" },
         { ["--kind", "h100", "--hours", "1", "--start", "2020-01-01T00:00:00Z"], "(field: start)" },
         { ["--kind", "h100", "--hours", "1", "--start", "tomorrowish"], "--start" },
+        // Refused by the parser: its one-line error, and no help text on stdout.
+        { ["--kind", "h100", "--hours", "0.001"], "'--hours'" },
+        { ["--kind", "h100", "--slots", "1.5", "--hours", "1"], "'--slots'" },
     };
 
     [Theory]

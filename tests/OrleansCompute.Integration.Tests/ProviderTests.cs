@@ -1,6 +1,8 @@
 using System.Text.Json;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Cli.Commands;
 using OrleansCompute.Cli.Api;
 using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;
@@ -31,11 +33,93 @@ public sealed class ProviderTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task A_provider_adds_a_pool_grows_and_shrinks_it_and_the_market_offers_what_it_has()
+    {
+        const string spare = "helios/mi300x-spare";
+        var helios = DevAccounts.Providers[2].Address;
+
+        // A provider's further pool pays where its first does; 9.00 keeps it above every demo offer.
+        var created = await market.OccAsync("provider", "pool", spare, "--kind", "mi300x", "--region", "us-west-2", "--slots", "2", "--floor-price", "9.00", "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var pool = created.Json.Deserialize<PoolSnapshot>(ApiJson.Options)!;
+        Assert.Equal(helios, pool.Definition!.PayoutAddress, ignoreCase: true);
+        Assert.Equal(("mi300x", 2, Credits.FromCredits(9.00m)), await OfferOfAsync(spare));
+
+        var grown = await market.OccAsync("provider", "pool", spare, "--slots", "3");
+        Assert.True(grown.ExitCode == 0, grown.ToString());
+        Assert.Equal(("mi300x", 3, Credits.FromCredits(9.00m)), await OfferOfAsync(spare));
+
+        var shrunk = await market.OccAsync("provider", "pool", spare, "--slots", "1", "--floor-price", "9.50");
+        Assert.True(shrunk.ExitCode == 0, shrunk.ToString());
+        Assert.Equal(("mi300x", 1, Credits.FromCredits(9.50m)), await OfferOfAsync(spare));
+
+        var otherKind = await market.OccAsync("provider", "pool", spare, "--kind", "h100");
+        Assert.Equal(1, otherKind.ExitCode);
+        Assert.Contains("(field: kind)", otherKind.Error);
+        Assert.Equal(("mi300x", 1, Credits.FromCredits(9.50m)), await OfferOfAsync(spare));
+    }
+
+    [Fact]
+    public async Task A_new_pool_without_its_terms_is_refused_naming_what_is_missing_and_nothing_is_created()
+    {
+        var partial = await market.OccAsync("provider", "pool", "newco/h100-x", "--kind", "h100");
+        var unpaid = await market.OccAsync("provider", "pool", "newco/h100-x", "--kind", "h100", "--region", "eu-west-1", "--slots", "1", "--floor-price", "3");
+        var free = await market.OccAsync("provider", "pool", "newco/h100-x", "--kind", "h100", "--region", "eu-west-1", "--slots", "1", "--floor-price", "0", "--payout", "provider1");
+
+        Assert.Equal(1, partial.ExitCode);
+        Assert.Contains("needs --region, --slots, --floor-price", partial.Error);
+        Assert.Equal(1, unpaid.ExitCode);
+        Assert.Contains("--payout", unpaid.Error);
+        Assert.Equal(1, free.ExitCode);
+        Assert.Contains("--floor-price", free.Error);
+        Assert.Equal(1, (await market.OccAsync("inspect", "pool", "newco/h100-x")).ExitCode);
+    }
+
+    [Fact]
+    public async Task A_provider_sees_what_settled_leases_paid_it_and_withdraws_it_to_its_wallet()
+    {
+        var helios = DevAccounts.Providers[2].Address;
+        var tenant = market.Wallets[2];
+        var created = await market.OccAsync("lease", "create", "--kind", "mi300x", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var ended = await market.OccAsync("lease", "end", created.Json.GetProperty("lease").GetProperty("id").GetString()!, "--tenant", tenant.Name);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var owed = await market.Escrow.GetProviderBalanceAsync(helios);
+        var walletBefore = await market.Escrow.Credit.BalanceOfAsync(helios);
+        Assert.True(owed > Credits.Zero);
+
+        var balance = await market.OccAsync("provider", "balance", "--provider", "helios", "--json");
+        Assert.True(balance.ExitCode == 0, balance.ToString());
+        var shown = balance.Json.Deserialize<List<ProviderBalance>>(ApiJson.Options)!.Single();
+        Assert.Equal(helios, shown.Address, ignoreCase: true);
+        Assert.Equal((owed, walletBefore), (shown.EscrowBalance, shown.Wallet));
+
+        var withdrawn = await market.OccAsync("provider", "withdraw", "--provider", "helios", "--json");
+        Assert.True(withdrawn.ExitCode == 0, withdrawn.ToString());
+        Assert.Equal(owed, withdrawn.Json.GetProperty("withdrawn").Deserialize<Credits>(ApiJson.Options));
+        Assert.Equal(Credits.Zero, await market.Escrow.GetProviderBalanceAsync(helios));
+        Assert.Equal(walletBefore + owed, await market.Escrow.Credit.BalanceOfAsync(helios));
+        await market.AssertConservedAsync();
+
+        var again = await market.OccAsync("provider", "withdraw", "--provider", "provider3");
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("owes provider3", again.Error);
+    }
+
+    [Fact]
     public async Task Draining_a_slot_the_pool_does_not_have_is_refused()
     {
         var refused = await market.OccAsync("provider", "drain", $"{Pool}/99");
 
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("(field: index)", refused.Error);
+    }
+
+    /// <summary>What the market offers of a pool: its kind and size, and the floor its provider set.</summary>
+    private async Task<(string Kind, int Slots, Credits Floor)> OfferOfAsync(string poolKey)
+    {
+        var offer = (await market.Api.GetOffersAsync(null, null, default)).Single(o => o.PoolKey == poolKey);
+        var floor = (await market.OccAsync("inspect", "pool", poolKey)).Json.GetProperty("definition").GetProperty("floorPricePerSlotHour").Deserialize<Credits>(ApiJson.Options);
+        return (offer.Kind, offer.TotalSlots, floor);
     }
 }

@@ -57,6 +57,10 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
     public Task<StandingOrder> CancelOrderAsync(string orderId, string tenantKey, CancellationToken ct) =>
         SendAsync<StandingOrder>(HttpMethod.Post, $"/api/orders/{Uri.EscapeDataString(orderId)}/cancel", null, tenantKey, ct);
 
+    /// <summary>Creates the pool, or changes its size and prices; signed with its provider's payout key.</summary>
+    public Task<PoolSnapshot> DefinePoolAsync(PoolDefinition definition, string providerKey, CancellationToken ct) =>
+        SendAsync<PoolSnapshot>(HttpMethod.Put, $"/api/pools/{definition.PoolKey}", definition, providerKey, ct);
+
     public Task<JsonElement> DrainSlotAsync(string poolKey, int index, int noticeMinutes, string providerKey, CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Post, $"/api/pools/{poolKey}/slots/{index}/drain", new { noticeMinutes }, providerKey, ct);
 

@@ -121,6 +121,7 @@ public static class LeaseCommands
                     ? Credits.TryParse(every, out var threshold) ? threshold : throw new CliException($"--voucher-every: '{every}' is not an amount of credits.")
                     : null,
             });
+            await RequireFundsForAsync(api, chain, wallet, request, ct);
             var reserved = await api.CreateLeaseAsync(request, key, ct);
 
             string escrowTransaction;
@@ -135,10 +136,11 @@ public static class LeaseCommands
                 }
                 escrowTransaction = (await chain.FundEscrowAsync(wallet, reserved, ct, session?.PrivateKey)).TransactionHash;
             }
-            catch (Exception) when (!ct.IsCancellationRequested)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 // Nothing may stay reserved for a lease that cannot be funded.
                 await api.EndLeaseAsync(LeaseIds.Format(reserved.Id), key, CancellationToken.None);
+                if (e is CliException) throw new CliException($"{e.Message} Its reservation ({LeaseIds.Format(reserved.Id)}) was released.");
                 throw;
             }
 
@@ -154,7 +156,6 @@ public static class LeaseCommands
             {
                 console.MarkupLine($"[green]Lease {LeaseIds.Format(active.Id)} is {active.Status}[/]");
                 Describe(console, active);
-                console.MarkupLine($"escrow transaction  {escrowTransaction}");
                 if (inference is not null)
                 {
                     console.MarkupLine(Markup.Escape($"inference endpoint  {inference.baseUrl} (OpenAI-compatible)"));
@@ -168,6 +169,28 @@ public static class LeaseCommands
             });
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Tells a tenant that cannot pay before anything is reserved: a quote prices the request as the market would now,
+    /// reserving nothing, and the deposit it implies is checked against the tenant's escrow balance and wallet. Requests a
+    /// quote cannot price (any kind, a partial fill, a quote of the user's own) and a price that rises before the
+    /// reservation are still checked after it, and the reservation released.
+    /// </summary>
+    private static async Task RequireFundsForAsync(MarketApiClient api, TenantChain chain, TenantWallet wallet, LeaseRequest request, CancellationToken ct)
+    {
+        if (LeaseRequests.AsksForAnyKind(request) || request.MinSlots is not null || request.QuoteId is not null) return;
+        Quote quote;
+        try
+        {
+            quote = await api.QuoteAsync(request, ct);
+        }
+        catch (ApiException)
+        {
+            return; // The reservation itself will say what is wrong with the request, and reserve nothing.
+        }
+        var deposit = LeaseBilling.Deposit(quote.PricePerSlotHour, quote.Slots, request.Hours);
+        await chain.RequireFundsAsync(wallet, deposit, $"the lease needs a deposit of {deposit}. Nothing was reserved.", ct);
     }
 
     private static Command ListCommand()
@@ -399,7 +422,8 @@ public static class LeaseCommands
         Row("slots", string.Join(", ", lease.SlotKeys));
         Row("price per slot-hour", lease.PricePerSlotHour);
         Row("billed by", lease.Request.BillBy == LeaseBillingMode.Tokens ? "tokens (price per 1M tokens of the kind)" : "hours");
-        Row("escrow holds", lease.Escrowed == Credits.Zero ? null : lease.Escrowed);
+        Row("escrow holds", lease.Status is LeaseStatus.Settled or LeaseStatus.Refunded ? "nothing: closed on chain"
+            : lease.Escrowed == Credits.Zero ? null : lease.Escrowed);
         Row("owed so far", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.EndedAt is null ? lease.AmountOwed : null);
         Row("last voucher", lease.LastVoucher is { } last ? $"{last.Amount}" : null);
         Row("escrow left", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.Escrowed > Credits.Zero ? lease.Escrowed - lease.AmountOwed : null);

@@ -23,7 +23,7 @@ public sealed class TenantChain(DevnetConfig devnet)
     /// <returns>The openLease transaction hash and the channel the lease took.</returns>
     public async Task<OpenedLease> FundEscrowAsync(TenantWallet wallet, LeaseSnapshot lease, CancellationToken ct, string? sessionKey = null)
     {
-        var (rpc, escrow) = await EscrowPaidFromAsync(wallet, lease.Deposit, $"the lease needs a deposit of {lease.Deposit}. Nothing was reserved.", ct);
+        var (rpc, escrow) = await EscrowPaidFromAsync(wallet, lease.Deposit, $"the lease needs a deposit of {lease.Deposit}.", ct);
         using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
         SessionKeyConsent? consent = null;
         if (sessionKey is not null)
@@ -99,6 +99,10 @@ public sealed class TenantChain(DevnetConfig devnet)
         using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
         return (balance, (await escrow.WithdrawBalanceAsync(sender, ct)).TransactionHash);
     }
+
+    /// <summary>Refuses, saying what <paramref name="purpose"/> needs, unless the tenant holds <paramref name="amount"/> in its escrow balance and wallet together.</summary>
+    public Task RequireFundsAsync(TenantWallet wallet, Abstractions.Credits amount, string purpose, CancellationToken ct) =>
+        EscrowPaidFromAsync(wallet, amount, purpose, ct);
 
     /// <summary>
     /// The escrow, once the tenant is seen to hold <paramref name="amount"/> in its escrow balance and wallet together;

@@ -29,9 +29,9 @@ public static class InspectEndpoints
 
     private static async Task<object> InspectAsync(string kind, string key, IGrainFactory grains, LeaseDirectory leases) => kind switch
     {
-        "slot" => await grains.GetGrain<ISlotGrain>(SlotKey(key)).GetAsync(),
-        "pool" => await grains.GetGrain<IPoolGrain>(key).GetAsync(),
-        "market" => await grains.GetGrain<IMarketGrain>(MarketKeys.Market(key)).GetAsync(),
+        "slot" => await grains.GetGrain<ISlotGrain>(await KnownSlotAsync(grains, key)).GetAsync(),
+        "pool" => await KnownPoolAsync(grains, key),
+        "market" => await grains.GetGrain<IMarketGrain>(MarketKeys.Market(AcceleratorCatalog.Require(key).Kind)).GetAsync(),
         "orders" => await grains.GetGrain<IOrderBookGrain>(MarketKeys.Market(AcceleratorCatalog.Require(key).Kind)).ListAsync(),
         "lease" => await leases.GetAsync(Problems.ParseLeaseId(key))
                    ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{key}'."),
@@ -59,9 +59,22 @@ public static class InspectEndpoints
         return type[(type.LastIndexOf('.') + 1)..];
     }
 
-    private static string SlotKey(string key)
+    // A grain exists for any key; inspecting one that the market never defined would show made-up state, so the pool
+    // must be defined and the slot within it.
+    private static async Task<PoolSnapshot> KnownPoolAsync(IGrainFactory grains, string poolKey)
     {
-        MarketKeys.ParseSlot(key);
+        var pool = await grains.GetGrain<IPoolGrain>(poolKey).GetAsync();
+        return pool.Definition is null
+            ? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{poolKey}'; `occ offers` lists the pools.")
+            : pool;
+    }
+
+    private static async Task<string> KnownSlotAsync(IGrainFactory grains, string key)
+    {
+        var (poolKey, index) = MarketKeys.ParseSlot(key);
+        var slots = (await KnownPoolAsync(grains, poolKey)).Definition!.SlotCount;
+        if (index < 0 || index >= slots)
+            throw new MarketException(MarketError.NotFound, "UnknownSlot", $"Pool '{poolKey}' has slots 0 to {slots - 1}; no slot {index}.", "index");
         return key;
     }
 

@@ -40,7 +40,21 @@ public static class OfferEndpoints
         IEnumerable<AcceleratorProfile> kinds = AcceleratorCatalog.All;
         if (kind is not null) kinds = [AcceleratorCatalog.Require(kind)];
 
-        var offers = await Task.WhenAll(kinds.Select(p => grains.GetGrain<IMarketGrain>(MarketKeys.Market(p.Kind)).GetOffersAsync(region)));
-        return offers.SelectMany(o => o).OrderBy(sortKey).ThenBy(o => o.PoolKey, StringComparer.Ordinal).ToList();
+        var offers = (await Task.WhenAll(kinds.Select(p => grains.GetGrain<IMarketGrain>(MarketKeys.Market(p.Kind)).GetOffersAsync(region))))
+            .SelectMany(o => o).OrderBy(sortKey).ThenBy(o => o.PoolKey, StringComparer.Ordinal).ToList();
+        if (offers.Count == 0 && region is not null) await RequireKnownRegionAsync(grains, region);
+        return offers;
+    }
+
+    /// <summary>
+    /// A region no pool of any kind is in is a mistake to name, not an empty market: refused with the regions there are.
+    /// (A known region without the kind asked for is a true empty answer.)
+    /// </summary>
+    private static async Task RequireKnownRegionAsync(IGrainFactory grains, string region)
+    {
+        var everywhere = await Task.WhenAll(AcceleratorCatalog.All.Select(p => grains.GetGrain<IMarketGrain>(MarketKeys.Market(p.Kind)).GetOffersAsync(null)));
+        var regions = everywhere.SelectMany(o => o).Select(o => o.Region).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToList();
+        if (!regions.Contains(region, StringComparer.OrdinalIgnoreCase))
+            throw MarketException.Invalid("region", "UnknownRegion", $"No pool is in region '{region}'; regions: {string.Join(", ", regions)}.");
     }
 }

@@ -1,8 +1,9 @@
-using OrleansCompute.Abstractions;
+namespace OrleansCompute.Abstractions.Leases;
 
-namespace OrleansCompute.Grains.Leases;
-
-/// <summary>What a lease costs: its deposit up front, and what it owes for the time or the tokens used.</summary>
+/// <summary>
+/// What a lease costs: its deposit up front, and what it owes for the time or the tokens used. The market bills by it, and
+/// a client checks by it that a tenant can pay before it asks for a reservation.
+/// </summary>
 public static class LeaseBilling
 {
     public static Credits Deposit(Credits pricePerSlotHour, int slots, int hours) =>
