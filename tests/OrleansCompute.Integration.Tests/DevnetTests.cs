@@ -18,7 +18,7 @@ public sealed class DevnetTests : IDisposable
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "occ-devnet-" + Guid.NewGuid().ToString("N"));
 
     [Fact]
-    public async Task Devnet_up_deploys_once_a_restart_keeps_the_chain_its_contracts_and_balances_and_an_outdated_escrow_is_replaced()
+    public async Task Devnet_up_deploys_once_refuses_a_second_up_while_it_runs_a_restart_keeps_the_chain_its_contracts_and_balances_and_an_outdated_escrow_is_replaced()
     {
         var (chainPort, apiPort) = (LoopbackPorts.Free(), LoopbackPorts.Free());
         var files = new DevnetFiles(_directory);
@@ -29,6 +29,7 @@ public sealed class DevnetTests : IDisposable
             Assert.Contains(offers, o => o.Kind == "trainium2");
             Assert.Contains(offers, o => o.Kind == "inferentia2");
             Assert.Contains(offers, o => o.Kind == "h100");
+            await AssertASecondUpIsRefusedAsync(chainPort, apiPort);
         });
         Assert.True(first.ExitCode == 0, first.Error);
         Assert.Contains("deploying", first.Error);
@@ -41,6 +42,9 @@ public sealed class DevnetTests : IDisposable
             Assert.True(status.ExitCode == 0, status.Error);
             Assert.Contains("\"contractsDeployed\": true", status.Output);
             Assert.Contains("10000.000000", status.Output);
+            var human = await RunOccAsync("devnet", "status");
+            Assert.True(human.ExitCode == 0, human.Error);
+            Assert.Matches(@"escrow conserved\s+yes", human.Output);
             Assert.NotEmpty(await api.GetOffersAsync("trainium2", null, default));
         });
         Assert.True(second.ExitCode == 0, second.Error);
@@ -153,6 +157,61 @@ public sealed class DevnetTests : IDisposable
         }, "--hosts", "2");
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.Contains("host 2", run.Error);
+    }
+
+    /// <summary>
+    /// While a devnet runs, another <c>devnet up</c> on its ports (with --fresh, too) or on other ports over the same files
+    /// stops before it starts or writes anything, and the running devnet goes on.
+    /// </summary>
+    private async Task AssertASecondUpIsRefusedAsync(int chainPort, int apiPort)
+    {
+        var files = new DevnetFiles(_directory);
+        var (hosts, config) = (await File.ReadAllBytesAsync(files.HostsPath), await File.ReadAllBytesAsync(files.ConfigPath));
+        var hostProcess = files.ReadHosts().Single().ProcessId;
+
+        foreach (string[] more in new string[][] { [], ["--fresh"] })
+        {
+            var again = await RunOccAsync(["devnet", "up", "--chain-port", chainPort.ToString(), "--api-port", apiPort.ToString(), .. more]);
+            Assert.Equal(1, again.ExitCode);
+            Assert.Contains($"ports {chainPort} (the chain), {apiPort} (the host) are in use", again.Error);
+            Assert.Contains("seems to run already", again.Error);
+            Assert.Contains($"pid {hostProcess}", again.Error);
+            Assert.Contains("Ctrl+C", again.Error);
+            Assert.DoesNotContain("is up", again.Error + again.Output);
+        }
+
+        var elsewhere = await RunOccAsync("devnet", "up", "--chain-port", LoopbackPorts.Free().ToString(), "--api-port", LoopbackPorts.Free().ToString());
+        Assert.Equal(1, elsewhere.ExitCode);
+        Assert.Contains($"pid {hostProcess}", elsewhere.Error);
+        Assert.Contains("on other ports", elsewhere.Error);
+
+        Assert.Equal(hosts, await File.ReadAllBytesAsync(files.HostsPath));
+        Assert.Equal(config, await File.ReadAllBytesAsync(files.ConfigPath));
+        var offers = await RunOccAsync("offers", "--json");
+        Assert.True(offers.ExitCode == 0, offers.Error);
+        Assert.Contains("trainium2", offers.Output);
+    }
+
+    [Fact]
+    public async Task Devnet_status_with_nothing_running_says_the_chain_is_unreachable_rather_than_the_contracts_missing()
+    {
+        var config = new DevnetConfig($"http://127.0.0.1:{LoopbackPorts.Free()}", 31337, "0x" + new string('1', 40), "0x" + new string('2', 40), 1,
+            $"http://127.0.0.1:{LoopbackPorts.Free()}");
+        new DevnetFiles(_directory).WriteConfig(config);
+
+        var (exit, output, error) = await RunOccAsync("devnet", "status");
+        Assert.Equal(1, exit);
+        Assert.Contains("not fully up", error);
+        Assert.Matches(@"chain\s+unreachable", output);
+        Assert.Contains("the chain is unreachable", output);
+        Assert.DoesNotContain("missing", output);
+        Assert.Matches(@"escrow conserved\s+unknown", output);
+
+        var json = await RunOccAsync("devnet", "status", "--json");
+        Assert.Equal(1, json.ExitCode);
+        var status = JsonDocument.Parse(json.Output).RootElement;
+        Assert.False(status.GetProperty("chainUp").GetBoolean());
+        Assert.False(status.GetProperty("contractsDeployed").GetBoolean());
     }
 
     [Fact]

@@ -77,13 +77,18 @@ public static class DevnetCommands
             context.Print(status, console =>
             {
                 var grid = new Grid().AddColumn().AddColumn();
-                grid.AddRow("chain", status.ChainBlock is { } block ? $"[green]up[/] at {Markup.Escape(devnet.RpcUrl)}, block {block}" : $"[red]down[/] ({Markup.Escape(devnet.RpcUrl)})");
-                grid.AddRow("contracts", status.ContractsDeployed ? $"[green]deployed[/] escrow {devnet.EscrowAddress}" : "[red]missing[/]");
+                grid.AddRow("chain", status.ChainBlock is { } block
+                    ? $"[green]up[/] at {Markup.Escape(devnet.RpcUrl)}, block {block}"
+                    : $"[red]unreachable[/] at {Markup.Escape(devnet.RpcUrl)}");
+                // Without the chain nothing is known about the contracts: they are not missing, just not seen.
+                grid.AddRow("contracts", !status.ChainUp ? $"unknown: the chain is unreachable (escrow {devnet.EscrowAddress})"
+                    : status.ContractsDeployed ? $"[green]deployed[/] escrow {devnet.EscrowAddress}"
+                    : $"[red]missing[/] (no code at escrow {devnet.EscrowAddress})");
                 foreach (var host in status.Hosts)
                     grid.AddRow("host", host.Up
                         ? $"[green]up[/] at {Markup.Escape(host.Url)}{(host.ReadsChain == true && status.Hosts.Count > 1 ? " (reads the chain)" : "")}"
                         : $"[red]down[/] ({Markup.Escape(host.Url)})");
-                grid.AddRow("escrow conserved", status.Conserved?.ToString() ?? "unknown");
+                grid.AddRow("escrow conserved", status.Conserved switch { true => "[green]yes[/]", false => "[red]no[/]", null => "unknown" });
                 console.Write(grid);
                 var tenants = new Table().AddColumns("tenant", "address", "credits");
                 foreach (var t in status.Tenants) tenants.AddRow(t.Name, t.Address, t.Credits?.ToString() ?? "?");
@@ -99,6 +104,9 @@ public static class DevnetCommands
 /// <summary>What <c>occ devnet status</c> reports; <see cref="HostUp"/> is the first host, the one commands talk to.</summary>
 public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, bool HostUp, IReadOnlyList<HostStatus> Hosts, bool? Conserved, IReadOnlyList<TenantStatus> Tenants)
 {
+    /// <summary>Whether the chain answered; when it did not, <see cref="ContractsDeployed"/> is false for want of knowing.</summary>
+    public bool ChainUp => ChainBlock is not null;
+
     public static async Task<DevnetStatus> ReadAsync(CliContext context, DevnetConfig devnet, CancellationToken ct)
     {
         var rpc = new ChainRpc(devnet.RpcUrl, new RpcResilienceOptions { MaxRetryAttempts = 0, AttemptTimeout = TimeSpan.FromSeconds(2) });
@@ -120,7 +128,9 @@ public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, bool
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Chain down: reported as such.
+            // Chain down: reported as unreachable. Gone before it told whether the escrow has code: unreachable too, as a
+            // block number alone would have the contracts reported missing.
+            if (!deployed) block = null;
         }
         var hosts = new List<HostStatus>();
         foreach (var url in devnet.AllHostUrls)

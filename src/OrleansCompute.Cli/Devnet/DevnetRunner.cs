@@ -28,6 +28,8 @@ public sealed class DevnetRunner(CliContext context)
     {
         if (hosts < 1) throw new CliException("--hosts must be at least 1.");
         var files = context.Devnet;
+        // First of all: --fresh would delete a running devnet's files, and the toolchain step takes a while to get nowhere.
+        DevnetGuard.EnsureNoneRunning(files, chainPort, apiPort, hosts);
         if (fresh && Directory.Exists(files.Directory)) Directory.Delete(files.Directory, recursive: true);
         Directory.CreateDirectory(files.Directory);
 
