@@ -171,7 +171,7 @@ public sealed class DevnetTests : IDisposable
 
         foreach (string[] more in new string[][] { [], ["--fresh"] })
         {
-            var again = await RunOccAsync(["devnet", "up", "--chain-port", chainPort.ToString(), "--api-port", apiPort.ToString(), .. more]);
+            var again = await RunUpExpectingRefusalAsync(["--chain-port", chainPort.ToString(), "--api-port", apiPort.ToString(), .. more]);
             Assert.Equal(1, again.ExitCode);
             Assert.Contains($"ports {chainPort} (the chain), {apiPort} (the host) are in use", again.Error);
             Assert.Contains("seems to run already", again.Error);
@@ -180,7 +180,7 @@ public sealed class DevnetTests : IDisposable
             Assert.DoesNotContain("is up", again.Error + again.Output);
         }
 
-        var elsewhere = await RunOccAsync("devnet", "up", "--chain-port", LoopbackPorts.Free().ToString(), "--api-port", LoopbackPorts.Free().ToString());
+        var elsewhere = await RunUpExpectingRefusalAsync("--chain-port", LoopbackPorts.Free().ToString(), "--api-port", LoopbackPorts.Free().ToString());
         Assert.Equal(1, elsewhere.ExitCode);
         Assert.Contains($"pid {hostProcess}", elsewhere.Error);
         Assert.Contains("on other ports", elsewhere.Error);
@@ -217,7 +217,7 @@ public sealed class DevnetTests : IDisposable
     [Fact]
     public async Task Devnet_up_refuses_fewer_than_one_host_before_starting_anything()
     {
-        var (exit, _, error) = await RunOccAsync("devnet", "up", "--hosts", "0", "--chain-port", LoopbackPorts.Free().ToString());
+        var (exit, _, error) = await RunUpExpectingRefusalAsync("--hosts", "0", "--chain-port", LoopbackPorts.Free().ToString());
         Assert.Equal(1, exit);
         Assert.Contains("--hosts must be at least 1", error);
         Assert.False(File.Exists(new DevnetFiles(_directory).AnvilStatePath));
@@ -276,6 +276,15 @@ public sealed class DevnetTests : IDisposable
         }
         await stop.CancelAsync();
         return (await run, error.ToString());
+    }
+
+    /// <summary>A <c>devnet up</c> that should refuse: stopped after a minute if it does not, so the test fails instead of hanging.</summary>
+    private async Task<(int ExitCode, string Output, string Error)> RunUpExpectingRefusalAsync(params string[] args)
+    {
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var exit = await OccApp.RunAsync(["devnet", "up", .. args], output, error, _directory, giveUp.Token);
+        return (exit, output.ToString(), error.ToString());
     }
 
     private async Task<(int ExitCode, string Output, string Error)> RunOccAsync(params string[] args)
