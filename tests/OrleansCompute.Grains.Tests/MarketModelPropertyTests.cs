@@ -134,7 +134,8 @@ public sealed class MarketModelPropertyTests(DurableClusterFixture cluster, ITes
     [Fact]
     public async Task Any_interleaving_of_reserving_funding_ending_expiry_drains_orders_and_restarts_keeps_the_market_sound()
     {
-        await Scenarios.SampleAsync(scenario => new Run(cluster, scenario, output).ExecuteAsync(), iter: 10, threads: 1, print: s => "\n" + s);
+        // A scenario takes about 2.7 s, mostly waiting out deadlines: 18 keep this test under a minute on two cores.
+        await Scenarios.SampleAsync(scenario => new Run(cluster, scenario, output).ExecuteAsync(), iter: 18, threads: 1, print: s => "\n" + s);
     }
 
     /// <summary>One scenario against the cluster: its own region, pools and tenants, so runs never see each other.</summary>

@@ -103,7 +103,7 @@ public sealed class OrderBookTests(ClusterFixture cluster)
 
     [Theory]
     [InlineData("maxPricePerSlotHour")]
-    [InlineData("validFor")]
+    [InlineData("validForMinutes")]
     [InlineData("start")]
     [InlineData("kind")]
     public async Task A_bad_order_is_refused_naming_the_field_and_nothing_rests(string field)
@@ -113,7 +113,7 @@ public sealed class OrderBookTests(ClusterFixture cluster)
         var (bad, validFor) = field switch
         {
             "maxPricePerSlotHour" => (request with { MaxPricePerSlotHour = Credits.Zero }, TimeSpan.FromMinutes(1)),
-            "validFor" => (request, TimeSpan.Zero),
+            "validForMinutes" => (request, TimeSpan.Zero),
             "start" => (request with { Start = DateTimeOffset.UtcNow.AddDays(-1) }, TimeSpan.FromMinutes(1)),
             _ => (request with { Kind = "h100" }, TimeSpan.FromMinutes(1)),
         };
@@ -123,5 +123,16 @@ public sealed class OrderBookTests(ClusterFixture cluster)
 
         Assert.Equal(field, refused.Field);
         Assert.DoesNotContain(await Book().ListAsync(), o => o.Tenant == tenant.Address.ToLowerInvariant());
+    }
+
+    [Fact]
+    public async Task A_lifetime_out_of_range_is_refused_in_the_minutes_tenants_send()
+    {
+        var (pool, _, _) = await FullPoolAsync();
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => Book().PlaceAsync(Tenant.New().Address, TestMarket.Request(pool), TimeSpan.FromDays(8)));
+
+        Assert.Equal(("validForMinutes", "OutOfRange"), (refused.Field, refused.Reason));
+        Assert.Contains("from 1 minute to 10080 minutes (7 days)", refused.Message);
     }
 }

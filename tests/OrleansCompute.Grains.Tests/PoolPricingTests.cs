@@ -33,10 +33,15 @@ public sealed class PoolPricingTests
         {
             var start = PoolPricing.Clamp(c.Price, c.Pool);
             var next = PoolPricing.Advance(start, c.Pool, c.Held, steps: 1);
-            var change = Math.Abs(next.Units - start.Units);
-            var bounded = change <= start.Units / 8 + 1;
-            var utilization = (decimal)c.Held / c.Pool.SlotCount;
-            var direction = utilization > 0.5m ? next >= start : utilization < 0.5m ? next <= start : next == start;
+            var change = next.Units - start.Units;
+            var bounded = Math.Abs(change) <= start.Units / 8 + 1;
+            // Twice the slots held beyond half the pool: its sign is the way demand pulls, 0 when it pulls neither way.
+            var imbalance = 2 * c.Held - c.Pool.SlotCount;
+            var roomToMove = imbalance > 0 ? start < c.Pool.Ceiling : imbalance < 0 && start > c.Pool.FloorPricePerSlotHour;
+            // The step grows with the imbalance, an eighth of imbalance / slots: at this price that is a unit or more, so
+            // rounding cannot swallow it and a price that stays put is wrong.
+            var visible = start.Units * Math.Abs(imbalance) >= 8L * c.Pool.SlotCount;
+            var direction = change == 0 ? !(roomToMove && visible) : Math.Sign(change) == Math.Sign(imbalance);
             return bounded && direction;
         });
 

@@ -89,6 +89,33 @@ public sealed class ReorgRollbackTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_final_settlement_paying_nothing_more_is_the_one_recorded_until_a_reorganization_removes_it()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var active = await _market.ActiveLeaseAsync(Tenant.New(), TestMarket.Request(pool));
+        var payment = new EscrowSettled(pool.PayoutAddress, Credits.FromCredits(1m), Credits.FromCredits(1m), TestMarket.NewTransactionHash(), 300);
+        var closing = new EscrowSettled(pool.PayoutAddress, Credits.Zero, Credits.FromCredits(1m), TestMarket.NewTransactionHash(), 301);
+        await _market.Lease(active.Id).ConfirmSettledAsync(payment);
+        await _market.Lease(active.Id).ConfirmSettledAsync(closing);
+
+        // The older payment handed again (after a watcher's restart) does not take the place of the newer settlement.
+        await _market.Lease(active.Id).ConfirmSettledAsync(payment);
+        var settled = await _market.GetLeaseAsync(active.Id);
+        Assert.Equal((Credits.FromCredits(1m), closing.TransactionHash), (settled.Paid, settled.SettlementTransaction));
+
+        await _market.Lease(active.Id).RollBackSettledAsync(closing);
+        await _market.Lease(active.Id).RollBackSettledAsync(closing);
+        var rolledBack = await _market.GetLeaseAsync(active.Id);
+        Assert.Equal((Credits.FromCredits(1m), (string?)null, 1), (rolledBack.Paid, rolledBack.SettlementTransaction, ReorgedOut(rolledBack)));
+
+        var again = closing with { TransactionHash = TestMarket.NewTransactionHash(), BlockNumber = 302 };
+        await _market.Lease(active.Id).ConfirmSettledAsync(again);
+        var resettled = await _market.GetLeaseAsync(active.Id);
+        Assert.Equal((Credits.FromCredits(1m), again.TransactionHash), (resettled.Paid, resettled.SettlementTransaction));
+        Assert.Equal(Credits.FromCredits(1m), (await Provider(pool).GetAsync()).Earned);
+    }
+
+    [Fact]
     public async Task A_removed_funding_puts_a_running_lease_back_to_waiting_for_its_escrow_and_the_escrow_mined_again_resumes_it_in_its_window()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);

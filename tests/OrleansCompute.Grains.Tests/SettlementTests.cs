@@ -95,6 +95,28 @@ public sealed class SettlementTests(ClusterFixture cluster)
         Assert.Equal(ended.AmountOwed, (await _market.Grains.GetGrain<IAccountGrain>(pool.PayoutAddress.ToLowerInvariant()).GetAsync()).Earned);
     }
 
+    [Fact]
+    public async Task A_lease_settled_for_nothing_still_records_its_settlement_transaction()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        // A block ended before it starts owes nothing: its final voucher pays 0 and closes the escrow.
+        var block = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool) with { Start = DateTimeOffset.UtcNow.AddHours(2) }), tenant);
+        var ended = await _market.Lease(block.Id).EndAsync(tenant.Address);
+        Assert.Equal((LeaseStatus.Ended, Credits.Zero), (ended.Status, ended.AmountOwed));
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, Credits.Zero));
+        var settledTx = TestMarket.NewTransactionHash();
+
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, Credits.Zero, Credits.Zero, settledTx, 200));
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(ended.Deposit, settledTx, 200));
+
+        var lease = await _market.GetLeaseAsync(ended.Id);
+        Assert.Equal((LeaseStatus.Settled, Credits.Zero, ended.Deposit), (lease.Status, lease.Paid, lease.Refunded));
+        Assert.Contains(settledTx, lease.History[^1].Detail);
+        Assert.Equal(settledTx, lease.SettlementTransaction);
+        Assert.Equal(Credits.Zero, (await _market.Grains.GetGrain<IAccountGrain>(pool.PayoutAddress.ToLowerInvariant()).GetAsync()).Earned);
+    }
+
     public static TheoryData<string> BadVouchers => ["amount", "signature", "isFinal", "leaseId"];
 
     [Theory]

@@ -195,10 +195,18 @@ public sealed class LeaseGrain(
 
     public async Task ConfirmSettledAsync(EscrowSettled settled)
     {
-        if (state.State.Lease is not { } lease || settled.TotalPaid <= lease.Paid) return;
-
-        await SaveAsync(lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash });
-        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RecordEarningAsync(settled.TotalPaid - lease.Paid);
+        if (state.State.Lease is not { } lease) return;
+        if (settled.TotalPaid > lease.Paid)
+        {
+            await SaveAsync(lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash });
+            await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RecordEarningAsync(settled.TotalPaid - lease.Paid);
+        }
+        else if (settled.Amount == Credits.Zero && settled.TotalPaid == lease.Paid && lease.SettlementTransaction != settled.TransactionHash)
+        {
+            // The contract takes a voucher for no more than is paid only when it is final and closes the lease, so
+            // nothing settles after it: it is the newest settlement, whatever an earlier payment recorded.
+            await SaveAsync(lease with { SettlementTransaction = settled.TransactionHash });
+        }
     }
 
     public async Task ConfirmClosedAsync(EscrowClosed closed)
@@ -258,7 +266,15 @@ public sealed class LeaseGrain(
     {
         // The contract pays only above what is paid, so no two payments on one chain reach the same total: paid equal to
         // this one's total means it is the latest payment the lease counts. Rolled back newest first, each restores the one before.
-        if (state.State.Lease is not { } lease || settled.Amount <= Credits.Zero || lease.Paid != settled.TotalPaid) return;
+        if (state.State.Lease is not { } lease || lease.Paid != settled.TotalPaid) return;
+        if (settled.Amount <= Credits.Zero)
+        {
+            // The closing settlement that paid nothing: only its transaction goes; the final voucher is sent again with the close's rollback.
+            if (lease.SettlementTransaction != settled.TransactionHash) return;
+            await SaveAsync(Transition(lease with { SettlementTransaction = null }, lease.Status, LeaseReasons.ReorgedOut,
+                $"the settlement paying nothing more in transaction {settled.TransactionHash} was removed by a chain reorganization"));
+            return;
+        }
 
         var paidBefore = settled.TotalPaid - settled.Amount;
         lease = Transition(lease with { Paid = paidBefore, SettlementTransaction = null }, lease.Status, LeaseReasons.ReorgedOut,

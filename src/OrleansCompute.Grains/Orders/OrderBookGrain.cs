@@ -49,7 +49,9 @@ public sealed class OrderBookGrain(
         if (request.QuoteId is not null)
             throw MarketException.Invalid("quoteId", "QuoteNotForOrders", "A quote is for a lease made now; a standing order takes the price when it fills.");
         if (validFor <= TimeSpan.Zero || validFor > _options.MaxOrderLifetime)
-            throw MarketException.Invalid("validFor", "OutOfRange", $"An order rests from 1 second to {_options.MaxOrderLifetime.TotalDays:0} days.");
+            // Named and measured as tenants send it: the API's validForMinutes and the CLI's --valid-for are in minutes.
+            throw MarketException.Invalid("validForMinutes", "OutOfRange",
+                $"An order rests from 1 minute to {_options.MaxOrderLifetime.TotalMinutes:0} minutes ({_options.MaxOrderLifetime.TotalDays:0.##} days).");
 
         var id = Guid.NewGuid();
         var order = new StandingOrder(ScopedIds.Format(id, Kind), AccountKeys.Normalize(tenant), request, now, now + validFor, OrderStatus.Open);

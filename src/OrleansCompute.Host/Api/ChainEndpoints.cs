@@ -10,7 +10,7 @@ namespace OrleansCompute.Host.Api;
 /// <summary>
 /// The chain this market settles on, read live: contracts, how far the watcher has read (and what it rolled back), which
 /// host of the cluster reads the chain, the key this host settles from, and the escrow's balance sheet. The resumed-from block and the reorganizations
-/// are this host's watcher's; the watcher block is the cluster's.
+/// are this host's watcher's (no resumed-from block on a host that stands by); the watcher block is the cluster's.
 /// </summary>
 public static class ChainEndpoints
 {
@@ -36,9 +36,15 @@ public static class ChainEndpoints
             : (await cursor.LoadAsync(ct))?.LastBlock ?? options.DeployBlock - 1;
         return new ChainStatus(options.ChainId, options.RpcUrl, options.CreditAddress, options.EscrowAddress, options.DeployBlock,
             sheet.BlockNumber, watcherBlock, sheet.TokenBalance, sheet.TotalHeld, sheet.TotalOwed, sheet.Balances, sheet.FeesAccrued,
-            watcher.ResumedFromBlock, watcher.Reorganizations, watcher.LastReorganization, cursor.Watcher, watch?.Watcher, watcher.IsWatching,
+            ResumedFromBlockHere(watcher), watcher.Reorganizations, watcher.LastReorganization, cursor.Watcher, watch?.Watcher, watcher.IsWatching,
             sender.Address);
     }
+
+    /// <summary>
+    /// The block this host's watcher resumed from, or null on a host that stands by: it reads nothing, and its watcher's
+    /// start block (or the block it resumed from before another host took the watch over) says nothing about the cluster.
+    /// </summary>
+    public static long? ResumedFromBlockHere(EscrowEventWatcher watcher) => watcher.IsWatching ? watcher.ResumedFromBlock : null;
 }
 
 public sealed record ChainStatus(
@@ -54,7 +60,7 @@ public sealed record ChainStatus(
     Credits OwedToProviders,
     bool Conserved,
     Credits FeesAccrued,
-    long WatcherResumedFromBlock,
+    long? WatcherResumedFromBlock,
     int WatcherReorganizations,
     ChainReorganization? LastReorganization,
     string Host,
