@@ -53,7 +53,9 @@ public sealed class SettlementTests(ClusterFixture cluster)
         // Its block is gone (a reorganization): no LeaseSettled ever reaches the lease, so the voucher goes out again.
         var resent = await Eventually.UntilAsync(() => Task.FromResult(Chain.AttemptsFor(ended.Id).Count), n => n >= 2,
             ClusterFixture.SettlementConfirmTimeout * 3, "the voucher to be sent again");
-        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, ended.AmountOwed, ended.AmountOwed, TestMarket.NewTransactionHash(), 300));
+        var settledTx = TestMarket.NewTransactionHash();
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, ended.AmountOwed, ended.AmountOwed, settledTx, 300));
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(ended.Deposit - ended.AmountOwed, settledTx, 300));
         var confirmed = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Confirmed, "the voucher to be confirmed");
         var attempts = Chain.AttemptsFor(ended.Id).Count;
         await Task.Delay(ClusterFixture.SettlementConfirmTimeout + TimeSpan.FromSeconds(1));
@@ -115,6 +117,28 @@ public sealed class SettlementTests(ClusterFixture cluster)
         Assert.Contains(settledTx, lease.History[^1].Detail);
         Assert.Equal(settledTx, lease.SettlementTransaction);
         Assert.Equal(Credits.Zero, (await _market.Grains.GetGrain<IAccountGrain>(pool.PayoutAddress.ToLowerInvariant()).GetAsync()).Earned);
+    }
+
+    [Fact]
+    public async Task A_final_voucher_for_nothing_is_confirmed_only_when_the_escrow_is_seen_closed_and_is_sent_again_until_then()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var block = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool) with { Start = DateTimeOffset.UtcNow.AddHours(2) }), tenant);
+        var ended = await _market.Lease(block.Id).EndAsync(tenant.Address);
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, Credits.Zero));
+        await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted");
+
+        // Paid (nothing) already covers its amount, but the escrow is still open: its transaction was lost, so it goes again.
+        await Eventually.UntilAsync(() => Task.FromResult(Chain.AttemptsFor(ended.Id).Count), n => n >= 2,
+            ClusterFixture.SettlementConfirmTimeout * 3, "the voucher to be sent again");
+        var settledTx = TestMarket.NewTransactionHash();
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, Credits.Zero, Credits.Zero, settledTx, 300));
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(ended.Deposit, settledTx, 300));
+
+        var confirmed = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Confirmed, "the voucher to be confirmed");
+        Assert.Equal(settledTx, (await _market.GetLeaseAsync(ended.Id)).SettlementTransaction);
+        Assert.NotNull(confirmed.TransactionHash);
     }
 
     public static TheoryData<string> BadVouchers => ["amount", "signature", "isFinal", "leaseId"];

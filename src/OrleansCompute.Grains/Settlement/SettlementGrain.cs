@@ -277,8 +277,16 @@ public sealed class SettlementGrain(
     }
 
     /// <summary>
-    /// A submitted voucher is Confirmed once its lease has seen at least its amount paid on chain (the chain watcher
-    /// tells the lease, after the configured confirmations). One still unseen after
+    /// Whether the lease has seen the voucher applied: at least its amount paid on chain and, for a final voucher, the
+    /// escrow closed. The close matters where the amount cannot tell: a final voucher for nothing (a block ended before
+    /// it started) pays no more than was paid, yet it must still go on chain to close the escrow and refund the tenant.
+    /// </summary>
+    private static bool SeenOnChain(SignedVoucher voucher, LeaseSnapshot lease) =>
+        lease.Paid >= voucher.Amount && (!voucher.IsFinal || lease.Status is LeaseStatus.Settled or LeaseStatus.Refunded);
+
+    /// <summary>
+    /// A submitted voucher is Confirmed once its lease has seen it applied on chain (<see cref="SeenOnChain"/>; the chain
+    /// watcher tells the lease, after the configured confirmations). One still unseen after
     /// <see cref="MarketOptions.SettlementConfirmTimeout"/> is queued again: its transaction's block may have been
     /// dropped. Sending it again never pays twice, as the contract skips a voucher that is not above what is paid.
     /// </summary>
@@ -296,7 +304,7 @@ public sealed class SettlementGrain(
             var item = submitted[i];
             var index = _latest[item.Voucher];
             if (state.State.Items[index].Status != SettlementItemStatus.Submitted) continue;
-            if (leases[i] is { } lease && lease.Paid >= item.Voucher.Amount)
+            if (leases[i] is { } lease && SeenOnChain(item.Voucher, lease))
             {
                 state.State.Items[index] = item with { Status = SettlementItemStatus.Confirmed };
                 changed = true;
