@@ -100,13 +100,7 @@ public sealed class SettlementTests(ClusterFixture cluster)
     [Fact]
     public async Task A_lease_settled_for_nothing_still_records_its_settlement_transaction()
     {
-        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
-        var tenant = Tenant.New();
-        // A block ended before it starts owes nothing: its final voucher pays 0 and closes the escrow.
-        var block = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool) with { Start = DateTimeOffset.UtcNow.AddHours(2) }), tenant);
-        var ended = await _market.Lease(block.Id).EndAsync(tenant.Address);
-        Assert.Equal((LeaseStatus.Ended, Credits.Zero), (ended.Status, ended.AmountOwed));
-        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, Credits.Zero));
+        var (pool, ended) = await BlockEndedBeforeItStartsAsync();
         var settledTx = TestMarket.NewTransactionHash();
 
         await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, Credits.Zero, Credits.Zero, settledTx, 200));
@@ -122,11 +116,7 @@ public sealed class SettlementTests(ClusterFixture cluster)
     [Fact]
     public async Task A_final_voucher_for_nothing_is_confirmed_only_when_the_escrow_is_seen_closed_and_is_sent_again_until_then()
     {
-        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
-        var tenant = Tenant.New();
-        var block = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool) with { Start = DateTimeOffset.UtcNow.AddHours(2) }), tenant);
-        var ended = await _market.Lease(block.Id).EndAsync(tenant.Address);
-        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, Credits.Zero));
+        var (pool, ended) = await BlockEndedBeforeItStartsAsync();
         await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted");
 
         // Paid (nothing) already covers its amount, but the escrow is still open: its transaction was lost, so it goes again.
@@ -139,6 +129,18 @@ public sealed class SettlementTests(ClusterFixture cluster)
         var confirmed = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Confirmed, "the voucher to be confirmed");
         Assert.Equal(settledTx, (await _market.GetLeaseAsync(ended.Id)).SettlementTransaction);
         Assert.NotNull(confirmed.TransactionHash);
+    }
+
+    /// <summary>A block ended before it starts: it owes nothing, and its final voucher, for 0, closes the escrow.</summary>
+    private async Task<(PoolDefinition Pool, LeaseSnapshot Ended)> BlockEndedBeforeItStartsAsync()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var block = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool) with { Start = DateTimeOffset.UtcNow.AddHours(2) }), tenant);
+        var ended = await _market.Lease(block.Id).EndAsync(tenant.Address);
+        Assert.Equal((LeaseStatus.Ended, Credits.Zero), (ended.Status, ended.AmountOwed));
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, Credits.Zero));
+        return (pool, ended);
     }
 
     public static TheoryData<string> BadVouchers => ["amount", "signature", "isFinal", "leaseId"];
