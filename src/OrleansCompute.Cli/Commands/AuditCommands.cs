@@ -16,11 +16,14 @@ public static class AuditCommands
             var mismatches = report.GetProperty("mismatches");
             context.Print(report, console =>
             {
+                // Two lines, each short enough not to wrap mid-sum.
                 console.MarkupLine(Markup.Escape(
                     $"At block {report.GetProperty("block").GetInt64()}: {report.GetProperty("leasesChecked").GetInt32()} escrowed lease(s) and " +
-                    $"{report.GetProperty("providersChecked").GetInt32()} provider balance(s) compared; escrow holds {report.GetProperty("escrowTokenBalance").GetString()} " +
-                    $"= {report.GetProperty("openEscrows").GetString()} open + {report.GetProperty("tenantBalances").GetString()} in tenant balances + " +
-                    $"{report.GetProperty("owedToProviders").GetString()} owed + {report.GetProperty("feesAccrued").GetString()} fees."));
+                    $"{report.GetProperty("providersChecked").GetInt32()} provider balance(s) compared."));
+                console.MarkupLine(Markup.Escape(
+                    $"Escrow holds {report.GetProperty("escrowTokenBalance").GetString()} = {report.GetProperty("openEscrows").GetString()} open + " +
+                    $"{report.GetProperty("tenantBalances").GetString()} tenant balances + {report.GetProperty("owedToProviders").GetString()} owed + " +
+                    $"{report.GetProperty("feesAccrued").GetString()} fees."));
                 foreach (var note in report.GetProperty("notes").EnumerateArray()) console.MarkupLine(Markup.Escape($"note: {note.GetString()}"));
                 if (mismatches.GetArrayLength() == 0)
                 {

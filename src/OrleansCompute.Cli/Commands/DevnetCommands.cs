@@ -50,7 +50,8 @@ public static class DevnetCommands
             grid.AddRow($"host {index + 1}", $"{url}/api/offers  (same market: `--api {url}`)");
         grid.AddRow("OpenAPI", $"{devnet.ApiUrl}/openapi/v1.json");
         grid.AddRow("dashboard", $"{devnet.ApiUrl}/dashboard");
-        grid.AddRow("tenants", string.Join(", ", context.Devnet.ReadWallets().Select(w => $"{w.Name} {w.Address}")));
+        foreach (var (wallet, index) in context.Devnet.ReadWallets().Select((wallet, index) => (wallet, index)))
+            grid.AddRow(index == 0 ? "tenants" : "", $"{wallet.Name} {wallet.Address}");
         console.Write(grid);
         console.WriteLine();
         console.MarkupLine("In another terminal:");
