@@ -1,3 +1,5 @@
+using OrleansCompute.Abstractions.Leases;
+
 namespace OrleansCompute.Grains;
 
 /// <summary>The market's timing rules (section <c>Market</c> in the host's configuration).</summary>
@@ -10,7 +12,7 @@ public sealed class MarketOptions
     public TimeSpan SettlementGrace { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>The least a lease is billed for, however soon it ends.</summary>
-    public TimeSpan MinimumBilled { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan MinimumBilled { get; set; } = LeaseBilling.DefaultMinimumBilled;
 
     /// <summary>How often a pool's live price takes one step toward demand (EIP-1559's block, in effect).</summary>
     public TimeSpan PriceStepInterval { get; set; } = TimeSpan.FromSeconds(10);

@@ -36,6 +36,8 @@ public sealed class LeasePathTests(MarketFixture market)
         var inspected = await market.OccAsync("inspect", "lease", LeaseIds.Format(lease.Id));
         Assert.True(inspected.ExitCode == 0, inspected.ToString());
         Assert.Equal("Active", inspected.Json.GetProperty("status").GetString());
+        // Running, it shows its bill so far: at least the minute every started lease pays, at 2.60 an hour.
+        Assert.Matches(@"owed so far\s+0\.04\d+", (await market.OccAsync("lease", "show", LeaseIds.Format(lease.Id))).Output);
 
         var providerBefore = await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!);
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
@@ -52,7 +54,10 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal(settled.AmountOwed, closed.Paid);
         Assert.Equal(providerBefore + settled.AmountOwed, await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!));
         Assert.Equal(tenantBefore - settled.AmountOwed, await market.TenantHoldsAsync(tenant.Address));
-        Assert.Contains("escrow balance", ended.Json.GetRawText() + (await market.OccAsync("lease", "show", LeaseIds.Format(lease.Id))).Output);
+        var shownSettled = (await market.OccAsync("lease", "show", LeaseIds.Format(lease.Id))).Output;
+        Assert.Contains("escrow balance", shownSettled);
+        Assert.Matches(@"escrow holds\s+nothing: closed on chain", shownSettled);
+        Assert.DoesNotContain("owed so far", shownSettled);
         await market.AssertConservedAsync();
 
         // And what a second, independent client (cast) reads from the contract.

@@ -6,6 +6,9 @@ namespace OrleansCompute.Abstractions.Leases;
 /// </summary>
 public static class LeaseBilling
 {
+    /// <summary>The least a lease billed by the hour pays once it has started (the market's default).</summary>
+    public static readonly TimeSpan DefaultMinimumBilled = TimeSpan.FromMinutes(1);
+
     public static Credits Deposit(Credits pricePerSlotHour, int slots, int hours) =>
         Credits.FromUnits(checked(pricePerSlotHour.Units * slots * hours));
 

@@ -403,6 +403,19 @@ public static class LeaseCommands
         }
     }
 
+    /// <summary>
+    /// A running lease's bill until now: its tokens at the pool's price, or its time billed by the second (at least the
+    /// market's default minimum), as ending it now would fix it. Nothing once it has ended: its bill is fixed then.
+    /// </summary>
+    private static Credits? OwedSoFar(LeaseSnapshot lease) => lease switch
+    {
+        { EndedAt: not null } => null,
+        { Request.BillBy: LeaseBillingMode.Tokens } => lease.AmountOwed,
+        { Status: LeaseStatus.Active, StartedAt: { } started } => LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours,
+            DateTimeOffset.UtcNow - started, LeaseBilling.DefaultMinimumBilled),
+        _ => null,
+    };
+
     private static void Describe(IAnsiConsole console, LeaseSnapshot lease)
     {
         var grid = new Grid().AddColumn().AddColumn();
@@ -424,7 +437,7 @@ public static class LeaseCommands
         Row("billed by", lease.Request.BillBy == LeaseBillingMode.Tokens ? "tokens (price per 1M tokens of the kind)" : "hours");
         Row("escrow holds", lease.Status is LeaseStatus.Settled or LeaseStatus.Refunded ? "nothing: closed on chain"
             : lease.Escrowed == Credits.Zero ? null : lease.Escrowed);
-        Row("owed so far", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.EndedAt is null ? lease.AmountOwed : null);
+        Row("owed so far", OwedSoFar(lease));
         Row("last voucher", lease.LastVoucher is { } last ? $"{last.Amount}" : null);
         Row("escrow left", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.Escrowed > Credits.Zero ? lease.Escrowed - lease.AmountOwed : null);
         Row("voucher signer", lease.VoucherSigner is { } signer ? $"session key {signer}" : null);
