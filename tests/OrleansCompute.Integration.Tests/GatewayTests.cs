@@ -101,6 +101,12 @@ public sealed class GatewayTests(MarketFixture market)
             ("no messages", await PostAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = Array.Empty<object>() }), HttpStatusCode.BadRequest, "invalid_request"),
             ("unknown model", await PostAsync(apiKey, "/v1/chat/completions", chat with { model = "gpt-9" }), HttpStatusCode.NotFound, "model_not_found"),
             ("absurd max_tokens", await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = "x", max_tokens = 10_000_000 }), HttpStatusCode.BadRequest, "invalid_request"),
+            // Values of the wrong JSON type are refused, never read as something else (or a 500).
+            ("a role that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":1,"content":"hi"}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("content parts that are strings", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":["hi"]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("a text part that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("a part type that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":7,"text":"x"}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("stream that is a string", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"""), HttpStatusCode.BadRequest, "invalid_request"),
         };
 
         foreach (var (name, response, status, code) in cases)
@@ -224,6 +230,12 @@ public sealed class GatewayTests(MarketFixture market)
         var paid = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
         Assert.True(paid.ExitCode == 0, paid.ToString());
         Assert.Equal(amount, paid.Json.GetProperty("lastVoucher").GetProperty("amount").GetString());
+        foreach (var nothing in new[] { "0", "-1" })
+        {
+            var refused = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--amount", nothing, "--tenant", tenant.Name);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("not a positive amount", refused.Error);
+        }
         Assert.Equal(HttpStatusCode.OK, (await PostAsync(apiKey, "/v1/completions", request)).Status);
         var settled = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
             l => l.Paid.ToString() == amount, TimeSpan.FromSeconds(20));

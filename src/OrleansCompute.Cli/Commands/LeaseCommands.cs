@@ -255,7 +255,7 @@ public static class LeaseCommands
             var api = context.Api();
             var lease = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
             var value = parse.GetValue(amount) is { } text
-                ? Credits.TryParse(text, out var parsed) ? parsed : throw new CliException($"--amount: '{text}' is not an amount of credits.")
+                ? Credits.TryParse(text, out var parsed) && parsed > Credits.Zero ? parsed : throw new CliException($"--amount: '{text}' is not a positive amount of credits.")
                 : lease.AmountOwed;
             var paid = await PayAsync(context, api, context.Tenant(parse.GetValue(tenant)), lease, value, ct);
             context.Print(paid, console =>

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -51,6 +52,8 @@ public static class OpenAiWire
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        // Read by programs, never embedded in HTML: an error that quotes 'messages' keeps its quotes.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
@@ -96,25 +99,41 @@ public static class OpenAiWire
                 throw OpenAiError.Invalid($"'{name}' must be an integer from 1 to {MaxTokensLimit}.", name);
             break;
         }
-        var stream = body.TryGetProperty("stream", out var streamFlag) && streamFlag.ValueKind == JsonValueKind.True;
-        var includeUsage = body.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object
-            && options.TryGetProperty("include_usage", out var usage) && usage.ValueKind == JsonValueKind.True;
+        var stream = Flag(body, "stream", "stream");
+        var includeUsage = false;
+        if (body.TryGetProperty("stream_options", out var options) && options.ValueKind != JsonValueKind.Null)
+        {
+            if (options.ValueKind != JsonValueKind.Object) throw OpenAiError.Invalid("'stream_options' must be an object.", "stream_options");
+            includeUsage = Flag(options, "include_usage", "stream_options.include_usage");
+        }
         return new CompletionRequest(modelId, prompt, messages, maxTokens, stream, includeUsage);
     }
+
+    /// <summary>An optional boolean: absent or null is false; anything but true or false is refused, not read as false.</summary>
+    private static bool Flag(JsonElement parent, string name, string param) =>
+        !parent.TryGetProperty(name, out var flag) ? false : flag.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False or JsonValueKind.Null => false,
+            _ => throw OpenAiError.Invalid($"'{param}' must be true or false.", param),
+        };
 
     private static ChatMessage ParseMessage(JsonElement message, int index)
     {
         var param = $"messages[{index}]";
-        if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("role", out var role) || role.GetString() is not { } roleName || !Roles.Contains(roleName))
+        if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String
+            || role.GetString() is not { } roleName || !Roles.Contains(roleName))
             throw OpenAiError.Invalid($"{param} needs a role: one of {string.Join(", ", Roles)}.", param);
         if (!message.TryGetProperty("content", out var content)) throw OpenAiError.Invalid($"{param} has no content.", param);
         var text = content.ValueKind switch
         {
             JsonValueKind.String => content.GetString()!,
             JsonValueKind.Array => string.Concat(content.EnumerateArray().Select(part =>
-                part.TryGetProperty("type", out var type) && type.GetString() == "text" && part.TryGetProperty("text", out var partText)
+                part.ValueKind == JsonValueKind.Object
+                && part.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"
+                && part.TryGetProperty("text", out var partText) && partText.ValueKind == JsonValueKind.String
                     ? partText.GetString()
-                    : throw OpenAiError.Invalid($"{param}: only text content parts are served.", param))),
+                    : throw OpenAiError.Invalid($"{param}: only text content parts are served ({{\"type\": \"text\", \"text\": \"…\"}}).", param))),
             JsonValueKind.Null => "",
             _ => throw OpenAiError.Invalid($"{param}: content must be a string or an array of text parts.", param),
         };
