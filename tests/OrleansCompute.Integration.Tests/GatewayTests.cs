@@ -250,6 +250,9 @@ public sealed class GatewayTests(MarketFixture market)
         var afterInfer = await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default);
         Assert.True(Credits.TryParse(amount, out var manual) && afterInfer.LastVoucher!.Amount > manual, "occ infer signed a voucher when asked");
 
+        var stranger = await market.OccAsync("lease", "top-up", LeaseIds.Format(lease.Id), "1.5", "--tenant", market.Wallets[0].Name);
+        Assert.Equal(1, stranger.ExitCode);
+        Assert.Contains($"belongs to {lease.Tenant}", stranger.Error);
         var topUp = await market.OccAsync("lease", "top-up", LeaseIds.Format(lease.Id), "1.5", "--tenant", tenant.Name, "--json");
         Assert.True(topUp.ExitCode == 0, topUp.ToString());
         var toppedUp = topUp.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;

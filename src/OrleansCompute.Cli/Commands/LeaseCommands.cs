@@ -288,10 +288,14 @@ public static class LeaseCommands
                 ? parsed
                 : throw new CliException($"amount: '{parse.GetValue(amount)}' is not a positive amount of credits.");
             var api = context.Api();
+            var wallet = context.Tenant(parse.GetValue(tenant));
             var lease = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
             if (lease.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
                 throw new CliException($"Lease {LeaseIds.Format(lease.Id)} is {lease.Status}; only a live lease can be topped up.");
-            var transaction = await TenantChain.Connect(context).TopUpAsync(context.Tenant(parse.GetValue(tenant)), lease, value, ct);
+            // The escrow knows a lease under its tenant's (or session key's) channel; another wallet would only meet a revert.
+            if (!string.Equals(lease.Tenant, wallet.Address, StringComparison.OrdinalIgnoreCase))
+                throw new CliException($"Lease {LeaseIds.Format(lease.Id)} belongs to {lease.Tenant}, not {wallet.Name} ({wallet.Address}).");
+            var transaction = await TenantChain.Connect(context).TopUpAsync(wallet, lease, value, ct);
             var target = Credits.Max(lease.Escrowed, lease.Deposit) + value;
             var topped = await WaitForAsync(api, lease.Id, l => l.Escrowed >= target, ct);
             context.Print(new { lease = topped, transaction }, console =>
