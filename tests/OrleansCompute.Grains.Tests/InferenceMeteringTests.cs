@@ -171,4 +171,38 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
         Assert.Equal((Credits.FromCredits(5m), LeaseReasons.EscrowToppedUp), (toppedUp!.Escrowed, toppedUp.History[^1].Reason));
         Assert.Equal(AdmissionOutcome.Admitted, resumed.Outcome);
     }
+
+    [Fact]
+    public async Task A_usage_voucher_for_no_more_than_the_escrow_paid_is_refused_as_stale_and_never_reaches_the_chain()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);
+        var request = TestMarket.Request(pool) with { BillBy = LeaseBillingMode.Tokens };
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, request), tenant);
+        var lease = _market.Lease(active.Id);
+        await lease.AdmitInferenceAsync(await lease.GetApiKeyAsync(tenant.Address));
+        // 40,000 tokens of an H100 at 3.00 an hour: 0.011112 owed.
+        await lease.RecordInferenceAsync(new InferenceUsage(20_000, 20_000));
+
+        var zero = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, Credits.Zero, isFinal: false)));
+        // The escrow paid part of the bill by a voucher the market never saw: a voucher for no more than that pays nothing.
+        await lease.ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, Credits.FromCredits(0.005m), Credits.FromCredits(0.005m), TestMarket.NewTransactionHash(), 200));
+        var before = await _market.GetLeaseAsync(active.Id);
+        var asPaid = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, Credits.FromCredits(0.005m), isFinal: false)));
+        var belowPaid = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, Credits.FromCredits(0.004m), isFinal: false)));
+        var after = await _market.GetLeaseAsync(active.Id);
+
+        Assert.All([zero, asPaid, belowPaid], refused => Assert.Equal((MarketError.Conflict, "amount", "StaleVoucher"), (refused.Error, refused.Field, refused.Reason)));
+        Assert.Contains("pays nothing", zero.Message);
+        Assert.Contains("paid 0.005", asPaid.Message);
+        Assert.Null(after.LastVoucher);
+        Assert.Equal(before.History.Count, after.History.Count);
+        Assert.Equal(Credits.FromCredits(0.005m), after.Paid);
+
+        // A voucher for more than is paid is taken, and it is the only one settlement sends for the lease.
+        var paying = tenant.Sign(active.Id, Credits.FromCredits(0.008m), isFinal: false);
+        Assert.Equal(paying, (await lease.SubmitUsageVoucherAsync(paying)).LastVoucher);
+        await Eventually.UntilAsync(() => Task.FromResult(ClusterFixture.Chain.AttemptsFor(active.Id).Count), n => n >= 1, what: "the voucher to reach settlement");
+        Assert.All(ClusterFixture.Chain.AttemptsFor(active.Id).SelectMany(a => a.Vouchers).Where(v => v.LeaseId == active.Id), v => Assert.Equal(paying, v));
+    }
 }

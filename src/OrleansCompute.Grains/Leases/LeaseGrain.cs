@@ -378,8 +378,14 @@ public sealed class LeaseGrain(
         if (lease.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
             throw new MarketException(MarketError.Conflict, "LeaseNotActive", $"Usage vouchers are taken while the lease is active; it is {lease.Status}.");
         RequireSignedByLease(lease, voucher);
+        // The escrow pays a voucher only for what it adds to what is paid already: one for no more would send a transaction that pays nothing.
         if (lease.LastVoucher is { } last && voucher.Amount <= last.Amount)
             throw new MarketException(MarketError.Conflict, "StaleVoucher", $"A voucher for {last.Amount} was accepted already; a new one must be for more.", "amount");
+        if (voucher.Amount <= lease.Paid)
+            throw new MarketException(MarketError.Conflict, "StaleVoucher",
+                lease.Paid == Credits.Zero
+                    ? $"A voucher for {voucher.Amount} pays nothing; a usage voucher is for more than 0, up to the {lease.AmountOwed} owed."
+                    : $"The escrow has paid {lease.Paid} already; a new voucher must be for more.", "amount");
         if (voucher.Amount > lease.AmountOwed)
             throw MarketException.Invalid("amount", "AboveOwed", $"The lease owes {lease.AmountOwed} so far; a usage voucher is for at most that.");
 
@@ -550,8 +556,9 @@ public sealed class LeaseGrain(
         if (lease.AmountOwed + margin >= escrowed)
             return new InferenceAdmission(AdmissionOutcome.PaymentRequired,
                 Message: $"The lease owes {lease.AmountOwed} of the {escrowed} its escrow holds; top it up (occ lease top-up) to go on.");
-        var vouchered = lease.LastVoucher?.Amount ?? Credits.Zero;
-        if (lease.Request.VoucherEvery is { } every && lease.AmountOwed - vouchered >= every)
+        var vouchered = Credits.Max(lease.LastVoucher?.Amount ?? Credits.Zero, lease.Paid);
+        // A threshold of zero or less was never taken (LeaseRequestRules); one stored before that asks for nothing.
+        if (lease.Request.VoucherEvery is { } every && every > Credits.Zero && lease.AmountOwed - vouchered >= every)
             return new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: lease.AmountOwed, ChannelToSign: lease.Channel,
                 Message: $"{lease.AmountOwed - vouchered} of usage is unpaid (the threshold is {every}); sign a voucher for {lease.AmountOwed} to go on.");
         return null;

@@ -187,15 +187,6 @@ public sealed class MarketGrain(
         {
             if (PoolChoice.Matches(entry.Value, request)) inRegion.Add(entry);
         }
-        if (inRegion.Count == 0 && (request.Providers is { Count: > 0 } || request.ExcludeProviders is { Count: > 0 }))
-            throw new MarketException(MarketError.Conflict, "NoProviderAllowed",
-                $"No {Kind} pool{(request.Region is null ? "" : $" in {request.Region}")} belongs to a provider the request allows.", "providers");
-        if (inRegion.Count == 0)
-            throw request.Region is null
-                ? new MarketException(MarketError.Conflict, "NoCapacity", $"No provider offers {Kind} yet.", "kind")
-                : MarketException.Invalid("region", "UnknownRegion",
-                    $"No {Kind} pool in region '{request.Region}'; regions with {Kind}: {string.Join(", ", state.State.Pools.Values.Select(p => p.Region).Distinct().Order())}.");
-
         var fewest = request.MinSlots ?? request.Slots;
         var bigEnough = new List<(string Key, PoolDefinition Pool, bool Promising, Credits Price)>(inRegion.Count);
         foreach (var (key, pool) in inRegion)
@@ -204,9 +195,7 @@ public sealed class MarketGrain(
             var status = Reported(key, pool);
             bigEnough.Add((key, pool, PoolChoice.Promising(status, request), status.PricePerSlotHour));
         }
-        if (bigEnough.Count == 0)
-            throw MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
-                $"The largest {Kind} pool has {inRegion.Max(p => p.Value.SlotCount)} slots; {fewest} were asked for (one lease is filled from one pool).");
+        if (bigEnough.Count == 0) throw PoolChoice.Unmatched(Kind, state.State.Pools.Values, request)!;
 
         bigEnough.Sort((a, b) =>
             a.Promising != b.Promising ? (a.Promising ? -1 : 1)

@@ -1,3 +1,4 @@
+using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Grains.Market;
@@ -10,6 +11,36 @@ internal static class PoolChoice
         (request.Region is null || pool.Region == request.Region)
         && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(pool.ProviderId))
         && (request.ExcludeProviders is not { } excluded || !excluded.Contains(pool.ProviderId));
+
+    /// <summary>
+    /// Why none of a kind's <paramref name="pools"/> could take the request even with every slot free, or null when one
+    /// could: none in its region (<c>UnknownRegion</c>, bad input), none its provider lists allow, no pool of the kind at
+    /// all (conflicts: a provider may yet come), or none with as many slots as it needs (<c>MoreSlotsThanExist</c>, bad
+    /// input). Free room and price are not looked at: the market and an order book's placement refuse alike.
+    /// </summary>
+    public static MarketException? Unmatched(string kind, IReadOnlyCollection<PoolDefinition> pools, LeaseRequest request)
+    {
+        var fewest = request.MinSlots ?? request.Slots;
+        var matching = 0;
+        var largest = 0;
+        foreach (var pool in pools)
+        {
+            if (!Matches(pool, request)) continue;
+            if (pool.SlotCount >= fewest) return null;
+            matching++;
+            largest = Math.Max(largest, pool.SlotCount);
+        }
+        if (matching == 0 && (request.Providers is { Count: > 0 } || request.ExcludeProviders is { Count: > 0 }))
+            return new MarketException(MarketError.Conflict, "NoProviderAllowed",
+                $"No {kind} pool{(request.Region is null ? "" : $" in {request.Region}")} belongs to a provider the request allows.", "providers");
+        if (matching == 0)
+            return request.Region is null
+                ? new MarketException(MarketError.Conflict, "NoCapacity", $"No provider offers {kind} yet.", "kind")
+                : MarketException.Invalid("region", "UnknownRegion",
+                    $"No {kind} pool in region '{request.Region}'; regions with {kind}: {string.Join(", ", pools.Select(p => p.Region).Distinct().Order())}.");
+        return MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
+            $"The largest {kind} pool has {largest} slots; {fewest} were asked for (one lease is filled from one pool).");
+    }
 
     /// <summary>Last reported room for the request at a price within it.</summary>
     public static bool Promising(PoolStatus status, LeaseRequest request) =>

@@ -52,6 +52,10 @@ public sealed class OrderBookGrain(
             // Named and measured as tenants send it: the API's validForMinutes and the CLI's --valid-for are in minutes.
             throw MarketException.Invalid("validForMinutes", "OutOfRange",
                 $"An order rests from 1 minute to {_options.MaxOrderLifetime.TotalMinutes:0} minutes ({_options.MaxOrderLifetime.TotalDays:0.##} days).");
+        // What the market refuses a lease for as bad input (a region with no pool of the kind, more slots than its largest
+        // pool has) is refused here the same way, before anything rests; an order rests only for what may change: free room, price.
+        var market = await GrainReferences.Get<IMarketGrain>(GrainFactory, MarketKeys.Market(Kind)).GetAsync();
+        if (PoolChoice.Unmatched(market.Kind, market.Pools, request) is { Error: MarketError.InvalidRequest } bad) throw bad;
 
         var id = Guid.NewGuid();
         var order = new StandingOrder(ScopedIds.Format(id, Kind), AccountKeys.Normalize(tenant), request, now, now + validFor, OrderStatus.Open);
