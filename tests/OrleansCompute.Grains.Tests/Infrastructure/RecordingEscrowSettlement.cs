@@ -1,6 +1,7 @@
 // Stands in for the escrow contract in grain tests: records every settleBatch, and can be told to reject a lease's
 // voucher (the batch goes through and names it, as the contract does, bundle members the batch carries too), to revert any batch holding it, or to be
-// unreachable for it. The real chain path is covered by the Anvil tests.
+// unreachable for it. A test that models the contract itself routes its own leases' batches to that model (see Route).
+// The real chain path is covered by the Anvil tests.
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using OrleansCompute.Abstractions.Leases;
@@ -20,6 +21,7 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
     private readonly ConcurrentDictionary<Guid, string> _reverts = new();
     private readonly ConcurrentDictionary<Guid, string> _rejections = new();
     private readonly ConcurrentDictionary<Guid, bool> _unreachable = new();
+    private readonly ConcurrentDictionary<Guid, IEscrowSettlement> _routes = new();
     private long _blockNumber;
 
     public IReadOnlyList<SettlementAttempt> Attempts => _attempts.ToArray();
@@ -37,9 +39,26 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
 
     public void BeReachableFor(Guid leaseId) => _unreachable.TryRemove(leaseId, out _);
 
+    /// <summary>
+    /// Until the returned handle is disposed, any batch holding one of these leases' vouchers goes to
+    /// <paramref name="contract"/> instead (recorded here all the same): a test that models the contract opts in for its
+    /// own leases, and every other lease is settled as before.
+    /// </summary>
+    public IDisposable Route(IEnumerable<Guid> leaseIds, IEscrowSettlement contract)
+    {
+        var routed = leaseIds.ToList();
+        foreach (var leaseId in routed) _routes[leaseId] = contract;
+        return new Unroute(() =>
+        {
+            foreach (var leaseId in routed) _routes.TryRemove(new KeyValuePair<Guid, IEscrowSettlement>(leaseId, contract));
+        });
+    }
+
     public Task<SettlementReceipt> SettleBatchAsync(IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken)
     {
         var batch = vouchers.ToList();
+        if (batch.Select(v => _routes.GetValueOrDefault(v.LeaseId)).FirstOrDefault(c => c is not null) is { } contract)
+            return SettleOnAsync(contract, batch, cancellationToken);
         if (batch.Any(v => _unreachable.ContainsKey(v.LeaseId)))
         {
             _attempts.Enqueue(new SettlementAttempt(batch, null));
@@ -55,6 +74,26 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
             error is null ? Carried(batch).Where(_rejections.ContainsKey).Select(id => new SettlementRejection(id, _rejections[id])).ToList() : null);
         _attempts.Enqueue(new SettlementAttempt(batch, receipt));
         return Task.FromResult(receipt);
+    }
+
+    private async Task<SettlementReceipt> SettleOnAsync(IEscrowSettlement contract, List<SignedVoucher> batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var receipt = await contract.SettleBatchAsync(batch, cancellationToken);
+            _attempts.Enqueue(new SettlementAttempt(batch, receipt));
+            return receipt;
+        }
+        catch
+        {
+            _attempts.Enqueue(new SettlementAttempt(batch, null));
+            throw;
+        }
+    }
+
+    private sealed class Unroute(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
     }
 
     /// <summary>Every lease a batch carries, as the contract sees it: its vouchers' and the other members of their bundles.</summary>
