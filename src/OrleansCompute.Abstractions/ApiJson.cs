@@ -13,7 +13,8 @@ public static class ApiJson
     {
         options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         options.PropertyNameCaseInsensitive = true;
-        options.Converters.Add(new JsonStringEnumConverter());
+        // Names only: a number would bind even when the enum defines no such value ("billBy": 7 stored as 7).
+        options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         // Read by programs and terminals, never embedded in HTML: a time's "+00:00" stays "+", not "\u002B".
         options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
     }

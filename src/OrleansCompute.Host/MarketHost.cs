@@ -112,9 +112,12 @@ public static class MarketHost
             .WithMetrics(metrics => metrics
             .AddMeter(MarketMetrics.MeterName, "Microsoft.Orleans", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = BadRequestHandler.NameReason);
         builder.Services.AddExceptionHandler<MarketExceptionHandler>();
         builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
+        // Binding failures throw to BadRequestHandler instead of answering a bare 400 with no field or reason.
+        builder.Services.AddExceptionHandler<BadRequestHandler>();
+        builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         builder.Services.AddOpenApi();
         builder.Services.AddAuthentication(TenantSignatureAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantSignatureAuthentication>(TenantSignatureAuthentication.SchemeName, null);

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
@@ -198,15 +197,6 @@ public sealed class HttpApiTests(MarketFixture market)
     }
 
     /// <summary>A <c>POST /api/leases</c> signed with <paramref name="signerKey"/>, claiming to come from <paramref name="claimedTenant"/> (the signer by default).</summary>
-    private static HttpRequestMessage SignedLeaseRequest(LeaseRequest lease, string signerKey, string? claimedTenant = null)
-    {
-        var body = JsonSerializer.SerializeToUtf8Bytes(lease, ApiJson.Options);
-        var signature = RequestSigner.Sign(signerKey, "POST", "/api/leases", DateTimeOffset.UtcNow, body);
-        var request = new HttpRequestMessage(HttpMethod.Post, "/api/leases") { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new("application/json");
-        request.Headers.Add(RequestSigner.TenantHeader, claimedTenant ?? signature.Tenant);
-        request.Headers.Add(RequestSigner.TimestampHeader, signature.TimestampText);
-        request.Headers.Add(RequestSigner.SignatureHeader, signature.Signature);
-        return request;
-    }
+    private static HttpRequestMessage SignedLeaseRequest(LeaseRequest lease, string signerKey, string? claimedTenant = null) =>
+        SignedRequests.Create(HttpMethod.Post, "/api/leases", JsonSerializer.SerializeToUtf8Bytes(lease, ApiJson.Options), signerKey, claimedTenant);
 }

@@ -27,6 +27,9 @@ public static class OrderEndpoints
 
     private static async Task<IResult> PlaceAsync(PlaceOrderRequest body, ClaimsPrincipal user, IGrainFactory grains)
     {
+        // Binding leaves a missing lease null; the grains would fail on it, not refuse it.
+        if (body.Lease is null)
+            throw MarketException.Invalid("lease", "Required", "An order needs the lease it asks for: { lease: {kind, slots, hours, …}, validForMinutes }.");
         var kind = AcceleratorCatalog.Require(body.Lease.Kind).Kind;
         var order = await Book(grains, kind).PlaceAsync(user.Tenant(), body.Lease, TimeSpan.FromMinutes(body.ValidForMinutes));
         return Results.Created($"/api/orders/{order.Id}", order);

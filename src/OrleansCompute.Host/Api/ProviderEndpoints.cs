@@ -24,6 +24,16 @@ public static class ProviderEndpoints
 
     private static async Task<PoolSnapshot> DefineAsync(string provider, string pool, PoolDefinition definition, ClaimsPrincipal user, IGrainFactory grains)
     {
+        // The body first: a pool's owner is its payout address, so a missing or malformed one cannot be checked for
+        // ownership (it would fail, or answer 403 for what is a bad request). The pool grain checks the rest.
+        if (!MarketKeys.IsValidName(definition.ProviderId))
+            throw MarketException.Invalid("providerId", "InvalidName", "Provider ids are 1-64 lowercase letters, digits or dashes.");
+        if (!MarketKeys.IsValidName(definition.PoolName))
+            throw MarketException.Invalid("poolName", "InvalidName", "Pool names are 1-64 lowercase letters, digits or dashes.");
+        if (!AccountKeys.IsAddress(definition.PayoutAddress))
+            throw MarketException.Invalid("payoutAddress", "MalformedAddress", definition.PayoutAddress is null
+                ? "A pool needs its payoutAddress: the Ethereum address it is paid to, whose key signs its changes."
+                : $"'{definition.PayoutAddress}' is not an Ethereum address.");
         if (definition.ProviderId != provider || definition.PoolName != pool)
             throw MarketException.Invalid("poolName", "KeyMismatch", $"The body defines {definition.PoolKey}, the route names {provider}/{pool}.");
         var grain = grains.GetGrain<IPoolGrain>(MarketKeys.Pool(provider, pool));

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
@@ -25,6 +26,8 @@ public sealed class TenantSignatureAuthentication(
     /// <summary>How far a request's timestamp may be from the host's clock.</summary>
     public static readonly TimeSpan AllowedSkew = TimeSpan.FromMinutes(5);
 
+    private static readonly long MinUnixSeconds = DateTimeOffset.MinValue.ToUnixTimeSeconds(), MaxUnixSeconds = DateTimeOffset.MaxValue.ToUnixTimeSeconds();
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var headers = Request.Headers;
@@ -33,18 +36,24 @@ public sealed class TenantSignatureAuthentication(
         string? signature = headers[RequestSigner.SignatureHeader];
         if (tenant is null && signature is null) return AuthenticateResult.NoResult();
 
-        if (!AccountKeys.IsAddress(tenant)) return AuthenticateResult.Fail($"{RequestSigner.TenantHeader} is not an Ethereum address.");
-        if (!long.TryParse(timestampText, out var timestamp)) return AuthenticateResult.Fail($"{RequestSigner.TimestampHeader} is not a unix time.");
-        if ((clock.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(timestamp)).Duration() > AllowedSkew)
-            return AuthenticateResult.Fail($"{RequestSigner.TimestampHeader} is more than {AllowedSkew.TotalMinutes} minutes from the host's clock.");
-        if (string.IsNullOrEmpty(signature)) return AuthenticateResult.Fail($"{RequestSigner.SignatureHeader} is missing.");
+        if (!AccountKeys.IsAddress(tenant))
+            return Refuse("MalformedAddress", RequestSigner.TenantHeader, $"{RequestSigner.TenantHeader} is not an Ethereum address.");
+        if (!long.TryParse(timestampText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var timestamp))
+            return Refuse("MalformedTimestamp", RequestSigner.TimestampHeader, $"{RequestSigner.TimestampHeader} is not a unix time.");
+        // A timestamp beyond the years DateTimeOffset holds (long.MaxValue) is stale too, not an overflow.
+        if (timestamp < MinUnixSeconds || timestamp > MaxUnixSeconds
+            || (clock.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(timestamp)).Duration() > AllowedSkew)
+            return Refuse("StaleTimestamp", RequestSigner.TimestampHeader,
+                $"{RequestSigner.TimestampHeader} is more than {AllowedSkew.TotalMinutes} minutes from the host's clock.");
+        if (string.IsNullOrEmpty(signature))
+            return Refuse("TenantSignatureRequired", RequestSigner.SignatureHeader, $"{RequestSigner.SignatureHeader} is missing.");
 
         var bodyHash = await HashBodyAsync();
         // The target exactly as the client sent and signed it: Request.Path would be unescaped.
         var target = Context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? Request.Path + Request.QueryString;
         var signer = RequestSigner.RecoverSigner(Request.Method, target, timestamp, bodyHash, signature);
         if (signer is null || AccountKeys.Normalize(signer) != AccountKeys.Normalize(tenant!))
-            return AuthenticateResult.Fail("The request signature does not match the tenant.");
+            return Refuse("BadSignature", RequestSigner.SignatureHeader, "The request signature does not match the tenant.");
 
         var identity = new ClaimsIdentity([new Claim(AddressClaim, AccountKeys.Normalize(tenant!))], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
@@ -52,10 +61,29 @@ public sealed class TenantSignatureAuthentication(
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
-        await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "TenantSignatureRequired",
-            detail: failure ?? $"This request acts for a tenant: sign it ({RequestSigner.TenantHeader}, {RequestSigner.TimestampHeader}, {RequestSigner.SignatureHeader}).")
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure;
+        var (reason, field) = failure switch
+        {
+            SignatureRefused refused => (refused.Reason, refused.Header),
+            null => ("TenantSignatureRequired", null),
+            _ => ("BadSignature", (string?)RequestSigner.SignatureHeader),
+        };
+        var extensions = new Dictionary<string, object?> { ["reason"] = reason };
+        if (field is not null) extensions["field"] = field;
+        await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: reason,
+            detail: failure?.Message ?? $"This request acts for a tenant: sign it ({RequestSigner.TenantHeader}, {RequestSigner.TimestampHeader}, {RequestSigner.SignatureHeader}).",
+            extensions: extensions)
             .ExecuteAsync(Context);
+    }
+
+    private static AuthenticateResult Refuse(string reason, string header, string message) =>
+        AuthenticateResult.Fail(new SignatureRefused(reason, header, message));
+
+    /// <summary>Why a signed request was refused, carried from authentication to the 401: its reason and the header at fault.</summary>
+    private sealed class SignatureRefused(string reason, string header, string message) : Exception(message)
+    {
+        public string Reason { get; } = reason;
+        public string Header { get; } = header;
     }
 
     private async Task<string> HashBodyAsync()

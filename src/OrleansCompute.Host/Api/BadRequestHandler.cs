@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using OrleansCompute.Abstractions;
+using OrleansCompute.Host.Gateway;
+
+namespace OrleansCompute.Host.Api;
+
+/// <summary>
+/// A request minimal APIs could not bind (a body that is not JSON, a value of the wrong type or beyond its range, no
+/// body at all) becomes a problem document naming the field and the reason, like a grain's refusals: nothing was asked
+/// of any grain, so nothing changed. It needs <see cref="RouteHandlerOptions.ThrowOnBadRequest"/>; without it minimal
+/// APIs log the failure and answer a bare 400.
+/// </summary>
+public sealed partial class BadRequestHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not BadHttpRequestException bad) return false;
+
+        var bodyType = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
+        var (field, reason, detail) = bad.InnerException is JsonException json ? DescribeJson(json, bodyType) : Describe(bad);
+        if (context.Request.Path.StartsWithSegments("/v1"))
+        {
+            // OpenAI clients read their own error shape.
+            await new OpenAiError(bad.StatusCode, detail, "invalid_request_error", "invalid_request", field).ToResult().ExecuteAsync(context);
+            return true;
+        }
+        context.Response.StatusCode = bad.StatusCode;
+        var problem = new ProblemDetails { Status = bad.StatusCode, Title = reason, Detail = detail };
+        problem.Extensions["reason"] = reason;
+        problem.Extensions["field"] = field;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary>
+    /// For the problem documents no handler of ours wrote (routing's 404, 405 and 415, status code pages): a reason all
+    /// the same, the status's name, and for a body in a media type the API does not read, the field at fault.
+    /// </summary>
+    public static void NameReason(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (problem.Extensions.ContainsKey("reason") || problem.Status is not { } status) return;
+        var name = ReasonPhrases.GetReasonPhrase(status).Replace(" ", "", StringComparison.Ordinal);
+        if (name.Length == 0) return;
+        problem.Extensions["reason"] = name;
+        if (status == StatusCodes.Status415UnsupportedMediaType)
+        {
+            problem.Extensions["field"] = "body";
+            problem.Detail ??= $"The body is {context.HttpContext.Request.ContentType ?? "of no media type"}; send it as application/json.";
+        }
+    }
+
+    /// <summary>The body was read but is not JSON, or holds a value its field cannot take.</summary>
+    private static (string Field, string Reason, string Detail) DescribeJson(JsonException json, Type? bodyType)
+    {
+        var field = FieldOf(json.Path);
+        // The reader's own exception: the text is not JSON (truncated, a stray character), whatever the fields.
+        if (json.InnerException is JsonException syntax)
+            return (field, "MalformedJson", $"The body is not valid JSON: {syntax.Message}");
+
+        // A converter of ours (credits, say) says exactly what is wrong; the serializer's own messages name a .NET type and the path.
+        if (json.InnerException is null && !json.Message.Contains(" Path: $", StringComparison.Ordinal))
+            return (field, "InvalidValue", $"'{field}': {json.Message}");
+        var expected = Expected(TypeAt(bodyType, json.Path));
+        return (field, "InvalidValue", expected is null
+            ? $"'{field}' holds a value it cannot take{(json.InnerException is { } inner ? $": {inner.Message}" : ".")}"
+            : $"'{field}' must be {expected}.");
+    }
+
+    /// <summary>A failure with no JSON in it: no body, the wrong media type, or a route or query value that did not bind.</summary>
+    private static (string Field, string Reason, string Detail) Describe(BadHttpRequestException bad)
+    {
+        var parameter = Parameter().Match(bad.Message) is { Success: true } match ? match.Groups["name"].Value : null;
+        return bad.StatusCode switch
+        {
+            StatusCodes.Status415UnsupportedMediaType => ("body", "UnsupportedMediaType", $"{bad.Message} Send the body as application/json."),
+            StatusCodes.Status413PayloadTooLarge => ("body", "BodyTooLarge", bad.Message),
+            _ when NoBody().IsMatch(bad.Message) => ("body", "MissingBody", "This request needs a JSON body."),
+            _ => (parameter ?? "request", "InvalidValue", bad.Message),
+        };
+    }
+
+    /// <summary>"$.lease.slots" → "lease.slots"; the body itself (a "$" path) is "body".</summary>
+    private static string FieldOf(string? path) =>
+        path is null || path == "$" ? "body" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+
+    /// <summary>The .NET type the JSON path leads to in the body's type, when it can be followed.</summary>
+    private static Type? TypeAt(Type? type, string? path)
+    {
+        if (type is null || path is null) return null;
+        foreach (Match step in PathStep().Matches(path))
+        {
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            type = step.Groups["index"].Success
+                ? type.IsArray ? type.GetElementType() : type.GetInterfaces().Append(type)
+                    .FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GetGenericArguments()[0]
+                // camelCase changes only the first letter, and the API reads names case-insensitively.
+                : type.GetProperty(step.Groups["name"].Value, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)?.PropertyType;
+            if (type is null) return null;
+        }
+        return Nullable.GetUnderlyingType(type) ?? type;
+    }
+
+    private static string? Expected(Type? type) => type switch
+    {
+        null => null,
+        { IsEnum: true } => $"one of {string.Join(", ", Enum.GetNames(type))}",
+        _ when type == typeof(int) => Whole(int.MinValue, int.MaxValue),
+        _ when type == typeof(uint) => Whole(uint.MinValue, uint.MaxValue),
+        _ when type == typeof(long) => Whole(long.MinValue, long.MaxValue),
+        _ when type == typeof(ulong) => Whole(ulong.MinValue, ulong.MaxValue),
+        _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(string) => "a string",
+        _ when type == typeof(Guid) => "a GUID (32 hex digits)",
+        _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "a date and time such as \"2030-01-01T09:00:00Z\"",
+        _ when type == typeof(Credits) => "an amount of credits such as \"2.400000\"",
+        _ when type.IsAssignableTo(typeof(System.Collections.IEnumerable)) => "a list",
+        _ => "an object",
+    };
+
+    private static string Whole<T>(T min, T max) where T : IFormattable =>
+        $"a whole number from {min.ToString(null, CultureInfo.InvariantCulture)} to {max.ToString(null, CultureInfo.InvariantCulture)}";
+
+    // One step of a System.Text.Json path: .name, ['name'] or [index].
+    [GeneratedRegex(@"\.(?<name>[^.\[]+)|\['(?<name>(?:[^']|'')*)'\]|\[(?<index>\d+)\]")]
+    private static partial Regex PathStep();
+
+    // Minimal APIs name the parameter in their messages: Failed to bind parameter "int sample" from "x".
+    [GeneratedRegex("parameter \"(?:[^\"]* )?(?<name>[^\" ]+)\"")]
+    private static partial Regex Parameter();
+
+    // Required parameter "LeaseRequest request" was not provided from body. / Implicit body inferred for parameter "x" but no body was provided.
+    [GeneratedRegex("not provided from body|no body was provided")]
+    private static partial Regex NoBody();
+}
