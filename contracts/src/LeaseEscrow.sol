@@ -14,7 +14,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// may redeem them, one by one or many leases per call. A final voucher closes the lease and credits the rest to
 /// the tenant's balance in the escrow; after expiry plus a claim window anyone may do the same for the unpaid
 /// deposit. Tenants, providers and the fee recipient all withdraw by pull: credits leave the escrow only through
-/// a withdrawal. The owner can pause new leases and top-ups and set a fee up to a hard cap; it can never touch
+/// a withdrawal. The owner can pause new leases (nothing else) and set a fee up to a hard cap; it can never touch
 /// escrowed funds, block a settlement, a refund or a withdrawal.
 /// @dev Lease words are recycled. Each signer owns numbered channels; channel c of signer s is the storage word at
 /// key = keccak256(abi.encodePacked(s, uint96(c))), used directly as the storage slot. It cannot collide with a
@@ -174,7 +174,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     event FeesWithdrawn(address indexed to, uint256 amount);
     /// @notice The fee on settlements is now `feeBps` basis points of each amount paid.
     event FeeChanged(uint256 feeBps);
-    /// @notice Opening leases and top-ups are now paused (or not).
+    /// @notice Opening leases is now paused (or not).
     event PauseChanged(bool paused);
 
     /// @notice `openLease` on a channel whose lease is still open.
@@ -195,7 +195,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error ClaimWindowOver(uint256 leaseId, uint256 settleableUntil);
     /// @notice `refund` before expiry plus the claim window, on a lease without a final voucher.
     error NotExpired(uint256 leaseId, uint256 refundableFrom);
-    /// @notice Opening or topping up while paused.
+    /// @notice Opening a lease while paused.
     error Paused();
     /// @notice A zero address where an account is needed.
     error ZeroAddress();
@@ -225,6 +225,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error MalformedBatch(uint256 length);
     /// @notice `hashVoucherBundle` of fewer than 2 or more than MAX_BUNDLE vouchers (one voucher is signed as a Voucher).
     error BundleSize(uint256 count);
+    /// @notice `renounceOwnership`: an escrow without an owner could never be unpaused nor pay out its fees.
+    error OwnershipCannotBeRenounced();
 
     /// @param credit_ The ERC-20 credit deposits and payments are made in.
     /// @param admin The owner: sets the fee, pauses, withdraws fees.
@@ -329,15 +331,15 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice Adds `amount` credits to the escrow of a live lease, drawn from the caller's balance and the rest
     /// pulled from the caller, its tenant.
-    /// @dev Reverts with Paused, UnknownLease, LeaseAlreadyClosed, LeaseExpired (after expiry), NotTenant,
-    /// ZeroDeposit or DepositTooLarge (new total above MAX_DEPOSIT). Emits LeaseToppedUp.
+    /// @dev Not stopped by pause, which stops only new leases: a top-up keeps a running lease going. Reverts with
+    /// UnknownLease, LeaseAlreadyClosed, LeaseExpired (after expiry), NotTenant, ZeroDeposit or DepositTooLarge (new
+    /// total above MAX_DEPOSIT). Emits LeaseToppedUp.
     /// @param signer The lease's signer (the tenant unless it named a session key).
     /// @param channel The lease's channel.
     /// @param leaseId The lease id.
     /// @param amount The credits to add.
     function topUp(address signer, uint256 channel, uint256 leaseId, uint256 amount) external nonReentrant {
         uint256 books = _books;
-        if (books & BOOKS_PAUSED != 0) revert Paused();
         (bytes32 key, uint256 word) = _liveLease(signer, channel, leaseId);
         uint256 expiry = _expiryOf(word);
         // forge-lint: disable-next-line(block-timestamp)
@@ -657,6 +659,13 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         emit PauseChanged(paused_);
     }
 
+    /// @notice Always reverts: the owner can hand the escrow over (`transferOwnership`, then `acceptOwnership`), never
+    /// leave it without one.
+    /// @dev Reverts with OwnershipCannotBeRenounced.
+    function renounceOwnership() public pure override {
+        revert OwnershipCannotBeRenounced();
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @notice The credit token this escrow holds.
@@ -677,7 +686,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         return (_books >> BOOKS_FEE_BPS_SHIFT) & 0x7FFF;
     }
 
-    /// @notice Whether opening leases and top-ups are paused.
+    /// @notice Whether opening leases is paused.
     /// @return True when paused.
     function paused() external view returns (bool) {
         return _books & BOOKS_PAUSED != 0;

@@ -333,12 +333,6 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotTenant.selector, stranger));
         escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 1);
 
-        escrow.setPaused(true);
-        vm.prank(tenant);
-        vm.expectRevert(LeaseEscrow.Paused.selector);
-        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 1);
-        escrow.setPaused(false);
-
         uint256 expiry = _expiry();
         vm.warp(expiry + 1);
         vm.prank(tenant);
@@ -347,6 +341,16 @@ contract LeaseEscrowTest is EscrowFixture {
 
         (, uint256 deposit,,) = _lease(tenant, LEASE);
         vm.assertEq(deposit, DEPOSIT, "unchanged");
+    }
+
+    function test_topUp_is_not_paused() public {
+        _open(LEASE);
+        // Pausing stops new leases only: a running lease can still be kept going.
+        escrow.setPaused(true);
+        vm.prank(tenant);
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, 1);
+        (, uint256 deposit,,) = _lease(tenant, LEASE);
+        vm.assertEq(deposit, DEPOSIT + 1, "topped up while paused");
     }
 
     function test_topUp_of_a_closed_lease_reverts_LeaseAlreadyClosed() public {
@@ -736,5 +740,14 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.assertEq(escrow.owner(), stranger, "accepted");
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
         escrow.setPaused(true);
+    }
+
+    function test_renounceOwnership_is_refused_so_the_escrow_always_has_an_owner() public {
+        escrow.setPaused(true);
+        vm.expectRevert(LeaseEscrow.OwnershipCannotBeRenounced.selector);
+        escrow.renounceOwnership();
+        vm.assertEq(escrow.owner(), address(this), "still owned");
+        escrow.setPaused(false);
+        vm.assertFalse(escrow.paused(), "and so it can be unpaused");
     }
 }

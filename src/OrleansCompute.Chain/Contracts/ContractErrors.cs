@@ -31,6 +31,7 @@ public static class ContractErrors
         typeof(NotExpiredError),
         typeof(NotTenantError),
         typeof(NothingToWithdrawError),
+        typeof(OwnershipCannotBeRenouncedError),
         typeof(PausedError),
         typeof(ReentrancyGuardReentrantCallError),
         typeof(SafeERC20FailedOperationError),

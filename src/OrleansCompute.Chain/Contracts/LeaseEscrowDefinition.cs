@@ -592,6 +592,9 @@ public partial class BundleSizeError : IErrorDTO
     public virtual BigInteger Count { get; set; }
 }
 
+[Error("OwnershipCannotBeRenounced")]
+public partial class OwnershipCannotBeRenouncedError : IErrorDTO { }
+
 [Error("ChannelTooLarge")]
 public partial class ChannelTooLargeError : IErrorDTO
 {
