@@ -90,7 +90,8 @@ public sealed class SettlementChain : IAsyncDisposable
         var rpc = new ChainRpc(anvil.RpcUrl);
         var cheats = new AnvilCheats(rpc);
         var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, ChainId);
-        var contracts = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address);
+        var contracts = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address,
+            new EscrowSettings { Settlers = [DevAccounts.Operator.Address] });
         var credit = new ComputeCreditClient(rpc, contracts.CreditAddress);
 
         async Task<(string Key, TransactionSender Sender)> FundedAsync(Credits credits)

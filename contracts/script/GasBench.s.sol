@@ -44,6 +44,8 @@ contract GasBench {
         _label("deploy_credit");
         escrow = new LeaseEscrow(IERC20(address(credit)), operator, 100, 1 days);
         _label("deploy_escrow");
+        escrow.setSettler(operator, true);
+        _label("set_settler");
         credit.mint(tenant, 1_000_000_000e6);
         _label("mint");
         credit.mint(newTenant, 1_000_000e6);

@@ -53,6 +53,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     uint8 public constant REJECT_LEASE_CLOSED = 3;
     uint8 public constant REJECT_EXCEEDS_DEPOSIT = 4;
     uint8 public constant REJECT_CLAIM_WINDOW_OVER = 5;
+    uint8 public constant REJECT_NOT_SETTLER = 6;
 
     /// @notice The highest fee the owner can ever set, in basis points (10%).
     uint256 public constant MAX_FEE_BPS = 1_000;
@@ -122,6 +123,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         uint256 finalCount;
         bytes32 domainSeparator;
         uint256 feeBps;
+        bool closes; // settleBatch: whether its caller may submit final vouchers (a settler)
     }
 
     IERC20 private immutable _credit;
@@ -133,6 +135,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     mapping(uint256 id => address provider) private _providerAddresses;
     mapping(uint256 index => uint256 lanes) private _providerBalances;
     mapping(address tenant => uint256 balance) private _tenantBalances;
+    // Who may submit final vouchers for any lease (the market's settlement keys); see settle().
+    mapping(address settler => bool allowed) private _settlers;
     uint256 private _providerCount;
     uint256 private _books;
 
@@ -172,6 +176,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     event Withdrawn(address indexed provider, uint256 amount);
     /// @notice The owner withdrew all accrued fees to `to`.
     event FeesWithdrawn(address indexed to, uint256 amount);
+    /// @notice `settler` may now (or may no longer) submit final vouchers.
+    event SettlerChanged(address indexed settler, bool allowed);
     /// @notice The fee on settlements is now `feeBps` basis points of each amount paid.
     event FeeChanged(uint256 feeBps);
     /// @notice Opening leases is now paused (or not).
@@ -227,6 +233,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error BundleSize(uint256 count);
     /// @notice `renounceOwnership`: an escrow without an owner could never be unpaused nor pay out its fees.
     error OwnershipCannotBeRenounced();
+    /// @notice A final voucher submitted by neither a settler nor the lease's provider.
+    error NotSettler(address caller);
 
     /// @param credit_ The ERC-20 credit deposits and payments are made in.
     /// @param admin The owner: sets the fee, pauses, withdraws fees.
@@ -378,9 +386,12 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- settlement
 
     /// @notice Redeems one voucher: credits the lease's provider with what is newly owed (less the fee) and, for
-    /// a final voucher, closes the lease and credits the rest to the tenant's balance. Anyone may submit.
+    /// a final voucher, closes the lease and credits the rest to the tenant's balance. Anyone may submit a voucher
+    /// that is not final; a final one comes from a settler or from the lease's provider. Otherwise a tenant could close
+    /// its lease with a final voucher for less than it owes before the provider's vouchers land; its own exit is
+    /// refund() after expiry and the claim window, during which the provider's vouchers still settle.
     /// @dev Reverts with BadSignature, UnknownLease (no such lease of the recovering signer), LeaseAlreadyClosed,
-    /// StaleVoucher, ExceedsDeposit or ClaimWindowOver. Emits Settled (and LeaseClosed when final).
+    /// StaleVoucher, ExceedsDeposit, ClaimWindowOver or NotSettler. Emits Settled (and LeaseClosed when final).
     /// @param leaseId The lease id the voucher names.
     /// @param channel The channel the voucher names.
     /// @param amount The cumulative amount owed.
@@ -394,6 +405,9 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         address signer = _recover(_voucherDigest(_domainSeparatorV4(), leaseId, channel, amount, isFinal), r, vs);
         if (signer == address(0)) revert BadSignature(leaseId);
         (bytes32 key, uint256 word) = _redeemable(signer, leaseId, channel, amount, isFinal);
+        if (isFinal && !_settlers[msg.sender] && msg.sender != _providerAddresses[_providerIdOf(word)]) {
+            revert NotSettler(msg.sender);
+        }
         Batch memory batch = _newBatch(1);
         _apply(batch, key, word, amount, isFinal, signer, channel);
         _closeRun(batch);
@@ -411,19 +425,21 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// one lease must increase. Final vouchers' refunds are credited after every voucher is applied. Reverts only with
     /// MalformedBatch (or BalanceOverflow, which no real supply reaches). Emits one Settled (when anything applied),
     /// a SettleRejected per invalid voucher (every voucher of an entry whose signature is bad) and a LeaseClosed per
-    /// final one.
+    /// final one. Final vouchers count only from a settler (a provider closes its own leases with settle()); from
+    /// anyone else each is refused (reason 6).
     /// @param entries The packed entries.
     function settleBatch(bytes calldata entries) external nonReentrant {
         Batch memory batch = _newBatch(_voucherCount(entries));
         batch.domainSeparator = _domainSeparatorV4();
+        batch.closes = _settlers[msg.sender];
         // The hot loop, in assembly: per voucher it costs its calldata, its share of one ecrecover and one storage
         // word, and little else. It does what settle() does for one voucher (the tests hold them to it).
         // Run state lives in `batch` (a memory struct: field i at batch + 32 * i) to stay within the stack.
         assembly ("memory-safe") {
             // Batch fields, in declaration order: 0x20 claimWindow, 0x40 records, 0x60 recordsEnd, 0x80 runStart,
             // 0xa0 runProvider, 0xc0 runDelta, 0xe0 paidOut, 0x100 owedAdded, 0x120 feesAdded, 0x140 finals,
-            // 0x160 finalCount, 0x180 domainSeparator, 0x1a0 feeBps. A run's item count is not kept: its records
-            // say it.
+            // 0x160 finalCount, 0x180 domainSeparator, 0x1a0 feeBps, 0x1c0 closes. A run's item count is not kept: its
+            // records say it.
 
             function reject(leaseId, reason) {
                 mstore(0x00, reason)
@@ -556,6 +572,10 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                         reject(leaseId, 5) // REJECT_CLAIM_WINDOW_OVER
                         continue
                     }
+                    if and(isFinal, iszero(mload(add(batch, 0x1c0)))) {
+                        reject(leaseId, 6) // REJECT_NOT_SETTLER
+                        continue
+                    }
 
                     // Apply: the new paid (and the closed flag) in the one lease word.
                     sstore(key, or(or(and(word, not(0xffffffffffff)), amount), mul(isFinal, LEASE_CLOSED)))
@@ -664,6 +684,23 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @dev Reverts with OwnershipCannotBeRenounced.
     function renounceOwnership() public pure override {
         revert OwnershipCannotBeRenounced();
+    }
+
+    /// @notice Lets `settler` submit final vouchers (or stops it): the market's settlement keys.
+    /// @dev Reverts with OwnableUnauthorizedAccount or ZeroAddress. Emits SettlerChanged.
+    /// @param settler The key.
+    /// @param allowed Whether it may.
+    function setSettler(address settler, bool allowed) external onlyOwner {
+        if (settler == address(0)) revert ZeroAddress();
+        _settlers[settler] = allowed;
+        emit SettlerChanged(settler, allowed);
+    }
+
+    /// @notice Whether `account` may submit final vouchers for any lease.
+    /// @param account The account.
+    /// @return True for a settler.
+    function isSettler(address account) external view returns (bool) {
+        return _settlers[account];
     }
 
     // ---------------------------------------------------------------- views

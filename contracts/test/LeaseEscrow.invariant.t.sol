@@ -27,6 +27,8 @@ contract LeaseEscrowInvariantTest is TestBase {
         credit = new ComputeCredit(address(this));
         escrow = new LeaseEscrow(IERC20(address(credit)), admin, 100, 1 hours);
         handler = new LeaseEscrowHandler(escrow, credit, admin);
+        vm.prank(admin);
+        escrow.setSettler(address(handler), true);
         for (uint256 i; i < handler.tenantCount(); ++i) {
             address tenant = handler.tenantAt(i);
             credit.mint(tenant, TENANT_FUNDS);

@@ -27,6 +27,7 @@ contract LeaseEscrowTest is EscrowFixture {
     event FeesWithdrawn(address indexed to, uint256 amount);
     event FeeChanged(uint256 feeBps);
     event PauseChanged(bool paused);
+    event SettlerChanged(address indexed settler, bool allowed);
     event Settled(bytes records);
 
     // ---- constructor and views ----
@@ -749,5 +750,45 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.assertEq(escrow.owner(), address(this), "still owned");
         escrow.setPaused(false);
         vm.assertFalse(escrow.paused(), "and so it can be unpaused");
+    }
+
+    function test_a_final_voucher_comes_from_a_settler_or_the_leases_provider() public {
+        _open(LEASE);
+        (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, true);
+        uint256 channel = _channel(tenant, LEASE);
+
+        vm.prank(tenant);
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotSettler.selector, tenant));
+        escrow.settle(LEASE, channel, 1e6, true, r, vs);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotSettler.selector, stranger));
+        escrow.settle(LEASE, channel, 1e6, true, r, vs);
+        vm.assertFalse(_closed(LEASE), "still open");
+
+        // A voucher that is not final only pays the provider more: anyone may submit it.
+        (bytes32 r2, bytes32 vs2) = _signVoucher(TENANT_KEY, LEASE, 5e5, false);
+        vm.prank(stranger);
+        escrow.settle(LEASE, channel, 5e5, false, r2, vs2);
+        vm.assertEq(_paid(LEASE), 5e5, "paid");
+
+        // The provider closes its own lease without the market.
+        vm.prank(provider);
+        escrow.settle(LEASE, channel, 1e6, true, r, vs);
+        vm.assertTrue(_closed(LEASE), "closed by its provider");
+        _assertConservation();
+    }
+
+    function test_setSettler_is_owner_only_and_refuses_the_zero_address() public {
+        vm.expectEmit();
+        emit SettlerChanged(stranger, true);
+        escrow.setSettler(stranger, true);
+        vm.assertTrue(escrow.isSettler(stranger), "named");
+        escrow.setSettler(stranger, false);
+        vm.assertFalse(escrow.isSettler(stranger), "no longer");
+        vm.expectRevert(LeaseEscrow.ZeroAddress.selector);
+        escrow.setSettler(address(0), true);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
+        escrow.setSettler(stranger, true);
     }
 }

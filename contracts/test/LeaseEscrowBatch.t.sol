@@ -256,4 +256,27 @@ contract LeaseEscrowBatchTest is EscrowFixture {
     function _snapshotState() internal returns (uint256) {
         return vm.snapshotState();
     }
+
+    function test_settleBatch_from_anyone_but_a_settler_refuses_final_items_and_applies_the_rest() public {
+        _open(1);
+        _open(2);
+        bytes memory items = bytes.concat(_item(1, 3e6, true), _item(2, 4e6, false));
+
+        // A tenant closing its own lease for less than it owes, ahead of the provider's vouchers, is what this stops.
+        vm.recordLogs();
+        vm.prank(tenant);
+        escrow.settleBatch(items);
+        (, uint256[] memory ids, uint8[] memory reasons) = _settledRecords();
+        vm.assertEq(ids.length, 1, "one refused");
+        vm.assertEq(ids[0], 1, "the final one");
+        vm.assertEq(reasons[0], escrow.REJECT_NOT_SETTLER(), "reason");
+        vm.assertFalse(_closed(1), "still open");
+        vm.assertEq(_paid(1), 0, "nothing paid");
+        vm.assertEq(_paid(2), 4e6, "a voucher that is not final counts from anyone");
+
+        // The market's settlement key then closes it.
+        escrow.settleBatch(_item(1, 3e6, true));
+        vm.assertTrue(_closed(1), "closed by the settler");
+        _assertConservation();
+    }
 }

@@ -50,6 +50,7 @@ contract LeaseEscrowReentrancyTest is TestBase {
     function setUp() public {
         token = new ReentrantCredit();
         escrow = new LeaseEscrow(IERC20(address(token)), address(this), 100, 1);
+        escrow.setSettler(address(this), true);
         tenant = vm.addr(TENANT_KEY);
         token.mint(tenant, 1_000);
         vm.prank(tenant);

@@ -35,8 +35,20 @@ public sealed class ServiceCollectionTests(ChainFixture chain)
         var leaseId = await chain.OpenLeaseAsync(tenant: 1, provider: 0, Credits.FromCredits(3m));
         var voucher = chain.SignVoucher(tenant: 1, leaseId, Credits.FromCredits(2m), isFinal: true);
         Assert.Equal(chain.Tenants[1].Address, provider.GetRequiredService<IVoucherVerifier>().RecoverSigner(voucher));
-        var receipt = await provider.GetRequiredService<IEscrowSettlement>().SettleBatchAsync([voucher], CancellationToken.None);
+        var settlement = provider.GetRequiredService<IEscrowSettlement>();
+
+        // A key the escrow's owner has not named a settler has its final vouchers refused, by name, and nothing changes.
+        var refused = await settlement.SettleBatchAsync([voucher], CancellationToken.None);
+        Assert.True(refused.Succeeded, refused.Error);
+        Assert.Equal([new SettlementRejection(leaseId, "NotSettler")], refused.Rejections);
+        Assert.False((await chain.Escrow.GetLeaseAsync(leaseId, chain.Tenants[1].Address, chain.ChannelOf(leaseId)))!.Closed);
+
+        var settler = new Nethereum.Signer.EthECKey(operatorKey).GetPublicAddress();
+        await chain.Escrow.SetSettlerAsync(chain.Deployer, settler);
+        Assert.True(await chain.Escrow.IsSettlerAsync(settler));
+        var receipt = await settlement.SettleBatchAsync([voucher], CancellationToken.None);
         Assert.True(receipt.Succeeded, receipt.Error);
+        Assert.Empty(receipt.Rejections ?? []);
         Assert.Equal(new Nethereum.Signer.EthECKey(operatorKey).GetPublicAddress(), provider.GetRequiredService<TransactionSender>().Address);
 
         var hosted = provider.GetServices<IHostedService>().Single();

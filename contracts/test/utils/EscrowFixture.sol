@@ -40,6 +40,8 @@ abstract contract EscrowFixture is TestBase {
         vm.warp(START);
         credit = new ComputeCredit(address(this));
         escrow = new LeaseEscrow(IERC20(address(credit)), address(this), FEE_BPS, CLAIM_WINDOW);
+        // The tests submit vouchers as the market's settlement key does.
+        escrow.setSettler(address(this), true);
         tenant = vm.addr(TENANT_KEY);
         otherTenant = vm.addr(OTHER_TENANT_KEY);
         stranger = vm.addr(STRANGER_KEY);

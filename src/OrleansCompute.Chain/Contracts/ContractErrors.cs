@@ -29,6 +29,7 @@ public static class ContractErrors
         typeof(LeaseIdTooLargeError),
         typeof(MalformedBatchError),
         typeof(NotExpiredError),
+        typeof(NotSettlerError),
         typeof(NotTenantError),
         typeof(NothingToWithdrawError),
         typeof(OwnershipCannotBeRenouncedError),

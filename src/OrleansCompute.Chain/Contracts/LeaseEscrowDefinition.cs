@@ -81,6 +81,9 @@ public partial class RejectExceedsDepositFunction : FunctionMessage { }
 [Function("REJECT_LEASE_CLOSED", "uint8")]
 public partial class RejectLeaseClosedFunction : FunctionMessage { }
 
+[Function("REJECT_NOT_SETTLER", "uint8")]
+public partial class RejectNotSettlerFunction : FunctionMessage { }
+
 [Function("REJECT_UNKNOWN_LEASE", "uint8")]
 public partial class RejectUnknownLeaseFunction : FunctionMessage { }
 
@@ -270,6 +273,23 @@ public partial class SetFeeFunction : FunctionMessage
 {
     [Parameter("uint256", "feeBps_", 1)]
     public virtual BigInteger FeeBps { get; set; }
+}
+
+[Function("setSettler")]
+public partial class SetSettlerFunction : FunctionMessage
+{
+    [Parameter("address", "settler", 1)]
+    public virtual string Settler { get; set; } = string.Empty;
+
+    [Parameter("bool", "allowed", 2)]
+    public virtual bool Allowed { get; set; }
+}
+
+[Function("isSettler", "bool")]
+public partial class IsSettlerFunction : FunctionMessage
+{
+    [Parameter("address", "account", 1)]
+    public virtual string Account { get; set; } = string.Empty;
 }
 
 [Function("setPaused")]
@@ -529,6 +549,16 @@ public partial class PauseChangedEventDTO : IEventDTO
     public virtual bool Paused { get; set; }
 }
 
+[Event("SettlerChanged")]
+public partial class SettlerChangedEventDTO : IEventDTO
+{
+    [Parameter("address", "settler", 1, true)]
+    public virtual string Settler { get; set; } = string.Empty;
+
+    [Parameter("bool", "allowed", 2, false)]
+    public virtual bool Allowed { get; set; }
+}
+
 [Event("ProviderRegistered")]
 public partial class ProviderRegisteredEventDTO : IEventDTO
 {
@@ -695,6 +725,13 @@ public partial class NotExpiredError : IErrorDTO
 
     [Parameter("uint256", "refundableFrom", 2)]
     public virtual BigInteger RefundableFrom { get; set; }
+}
+
+[Error("NotSettler")]
+public partial class NotSettlerError : IErrorDTO
+{
+    [Parameter("address", "caller", 1)]
+    public virtual string Caller { get; set; } = string.Empty;
 }
 
 [Error("NotTenant")]

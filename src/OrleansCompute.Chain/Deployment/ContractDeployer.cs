@@ -16,6 +16,12 @@ public sealed record EscrowSettings
 
     /// <summary>How long after a lease's expiry vouchers still settle, and refunds wait.</summary>
     public TimeSpan ClaimWindow { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The keys that may submit final vouchers (the market's settlement keys), named right after deployment; the admin
+    /// must then be the deployer.
+    /// </summary>
+    public IReadOnlyList<string> Settlers { get; init; } = [];
 }
 
 /// <summary>Deploys the credit token, then the escrow that holds it.</summary>
@@ -39,6 +45,8 @@ public static class ContractDeployer
             ClaimWindow = (long)settings.ClaimWindow.TotalSeconds,
         }, cancellationToken);
         var escrowAddress = ContractAddress(escrowReceipt, escrow.Name);
+        foreach (var settler in settings.Settlers)
+            await deployer.SendAsync(escrowAddress, new SetSettlerFunction { Settler = settler, Allowed = true }, cancellationToken);
         return new DeployedContracts(creditAddress, escrowAddress, (long)creditReceipt.BlockNumber.Value);
     }
 

@@ -218,7 +218,14 @@ public sealed class EscrowClient
     public Task<TransactionReceipt> SetFeeAsync(TransactionSender owner, int feeBps, CancellationToken cancellationToken = default) =>
         owner.SendAsync(EscrowAddress, new SetFeeFunction { FeeBps = feeBps }, cancellationToken);
 
-    /// <summary>Owner: pauses (or resumes) opening leases and top-ups; settlement, refunds and withdrawals go on.</summary>
+    /// <summary>Owner: lets <paramref name="settler"/> submit final vouchers (or stops it): the market's settlement keys.</summary>
+    public Task<TransactionReceipt> SetSettlerAsync(TransactionSender owner, string settler, bool allowed = true, CancellationToken cancellationToken = default) =>
+        owner.SendAsync(EscrowAddress, new SetSettlerFunction { Settler = settler, Allowed = allowed }, cancellationToken);
+
+    public Task<bool> IsSettlerAsync(string account, CancellationToken cancellationToken = default) =>
+        _rpc.QueryAsync<IsSettlerFunction, bool>(EscrowAddress, new IsSettlerFunction { Account = account }, cancellationToken);
+
+    /// <summary>Owner: pauses (or resumes) opening leases; top-ups, settlement, refunds and withdrawals go on.</summary>
     public Task<TransactionReceipt> SetPausedAsync(TransactionSender owner, bool paused, CancellationToken cancellationToken = default) =>
         owner.SendAsync(EscrowAddress, new SetPausedFunction { Paused = paused }, cancellationToken);
 

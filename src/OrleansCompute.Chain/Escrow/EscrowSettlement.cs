@@ -61,6 +61,7 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
         3 => "LeaseAlreadyClosed",
         4 => "ExceedsDeposit",
         5 => "ClaimWindowOver",
+        6 => "NotSettler",
         _ => $"Reason{reason}",
     };
 

@@ -54,7 +54,7 @@ public sealed class DevnetRunner(CliContext context)
                     ? $"starting the market host on {url} (state in {files.MarketStorePath}, log in {log})…"
                     : $"starting host {i + 1} on {url}, joining the first one's cluster (log in {log})…");
                 running.Add(HostProcess.Start(context.RepositoryRoot, devnet, url, files.MarketStorePath, log, clusterId,
-                    await OperatorKeyOfAsync(i, anvil.RpcUrl, ct), seedDemo: i == 0));
+                    await OperatorKeyOfAsync(i, devnet, ct), seedDemo: i == 0));
                 files.WriteHosts(running.Select((host, j) => new RunningHost(devnet.AllHostUrls[j], host.ProcessId, files.HostLogPathOf(j))).ToList());
                 await WaitForHostAsync(running[i], url, log, ct);
             }
@@ -73,14 +73,18 @@ public sealed class DevnetRunner(CliContext context)
     }
 
     /// <summary>
-    /// The first host settles with Anvil's operator account; each further host gets a key of its own, so that every key's
-    /// nonces have one owner. The contract lets anyone submit tenant-signed vouchers, so any key can settle.
+    /// The first host settles with Anvil's operator account (named a settler at deployment); each further host gets a key
+    /// of its own, so that every key's nonces have one owner, which the escrow's owner (the deployer) names a settler too,
+    /// so that it may submit final vouchers.
     /// </summary>
-    private static async Task<string> OperatorKeyOfAsync(int host, string rpcUrl, CancellationToken ct)
+    private static async Task<string> OperatorKeyOfAsync(int host, DevnetConfig devnet, CancellationToken ct)
     {
         if (host == 0) return DevAccounts.Operator.PrivateKey;
         var key = Nethereum.Signer.EthECKey.GenerateKey();
-        await new AnvilCheats(new ChainRpc(rpcUrl)).SetBalanceAsync(key.GetPublicAddress(), HostGasGrant, ct);
+        var rpc = new ChainRpc(devnet.RpcUrl);
+        await new AnvilCheats(rpc).SetBalanceAsync(key.GetPublicAddress(), HostGasGrant, ct);
+        using var owner = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, devnet.ChainId);
+        await new EscrowClient(rpc, devnet.EscrowAddress, devnet.CreditAddress).SetSettlerAsync(owner, key.GetPublicAddress(), cancellationToken: ct);
         return key.GetPrivateKey();
     }
 
@@ -124,7 +128,8 @@ public sealed class DevnetRunner(CliContext context)
         Say("deploying ComputeCredit and LeaseEscrow…");
         var chainId = (long)(await rpc.CallAsync(web3 => web3.Eth.ChainId.SendRequestAsync(), ct)).Value;
         using var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, chainId);
-        var deployed = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address, cancellationToken: ct);
+        var deployed = await ContractDeployer.DeployAsync(deployer, toolchain.OutDirectory, deployer.Address,
+            new EscrowSettings { Settlers = [DevAccounts.Operator.Address] }, ct);
         var credit = new ComputeCreditClient(rpc, deployed.CreditAddress);
 
         var wallets = DevWallets.Tenants;

@@ -47,7 +47,7 @@ public sealed class ChainFixture : IAsyncLifetime
         Tenants = DevAccounts.Tenants.Select(Sender).ToArray();
 
         Contracts = await ContractDeployer.DeployAsync(Deployer, Toolchain.OutDirectory, DevAccounts.Deployer.Address,
-            new EscrowSettings { FeeBps = FeeBps, ClaimWindow = ClaimWindow });
+            new EscrowSettings { FeeBps = FeeBps, ClaimWindow = ClaimWindow, Settlers = [DevAccounts.Operator.Address] });
         Escrow = new EscrowClient(Rpc, Contracts.EscrowAddress, Contracts.CreditAddress);
         Vouchers = new VoucherSigner(ChainId, Contracts.EscrowAddress);
         await Task.WhenAll(Tenants.Select(tenant => Escrow.Credit.MintAsync(Deployer, tenant.Address, TenantFunding)));

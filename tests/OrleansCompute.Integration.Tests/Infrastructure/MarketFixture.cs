@@ -58,7 +58,8 @@ public sealed class MarketFixture : IAsyncLifetime
 
         var rpc = new ChainRpc(Rpc.Url);
         using var deployer = new TransactionSender(rpc, DevAccounts.Deployer.PrivateKey, 31337);
-        var deployed = await ContractDeployer.DeployAsync(deployer, Toolchain.OutDirectory, deployer.Address);
+        var deployed = await ContractDeployer.DeployAsync(deployer, Toolchain.OutDirectory, deployer.Address,
+            new EscrowSettings { Settlers = [DevAccounts.Operator.Address] });
         Escrow = new EscrowClient(rpc, deployed.EscrowAddress, deployed.CreditAddress);
 
         Wallets = DevWallets.Tenants;
