@@ -11,7 +11,8 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// @title OrleansCompute lease escrow, v3
 /// @notice One payment channel per lease. The tenant escrows a deposit; the lease's signer (the tenant, or a
 /// session key the tenant names when opening) signs EIP-712 vouchers for the cumulative amount owed; anyone
-/// may redeem them, one by one or many leases per call. A final voucher closes the lease and credits the rest to
+/// may redeem them, one by one or many leases per call, except final ones, which only a settler the owner names or
+/// the lease's provider may submit. A final voucher closes the lease and credits the rest to
 /// the tenant's balance in the escrow; after expiry plus a claim window anyone may do the same for the unpaid
 /// deposit. Tenants, providers and the fee recipient all withdraw by pull: credits leave the escrow only through
 /// a withdrawal. The owner can pause new leases (nothing else) and set a fee up to a hard cap; it can never touch

@@ -176,7 +176,7 @@ public sealed class EscrowClient
     public Task<TransactionReceipt> WithdrawBalanceAsync(TransactionSender tenant, CancellationToken cancellationToken = default) =>
         tenant.SendAsync(EscrowAddress, new WithdrawBalanceFunction(), cancellationToken);
 
-    /// <summary>Anyone: redeems one signed voucher; a bad one reverts with the contract's named error.</summary>
+    /// <summary>Anyone (a final voucher only from a settler or the lease's provider): redeems one signed voucher; a bad one reverts with the contract's named error.</summary>
     /// <exception cref="ArgumentException">A bundled voucher: its signature covers the bundle, which only settleBatch takes.</exception>
     public Task<TransactionReceipt> SettleAsync(TransactionSender sender, SignedVoucher voucher, CancellationToken cancellationToken = default)
     {
@@ -195,7 +195,7 @@ public sealed class EscrowClient
     }
 
     /// <summary>
-    /// Anyone: redeems several vouchers in one transaction, bundled ones with their whole bundle. Bad vouchers do not revert
+    /// Anyone (final vouchers only from a settler): redeems several vouchers in one transaction, bundled ones with their whole bundle. Bad vouchers do not revert
     /// the batch: each is reported by a <c>SettleRejected</c> event in the receipt (see <see cref="EscrowSettlement"/>), and
     /// stale ones are skipped.
     /// </summary>
