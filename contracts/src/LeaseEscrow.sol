@@ -8,7 +8,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-/// @title OrleansCompute lease escrow, v3
+/// @title OrleansCompute lease escrow, v4
 /// @notice One payment channel per lease. The tenant escrows a deposit; the lease's signer (the tenant, or a
 /// session key the tenant names when opening) signs EIP-712 vouchers for the cumulative amount owed; anyone
 /// may redeem them, one by one or many leases per call, except final ones, which only a settler the owner names or
@@ -243,7 +243,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @param claimWindow_ Seconds after a lease's expiry during which vouchers still settle and refunds wait; at most
     /// MAX_CLAIM_WINDOW, so that expiry + claim window never overflows.
     constructor(IERC20 credit_, address admin, uint256 feeBps_, uint256 claimWindow_)
-        EIP712("OrleansCompute LeaseEscrow", "3")
+        EIP712("OrleansCompute LeaseEscrow", "4")
         Ownable(admin)
     {
         if (address(credit_) == address(0)) revert ZeroAddress();

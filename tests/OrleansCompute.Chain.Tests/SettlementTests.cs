@@ -141,6 +141,7 @@ public sealed class SettlementTests(ChainFixture chain)
     [Fact]
     public async Task An_unknown_lease_reads_as_null()
     {
-        Assert.Null(await chain.GetLeaseAsync(0, Guid.NewGuid()));
+        // An id later than every lease the channel has held (a random one below its lease's would read as superseded).
+        Assert.Null(await chain.GetLeaseAsync(0, Guid.CreateVersion7(DateTimeOffset.UtcNow.AddDays(1))));
     }
 }
