@@ -60,10 +60,15 @@ public sealed class GatewayTests(MarketFixture market)
         var textUsage = text.Json.GetProperty("usage");
         Assert.Equal(12, textUsage.GetProperty("completion_tokens").GetInt32());
         Assert.Equal("length", text.Json.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        // A list of one prompt, as some clients send it, is that prompt: the same answer.
+        var listed = await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = new[] { "Once upon a time" }, max_tokens = 12 });
+        Assert.Equal(HttpStatusCode.OK, listed.Status);
+        Assert.Equal(text.Json.GetProperty("choices")[0].GetProperty("text").GetString(), listed.Json.GetProperty("choices")[0].GetProperty("text").GetString());
 
         var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
-        var reported = whole.Usage.TotalTokenCount + streamUsage!.TotalTokenCount + textUsage.GetProperty("total_tokens").GetInt32();
-        Assert.Equal(3, metered.Requests);
+        var reported = whole.Usage.TotalTokenCount + streamUsage!.TotalTokenCount + textUsage.GetProperty("total_tokens").GetInt32()
+                       + listed.Json.GetProperty("usage").GetProperty("total_tokens").GetInt32();
+        Assert.Equal(4, metered.Requests);
         Assert.Equal(reported, metered.TotalTokens);
 
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
@@ -106,6 +111,7 @@ public sealed class GatewayTests(MarketFixture market)
             ("content parts that are strings", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":["hi"]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
             ("a text part that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
             ("a part type that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":7,"text":"x"}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("several prompts", await PostRawAsync(apiKey, "/v1/completions", $$"""{"model":"{{Model}}","prompt":["a","b"]}"""), HttpStatusCode.BadRequest, "invalid_request"),
             ("stream that is a string", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"""), HttpStatusCode.BadRequest, "invalid_request"),
         };
 

@@ -82,8 +82,11 @@ public static class OpenAiWire
 
     public static CompletionRequest ParseCompletion(JsonElement body)
     {
-        if (!body.TryGetProperty("prompt", out var prompt) || prompt.ValueKind != JsonValueKind.String)
-            throw OpenAiError.Invalid("'prompt' must be a string.", "prompt");
+        if (!body.TryGetProperty("prompt", out var prompt)) throw OpenAiError.Invalid("'prompt' is required.", "prompt");
+        // OpenAI also takes a list of prompts; the gateway answers one per request, so a list of one is that prompt.
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1) prompt = prompt[0];
+        if (prompt.ValueKind != JsonValueKind.String)
+            throw OpenAiError.Invalid("'prompt' must be a string (or a list of one string): one prompt per request.", "prompt");
         return Common(body, prompt.GetString()!, null);
     }
 
