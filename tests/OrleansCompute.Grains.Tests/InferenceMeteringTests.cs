@@ -64,10 +64,7 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
     public async Task A_token_billed_lease_owes_its_metered_tokens_at_the_price_per_million_and_stops_admitting_at_its_deposit()
     {
         var tenant = Tenant.New();
-        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);
-        var request = TestMarket.Request(pool) with { BillBy = LeaseBillingMode.Tokens };
-        var active = await _market.FundAsync(await _market.RequestAsync(tenant, request), tenant);
-        var lease = _market.Lease(active.Id);
+        var (_, active, lease) = await TokenBilledH100LeaseAsync(tenant);
         var key = await lease.GetApiKeyAsync(tenant.Address);
         var pricePerMillion = AcceleratorCatalog.Require("h100").PricePerMillionTokens(Credits.FromCredits(3.00m));
 
@@ -176,10 +173,7 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
     public async Task A_usage_voucher_for_no_more_than_the_escrow_paid_is_refused_as_stale_and_never_reaches_the_chain()
     {
         var tenant = Tenant.New();
-        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);
-        var request = TestMarket.Request(pool) with { BillBy = LeaseBillingMode.Tokens };
-        var active = await _market.FundAsync(await _market.RequestAsync(tenant, request), tenant);
-        var lease = _market.Lease(active.Id);
+        var (pool, active, lease) = await TokenBilledH100LeaseAsync(tenant);
         await lease.AdmitInferenceAsync(await lease.GetApiKeyAsync(tenant.Address));
         // 40,000 tokens of an H100 at 3.00 an hour: 0.011112 owed.
         await lease.RecordInferenceAsync(new InferenceUsage(20_000, 20_000));
@@ -204,5 +198,13 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
         Assert.Equal(paying, (await lease.SubmitUsageVoucherAsync(paying)).LastVoucher);
         await Eventually.UntilAsync(() => Task.FromResult(ClusterFixture.Chain.AttemptsFor(active.Id).Count), n => n >= 1, what: "the voucher to reach settlement");
         Assert.All(ClusterFixture.Chain.AttemptsFor(active.Id).SelectMany(a => a.Vouchers).Where(v => v.LeaseId == active.Id), v => Assert.Equal(paying, v));
+    }
+
+    /// <summary>An active lease of one H100 slot at 3.00 an hour, billed by its tokens, in a pool of its own.</summary>
+    private async Task<(PoolDefinition Pool, LeaseSnapshot Active, ILeaseGrain Lease)> TokenBilledH100LeaseAsync(Tenant tenant)
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, TestMarket.Request(pool) with { BillBy = LeaseBillingMode.Tokens }), tenant);
+        return (pool, active, _market.Lease(active.Id));
     }
 }
