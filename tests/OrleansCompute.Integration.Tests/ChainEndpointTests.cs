@@ -1,6 +1,7 @@
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Host.Api;
+using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;
 
 namespace OrleansCompute.Integration.Tests;
@@ -23,7 +24,7 @@ public sealed class ChainEndpointTests
         await watcher.StartAsync(CancellationToken.None);
         try
         {
-            await UntilAsync(() => watch.Asked >= 2, "the watcher to ask for the watch");
+            await Eventually.WaitForAsync(() => Task.FromResult(watch.Asked), asked => asked >= 2, Patience);
 
             Assert.False(watcher.IsWatching);
             Assert.Null(ChainEndpoints.ResumedFromBlockHere(watcher));
@@ -44,10 +45,10 @@ public sealed class ChainEndpointTests
         try
         {
             // The cursor is loaded before the chain is read, so the unreachable node does not keep it from resuming.
-            await UntilAsync(() => ChainEndpoints.ResumedFromBlockHere(watcher) == 42, "the watcher to resume after the saved cursor");
+            await Eventually.WaitForAsync(() => Task.FromResult(ChainEndpoints.ResumedFromBlockHere(watcher)), block => block == 42, Patience);
 
             watch.Held = false;
-            await UntilAsync(() => !watcher.IsWatching, "the watcher to stand by");
+            await Eventually.WaitForAsync(() => Task.FromResult(watcher.IsWatching), watching => !watching, Patience);
 
             Assert.Null(ChainEndpoints.ResumedFromBlockHere(watcher));
         }
@@ -64,16 +65,6 @@ public sealed class ChainEndpointTests
         var reader = new EscrowEventReader(rpc, "0x0000000000000000000000000000000000000001");
         var options = new EscrowEventWatcherOptions { StartBlock = StartBlock, PollInterval = TimeSpan.FromMilliseconds(20) };
         return new EscrowEventWatcher(reader, new IgnoringSink(), options, cursor: cursor, lease: watch);
-    }
-
-    private static async Task UntilAsync(Func<bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!done())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>The cluster's watch, held by this host or by another as the test says.</summary>
