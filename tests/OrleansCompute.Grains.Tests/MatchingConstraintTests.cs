@@ -26,6 +26,23 @@ public sealed class MatchingConstraintTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Any_kind_that_fills_nowhere_is_refused_with_the_nearest_kind_first_and_every_kind_named()
+    {
+        var region = TestMarket.NewRegion();
+        var h200 = await _market.DefinePoolAsync(region, slots: 1, pricePerSlotHour: 3.50m, kind: "h200");
+        await _market.RequestAsync(Tenant.New(), TestMarket.Request(h200));
+
+        // MI300X (192 GiB) is cheaper per token than the H200 (141 GiB) but nobody offers it here; the H200 pool is full.
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest(LeaseRequest.AnyKind, 1, 1, region, MinMemoryGiB: 141)));
+
+        Assert.Equal(MarketError.Conflict, refused.Error);
+        Assert.StartsWith("h200: ", refused.Message);
+        Assert.Contains("mi300x: ", refused.Message);
+        Assert.NotEqual("NoCapacity", refused.Reason);
+    }
+
+    [Fact]
     public async Task Provider_allow_and_deny_lists_choose_among_pools()
     {
         var region = TestMarket.NewRegion();
@@ -64,6 +81,8 @@ public sealed class MatchingConstraintTests(ClusterFixture cluster)
         { new LeaseRequest(LeaseRequest.AnyKind, 1, 1, MinMemoryGiB: 1_000), "minMemoryGiB", "NoKindFits" },
         { new LeaseRequest("h100", 1, 1, Providers: ["a"], ExcludeProviders: ["a"]), "providers", "ContradictoryConstraints" },
         { new LeaseRequest("h100", 1, 1, MaxPricePerMillionTokens: Credits.Zero), "maxPricePerMillionTokens", "OutOfRange" },
+        { new LeaseRequest("h100", 1, 1, Providers: [null!]), "providers", "InvalidName" },
+        { new LeaseRequest("h100", 1, 1, ExcludeProviders: ["Neuron-Cloud"]), "excludeProviders", "InvalidName" },
     };
 
     [Theory]

@@ -7,7 +7,7 @@ namespace OrleansCompute.Grains.Market;
 
 /// <summary>
 /// Requests for "any kind that meets the constraints": each kind that does, cheapest per token at list price first,
-/// until one's market takes it; when none does, the first kind's refusal says why.
+/// until one's market takes it; when none does, one refusal gives every kind's reason.
 /// </summary>
 [StatelessWorker]
 public sealed class LeaseDeskGrain(IOptions<MarketOptions> options, TimeProvider clock) : Grain, ILeaseDeskGrain
@@ -18,7 +18,7 @@ public sealed class LeaseDeskGrain(IOptions<MarketOptions> options, TimeProvider
         var validated = order.Request;
         if (validated.Kind != LeaseRequest.AnyKind) return await Market(validated.Kind).ReserveAsync(order);
 
-        MarketException? firstRefusal = null;
+        var refusals = new List<(string Kind, MarketException Refusal)>();
         foreach (var profile in LeaseRequestRules.KindsFor(validated))
         {
             try
@@ -27,10 +27,24 @@ public sealed class LeaseDeskGrain(IOptions<MarketOptions> options, TimeProvider
             }
             catch (MarketException refused) when (refused.Error is MarketError.Conflict or MarketError.InvalidRequest && refused.Field is not "start")
             {
-                firstRefusal ??= refused;
+                refusals.Add((profile.Kind, refused));
             }
         }
-        throw firstRefusal!;
+        throw Combined(refusals);
+    }
+
+    /// <summary>
+    /// One refusal for the request, led by the kind that came nearest: one whose pools could take it but not now (full in
+    /// the window, above the max price) before one nobody offers or not in the region; the other kinds' reasons follow it.
+    /// </summary>
+    private static MarketException Combined(IReadOnlyList<(string Kind, MarketException Refusal)> refusals)
+    {
+        var lead = refusals.FirstOrDefault(r => r.Refusal.Error == MarketError.Conflict && r.Refusal.Reason != PoolChoice.NobodyOffersKind);
+        if (lead.Refusal is null) lead = refusals.FirstOrDefault(r => r.Refusal.Error == MarketError.Conflict);
+        if (lead.Refusal is null) lead = refusals[0];
+        if (refusals.Count == 1) return lead.Refusal;
+        var others = string.Join(" ", refusals.Where(r => r.Kind != lead.Kind).Select(r => $"{r.Kind}: {r.Refusal.Message}"));
+        return new MarketException(lead.Refusal.Error, lead.Refusal.Reason, $"{lead.Kind}: {lead.Refusal.Message} {others}", lead.Refusal.Field);
     }
 
     private IMarketGrain Market(string kind) => GrainReferences.Get<IMarketGrain>(GrainFactory, MarketKeys.Market(kind));

@@ -39,6 +39,8 @@ public static class LeaseRequestRules
             throw MarketException.Invalid("minMemoryGiB", "OutOfRange", "The minimum memory must be at least 1 GiB.");
         if (request.MinTokensPerSecond is < 1)
             throw MarketException.Invalid("minTokensPerSecond", "OutOfRange", "The minimum throughput must be at least 1 token/s.");
+        RequireProviderIds("providers", request.Providers);
+        RequireProviderIds("excludeProviders", request.ExcludeProviders);
         if (request.Providers?.Intersect(request.ExcludeProviders ?? []).FirstOrDefault() is { } both)
             throw MarketException.Invalid("providers", "ContradictoryConstraints", $"Provider '{both}' is both allowed and excluded.");
         if (request.QuoteId is not null && !ScopedIds.TryParse(request.QuoteId, out _, out _))
@@ -64,6 +66,15 @@ public static class LeaseRequestRules
             throw MarketException.Invalid(request.MinMemoryGiB > profile.MemoryGiB ? "minMemoryGiB" : "minTokensPerSecond", "KindBelowConstraints",
                 $"{profile.Name} has {profile.MemoryGiB} GiB and {profile.TokensPerSecond} tokens/s, not {Constraints(request)}.");
         return ForKind(request, profile);
+    }
+
+    /// <summary>Provider lists name providers by id; an entry that cannot be one (null, empty, a typo in case) would silently match nothing.</summary>
+    private static void RequireProviderIds(string field, IReadOnlyList<string>? providers)
+    {
+        foreach (var provider in providers ?? [])
+            if (!MarketKeys.IsValidName(provider))
+                throw MarketException.Invalid(field, "InvalidName",
+                    $"{(provider is null ? "null" : $"'{provider}'")} is not a provider id (lowercase letters, digits, dashes).");
     }
 
     /// <summary>The kinds that meet the request's constraints, cheapest per token at list price first.</summary>

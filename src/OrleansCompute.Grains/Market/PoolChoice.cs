@@ -6,6 +6,9 @@ namespace OrleansCompute.Grains.Market;
 /// <summary>Which pools a request may go to and which look worth asking first: one rule for the market and the routers.</summary>
 internal static class PoolChoice
 {
+    /// <summary>The refusal's reason when no provider offers the kind at all.</summary>
+    public const string NobodyOffersKind = "NoCapacity";
+
     /// <summary>In the request's region and allowed by its provider lists.</summary>
     public static bool Matches(PoolDefinition pool, LeaseRequest request) =>
         (request.Region is null || pool.Region == request.Region)
@@ -35,7 +38,7 @@ internal static class PoolChoice
                 $"No {kind} pool{(request.Region is null ? "" : $" in {request.Region}")} belongs to a provider the request allows.", "providers");
         if (matching == 0)
             return request.Region is null
-                ? new MarketException(MarketError.Conflict, "NoCapacity", $"No provider offers {kind} yet.", "kind")
+                ? new MarketException(MarketError.Conflict, NobodyOffersKind, $"No provider offers {kind} yet.", "kind")
                 : MarketException.Invalid("region", "UnknownRegion",
                     $"No {kind} pool in region '{request.Region}'; regions with {kind}: {string.Join(", ", pools.Select(p => p.Region).Distinct().Order())}.");
         return MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
