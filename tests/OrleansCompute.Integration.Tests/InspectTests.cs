@@ -56,16 +56,20 @@ public sealed class InspectTests(MarketFixture market)
     }
 
     [Fact]
-    public async Task Offers_in_a_region_no_pool_is_in_are_refused_naming_the_regions_there_are()
+    public async Task Offers_in_a_region_no_pool_is_in_or_misspelt_are_refused_naming_the_regions_there_are()
     {
         var refused = await market.OccAsync("offers", "--region", "mars");
         // A known region without the kind asked for is a true empty answer: the devnet has no H100 in us-west-2.
         var none = await market.OccAsync("offers", "--region", "us-west-2", "--kind", "h100", "--json");
+        // Regions are named as lease requests name them, in lowercase: another spelling is refused, not an empty list.
+        var upper = await market.OccAsync("offers", "--region", "US-EAST-1");
 
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("(field: region)", refused.Error);
         Assert.Contains("us-east-1", refused.Error);
         Assert.True(none.ExitCode == 0, none.Error);
         Assert.Equal(0, none.Json.GetArrayLength());
+        Assert.Equal(1, upper.ExitCode);
+        Assert.Contains("not a region name", upper.Error);
     }
 }

@@ -37,6 +37,10 @@ public static class OfferEndpoints
         if (!SortKeys.TryGetValue(sort, out var sortKey))
             throw MarketException.Invalid("sort", "UnknownSort", $"Offers sort by {string.Join(", ", SortKeys.Keys)}; not '{sort}'.");
 
+        // Region names are matched exactly, as a lease request matches them: a misspelt case is refused, not an empty list.
+        if (region is not null && !MarketKeys.IsValidName(region))
+            throw MarketException.Invalid("region", "InvalidName", $"'{region}' is not a region name (lowercase letters, digits, dashes).");
+
         IEnumerable<AcceleratorProfile> kinds = AcceleratorCatalog.All;
         if (kind is not null) kinds = [AcceleratorCatalog.Require(kind)];
 
@@ -53,8 +57,8 @@ public static class OfferEndpoints
     private static async Task RequireKnownRegionAsync(IGrainFactory grains, string region)
     {
         var everywhere = await Task.WhenAll(AcceleratorCatalog.All.Select(p => grains.GetGrain<IMarketGrain>(MarketKeys.Market(p.Kind)).GetOffersAsync(null)));
-        var regions = everywhere.SelectMany(o => o).Select(o => o.Region).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToList();
-        if (!regions.Contains(region, StringComparer.OrdinalIgnoreCase))
+        var regions = everywhere.SelectMany(o => o).Select(o => o.Region).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (!regions.Contains(region))
             throw MarketException.Invalid("region", "UnknownRegion", $"No pool is in region '{region}'; regions: {string.Join(", ", regions)}.");
     }
 }
