@@ -8,15 +8,17 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-/// @title OrleansCompute lease escrow, v4
+/// @title OrleansCompute lease escrow, v5
 /// @notice One payment channel per lease. The tenant escrows a deposit; the lease's signer (the tenant, or a
 /// session key the tenant names when opening) signs EIP-712 vouchers for the cumulative amount owed; anyone
-/// may redeem them, one by one or many leases per call, except final ones, which only a settler the owner names or
-/// the lease's provider may submit. A final voucher closes the lease and credits the rest to
-/// the tenant's balance in the escrow; after expiry plus a claim window anyone may do the same for the unpaid
-/// deposit. Tenants, providers and the fee recipient all withdraw by pull: credits leave the escrow only through
-/// a withdrawal. The owner can pause new leases (nothing else) and set a fee up to a hard cap; it can never touch
-/// escrowed funds, block a settlement, a refund or a withdrawal.
+/// may redeem them, one by one or many leases per call. A final voucher from a settler the owner names or from the
+/// lease's provider closes the lease and credits the rest to the tenant's balance in the escrow; from anyone else
+/// it pays what it says and brings the lease's expiry forward to now, so that the provider's own vouchers still
+/// settle during the claim window and anyone may refund the rest after it. After expiry plus the claim window anyone
+/// may credit the unpaid deposit to the tenant. Tenants, providers and the fee recipient all withdraw by pull:
+/// credits leave the escrow only through a withdrawal. The owner can pause new leases (nothing else) and set a fee
+/// up to a hard cap for leases opened after; it can never touch escrowed funds, change a lease's fee, block a
+/// settlement, a refund or a withdrawal.
 /// @dev Lease words are recycled. Each signer owns numbered channels; channel c of signer s is the storage word at
 /// key = keccak256(abi.encodePacked(s, uint96(c))), used directly as the storage slot. It cannot collide with a
 /// mapping's slots (their preimages are 64 bytes), nor with the data of a long string or array at slot p (preimage
@@ -55,6 +57,9 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     uint8 public constant REJECT_EXCEEDS_DEPOSIT = 4;
     uint8 public constant REJECT_CLAIM_WINDOW_OVER = 5;
     uint8 public constant REJECT_NOT_SETTLER = 6;
+    /// @notice The voucher's lease closed before and a later lease of the signer took its channel: whatever it was
+    /// paid is in its own Settled and LeaseClosed events (a retry of a batch that settled it lands here).
+    uint8 public constant REJECT_LEASE_REPLACED = 7;
 
     /// @notice The highest fee the owner can ever set, in basis points (10%).
     uint256 public constant MAX_FEE_BPS = 1_000;
@@ -85,13 +90,16 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant HALF_CURVE_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     uint256 private constant BPS = 10_000;
 
-    // One lease word: paid | deposit | expiry | providerId | flags | tag. Amounts are uint48 (deposits are capped).
+    // One lease word: paid | deposit | expiry | providerId | flags | fee bps | tag. Amounts are uint48 (deposits are
+    // capped); the fee is the one in force when the lease opened (10 bits hold MAX_FEE_BPS).
     uint256 private constant AMOUNT_MASK = (1 << 48) - 1;
     uint256 private constant LEASE_DEPOSIT_SHIFT = 48;
     uint256 private constant LEASE_EXPIRY_SHIFT = 96;
     uint256 private constant LEASE_PROVIDER_SHIFT = 136;
     uint256 private constant LEASE_CLOSED = 1 << 168;
     uint256 private constant LEASE_SESSION_KEY = 1 << 169;
+    uint256 private constant LEASE_FEE_SHIFT = 170;
+    uint256 private constant LEASE_FEE_MASK = 0x3FF;
     uint256 private constant LEASE_TAG_SHIFT = 192; // the lease id's high 64 bits, in the word's top 64
     uint256 private constant ID_TAG_SHIFT = 64;
 
@@ -123,7 +131,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         uint256[] finals; // (key, refund << 160 | tenant) per final item, credited after all payments
         uint256 finalCount;
         bytes32 domainSeparator;
-        uint256 feeBps;
+        uint256 runFee; // the open run's fees: each lease pays the fee it opened with
         bool closes; // settleBatch: whether its caller may submit final vouchers (a settler)
     }
 
@@ -164,6 +172,10 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     event Settled(bytes records);
     /// @notice Batch item for lease `leaseId` was not applied, for `reason` (REJECT_*); nothing of it changed.
     event SettleRejected(uint256 indexed leaseId, uint8 reason);
+    /// @notice A final voucher for lease `leaseId` (word `key`) came from neither a settler nor its provider: it paid
+    /// what it says (as a Settled record) and the lease now expires at `expiry` (now, unless it had already expired).
+    /// Vouchers still settle until `expiry` plus the claim window; then anyone may refund the rest.
+    event LeaseClosing(bytes32 indexed key, uint256 indexed leaseId, uint64 expiry);
     /// @notice The lease in word `key` closed (final voucher or refund); `refund` (possibly 0) went to `tenant`'s
     /// balance in the escrow.
     event LeaseClosed(bytes32 indexed key, address indexed tenant, uint256 refund);
@@ -179,7 +191,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     event FeesWithdrawn(address indexed to, uint256 amount);
     /// @notice `settler` may now (or may no longer) submit final vouchers.
     event SettlerChanged(address indexed settler, bool allowed);
-    /// @notice The fee on settlements is now `feeBps` basis points of each amount paid.
+    /// @notice Leases opened from now on pay a fee of `feeBps` basis points of each amount settled.
     event FeeChanged(uint256 feeBps);
     /// @notice Opening leases is now paused (or not).
     event PauseChanged(bool paused);
@@ -234,8 +246,6 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error BundleSize(uint256 count);
     /// @notice `renounceOwnership`: an escrow without an owner could never be unpaused nor pay out its fees.
     error OwnershipCannotBeRenounced();
-    /// @notice A final voucher submitted by neither a settler nor the lease's provider.
-    error NotSettler(address caller);
 
     /// @param credit_ The ERC-20 credit deposits and payments are made in.
     /// @param admin The owner: sets the fee, pauses, withdraws fees.
@@ -243,7 +253,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @param claimWindow_ Seconds after a lease's expiry during which vouchers still settle and refunds wait; at most
     /// MAX_CLAIM_WINDOW, so that expiry + claim window never overflows.
     constructor(IERC20 credit_, address admin, uint256 feeBps_, uint256 claimWindow_)
-        EIP712("OrleansCompute LeaseEscrow", "4")
+        EIP712("OrleansCompute LeaseEscrow", "5")
         Ownable(admin)
     {
         if (address(credit_) == address(0)) revert ZeroAddress();
@@ -259,13 +269,14 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice Pays `amount` credits (pulled from the caller, who must have approved this contract) into the
     /// caller's balance, from which its leases and top-ups draw first.
-    /// @dev Not stopped by pause: a balance commits nothing and can always be withdrawn. Reverts with ZeroDeposit.
-    /// Emits Deposited.
+    /// @dev Not stopped by pause: a balance commits nothing and can always be withdrawn. Reverts with ZeroDeposit or
+    /// BalanceOverflow (more than the held total's lane can ever hold). Emits Deposited.
     /// @param amount The credits to add.
     function deposit(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroDeposit();
-        _tenantBalances[msg.sender] += amount;
+        // The held total bounds every balance: checked first, the balance below cannot overflow.
         _books = _addHeld(_books, amount);
+        _tenantBalances[msg.sender] += amount;
         emit Deposited(msg.sender, amount);
 
         _credit.safeTransferFrom(msg.sender, address(this), amount);
@@ -355,6 +366,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (block.timestamp > expiry) revert LeaseExpired(key, expiry);
         if (_tenantOf(key, word, signer) != msg.sender) revert NotTenant(msg.sender);
         if (amount == 0) revert ZeroDeposit();
+        if (amount > MAX_DEPOSIT) revert DepositTooLarge(amount);
         uint256 newDeposit = _depositOf(word) + amount;
         if (newDeposit > MAX_DEPOSIT) revert DepositTooLarge(newDeposit);
 
@@ -386,13 +398,15 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- settlement
 
-    /// @notice Redeems one voucher: credits the lease's provider with what is newly owed (less the fee) and, for
-    /// a final voucher, closes the lease and credits the rest to the tenant's balance. Anyone may submit a voucher
-    /// that is not final; a final one comes from a settler or from the lease's provider. Otherwise a tenant could close
-    /// its lease with a final voucher for less than it owes before the provider's vouchers land; its own exit is
-    /// refund() after expiry and the claim window, during which the provider's vouchers still settle.
+    /// @notice Redeems one voucher: credits the lease's provider with what is newly owed (less the lease's fee) and,
+    /// for a final voucher from a settler or the lease's provider, closes the lease and credits the rest to the
+    /// tenant's balance. Anyone may submit a voucher. A final voucher from anyone else (the tenant leaving without the
+    /// market, or someone on its behalf) pays what it says and starts the lease's closing: its expiry comes forward to
+    /// now, so that vouchers for more, which the provider may hold, still settle during the claim window, and after it
+    /// anyone may refund the rest. Closing at once would let a tenant close for less than it owes.
     /// @dev Reverts with BadSignature, UnknownLease (no such lease of the recovering signer), LeaseAlreadyClosed,
-    /// StaleVoucher, ExceedsDeposit, ClaimWindowOver or NotSettler. Emits Settled (and LeaseClosed when final).
+    /// StaleVoucher (also: a closing voucher again), ExceedsDeposit or ClaimWindowOver. Emits Settled when it pays
+    /// (LeaseClosed when it closes, LeaseClosing when it starts the closing).
     /// @param leaseId The lease id the voucher names.
     /// @param channel The channel the voucher names.
     /// @param amount The cumulative amount owed.
@@ -407,7 +421,22 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (signer == address(0)) revert BadSignature(leaseId);
         (bytes32 key, uint256 word) = _redeemable(signer, leaseId, channel, amount, isFinal);
         if (isFinal && !_settlers[msg.sender] && msg.sender != _providerAddresses[_providerIdOf(word)]) {
-            revert NotSettler(msg.sender);
+            uint256 expiry = _expiryOf(word);
+            // forge-lint: disable-next-line(block-timestamp)
+            if (expiry > block.timestamp) {
+                expiry = block.timestamp;
+                word = (word & ~(uint256(type(uint40).max) << LEASE_EXPIRY_SHIFT)) | (expiry << LEASE_EXPIRY_SHIFT);
+            } else if (amount == word & AMOUNT_MASK) {
+                revert StaleVoucher(leaseId, amount, amount); // closing already, and this pays nothing more
+            }
+            // casting to 'uint64' is safe because expiry fits uint40
+            // forge-lint: disable-next-line(unsafe-typecast)
+            emit LeaseClosing(key, leaseId, uint64(expiry));
+            if (amount == word & AMOUNT_MASK) {
+                _storeLease(key, word);
+                return;
+            }
+            isFinal = false;
         }
         Batch memory batch = _newBatch(1);
         _apply(batch, key, word, amount, isFinal, signer, channel);
@@ -426,8 +455,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// one lease must increase. Final vouchers' refunds are credited after every voucher is applied. Reverts only with
     /// MalformedBatch (or BalanceOverflow, which no real supply reaches). Emits one Settled (when anything applied),
     /// a SettleRejected per invalid voucher (every voucher of an entry whose signature is bad) and a LeaseClosed per
-    /// final one. Final vouchers count only from a settler (a provider closes its own leases with settle()); from
-    /// anyone else each is refused (reason 6).
+    /// final one. Final vouchers count only from a settler; from anyone else each is refused (reason 6): a provider
+    /// closes its own leases, and a tenant starts its lease's closing, with settle().
     /// @param entries The packed entries.
     function settleBatch(bytes calldata entries) external nonReentrant {
         Batch memory batch = _newBatch(_voucherCount(entries));
@@ -439,7 +468,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             // Batch fields, in declaration order: 0x20 claimWindow, 0x40 records, 0x60 recordsEnd, 0x80 runStart,
             // 0xa0 runProvider, 0xc0 runDelta, 0xe0 paidOut, 0x100 owedAdded, 0x120 feesAdded, 0x140 finals,
-            // 0x160 finalCount, 0x180 domainSeparator, 0x1a0 feeBps, 0x1c0 closes. A run's item count is not kept: its
+            // 0x160 finalCount, 0x180 domainSeparator, 0x1a0 runFee, 0x1c0 closes. A run's item count is not kept: its
             // records say it.
 
             function reject(leaseId, reason) {
@@ -447,11 +476,11 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                 log2(0x00, 0x20, SETTLE_REJECTED_TOPIC, leaseId)
             }
 
-            // Credits the open run's provider (net of the fee), adds to the batch totals, writes the run header.
+            // Credits the open run's provider (net of its leases' fees), adds to the batch totals, writes the run header.
             function closeRun(b, balances) {
                 let provider := mload(add(b, 0xa0))
                 let delta := mload(add(b, 0xc0))
-                let fee := div(mul(delta, mload(add(b, 0x1a0))), 10000)
+                let fee := mload(add(b, 0x1a0))
                 let net := sub(delta, fee)
                 if net {
                     mstore(0x00, shr(2, provider))
@@ -554,7 +583,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                         continue
                     }
                     if gt(shr(192, word), shr(64, leaseId)) {
-                        reject(leaseId, 3) // REJECT_LEASE_CLOSED: a later lease took the channel
+                        reject(leaseId, 7) // REJECT_LEASE_REPLACED: a later lease took the channel
                         continue
                     }
                     let paid := and(word, 0xffffffffffff)
@@ -588,8 +617,10 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
                         mstore(add(batch, 0x60), add(mload(add(batch, 0x60)), 22))
                         mstore(add(batch, 0xa0), provider)
                         mstore(add(batch, 0xc0), 0)
+                        mstore(add(batch, 0x1a0), 0)
                     }
                     mstore(add(batch, 0xc0), add(mload(add(batch, 0xc0)), delta))
+                    mstore(add(batch, 0x1a0), add(mload(add(batch, 0x1a0)), div(mul(delta, and(shr(170, word), 0x3ff)), 10000)))
                     // Item record: signer (20) | channel (4) | paid (6), one word whose last 2 bytes the next overwrites.
                     // Built from the key's preimage, signer (20) | 8 zero bytes | channel (4), moving the channel up.
                     mstore(
@@ -662,7 +693,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         _credit.safeTransfer(to, amount);
     }
 
-    /// @notice Owner: sets the fee taken from each amount paid to providers, from the next settlement on.
+    /// @notice Owner: sets the fee taken from each amount paid to providers, for leases opened from now on.
     /// @dev Reverts with OwnableUnauthorizedAccount or FeeTooHigh (above MAX_FEE_BPS). Emits FeeChanged.
     /// @param feeBps_ The fee in basis points.
     function setFee(uint256 feeBps_) external onlyOwner {
@@ -671,8 +702,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         emit FeeChanged(feeBps_);
     }
 
-    /// @notice Owner: stops (or resumes) opening leases and top-ups. Settlement, refunds, deposits and withdrawals
-    /// never stop.
+    /// @notice Owner: stops (or resumes) opening leases. Top-ups, settlement, refunds, deposits and withdrawals never
+    /// stop.
     /// @dev Reverts with OwnableUnauthorizedAccount. Emits PauseChanged.
     /// @param paused_ Whether to pause.
     function setPaused(bool paused_) external onlyOwner {
@@ -718,7 +749,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         return _claimWindow;
     }
 
-    /// @notice The fee on settlements, in basis points.
+    /// @notice The fee, in basis points of each amount paid, of leases opened from now on (a lease keeps the fee
+    /// it opened with: see leaseFeeBps).
     /// @return The fee.
     function feeBps() external view returns (uint256) {
         return (_books >> BOOKS_FEE_BPS_SHIFT) & 0x7FFF;
@@ -812,6 +844,18 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         );
     }
 
+    /// @notice The fee lease `leaseId` pays on each amount settled, in basis points: the fee in force when it opened.
+    /// @dev Reverts with UnknownLease when the channel holds no such lease (or a later one).
+    /// @param signer The lease's signer.
+    /// @param channel The lease's channel.
+    /// @param leaseId The lease id.
+    /// @return The fee.
+    function leaseFeeBps(address signer, uint256 channel, uint256 leaseId) external view returns (uint256) {
+        uint256 word = _loadLease(leaseKey(signer, channel));
+        if (word == 0 || _tagOf(word) != leaseId >> ID_TAG_SHIFT) revert UnknownLease(signer, leaseId);
+        return (word >> LEASE_FEE_SHIFT) & LEASE_FEE_MASK;
+    }
+
     /// @notice The first channel of `signer`, from `from` on, that can take lease `leaseId` now: one never used,
     /// or one whose lease is closed and has a lower tag. Clients choose channels; this finds one in one call.
     /// @param signer The signer (the tenant, or the session key).
@@ -900,8 +944,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
         if (id == 0) id = _registerProvider(provider);
         _storeLease(
             key,
-            (tag << LEASE_TAG_SHIFT) | (id << LEASE_PROVIDER_SHIFT) | (expiry << LEASE_EXPIRY_SHIFT)
-                | (amount << LEASE_DEPOSIT_SHIFT)
+            (tag << LEASE_TAG_SHIFT) | (((books >> BOOKS_FEE_BPS_SHIFT) & LEASE_FEE_MASK) << LEASE_FEE_SHIFT)
+                | (id << LEASE_PROVIDER_SHIFT) | (expiry << LEASE_EXPIRY_SHIFT) | (amount << LEASE_DEPOSIT_SHIFT)
         );
         // casting to 'uint64' is safe because expiry fits uint40, checked above
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -987,7 +1031,6 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     function _newBatch(uint256 count) private view returns (Batch memory batch) {
         batch.books = _books;
         batch.claimWindow = _claimWindow;
-        batch.feeBps = (batch.books >> BOOKS_FEE_BPS_SHIFT) & 0x7FFF;
         // Worst case every item opens a run: 22 + 30 bytes each, plus a word because items are written as whole
         // words.
         batch.records = new bytes(count * 52 + 32);
@@ -1011,6 +1054,7 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
         batch.runProvider = _providerIdOf(word);
         batch.runDelta = delta;
+        batch.runFee = delta * ((word >> LEASE_FEE_SHIFT) & LEASE_FEE_MASK) / BPS;
         // The run header (22 bytes, written by _closeRun) and the item: signer (20) | channel (4) | paid (6).
         bytes memory records = batch.records;
         assembly ("memory-safe") {
@@ -1048,7 +1092,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Credits the open run's provider, adds to the batch totals and fills in the run's header.
     function _closeRun(Batch memory batch) private {
-        (uint256 net, uint256 fee) = _split(batch.runDelta, batch.books);
+        uint256 fee = batch.runFee;
+        uint256 net = batch.runDelta - fee;
         _creditProvider(batch.runProvider, net);
         batch.paidOut += batch.runDelta;
         batch.owedAdded += net;
@@ -1076,13 +1121,8 @@ contract LeaseEscrow is EIP712, Ownable2Step, ReentrancyGuardTransient {
     }
 
     function _addHeld(uint256 books, uint256 amount) private pure returns (uint256) {
-        if ((books & BOOKS_MASK_88) + amount > BOOKS_MASK_88) revert BalanceOverflow();
+        if (amount > BOOKS_MASK_88 || (books & BOOKS_MASK_88) + amount > BOOKS_MASK_88) revert BalanceOverflow();
         return books + amount;
-    }
-
-    function _split(uint256 delta, uint256 books) private pure returns (uint256 net, uint256 fee) {
-        fee = delta * ((books >> BOOKS_FEE_BPS_SHIFT) & 0x7FFF) / BPS;
-        net = delta - fee;
     }
 
     /// @dev held -= paidOut; owed += owedAdded; fees += feesAdded. Each lane is checked so that a carry can never

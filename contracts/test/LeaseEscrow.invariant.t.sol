@@ -9,9 +9,9 @@ import {TestBase} from "./utils/TestBase.sol";
 
 /// @dev Random sequences of opens (plain and session-key, on recycled channels, from balances or pulled), stale
 /// reopen attempts, deposits, balance withdrawals, top-ups, single, batched (with stale, over-deposit, forged,
-/// wrong-channel and superseded-lease items) and bundled vouchers (one signature, genuine or forged), refunds, provider withdrawals, fee changes, pauses and time
-/// jumps. After every step the escrow holds exactly what it owes, no lease is paid beyond its deposit or beyond
-/// what its signer signed for it, and credits leave only through withdrawals. Paid never decreasing, closed and
+/// wrong-channel and superseded-lease items) and bundled vouchers (one signature, genuine or forged), tenants' own
+/// final vouchers (closing), refunds, provider withdrawals, fee changes, pauses and time jumps. After every step the escrow holds exactly what it owes, no lease is paid beyond its deposit or beyond
+/// an amount its signer signed for it, and credits leave only through withdrawals. Paid never decreasing, closed and
 /// superseded leases staying closed and net + fee == delta are checked by the handler between the states before
 /// and after each call.
 contract LeaseEscrowInvariantTest is TestBase {
@@ -78,6 +78,7 @@ contract LeaseEscrowInvariantTest is TestBase {
             }
             vm.assertLe(paid, deposit, "paid <= deposit");
             vm.assertLe(paid, lease.maxSigned, "paid <= the most its signer signed for it");
+            vm.assertTrue(paid == 0 || handler.signedAmount(lease.leaseId, paid), "paid is an amount its signer signed");
         }
     }
 

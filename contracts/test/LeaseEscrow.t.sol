@@ -22,6 +22,7 @@ contract LeaseEscrowTest is EscrowFixture {
     event BalanceWithdrawn(address indexed tenant, uint256 amount);
     event LeaseToppedUp(bytes32 indexed key, uint256 amount, uint256 deposit);
     event LeaseClosed(bytes32 indexed key, address indexed tenant, uint256 refund);
+    event LeaseClosing(bytes32 indexed key, uint256 indexed leaseId, uint64 expiry);
     event ProviderRegistered(address indexed provider, uint32 indexed providerId);
     event Withdrawn(address indexed provider, uint256 amount);
     event FeesWithdrawn(address indexed to, uint256 amount);
@@ -329,6 +330,9 @@ contract LeaseEscrowTest is EscrowFixture {
         uint256 tooMuch = escrow.MAX_DEPOSIT() - DEPOSIT + 1;
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.DepositTooLarge.selector, escrow.MAX_DEPOSIT() + 1));
         escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, tooMuch);
+        // An amount no deposit could ever be is named too, not an arithmetic panic.
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.DepositTooLarge.selector, type(uint256).max));
+        escrow.topUp(tenant, _channel(tenant, LEASE), LEASE, type(uint256).max);
         vm.stopPrank();
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotTenant.selector, stranger));
@@ -696,18 +700,46 @@ contract LeaseEscrowTest is EscrowFixture {
         escrow.withdrawFees(stranger);
     }
 
-    function test_setFee_applies_to_later_settlements_up_to_the_cap() public {
+    function test_setFee_applies_to_leases_opened_after_it_up_to_the_cap() public {
         uint256 cap = escrow.MAX_FEE_BPS();
         vm.expectEmit();
         emit FeeChanged(cap);
         escrow.setFee(cap);
         vm.assertEq(escrow.feeBps(), cap, "fee");
         _open(LEASE);
+        vm.assertEq(escrow.leaseFeeBps(tenant, _channel(tenant, LEASE), LEASE), cap, "the lease's fee");
         _settle(LEASE, 10e6, false);
         vm.assertEq(escrow.feesAccrued(), 10e6 * cap / 10_000, "fee at the cap");
+
+        // A later fee is for later leases: the open lease keeps paying the fee it opened with.
         escrow.setFee(0);
         _settle(LEASE, 20e6, false);
-        vm.assertEq(escrow.feesAccrued(), 10e6 * cap / 10_000, "no fee on the second");
+        vm.assertEq(escrow.feesAccrued(), 20e6 * cap / 10_000, "the lease's own fee");
+        _open(LEASE + 1);
+        _settle(LEASE + 1, 10e6, false);
+        vm.assertEq(escrow.feesAccrued(), 20e6 * cap / 10_000, "no fee on the later lease");
+        vm.assertEq(escrow.providerBalance(provider), 30e6 - 20e6 * cap / 10_000, "the provider got the rest");
+        _assertConservation();
+    }
+
+    function test_a_fee_raise_never_reaches_an_open_lease_in_a_batch() public {
+        _open(LEASE);
+        _open(LEASE + 1);
+        escrow.setFee(escrow.MAX_FEE_BPS());
+        _open(LEASE + 2);
+
+        escrow.settleBatch(bytes.concat(_item(LEASE, 10e6, false), _item(LEASE + 1, 10e6, true), _item(LEASE + 2, 10e6, false)));
+
+        // One run of one provider: two leases at 1%, the third at the cap.
+        uint256 fees = 2 * _fee(10e6) + 10e6 * escrow.MAX_FEE_BPS() / 10_000;
+        vm.assertEq(escrow.feesAccrued(), fees, "each lease's own fee");
+        vm.assertEq(escrow.providerBalance(provider), 30e6 - fees, "net");
+        _assertConservation();
+    }
+
+    function test_leaseFeeBps_of_no_such_lease_reverts_UnknownLease() public {
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.UnknownLease.selector, tenant, LEASE));
+        escrow.leaseFeeBps(tenant, 0, LEASE);
     }
 
     function test_setFee_misuse_reverts_by_name() public {
@@ -752,29 +784,98 @@ contract LeaseEscrowTest is EscrowFixture {
         vm.assertFalse(escrow.paused(), "and so it can be unpaused");
     }
 
-    function test_a_final_voucher_comes_from_a_settler_or_the_leases_provider() public {
+    function test_a_final_voucher_closes_at_once_only_from_a_settler_or_the_leases_provider() public {
         _open(LEASE);
+        _open(LEASE + 1);
         (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 1e6, true);
-        uint256 channel = _channel(tenant, LEASE);
-
-        vm.prank(tenant);
-        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotSettler.selector, tenant));
-        escrow.settle(LEASE, channel, 1e6, true, r, vs);
-        vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotSettler.selector, stranger));
-        escrow.settle(LEASE, channel, 1e6, true, r, vs);
-        vm.assertFalse(_closed(LEASE), "still open");
-
-        // A voucher that is not final only pays the provider more: anyone may submit it.
-        (bytes32 r2, bytes32 vs2) = _signVoucher(TENANT_KEY, LEASE, 5e5, false);
-        vm.prank(stranger);
-        escrow.settle(LEASE, channel, 5e5, false, r2, vs2);
-        vm.assertEq(_paid(LEASE), 5e5, "paid");
 
         // The provider closes its own lease without the market.
         vm.prank(provider);
-        escrow.settle(LEASE, channel, 1e6, true, r, vs);
+        escrow.settle(LEASE, _channel(tenant, LEASE), 1e6, true, r, vs);
         vm.assertTrue(_closed(LEASE), "closed by its provider");
+        vm.assertEq(escrow.tenantBalance(tenant), DEPOSIT - 1e6, "refunded at once");
+
+        // Anyone else: a non-final voucher only pays the provider more.
+        (r, vs) = _signVoucher(TENANT_KEY, LEASE + 1, 5e5, false);
+        vm.prank(stranger);
+        escrow.settle(LEASE + 1, _channel(tenant, LEASE + 1), 5e5, false, r, vs);
+        vm.assertEq(_paid(LEASE + 1), 5e5, "paid");
+        vm.assertFalse(_closed(LEASE + 1), "open");
+        _assertConservation();
+    }
+
+    function test_the_tenants_own_final_voucher_pays_and_starts_the_closing_that_ends_in_a_refund() public {
+        bytes32 key = _open(LEASE);
+        uint256 channel = _channel(tenant, LEASE);
+        // The provider holds a voucher for more than the tenant will admit to.
+        (bytes32 pr, bytes32 pvs) = _signVoucher(TENANT_KEY, LEASE, 30e6, false);
+        (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 10e6, true);
+        vm.warp(START + 600);
+
+        vm.expectEmit();
+        emit LeaseClosing(key, LEASE, uint64(START + 600));
+        vm.prank(tenant);
+        escrow.settle(LEASE, channel, 10e6, true, r, vs);
+        (,,, uint256 paid, uint64 expiry, bool closed) = escrow.lease(tenant, channel, LEASE);
+        vm.assertEq(paid, 10e6, "paid what the tenant signed");
+        vm.assertEq(expiry, START + 600, "expires now");
+        vm.assertFalse(closed, "open until the claim window is over");
+        vm.assertEq(escrow.tenantBalance(tenant), 0, "nothing refunded yet");
+
+        // The same voucher again pays nothing and changes nothing.
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.StaleVoucher.selector, LEASE, 10e6, 10e6));
+        escrow.settle(LEASE, channel, 10e6, true, r, vs);
+        // Topping up a closing lease is over: it has expired.
+        vm.warp(START + 601);
+        vm.prank(tenant);
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.LeaseExpired.selector, key, START + 600));
+        escrow.topUp(tenant, channel, LEASE, 1);
+
+        // During the claim window the provider's voucher for more still settles.
+        vm.warp(START + 600 + CLAIM_WINDOW);
+        vm.prank(provider);
+        escrow.settle(LEASE, channel, 30e6, false, pr, pvs);
+        vm.assertEq(_paid(LEASE), 30e6, "the provider's voucher settled");
+        vm.expectRevert(abi.encodeWithSelector(LeaseEscrow.NotExpired.selector, LEASE, START + 600 + CLAIM_WINDOW));
+        escrow.refund(tenant, channel, LEASE);
+
+        // After it, anyone refunds the rest to the tenant.
+        vm.warp(START + 601 + CLAIM_WINDOW);
+        vm.prank(stranger);
+        escrow.refund(tenant, channel, LEASE);
+        vm.assertTrue(_closed(LEASE), "closed");
+        vm.assertEq(escrow.tenantBalance(tenant), DEPOSIT - 30e6, "the rest refunded");
+        vm.assertEq(escrow.providerBalance(provider), 30e6 - _fee(30e6), "the provider paid what it held");
+        _assertConservation();
+    }
+
+    function test_a_closing_voucher_for_what_is_paid_only_brings_the_expiry_forward_and_never_extends_it() public {
+        bytes32 key = _open(LEASE);
+        uint256 channel = _channel(tenant, LEASE);
+        _settle(LEASE, 4e6, false);
+        (bytes32 r, bytes32 vs) = _signVoucher(TENANT_KEY, LEASE, 4e6, true);
+
+        vm.expectEmit();
+        emit LeaseClosing(key, LEASE, uint64(START));
+        vm.prank(stranger);
+        escrow.settle(LEASE, channel, 4e6, true, r, vs);
+        (,,, uint256 paid, uint64 expiry,) = escrow.lease(tenant, channel, LEASE);
+        vm.assertEq(paid, 4e6, "paid as before");
+        vm.assertEq(expiry, START, "expiring now");
+
+        // A lease past its expiry keeps it: a closing voucher for more pays, and the claim window still ends on time.
+        bytes32 other = _open(LEASE + 1);
+        uint256 otherExpiry = _expiry();
+        vm.warp(otherExpiry + 10);
+        (r, vs) = _signVoucher(TENANT_KEY, LEASE + 1, 2e6, true);
+        vm.expectEmit();
+        emit LeaseClosing(other, LEASE + 1, uint64(otherExpiry));
+        vm.prank(tenant);
+        escrow.settle(LEASE + 1, _channel(tenant, LEASE + 1), 2e6, true, r, vs);
+        (,,, paid, expiry,) = escrow.lease(tenant, _channel(tenant, LEASE + 1), LEASE + 1);
+        vm.assertEq(paid, 2e6, "paid");
+        vm.assertEq(expiry, otherExpiry, "the expiry it had");
         _assertConservation();
     }
 

@@ -49,7 +49,7 @@ contract LeaseEscrowBundlesTest is EscrowFixture {
         }
         bytes32 domain = keccak256(
             abi.encode(
-                DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("4"), block.chainid, address(escrow)
+                DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("5"), block.chainid, address(escrow)
             )
         );
         bytes32 structHash = keccak256(abi.encode(BUNDLE_TYPEHASH, keccak256(abi.encodePacked(hashes))));

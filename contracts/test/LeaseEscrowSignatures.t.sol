@@ -17,7 +17,7 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
     function _domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("4"), chainId, verifyingContract
+                DOMAIN_TYPEHASH, keccak256("OrleansCompute LeaseEscrow"), keccak256("5"), chainId, verifyingContract
             )
         );
     }
@@ -47,7 +47,7 @@ contract LeaseEscrowSignaturesTest is EscrowFixture {
         ) = escrow.eip712Domain();
         vm.assertEq(uint256(uint8(fields)), 0x0f, "name, version, chainId, verifyingContract");
         vm.assertEq(name, "OrleansCompute LeaseEscrow", "name");
-        vm.assertEq(version, "4", "version");
+        vm.assertEq(version, "5", "version");
         vm.assertEq(chainId, block.chainid, "chainId");
         vm.assertEq(verifyingContract, address(escrow), "verifyingContract");
         vm.assertEq(salt, bytes32(0), "salt");

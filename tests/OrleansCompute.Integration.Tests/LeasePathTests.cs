@@ -223,6 +223,37 @@ public sealed class LeasePathTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task A_tenant_leaving_on_chain_with_its_own_final_voucher_ends_the_lease_and_frees_its_slots()
+    {
+        var tenant = market.Wallets[3];
+        var created = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var lease = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        var freeBefore = await market.FreeSlotsAsync(lease.PoolKey!);
+
+        // Without the market: the tenant signs a final voucher for what it thinks it owes and sends it to the escrow itself.
+        var signer = new OrleansCompute.Chain.Signing.VoucherSigner(market.Devnet.ChainId, market.Devnet.EscrowAddress);
+        var voucher = signer.Sign(tenant.PrivateKey, lease.Id, lease.Channel!.Value, Credits.FromCredits(0.01m), isFinal: true);
+        var rpc = new OrleansCompute.Chain.Rpc.ChainRpc(market.Devnet.RpcUrl);
+        using var tenantSender = new OrleansCompute.Chain.Signing.TransactionSender(rpc, tenant.PrivateKey, market.Devnet.ChainId);
+        var receipt = await market.Escrow.SettleAsync(tenantSender, voucher); // a revert would throw, naming its error
+
+        // The escrow is closing, not closed: paid what the tenant signed, expiring now, the rest refundable after the claim window.
+        var onChain = (await market.OnChainAsync(lease.Id))!;
+        Assert.False(onChain.Closed);
+        Assert.Equal(Credits.FromCredits(0.01m), onChain.Paid);
+        Assert.True(onChain.Expiry <= DateTimeOffset.UtcNow.AddSeconds(5) && onChain.Expiry < lease.EscrowExpiry);
+
+        // The market sees it from the chain: the lease ends there, its slot is free again, and the payment is counted.
+        var ended = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
+            l => l.Status == LeaseStatus.Ended && l.Paid == Credits.FromCredits(0.01m));
+        Assert.Equal(LeaseReasons.ClosingOnChain, ended.History[^1].Reason);
+        Assert.Contains(receipt.TransactionHash, ended.History[^1].Detail);
+        Assert.Equal(freeBefore + 1, await market.FreeSlotsAsync(lease.PoolKey!));
+        await market.AssertConservedAsync();
+    }
+
+    [Fact]
     public async Task Ending_someone_elses_lease_is_forbidden_and_changes_nothing()
     {
         var (owner, stranger) = (market.Wallets[1], market.Wallets[2]);

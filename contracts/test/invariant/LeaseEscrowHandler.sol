@@ -9,9 +9,11 @@ import {Vm} from "../utils/Vm.sol";
 /// @dev Drives the escrow with bounded operations by a few tenants, session keys and providers on a few channels
 /// each, so that channels are recycled often: opens (plain and session-key, drawing on tenant balances or pulling),
 /// attempts to reopen a channel with a stale id, deposits, balance withdrawals, top-ups, vouchers one by one, in
-/// batches (mixed with stale, over-deposit, forged and superseded-lease items) and in one signer's bundles, refunds, provider withdrawals, fee
-/// changes, pauses and time. It keeps ghost totals of every credit flow and, after each call, checks what can only
-/// be seen between two states: paid never decreases, closed (and superseded) leases stay closed, net + fee == delta.
+/// batches (mixed with stale, over-deposit, forged and superseded-lease items) and in one signer's bundles, tenants'
+/// own final vouchers (which start a closing instead of closing), refunds, provider withdrawals, fee changes (each
+/// lease keeps the fee it opened with), pauses and time. It keeps ghost totals of every credit flow and, after each
+/// call, checks what can only be seen between two states: paid never decreases, closed (and superseded) leases stay
+/// closed, net + fee == delta, and each run's fee is the sum of its leases' own fees.
 contract LeaseEscrowHandler is TestBase {
     uint256 internal constant TENANTS = 3;
     uint256 internal constant PROVIDERS = 5;
@@ -34,11 +36,14 @@ contract LeaseEscrowHandler is TestBase {
         uint256 lastDeposit;
         bool wasClosed;
         bool superseded; // a later lease took its channel
+        uint256 feeBps; // the escrow's fee when it opened: the fee it pays for good
     }
 
     Lease[] internal _leases;
     mapping(address signer => mapping(uint256 channel => uint256 indexPlusOne)) internal _current;
     uint64 internal _lastTag;
+    /// @notice Every amount a lease's signer signed for it (by lease id): what it is paid must be one of them.
+    mapping(uint256 leaseId => mapping(uint256 amount => bool)) public signedAmount;
 
     uint256 public ghostIn; // credits pulled in: deposits, and the shortfalls of opens and top-ups
     uint256 public ghostCreditedToBalances; // deposit - paid of every lease when it closed
@@ -125,10 +130,12 @@ contract LeaseEscrowHandler is TestBase {
         address leaseTenant = tenantAt(tenantSeed);
         uint256 balance = escrow.tenantBalance(leaseTenant);
         uint256 drawn = balance < amount ? balance : amount;
+        uint256 feeBps = escrow.feeBps();
         _openAs(leaseTenant, signerKey, leaseId, channel, provider, amount, expiry);
+        require(escrow.leaseFeeBps(vm.addr(signerKey), channel, leaseId) == feeBps, "a lease keeps the fee it opened with");
         require(escrow.tenantBalance(leaseTenant) == balance - drawn, "open draws on the balance first");
         if (previous != 0) _leases[previous - 1].superseded = true;
-        _leases.push(Lease(vm.addr(signerKey), signerKey, leaseId, channel, leaseTenant, 0, 0, amount, false, false));
+        _leases.push(Lease(vm.addr(signerKey), signerKey, leaseId, channel, leaseTenant, 0, 0, amount, false, false, feeBps));
         _current[vm.addr(signerKey)][channel] = _leases.length;
         ghostDrawn += drawn;
         ghostIn += amount - drawn;
@@ -184,8 +191,9 @@ contract LeaseEscrowHandler is TestBase {
         ghostTenantWithdrawn += balance;
     }
 
+    /// @dev Pausing never stops a top-up: tried whether paused or not.
     function topUp(uint256 leaseSeed, uint256 amount) external checked {
-        if (_leases.length == 0 || escrow.paused()) return;
+        if (_leases.length == 0) return;
         Lease storage lease = _leases[leaseSeed % _leases.length];
         (,, uint256 leaseDeposit,, uint64 expiry, bool closed) = _view(lease);
         if (closed || vm.getBlockTimestamp() > expiry || leaseDeposit >= escrow.MAX_DEPOSIT()) return;
@@ -207,6 +215,28 @@ contract LeaseEscrowHandler is TestBase {
         (bytes32 r, bytes32 vs) = _signVoucher(lease.signerKey, lease.leaseId, lease.channel, voucherAmount, isFinal);
         _signed(lease, voucherAmount);
         escrow.settle(lease.leaseId, lease.channel, voucherAmount, isFinal, r, vs);
+    }
+
+    /// @dev The tenant (not a settler) submits its own final voucher: it pays what it says and brings the expiry forward
+    /// to now, and the lease stays open for the provider's vouchers until the claim window is over.
+    function closeAsTenant(uint256 leaseSeed, uint256 amount) external checked {
+        if (_leases.length == 0) return;
+        Lease storage lease = _leases[leaseSeed % _leases.length];
+        (bool valid, uint256 voucherAmount) = _validAmount(lease, amount, true);
+        if (!valid) return;
+        (,,, uint256 paid, uint64 expiry,) = _view(lease);
+        if (voucherAmount == paid && expiry <= vm.getBlockTimestamp()) return; // closing already: StaleVoucher
+        (bytes32 r, bytes32 vs) = _signVoucher(lease.signerKey, lease.leaseId, lease.channel, voucherAmount, true);
+        _signed(lease, voucherAmount);
+        vm.recordLogs();
+        vm.prank(lease.tenant);
+        escrow.settle(lease.leaseId, lease.channel, voucherAmount, true, r, vs);
+        _checkRuns(vm.getRecordedLogs());
+        (,,, uint256 paidAfter, uint64 expiryAfter, bool closed) = _view(lease);
+        require(!closed, "a tenant's final voucher does not close at once");
+        require(paidAfter == voucherAmount, "it pays what it says");
+        uint256 now_ = vm.getBlockTimestamp();
+        require(expiryAfter == (expiry < now_ ? expiry : now_), "the expiry comes forward to now, never later");
     }
 
     /// @dev A batch of up to 6 items: mostly valid vouchers, plus stale ones, ones above the deposit, forged ones,
@@ -399,7 +429,8 @@ contract LeaseEscrowHandler is TestBase {
         return escrow.lease(lease.signer, lease.channel, lease.leaseId);
     }
 
-    /// @dev Per provider run of a Settled event: the fee is the fee rate of net + fee, and the records are well formed.
+    /// @dev Per provider run of a Settled event: the fee is the sum of each item's delta at its lease's own fee, and
+    /// the records are well formed. Called before `checked` moves the leases' last paid on (a batch pays a lease once).
     function _checkRuns(Vm.Log[] memory logs) internal view {
         for (uint256 l; l < logs.length; ++l) {
             if (logs[l].topics[0] != SETTLED_TOPIC || logs[l].emitter != address(escrow)) continue;
@@ -409,7 +440,18 @@ contract LeaseEscrowHandler is TestBase {
                 uint256 items = _uint(records, at + 4, 2);
                 uint256 net = _uint(records, at + 6, 8);
                 uint256 fee = _uint(records, at + 14, 8);
-                require(fee == (net + fee) * escrow.feeBps() / 10_000, "fee is the fee rate of the run");
+                uint256 delta;
+                uint256 fees;
+                for (uint256 i; i < items; ++i) {
+                    uint256 item = at + 22 + 30 * i;
+                    address signer = address(uint160(_uint(records, item, 20)));
+                    Lease storage lease = _leases[_current[signer][_uint(records, item + 20, 4)] - 1];
+                    uint256 itemDelta = _uint(records, item + 24, 6) - lease.lastPaid;
+                    delta += itemDelta;
+                    fees += itemDelta * lease.feeBps / 10_000;
+                }
+                require(net + fee == delta, "a run's net + fee is what its leases newly paid");
+                require(fee == fees, "a run's fee is its leases' own fees");
                 at += 22 + 30 * items;
             }
             require(at == records.length, "records well formed");
@@ -441,6 +483,7 @@ contract LeaseEscrowHandler is TestBase {
 
     function _signed(Lease storage lease, uint256 amount) internal {
         if (amount > lease.maxSigned) lease.maxSigned = amount;
+        signedAmount[lease.leaseId][amount] = true;
     }
 
     function _packed(uint256 leaseId, uint256 channel, uint256 amount, bool isFinal, uint256 key)

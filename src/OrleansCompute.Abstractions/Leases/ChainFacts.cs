@@ -36,6 +36,16 @@ public sealed record EscrowSettled(
     [property: Id(3)] string TransactionHash,
     [property: Id(4)] long BlockNumber);
 
+/// <summary>
+/// A <c>LeaseClosing</c> event: the tenant's own final voucher (not the market's) paid what it says and brought the escrow's
+/// expiry forward to <see cref="Expiry"/>; after the claim window anyone may refund the rest.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("occ.escrow-closing")]
+public sealed record EscrowClosing(
+    [property: Id(0)] DateTimeOffset Expiry,
+    [property: Id(1)] string TransactionHash,
+    [property: Id(2)] long BlockNumber);
+
 /// <summary>A <c>LeaseClosed</c> event: the escrow is closed and <see cref="Refund"/> went to the tenant's balance in the escrow.</summary>
 [GenerateSerializer, Immutable, Alias("occ.escrow-closed")]
 public sealed record EscrowClosed(

@@ -32,6 +32,12 @@ public interface ILeaseGrain : IGrainWithGuidKey
     /// <summary>The chain watcher saw a payment to the provider.</summary>
     Task ConfirmSettledAsync(EscrowSettled settled);
 
+    /// <summary>
+    /// The chain watcher saw the tenant start the escrow's closing on chain, without the market: a running lease ends
+    /// there (its slots are freed); what it owes beyond what the tenant's voucher paid is settled until the claim window ends.
+    /// </summary>
+    Task ConfirmClosingAsync(EscrowClosing closing);
+
     /// <summary>The chain watcher saw the escrow closed (by the final voucher, or refunded after expiry).</summary>
     Task ConfirmClosedAsync(EscrowClosed closed);
 

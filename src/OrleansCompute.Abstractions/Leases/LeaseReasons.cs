@@ -26,6 +26,8 @@ public static class LeaseReasons
     public const string ProviderReclaimed = "ProviderReclaimed";
     public const string MovedToSlot = "MovedToSlot";
     public const string RefundedOnChain = "RefundedOnChain";
+    /// <summary>The tenant submitted its own final voucher to the escrow, without the market: the escrow is closing.</summary>
+    public const string ClosingOnChain = "ClosingOnChain";
     /// <summary>A chain reorganization removed a funding, top-up, payment or close the lease had seen; it was undone.</summary>
     public const string ReorgedOut = "ReorgedOut";
 }

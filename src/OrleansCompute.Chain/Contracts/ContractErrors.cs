@@ -29,7 +29,6 @@ public static class ContractErrors
         typeof(LeaseIdTooLargeError),
         typeof(MalformedBatchError),
         typeof(NotExpiredError),
-        typeof(NotSettlerError),
         typeof(NotTenantError),
         typeof(NothingToWithdrawError),
         typeof(OwnershipCannotBeRenouncedError),

@@ -81,6 +81,9 @@ public partial class RejectExceedsDepositFunction : FunctionMessage { }
 [Function("REJECT_LEASE_CLOSED", "uint8")]
 public partial class RejectLeaseClosedFunction : FunctionMessage { }
 
+[Function("REJECT_LEASE_REPLACED", "uint8")]
+public partial class RejectLeaseReplacedFunction : FunctionMessage { }
+
 [Function("REJECT_NOT_SETTLER", "uint8")]
 public partial class RejectNotSettlerFunction : FunctionMessage { }
 
@@ -154,6 +157,19 @@ public partial class HashVoucherBundleFunction : FunctionMessage
 
 [Function("lease", typeof(LeaseOutputDTO))]
 public partial class LeaseFunction : FunctionMessage
+{
+    [Parameter("address", "signer", 1)]
+    public virtual string Signer { get; set; } = string.Empty;
+
+    [Parameter("uint256", "channel", 2)]
+    public virtual BigInteger Channel { get; set; }
+
+    [Parameter("uint256", "leaseId", 3)]
+    public virtual BigInteger LeaseId { get; set; }
+}
+
+[Function("leaseFeeBps", "uint256")]
+public partial class LeaseFeeBpsFunction : FunctionMessage
 {
     [Parameter("address", "signer", 1)]
     public virtual string Signer { get; set; } = string.Empty;
@@ -481,6 +497,19 @@ public partial class LeaseClosedEventDTO : IEventDTO
     public virtual BigInteger Refund { get; set; }
 }
 
+[Event("LeaseClosing")]
+public partial class LeaseClosingEventDTO : IEventDTO
+{
+    [Parameter("bytes32", "key", 1, true)]
+    public virtual byte[] Key { get; set; } = [];
+
+    [Parameter("uint256", "leaseId", 2, true)]
+    public virtual BigInteger LeaseId { get; set; }
+
+    [Parameter("uint64", "expiry", 3, false)]
+    public virtual ulong Expiry { get; set; }
+}
+
 [Event("LeaseOpened")]
 public partial class LeaseOpenedEventDTO : IEventDTO
 {
@@ -725,13 +754,6 @@ public partial class NotExpiredError : IErrorDTO
 
     [Parameter("uint256", "refundableFrom", 2)]
     public virtual BigInteger RefundableFrom { get; set; }
-}
-
-[Error("NotSettler")]
-public partial class NotSettlerError : IErrorDTO
-{
-    [Parameter("address", "caller", 1)]
-    public virtual string Caller { get; set; } = string.Empty;
 }
 
 [Error("NotTenant")]

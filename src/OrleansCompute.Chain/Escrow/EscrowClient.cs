@@ -176,7 +176,11 @@ public sealed class EscrowClient
     public Task<TransactionReceipt> WithdrawBalanceAsync(TransactionSender tenant, CancellationToken cancellationToken = default) =>
         tenant.SendAsync(EscrowAddress, new WithdrawBalanceFunction(), cancellationToken);
 
-    /// <summary>Anyone (a final voucher only from a settler or the lease's provider): redeems one signed voucher; a bad one reverts with the contract's named error.</summary>
+    /// <summary>
+    /// Anyone: redeems one signed voucher; a bad one reverts with the contract's named error. A final voucher closes the lease
+    /// when a settler or the lease's provider sends it; from anyone else (the tenant leaving without the market) it pays and
+    /// starts the lease's closing: the escrow expires now, and the rest is refundable after the claim window.
+    /// </summary>
     /// <exception cref="ArgumentException">A bundled voucher: its signature covers the bundle, which only settleBatch takes.</exception>
     public Task<TransactionReceipt> SettleAsync(TransactionSender sender, SignedVoucher voucher, CancellationToken cancellationToken = default)
     {

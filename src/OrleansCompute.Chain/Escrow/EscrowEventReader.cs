@@ -29,6 +29,7 @@ public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogge
     private static readonly EventABI LeaseClosed = ABITypedRegistry.GetEvent<LeaseClosedEventDTO>();
     private static readonly EventABI Withdrawn = ABITypedRegistry.GetEvent<WithdrawnEventDTO>();
     private static readonly EventABI LeaseToppedUp = ABITypedRegistry.GetEvent<LeaseToppedUpEventDTO>();
+    private static readonly EventABI LeaseClosing = ABITypedRegistry.GetEvent<LeaseClosingEventDTO>();
     private static readonly EventABI ProviderRegistered = ABITypedRegistry.GetEvent<ProviderRegisteredEventDTO>();
     private static readonly EventABI Deposited = ABITypedRegistry.GetEvent<DepositedEventDTO>();
 
@@ -142,6 +143,12 @@ public sealed class EscrowEventReader(ChainRpc rpc, string escrowAddress, ILogge
             var e = log.DecodeEvent<LeaseToppedUpEventDTO>().Event;
             if (await LeaseAsync(e.Key.ToHex(prefix: true), (block, index), cancellationToken) is { Id: { } id } lease)
                 events.Add(new EscrowLeaseToppedUp(id, lease.Tenant, CreditsOnChain.FromUnits(e.Amount), CreditsOnChain.FromUnits(e.Deposit), block, index, hash));
+        }
+        else if (LeaseClosing.IsLogForEvent(log))
+        {
+            var e = log.DecodeEvent<LeaseClosingEventDTO>().Event;
+            if (await LeaseAsync(e.Key.ToHex(prefix: true), (block, index), cancellationToken) is { Id: { } id } lease)
+                events.Add(new EscrowLeaseClosing(id, lease.Tenant, DateTimeOffset.FromUnixTimeSeconds((long)e.Expiry), block, index, hash));
         }
         else if (Withdrawn.IsLogForEvent(log))
         {

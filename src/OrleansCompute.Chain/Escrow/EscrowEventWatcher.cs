@@ -250,6 +250,7 @@ public sealed class EscrowEventWatcher(
         EscrowLeaseClosed closed => sink.OnLeaseClosedAsync(closed, cancellationToken),
         EscrowWithdrawn withdrawn => sink.OnWithdrawnAsync(withdrawn, cancellationToken),
         EscrowLeaseToppedUp toppedUp => sink.OnLeaseToppedUpAsync(toppedUp, cancellationToken),
+        EscrowLeaseClosing closing => sink.OnLeaseClosingAsync(closing, cancellationToken),
         _ => Task.CompletedTask,
     };
 

@@ -12,6 +12,7 @@ namespace OrleansCompute.Chain.Escrow;
 [JsonDerivedType(typeof(EscrowLeaseOpened), "LeaseOpened")]
 [JsonDerivedType(typeof(EscrowLeaseSettled), "LeaseSettled")]
 [JsonDerivedType(typeof(EscrowLeaseClosed), "LeaseClosed")]
+[JsonDerivedType(typeof(EscrowLeaseClosing), "LeaseClosing")]
 [JsonDerivedType(typeof(EscrowLeaseToppedUp), "LeaseToppedUp")]
 [JsonDerivedType(typeof(EscrowWithdrawn), "Withdrawn")]
 public abstract record EscrowEvent(long BlockNumber, long LogIndex, string TransactionHash)
@@ -53,6 +54,14 @@ public sealed record EscrowLeaseSettled(Guid LeaseId, string Provider, Credits A
 /// balance in the escrow, which the tenant withdraws (or its next leases draw on).
 /// </summary>
 public sealed record EscrowLeaseClosed(Guid LeaseId, string Tenant, Credits Refund, long BlockNumber, long LogIndex, string TransactionHash)
+    : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
+
+/// <summary>
+/// A final voucher came from neither a settler nor the lease's provider (the tenant leaving without the market): it paid
+/// what it says (an <see cref="EscrowLeaseSettled"/> beside this) and the escrow now expires at <see cref="Expiry"/>; the
+/// provider's vouchers settle until the claim window after it ends, then anyone may refund the rest.
+/// </summary>
+public sealed record EscrowLeaseClosing(Guid LeaseId, string Tenant, DateTimeOffset Expiry, long BlockNumber, long LogIndex, string TransactionHash)
     : EscrowEvent(BlockNumber, LogIndex, TransactionHash);
 
 /// <summary>The tenant added <see cref="Amount"/> to a live lease's escrow, which now holds <see cref="Deposit"/> in all.</summary>

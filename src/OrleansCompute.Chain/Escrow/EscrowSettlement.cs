@@ -62,6 +62,7 @@ public sealed class EscrowSettlement(TransactionSender operatorSender, string es
         4 => "ExceedsDeposit",
         5 => "ClaimWindowOver",
         6 => "NotSettler",
+        7 => "LeaseReplaced",
         _ => $"Reason{reason}",
     };
 

@@ -15,6 +15,9 @@ public interface IEscrowEventSink
     Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken);
     Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken);
 
+    /// <summary>A tenant's own final voucher started its lease's closing; sinks that do not track leases ignore it.</summary>
+    Task OnLeaseClosingAsync(EscrowLeaseClosing closing, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>A tenant added to a live lease's escrow; sinks that do not track deposits ignore it.</summary>
     Task OnLeaseToppedUpAsync(EscrowLeaseToppedUp toppedUp, CancellationToken cancellationToken) => Task.CompletedTask;
 

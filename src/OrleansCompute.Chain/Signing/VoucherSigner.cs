@@ -19,7 +19,7 @@ namespace OrleansCompute.Chain.Signing;
 public sealed class VoucherSigner : IVoucherVerifier
 {
     public const string DomainName = "OrleansCompute LeaseEscrow";
-    public const string DomainVersion = "4";
+    public const string DomainVersion = "5";
     public const string PrimaryType = "Voucher";
 
     private static readonly Dictionary<string, MemberDescription[]> Types =

@@ -209,6 +209,21 @@ public sealed class LeaseGrain(
         }
     }
 
+    public async Task ConfirmClosingAsync(EscrowClosing closing)
+    {
+        if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
+        if (lease.History.Any(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true)) return;
+
+        var detail = $"the tenant's own final voucher started the escrow's closing in transaction {closing.TransactionHash}: it expires at " +
+            $"{closing.Expiry:O}, and the rest is refundable once the claim window after that ends";
+        // The tenant has stopped paying through the market: a running lease stops here and frees its slots. What it owes
+        // beyond what the tenant's voucher paid can still settle on chain until the claim window ends.
+        lease = lease.Status is LeaseStatus.Active or LeaseStatus.Funded
+            ? await EndActiveAsync(lease, LeaseReasons.ClosingOnChain, detail)
+            : Transition(lease, lease.Status, LeaseReasons.ClosingOnChain, detail);
+        await SaveAsync(lease);
+    }
+
     public async Task ConfirmClosedAsync(EscrowClosed closed)
     {
         if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
@@ -458,7 +473,7 @@ public sealed class LeaseGrain(
         return lease with { Reclaims = [] };
     }
 
-    private async Task<LeaseSnapshot> EndActiveAsync(LeaseSnapshot lease, string reason)
+    private async Task<LeaseSnapshot> EndActiveAsync(LeaseSnapshot lease, string reason, string? why = null)
     {
         var endedAt = Now;
         // A reserved block ended before it started owes nothing.
@@ -471,7 +486,7 @@ public sealed class LeaseGrain(
             EndedAt = endedAt,
             AmountOwed = owed,
             VoucherToSign = new VoucherRequest(Id, lease.ChainLeaseId, owed, IsFinal: true, lease.Channel ?? 0),
-        }, LeaseStatus.Ended, reason, $"owes {owed} of {lease.Deposit}");
+        }, LeaseStatus.Ended, reason, why is null ? $"owes {owed} of {lease.Deposit}" : $"{why}; owes {owed} of {lease.Deposit}");
     }
 
     private async Task SaveAsync(LeaseSnapshot lease)

@@ -26,6 +26,12 @@ public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSin
         if (await TenantsLeaseAsync(settled.LeaseId, settled.Tenant) is { } lease) await lease.ConfirmSettledAsync(Settled(settled));
     }
 
+    public async Task OnLeaseClosingAsync(EscrowLeaseClosing closing, CancellationToken cancellationToken)
+    {
+        if (await TenantsLeaseAsync(closing.LeaseId, closing.Tenant) is { } lease)
+            await lease.ConfirmClosingAsync(new EscrowClosing(closing.Expiry, closing.TransactionHash, closing.BlockNumber));
+    }
+
     public async Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken)
     {
         if (await TenantsLeaseAsync(closed.LeaseId, closed.Tenant) is { } lease) await lease.ConfirmClosedAsync(Closed(closed));

@@ -1,6 +1,6 @@
 // How a tenant's wallet signs the escrow contract's EIP-712 voucher (contracts/src/LeaseEscrow.sol), hashed here
 // from the contract's definition rather than through the market's VoucherSigner, so the tests check that signer too:
-// Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal) in the domain ("OrleansCompute LeaseEscrow", "4",
+// Voucher(uint256 leaseId,uint256 channel,uint256 amount,bool isFinal) in the domain ("OrleansCompute LeaseEscrow", "5",
 // chain id, escrow).
 using System.Globalization;
 using System.Numerics;
@@ -49,7 +49,7 @@ public static class TestVouchers
     private static byte[] DomainSeparator(long chainId, string escrow) => Keccak(
         Keccak("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
         Keccak("OrleansCompute LeaseEscrow"),
-        Keccak("4"),
+        Keccak("5"),
         Word(chainId),
         Word(BigInteger.Parse("0" + escrow[2..], NumberStyles.HexNumber)));
 
