@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Text.Json.Serialization;
+using OrleansCompute.Abstractions;
 using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Cli.Api;
@@ -54,44 +56,67 @@ public static class OccApp
         }, cancellationToken);
     }
 
-    /// <summary>Wraps a command's work: builds its context and turns every expected failure into a message and exit code 1.</summary>
+    /// <summary>
+    /// Wraps a command's work: builds its context and turns every expected failure into a message and exit code 1. With
+    /// --json the message is a JSON object on stderr (<c>error</c>, and the host's <c>status</c>, <c>reason</c> and
+    /// <c>field</c> when it refused), so that scripts read why as they read results.
+    /// </summary>
     public static Func<ParseResult, CancellationToken, Task<int>> Action(Func<CliContext, ParseResult, CancellationToken, Task> run) =>
         async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            var json = parse.GetValue(JsonOption);
+
+            async Task<int> FailAsync(string message, ApiException? refused = null)
+            {
+                await error.WriteLineAsync(json
+                    ? System.Text.Json.JsonSerializer.Serialize(new CliError(message, refused?.Status, refused?.Reason, refused?.Field), ApiJson.Options)
+                    : $"error: {message}");
+                return 1;
+            }
+
             try
             {
+                var api = parse.GetValue(ApiOption);
+                if (api is not null && !IsHttpUrl(api))
+                    throw new CliException($"--api: '{api}' is not a host URL; give one like {CliContext.DefaultApiUrl}.");
                 var root = FoundryToolchain.FindRepositoryRoot();
                 var devnet = DevnetDirectoryOverride.Value ?? Path.Combine(root, ".devnet");
-                var context = new CliContext(parse.GetValue(JsonOption), parse.GetValue(ApiOption), root, devnet, output, error);
+                var context = new CliContext(json, api, root, devnet, output, error);
                 await run(context, parse, ct);
                 return 0;
             }
             catch (ApiException e)
             {
-                await error.WriteLineAsync($"error: {e.Summary}");
-                return 1;
+                return await FailAsync(e.Summary, e);
             }
             catch (ChainRevertException e)
             {
-                await error.WriteLineAsync($"error: the chain refused: {e.Message}");
-                return 1;
+                return await FailAsync($"the chain refused: {e.Message}");
             }
             catch (Exception e) when (e is HttpRequestException or TimeoutException
                                        or Nethereum.JsonRpc.Client.RpcClientUnknownException or Nethereum.JsonRpc.Client.RpcResponseException)
             {
-                await error.WriteLineAsync($"error: the chain did not answer or refused: {e.Message}. Is `occ devnet up` running (occ devnet status)?");
-                return 1;
+                return await FailAsync($"the chain did not answer or refused: {e.Message}. Is `occ devnet up` running (occ devnet status)?");
             }
             catch (CliException e)
             {
-                await error.WriteLineAsync($"error: {e.Message}");
-                return 1;
+                return await FailAsync(e.Message);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return 130;
             }
         };
+
+    private static bool IsHttpUrl(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && !string.IsNullOrEmpty(url.Host);
+
+    /// <summary>An error as --json prints it to stderr.</summary>
+    private sealed record CliError(
+        string Error,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Status,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Field);
 }

@@ -130,6 +130,12 @@ public sealed class DevnetTests : IDisposable
             }
             var killedAt = DateTime.UtcNow;
 
+            // The devnet is partly up now: status names the dead host and does not send the user to a `devnet up` that
+            // would be refused; its --json error says so as JSON.
+            var partly = await RunOccAsync("devnet", "status", "--json");
+            Assert.Equal(1, partly.ExitCode);
+            Assert.Contains($"host {dead} is down", JsonDocument.Parse(partly.Error).RootElement.GetProperty("error").GetString());
+
             // A read rides it out by itself: without --api, occ tries the devnet's hosts in turn and waits out the 503s.
             var shownAfter = await RunOccAsync("lease", "show", LeaseIds.Format(lease.Id), "--json");
             Assert.True(shownAfter.ExitCode == 0, shownAfter.Error);
@@ -201,7 +207,7 @@ public sealed class DevnetTests : IDisposable
 
         var (exit, output, error) = await RunOccAsync("devnet", "status");
         Assert.Equal(1, exit);
-        Assert.Contains("not fully up", error);
+        Assert.Contains("not running: start it with `./occ devnet up`", error);
         Assert.Matches(@"chain\s+unreachable", output);
         Assert.Contains("the chain is unreachable", output);
         Assert.DoesNotContain("missing", output);
@@ -212,6 +218,14 @@ public sealed class DevnetTests : IDisposable
         var status = JsonDocument.Parse(json.Output).RootElement;
         Assert.False(status.GetProperty("chainUp").GetBoolean());
         Assert.False(status.GetProperty("contractsDeployed").GetBoolean());
+
+        // --api names the host to report on, instead of the devnet's; a value that is no URL is refused by name.
+        var elsewhere = $"http://127.0.0.1:{LoopbackPorts.Free()}";
+        var named = await RunOccAsync("devnet", "status", "--json", "--api", elsewhere);
+        Assert.Equal(elsewhere, Assert.Single(JsonDocument.Parse(named.Output).RootElement.GetProperty("hosts").EnumerateArray()).GetProperty("url").GetString());
+        var malformed = await RunOccAsync("devnet", "status", "--api", "127.0.0.1:5080");
+        Assert.Equal(1, malformed.ExitCode);
+        Assert.Contains("--api: '127.0.0.1:5080' is not a host URL", malformed.Error);
     }
 
     [Fact]

@@ -96,9 +96,23 @@ public static class DevnetCommands
                 console.Write(tenants);
             });
             if (status.ChainBlock is null || !status.ContractsDeployed || status.Hosts.Any(host => !host.Up))
-                throw new CliException("the devnet is not fully up: start it with `./occ devnet up`.");
+                throw new CliException(NotUp(status));
         }));
         return command;
+    }
+
+    /// <summary>What to do about a devnet not fully up: start it when nothing runs; when part of it runs, `devnet up` would be refused.</summary>
+    private static string NotUp(DevnetStatus status)
+    {
+        var down = status.Hosts.Where(h => !h.Up).Select(h => h.Url).ToList();
+        if (!status.ChainUp && down.Count == status.Hosts.Count)
+            return "the devnet is not running: start it with `./occ devnet up`.";
+        var what = string.Join(" and ", new[]
+        {
+            !status.ChainUp ? "the chain is unreachable" : !status.ContractsDeployed ? "the contracts are missing" : null,
+            down.Count > 0 ? $"{(down.Count == 1 ? "host" : "hosts")} {string.Join(", ", down)} {(down.Count == 1 ? "is" : "are")} down" : null,
+        }.OfType<string>());
+        return $"the devnet is partly up: {what}. Stop the `occ devnet up` that runs it (Ctrl+C) and start it again.";
     }
 }
 
@@ -136,7 +150,8 @@ public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, IRea
             if (!deployed) block = null;
         }
         var hosts = new List<HostStatus>();
-        foreach (var url in devnet.AllHostUrls)
+        // --api names the one host to report on; else every host of the devnet.
+        foreach (var url in context.HostUrls.Select(u => u.ToString().TrimEnd('/')))
         {
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
             var api = new MarketApiClient(http);
