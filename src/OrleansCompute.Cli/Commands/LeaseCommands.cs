@@ -196,7 +196,7 @@ public static class LeaseCommands
     private static Command ListCommand()
     {
         var tenant = TenantOption();
-        var command = new Command("list", "The tenant's leases, newest first.") { tenant };
+        var command = new Command("list", "The tenant's leases, newest first; a running lease's owed is its bill so far, as lease show gives it.") { tenant };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var leases = await context.Api().ListLeasesAsync(context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
@@ -206,7 +206,7 @@ public static class LeaseCommands
                 foreach (var l in leases)
                 {
                     table.AddRow(LeaseIds.Format(l.Id), l.Status.ToString(), l.Request.Kind, l.Request.Slots.ToString(), l.Request.Hours.ToString(),
-                        l.PoolKey ?? "", l.Deposit.ToString(), l.AmountOwed.ToString(), l.Paid.ToString());
+                        l.PoolKey ?? "", l.Deposit.ToString(), (OwedSoFar(l) ?? l.AmountOwed).ToString(), l.Paid.ToString());
                 }
                 console.Write(table);
             });

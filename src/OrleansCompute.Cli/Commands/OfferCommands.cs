@@ -14,7 +14,12 @@ public static class OfferCommands
         var command = new Command("offers", "What can be leased now: price per slot-hour, per 1M tokens, energy per 1M tokens.") { kind, region, sort };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            var offers = await context.Api().GetOffersAsync(parse.GetValue(kind), parse.GetValue(region), ct, parse.GetValue(sort));
+            var (kindName, regionName) = (parse.GetValue(kind), parse.GetValue(region));
+            var offers = await context.Api().GetOffersAsync(kindName, regionName, ct, parse.GetValue(sort));
+            // Nothing of a kind in a region the market has: say where that kind is offered instead.
+            var elsewhere = offers.Count == 0 && kindName is not null && regionName is not null
+                ? (await context.Api().GetOffersAsync(kindName, null, ct)).Select(o => o.Region).Distinct().Order().ToList()
+                : null;
             context.Print(offers, console =>
             {
                 var table = new Table().AddColumns("kind", "pool", "region", "free", "per slot-hour", "per 1M tokens", "Wh per 1M tokens", "memory");
@@ -25,7 +30,12 @@ public static class OfferCommands
                         offer.EnergyWhPerMillionTokens.ToString("0.00"), $"{offer.Accelerator.MemoryGiB} GiB");
                 }
                 console.Write(table);
-                if (offers.Count == 0) console.WriteLine("No offers: is the devnet seeded (occ devnet up)?");
+                if (elsewhere is not null)
+                    console.WriteLine(elsewhere.Count == 0
+                        ? $"No {kindName} offers in {regionName}, nor anywhere else yet."
+                        : $"No {kindName} offers in {regionName}; {kindName} is offered in {string.Join(", ", elsewhere)}.");
+                else if (offers.Count == 0)
+                    console.WriteLine(kindName is null && regionName is null ? "No offers: is the devnet seeded (occ devnet up)?" : "No offers match.");
             });
         }));
         return command;

@@ -118,18 +118,23 @@ public static class ProviderCommands
         {
             var wallets = parse.GetValue(provider) is { } named ? [await ResolveAsync(context, context.Api(), named, ct)] : ProviderWallets(context);
             var chain = ProviderChain.Connect(context);
+            var ids = await ProviderIdsByPayoutAsync(context.Api(), ct);
             var balances = new List<ProviderBalance>();
             foreach (var wallet in wallets)
             {
                 var (owed, inWallet) = await chain.BalancesAsync(wallet.Address, ct);
-                balances.Add(new ProviderBalance(wallet.Name, wallet.Address, owed, inWallet));
+                balances.Add(new ProviderBalance(wallet.Name, wallet.Address, owed, inWallet)
+                {
+                    ProviderIds = ids.TryGetValue(wallet.Address, out var paid) ? paid : [],
+                });
             }
             context.Print(balances, console =>
             {
-                var table = new Table().AddColumns("provider", "payout address", "in the escrow (to withdraw)", "in the wallet");
-                foreach (var b in balances) table.AddRow(b.Name, b.Address, b.EscrowBalance.ToString(), b.Wallet.ToString());
+                var table = new Table().AddColumns("wallet", "provider ids", "payout address", "in the escrow (to withdraw)", "in the wallet");
+                foreach (var b in balances)
+                    table.AddRow(b.Name, b.ProviderIds.Count == 0 ? "(no pools)" : string.Join(", ", b.ProviderIds), b.Address, b.EscrowBalance.ToString(), b.Wallet.ToString());
                 console.Write(table);
-                console.MarkupLine("`occ provider withdraw --provider NAME` pays a provider's escrow balance to its wallet.");
+                console.MarkupLine(Markup.Escape("`occ provider withdraw --provider ID` (a provider id or wallet) pays a provider's escrow balance to its wallet."));
             });
         }));
         return command;
@@ -142,10 +147,13 @@ public static class ProviderCommands
         var command = new Command("withdraw", "Pay a provider's whole balance in the escrow to its wallet, from its payout key.") { provider };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            var wallet = await ResolveAsync(context, context.Api(), parse.GetValue(provider)!, ct);
+            var api = context.Api();
+            var wallet = await ResolveAsync(context, api, parse.GetValue(provider)!, ct);
             var (amount, transaction) = await ProviderChain.Connect(context).WithdrawAsync(wallet, ct);
-            context.Print(new { provider = wallet.Address, withdrawn = amount, transaction }, console =>
-                console.MarkupLine(Markup.Escape($"Withdrew {amount} from the escrow to {wallet.Name} ({wallet.Address}) in transaction {transaction}.")));
+            var ids = (await ProviderIdsByPayoutAsync(api, ct)).GetValueOrDefault(wallet.Address) ?? [];
+            var whose = ids.Count == 0 ? wallet.Name : $"{string.Join(", ", ids)} (wallet {wallet.Name})";
+            context.Print(new { provider = wallet.Address, providerIds = ids, withdrawn = amount, transaction }, console =>
+                console.MarkupLine(Markup.Escape($"Withdrew {amount} from the escrow to {whose}, {wallet.Address}, in transaction {transaction}.")));
         }));
         return command;
     }
@@ -169,6 +177,16 @@ public static class ProviderCommands
         {
             return null;
         }
+    }
+
+    /// <summary>Which provider ids each payout address is paid for: the providers of the market's pools, by the address their pools pay.</summary>
+    private static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ProviderIdsByPayoutAsync(MarketApiClient api, CancellationToken ct)
+    {
+        var firstPools = (await api.GetOffersAsync(null, null, ct)).GroupBy(o => o.ProviderId).Select(g => g.First().PoolKey);
+        var definitions = await Task.WhenAll(firstPools.Select(pool => DefinitionOfAsync(api, pool, ct)));
+        return definitions.OfType<PoolDefinition>()
+            .GroupBy(d => d.PayoutAddress, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(d => d.ProviderId).Order(StringComparer.Ordinal).ToList(), StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>A provider wallet by its name or address, a provider id's payout wallet, or a refusal naming what is known.</summary>
@@ -216,4 +234,8 @@ public static class ProviderCommands
 }
 
 /// <summary>A provider's earnings: settled to it in the escrow (to withdraw), and already in its wallet.</summary>
-public sealed record ProviderBalance(string Name, string Address, Credits EscrowBalance, Credits Wallet);
+public sealed record ProviderBalance(string Name, string Address, Credits EscrowBalance, Credits Wallet)
+{
+    /// <summary>The provider ids whose pools pay this address.</summary>
+    public IReadOnlyList<string> ProviderIds { get; init; } = [];
+}
