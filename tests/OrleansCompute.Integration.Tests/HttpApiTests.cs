@@ -4,6 +4,7 @@ using System.Text.Json;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Orders;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Cli.Api;
@@ -54,6 +55,25 @@ public sealed class HttpApiTests(MarketFixture market)
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("slots", problem.GetProperty("field").GetString());
         Assert.Equal("OutOfRange", problem.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("h100")]
+    [InlineData("any")]
+    public async Task A_max_price_per_million_tokens_beyond_any_price_caps_nothing_for_quotes_leases_and_orders(string kind)
+    {
+        var tenant = market.Wallets[1];
+        var api = market.Api;
+        // 10^12 credits per 1M tokens: an amount of credits, but more per slot-hour than an amount can hold.
+        var request = new LeaseRequest(kind, 1, 1) { MaxPricePerMillionTokens = Credits.FromCredits(1_000_000_000_000m) };
+
+        if (kind != "any") Assert.Equal(kind, (await api.QuoteAsync(request, default)).Kind);
+        var lease = await api.CreateLeaseAsync(request, tenant.PrivateKey, default);
+        await api.EndLeaseAsync(LeaseIds.Format(lease.Id), tenant.PrivateKey, default);
+        if (kind == "any") return;
+        var order = await api.PlaceOrderAsync(new PlaceOrderRequest(request, 5), tenant.PrivateKey, default);
+        if (order.LeaseId is { } filled) await api.EndLeaseAsync(LeaseIds.Format(filled), tenant.PrivateKey, default);
+        else await api.CancelOrderAsync(order.Id, tenant.PrivateKey, default);
     }
 
     [Fact]
