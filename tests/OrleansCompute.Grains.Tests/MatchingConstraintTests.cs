@@ -77,6 +77,24 @@ public sealed class MatchingConstraintTests(ClusterFixture cluster)
     [Theory]
     [InlineData("h100")]
     [InlineData(LeaseRequest.AnyKind)]
+    public async Task A_max_price_per_million_tokens_too_low_is_refused_naming_that_cap_its_value_and_the_price_per_token_that_would_fill(string kind)
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 2.40m);
+
+        // 2.40 per slot-hour of an H100 (10.8M tokens an hour) is 0.222223 per 1M tokens, rounded up to the unit.
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest(kind, 1, 1, region, MaxPricePerMillionTokens: Credits.FromCredits(0.000001m))));
+
+        Assert.Equal(("AboveMaxPrice", "maxPricePerMillionTokens"), (refused.Reason, refused.Field));
+        Assert.Contains("0.000001", refused.Message);
+        Assert.Contains("0.222223", refused.Message);
+        Assert.Equal(2, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+    }
+
+    [Theory]
+    [InlineData("h100")]
+    [InlineData(LeaseRequest.AnyKind)]
     public async Task A_max_price_per_million_tokens_beyond_any_price_per_slot_hour_caps_nothing(string kind)
     {
         var region = TestMarket.NewRegion();

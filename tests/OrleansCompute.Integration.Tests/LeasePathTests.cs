@@ -310,6 +310,7 @@ public sealed class LeasePathTests(MarketFixture market)
         { ["--kind", "h100", "--hours", "1", "--tenant", "0x1234"], "--tenant" },
         { ["--kind", "h100", "--hours", "1", "--start", "2020-01-01T00:00:00Z"], "(field: start)" },
         { ["--kind", "h100", "--hours", "1", "--start", "tomorrowish"], "--start" },
+        { ["--kind", "h100", "--hours", "1", "--max-price-per-1m", "0.000001"], "(field: maxPricePerMillionTokens)" },
         // Refused by the parser: its one-line error, and no help text on stdout.
         { ["--kind", "h100", "--hours", "0.001"], "'--hours'" },
         { ["--kind", "h100", "--slots", "1.5", "--hours", "1"], "'--slots'" },
