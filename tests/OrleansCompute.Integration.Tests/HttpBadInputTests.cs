@@ -139,6 +139,21 @@ public sealed class HttpBadInputTests(MarketFixture market)
     }
 
     [Theory]
+    [InlineData("""{"kind":"trainium2","slots":99,"hours":1}""", "lease.slots", "OutOfRange")]
+    [InlineData("""{"kind":"trainium2","slots":1,"hours":0}""", "lease.hours", "OutOfRange")]
+    [InlineData("""{"kind":"tpu-v9","slots":1,"hours":1}""", "lease.kind", "UnknownKind")]
+    public async Task An_order_whose_lease_the_market_refuses_names_the_nested_field_as_binding_does(string lease, string field, string reason)
+    {
+        var before = (await market.Api.ListOrdersAsync(Tenant.PrivateKey, default)).Count;
+
+        using var response = await Http.SendAsync(SignedRequests.Create(HttpMethod.Post, "/api/orders",
+            $$"""{"lease":{{lease}},"validForMinutes":30}""", Tenant.PrivateKey));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, field, reason);
+        Assert.Equal(before, (await market.Api.ListOrdersAsync(Tenant.PrivateKey, default)).Count);
+    }
+
+    [Theory]
     [InlineData("", "payoutAddress", "MalformedAddress")]
     [InlineData(""","payoutAddress":"0x1234" """, "payoutAddress", "MalformedAddress")]
     [InlineData(""","payoutAddress":null""", "payoutAddress", "MalformedAddress")]
