@@ -115,6 +115,21 @@ public sealed class ProviderTests(MarketFixture market)
         Assert.Contains("(field: index)", refused.Error);
     }
 
+    [Fact]
+    public async Task A_drain_notice_out_of_range_is_refused_naming_the_field_the_body_has()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+        var before = await market.FreeSlotsAsync(Pool);
+
+        using var response = await http.SendAsync(SignedRequests.Create(HttpMethod.Post, $"/api/pools/{Pool}/slots/6/drain",
+            """{"noticeMinutes":-5}""", DevAccounts.Providers[2].PrivateKey));
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(("noticeMinutes", "OutOfRange"), (problem.GetProperty("field").GetString(), problem.GetProperty("reason").GetString()));
+        Assert.Equal(before, await market.FreeSlotsAsync(Pool));
+    }
+
     /// <summary>What the market offers of a pool: its kind and size, and the floor its provider set.</summary>
     private async Task<(string Kind, int Slots, Credits Floor)> OfferOfAsync(string poolKey)
     {

@@ -69,6 +69,9 @@ public sealed class PoolGrain(
     private IMarketGrain? _market;
     private bool _sweepArmed;
 
+    /// <summary>The longest notice a drain may give a slot's leases.</summary>
+    private static readonly TimeSpan MaxNotice = TimeSpan.FromDays(7);
+
     /// <summary>Far above any real accelerator, and low enough that a lease's deposit always fits in <see cref="Credits"/>.</summary>
     public static readonly Credits MaxPricePerSlotHour = Credits.FromCredits(2_500m);
 
@@ -231,8 +234,9 @@ public sealed class PoolGrain(
         var definition = Definition;
         if (index < 0 || index >= definition.SlotCount)
             throw MarketException.Invalid("index", "UnknownSlot", $"Pool {definition.PoolKey} has slots 0 to {definition.SlotCount - 1}.");
-        if (notice < TimeSpan.Zero || notice > TimeSpan.FromDays(7))
-            throw MarketException.Invalid("notice", "OutOfRange", "The notice is 0 to 7 days.");
+        if (notice < TimeSpan.Zero || notice > MaxNotice)
+            // Named and measured as providers send it: the API's noticeMinutes and the CLI's --notice are in minutes.
+            throw MarketException.Invalid("noticeMinutes", "OutOfRange", $"The notice is 0 to {MaxNotice.TotalMinutes:0} minutes ({MaxNotice.TotalDays:0} days); got {notice.TotalMinutes:0}.");
 
         state.State.Draining.Add(index);
         DropEndedBookings();
