@@ -115,6 +115,26 @@ public sealed class ProviderTests(MarketFixture market)
         Assert.Contains("(field: index)", refused.Error);
     }
 
+    [Theory]
+    [InlineData("payoutAddress")]
+    [InlineData("region")]
+    public async Task A_pools_owner_cannot_move_its_pool_or_its_payouts_and_nothing_changes(string field)
+    {
+        var helios = DevAccounts.Providers[2];
+        var before = await DefinitionOfAsync(Pool);
+        var changed = field == "payoutAddress"
+            ? before with { PayoutAddress = market.Wallets[0].Address, SlotCount = before.SlotCount + 1 }
+            : before with { Region = "eu-west-1", SlotCount = before.SlotCount + 1 };
+
+        var refused = await Assert.ThrowsAsync<ApiException>(() => market.Api.DefinePoolAsync(changed, helios.PrivateKey, default));
+        var moved = await market.OccAsync("provider", "pool", Pool, "--region", "eu-west-1");
+
+        Assert.Equal((400, field), (refused.Status, refused.Field));
+        Assert.Equal(1, moved.ExitCode);
+        Assert.Contains("(field: region)", moved.Error);
+        Assert.Equal(before, await DefinitionOfAsync(Pool));
+    }
+
     [Fact]
     public async Task A_drain_notice_out_of_range_is_refused_naming_the_field_the_body_has()
     {
@@ -129,6 +149,9 @@ public sealed class ProviderTests(MarketFixture market)
         Assert.Equal(("noticeMinutes", "OutOfRange"), (problem.GetProperty("field").GetString(), problem.GetProperty("reason").GetString()));
         Assert.Equal(before, await market.FreeSlotsAsync(Pool));
     }
+
+    private async Task<PoolDefinition> DefinitionOfAsync(string poolKey) =>
+        (await market.Api.InspectAsync("pool", poolKey, default)).GetProperty("definition").Deserialize<PoolDefinition>(ApiJson.Options)!;
 
     /// <summary>What the market offers of a pool: its kind and size, and the floor its provider set.</summary>
     private async Task<(string Kind, int Slots, Credits Floor)> OfferOfAsync(string poolKey)
