@@ -136,6 +136,27 @@ public sealed class ProviderTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task A_new_pool_under_another_providers_id_is_refused_with_403_and_offered_nowhere()
+    {
+        const string fake = "gpu-hub/h100-fake";
+        var impostor = market.Wallets[0];
+        var pool = new PoolDefinition("gpu-hub", "h100-fake", "h100", "eu-west-1", 4, Credits.FromCredits(0.50m), impostor.Address);
+
+        var refused = await Assert.ThrowsAsync<ApiException>(() => market.Api.DefinePoolAsync(pool, impostor.PrivateKey, default));
+        // Another provider's key, through occ: its own wallet names the payout address.
+        var otherProvider = await market.OccAsync("provider", "pool", fake, "--kind", "h100", "--region", "eu-west-1", "--slots", "1", "--floor-price", "0.50", "--payout", "provider1");
+
+        Assert.Equal((403, "NotYourProvider", "providerId"), (refused.Status, refused.Reason, refused.Field));
+        Assert.Equal(1, otherProvider.ExitCode);
+        Assert.Contains("NotYourProvider", otherProvider.Error);
+        Assert.Equal(1, (await market.OccAsync("inspect", "pool", fake)).ExitCode);
+        Assert.DoesNotContain(await market.Api.GetOffersAsync(null, null, default), o => o.PoolKey == fake);
+        var provider = await market.OccAsync("inspect", "provider", "gpu-hub", "--json");
+        Assert.True(provider.ExitCode == 0, provider.ToString());
+        Assert.Equal(DevAccounts.Providers[1].Address, provider.Json.GetProperty("payoutAddress").GetString(), ignoreCase: true);
+    }
+
+    [Fact]
     public async Task A_drain_notice_out_of_range_is_refused_naming_the_field_the_body_has()
     {
         using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };

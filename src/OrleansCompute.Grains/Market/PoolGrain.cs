@@ -100,6 +100,9 @@ public sealed class PoolGrain(
         if (definition.SlotCount <= highestHeld)
             throw new MarketException(MarketError.Conflict, "SlotsInUse",
                 $"Slot {highestHeld} is held; the pool cannot shrink to {definition.SlotCount} slots.", "slotCount");
+        // A new pool is offered in its provider's name: only the address the provider's pools pay may add one.
+        if (state.State.Definition is null)
+            await GrainFactory.GetGrain<IProviderGrain>(definition.ProviderId).AddPoolAsync(definition.PoolKey, definition.PayoutAddress);
 
         // A new floor or ceiling is the provider re-pricing its pool: the live price starts again from the floor.
         if (state.State.Definition is not { } previous || previous.FloorPricePerSlotHour != definition.FloorPricePerSlotHour || previous.Ceiling != definition.Ceiling)
