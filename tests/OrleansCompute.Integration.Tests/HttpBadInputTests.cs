@@ -55,6 +55,8 @@ public sealed class HttpBadInputTests(MarketFixture market)
     [InlineData(""","slots":4294967297}""", "slots", "InvalidValue")]
     [InlineData(""","hours":2147483648}""", "hours", "InvalidValue")]
     [InlineData(""","slots":1.5}""", "slots", "InvalidValue")]
+    [InlineData(""","slots":"1"}""", "slots", "InvalidValue")]
+    [InlineData(""","minMemoryGiB":"150"}""", "minMemoryGiB", "InvalidValue")]
     [InlineData(""","start":"not-a-date"}""", "start", "InvalidValue")]
     [InlineData(""","minMemoryGiB":99999999999}""", "minMemoryGiB", "InvalidValue")]
     [InlineData(""","providers":[1]}""", "providers[0]", "InvalidValue")]
