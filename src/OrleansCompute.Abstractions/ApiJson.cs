@@ -13,6 +13,8 @@ public static class ApiJson
     {
         options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         options.PropertyNameCaseInsensitive = true;
+        // The web defaults read "slots": "1" as a number; a number is sent as a number. (Credits are strings by their own converter.)
+        options.NumberHandling = JsonNumberHandling.Strict;
         // Names only: a number would bind even when the enum defines no such value ("billBy": 7 stored as 7).
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         // Read by programs and terminals, never embedded in HTML: a time's "+00:00" stays "+", not "\u002B".

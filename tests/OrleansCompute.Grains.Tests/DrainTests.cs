@@ -86,4 +86,18 @@ public sealed class DrainTests(ClusterFixture cluster)
         Assert.Equal(field, refused.Field);
         Assert.Empty((await _market.Pool(pool).GetAsync()).Draining);
     }
+
+    [Theory]
+    [InlineData(-5)]
+    [InlineData(7 * 24 * 60 + 1)]
+    public async Task A_notice_out_of_range_is_refused_naming_the_field_in_the_minutes_providers_send(int minutes)
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Pool(pool).DrainSlotAsync(0, TimeSpan.FromMinutes(minutes)));
+
+        Assert.Equal(("noticeMinutes", "OutOfRange"), (refused.Field, refused.Reason));
+        Assert.Contains("0 to 10080 minutes", refused.Message);
+        Assert.Empty((await _market.Pool(pool).GetAsync()).Draining);
+    }
 }

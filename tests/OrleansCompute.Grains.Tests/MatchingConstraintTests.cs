@@ -74,6 +74,40 @@ public sealed class MatchingConstraintTests(ClusterFixture cluster)
         Assert.Equal(Credits.FromCredits(2.40m), enough.PricePerSlotHour);
     }
 
+    [Theory]
+    [InlineData("h100")]
+    [InlineData(LeaseRequest.AnyKind)]
+    public async Task A_max_price_per_million_tokens_too_low_is_refused_naming_that_cap_its_value_and_the_price_per_token_that_would_fill(string kind)
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 2.40m);
+
+        // 2.40 per slot-hour of an H100 (10.8M tokens an hour) is 0.222223 per 1M tokens, rounded up to the unit.
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest(kind, 1, 1, region, MaxPricePerMillionTokens: Credits.FromCredits(0.000001m))));
+
+        Assert.Equal(("AboveMaxPrice", "maxPricePerMillionTokens"), (refused.Reason, refused.Field));
+        Assert.Contains("0.000001", refused.Message);
+        Assert.Contains("0.222223", refused.Message);
+        Assert.Equal(2, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+    }
+
+    [Theory]
+    [InlineData("h100")]
+    [InlineData(LeaseRequest.AnyKind)]
+    public async Task A_max_price_per_million_tokens_beyond_any_price_per_slot_hour_caps_nothing(string kind)
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 2.40m);
+
+        // 10^12 credits per 1M tokens is an amount of credits, but more per slot-hour than an amount can hold.
+        var lease = await _market.RequestAsync(Tenant.New(), new LeaseRequest(kind, 1, 1, region, MaxPricePerMillionTokens: Credits.FromCredits(1_000_000_000_000m)));
+        var quote = await _market.Grains.GetGrain<IMarketGrain>("h100").QuoteAsync(new LeaseRequest("h100", 1, 1, region, MaxPricePerMillionTokens: Credits.FromCredits(1_000_000_000_000m)));
+
+        Assert.Equal((pool.PoolKey, Credits.FromCredits(2.40m)), (lease.PoolKey, lease.PricePerSlotHour));
+        Assert.Equal(pool.PoolKey, quote.PoolKey);
+    }
+
     public static TheoryData<LeaseRequest, string, string> Contradictions => new()
     {
         { new LeaseRequest("h100", 1, 1, MinMemoryGiB: 100), "minMemoryGiB", "KindBelowConstraints" },

@@ -68,8 +68,9 @@ public sealed class OrderBookRefusalTests(ClusterFixture cluster)
         var refused = await Assert.ThrowsAsync<MarketException>(() => Book.PlaceAsync(tenant.Address, bad, TimeSpan.FromMinutes(10)));
         var asLease = await Assert.ThrowsAsync<MarketException>(() => _market.RequestAsync(tenant, bad));
 
-        Assert.Equal((MarketError.InvalidRequest, field, reason), (refused.Error, refused.Field, refused.Reason));
-        Assert.Equal((asLease.Error, asLease.Field, asLease.Reason, asLease.Message), (refused.Error, refused.Field, refused.Reason, refused.Message));
+        // An order's request is the "lease" of its body ({lease, validForMinutes}), so its fields are named as they are there.
+        Assert.Equal((MarketError.InvalidRequest, "lease." + field, reason), (refused.Error, refused.Field, refused.Reason));
+        Assert.Equal((asLease.Error, "lease." + asLease.Field, asLease.Reason, asLease.Message), (refused.Error, refused.Field, refused.Reason, refused.Message));
         Assert.DoesNotContain(await Book.ListAsync(), o => o.Tenant == tenant.Address.ToLowerInvariant());
         var account = await _market.Grains.GetGrain<IAccountGrain>(tenant.Address.ToLowerInvariant()).GetAsync();
         Assert.Empty(account.Orders);

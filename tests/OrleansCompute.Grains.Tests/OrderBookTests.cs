@@ -102,19 +102,21 @@ public sealed class OrderBookTests(ClusterFixture cluster)
     }
 
     [Theory]
-    [InlineData("maxPricePerSlotHour")]
+    [InlineData("lease.maxPricePerSlotHour")]
     [InlineData("validForMinutes")]
-    [InlineData("start")]
-    [InlineData("kind")]
-    public async Task A_bad_order_is_refused_naming_the_field_and_nothing_rests(string field)
+    [InlineData("lease.start")]
+    [InlineData("lease.kind")]
+    [InlineData("lease.slots")]
+    public async Task A_bad_order_is_refused_naming_the_field_as_the_order_body_does_and_nothing_rests(string field)
     {
         var (pool, _, _) = await FullPoolAsync();
         var request = TestMarket.Request(pool);
         var (bad, validFor) = field switch
         {
-            "maxPricePerSlotHour" => (request with { MaxPricePerSlotHour = Credits.Zero }, TimeSpan.FromMinutes(1)),
+            "lease.maxPricePerSlotHour" => (request with { MaxPricePerSlotHour = Credits.Zero }, TimeSpan.FromMinutes(1)),
             "validForMinutes" => (request, TimeSpan.Zero),
-            "start" => (request with { Start = DateTimeOffset.UtcNow.AddDays(-1) }, TimeSpan.FromMinutes(1)),
+            "lease.start" => (request with { Start = DateTimeOffset.UtcNow.AddDays(-1) }, TimeSpan.FromMinutes(1)),
+            "lease.slots" => (request with { Slots = 99 }, TimeSpan.FromMinutes(1)),
             _ => (request with { Kind = "h100" }, TimeSpan.FromMinutes(1)),
         };
         var tenant = Tenant.New();

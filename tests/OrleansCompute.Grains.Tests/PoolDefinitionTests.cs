@@ -82,4 +82,35 @@ public sealed class PoolDefinitionTests(ClusterFixture cluster)
         }
         Assert.DoesNotContain(await _market.Grains.GetGrain<IMarketGrain>("h100").GetOffersAsync(pool.Region), o => o.Kind != "h100");
     }
+
+    [Theory]
+    [InlineData("payoutAddress")]
+    [InlineData("region")]
+    public async Task A_pool_keeps_its_payout_address_and_its_region_and_a_redefinition_that_changes_either_changes_nothing(string field)
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2, pricePerSlotHour: 2m);
+        var lease = await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool));
+        var changed = field == "payoutAddress"
+            ? pool with { PayoutAddress = TestMarket.NewAddress(), SlotCount = 3 }
+            : pool with { Region = TestMarket.NewRegion(), SlotCount = 3 };
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Pool(pool).DefineAsync(changed));
+
+        Assert.Equal((MarketError.InvalidRequest, field), (refused.Error, refused.Field));
+        Assert.Equal(pool, (await _market.Pool(pool).GetAsync()).Definition);
+        Assert.Contains(pool, (await _market.Grains.GetGrain<IMarketGrain>("h100").GetAsync()).Pools);
+        if (field == "region") Assert.Empty(await _market.Grains.GetGrain<IMarketGrain>("h100").GetOffersAsync(changed.Region));
+        else Assert.Empty((await _market.Grains.GetGrain<IAccountGrain>(changed.PayoutAddress.ToLowerInvariant()).GetAsync()).Pools);
+        Assert.Equal(pool.PayoutAddress, (await _market.GetLeaseAsync(lease.Id)).ProviderAddress, ignoreCase: true);
+    }
+
+    [Fact]
+    public async Task The_payout_address_of_a_redefinition_may_differ_from_the_pools_only_in_case()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);
+
+        await _market.Pool(pool).DefineAsync(pool with { PayoutAddress = "0x" + pool.PayoutAddress[2..].ToLowerInvariant(), SlotCount = 3 });
+
+        Assert.Equal(pool with { SlotCount = 3 }, (await _market.Pool(pool).GetAsync()).Definition);
+    }
 }

@@ -113,6 +113,11 @@ public sealed class GatewayTests(MarketFixture market)
             ("a part type that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":7,"text":"x"}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
             ("several prompts", await PostRawAsync(apiKey, "/v1/completions", $$"""{"model":"{{Model}}","prompt":["a","b"]}"""), HttpStatusCode.BadRequest, "invalid_request"),
             ("stream that is a string", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            // 4.8 MB, 800,000 tokens: far beyond the context window, refused before it is admitted, let alone run.
+            ("a chat prompt beyond the context window", await PostAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = new[] { new { role = "user", content = HugePrompt } } }), HttpStatusCode.BadRequest, "context_length_exceeded"),
+            ("a prompt beyond the context window", await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = HugePrompt }), HttpStatusCode.BadRequest, "context_length_exceeded"),
+            ("a prompt that fits only without the completion asked for", await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = string.Concat(Enumerable.Repeat(" hello", 32_000)), max_tokens = 1_000 }), HttpStatusCode.BadRequest, "context_length_exceeded"),
+            ("a body that is not JSON", await PostRawAsync(apiKey, "/v1/chat/completions", JsonSerializer.Serialize(chat), "text/plain"), HttpStatusCode.UnsupportedMediaType, "unsupported_media_type"),
         };
 
         foreach (var (name, response, status, code) in cases)
@@ -231,6 +236,12 @@ public sealed class GatewayTests(MarketFixture market)
         var funded = await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default);
         Assert.Equal(funded.Channel, due.Json.GetProperty("error").GetProperty("channel_to_sign").GetUInt32());
         Assert.Equal(HttpStatusCode.PaymentRequired, (await PostAsync(apiKey, "/v1/completions", request)).Status);
+        // What the lease could never run says so while it waits for its voucher, and is not metered.
+        var unknownModel = await PostAsync(apiKey, "/v1/completions", request with { model = "gpt-9" });
+        var tooLong = await PostAsync(apiKey, "/v1/completions", request with { prompt = HugePrompt });
+        Assert.Equal((HttpStatusCode.NotFound, "model_not_found"), (unknownModel.Status, unknownModel.Code));
+        Assert.Equal((HttpStatusCode.BadRequest, "context_length_exceeded"), (tooLong.Status, tooLong.Code));
+        Assert.Equal(funded.Usage, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
 
         // The CLI signs with the lease's session key; the lease goes on, and settlement pays the voucher on chain.
         var paid = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
@@ -274,6 +285,8 @@ public sealed class GatewayTests(MarketFixture market)
         await market.AssertConservedAsync();
     }
 
+    private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
+
     private OpenAIClient Client(string apiKey) =>
         new(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
 
@@ -306,10 +319,10 @@ public sealed class GatewayTests(MarketFixture market)
 
     private Task<Response> PostAsync(string? apiKey, string path, object body) => PostRawAsync(apiKey, path, JsonSerializer.Serialize(body));
 
-    private async Task<Response> PostRawAsync(string? apiKey, string path, string body)
+    private async Task<Response> PostRawAsync(string? apiKey, string path, string body, string mediaType = "application/json")
     {
         using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, mediaType) };
         if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         using var response = await http.SendAsync(request);
         return new Response(response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.Delta);

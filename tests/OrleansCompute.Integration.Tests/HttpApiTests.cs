@@ -4,6 +4,7 @@ using System.Text.Json;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Orders;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Cli.Api;
@@ -54,6 +55,81 @@ public sealed class HttpApiTests(MarketFixture market)
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("slots", problem.GetProperty("field").GetString());
         Assert.Equal("OutOfRange", problem.GetProperty("reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("h100")]
+    [InlineData("any")]
+    public async Task A_max_price_per_million_tokens_beyond_any_price_caps_nothing_for_quotes_leases_and_orders(string kind)
+    {
+        var tenant = market.Wallets[1];
+        var api = market.Api;
+        // 10^12 credits per 1M tokens: an amount of credits, but more per slot-hour than an amount can hold.
+        var request = new LeaseRequest(kind, 1, 1) { MaxPricePerMillionTokens = Credits.FromCredits(1_000_000_000_000m) };
+
+        if (kind != "any") Assert.Equal(kind, (await api.QuoteAsync(request, default)).Kind);
+        var lease = await api.CreateLeaseAsync(request, tenant.PrivateKey, default);
+        await api.EndLeaseAsync(LeaseIds.Format(lease.Id), tenant.PrivateKey, default);
+        if (kind == "any") return;
+        var order = await api.PlaceOrderAsync(new PlaceOrderRequest(request, 5), tenant.PrivateKey, default);
+        if (order.LeaseId is { } filled) await api.EndLeaseAsync(LeaseIds.Format(filled), tenant.PrivateKey, default);
+        else await api.CancelOrderAsync(order.Id, tenant.PrivateKey, default);
+    }
+
+    [Fact]
+    public async Task The_same_signed_write_sent_again_is_refused_as_a_replay_and_reserves_nothing_more()
+    {
+        var tenant = market.Wallets[0];
+        var signedAt = DateTimeOffset.UtcNow;
+        var body = """{"kind":"mi300x","slots":1,"hours":1,"region":"us-west-2"}""";
+        var (free, leases) = (await market.FreeSlotsAsync("helios/mi300x-usw2"), (await market.Api.ListLeasesAsync(tenant.PrivateKey, default)).Count);
+
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 3; i++) responses.Add(await Http.SendAsync(SignedRequests.Create(HttpMethod.Post, "/api/leases", body, tenant.PrivateKey, signedAt: signedAt)));
+
+        Assert.Equal(HttpStatusCode.Created, responses[0].StatusCode);
+        var lease = (await responses[0].Content.ReadFromJsonAsync<LeaseSnapshot>(ApiJson.Options))!;
+        foreach (var replay in responses.Skip(1))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, replay.StatusCode);
+            Assert.Equal("application/problem+json", replay.Content.Headers.ContentType?.MediaType);
+            var problem = await replay.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(("ReplayedRequest", RequestSigner.SignatureHeader), (problem.GetProperty("reason").GetString(), problem.GetProperty("field").GetString()));
+        }
+        Assert.Equal(free - 1, await market.FreeSlotsAsync("helios/mi300x-usw2"));
+        Assert.Equal(leases + 1, (await market.Api.ListLeasesAsync(tenant.PrivateKey, default)).Count);
+
+        // The same intent signed again is a new request; ending it, too, is good once.
+        var end = SignedRequests.Create(HttpMethod.Post, $"/api/leases/{LeaseIds.Format(lease.Id)}/end", "", tenant.PrivateKey, signedAt: DateTimeOffset.UtcNow);
+        using var ended = await Http.SendAsync(end);
+        Assert.Equal(HttpStatusCode.OK, ended.StatusCode);
+        Assert.Equal(free, await market.FreeSlotsAsync("helios/mi300x-usw2"));
+    }
+
+    [Fact]
+    public async Task A_signed_read_may_be_sent_again()
+    {
+        var tenant = market.Wallets[0];
+        var signedAt = DateTimeOffset.UtcNow;
+
+        using var first = await Http.SendAsync(SignedRequests.Create(HttpMethod.Get, "/api/leases", "", tenant.PrivateKey, signedAt: signedAt));
+        using var again = await Http.SendAsync(SignedRequests.Create(HttpMethod.Get, "/api/leases", "", tenant.PrivateKey, signedAt: signedAt));
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (first.StatusCode, again.StatusCode));
+    }
+
+    [Fact]
+    public async Task Identical_writes_signed_in_the_same_second_by_two_occ_runs_both_take_effect()
+    {
+        var tenant = market.Wallets[4];
+        string[] place = ["order", "place", "--kind", "h100", "--hours", "1", "--max-price", "0.01", "--valid-for", "5", "--tenant", tenant.Name, "--json"];
+
+        var placed = await Task.WhenAll(market.OccAsync(place), market.OccAsync(place));
+
+        Assert.All(placed, p => Assert.True(p.ExitCode == 0, p.ToString()));
+        var ids = placed.Select(p => p.Json.GetProperty("id").GetString()!).ToList();
+        Assert.Equal(2, ids.Distinct().Count());
+        foreach (var id in ids) Assert.Equal(0, (await market.OccAsync("order", "cancel", id, "--tenant", tenant.Name)).ExitCode);
     }
 
     [Fact]

@@ -55,6 +55,8 @@ public sealed class HttpBadInputTests(MarketFixture market)
     [InlineData(""","slots":4294967297}""", "slots", "InvalidValue")]
     [InlineData(""","hours":2147483648}""", "hours", "InvalidValue")]
     [InlineData(""","slots":1.5}""", "slots", "InvalidValue")]
+    [InlineData(""","slots":"1"}""", "slots", "InvalidValue")]
+    [InlineData(""","minMemoryGiB":"150"}""", "minMemoryGiB", "InvalidValue")]
     [InlineData(""","start":"not-a-date"}""", "start", "InvalidValue")]
     [InlineData(""","minMemoryGiB":99999999999}""", "minMemoryGiB", "InvalidValue")]
     [InlineData(""","providers":[1]}""", "providers[0]", "InvalidValue")]
@@ -136,6 +138,21 @@ public sealed class HttpBadInputTests(MarketFixture market)
             """{"lease":{"kind":"trainium2","slots":"x","hours":1}}""", Tenant.PrivateKey));
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "lease.slots", "InvalidValue");
+    }
+
+    [Theory]
+    [InlineData("""{"kind":"trainium2","slots":99,"hours":1}""", "lease.slots", "OutOfRange")]
+    [InlineData("""{"kind":"trainium2","slots":1,"hours":0}""", "lease.hours", "OutOfRange")]
+    [InlineData("""{"kind":"tpu-v9","slots":1,"hours":1}""", "lease.kind", "UnknownKind")]
+    public async Task An_order_whose_lease_the_market_refuses_names_the_nested_field_as_binding_does(string lease, string field, string reason)
+    {
+        var before = (await market.Api.ListOrdersAsync(Tenant.PrivateKey, default)).Count;
+
+        using var response = await Http.SendAsync(SignedRequests.Create(HttpMethod.Post, "/api/orders",
+            $$"""{"lease":{{lease}},"validForMinutes":30}""", Tenant.PrivateKey));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, field, reason);
+        Assert.Equal(before, (await market.Api.ListOrdersAsync(Tenant.PrivateKey, default)).Count);
     }
 
     [Theory]

@@ -341,6 +341,8 @@ public sealed class LeasePathTests(MarketFixture market)
         { ["--kind", "h100", "--hours", "1", "--tenant", "0x1234"], "--tenant" },
         { ["--kind", "h100", "--hours", "1", "--start", "2020-01-01T00:00:00Z"], "(field: start)" },
         { ["--kind", "h100", "--hours", "1", "--start", "tomorrowish"], "--start" },
+        { ["--kind", "h100", "--hours", "1", "--start", "+3000000d"], "error: --start: '+3000000d' is past the last time" },
+        { ["--kind", "h100", "--hours", "1", "--max-price-per-1m", "0.000001"], "(field: maxPricePerMillionTokens)" },
         // Refused by the parser: its one-line error, and no help text on stdout.
         { ["--kind", "h100", "--hours", "0.001"], "'--hours'" },
         { ["--kind", "h100", "--slots", "1.5", "--hours", "1"], "'--slots'" },
@@ -364,6 +366,24 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal(freeBefore, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
         Assert.Equal(leasesBefore, (await market.Api.ListLeasesAsync(tenant.PrivateKey, default)).Count);
         Assert.Equal(balanceBefore, await market.TenantHoldsAsync(tenant.Address));
+    }
+
+    [Theory]
+    [InlineData("quote")]
+    [InlineData("order", "place")]
+    public async Task A_start_past_the_last_time_there_is_is_refused_naming_the_option_by_every_command_that_takes_it(params string[] command)
+    {
+        var tenant = market.Wallets[3];
+        var ordersBefore = (await market.Api.ListOrdersAsync(tenant.PrivateKey, default)).Count;
+
+        string[] forTenant = command[0] == "order" ? ["--tenant", tenant.Name] : [];
+
+        var refused = await market.OccAsync([.. command, "--kind", "h100", "--hours", "1", "--start", "+3000000d", .. forTenant]);
+
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.StartsWith("error: --start: '+3000000d'", refused.Error);
+        Assert.DoesNotContain("exception", refused.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(ordersBefore, (await market.Api.ListOrdersAsync(tenant.PrivateKey, default)).Count);
     }
 
     private async Task<string> CastCallAsync(string contract, string signature, params string[] args)

@@ -115,6 +115,65 @@ public sealed class ProviderTests(MarketFixture market)
         Assert.Contains("(field: index)", refused.Error);
     }
 
+    [Theory]
+    [InlineData("payoutAddress")]
+    [InlineData("region")]
+    public async Task A_pools_owner_cannot_move_its_pool_or_its_payouts_and_nothing_changes(string field)
+    {
+        var helios = DevAccounts.Providers[2];
+        var before = await DefinitionOfAsync(Pool);
+        var changed = field == "payoutAddress"
+            ? before with { PayoutAddress = market.Wallets[0].Address, SlotCount = before.SlotCount + 1 }
+            : before with { Region = "eu-west-1", SlotCount = before.SlotCount + 1 };
+
+        var refused = await Assert.ThrowsAsync<ApiException>(() => market.Api.DefinePoolAsync(changed, helios.PrivateKey, default));
+        var moved = await market.OccAsync("provider", "pool", Pool, "--region", "eu-west-1");
+
+        Assert.Equal((400, field), (refused.Status, refused.Field));
+        Assert.Equal(1, moved.ExitCode);
+        Assert.Contains("(field: region)", moved.Error);
+        Assert.Equal(before, await DefinitionOfAsync(Pool));
+    }
+
+    [Fact]
+    public async Task A_new_pool_under_another_providers_id_is_refused_with_403_and_offered_nowhere()
+    {
+        const string fake = "gpu-hub/h100-fake";
+        var impostor = market.Wallets[0];
+        var pool = new PoolDefinition("gpu-hub", "h100-fake", "h100", "eu-west-1", 4, Credits.FromCredits(0.50m), impostor.Address);
+
+        var refused = await Assert.ThrowsAsync<ApiException>(() => market.Api.DefinePoolAsync(pool, impostor.PrivateKey, default));
+        // Another provider's key, through occ: its own wallet names the payout address.
+        var otherProvider = await market.OccAsync("provider", "pool", fake, "--kind", "h100", "--region", "eu-west-1", "--slots", "1", "--floor-price", "0.50", "--payout", "provider1");
+
+        Assert.Equal((403, "NotYourProvider", "providerId"), (refused.Status, refused.Reason, refused.Field));
+        Assert.Equal(1, otherProvider.ExitCode);
+        Assert.Contains("NotYourProvider", otherProvider.Error);
+        Assert.Equal(1, (await market.OccAsync("inspect", "pool", fake)).ExitCode);
+        Assert.DoesNotContain(await market.Api.GetOffersAsync(null, null, default), o => o.PoolKey == fake);
+        var provider = await market.OccAsync("inspect", "provider", "gpu-hub", "--json");
+        Assert.True(provider.ExitCode == 0, provider.ToString());
+        Assert.Equal(DevAccounts.Providers[1].Address, provider.Json.GetProperty("payoutAddress").GetString(), ignoreCase: true);
+    }
+
+    [Fact]
+    public async Task A_drain_notice_out_of_range_is_refused_naming_the_field_the_body_has()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+        var before = await market.FreeSlotsAsync(Pool);
+
+        using var response = await http.SendAsync(SignedRequests.Create(HttpMethod.Post, $"/api/pools/{Pool}/slots/6/drain",
+            """{"noticeMinutes":-5}""", DevAccounts.Providers[2].PrivateKey));
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(("noticeMinutes", "OutOfRange"), (problem.GetProperty("field").GetString(), problem.GetProperty("reason").GetString()));
+        Assert.Equal(before, await market.FreeSlotsAsync(Pool));
+    }
+
+    private async Task<PoolDefinition> DefinitionOfAsync(string poolKey) =>
+        (await market.Api.InspectAsync("pool", poolKey, default)).GetProperty("definition").Deserialize<PoolDefinition>(ApiJson.Options)!;
+
     /// <summary>What the market offers of a pool: its kind and size, and the floor its provider set.</summary>
     private async Task<(string Kind, int Slots, Credits Floor)> OfferOfAsync(string poolKey)
     {

@@ -94,16 +94,46 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         }
     }
 
+    /// <summary>
+    /// How often a signed write is signed anew when the host answers <see cref="ReplayedRequest"/>: it received that exact
+    /// request before, which this client never sends twice, so it was another with the same key, path and body signed in
+    /// the same second (another occ, say). Each time one second later.
+    /// </summary>
+    private const int ReplaySignings = 5;
+
+    /// <summary>The reason the host gives a signed request it received before.</summary>
+    private const string ReplayedRequest = "ReplayedRequest";
+
     private async Task<T> SendAsync<T>(HttpMethod method, string pathAndQuery, object? body, string? tenantKey, CancellationToken ct)
     {
         var bytes = body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), ApiJson.Options);
+        var signedAt = _clock.GetUtcNow();
+        for (var signing = 1; ; signing++)
+        {
+            try
+            {
+                return await SendOnceAsync<T>(method, pathAndQuery, bytes, body is not null, tenantKey, signedAt, ct);
+            }
+            catch (ApiException refused) when (refused.Reason == ReplayedRequest && signing < ReplaySignings)
+            {
+                // The host refused it unread: a signature with a later timestamp is a request it has not seen.
+                signedAt = Max(_clock.GetUtcNow(), signedAt.AddSeconds(1));
+            }
+        }
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private async Task<T> SendOnceAsync<T>(HttpMethod method, string pathAndQuery, byte[] bytes, bool hasBody, string? tenantKey,
+        DateTimeOffset signedAt, CancellationToken ct)
+    {
         using var request = new HttpRequestMessage(method, pathAndQuery);
-        if (body is not null)
+        if (hasBody)
         {
             request.Content = new ByteArrayContent(bytes);
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
-        if (tenantKey is not null) Sign(request, method, pathAndQuery, bytes, tenantKey);
+        if (tenantKey is not null) Sign(request, method, pathAndQuery, bytes, tenantKey, signedAt);
 
         HttpResponseMessage response;
         try
@@ -131,9 +161,9 @@ public sealed class MarketApiClient(HttpClient http, TimeProvider? clock = null)
         }
     }
 
-    private void Sign(HttpRequestMessage request, HttpMethod method, string pathAndQuery, byte[] body, string tenantKey)
+    private static void Sign(HttpRequestMessage request, HttpMethod method, string pathAndQuery, byte[] body, string tenantKey, DateTimeOffset signedAt)
     {
-        var signed = RequestSigner.Sign(tenantKey, method.Method, pathAndQuery, _clock.GetUtcNow(), body);
+        var signed = RequestSigner.Sign(tenantKey, method.Method, pathAndQuery, signedAt, body);
         request.Headers.Add(RequestSigner.TenantHeader, signed.Tenant);
         request.Headers.Add(RequestSigner.TimestampHeader, signed.TimestampText);
         request.Headers.Add(RequestSigner.SignatureHeader, signed.Signature);

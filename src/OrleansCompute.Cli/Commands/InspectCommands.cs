@@ -9,10 +9,10 @@ public static class InspectCommands
 {
     public static Command Create()
     {
-        var kind = new Argument<string>("kind") { Description = "slot, pool, market, orders, lease, account or settlement; or active (which grains are active where)." };
+        var kind = new Argument<string>("kind") { Description = "slot, pool, market, orders, lease, account, settlement or provider; or active (which grains are active where)." };
         var key = new Argument<string?>("key")
         {
-            Description = "The grain's key: provider/pool/index, provider/pool, a kind, a lease id or an address.",
+            Description = "The grain's key: provider/pool/index, provider/pool, a kind, a lease id, an address or a provider id.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var command = new Command("inspect", "Show a grain's state as the grain holds it, or which grains are active.") { kind, key };

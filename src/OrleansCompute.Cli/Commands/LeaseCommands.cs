@@ -44,8 +44,15 @@ public static class LeaseCommands
         if (text is null) return null;
         if (text.StartsWith('+') && text.Length > 2 && int.TryParse(text[1..^1], out var amount) && amount >= 0)
         {
-            TimeSpan? offset = text[^1] switch { 'm' => TimeSpan.FromMinutes(amount), 'h' => TimeSpan.FromHours(amount), 'd' => TimeSpan.FromDays(amount), _ => null };
-            if (offset is { } by) return DateTimeOffset.UtcNow + by;
+            TimeSpan? unit = text[^1] switch { 'm' => TimeSpan.FromMinutes(1), 'h' => TimeSpan.FromHours(1), 'd' => TimeSpan.FromDays(1), _ => null };
+            if (unit is { } per)
+            {
+                var now = DateTimeOffset.UtcNow;
+                // Checked before adding: past the year 9999 is no time at all, and adding would throw.
+                if (amount > (DateTimeOffset.MaxValue - now).Ticks / per.Ticks)
+                    throw new CliException($"--start: '{text}' is past the last time there is (9999-12-31); the market books windows a few weeks ahead at most.");
+                return now + TimeSpan.FromTicks(per.Ticks * amount);
+            }
         }
         return DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
             ? at

@@ -28,7 +28,7 @@ public static class ProviderCommands
     {
         var key = new Argument<string>("pool") { Description = "provider/pool, e.g. helios/mi300x-usw2; a key no pool has yet creates one." };
         var kind = new Option<string?>("--kind") { Description = "Accelerator kind of a new pool (a pool never changes kind)." };
-        var region = new Option<string?>("--region") { Description = "Region of a new pool, e.g. us-east-1." };
+        var region = new Option<string?>("--region") { Description = "Region of a new pool, e.g. us-east-1 (a pool never moves)." };
         var slots = new Option<int?>("--slots") { Description = "How many slots the pool has: more adds capacity, fewer removes free slots (never one that is booked)." };
         var floor = new Option<string?>("--floor-price") { Description = "The lowest price per slot-hour the pool's live price may reach." };
         var ceiling = new Option<string?>("--ceiling-price") { Description = $"The highest (default: {PoolDefinition.DefaultCeilingMultiple} × the floor)." };

@@ -88,13 +88,23 @@ public static class LeaseRequestRules
         var max = request.MaxPricePerSlotHour;
         if (request.MaxPricePerMillionTokens is { } perMillion)
         {
-            var perHour = Credits.FromUnits((long)(perMillion.Units * (decimal)profile.TokensPerSecond * 3600 / 1_000_000m));
+            var perHour = PerSlotHour(perMillion, profile);
             if (perHour <= Credits.Zero)
                 throw MarketException.Invalid("maxPricePerMillionTokens", "OutOfRange", $"{perMillion} per 1M tokens buys less than a unit of {profile.Name} time.");
             max = max is { } hourly && hourly < perHour ? hourly : perHour;
         }
         // Most requests already name the kind as the catalog spells it and set no price per token: nothing to change.
         return request.Kind == profile.Kind && request.MaxPricePerSlotHour == max ? request : request with { Kind = profile.Kind, MaxPricePerSlotHour = max };
+    }
+
+    /// <summary>
+    /// What a max price per 1M tokens allows per slot-hour of <paramref name="profile"/>'s kind, rounded down to the unit. A cap
+    /// so high that the price per hour it allows is beyond what an amount can hold caps nothing: it is the most an amount can be.
+    /// </summary>
+    public static Credits PerSlotHour(Credits maxPricePerMillionTokens, AcceleratorProfile profile)
+    {
+        var units = maxPricePerMillionTokens.Units * (decimal)profile.TokensPerSecond * 3600 / 1_000_000m;
+        return Credits.FromUnits(units >= long.MaxValue ? long.MaxValue : (long)units);
     }
 
     private static bool Meets(AcceleratorProfile profile, LeaseRequest request) =>

@@ -211,10 +211,7 @@ public sealed class MarketGrain(
     private async Task<MarketException> NoneFitsAsync(LeaseRequest request, LeaseWindow window, List<PoolDefinition> candidates)
     {
         var cheapest = candidates.Min(c => Reported(c).PricePerSlotHour);
-        if (request.MaxPricePerSlotHour is { } max && cheapest > max)
-            return new MarketException(MarketError.Conflict, "AboveMaxPrice",
-                $"The cheapest {Kind} pool asks {cheapest} per slot-hour, above the max price {max}; a max price of {cheapest} would fill now.",
-                "maxPricePerSlotHour");
+        if (request.MaxPricePerSlotHour is { } max && cheapest > max) return AboveMaxPrice(request, cheapest, max);
 
         var fewest = request.MinSlots ?? request.Slots;
         var starts = await Task.WhenAll(candidates.Select(c =>
@@ -224,6 +221,25 @@ public sealed class MarketGrain(
         return new MarketException(MarketError.Conflict, "NoCapacityInWindow",
             $"No {Kind} pool has {(fewest < request.Slots ? $"{fewest} to {request.Slots}" : request.Slots)} free slot(s) from {window.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} for {request.Hours} h" +
             $"{(request.MaxPricePerSlotHour is null ? "" : " at or below the max price")}{hint}.", "slots");
+    }
+
+    /// <summary>
+    /// The refusal names the cap the tenant sent, in its unit: a max price per 1M tokens reaches the market folded into the max
+    /// price per slot-hour (<see cref="LeaseRequestRules.ForKind"/>), which the tenant never named when the per-token cap is the lower.
+    /// </summary>
+    private MarketException AboveMaxPrice(LeaseRequest request, Credits cheapest, Credits max)
+    {
+        var profile = AcceleratorCatalog.Require(Kind);
+        if (request.MaxPricePerMillionTokens is { } perMillion && LeaseRequestRules.PerSlotHour(perMillion, profile) == max)
+        {
+            var wouldFill = profile.PricePerMillionTokens(cheapest);
+            return new MarketException(MarketError.Conflict, "AboveMaxPrice",
+                $"The cheapest {Kind} pool asks {wouldFill} per 1M tokens ({cheapest} per slot-hour), above the max price per 1M tokens {perMillion}; " +
+                $"a max price per 1M tokens of {wouldFill} would fill now.", "maxPricePerMillionTokens");
+        }
+        return new MarketException(MarketError.Conflict, "AboveMaxPrice",
+            $"The cheapest {Kind} pool asks {cheapest} per slot-hour, above the max price {max}; a max price of {cheapest} would fill now.",
+            "maxPricePerSlotHour");
     }
 
     public ValueTask<MarketSnapshot> GetAsync() =>

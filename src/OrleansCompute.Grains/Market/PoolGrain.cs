@@ -69,6 +69,9 @@ public sealed class PoolGrain(
     private IMarketGrain? _market;
     private bool _sweepArmed;
 
+    /// <summary>The longest notice a drain may give a slot's leases.</summary>
+    private static readonly TimeSpan MaxNotice = TimeSpan.FromDays(7);
+
     /// <summary>Far above any real accelerator, and low enough that a lease's deposit always fits in <see cref="Credits"/>.</summary>
     public static readonly Credits MaxPricePerSlotHour = Credits.FromCredits(2_500m);
 
@@ -92,13 +95,14 @@ public sealed class PoolGrain(
     public async Task DefineAsync(PoolDefinition definition)
     {
         Validate(definition);
+        if (state.State.Definition is { } known) definition = Redefinition(known, definition);
         var highestHeld = _bookings.Where(b => b.Value.Count > 0).Select(b => b.Key).DefaultIfEmpty(-1).Max();
         if (definition.SlotCount <= highestHeld)
             throw new MarketException(MarketError.Conflict, "SlotsInUse",
                 $"Slot {highestHeld} is held; the pool cannot shrink to {definition.SlotCount} slots.", "slotCount");
-
-        if (state.State.Definition is { } known && known.Kind != definition.Kind)
-            throw MarketException.Invalid("kind", "KindIsFixed", $"Pool '{definition.PoolKey}' holds {known.Kind}; a pool never changes kind.");
+        // A new pool is offered in its provider's name: only the address the provider's pools pay may add one.
+        if (state.State.Definition is null)
+            await GrainFactory.GetGrain<IProviderGrain>(definition.ProviderId).AddPoolAsync(definition.PoolKey, definition.PayoutAddress);
 
         // A new floor or ceiling is the provider re-pricing its pool: the live price starts again from the floor.
         if (state.State.Definition is not { } previous || previous.FloorPricePerSlotHour != definition.FloorPricePerSlotHour || previous.Ceiling != definition.Ceiling)
@@ -110,6 +114,26 @@ public sealed class PoolGrain(
         await SaveAsync();
         await Market(definition).RegisterPoolAsync(definition, Status(definition));
         await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(definition.PayoutAddress)).AddPoolAsync(definition.PoolKey);
+    }
+
+    /// <summary>
+    /// What a provider may change of a pool: its size and prices. Its kind, region and payout address are what its leases
+    /// were matched and paid by: a tenant who asked for a region keeps its slots there, and escrows opened for the pool pay
+    /// the address its key signs the pool's changes with (a new address would take the pool from its owner). Capacity of
+    /// another kind or in another region is a new pool.
+    /// </summary>
+    private static PoolDefinition Redefinition(PoolDefinition known, PoolDefinition definition)
+    {
+        if (known.Kind != definition.Kind)
+            throw MarketException.Invalid("kind", "KindIsFixed", $"Pool '{definition.PoolKey}' holds {known.Kind}; a pool never changes kind.");
+        if (known.Region != definition.Region)
+            throw MarketException.Invalid("region", "RegionIsFixed",
+                $"Pool '{definition.PoolKey}' is in {known.Region}; a pool never moves. Capacity in {definition.Region} is a pool of its own.");
+        if (AccountKeys.Normalize(known.PayoutAddress) != AccountKeys.Normalize(definition.PayoutAddress))
+            throw MarketException.Invalid("payoutAddress", "PayoutAddressIsFixed",
+                $"Pool '{definition.PoolKey}' pays {known.PayoutAddress}; a pool's payout address never changes.");
+        // The same address in another case is the same address: kept as the pool has it.
+        return definition with { PayoutAddress = known.PayoutAddress };
     }
 
     public async Task<LeaseSnapshot?> ReserveAsync(LeaseOrder order, bool partialFill)
@@ -231,8 +255,9 @@ public sealed class PoolGrain(
         var definition = Definition;
         if (index < 0 || index >= definition.SlotCount)
             throw MarketException.Invalid("index", "UnknownSlot", $"Pool {definition.PoolKey} has slots 0 to {definition.SlotCount - 1}.");
-        if (notice < TimeSpan.Zero || notice > TimeSpan.FromDays(7))
-            throw MarketException.Invalid("notice", "OutOfRange", "The notice is 0 to 7 days.");
+        if (notice < TimeSpan.Zero || notice > MaxNotice)
+            // Named and measured as providers send it: the API's noticeMinutes and the CLI's --notice are in minutes.
+            throw MarketException.Invalid("noticeMinutes", "OutOfRange", $"The notice is 0 to {MaxNotice.TotalMinutes:0} minutes ({MaxNotice.TotalDays:0} days); got {notice.TotalMinutes:0}.");
 
         state.State.Draining.Add(index);
         DropEndedBookings();

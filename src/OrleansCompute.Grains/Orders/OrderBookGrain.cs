@@ -43,11 +43,14 @@ public sealed class OrderBookGrain(
         if (!AccountKeys.IsAddress(tenant))
             throw MarketException.Invalid("tenant", "MalformedAddress", $"'{tenant}' is not an Ethereum address.");
         var now = clock.GetUtcNow();
-        request = LeaseRequestRules.Validate(request, _options, now);
-        if (request.Kind != Kind)
-            throw MarketException.Invalid("kind", "WrongBook", $"This is the order book of {Kind}, not {request.Kind}.");
-        if (request.QuoteId is not null)
-            throw MarketException.Invalid("quoteId", "QuoteNotForOrders", "A quote is for a lease made now; a standing order takes the price when it fills.");
+        try
+        {
+            request = Validated(request, now);
+        }
+        catch (MarketException refused)
+        {
+            throw InLease(refused);
+        }
         if (validFor <= TimeSpan.Zero || validFor > _options.MaxOrderLifetime)
             // Named and measured as tenants send it: the API's validForMinutes and the CLI's --valid-for are in minutes.
             throw MarketException.Invalid("validForMinutes", "OutOfRange",
@@ -55,7 +58,7 @@ public sealed class OrderBookGrain(
         // What the market refuses a lease for as bad input (a region with no pool of the kind, more slots than its largest
         // pool has) is refused here the same way, before anything rests; an order rests only for what may change: free room, price.
         var market = await GrainReferences.Get<IMarketGrain>(GrainFactory, MarketKeys.Market(Kind)).GetAsync();
-        if (PoolChoice.Unmatched(market.Kind, market.Pools, request) is { Error: MarketError.InvalidRequest } bad) throw bad;
+        if (PoolChoice.Unmatched(market.Kind, market.Pools, request) is { Error: MarketError.InvalidRequest } bad) throw InLease(bad);
 
         var id = Guid.NewGuid();
         var order = new StandingOrder(ScopedIds.Format(id, Kind), AccountKeys.Normalize(tenant), request, now, now + validFor, OrderStatus.Open);
@@ -66,6 +69,24 @@ public sealed class OrderBookGrain(
         await MatchAsync();
         return state.State.Orders[id];
     }
+
+    /// <summary>The order's request checked as a lease request for this book, ready to rest.</summary>
+    private LeaseRequest Validated(LeaseRequest request, DateTimeOffset now)
+    {
+        request = LeaseRequestRules.Validate(request, _options, now);
+        if (request.Kind != Kind)
+            throw MarketException.Invalid("kind", "WrongBook", $"This is the order book of {Kind}, not {request.Kind}.");
+        if (request.QuoteId is not null)
+            throw MarketException.Invalid("quoteId", "QuoteNotForOrders", "A quote is for a lease made now; a standing order takes the price when it fills.");
+        return request;
+    }
+
+    /// <summary>
+    /// A refusal of the order's request names the field as tenants send it: the request is the order body's <c>lease</c>
+    /// (<c>{lease: {…}, validForMinutes}</c>), so <c>lease.slots</c>, as the API names a value of it that does not bind.
+    /// </summary>
+    private static MarketException InLease(MarketException refused) =>
+        refused.Field is null ? refused : new MarketException(refused.Error, refused.Reason, refused.Message, "lease." + refused.Field);
 
     public async Task<StandingOrder> CancelAsync(string tenant, Guid orderId)
     {

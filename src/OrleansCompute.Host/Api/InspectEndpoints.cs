@@ -13,7 +13,7 @@ namespace OrleansCompute.Host.Api;
 /// <summary>Any grain's state as the grain holds it, by kind and key.</summary>
 public static class InspectEndpoints
 {
-    public static readonly string[] Kinds = ["slot", "pool", "market", "orders", "lease", "account", "settlement"];
+    public static readonly string[] Kinds = ["slot", "pool", "market", "orders", "lease", "account", "settlement", "provider"];
 
     public static IEndpointRouteBuilder MapInspectEndpoints(this IEndpointRouteBuilder app)
     {
@@ -23,7 +23,7 @@ public static class InspectEndpoints
         // Pool and slot keys contain slashes (provider/pool/index), hence the catch-all.
         app.MapGet("/api/inspect/{kind}/{**key}", InspectAsync)
             .WithTags("Inspect")
-            .WithSummary("A grain's state: kind is slot, pool, market, orders (an order book, by kind), lease, account or settlement.");
+            .WithSummary("A grain's state: kind is slot, pool, market, orders (an order book, by kind), lease, account, settlement or provider (by provider id).");
         return app;
     }
 
@@ -37,6 +37,7 @@ public static class InspectEndpoints
                    ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{key}'."),
         "account" => await grains.GetGrain<IAccountGrain>(Address(key)).GetAsync(),
         "settlement" => await grains.GetGrain<ISettlementGrain>(Address(key)).GetAsync(),
+        "provider" => await KnownProviderAsync(grains, key),
         _ => throw MarketException.Invalid("kind", "UnknownGrainKind", $"Cannot inspect '{kind}'; kinds: {string.Join(", ", Kinds)}."),
     };
 
@@ -67,6 +68,14 @@ public static class InspectEndpoints
         return pool.Definition is null
             ? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{poolKey}'; `occ offers` lists the pools.")
             : pool;
+    }
+
+    private static async Task<ProviderSnapshot> KnownProviderAsync(IGrainFactory grains, string providerId)
+    {
+        var provider = await grains.GetGrain<IProviderGrain>(providerId).GetAsync();
+        return provider.PayoutAddress is null
+            ? throw new MarketException(MarketError.NotFound, "UnknownProvider", $"No provider '{providerId}' has added a pool; `occ offers` lists the providers.")
+            : provider;
     }
 
     private static async Task<string> KnownSlotAsync(IGrainFactory grains, string key)

@@ -30,7 +30,10 @@ public static class OrderEndpoints
         // Binding leaves a missing lease null; the grains would fail on it, not refuse it.
         if (body.Lease is null)
             throw MarketException.Invalid("lease", "Required", "An order needs the lease it asks for: { lease: {kind, slots, hours, …}, validForMinutes }.");
-        var kind = AcceleratorCatalog.Require(body.Lease.Kind).Kind;
+        // Named as the body nests it, like every other refusal of the order's lease.
+        var kind = AcceleratorCatalog.TryGet(body.Lease.Kind, out var profile)
+            ? profile.Kind
+            : throw MarketException.Invalid("lease.kind", "UnknownKind", $"Unknown accelerator kind '{body.Lease.Kind}'; known: {AcceleratorCatalog.KnownKinds}.");
         var order = await Book(grains, kind).PlaceAsync(user.Tenant(), body.Lease, TimeSpan.FromMinutes(body.ValidForMinutes));
         return Results.Created($"/api/orders/{order.Id}", order);
     }

@@ -12,13 +12,16 @@ namespace OrleansCompute.Host.Auth;
 
 /// <summary>
 /// Each request that acts for a tenant carries the tenant's address and its signature over the method, path,
-/// time and body (see <see cref="RequestSigner"/>). The host verifies it; it never holds a tenant's key.
+/// time and body (see <see cref="RequestSigner"/>). The host verifies it; it never holds a tenant's key. A signed write
+/// is good once: the same one sent again within its timestamp window is refused as a replay (a read may be sent again:
+/// it changes nothing, and clients retry reads a host could not answer).
 /// </summary>
 public sealed class TenantSignatureAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    TimeProvider clock,
+    IGrainFactory grains) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "TenantSignature";
     public const string AddressClaim = "address";
@@ -54,8 +57,13 @@ public sealed class TenantSignatureAuthentication(
         var signer = RequestSigner.RecoverSigner(Request.Method, target, timestamp, bodyHash, signature);
         if (signer is null || AccountKeys.Normalize(signer) != AccountKeys.Normalize(tenant!))
             return Refuse("BadSignature", RequestSigner.SignatureHeader, "The request signature does not match the tenant.");
+        var address = AccountKeys.Normalize(tenant!);
+        if (!IsRead(Request.Method) && !await grains.GetGrain<IRequestReplayGuardGrain>(address)
+                .FirstSightAsync(RequestId(target, timestamp, bodyHash), DateTimeOffset.FromUnixTimeSeconds(timestamp) + AllowedSkew))
+            return Refuse("ReplayedRequest", RequestSigner.SignatureHeader,
+                "This exact signed request was received before: a signed request is good once. Sign each request anew (a later timestamp).");
 
-        var identity = new ClaimsIdentity([new Claim(AddressClaim, AccountKeys.Normalize(tenant!))], SchemeName);
+        var identity = new ClaimsIdentity([new Claim(AddressClaim, address)], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 
@@ -75,6 +83,15 @@ public sealed class TenantSignatureAuthentication(
             extensions: extensions)
             .ExecuteAsync(Context);
     }
+
+    private static bool IsRead(string method) => HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method);
+
+    /// <summary>
+    /// What was signed, as an id: the digest of the canonical text, not of the signature, which a third party could
+    /// rewrite (the same signature in its 64-byte compact form, or in upper case, recovers the same signer) into a "new" request.
+    /// </summary>
+    private Guid RequestId(string target, long timestamp, string bodyHash) =>
+        new(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(RequestSigner.CanonicalText(Request.Method, target, timestamp, bodyHash))).AsSpan(0, 16));
 
     private static AuthenticateResult Refuse(string reason, string header, string message) =>
         AuthenticateResult.Fail(new SignatureRefused(reason, header, message));

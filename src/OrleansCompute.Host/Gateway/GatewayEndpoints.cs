@@ -19,11 +19,11 @@ public static class GatewayEndpoints
     {
         var v1 = app.MapGroup("/v1").WithTags("Inference (OpenAI-compatible)");
         v1.MapGet("/models", ModelsAsync).WithSummary("The model a lease's key can call: its pool's upstream model, or the simulated accelerator's.");
-        v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, IOptions<MarketOptions> options) =>
-                CompleteAsync(http, grains, backends, options.Value, chat: true))
+        v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens, IOptions<MarketOptions> options) =>
+                CompleteAsync(http, grains, backends, tokens, options.Value, chat: true))
             .WithSummary("A chat completion on the lease's slots; stream: true answers with server-sent events.");
-        v1.MapPost("/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, IOptions<MarketOptions> options) =>
-                CompleteAsync(http, grains, backends, options.Value, chat: false))
+        v1.MapPost("/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens, IOptions<MarketOptions> options) =>
+                CompleteAsync(http, grains, backends, tokens, options.Value, chat: false))
             .WithSummary("A text completion on the lease's slots.");
         return app;
     }
@@ -52,16 +52,29 @@ public static class GatewayEndpoints
         }
     }
 
-    private static async Task<IResult> CompleteAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, MarketOptions options, bool chat)
+    private static async Task<IResult> CompleteAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens,
+        MarketOptions options, bool chat)
     {
         LeaseKey key;
         CompletionRequest request;
         JsonElement body;
+        IInferenceBackend backend;
+        int promptTokens;
         try
         {
             key = KeyOf(http, grains);
             body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
             request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
+            // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
+            // nor holds a slot, and meters nothing.
+            var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
+            if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+            backend = backends.For(authorized.PoolKey);
+            if (request.Model != backend.ModelId)
+                throw new OpenAiError(404, $"The model '{request.Model}' does not exist on this lease; GET /v1/models lists '{backend.ModelId}'.",
+                    "invalid_request_error", "model_not_found", "model");
+            promptTokens = tokens.CountPromptWithin(request, OpenAiWire.ContextWindow - request.MaxTokens)
+                           ?? throw OpenAiWire.ContextLengthExceeded(request);
         }
         catch (OpenAiError refused)
         {
@@ -91,11 +104,7 @@ public static class GatewayEndpoints
         var meter = new UsageMeter();
         try
         {
-            var backend = backends.For(admission.PoolKey);
-            if (request.Model != backend.ModelId)
-                throw new OpenAiError(404, $"The model '{request.Model}' does not exist on this lease; GET /v1/models lists '{backend.ModelId}'.",
-                    "invalid_request_error", "model_not_found", "model");
-            var call = new InferenceCall(request, body, chat, AcceleratorCatalog.Require(admission.Kind), options.InferenceConcurrencyPerSlot);
+            var call = new InferenceCall(request, body, chat, promptTokens, AcceleratorCatalog.Require(admission.Kind), options.InferenceConcurrencyPerSlot);
             await backend.AnswerAsync(http, call, meter);
             return Results.Empty;
         }

@@ -4,8 +4,11 @@ using OrleansCompute.Abstractions.Inference;
 
 namespace OrleansCompute.Host.Gateway;
 
-/// <summary>One admitted request: what was asked (parsed and raw), and the accelerator of the lease it runs on.</summary>
-public sealed record InferenceCall(CompletionRequest Request, JsonElement Body, bool Chat, AcceleratorProfile Profile, int ConcurrencyPerSlot);
+/// <summary>
+/// One admitted request: what was asked (parsed and raw), its prompt's tokens as the gateway counted them to admit it, and
+/// the accelerator of the lease it runs on.
+/// </summary>
+public sealed record InferenceCall(CompletionRequest Request, JsonElement Body, bool Chat, int PromptTokens, AcceleratorProfile Profile, int ConcurrencyPerSlot);
 
 /// <summary>The tokens one request has used so far; the gateway meters whatever it holds when the request ends, even cut short.</summary>
 public sealed class UsageMeter

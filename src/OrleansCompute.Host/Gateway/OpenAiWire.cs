@@ -43,8 +43,11 @@ public sealed class OpenAiError(int status, string message, string type, string?
 /// <summary>Reading OpenAI requests and writing OpenAI responses (snake_case JSON).</summary>
 public static class OpenAiWire
 {
-    /// <summary>The most tokens one request may ask for: the context window of the reference model class.</summary>
-    public const int MaxTokensLimit = 32_768;
+    /// <summary>The context window of the reference model class: a request's prompt and the completion it asks for together.</summary>
+    public const int ContextWindow = 32_768;
+
+    /// <summary>The most tokens one request may ask for.</summary>
+    public const int MaxTokensLimit = ContextWindow;
 
     public const int DefaultMaxTokens = 256;
 
@@ -60,6 +63,10 @@ public static class OpenAiWire
 
     public static async Task<JsonElement> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
     {
+        // As the /api routes do: a body in another media type is not read as JSON because it happens to parse.
+        if (!request.HasJsonContentType())
+            throw new OpenAiError(StatusCodes.Status415UnsupportedMediaType,
+                $"The body is {request.ContentType ?? "of no media type"}; send it as application/json.", "invalid_request_error", "unsupported_media_type");
         try
         {
             using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
@@ -111,6 +118,13 @@ public static class OpenAiWire
         }
         return new CompletionRequest(modelId, prompt, messages, maxTokens, stream, includeUsage);
     }
+
+    /// <summary>A prompt that with the completion asked for does not fit the context window, in OpenAI's words.</summary>
+    public static OpenAiError ContextLengthExceeded(CompletionRequest request) =>
+        new(StatusCodes.Status400BadRequest,
+            $"This model's maximum context length is {ContextWindow} tokens. However, your {(request.Messages is null ? "prompt" : "messages")} " +
+            $"with the {request.MaxTokens} tokens of completion asked for (max_tokens) exceed it. Please reduce the length of the {(request.Messages is null ? "prompt" : "messages")} or of the completion.",
+            "invalid_request_error", "context_length_exceeded", request.Messages is null ? "prompt" : "messages");
 
     /// <summary>An optional boolean: absent or null is false; anything but true or false is refused, not read as false.</summary>
     private static bool Flag(JsonElement parent, string name, string param) =>

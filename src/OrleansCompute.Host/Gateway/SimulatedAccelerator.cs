@@ -21,7 +21,7 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
     public async Task AnswerAsync(HttpContext http, InferenceCall call, UsageMeter meter)
     {
         var request = call.Request;
-        meter.PromptTokens = tokens.CountPrompt(request);
+        meter.PromptTokens = call.PromptTokens;
         var answer = new Answer($"{(call.Chat ? "chatcmpl" : "cmpl")}-{Guid.NewGuid():N}", DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             request.Model, $"occ-simulated-{call.Profile.Kind}", call.Chat);
         var pieces = GenerateAsync(call.Profile, call.ConcurrencyPerSlot, request.Prompt, meter.PromptTokens, request.MaxTokens, http.RequestAborted);

@@ -22,8 +22,8 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
     public async Task AnswerAsync(HttpContext context, InferenceCall call, UsageMeter meter)
     {
         var request = call.Request;
-        // Counted up front, so a request cut short still meters its prompt; replaced by the server's figure when it gives one.
-        meter.PromptTokens = tokens.CountPrompt(request);
+        // The gateway's count, so a request cut short still meters its prompt; replaced by the server's figure when it gives one.
+        meter.PromptTokens = call.PromptTokens;
         var body = JsonNode.Parse(call.Body.GetRawText())!.AsObject();
         // Ask a streaming server for usage in its last chunk: otherwise only counting could meter the answer.
         if (request.Stream) body["stream_options"] = new JsonObject { ["include_usage"] = true };
