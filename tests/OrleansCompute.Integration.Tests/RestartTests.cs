@@ -23,6 +23,13 @@ public sealed class RestartTests(MarketFixture market)
         var order = await market.Api.PlaceOrderAsync(
             new PlaceOrderRequest(new LeaseRequest("h200", 1, 1, MaxPricePerSlotHour: Credits.FromCredits(0.10m)), 30), tenant.PrivateKey, default);
         var block = await market.Api.CreateLeaseAsync(new LeaseRequest("trainium2", 1, 1, Start: DateTimeOffset.UtcNow.AddHours(6)), tenant.PrivateKey, default);
+        // A provider grew a demo pool, and a lease holds a slot the demo's definition does not have: the restart's seeding
+        // must neither take the growth back nor fail on the slot in use.
+        var grown = await market.OccAsync("provider", "pool", "neuron-cloud/trn2-usw2", "--slots", "6");
+        Assert.True(grown.ExitCode == 0, grown.ToString());
+        var wide = await market.OccAsync("lease", "create", "--kind", "trainium2", "--region", "us-west-2", "--slots", "5", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(wide.ExitCode == 0, wide.ToString());
+        var wideLease = wide.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
         var watched = (await market.Api.GetChainAsync(default)).GetProperty("watcherBlock").GetInt64();
 
         await market.RestartHostAsync();
@@ -40,6 +47,8 @@ public sealed class RestartTests(MarketFixture market)
         Assert.Contains(await api.ListOrdersAsync(tenant.PrivateKey, default), o => o.Id == order.Id && o.Status == OrderStatus.Open);
         Assert.Equal(LeaseStatus.Reserved, (await api.GetLeaseAsync(LeaseIds.Format(block.Id), default)).Status);
         Assert.Contains(block.Id, (await api.ListLeasesAsync(tenant.PrivateKey, default)).Select(l => l.Id));
+        Assert.Equal(6, (await market.OccAsync("inspect", "pool", "neuron-cloud/trn2-usw2", "--json")).Json.GetProperty("definition").GetProperty("slotCount").GetInt32());
+        Assert.Equal(LeaseStatus.Active, (await api.GetLeaseAsync(LeaseIds.Format(wideLease.Id), default)).Status);
 
         // The unfunded reservation's deadline was set before the restart; it still releases the slot.
         var expired = await Eventually.WaitForAsync(() => api.GetLeaseAsync(LeaseIds.Format(unfunded.Id), default), l => l.Status != LeaseStatus.Reserved,
@@ -49,6 +58,8 @@ public sealed class RestartTests(MarketFixture market)
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(active.Id), "--tenant", tenant.Name, "--json");
         Assert.True(ended.ExitCode == 0, ended.ToString());
         Assert.Equal(LeaseStatus.Settled, ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!.Status);
+        var wideEnded = await market.OccAsync("lease", "end", LeaseIds.Format(wideLease.Id), "--tenant", tenant.Name);
+        Assert.True(wideEnded.ExitCode == 0, wideEnded.ToString());
         await market.AssertConservedAsync();
 
         await market.OccAsync("order", "cancel", order.Id, "--tenant", tenant.Name);

@@ -6,8 +6,8 @@ namespace OrleansCompute.Host.Devnet;
 
 /// <summary>
 /// The devnet's demo providers: AWS Trainium2/Inferentia2 capacity, NVIDIA H100/H200 and AMD MI300X pools,
-/// priced a little under list, paid out to Anvil's provider dev accounts. Defining a pool is idempotent,
-/// so seeding at every start is safe.
+/// priced a little under list, paid out to Anvil's provider dev accounts. Seeded at every start, each only while it
+/// is not defined yet: a pool its provider has changed since (more slots, another floor) keeps the change.
 /// </summary>
 public sealed class DemoMarket(IGrainFactory grains, ILogger<DemoMarket> logger) : BackgroundService
 {
@@ -15,11 +15,24 @@ public sealed class DemoMarket(IGrainFactory grains, ILogger<DemoMarket> logger)
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var seeded = 0;
         foreach (var pool in Pools)
         {
-            await grains.GetGrain<IPoolGrain>(pool.PoolKey).DefineAsync(pool);
+            var grain = grains.GetGrain<IPoolGrain>(pool.PoolKey);
+            if ((await grain.GetAsync()).Definition is not null) continue;
+            try
+            {
+                await grain.DefineAsync(pool);
+                seeded++;
+            }
+            catch (MarketException refused)
+            {
+                // Another host of the cluster may have seeded it a moment ago, or a provider defined it its own way: the
+                // market goes on with the pool as it is, rather than the host stopping over a demo.
+                logger.LogWarning("Demo pool {Pool} not seeded: {Reason}", pool.PoolKey, refused.Message);
+            }
         }
-        logger.LogInformation("Seeded {Count} demo pools", Pools.Count);
+        logger.LogInformation("Seeded {Count} of {Total} demo pools (the others were defined before)", seeded, Pools.Count);
     }
 
     private static List<PoolDefinition> Build()
