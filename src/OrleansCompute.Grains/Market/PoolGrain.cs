@@ -298,11 +298,12 @@ public sealed class PoolGrain(
     public async Task ReleaseAsync(Guid leaseId)
     {
         if (!_leases.TryGetValue(leaseId, out var record) || record.Slots.Count == 0) return;
+        // The steps due so far are priced at the use that held during them, before these slots are free.
+        var definition = Definition;
+        AdvancePrice(definition);
         var released = record with { Slots = [] };
         if (released.IsLive) Replace(record, released);
         else Forget(leaseId);
-        var definition = Definition;
-        AdvancePrice(definition);
         Report(definition);
         if (released.Lease is null) await book.RemoveAsync(leaseId);
         else await book.WriteAsync(released);
@@ -359,12 +360,13 @@ public sealed class PoolGrain(
     private async Task<LeaseSnapshot> EndReservationAsync(BookedLease record, LeaseStatus status, string reason, string? detail)
     {
         var lease = LeaseTransitions.Apply(record.Lease!, status, reason, detail, clock.GetUtcNow(), logger);
+        // The steps due so far are priced at the use that held during them, before these slots are free.
+        var definition = Definition;
+        AdvancePrice(definition);
         Forget(record.LeaseId);
         // Until its write is stored, a lease grain that asks for the lease gets it from here, not the book's older copy.
         _ending[record.LeaseId] = lease;
         var write = book.WriteAsync(record with { Slots = [], HoldUntil = null, Lease = lease });
-        var definition = Definition;
-        AdvancePrice(definition);
         Report(definition);
         try
         {
