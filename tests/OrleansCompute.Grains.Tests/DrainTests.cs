@@ -39,7 +39,10 @@ public sealed class DrainTests(ClusterFixture cluster)
         Assert.Equal(LeaseStatus.Active, moved.Status);
         Assert.NotEqual(lease.SlotKeys.Single(), moved.SlotKeys.Single());
         Assert.Equal(SlotStatus.Leased, (await _market.Slot(moved.SlotKeys.Single()).GetAsync()).Status);
-        Assert.Empty((await _market.Slot(lease.SlotKeys.Single()).GetAsync()).Calendar);
+        var drained = await _market.Slot(lease.SlotKeys.Single()).GetAsync();
+        Assert.Empty(drained.Calendar);
+        Assert.True(drained.Draining, "the slot itself says it is draining");
+        Assert.False((await _market.Slot(moved.SlotKeys.Single()).GetAsync()).Draining);
 
         var next = await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool));
         Assert.DoesNotContain(lease.SlotKeys.Single(), next.SlotKeys);

@@ -4,7 +4,8 @@ public enum SlotStatus { Available, Reserved, Leased }
 
 /// <summary>
 /// A slot as its grain holds it: its calendar, and who has it now (<see cref="LeaseId"/>, held until
-/// <see cref="HeldUntil"/>: the funding deadline of a reservation, the end of a lease).
+/// <see cref="HeldUntil"/>: the funding deadline of a reservation, the end of a lease). <see cref="Status"/> says who
+/// holds it; <see cref="Draining"/> whether its provider is taking it back (it takes no new booking).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("occ.slot-snapshot")]
 public sealed record SlotSnapshot(
@@ -12,4 +13,7 @@ public sealed record SlotSnapshot(
     [property: Id(1)] SlotStatus Status,
     [property: Id(2)] Guid? LeaseId,
     [property: Id(3)] DateTimeOffset? HeldUntil,
-    [property: Id(4)] IReadOnlyList<SlotBooking> Calendar);
+    [property: Id(4)] IReadOnlyList<SlotBooking> Calendar)
+{
+    [Id(5)] public bool Draining { get; init; }
+}

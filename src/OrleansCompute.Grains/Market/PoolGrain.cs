@@ -404,7 +404,7 @@ public sealed class PoolGrain(
         var current = calendar.FirstOrDefault(b => b.Window.Contains(now));
         var status = current is null ? SlotStatus.Available : current.HoldUntil is null ? SlotStatus.Leased : SlotStatus.Reserved;
         return ValueTask.FromResult(new SlotSnapshot(MarketKeys.Slot(PoolKey, index), status, current?.LeaseId,
-            current?.HoldUntil ?? current?.Window.End, calendar));
+            current?.HoldUntil ?? current?.Window.End, calendar) { Draining = state.State.Draining.Contains(index) });
     }
 
     private PoolQuote UsableQuote(Guid quoteId, int slots)
