@@ -45,8 +45,13 @@ public static class OccApp
         root.Subcommands.Add(AuditCommands.Create());
 
         var parse = root.Parse(args);
-        // A mistyped option gets its one-line error, not the command's whole help after it (--help shows that).
-        if (parse.Action is System.CommandLine.Invocation.ParseErrorAction parseError) parseError.ShowHelp = false;
+        // A mistyped option gets its one-line error in the user's terms, not the command's whole help after it (--help
+        // shows that) nor the .NET type it failed to parse as.
+        if (parse.Action is System.CommandLine.Invocation.ParseErrorAction && parse.Errors.Count > 0)
+        {
+            foreach (var parseError in parse.Errors) await error.WriteLineAsync($"error: {ParseErrors.Explain(parseError.Message)}");
+            return 1;
+        }
         return await parse.InvokeAsync(new InvocationConfiguration
         {
             Output = output,

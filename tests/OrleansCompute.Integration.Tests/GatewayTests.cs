@@ -247,11 +247,11 @@ public sealed class GatewayTests(MarketFixture market)
         var paid = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
         Assert.True(paid.ExitCode == 0, paid.ToString());
         Assert.Equal(amount, paid.Json.GetProperty("lastVoucher").GetProperty("amount").GetString());
-        foreach (var nothing in new[] { "0", "-1" })
+        foreach (var (wrong, why) in new[] { ("0", "is not above zero"), ("-1", "is not above zero"), ("1.1234567", "has more than 6 decimals"), ("99999999999999999999999999", "is out of range") })
         {
-            var refused = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--amount", nothing, "--tenant", tenant.Name);
+            var refused = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--amount", wrong, "--tenant", tenant.Name);
             Assert.Equal(1, refused.ExitCode);
-            Assert.Contains("not a positive amount", refused.Error);
+            Assert.Contains($"--amount: '{wrong}' {why}", refused.Error);
         }
         Assert.Equal(HttpStatusCode.OK, (await PostAsync(apiKey, "/v1/completions", request)).Status);
         var settled = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),

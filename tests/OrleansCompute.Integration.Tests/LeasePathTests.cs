@@ -343,9 +343,11 @@ public sealed class LeasePathTests(MarketFixture market)
         { ["--kind", "h100", "--hours", "1", "--start", "tomorrowish"], "--start" },
         { ["--kind", "h100", "--hours", "1", "--start", "+3000000d"], "error: --start: '+3000000d' is past the last time" },
         { ["--kind", "h100", "--hours", "1", "--max-price-per-1m", "0.000001"], "(field: maxPricePerMillionTokens)" },
-        // Refused by the parser: its one-line error, and no help text on stdout.
-        { ["--kind", "h100", "--hours", "0.001"], "'--hours'" },
-        { ["--kind", "h100", "--slots", "1.5", "--hours", "1"], "'--slots'" },
+        // Refused by the parser: one line in the option's terms, and no help text on stdout.
+        { ["--kind", "h100", "--hours", "0.001"], "error: --hours: '0.001' is not a whole number" },
+        { ["--kind", "h100", "--slots", "1.5", "--hours", "1"], "error: --slots: '1.5' is not a whole number" },
+        { ["--kind", "h100", "--slots", "99999999999", "--hours", "1"], "error: --slots: '99999999999' is not a whole number up to 2,147,483,647" },
+        { ["--kind", "h100", "--hours", "1", "--bill-by", "bananas"], "error: --bill-by: 'bananas' is not one of hours, tokens" },
     };
 
     [Theory]

@@ -26,9 +26,7 @@ public sealed class ConstraintOptions
 
     public LeaseRequest Apply(ParseResult parse, LeaseRequest request)
     {
-        Credits? perMillion = parse.GetValue(_maxPerMillion) is { } text
-            ? Credits.TryParse(text, out var parsed) ? parsed : throw new CliException($"--max-price-per-1m: '{text}' is not an amount of credits.")
-            : null;
+        var perMillion = CreditsArgument.Parse("--max-price-per-1m", parse.GetValue(_maxPerMillion));
         return request with
         {
             MinMemoryGiB = parse.GetValue(_minMemory),

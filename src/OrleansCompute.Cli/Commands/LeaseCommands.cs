@@ -31,10 +31,7 @@ public static class LeaseCommands
     public static Option<string?> MaxPriceOption() =>
         new("--max-price") { Description = "The most to pay per slot-hour, in credits (e.g. 2.75)." };
 
-    public static Credits? ParseMaxPrice(string? text) =>
-        text is null ? null
-        : Credits.TryParse(text, out var parsed) ? parsed
-        : throw new CliException($"--max-price: '{text}' is not an amount of credits (e.g. 2.75).");
+    public static Credits? ParseMaxPrice(string? text) => CreditsArgument.Parse("--max-price", text);
 
     public static Option<string?> StartOption() =>
         new("--start") { Description = "Book a block that starts later: an ISO 8601 time (2026-12-01T09:00Z) or +30m, +2h, +1d. Default: now." };
@@ -124,9 +121,7 @@ public static class LeaseCommands
                 parse.GetValue(region), max, parse.GetValue(quote), ParseStart(parse.GetValue(start)))
             {
                 BillBy = parse.GetValue(billBy),
-                VoucherEvery = parse.GetValue(voucherEvery) is { } every
-                    ? Credits.TryParse(every, out var threshold) ? threshold : throw new CliException($"--voucher-every: '{every}' is not an amount of credits.")
-                    : null,
+                VoucherEvery = CreditsArgument.Parse("--voucher-every", parse.GetValue(voucherEvery)),
             });
             await RequireFundsForAsync(api, chain, wallet, request, ct);
             var reserved = await api.CreateLeaseAsync(request, key, ct);
@@ -170,7 +165,7 @@ public static class LeaseCommands
                 }
                 console.WriteLine();
                 console.MarkupLine("Next:");
-                console.MarkupLine(Markup.Escape($"  ./occ infer {LeaseIds.Format(active.Id)} \"Hello\""));
+                if (inference is not null) console.MarkupLine(Markup.Escape($"  ./occ infer {LeaseIds.Format(active.Id)} \"Hello\""));
                 console.MarkupLine(Markup.Escape($"  ./occ inspect lease {LeaseIds.Format(active.Id)}"));
                 console.MarkupLine(Markup.Escape($"  ./occ lease end {LeaseIds.Format(active.Id)}"));
             });
@@ -262,7 +257,7 @@ public static class LeaseCommands
             var api = context.Api();
             var lease = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
             var value = parse.GetValue(amount) is { } text
-                ? Credits.TryParse(text, out var parsed) && parsed > Credits.Zero ? parsed : throw new CliException($"--amount: '{text}' is not a positive amount of credits.")
+                ? CreditsArgument.Require("--amount", text, positive: true)
                 : lease.AmountOwed;
             var paid = await PayAsync(context, api, context.Tenant(parse.GetValue(tenant)), lease, value, ct);
             context.Print(paid, console =>
@@ -291,9 +286,7 @@ public static class LeaseCommands
         var command = new Command("top-up", "Add credits to a live lease's escrow from the tenant's wallet, and wait until the market has seen it on chain.") { id, amount, tenant };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            var value = Credits.TryParse(parse.GetValue(amount), out var parsed) && parsed > Credits.Zero
-                ? parsed
-                : throw new CliException($"amount: '{parse.GetValue(amount)}' is not a positive amount of credits.");
+            var value = CreditsArgument.Require("amount", parse.GetValue(amount), positive: true);
             var api = context.Api();
             var wallet = context.Tenant(parse.GetValue(tenant));
             var lease = await api.GetLeaseAsync(parse.GetValue(id)!, ct);

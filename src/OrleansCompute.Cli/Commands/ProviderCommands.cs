@@ -161,10 +161,7 @@ public static class ProviderCommands
     private static Option<string?> ProviderOption(string description) =>
         new("--provider") { Description = description + " A wallet name (provider1…), an address, or a provider id of its pools (neuron-cloud)." };
 
-    private static Credits? Price(Option<string?> option, string? text) =>
-        text is null ? null
-        : Credits.TryParse(text, out var price) && price > Credits.Zero ? price
-        : throw new CliException($"{option.Name}: '{text}' is not a positive amount of credits (e.g. 2.75).");
+    private static Credits? Price(Option<string?> option, string? text) => CreditsArgument.Parse(option.Name, text, positive: true);
 
     /// <summary>The pool's definition, or null when no pool has that key.</summary>
     private static async Task<PoolDefinition?> DefinitionOfAsync(MarketApiClient api, string poolKey, CancellationToken ct)
