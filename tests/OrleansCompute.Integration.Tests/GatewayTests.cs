@@ -191,6 +191,8 @@ public sealed class GatewayTests(MarketFixture market)
         var received = market.Upstream.Received.Where(r => r.Path.StartsWith("/usage/", StringComparison.Ordinal)).ToList();
         Assert.All(received, r => Assert.Equal($"Bearer {FakeUpstream.ApiKey}", r.Authorization));
         Assert.True(received[^1].Body.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+        // A request that names no bound on its completion is sent with the gateway's, which its checks counted on.
+        Assert.All(received, r => Assert.Equal(OpenAiWire.DefaultMaxTokens, r.Body.GetProperty("max_tokens").GetInt32()));
 
         var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
         Assert.Equal(new LeaseUsage(2, 2 * FakeUpstream.ReportedPromptTokens, 2 * FakeUpstream.Pieces.Length), metered);

@@ -25,6 +25,9 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         // The gateway's count, so a request cut short still meters its prompt; replaced by the server's figure when it gives one.
         meter.PromptTokens = call.PromptTokens;
         var body = JsonNode.Parse(call.Body.GetRawText())!.AsObject();
+        // The gateway bounds every completion (by its default when the request names no bound), and the context-window
+        // check and the voucher threshold count on that bound: the upstream gets it too, not a default of its own.
+        if (!body.ContainsKey("max_tokens") && !body.ContainsKey("max_completion_tokens")) body["max_tokens"] = request.MaxTokens;
         // Ask a streaming server for usage in its last chunk: otherwise only counting could meter the answer.
         if (request.Stream) body["stream_options"] = new JsonObject { ["include_usage"] = true };
 
