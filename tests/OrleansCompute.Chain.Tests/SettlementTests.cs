@@ -118,6 +118,11 @@ public sealed class SettlementTests(ChainFixture chain)
         Assert.Equal("NotExpired", inWindow.ErrorName);
 
         await chain.Cheats.IncreaseTimeAsync(ChainFixture.ClaimWindow);
+        // The chain alone says where the lease is: its LeaseOpened event names the signer and channel (occ lease refund).
+        var found = await chain.Escrow.FindOpenedAsync(leaseId, tenant.Address);
+        Assert.Equal(tenant.Address, found!.Signer, ignoreCase: true);
+        Assert.Equal((channel, deposit, false), (found.Channel, found.Deposit, found.Closed));
+        Assert.Null(await chain.Escrow.FindOpenedAsync(leaseId, chain.Tenants[0].Address));
         await chain.Escrow.RefundAsync(chain.Operator, leaseId, tenant.Address, channel);
 
         Assert.Equal(balanceAfterOpen + deposit, await chain.Escrow.GetTenantBalanceAsync(tenant.Address));

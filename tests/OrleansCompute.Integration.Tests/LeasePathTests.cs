@@ -229,26 +229,33 @@ public sealed class LeasePathTests(MarketFixture market)
         var created = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", tenant.Name, "--json");
         Assert.True(created.ExitCode == 0, created.ToString());
         var lease = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        var id = LeaseIds.Format(lease.Id);
         var freeBefore = await market.FreeSlotsAsync(lease.PoolKey!);
 
-        // Without the market: the tenant signs a final voucher for what it thinks it owes and sends it to the escrow itself.
-        var signer = new OrleansCompute.Chain.Signing.VoucherSigner(market.Devnet.ChainId, market.Devnet.EscrowAddress);
-        var voucher = signer.Sign(tenant.PrivateKey, lease.Id, lease.Channel!.Value, Credits.FromCredits(0.01m), isFinal: true);
-        var rpc = new OrleansCompute.Chain.Rpc.ChainRpc(market.Devnet.RpcUrl);
-        using var tenantSender = new OrleansCompute.Chain.Signing.TransactionSender(rpc, tenant.PrivateKey, market.Devnet.ChainId);
-        var receipt = await market.Escrow.SettleAsync(tenantSender, voucher); // a revert would throw, naming its error
+        // Too early to take the escrow back: the lease has not expired, and the claim window follows its expiry.
+        var early = await market.OccAsync("lease", "refund", id, "--tenant", tenant.Name);
+        Assert.Equal(1, early.ExitCode);
+        Assert.Contains("is refundable after", early.Error);
+
+        // Without the market: occ signs the tenant's final voucher and sends it to the escrow from the tenant's wallet.
+        var left = await market.OccAsync("lease", "leave", id, "--amount", "0.01", "--tenant", tenant.Name, "--json");
+        Assert.True(left.ExitCode == 0, left.ToString());
+        var transaction = left.Json.GetProperty("transaction").GetString()!;
 
         // The escrow is closing, not closed: paid what the tenant signed, expiring now, the rest refundable after the claim window.
         var onChain = (await market.OnChainAsync(lease.Id))!;
         Assert.False(onChain.Closed);
         Assert.Equal(Credits.FromCredits(0.01m), onChain.Paid);
         Assert.True(onChain.Expiry <= DateTimeOffset.UtcNow.AddSeconds(5) && onChain.Expiry < lease.EscrowExpiry);
+        var again = await market.OccAsync("lease", "leave", id, "--amount", "0.01", "--tenant", tenant.Name);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("StaleVoucher", again.Error);
 
         // The market sees it from the chain: the lease ends there, its slot is free again, and the payment is counted.
-        var ended = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
+        var ended = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(id, default),
             l => l.Status == LeaseStatus.Ended && l.Paid == Credits.FromCredits(0.01m));
         Assert.Equal(LeaseReasons.ClosingOnChain, ended.History[^1].Reason);
-        Assert.Contains(receipt.TransactionHash, ended.History[^1].Detail);
+        Assert.Contains(transaction, ended.History[^1].Detail);
         Assert.Equal(freeBefore + 1, await market.FreeSlotsAsync(lease.PoolKey!));
         await market.AssertConservedAsync();
     }

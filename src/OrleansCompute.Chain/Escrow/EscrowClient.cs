@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using Nethereum.Contracts;
+using Nethereum.Hex.HexConvertors.Extensions;
 using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Util;
 using OrleansCompute.Abstractions;
@@ -56,6 +58,39 @@ public sealed class EscrowClient
             }
             : null;
     }
+
+    /// <returns>
+    /// The lease <paramref name="tenant"/> opened under <paramref name="leaseId"/>, found by its <c>LeaseOpened</c> event
+    /// alone (the chain, not the market, says which signer and channel it took), as the escrow holds it now; null when the
+    /// tenant opened none. Of several escrows a tenant opened under one id, the first counts, as it does for the market.
+    /// </returns>
+    public async Task<EscrowLease?> FindOpenedAsync(Guid leaseId, string tenant, CancellationToken cancellationToken = default)
+    {
+        var opened = ABITypedRegistry.GetEvent<LeaseOpenedEventDTO>();
+        var filter = new NewFilterInput
+        {
+            Address = [EscrowAddress],
+            FromBlock = BlockParameter.CreateEarliest(),
+            ToBlock = BlockParameter.CreateLatest(),
+            // LeaseOpened(bytes32 indexed key, uint256 indexed leaseId, address indexed tenant, ...)
+            Topics = [opened.Sha3Signature.EnsureHexPrefix(), null, TopicOf(LeaseIds.ToChainId(leaseId)), TopicOf(tenant)],
+        };
+        var logs = await _rpc.CallAsync(web3 => web3.Eth.Filters.GetLogs.SendRequestAsync(filter), cancellationToken);
+        if (logs.Where(l => !l.Removed).OrderBy(l => (l.BlockNumber.Value, l.LogIndex.Value)).FirstOrDefault() is not { } first) return null;
+        var e = first.DecodeEvent<LeaseOpenedEventDTO>().Event;
+        return await GetLeaseAsync(leaseId, e.Signer, (uint)e.Channel, cancellationToken);
+    }
+
+    /// <summary>The time of the chain's latest block: the clock the escrow's expiries and claim windows are judged by.</summary>
+    public async Task<DateTimeOffset> GetLatestBlockTimeAsync(CancellationToken cancellationToken = default)
+    {
+        var block = await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest()), cancellationToken);
+        return DateTimeOffset.FromUnixTimeSeconds((long)block.Timestamp.Value);
+    }
+
+    private static string TopicOf(BigInteger value) => "0x" + value.ToString("x64");
+
+    private static string TopicOf(string address) => "0x" + address[2..].ToLowerInvariant().PadLeft(64, '0');
 
     /// <summary>What <paramref name="tenant"/> holds in the escrow outside its leases: refunds and deposits, withdrawable at any time.</summary>
     public async Task<Credits> GetTenantBalanceAsync(string tenant, CancellationToken cancellationToken = default) =>

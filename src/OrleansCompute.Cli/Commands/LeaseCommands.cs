@@ -25,6 +25,8 @@ public static class LeaseCommands
         lease.Subcommands.Add(KeyCommand());
         lease.Subcommands.Add(VoucherCommand());
         lease.Subcommands.Add(TopUpCommand());
+        lease.Subcommands.Add(LeaseExitCommands.LeaveCommand());
+        lease.Subcommands.Add(LeaseExitCommands.RefundCommand());
         return lease;
     }
 

@@ -1,4 +1,7 @@
+using Nethereum.Contracts;
 using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Chain;
+using OrleansCompute.Chain.Contracts.LeaseEscrow;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Rpc;
@@ -79,6 +82,56 @@ public sealed class TenantChain(DevnetConfig devnet)
         using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
         return await escrow.TopUpAsync(sender, lease.Id, lease.VoucherSigner ?? wallet.Address, channel, amount, ct);
     }
+
+    /// <summary>
+    /// Leaves a lease without the market: signs a final voucher for <paramref name="amount"/> with the lease's signer and
+    /// sends it to the escrow from the tenant's own wallet. The escrow pays it and brings the lease's expiry forward to now;
+    /// the rest is refundable after the claim window (<see cref="RefundAsync"/>). The lease is found on chain, not asked of
+    /// the host, so this works with the market down.
+    /// </summary>
+    /// <returns>The lease as the escrow holds it afterwards, and the settle transaction hash.</returns>
+    public async Task<(EscrowLease Lease, string Transaction)> LeaveAsync(TenantWallet wallet, Guid leaseId, Abstractions.Credits amount, SessionKey? sessionKey, CancellationToken ct)
+    {
+        var rpc = new ChainRpc(devnet.RpcUrl);
+        var escrow = Escrow(rpc);
+        var lease = await OpenLeaseOnChainAsync(escrow, wallet, leaseId, ct);
+        var signerKey = string.Equals(lease.Signer, wallet.Address, StringComparison.OrdinalIgnoreCase) ? wallet.PrivateKey
+            : sessionKey is { } session && string.Equals(session.Address, lease.Signer, StringComparison.OrdinalIgnoreCase) ? session.PrivateKey
+            : throw new CliException($"Lease {LeaseIds.Format(leaseId)} is signed for by {lease.Signer}, a session key this machine does not hold.");
+        var voucher = Vouchers().Sign(signerKey, leaseId, lease.Channel, amount, isFinal: true);
+        using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
+        var receipt = await escrow.SettleAsync(sender, voucher, ct);
+        return ((await escrow.GetLeaseAsync(leaseId, lease.Signer, lease.Channel, ct))!, receipt.TransactionHash);
+    }
+
+    /// <summary>
+    /// Credits what a lease's escrow holds beyond what it paid to the tenant's escrow balance, once its expiry and the claim
+    /// window after it have passed: the exit that needs nobody, market or provider. Found on chain, like <see cref="LeaveAsync"/>.
+    /// </summary>
+    /// <returns>The amount refunded and the refund transaction hash.</returns>
+    public async Task<(Abstractions.Credits Refund, string Transaction)> RefundAsync(TenantWallet wallet, Guid leaseId, CancellationToken ct)
+    {
+        var rpc = new ChainRpc(devnet.RpcUrl);
+        var escrow = Escrow(rpc);
+        var lease = await OpenLeaseOnChainAsync(escrow, wallet, leaseId, ct);
+        var refundableFrom = lease.Expiry + await escrow.GetClaimWindowAsync(ct);
+        var chainNow = await escrow.GetLatestBlockTimeAsync(ct);
+        if (chainNow <= refundableFrom)
+            throw new CliException($"Lease {LeaseIds.Format(leaseId)} is refundable after {refundableFrom:O} (its escrow expires {lease.Expiry:O}, then the " +
+                $"claim window during which the provider's vouchers still settle); the chain's time is {chainNow:O}.");
+        using var sender = new TransactionSender(rpc, wallet.PrivateKey, devnet.ChainId);
+        var receipt = await escrow.RefundAsync(sender, leaseId, lease.Signer, lease.Channel, ct);
+        var closed = receipt.DecodeAllEvents<LeaseClosedEventDTO>().Single().Event;
+        return (CreditsOnChain.FromUnits(closed.Refund), receipt.TransactionHash);
+    }
+
+    private static async Task<EscrowLease> OpenLeaseOnChainAsync(EscrowClient escrow, TenantWallet wallet, Guid leaseId, CancellationToken ct) =>
+        await escrow.FindOpenedAsync(leaseId, wallet.Address, ct) switch
+        {
+            null => throw new CliException($"{wallet.Name} ({wallet.Address}) opened no escrow for lease {LeaseIds.Format(leaseId)} on this chain."),
+            { Closed: true } => throw new CliException($"The escrow of lease {LeaseIds.Format(leaseId)} is closed already: what it did not pay is in {wallet.Name}'s escrow balance (occ balance)."),
+            { } open => open,
+        };
 
     /// <summary>What the tenant holds in the escrow outside its leases (refunds, deposits), and in its wallet.</summary>
     public async Task<(Abstractions.Credits Escrow, Abstractions.Credits Wallet)> BalancesAsync(TenantWallet wallet, CancellationToken ct)
