@@ -75,6 +75,10 @@ public sealed class MarketOptions
     /// </summary>
     public TimeSpan SettlementConfirmTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>How long one settleBatch (send + receipt) may take.</summary>
-    public TimeSpan SettlementTimeout { get; set; } = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// How long one settleBatch (send + receipt) may take. Three times the sender's replacement interval (15 s): a batch
+    /// stuck below the market's fees is replaced twice, fees raised each time, before the grain gives up on it and queues
+    /// its vouchers again; a shorter bound would give up before any replacement and leave the stuck one in the pool.
+    /// </summary>
+    public TimeSpan SettlementTimeout { get; set; } = TimeSpan.FromSeconds(45);
 }

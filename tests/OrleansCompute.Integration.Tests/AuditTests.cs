@@ -1,5 +1,6 @@
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Integration.Tests.Infrastructure;
@@ -23,7 +24,7 @@ public sealed class AuditTests(MarketFixture market)
         var leaseId = created.Json.GetProperty("lease").GetProperty("id").GetGuid();
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(leaseId), "--tenant", tenant.Name);
         Assert.True(ended.ExitCode == 0, ended.ToString());
-        var open = await market.OccAsync("lease", "create", "--kind", "trainium2", "--hours", "2", "--tenant", market.Wallets[1].Name);
+        var open = await market.OccAsync("lease", "create", "--kind", "trainium2", "--hours", "2", "--tenant", market.Wallets[1].Name, "--json");
         Assert.True(open.ExitCode == 0, open.ToString());
 
         var clean = await market.OccAsync("audit", "--json");
@@ -45,6 +46,20 @@ public sealed class AuditTests(MarketFixture market)
         Assert.Contains("1 mismatch", dirty.Error);
         Assert.Contains(LeaseIds.Format(stray), dirty.Output);
         Assert.Contains("never reserved", dirty.Output);
+
+        // Chain time runs past the open lease's expiry and claim window, its escrow neither settled nor refunded: the
+        // market still counts it as running, but nothing can pay its provider any more. (This market is the test's own.)
+        var openId = open.Json.GetProperty("lease").GetProperty("id").GetGuid();
+        var cheats = new AnvilCheats(new ChainRpc(market.Devnet.RpcUrl));
+        await cheats.IncreaseTimeAsync(TimeSpan.FromHours(6));
+        await cheats.MineAsync();
+
+        var late = await market.OccAsync("audit", "--json");
+
+        Assert.Equal(1, late.ExitCode);
+        var unclaimed = Assert.Single(late.Json.GetProperty("mismatches").EnumerateArray(), m => m.GetProperty("field").GetString() == "claimWindow");
+        Assert.Equal(LeaseIds.Format(openId), unclaimed.GetProperty("subject").GetString());
+        Assert.Contains("no voucher can settle it now", unclaimed.GetProperty("cause").GetString());
     }
 }
 

@@ -18,7 +18,7 @@ public sealed record TransactionSenderOptions
     /// A transaction not mined after this long is replaced: the same nonce, signed again with fees raised by
     /// <see cref="FeeBumpPercent"/>, so that whichever is mined first settles it and the other cannot. Null never replaces.
     /// </summary>
-    public TimeSpan? ReplaceAfter { get; init; } = TimeSpan.FromSeconds(20);
+    public TimeSpan? ReplaceAfter { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How much each replacement raises both fees; nodes take a replacement only above 10%.</summary>
     public int FeeBumpPercent { get; init; } = 25;

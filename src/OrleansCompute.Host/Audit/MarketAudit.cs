@@ -56,6 +56,9 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
         var mismatches = new List<AuditMismatch>();
         var notes = new List<string>();
         var openEscrows = Credits.Zero;
+        // The escrow judges expiries by the chain's clock: so does the audit.
+        var chainNow = await escrow.GetLatestBlockTimeAsync(cancellationToken);
+        var claimWindow = await escrow.GetClaimWindowAsync(cancellationToken);
         foreach (var open in opened.Values)
         {
             var byTenant = (open.LeaseId, open.Tenant.ToLowerInvariant());
@@ -64,7 +67,7 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
                 onChain = onChain with { Tenant = open.Tenant, Provider = open.Provider, Paid = paid.GetValueOrDefault(byTenant) };
             if (onChain is { Closed: false }) openEscrows += onChain.Deposit - onChain.Paid;
             var lease = await grains.GetGrain<ILeaseGrain>(open.LeaseId).GetAsync();
-            CompareLease(open, onChain, lease, refunds.GetValueOrDefault(byTenant), mismatches, notes);
+            CompareLease(open, onChain, lease, refunds.GetValueOrDefault(byTenant), chainNow - claimWindow, mismatches, notes);
         }
 
         var tenantBalances = Credits.Zero;
@@ -92,8 +95,9 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
             mismatches, notes);
     }
 
+    /// <param name="claimsClosedBefore">Escrows that expired before this time are past their claim window: nothing settles them any more.</param>
     private static void CompareLease(EscrowLeaseOpened open, EscrowLease? onChain, LeaseSnapshot? lease, Credits refunded,
-        List<AuditMismatch> mismatches, List<string> notes)
+        DateTimeOffset claimsClosedBefore, List<AuditMismatch> mismatches, List<string> notes)
     {
         var id = LeaseIds.Format(open.LeaseId);
         void Add(string field, object? market, object? chain, string cause) =>
@@ -139,6 +143,13 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
                 : lease.Status == LeaseStatus.Settled
                     ? "the lease counts as settled but its escrow is still open: the final voucher never reached the chain"
                     : "the lease counts as refunded but its escrow is still open");
+        // A lease the market still counts as running or waiting for settlement whose escrow can no longer be settled: what
+        // it owes the provider beyond what is paid is lost unless it settled, and the deposit waits for a refund.
+        if (!closedInMarket && !onChain.Closed && onChain.Expiry < claimsClosedBefore)
+            Add("claimWindow", lease.Status, $"expired {onChain.Expiry:O}, claim window over",
+                lease.FinalVoucher is null
+                    ? "the escrow's claim window is over and no final voucher reached it: no voucher can settle it now; anyone may refund the deposit (occ lease refund)"
+                    : "the final voucher the market accepted never reached the chain before the claim window ended: the settlement lost it");
         if (onChain.Closed && closedInMarket && lease.Refunded != refunded)
             Add("refunded", lease.Refunded, refunded, "the refund the lease records differs from the one the escrow paid");
     }
