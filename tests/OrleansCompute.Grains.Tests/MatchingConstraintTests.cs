@@ -43,6 +43,22 @@ public sealed class MatchingConstraintTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_refusal_names_the_price_of_a_pool_with_room_not_of_a_cheaper_full_one()
+    {
+        var region = TestMarket.NewRegion();
+        var full = await _market.DefinePoolAsync(region, slots: 1, pricePerSlotHour: 1.00m);
+        await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 3.00m);
+        await _market.RequestAsync(Tenant.New(), TestMarket.Request(full));
+
+        // The cheap pool is full, the dear one has room: what would fill now is the dear one's price, not a later start.
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, MaxPricePerSlotHour: Credits.FromCredits(2.00m))));
+
+        Assert.Equal(("AboveMaxPrice", "maxPricePerSlotHour"), (refused.Reason, refused.Field));
+        Assert.Contains("a max price of 3.000000 would fill now", refused.Message);
+    }
+
+    [Fact]
     public async Task Provider_allow_and_deny_lists_choose_among_pools()
     {
         var region = TestMarket.NewRegion();

@@ -208,25 +208,34 @@ public sealed class MarketGrain(
     /// Why no candidate took the request, and what would: the price it would take when price was the reason,
     /// otherwise the nearest start at which some pool has room for the whole window.
     /// </summary>
+    /// <summary>
+    /// Why no candidate took the request, and what would: when a pool has room in the window but asks more than the max
+    /// price, the price of the cheapest such pool (it would fill now); otherwise the nearest start at which a pool within
+    /// the max price has room.
+    /// </summary>
     private async Task<MarketException> NoneFitsAsync(LeaseRequest request, LeaseWindow window, List<PoolDefinition> candidates)
     {
-        var cheapest = candidates.Min(c => Reported(c).PricePerSlotHour);
-        if (request.MaxPricePerSlotHour is { } max && cheapest > max) return AboveMaxPrice(request, cheapest, max);
-
         var fewest = request.MinSlots ?? request.Slots;
         var starts = await Task.WhenAll(candidates.Select(c =>
             Pool(c.PoolKey).EarliestStartAsync(fewest, window.Duration, window.Start)));
-        var nearest = starts.Where(s => s is not null).Min();
-        var hint = nearest is { } start ? $"; the nearest start with room is {start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} (--start)" : "";
+        var pools = candidates.Select((c, i) => (Price: Reported(c).PricePerSlotHour, Start: starts[i])).ToList();
+
+        var max = request.MaxPricePerSlotHour;
+        var roomInWindow = pools.Where(p => p.Start is { } start && start <= window.Start).ToList();
+        if (max is { } cap && roomInWindow.Count > 0 && roomInWindow.Min(p => p.Price) is var wouldFill && wouldFill > cap)
+            return AboveMaxPrice(request, wouldFill, cap);
+
+        var later = pools.Where(p => p.Start > window.Start).OrderBy(p => p.Start).ThenBy(p => p.Price).ToList();
+        var hint = later.FirstOrDefault(p => max is not { } limit || p.Price <= limit) is { Start: { } start }
+            ? $"; the nearest start with room is {start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} (--start)"
+            : later.FirstOrDefault() is { Start: { } dearStart, Price: var price }
+                ? $"; the nearest start with room is {dearStart.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} (--start), at {price} per slot-hour (above the max price)"
+                : "";
         return new MarketException(MarketError.Conflict, "NoCapacityInWindow",
             $"No {Kind} pool has {(fewest < request.Slots ? $"{fewest} to {request.Slots}" : request.Slots)} free slot(s) from {window.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} for {request.Hours} h" +
-            $"{(request.MaxPricePerSlotHour is null ? "" : " at or below the max price")}{hint}.", "slots");
+            $"{(max is null ? "" : " at or below the max price")}{hint}.", "slots");
     }
 
-    /// <summary>
-    /// The refusal names the cap the tenant sent, in its unit: a max price per 1M tokens reaches the market folded into the max
-    /// price per slot-hour (<see cref="LeaseRequestRules.ForKind"/>), which the tenant never named when the per-token cap is the lower.
-    /// </summary>
     private MarketException AboveMaxPrice(LeaseRequest request, Credits cheapest, Credits max)
     {
         var profile = AcceleratorCatalog.Require(Kind);
