@@ -20,6 +20,9 @@ public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot,
 
     public IAnsiConsole Console { get; } = CreateConsole(output);
 
+    /// <summary>Whether --api names the host: then it alone is asked, not the devnet's hosts.</summary>
+    public bool ApiGiven => apiUrl is not null;
+
     /// <summary>--api, else the devnet's host, else the default loopback address.</summary>
     public string ApiUrl => apiUrl ?? Devnet.ReadConfig()?.ApiUrl ?? DefaultApiUrl;
 
@@ -40,7 +43,9 @@ public sealed class CliContext(bool json, string? apiUrl, string repositoryRoot,
 
     private MarketApiClient? _api;
 
-    private void Notice(string message) => Error.WriteLine($"note: {message}");
+    // With --json a note is a JSON line too, so that stderr stays machine-readable.
+    private void Notice(string message) =>
+        Error.WriteLine(Json ? System.Text.Json.JsonSerializer.Serialize(new { note = message }, ApiJson.Options) : $"note: {message}");
 
     /// <summary>The tenant to sign for: a wallet name (tenant1…) or address from <c>.devnet/wallets.json</c>; the first by default.</summary>
     public TenantWallet Tenant(string? nameOrAddress)

@@ -49,7 +49,12 @@ public static class OccApp
         // shows that) nor the .NET type it failed to parse as.
         if (parse.Action is System.CommandLine.Invocation.ParseErrorAction && parse.Errors.Count > 0)
         {
-            foreach (var parseError in parse.Errors) await error.WriteLineAsync($"error: {ParseErrors.Explain(parseError.Message)}");
+            var json = args.Contains("--json");
+            foreach (var parseError in parse.Errors)
+            {
+                var message = ParseErrors.Explain(parseError.Message);
+                await error.WriteLineAsync(json ? System.Text.Json.JsonSerializer.Serialize(new CliError(message, null, "ParseError", null), ApiJson.Options) : $"error: {message}");
+            }
             return 1;
         }
         return await parse.InvokeAsync(new InvocationConfiguration
@@ -76,7 +81,7 @@ public static class OccApp
             async Task<int> FailAsync(string message, ApiException? refused = null)
             {
                 await error.WriteLineAsync(json
-                    ? System.Text.Json.JsonSerializer.Serialize(new CliError(message, refused?.Status, refused?.Reason, refused?.Field), ApiJson.Options)
+                    ? System.Text.Json.JsonSerializer.Serialize(Describe(message, refused), ApiJson.Options)
                     : $"error: {message}");
                 return 1;
             }
@@ -114,6 +119,14 @@ public static class OccApp
                 return 130;
             }
         };
+
+    /// <summary>An error as --json prints it: the host's status, reason and field when it refused; no host at all is no HTTP status.</summary>
+    private static CliError Describe(string message, ApiException? refused) => refused switch
+    {
+        null => new CliError(message, null, null, null),
+        { Status: 0 } => new CliError(message, null, refused.Reason ?? refused.Title, refused.Field),
+        _ => new CliError(message, refused.Status, refused.Reason, refused.Field),
+    };
 
     private static bool IsHttpUrl(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && !string.IsNullOrEmpty(url.Host);

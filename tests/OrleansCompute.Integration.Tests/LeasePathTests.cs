@@ -357,6 +357,22 @@ public sealed class LeasePathTests(MarketFixture market)
         { ["--kind", "h100", "--hours", "1", "--bill-by", "bananas"], "error: --bill-by: 'bananas' is not one of hours, tokens" },
     };
 
+    [Fact]
+    public async Task With_json_a_parse_error_and_a_refusal_are_json_objects_on_stderr()
+    {
+        var parse = await market.OccAsync("lease", "create", "--kind", "h100", "--hours", "1.5", "--json");
+        var refused = await market.OccAsync("lease", "create", "--kind", "tpu-v9", "--hours", "1", "--tenant", market.Wallets[3].Name, "--json");
+
+        Assert.Equal((1, ""), (parse.ExitCode, parse.Output));
+        var parseError = JsonDocument.Parse(parse.Error).RootElement;
+        Assert.Equal("ParseError", parseError.GetProperty("reason").GetString());
+        Assert.Contains("--hours: '1.5' is not a whole number", parseError.GetProperty("error").GetString());
+        Assert.Equal(1, refused.ExitCode);
+        var refusal = JsonDocument.Parse(refused.Error).RootElement;
+        Assert.Equal((400, "UnknownKind", "kind"),
+            (refusal.GetProperty("status").GetInt32(), refusal.GetProperty("reason").GetString(), refusal.GetProperty("field").GetString()));
+    }
+
     [Theory]
     [MemberData(nameof(BadRequests))]
     public async Task A_bad_lease_request_is_refused_naming_the_field_and_reserves_nothing(string[] args, string expected)

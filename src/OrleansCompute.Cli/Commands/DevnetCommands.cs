@@ -83,7 +83,7 @@ public static class DevnetCommands
                     : $"[red]unreachable[/] at {Markup.Escape(devnet.RpcUrl)}");
                 // Without the chain nothing is known about the contracts: they are not missing, just not seen.
                 grid.AddRow("contracts", !status.ChainUp ? $"unknown: the chain is unreachable (escrow {devnet.EscrowAddress})"
-                    : status.ContractsDeployed ? $"[green]deployed[/] escrow {devnet.EscrowAddress}"
+                    : status.ContractsDeployed == true ? $"[green]deployed[/] escrow {devnet.EscrowAddress}"
                     : $"[red]missing[/] (no code at escrow {devnet.EscrowAddress})");
                 foreach (var host in status.Hosts)
                     grid.AddRow("host", host.Up
@@ -95,33 +95,44 @@ public static class DevnetCommands
                 foreach (var t in status.Tenants) tenants.AddRow(t.Name, t.Address, t.Credits?.ToString() ?? "?");
                 console.Write(tenants);
             });
-            if (status.ChainBlock is null || !status.ContractsDeployed || status.Hosts.Any(host => !host.Up))
-                throw new CliException(NotUp(status));
+            if (status.ChainBlock is null || status.ContractsDeployed != true || status.Hosts.Any(host => !host.Up))
+                throw new CliException(NotUp(status, context.ApiGiven));
         }));
         return command;
     }
 
-    /// <summary>What to do about a devnet not fully up: start it when nothing runs; when part of it runs, `devnet up` would be refused.</summary>
-    private static string NotUp(DevnetStatus status)
+    /// <summary>
+    /// What is down and what to do about it: start the devnet when nothing runs; when part of it runs, `devnet up` would be
+    /// refused, and hosts that are still up serve the market (occ fails over to them).
+    /// </summary>
+    private static string NotUp(DevnetStatus status, bool apiGiven)
     {
         var down = status.Hosts.Where(h => !h.Up).Select(h => h.Url).ToList();
+        if (apiGiven && down.Count > 0) return $"no host answers at {down[0]}.";
         if (!status.ChainUp && down.Count == status.Hosts.Count)
             return "the devnet is not running: start it with `./occ devnet up`.";
         var what = string.Join(" and ", new[]
         {
-            !status.ChainUp ? "the chain is unreachable" : !status.ContractsDeployed ? "the contracts are missing" : null,
+            !status.ChainUp ? "the chain is unreachable" : status.ContractsDeployed != true ? "the contracts are missing" : null,
             down.Count > 0 ? $"{(down.Count == 1 ? "host" : "hosts")} {string.Join(", ", down)} {(down.Count == 1 ? "is" : "are")} down" : null,
         }.OfType<string>());
-        return $"the devnet is partly up: {what}. Stop the `occ devnet up` that runs it (Ctrl+C) and start it again.";
+        var serving = status.ChainUp && status.ContractsDeployed == true && down.Count < status.Hosts.Count
+            ? $" The market goes on through {string.Join(", ", status.Hosts.Where(h => h.Up).Select(h => h.Url))} (occ fails over to it);"
+              + " to bring the rest back, stop the `occ devnet up` that runs it (Ctrl+C) and start it again."
+            : " Stop the `occ devnet up` that runs it (Ctrl+C) and start it again.";
+        return $"the devnet is partly up: {what}.{serving}";
     }
 }
 
-/// <summary>What <c>occ devnet status</c> reports; <see cref="HostUp"/> is the first host, the one commands talk to.</summary>
-public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, IReadOnlyList<HostStatus> Hosts, bool? Conserved, IReadOnlyList<TenantStatus> Tenants)
+/// <summary>
+/// What <c>occ devnet status</c> reports; <see cref="HostUp"/> whether any host answers (commands fail over among them),
+/// <see cref="ContractsDeployed"/> null when the chain did not answer.
+/// </summary>
+public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IReadOnlyList<HostStatus> Hosts, bool? Conserved, IReadOnlyList<TenantStatus> Tenants)
 {
-    public bool HostUp => Hosts[0].Up;
+    public bool HostUp => Hosts.Any(h => h.Up);
 
-    /// <summary>Whether the chain answered; when it did not, <see cref="ContractsDeployed"/> is false for want of knowing.</summary>
+    /// <summary>Whether the chain answered; when it did not, <see cref="ContractsDeployed"/> is unknown (null).</summary>
     public bool ChainUp => ChainBlock is not null;
 
     public static async Task<DevnetStatus> ReadAsync(CliContext context, DevnetConfig devnet, CancellationToken ct)
@@ -170,7 +181,7 @@ public sealed record DevnetStatus(long? ChainBlock, bool ContractsDeployed, IRea
             }
             hosts.Add(new HostStatus(url, up, readsChain));
         }
-        return new DevnetStatus(block, deployed, hosts, conserved, tenants);
+        return new DevnetStatus(block, block is null ? null : deployed, hosts, conserved, tenants);
     }
 }
 

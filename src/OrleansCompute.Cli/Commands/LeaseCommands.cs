@@ -167,9 +167,11 @@ public static class LeaseCommands
                 }
                 console.WriteLine();
                 console.MarkupLine("Next:");
-                if (inference is not null) console.MarkupLine(Markup.Escape($"  ./occ infer {LeaseIds.Format(active.Id)} \"Hello\""));
+                // Pasted as printed, they act for the same wallet.
+                var asTenant = parse.GetValue(tenant) is null ? "" : $" --tenant {wallet.Name}";
+                if (inference is not null) console.MarkupLine(Markup.Escape($"  ./occ infer {LeaseIds.Format(active.Id)} \"Hello\"{asTenant}"));
                 console.MarkupLine(Markup.Escape($"  ./occ inspect lease {LeaseIds.Format(active.Id)}"));
-                console.MarkupLine(Markup.Escape($"  ./occ lease end {LeaseIds.Format(active.Id)}"));
+                console.MarkupLine(Markup.Escape($"  ./occ lease end {LeaseIds.Format(active.Id)}{asTenant}"));
             });
         }));
         return command;
@@ -441,8 +443,9 @@ public static class LeaseCommands
         Row("slots", string.Join(", ", lease.SlotKeys));
         Row("price per slot-hour", lease.PricePerSlotHour);
         Row("billed by", lease.Request.BillBy == LeaseBillingMode.Tokens ? "tokens (price per 1M tokens of the kind)" : "hours");
+        // What is still in the escrow: its deposit less what settlements have paid out of it to the provider.
         Row("escrow holds", lease.Status is LeaseStatus.Settled or LeaseStatus.Refunded ? "nothing: closed on chain"
-            : lease.Escrowed == Credits.Zero ? null : lease.Escrowed);
+            : lease.Escrowed == Credits.Zero ? null : lease.Escrowed - lease.Paid);
         Row("owed so far", OwedSoFar(lease));
         Row("last voucher", lease.LastVoucher is { } last ? $"{last.Amount}" : null);
         Row("escrow left", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.Escrowed > Credits.Zero ? lease.Escrowed - lease.AmountOwed : null);

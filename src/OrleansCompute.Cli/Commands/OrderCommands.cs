@@ -49,7 +49,7 @@ public static class OrderCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var orders = await context.Api().ListOrdersAsync(context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
-            context.Print(orders, console => Show(console, orders));
+            context.Print(orders, console => Show(console, orders, parse.GetValue(tenant)));
         }));
         return command;
     }
@@ -67,7 +67,8 @@ public static class OrderCommands
         return command;
     }
 
-    private static void Show(IAnsiConsole console, IReadOnlyList<StandingOrder> orders)
+    /// <param name="asTenant">The --tenant the command was given, repeated in the hint so that it acts for the same wallet.</param>
+    private static void Show(IAnsiConsole console, IReadOnlyList<StandingOrder> orders, string? asTenant = null)
     {
         var table = new Table().AddColumns("order", "status", "kind", "slots", "hours", "max price", "expires", "lease", "reason");
         foreach (var o in orders)
@@ -78,6 +79,6 @@ public static class OrderCommands
         }
         console.Write(table);
         if (orders.FirstOrDefault(o => o.LeaseId is not null) is { LeaseId: { } filled })
-            console.MarkupLine(Markup.Escape($"Fund a filled order's lease: ./occ lease fund {LeaseIds.Format(filled)}"));
+            console.MarkupLine(Markup.Escape($"Fund a filled order's lease: ./occ lease fund {LeaseIds.Format(filled)}{(asTenant is null ? "" : $" --tenant {asTenant}")}"));
     }
 }
