@@ -17,7 +17,8 @@ public sealed class WatcherReorgTests(ChainFixture chain)
     private EscrowEventWatcher Watcher(long start, IEscrowEventSink sink, IEscrowEventCursor cursor)
     {
         var watcher = new EscrowEventWatcher(Reader(), sink,
-            new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) }, cursor: cursor);
+            new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) },
+            cursor: cursor);
         // As the host wires it: the operator's settlements in the replaced blocks are gone, and so are their nonces.
         watcher.Reorganized += _ => chain.Operator.ResyncNonce();
         return watcher;
@@ -105,50 +106,6 @@ public sealed class WatcherReorgTests(ChainFixture chain)
     }
 
     private static string Kind(EscrowEvent e) => e.GetType().Name["Escrow".Length..];
-
-    /// <summary>What a sink holds: every event delivered and not rolled back, and every rollback in the order it came.</summary>
-    private sealed class FoldingSink : IEscrowEventSink
-    {
-        private readonly List<EscrowEvent> _folded = [];
-        private readonly List<EscrowEvent> _rolledBack = [];
-
-        public IReadOnlyList<EscrowEvent> Folded
-        {
-            get
-            {
-                lock (_folded) return _folded.ToArray();
-            }
-        }
-
-        public IReadOnlyList<EscrowEvent> RolledBack
-        {
-            get
-            {
-                lock (_folded) return _rolledBack.ToArray();
-            }
-        }
-
-        public Task OnLeaseOpenedAsync(EscrowLeaseOpened opened, CancellationToken cancellationToken) => Fold(opened);
-        public Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken) => Fold(settled);
-        public Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken) => Fold(closed);
-        public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) => Fold(withdrawn);
-
-        public Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken)
-        {
-            lock (_folded)
-            {
-                _rolledBack.Add(rolledBack);
-                Assert.True(_folded.Remove(rolledBack), $"{rolledBack} was rolled back but never delivered");
-            }
-            return Task.CompletedTask;
-        }
-
-        private Task Fold(EscrowEvent e)
-        {
-            lock (_folded) _folded.Add(e);
-            return Task.CompletedTask;
-        }
-    }
 }
 
 [CollectionDefinition(Name)]

@@ -41,6 +41,55 @@ public sealed class RecordingSink : IEscrowEventSink
 }
 
 /// <summary>
+/// What a sink holds: every event delivered and not rolled back, and every rollback in the order it came. A delivery first
+/// runs <see cref="BeforeFold"/>, for a test that makes something happen while the watcher is in the middle of a poll.
+/// </summary>
+public sealed class FoldingSink : IEscrowEventSink
+{
+    private readonly List<EscrowEvent> _folded = [];
+    private readonly List<EscrowEvent> _rolledBack = [];
+
+    public Func<EscrowEvent, Task>? BeforeFold { get; init; }
+
+    public IReadOnlyList<EscrowEvent> Folded
+    {
+        get
+        {
+            lock (_folded) return _folded.ToArray();
+        }
+    }
+
+    public IReadOnlyList<EscrowEvent> RolledBack
+    {
+        get
+        {
+            lock (_folded) return _rolledBack.ToArray();
+        }
+    }
+
+    public Task OnLeaseOpenedAsync(EscrowLeaseOpened opened, CancellationToken cancellationToken) => Fold(opened);
+    public Task OnLeaseSettledAsync(EscrowLeaseSettled settled, CancellationToken cancellationToken) => Fold(settled);
+    public Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken) => Fold(closed);
+    public Task OnWithdrawnAsync(EscrowWithdrawn withdrawn, CancellationToken cancellationToken) => Fold(withdrawn);
+
+    public Task OnRolledBackAsync(EscrowEvent rolledBack, CancellationToken cancellationToken)
+    {
+        lock (_folded)
+        {
+            _rolledBack.Add(rolledBack);
+            Xunit.Assert.True(_folded.Remove(rolledBack), $"{rolledBack} was rolled back but never delivered");
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task Fold(EscrowEvent e)
+    {
+        if (BeforeFold is not null) await BeforeFold(e);
+        lock (_folded) _folded.Add(e);
+    }
+}
+
+/// <summary>
 /// Keeps the checkpoint as the host's store does: the recent blocks as JSON, read back on load. One saved value replaced
 /// whole, so two watchers sharing it (as the hosts of a cluster share the cursor grain) never see half a checkpoint.
 /// </summary>
