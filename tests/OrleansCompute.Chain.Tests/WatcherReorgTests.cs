@@ -14,10 +14,10 @@ public sealed class WatcherReorgTests(ChainFixture chain)
 {
     private EscrowEventReader Reader() => new(chain.Rpc, chain.Contracts.EscrowAddress);
 
-    private EscrowEventWatcher Watcher(long start, IEscrowEventSink sink, IEscrowEventCursor cursor)
+    private EscrowEventWatcher Watcher(long start, IEscrowEventSink sink, IEscrowEventCursor cursor, int maxBlocksPerPoll = 2_000)
     {
         var watcher = new EscrowEventWatcher(Reader(), sink,
-            new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) },
+            new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50), MaxBlocksPerPoll = maxBlocksPerPoll },
             cursor: cursor);
         // As the host wires it: the operator's settlements in the replaced blocks are gone, and so are their nonces.
         watcher.Reorganized += _ => chain.Operator.ResyncNonce();
@@ -98,6 +98,93 @@ public sealed class WatcherReorgTests(ChainFixture chain)
             Assert.Equal(delivered.Skip(1).Reverse(), sink.RolledBack);
             Assert.Equal(["LeaseOpened"], sink.Folded.Select(Kind));
             Assert.Equal(settled - 1, after.LastReorganization!.CommonAncestor);
+        }
+        finally
+        {
+            await after.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_reorganization_while_one_range_of_a_poll_is_delivered_is_rolled_back_before_the_next_range_is_read()
+    {
+        var start = await chain.LatestBlockAsync() + 1;
+        var leaseId = await chain.OpenLeaseAsync(tenant: 2, provider: 0, Credits.FromCredits(10m));
+        var opened = await chain.LatestBlockAsync();
+        await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(2, leaseId, Credits.FromCredits(6m), isFinal: true));
+        var settled = await chain.LatestBlockAsync();
+        for (var i = 0; i < 3; i++) await chain.Cheats.MineAsync();
+        var head = await chain.LatestBlockAsync();
+
+        // One poll reads the five blocks a block at a time; while it delivers the close, the chain drops the settlement's
+        // block and those after it, so the ranges after it are read from the new chain.
+        var reorganized = 0;
+        var sink = new FoldingSink
+        {
+            BeforeFold = async e =>
+            {
+                if (e is EscrowLeaseClosed && Interlocked.Exchange(ref reorganized, 1) == 0) await chain.Cheats.ReorgAsync(depth: (int)(head - settled + 1));
+            },
+        };
+        var watcher = Watcher(start, sink, new StoredCursor(), maxBlocksPerPoll: 1);
+        await watcher.StartAsync(CancellationToken.None);
+        try
+        {
+            await watcher.WaitForBlockAsync(head, Patiently.Timeout());
+
+            Assert.Equal(1, reorganized);
+            Assert.Equal(1, watcher.Reorganizations);
+            Assert.Equal(opened, watcher.LastReorganization!.CommonAncestor);
+            Assert.Equal(["LeaseClosed", "LeaseSettled"], sink.RolledBack.Select(Kind));
+            Assert.Equal(await Reader().ReadAsync(start, head), sink.Folded);
+            var onChain = await chain.GetLeaseAsync(2, leaseId);
+            Assert.Equal((Credits.Zero, false), (onChain!.Paid, onChain.Closed));
+        }
+        finally
+        {
+            await watcher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task The_common_ancestor_is_below_every_replaced_block_even_when_the_blocks_remembered_come_from_two_chains()
+    {
+        var start = await chain.LatestBlockAsync() + 1;
+        var sink = new FoldingSink();
+        var cursor = new StoredCursor();
+        var leaseId = await chain.OpenLeaseAsync(tenant: 3, provider: 1, Credits.FromCredits(10m));
+        var opened = await chain.LatestBlockAsync();
+        await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(3, leaseId, Credits.FromCredits(5m), isFinal: true));
+        var settled = await chain.LatestBlockAsync();
+        await chain.Cheats.MineAsync();
+        await chain.Cheats.MineAsync();
+        var head = await chain.LatestBlockAsync();
+
+        var before = Watcher(start, sink, cursor);
+        await before.StartAsync(CancellationToken.None);
+        await before.WaitForBlockAsync(head, Patiently.Timeout());
+        await before.StopAsync(CancellationToken.None);
+        var delivered = sink.Folded;
+
+        // What a watcher that read on across a reorganization without noticing it would have kept: the settlement's block
+        // from the replaced chain, the blocks after it from the new one. Then a shallower reorganization replaces the newest.
+        await chain.Cheats.ReorgAsync(depth: (int)(head - settled + 1));
+        var saved = (await cursor.LoadAsync(CancellationToken.None))!;
+        List<WatchedBlock> mixed = [.. saved.RecentBlocks.Where(block => block.Number <= settled)];
+        for (var number = settled + 1; number <= head; number++) mixed.Add(new WatchedBlock(number, (await Reader().GetBlockHashAsync(number))!, []));
+        await cursor.SaveAsync(new EscrowWatcherCheckpoint(head, mixed), CancellationToken.None);
+        await chain.Cheats.ReorgAsync(depth: 1);
+
+        var after = Watcher(start, sink, cursor);
+        await after.StartAsync(CancellationToken.None);
+        try
+        {
+            await Patiently.UntilAsync(() => after.Reorganizations == 1, "the restarted watcher to roll back the reorganization");
+            await after.WaitForBlockAsync(head, Patiently.Timeout());
+
+            Assert.Equal(opened, after.LastReorganization!.CommonAncestor);
+            Assert.Equal(delivered.Skip(1).Reverse(), sink.RolledBack);
+            Assert.Equal(["LeaseOpened"], sink.Folded.Select(Kind));
         }
         finally
         {

@@ -14,10 +14,12 @@ namespace OrleansCompute.Chain.Escrow;
 /// <remarks>
 /// Reorganizations: the watcher remembers, for <see cref="EscrowEventWatcherOptions.MaxReorgDepth"/> blocks behind its
 /// cursor, the hash of the last block of each range it read and of every block it delivered events from, with those
-/// events, and saves them with the cursor. Each poll first checks that the chain still has the newest of them. When it
-/// does not, the newest remembered block the chain still has is the common ancestor (a block's hash commits to every
-/// block before it): the events delivered after it go back to the sink newest first, the cursor moves back to it, and
-/// the blocks that replaced the others are read as usual.
+/// events, and saves them with the cursor. A range counts as read only when its logs all come from one chain: its last
+/// block has the same hash after the logs were read as before, and so does every block the logs came from. Before each
+/// range (not once a poll: the chain may reorganize while a range is delivered) the watcher checks that the chain still has
+/// the newest remembered block. When it does not, the common ancestor is the newest remembered block below which every
+/// remembered block is still the chain's: the events delivered after it go back to the sink newest first, the cursor moves
+/// back to it, and the blocks that replaced the others are read as usual.
 /// <para>
 /// Several hosts: with an <see cref="IEscrowWatchLease"/>, only the host holding the lease polls; the others stand by and
 /// ask again each tick. A host that takes the lease over forgets what it remembered and resumes from the saved cursor,
@@ -32,6 +34,9 @@ public sealed class EscrowEventWatcher(
     IEscrowEventCursor? cursor = null,
     IEscrowWatchLease? lease = null) : BackgroundService
 {
+    // A range read again this many times in one poll because the chain kept reorganizing is left to the next tick.
+    private const int MaxUnsettledReads = 3;
+
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
     private readonly SortedList<long, RememberedBlock> _recent = [];
     private long _lastProcessedBlock = options.StartBlock - 1;
@@ -125,16 +130,22 @@ public sealed class EscrowEventWatcher(
             _resumed = true;
         }
         var head = await reader.GetLatestBlockAsync(cancellationToken) - options.Confirmations;
-        await RollBackReorganizationAsync(cancellationToken);
-        while (LastProcessedBlock < head)
+        var unsettledReads = 0;
+        while (true)
         {
+            // Before every range, not once a poll: the chain may reorganize while a range is delivered, and the ranges after
+            // it are read from the new chain, whose hashes match; the replaced blocks would never be checked again.
+            await RollBackReorganizationAsync(cancellationToken);
+            if (LastProcessedBlock >= head) return;
             var from = LastProcessedBlock + 1;
             var to = Math.Min(head, LastProcessedBlock + Math.Max(1, options.MaxBlocksPerPoll));
-            // Read before the logs: should the chain reorganize in between, this hash or the logs' own block hashes belong
-            // to the replaced blocks, and the next poll's check finds them.
-            var toHash = await reader.GetBlockHashAsync(to, cancellationToken)
-                ?? throw new InvalidOperationException($"Block {to} is gone from the chain; reading again after the check for a reorganization.");
-            foreach (var chainEvent in await reader.ReadAsync(from, to, cancellationToken))
+            if (await ReadRangeAsync(from, to, cancellationToken) is not { } range)
+            {
+                if (++unsettledReads >= MaxUnsettledReads)
+                    throw new InvalidOperationException($"The chain reorganized each time blocks {from}..{to} were read; reading again next tick.");
+                continue;
+            }
+            foreach (var chainEvent in range.Events)
             {
                 var position = chainEvent.Position;
                 if (_lastDelivered is { } last && position.CompareTo(last) <= 0) continue;
@@ -144,10 +155,36 @@ public sealed class EscrowEventWatcher(
                 await DeliverAsync(chainEvent, cancellationToken);
                 _lastDelivered = position;
             }
-            Remember(to, toHash);
+            Remember(to, range.LastBlockHash);
             ForgetBefore(to - options.MaxReorgDepth);
             if (cursor is not null) await cursor.SaveAsync(Checkpoint(to), cancellationToken);
             Interlocked.Exchange(ref _lastProcessedBlock, to);
+        }
+    }
+
+    /// <summary>
+    /// The events of blocks <paramref name="from"/>..<paramref name="to"/>, all from one chain, or null when the chain
+    /// reorganized while they were read: the range's last block must still have the hash it had before the logs were read,
+    /// and every block the logs came from the hash the chain has for it now.
+    /// </summary>
+    private async Task<ReadRange?> ReadRangeAsync(long from, long to, CancellationToken cancellationToken)
+    {
+        var toHash = await reader.GetBlockHashAsync(to, cancellationToken)
+            ?? throw new InvalidOperationException($"Block {to} is gone from the chain; reading again after the check for a reorganization.");
+        var events = await reader.ReadAsync(from, to, cancellationToken);
+        foreach (var (number, hash) in events.Select(e => (e.BlockNumber, e.BlockHash)).Distinct())
+        {
+            var onChain = number == to ? toHash : await reader.GetBlockHashAsync(number, cancellationToken);
+            if (!SameHash(onChain, hash)) return Unsettled();
+        }
+        return SameHash(await reader.GetBlockHashAsync(to, cancellationToken), toHash) ? new ReadRange(events, toHash) : Unsettled();
+
+        ReadRange? Unsettled()
+        {
+            _logger.LogWarning("The chain reorganized while blocks {From}..{To} were read; checking it and reading them again", from, to);
+            // The reader learned leases and payments from logs that may be of the replaced blocks.
+            reader.ForgetAfter(from - 1);
+            return null;
         }
     }
 
@@ -192,21 +229,24 @@ public sealed class EscrowEventWatcher(
         var newest = _recent.Keys[^1];
         if (SameHash(await reader.GetBlockHashAsync(newest, cancellationToken), _recent.Values[^1].Hash)) return;
 
-        long? ancestor = null;
-        for (var i = _recent.Count - 2; i >= 0 && ancestor is null; i--)
+        // The newest remembered block below which every remembered block is still the chain's. Not merely the newest one the
+        // chain still has: blocks remembered across a reorganization come from two chains, and one from the new chain can
+        // sit above a replaced one.
+        var ancestor = _recent.Keys[0] - 1;
+        for (var i = 0; i < _recent.Count - 1; i++)
         {
-            if (SameHash(await reader.GetBlockHashAsync(_recent.Keys[i], cancellationToken), _recent.Values[i].Hash)) ancestor = _recent.Keys[i];
+            if (!SameHash(await reader.GetBlockHashAsync(_recent.Keys[i], cancellationToken), _recent.Values[i].Hash)) break;
+            ancestor = _recent.Keys[i];
         }
-        if (ancestor is null)
+        if (ancestor < _recent.Keys[0])
         {
-            ancestor = _recent.Keys[0] - 1;
             _logger.LogError("The chain reorganized deeper than the {Depth} blocks remembered: rolling back all of them; what was delivered from " +
                 "earlier blocks stays as it was (occ audit names any difference)", options.MaxReorgDepth);
         }
 
         var replaced = _recent.Where(block => block.Key > ancestor).Reverse().ToList();
         var rolledBack = replaced.SelectMany(block => Enumerable.Reverse(block.Value.Events)).ToList();
-        var reorganization = new ChainReorganization(ancestor.Value, Math.Max(newest, LastProcessedBlock), rolledBack.Count, DateTimeOffset.UtcNow);
+        var reorganization = new ChainReorganization(ancestor, Math.Max(newest, LastProcessedBlock), rolledBack.Count, DateTimeOffset.UtcNow);
         _logger.LogWarning("Chain reorganization: blocks {From}..{To} were replaced; rolling back {Count} event(s) to block {Ancestor}",
             ancestor + 1, reorganization.NewestBlockRead, rolledBack.Count, ancestor);
         Reorganized?.Invoke(reorganization);
@@ -215,9 +255,9 @@ public sealed class EscrowEventWatcher(
         foreach (var chainEvent in rolledBack) await sink.OnRolledBackAsync(chainEvent, cancellationToken);
 
         foreach (var (number, _) in replaced) _recent.Remove(number);
-        reader.ForgetAfter(ancestor.Value);
-        if (_lastDelivered is { } last && last.Block > ancestor) _lastDelivered = (ancestor.Value, long.MaxValue, int.MaxValue);
-        var resumeAfter = Math.Min(LastProcessedBlock, ancestor.Value);
+        reader.ForgetAfter(ancestor);
+        if (_lastDelivered is { } last && last.Block > ancestor) _lastDelivered = (ancestor, long.MaxValue, int.MaxValue);
+        var resumeAfter = Math.Min(LastProcessedBlock, ancestor);
         if (cursor is not null) await cursor.SaveAsync(Checkpoint(resumeAfter), cancellationToken);
         Interlocked.Exchange(ref _lastProcessedBlock, resumeAfter);
         _lastReorganization = reorganization;
@@ -265,6 +305,9 @@ public sealed class EscrowEventWatcher(
             return false;
         }
     }
+
+    /// <summary>The events of a range read from one chain, and the hash of the range's last block on that chain.</summary>
+    private sealed record ReadRange(IReadOnlyList<EscrowEvent> Events, string LastBlockHash);
 
     /// <summary>A block read, by hash, with the events delivered from it in order.</summary>
     private sealed record RememberedBlock(string Hash, List<EscrowEvent> Events);
