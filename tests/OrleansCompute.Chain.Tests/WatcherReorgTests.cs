@@ -1,5 +1,10 @@
+using Nethereum.JsonRpc.Client;
+using Nethereum.JsonRpc.Client.RpcMessages;
+using Nethereum.RPC.Eth.DTOs;
+using Nethereum.Web3;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain.Escrow;
+using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Chain.Tests.Fixtures;
 using Xunit;
 
@@ -147,6 +152,44 @@ public sealed class WatcherReorgTests(ChainFixture chain)
     }
 
     [Fact]
+    public async Task Events_of_blocks_replaced_while_their_range_was_read_are_never_delivered()
+    {
+        var start = await chain.LatestBlockAsync() + 1;
+        var leaseId = await chain.OpenLeaseAsync(tenant: 2, provider: 1, Credits.FromCredits(10m));
+        await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(2, leaseId, Credits.FromCredits(3m), isFinal: true));
+        var settled = await chain.LatestBlockAsync();
+        await chain.Cheats.MineAsync();
+        var head = await chain.LatestBlockAsync();
+
+        // The node answers the watcher's eth_getLogs for the settlement's block, then drops that block and the next.
+        var reorganized = 0;
+        var node = new HookedNode(new Uri(chain.Anvil.RpcUrl), afterLogs: async to =>
+        {
+            if (to >= settled && Interlocked.Exchange(ref reorganized, 1) == 0) await chain.Cheats.ReorgAsync(depth: (int)(head - settled + 1));
+        });
+        var reader = new EscrowEventReader(new ChainRpc(new Web3(node), RpcResilience.CreatePipeline(new RpcResilienceOptions())), chain.Contracts.EscrowAddress);
+        var sink = new FoldingSink();
+        var watcher = new EscrowEventWatcher(reader, sink, new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) });
+        await watcher.StartAsync(CancellationToken.None);
+        try
+        {
+            await watcher.WaitForBlockAsync(head, Patiently.Timeout());
+            // Nothing on chain says the operator's settlement is gone: no event of it was delivered, so none was rolled back.
+            chain.Operator.ResyncNonce();
+
+            Assert.Equal(1, reorganized);
+            Assert.Empty(sink.RolledBack);
+            Assert.Equal(0, watcher.Reorganizations);
+            Assert.Equal(["LeaseOpened"], sink.Folded.Select(Kind));
+            Assert.Equal(await Reader().ReadAsync(start, head), sink.Folded);
+        }
+        finally
+        {
+            await watcher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task The_common_ancestor_is_below_every_replaced_block_even_when_the_blocks_remembered_come_from_two_chains()
     {
         var start = await chain.LatestBlockAsync() + 1;
@@ -193,6 +236,18 @@ public sealed class WatcherReorgTests(ChainFixture chain)
     }
 
     private static string Kind(EscrowEvent e) => e.GetType().Name["Escrow".Length..];
+
+    /// <summary>Anvil's JSON-RPC, running <paramref name="afterLogs"/> (with the range's last block) after each eth_getLogs is answered.</summary>
+    private sealed class HookedNode(Uri url, Func<long, Task> afterLogs) : RpcClient(url)
+    {
+        public override async Task<RpcResponseMessage> SendAsync(RpcRequestMessage request, string? route = null)
+        {
+            var response = await base.SendAsync(request, route);
+            if (request.Method == "eth_getLogs" && request.RawParameters is object[] and [NewFilterInput { ToBlock.BlockNumber: { } to }, ..])
+                await afterLogs((long)to.Value);
+            return response;
+        }
+    }
 }
 
 [CollectionDefinition(Name)]
