@@ -18,14 +18,14 @@ public sealed class WatcherHandoverTests(ChainFixture chain)
     private EscrowEventReader Reader() => new(chain.Rpc, chain.Contracts.EscrowAddress);
 
     /// <summary>Two hosts' watchers from the next block on, sharing a cursor and a watch; the first holds the watch.</summary>
-    private async Task<Pair> StartPairAsync()
+    private async Task<Pair> StartPairAsync(RecordingSink? firstSink = null)
     {
         var start = await chain.LatestBlockAsync() + 1;
         var (watch, cursor) = (new SharedWatch(Term), new StoredCursor());
         EscrowEventWatcher Watcher(RecordingSink sink, string host) =>
             new(Reader(), sink, new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) },
                 cursor: cursor, lease: watch.For(host));
-        var (sinkA, sinkB) = (new RecordingSink(), new RecordingSink());
+        var (sinkA, sinkB) = (firstSink ?? new RecordingSink(), new RecordingSink());
         var pair = new Pair(start, watch, Watcher(sinkA, "a"), Watcher(sinkB, "b"), sinkA, sinkB);
         await pair.A.StartAsync(CancellationToken.None);
         await Patiently.UntilAsync(() => pair.A.IsWatching, "the first watcher to take the watch");
@@ -94,63 +94,51 @@ public sealed class WatcherHandoverTests(ChainFixture chain)
         }
     }
 
+    [Fact]
+    public async Task A_watcher_whose_watch_passed_to_another_host_and_back_mid_poll_starts_over_from_the_saved_cursor()
+    {
+        // The first host's sink hangs on the payment, in the middle of a range.
+        var (stuck, unstick) = (new TaskCompletionSource(), new TaskCompletionSource());
+        var sinkA = new RecordingSink
+        {
+            BeforeRecord = async e =>
+            {
+                if (e is not EscrowLeaseSettled) return;
+                stuck.TrySetResult();
+                await unstick.Task;
+            },
+        };
+        var pair = await StartPairAsync(sinkA);
+        try
+        {
+            var first = await RunALeaseAsync(tenant: 4, provider: 0);
+            await stuck.Task.WaitAsync(Patiently.Timeout());
+
+            // Meanwhile the second host takes the watch after its term, reads the lease, and stops, handing the watch back.
+            await Patiently.UntilAsync(() => pair.B.IsWatching && pair.B.LastProcessedBlock >= first, "the second watcher to take over and read on");
+            await pair.B.StopAsync(CancellationToken.None);
+            unstick.SetResult();
+
+            // The first host holds the watch again, in a later term: nothing more of its stale range, it resumes after the cursor.
+            await Patiently.UntilAsync(() => pair.A.IsWatching && pair.A.ResumedFromBlock > first, "the first watcher to start over from the saved cursor");
+            Assert.Equal(["LeaseOpened", "LeaseSettled"], sinkA.Events.Select(e => e.GetType().Name["Escrow".Length..]));
+            var second = await RunALeaseAsync(tenant: 4, provider: 0);
+            await pair.A.WaitForBlockAsync(second, Patiently.Timeout());
+            Assert.Equal(await Reader().ReadAsync(first + 1, second), sinkA.Events.Skip(2));
+            Assert.Equal(await Reader().ReadAsync(pair.B.ResumedFromBlock, first), pair.SinkB.Events);
+        }
+        finally
+        {
+            unstick.TrySetResult();
+            await pair.StopAsync();
+        }
+    }
+
     /// <summary>Opens a lease and settles it with a final voucher; returns the last block.</summary>
     private async Task<long> RunALeaseAsync(int tenant, int provider)
     {
         var leaseId = await chain.OpenLeaseAsync(tenant, provider, Credits.FromCredits(10m));
         await chain.Escrow.SettleAsync(chain.Operator, chain.SignVoucher(tenant, leaseId, Credits.FromCredits(4m), isFinal: true));
         return await chain.LatestBlockAsync();
-    }
-
-    /// <summary>The watch as the cursor grain keeps it: one holder, renewed within its term, released on a clean stop.</summary>
-    private sealed class SharedWatch(TimeSpan term)
-    {
-        private readonly TimeSpan _term = term;
-        private readonly HashSet<string> _cutOff = [];
-        private (string Holder, DateTime Until)? _held;
-        private readonly List<(string By, string From)> _takenOverAfterTerm = [];
-
-        /// <summary>Each time a host took the watch from another whose term had run out, neither renewed nor released.</summary>
-        public IReadOnlyList<(string By, string From)> TakenOverAfterTerm
-        {
-            get
-            {
-                lock (this) return _takenOverAfterTerm.ToList();
-            }
-        }
-
-        public IEscrowWatchLease For(string host) => new Lease(this, host);
-
-        public void CutOff(string host)
-        {
-            lock (this) _cutOff.Add(host);
-        }
-
-        private sealed class Lease(SharedWatch watch, string host) : IEscrowWatchLease
-        {
-            public Task<bool> TryHoldAsync(CancellationToken cancellationToken)
-            {
-                lock (watch)
-                {
-                    if (watch._cutOff.Contains(host)) throw new IOException($"{host} cannot reach the watch");
-                    if (watch._held is { } held && held.Holder != host)
-                    {
-                        if (held.Until > DateTime.UtcNow) return Task.FromResult(false);
-                        watch._takenOverAfterTerm.Add((host, held.Holder));
-                    }
-                    watch._held = (host, DateTime.UtcNow + watch._term);
-                    return Task.FromResult(true);
-                }
-            }
-
-            public Task ReleaseAsync(CancellationToken cancellationToken)
-            {
-                lock (watch)
-                {
-                    if (watch._held?.Holder == host) watch._held = null;
-                }
-                return Task.CompletedTask;
-            }
-        }
     }
 }

@@ -13,15 +13,19 @@ public interface IChainCursorGrain : IGrainWithStringKey
 
     /// <summary>
     /// Replaces the cursor: forward after a range is delivered, back after a reorganization was rolled back. Refused
-    /// (<see cref="InvalidOperationException"/>) when another watcher holds the watch: a host that lost it must not move
-    /// the cursor of the one that took over.
+    /// (<see cref="InvalidOperationException"/>) unless <paramref name="watcher"/> holds the watch, unexpired: a host that
+    /// lost it must not move the cursor of the one that took over, nor one that lapsed, which another may take any moment.
     /// </summary>
     Task SaveAsync(ChainCursor cursor, string watcher);
 
     /// <summary>
-    /// Takes the watch for <paramref name="watcher"/>, or renews it, for <paramref name="term"/>; false while another
-    /// watcher holds an unexpired watch. The watch is not persisted: after the grain moves, the first to ask takes it.
+    /// Takes the watch for <paramref name="watcher"/>, or renews it, for <paramref name="term"/>; null while another
+    /// watcher holds an unexpired watch. The watch is not persisted, its term numbers are: after the grain moves, the first
+    /// to ask takes it, in a term numbered above every earlier one.
     /// </summary>
+    Task<ChainWatch?> HoldWatchAsync(string watcher, TimeSpan term);
+
+    /// <summary><see cref="HoldWatchAsync"/> for a caller that needs only whether it holds the watch.</summary>
     Task<bool> TryWatchAsync(string watcher, TimeSpan term);
 
     /// <summary>Gives the watch up (its host is stopping) so another takes over at its next poll rather than after the term.</summary>
@@ -42,8 +46,13 @@ public sealed record ChainCursor(
     [property: Id(0)] long LastBlock,
     [property: Id(1)] string RecentBlocks);
 
-/// <summary>The host (its silo's address) that reads the escrow's events, and until when unless it renews.</summary>
+/// <summary>
+/// The host (its silo's address) that reads the escrow's events, and until when unless it renews. <see cref="Term"/> numbers
+/// the watch's holders one after another (a fencing token): it grows each time the watch passes to a watcher, so a host
+/// that finds a term other than the one it read under knows another host may have read since.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("occ.chain-watch")]
 public sealed record ChainWatch(
     [property: Id(0)] string Watcher,
-    [property: Id(1)] DateTimeOffset Until);
+    [property: Id(1)] DateTimeOffset Until,
+    [property: Id(2)] long Term);

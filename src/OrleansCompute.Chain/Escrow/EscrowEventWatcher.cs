@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -14,14 +15,19 @@ namespace OrleansCompute.Chain.Escrow;
 /// <remarks>
 /// Reorganizations: the watcher remembers, for <see cref="EscrowEventWatcherOptions.MaxReorgDepth"/> blocks behind its
 /// cursor, the hash of the last block of each range it read and of every block it delivered events from, with those
-/// events, and saves them with the cursor. Each poll first checks that the chain still has the newest of them. When it
-/// does not, the newest remembered block the chain still has is the common ancestor (a block's hash commits to every
-/// block before it): the events delivered after it go back to the sink newest first, the cursor moves back to it, and
-/// the blocks that replaced the others are read as usual.
+/// events, and saves them with the cursor. A range counts as read only when its logs all come from one chain: its last
+/// block has the same hash after the logs were read as before, and so does every block the logs came from. Before each
+/// range (not once a poll: the chain may reorganize while a range is delivered) the watcher checks that the chain still has
+/// the newest remembered block. When it does not, the common ancestor is the newest remembered block below which every
+/// remembered block is still the chain's: the events delivered after it go back to the sink newest first, the cursor moves
+/// back to it, and the blocks that replaced the others are read as usual.
 /// <para>
 /// Several hosts: with an <see cref="IEscrowWatchLease"/>, only the host holding the lease polls; the others stand by and
-/// ask again each tick. A host that takes the lease over forgets what it remembered and resumes from the saved cursor,
-/// which the previous holder kept.
+/// ask again each tick. The holder renews it before every range and every rollback, and while it delivers once half the
+/// term is gone; it delivers (and saves) only while it surely holds it, in the term it read under, and stops the poll as
+/// soon as it does not: a poll that outlasts the term (a catch-up, a slow node or grain) hands nothing to the sink after
+/// another host may have taken over. A host that takes the lease in a new term forgets what it remembered and resumes from
+/// the saved cursor, which the previous holder kept.
 /// </para>
 /// </remarks>
 public sealed class EscrowEventWatcher(
@@ -32,6 +38,9 @@ public sealed class EscrowEventWatcher(
     IEscrowEventCursor? cursor = null,
     IEscrowWatchLease? lease = null) : BackgroundService
 {
+    // A range read again this many times in one poll because the chain kept reorganizing is left to the next tick.
+    private const int MaxUnsettledReads = 3;
+
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
     private readonly SortedList<long, RememberedBlock> _recent = [];
     private long _lastProcessedBlock = options.StartBlock - 1;
@@ -40,6 +49,11 @@ public sealed class EscrowEventWatcher(
     private int _reorganizations;
     private volatile ChainReorganization? _lastReorganization;
     private volatile bool _holdsLease;
+    // The watch's term this watcher's state was read under, and (Stopwatch timestamps) until when it surely holds it and
+    // from when it renews it while delivering.
+    private long? _term;
+    private long _heldUntil;
+    private long _renewFrom;
 
     /// <summary>The block this run started reading from: the start block, or the one after the saved cursor.</summary>
     public long ResumedFromBlock { get; private set; } = options.StartBlock;
@@ -109,119 +123,194 @@ public sealed class EscrowEventWatcher(
         }
     }
 
-    // Undoes a reorganization if there was one, then reads and delivers everything from the cursor to the head.
+    // Undoes a reorganization if there was one, then reads and delivers everything from the cursor to the head, range by
+    // range; stops as soon as this host no longer holds the watch in the term it read under.
     private async Task PollOnceAsync(CancellationToken cancellationToken)
     {
-        if (lease is not null && !await HoldLeaseAsync(cancellationToken)) return;
-        if (!_resumed)
+        long? head = null;
+        var unsettledReads = 0;
+        while (true)
         {
-            // Loaded in the poll loop, not the constructor: the cursor's store may not be up yet, and a failure is retried.
-            if (await cursor!.LoadAsync(cancellationToken) is { } saved && saved.LastBlock >= LastProcessedBlock)
-            {
-                Interlocked.Exchange(ref _lastProcessedBlock, saved.LastBlock);
-                ResumedFromBlock = saved.LastBlock + 1;
-                foreach (var block in saved.RecentBlocks) _recent[block.Number] = new RememberedBlock(block.Hash, [.. block.Events]);
-            }
-            _resumed = true;
-        }
-        var head = await reader.GetLatestBlockAsync(cancellationToken) - options.Confirmations;
-        await RollBackReorganizationAsync(cancellationToken);
-        while (LastProcessedBlock < head)
-        {
+            // Renewed before every range: a catch-up or a slow node can outlast the term, and another host may have taken
+            // over. Taken afresh after the first range, the watch came back after another host held it: the next poll
+            // starts over from the saved cursor.
+            var holding = await HoldLeaseAsync(cancellationToken);
+            if (holding == Holding.None || (holding == Holding.Taken && head is not null)) return;
+            if (!_resumed) await ResumeAsync(cancellationToken);
+            head ??= await reader.GetLatestBlockAsync(cancellationToken) - options.Confirmations;
+            // Before every range, not once a poll: the chain may reorganize while a range is delivered, and the ranges after
+            // it are read from the new chain, whose hashes match; the replaced blocks would never be checked again.
+            if (!await RollBackReorganizationAsync(cancellationToken)) return;
+            if (LastProcessedBlock >= head) return;
             var from = LastProcessedBlock + 1;
-            var to = Math.Min(head, LastProcessedBlock + Math.Max(1, options.MaxBlocksPerPoll));
-            // Read before the logs: should the chain reorganize in between, this hash or the logs' own block hashes belong
-            // to the replaced blocks, and the next poll's check finds them.
-            var toHash = await reader.GetBlockHashAsync(to, cancellationToken)
-                ?? throw new InvalidOperationException($"Block {to} is gone from the chain; reading again after the check for a reorganization.");
-            foreach (var chainEvent in await reader.ReadAsync(from, to, cancellationToken))
+            var to = Math.Min(head.Value, LastProcessedBlock + Math.Max(1, options.MaxBlocksPerPoll));
+            if (await ReadRangeAsync(from, to, cancellationToken) is not { } range)
+            {
+                if (++unsettledReads >= MaxUnsettledReads)
+                    throw new InvalidOperationException($"The chain reorganized each time blocks {from}..{to} were read; reading again next tick.");
+                continue;
+            }
+            foreach (var chainEvent in range.Events)
             {
                 var position = chainEvent.Position;
                 if (_lastDelivered is { } last && position.CompareTo(last) <= 0) continue;
+                if (!await KeepHoldingAsync(cancellationToken)) return;
                 // Remembered before it is delivered: a delivery that fails halfway is rolled back too (harmless when nothing was done).
                 var delivering = Remember(chainEvent.BlockNumber, chainEvent.BlockHash);
                 if (delivering.Count == 0 || delivering[^1].Position.CompareTo(position) < 0) delivering.Add(chainEvent);
                 await DeliverAsync(chainEvent, cancellationToken);
                 _lastDelivered = position;
             }
-            Remember(to, toHash);
+            if (!await KeepHoldingAsync(cancellationToken)) return;
+            Remember(to, range.LastBlockHash);
             ForgetBefore(to - options.MaxReorgDepth);
             if (cursor is not null) await cursor.SaveAsync(Checkpoint(to), cancellationToken);
             Interlocked.Exchange(ref _lastProcessedBlock, to);
         }
     }
 
-    /// <summary>
-    /// Renews the lease, or takes it: then what this watcher remembers from an earlier turn is stale (another host read on
-    /// since), so it starts over from the saved cursor as a restarted host would.
-    /// </summary>
-    private async Task<bool> HoldLeaseAsync(CancellationToken cancellationToken)
+    // Loaded in the poll loop, not the constructor: the cursor's store may not be up yet, and a failure is retried.
+    private async Task ResumeAsync(CancellationToken cancellationToken)
     {
-        bool held;
+        if (await cursor!.LoadAsync(cancellationToken) is { } saved && saved.LastBlock >= LastProcessedBlock)
+        {
+            Interlocked.Exchange(ref _lastProcessedBlock, saved.LastBlock);
+            ResumedFromBlock = saved.LastBlock + 1;
+            foreach (var block in saved.RecentBlocks) _recent[block.Number] = new RememberedBlock(block.Hash, [.. block.Events]);
+        }
+        _resumed = true;
+    }
+
+    /// <summary>
+    /// The events of blocks <paramref name="from"/>..<paramref name="to"/>, all from one chain, or null when the chain
+    /// reorganized while they were read: the range's last block must still have the hash it had before the logs were read,
+    /// and every block the logs came from the hash the chain has for it now.
+    /// </summary>
+    private async Task<ReadRange?> ReadRangeAsync(long from, long to, CancellationToken cancellationToken)
+    {
+        var toHash = await reader.GetBlockHashAsync(to, cancellationToken)
+            ?? throw new InvalidOperationException($"Block {to} is gone from the chain; reading again after the check for a reorganization.");
+        var events = await reader.ReadAsync(from, to, cancellationToken);
+        foreach (var (number, hash) in events.Select(e => (e.BlockNumber, e.BlockHash)).Distinct())
+        {
+            var onChain = number == to ? toHash : await reader.GetBlockHashAsync(number, cancellationToken);
+            if (!SameHash(onChain, hash)) return Unsettled();
+        }
+        return SameHash(await reader.GetBlockHashAsync(to, cancellationToken), toHash) ? new ReadRange(events, toHash) : Unsettled();
+
+        ReadRange? Unsettled()
+        {
+            _logger.LogWarning("The chain reorganized while blocks {From}..{To} were read; checking it and reading them again", from, to);
+            // The reader learned leases and payments from logs that may be of the replaced blocks.
+            reader.ForgetAfter(from - 1);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Renews the watch, or takes it. Taken in another term than the one this watcher read under (or, when the lease numbers
+    /// no terms, after this watcher did not hold it), what it remembers is stale: another host may have read on and rolled
+    /// back since, so it starts over from the saved cursor as a restarted host would. A renewal that was answered only after
+    /// the term it asked for ran out holds nothing for sure: it counts as not held until the next one.
+    /// </summary>
+    private async Task<Holding> HoldLeaseAsync(CancellationToken cancellationToken)
+    {
+        if (lease is null) return Holding.Kept;
+        var asked = Stopwatch.GetTimestamp();
+        EscrowWatchHold? hold;
         try
         {
-            held = await lease!.TryHoldAsync(cancellationToken);
+            hold = await lease.HoldAsync(cancellationToken);
         }
         catch
         {
-            // Unknown whether this host still holds it: it reads nothing until it knows, and then starts over.
+            // Unknown whether this host still holds it: it delivers nothing until it knows.
             _holdsLease = false;
             throw;
         }
-        if (held && !_holdsLease)
+        if (hold is null)
+        {
+            if (_holdsLease) _logger.LogInformation("Another host watches the escrow's events now; this one stands by");
+            _holdsLease = false;
+            return Holding.None;
+        }
+        var taken = hold.Term is { } term ? term != _term : !_holdsLease;
+        if (taken)
         {
             _recent.Clear();
             _lastDelivered = null;
             reader.ForgetAfter(long.MinValue);
             Interlocked.Exchange(ref _lastProcessedBlock, options.StartBlock - 1);
             _resumed = cursor is null;
-            _logger.LogInformation("This host watches the escrow's events now");
+            _term = hold.Term;
+            _logger.LogInformation("This host watches the escrow's events now (term {Term})", hold.Term);
         }
-        else if (!held && _holdsLease)
-        {
-            _logger.LogInformation("Another host watches the escrow's events now; this one stands by");
-        }
-        _holdsLease = held;
-        return held;
+        (_heldUntil, _renewFrom) = hold.Length is { } length
+            ? (asked + (long)(length.TotalSeconds * Stopwatch.Frequency), asked + (long)(length.TotalSeconds / 2 * Stopwatch.Frequency))
+            : (long.MaxValue, long.MaxValue);
+        _holdsLease = Stopwatch.GetTimestamp() < _heldUntil;
+        return !_holdsLease ? Holding.None : taken ? Holding.Taken : Holding.Kept;
     }
 
-    /// <summary>Checks the newest remembered block against the chain and, when the chain replaced it, rolls back to the common ancestor.</summary>
-    private async Task RollBackReorganizationAsync(CancellationToken cancellationToken)
-    {
-        if (_recent.Count == 0) return;
-        var newest = _recent.Keys[^1];
-        if (SameHash(await reader.GetBlockHashAsync(newest, cancellationToken), _recent.Values[^1].Hash)) return;
+    /// <summary>
+    /// Before each delivery: whether this host still holds the watch in the term it read under, renewing it once half the
+    /// term is gone. False as soon as it does not, and then it delivers nothing more this poll.
+    /// </summary>
+    private async Task<bool> KeepHoldingAsync(CancellationToken cancellationToken) =>
+        lease is null || (_holdsLease && Stopwatch.GetTimestamp() < _renewFrom) || await HoldLeaseAsync(cancellationToken) == Holding.Kept;
 
-        long? ancestor = null;
-        for (var i = _recent.Count - 2; i >= 0 && ancestor is null; i--)
+    /// <summary>
+    /// Checks the newest remembered block against the chain and, when the chain replaced it, rolls back to the common
+    /// ancestor. False when this host lost the watch before it finished: a rollback is not idempotent across watchers (one
+    /// arriving after the new holder folded the same voucher in again would take it back out), so none is delivered then.
+    /// </summary>
+    private async Task<bool> RollBackReorganizationAsync(CancellationToken cancellationToken)
+    {
+        if (_recent.Count == 0) return true;
+        var newest = _recent.Keys[^1];
+        if (SameHash(await reader.GetBlockHashAsync(newest, cancellationToken), _recent.Values[^1].Hash)) return true;
+
+        // The newest remembered block below which every remembered block is still the chain's. Not merely the newest one the
+        // chain still has: blocks remembered across a reorganization come from two chains, and one from the new chain can
+        // sit above a replaced one.
+        var ancestor = _recent.Keys[0] - 1;
+        for (var i = 0; i < _recent.Count - 1; i++)
         {
-            if (SameHash(await reader.GetBlockHashAsync(_recent.Keys[i], cancellationToken), _recent.Values[i].Hash)) ancestor = _recent.Keys[i];
+            if (!SameHash(await reader.GetBlockHashAsync(_recent.Keys[i], cancellationToken), _recent.Values[i].Hash)) break;
+            ancestor = _recent.Keys[i];
         }
-        if (ancestor is null)
+        // Renewed after the search (many calls to the node) and just before anything is handed back.
+        if (await HoldLeaseAsync(cancellationToken) != Holding.Kept) return false;
+        if (ancestor < _recent.Keys[0])
         {
-            ancestor = _recent.Keys[0] - 1;
             _logger.LogError("The chain reorganized deeper than the {Depth} blocks remembered: rolling back all of them; what was delivered from " +
                 "earlier blocks stays as it was (occ audit names any difference)", options.MaxReorgDepth);
         }
 
         var replaced = _recent.Where(block => block.Key > ancestor).Reverse().ToList();
         var rolledBack = replaced.SelectMany(block => Enumerable.Reverse(block.Value.Events)).ToList();
-        var reorganization = new ChainReorganization(ancestor.Value, Math.Max(newest, LastProcessedBlock), rolledBack.Count, DateTimeOffset.UtcNow);
+        var reorganization = new ChainReorganization(ancestor, Math.Max(newest, LastProcessedBlock), rolledBack.Count, DateTimeOffset.UtcNow);
         _logger.LogWarning("Chain reorganization: blocks {From}..{To} were replaced; rolling back {Count} event(s) to block {Ancestor}",
             ancestor + 1, reorganization.NewestBlockRead, rolledBack.Count, ancestor);
         Reorganized?.Invoke(reorganization);
 
         // A failure here leaves everything remembered: the next poll finds the same reorganization and rolls back again.
-        foreach (var chainEvent in rolledBack) await sink.OnRolledBackAsync(chainEvent, cancellationToken);
+        foreach (var chainEvent in rolledBack)
+        {
+            if (!await KeepHoldingAsync(cancellationToken)) return false;
+            await sink.OnRolledBackAsync(chainEvent, cancellationToken);
+        }
+        if (!await KeepHoldingAsync(cancellationToken)) return false;
 
         foreach (var (number, _) in replaced) _recent.Remove(number);
-        reader.ForgetAfter(ancestor.Value);
-        if (_lastDelivered is { } last && last.Block > ancestor) _lastDelivered = (ancestor.Value, long.MaxValue, int.MaxValue);
-        var resumeAfter = Math.Min(LastProcessedBlock, ancestor.Value);
+        reader.ForgetAfter(ancestor);
+        if (_lastDelivered is { } last && last.Block > ancestor) _lastDelivered = (ancestor, long.MaxValue, int.MaxValue);
+        var resumeAfter = Math.Min(LastProcessedBlock, ancestor);
         if (cursor is not null) await cursor.SaveAsync(Checkpoint(resumeAfter), cancellationToken);
         Interlocked.Exchange(ref _lastProcessedBlock, resumeAfter);
         _lastReorganization = reorganization;
         Interlocked.Increment(ref _reorganizations);
+        return true;
     }
 
     private List<EscrowEvent> Remember(long number, string hash)
@@ -265,6 +354,21 @@ public sealed class EscrowEventWatcher(
             return false;
         }
     }
+
+    private enum Holding
+    {
+        /// <summary>Another host holds the watch, or this one is not sure it does.</summary>
+        None,
+
+        /// <summary>Held in the term this watcher read under.</summary>
+        Kept,
+
+        /// <summary>Held in a new term: this watcher started over.</summary>
+        Taken,
+    }
+
+    /// <summary>The events of a range read from one chain, and the hash of the range's last block on that chain.</summary>
+    private sealed record ReadRange(IReadOnlyList<EscrowEvent> Events, string LastBlockHash);
 
     /// <summary>A block read, by hash, with the events delivered from it in order.</summary>
     private sealed record RememberedBlock(string Hash, List<EscrowEvent> Events);

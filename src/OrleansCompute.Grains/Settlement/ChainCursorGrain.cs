@@ -10,12 +10,16 @@ public sealed class ChainCursorState
 
     /// <summary>Null in a cursor saved before the watcher remembered recent blocks: nothing to roll back then.</summary>
     [Id(1)] public string? RecentBlocks { get; set; }
+
+    /// <summary>The number of the watch's last term: persisted, so a term granted after the grain moved is above every earlier one.</summary>
+    [Id(2)] public long WatchTerm { get; set; }
 }
 
 /// <summary>
 /// The chain watcher's progress through one escrow's events, kept with the market's state so both restart together, and
 /// the watch: which of the cluster's hosts reads those events now. The watch lives in the activation only; a host renews
-/// it at every poll, so a grain that moved is asked again within one poll interval.
+/// it before every range it reads, so a grain that moved is asked again within one poll interval. Its term number is
+/// persisted: each time the watch passes to a watcher (or is first granted by an activation) it is a new term.
 /// </summary>
 public sealed class ChainCursorGrain(
     [PersistentState("chain-cursor", GrainStorage.Market)] IPersistentState<ChainCursorState> state,
@@ -29,21 +33,26 @@ public sealed class ChainCursorGrain(
 
     public async Task SaveAsync(ChainCursor cursor, string watcher)
     {
-        if (HeldByOther(watcher))
-            throw new InvalidOperationException($"{_watch!.Watcher} watches escrow {this.GetPrimaryKeyString()} now; {watcher}'s cursor is not saved.");
+        if (CurrentWatch is not { } watch || watch.Watcher != watcher)
+        {
+            throw new InvalidOperationException(
+                $"{CurrentWatch?.Watcher ?? "Nobody"} watches escrow {this.GetPrimaryKeyString()} now; {watcher}'s cursor is not saved.");
+        }
         state.State.LastBlock = cursor.LastBlock;
         state.State.RecentBlocks = cursor.RecentBlocks;
         await state.WriteStateAsync();
     }
 
-    public Task<bool> TryWatchAsync(string watcher, TimeSpan term)
+    public async Task<ChainWatch?> HoldWatchAsync(string watcher, TimeSpan term)
     {
-        if (HeldByOther(watcher)) return Task.FromResult(false);
-        if (_watch?.Watcher != watcher)
-            logger.LogInformation("{Watcher} watches escrow {Escrow} (after {Previous})", watcher, this.GetPrimaryKeyString(), _watch?.Watcher ?? "nobody");
-        _watch = new ChainWatch(watcher, clock.GetUtcNow() + term);
-        return Task.FromResult(true);
+        if (HeldByOther(watcher)) return null;
+        // A watcher renewing, or taking back a watch that lapsed with nobody after it, goes on in its term.
+        var watchTerm = _watch is { } held && held.Watcher == watcher ? held.Term : await NextTermAsync(watcher);
+        _watch = new ChainWatch(watcher, clock.GetUtcNow() + term, watchTerm);
+        return _watch;
     }
+
+    public async Task<bool> TryWatchAsync(string watcher, TimeSpan term) => await HoldWatchAsync(watcher, term) is not null;
 
     public Task StopWatchingAsync(string watcher)
     {
@@ -51,7 +60,19 @@ public sealed class ChainCursorGrain(
         return Task.CompletedTask;
     }
 
-    public ValueTask<ChainWatch?> GetWatchAsync() => ValueTask.FromResult(_watch is { } watch && watch.Until > clock.GetUtcNow() ? watch : null);
+    public ValueTask<ChainWatch?> GetWatchAsync() => ValueTask.FromResult(CurrentWatch);
+
+    private ChainWatch? CurrentWatch => _watch is { } watch && watch.Until > clock.GetUtcNow() ? watch : null;
+
+    private async Task<long> NextTermAsync(string watcher)
+    {
+        // Written before it is granted: a term number is never handed out twice, across activations too.
+        state.State.WatchTerm++;
+        await state.WriteStateAsync();
+        logger.LogInformation("{Watcher} watches escrow {Escrow} in term {Term} (after {Previous})",
+            watcher, this.GetPrimaryKeyString(), state.State.WatchTerm, _watch?.Watcher ?? "nobody");
+        return state.State.WatchTerm;
+    }
 
     private bool HeldByOther(string watcher) => _watch is { } watch && watch.Watcher != watcher && watch.Until > clock.GetUtcNow();
 }

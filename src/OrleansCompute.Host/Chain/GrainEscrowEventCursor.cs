@@ -23,7 +23,10 @@ public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions op
     public Task SaveAsync(EscrowWatcherCheckpoint checkpoint, CancellationToken cancellationToken) =>
         Cursor.SaveAsync(new ChainCursor(checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks)), Watcher);
 
-    public Task<bool> TryHoldAsync(CancellationToken cancellationToken) => Cursor.TryWatchAsync(Watcher, options.WatchLeaseTerm);
+    public async Task<EscrowWatchHold?> HoldAsync(CancellationToken cancellationToken) =>
+        await Cursor.HoldWatchAsync(Watcher, options.WatchLeaseTerm) is { } watch ? new EscrowWatchHold(watch.Term, options.WatchLeaseTerm) : null;
+
+    public async Task<bool> TryHoldAsync(CancellationToken cancellationToken) => await HoldAsync(cancellationToken) is not null;
 
     public Task ReleaseAsync(CancellationToken cancellationToken) => Cursor.StopWatchingAsync(Watcher);
 
