@@ -51,9 +51,17 @@ public sealed class LeaseRouterTests(ClusterFixture cluster)
         Assert.Equal("NoCapacityInWindow", refused.Reason);
         Assert.Contains("nearest start", refused.Message);
 
+        // Full and dearer than the cap: no price fills now, so the refusal names the nearest start and what it would cost.
         var tooCheap = await Assert.ThrowsAsync<MarketException>(() =>
             router.RequestAsync(Tenant.New().Address, TestMarket.Request(pool) with { MaxPricePerSlotHour = Credits.FromCredits(1.00m) }));
-        Assert.Equal("AboveMaxPrice", tooCheap.Reason);
+        Assert.Equal("NoCapacityInWindow", tooCheap.Reason);
+        Assert.Contains("per slot-hour (above the max price)", tooCheap.Message);
+
+        // With room, only the price stands in the way: the refusal names the price that fills now.
+        var wider = await _market.DefinePoolAsync(region, slots: 1, pricePerSlotHour: 1.50m);
+        var priced = await Assert.ThrowsAsync<MarketException>(() =>
+            router.RequestAsync(Tenant.New().Address, TestMarket.Request(wider) with { MaxPricePerSlotHour = Credits.FromCredits(1.00m) }));
+        Assert.Equal("AboveMaxPrice", priced.Reason);
     }
 
     [Fact]
