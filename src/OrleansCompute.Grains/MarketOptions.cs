@@ -77,4 +77,17 @@ public sealed class MarketOptions
 
     /// <summary>How long one settleBatch (send + receipt) may take.</summary>
     public TimeSpan SettlementTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// The period of the reminders that outlive a restart: a settlement queue's while it holds vouchers not yet confirmed,
+    /// a lease's while it holds a voucher it has not seen paid. Each tick wakes its grain, which re-arms its timers. Orleans
+    /// takes no less than its <c>ReminderOptions.MinimumReminderPeriod</c>, a minute unless configured.
+    /// </summary>
+    public TimeSpan SettlementReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The escrow contract's claim window (its <c>claimWindow()</c>): vouchers settle until a lease's escrow expiry plus
+    /// this, after which the tenant may take the rest back. Until then a lease keeps watching that its voucher gets paid.
+    /// </summary>
+    public TimeSpan ClaimWindow { get; set; } = TimeSpan.FromHours(1);
 }

@@ -15,6 +15,13 @@ public interface ISettlementGrain : IGrainWithStringKey
     /// </summary>
     Task ResendAsync(SignedVoucher voucher);
 
+    /// <summary>
+    /// The voucher's lease has not seen it paid yet and asks again, from its reminder, that it be sent: one the queue does
+    /// not hold is queued (its first enqueue was lost), one confirmed is sent again (a reorganization removed the payment
+    /// after the confirmation). One queued, in flight or submitted is left to the queue, and one rejected for good stays so.
+    /// </summary>
+    Task EnsureSentAsync(SignedVoucher voucher);
+
     [ReadOnly]
     ValueTask<SettlementSnapshot> GetAsync();
 }

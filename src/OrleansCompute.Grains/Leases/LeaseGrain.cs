@@ -10,6 +10,7 @@ using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Grains.Market;
+using OrleansCompute.Grains.Settlement;
 
 namespace OrleansCompute.Grains.Leases;
 
@@ -30,7 +31,9 @@ public sealed class LeaseState
 /// funding, activation, metering, ending, settlement. Deadlines (funding, start of a block, end of the window, a reclaim notice) are
 /// kept in state and driven by a grain timer for precision. What makes them fire after a restart: for a reservation,
 /// its pool's sweep reminder (one per pool, not one per reservation: reservations are the hot path); later, the
-/// lease's own reminder.
+/// lease's own reminder. The same reminder watches a voucher the lease holds and has not seen paid (see
+/// <see cref="WatchesSettlement"/>): each tick hands it to its settlement queue again, which ignores what it holds, so
+/// that a voucher saved here is sent even when handing it over failed.
 /// </summary>
 public sealed class LeaseGrain(
     [PersistentState("lease", GrainStorage.Market)] IPersistentState<LeaseState> state,
@@ -443,6 +446,7 @@ public sealed class LeaseGrain(
         }
         else
         {
+            if (WatchesSettlement(lease)) await Settlement(lease).EnsureSentAsync(Unpaid(lease)!);
             await ArmDeadlineAsync();
         }
     }
@@ -495,6 +499,13 @@ public sealed class LeaseGrain(
         // The inference key lives exactly as long as the lease is active: issued when it starts, revoked when it stops.
         if (lease.Status == LeaseStatus.Active) state.State.ApiKey ??= LeaseApiKeys.New(Id);
         else state.State.ApiKey = null;
+        // The reminder that watches a voucher before the write that holds it: a crash between them leaves a reminder
+        // with nothing to watch, which goes at its first tick, rather than a voucher nobody hands over.
+        if (WatchesSettlement(lease) && !state.State.HasReminder)
+        {
+            await this.RegisterOrUpdateReminder(ClockReminder, _options.SettlementReminderPeriod, _options.SettlementReminderPeriod);
+            state.State.HasReminder = true;
+        }
         await state.WriteStateAsync();
         await ArmDeadlineAsync();
         // A closed lease has no deadline left and is rarely asked for again: its memory goes back now, not after the idle timeout.
@@ -515,7 +526,9 @@ public sealed class LeaseGrain(
         };
         var reclaimDeadline = statusDeadline is null ? null : state.State.Lease!.Reclaims.Select(r => (DateTimeOffset?)r.At).Min();
         var deadline = reclaimDeadline < statusDeadline ? reclaimDeadline : statusDeadline;
+        var watching = state.State.Lease is { } lease && WatchesSettlement(lease);
 
+        TimeSpan? reminderDue = null;
         if (deadline is { } due)
         {
             var dueIn = due - Now;
@@ -530,13 +543,15 @@ public sealed class LeaseGrain(
             // looks at slots held for funding; later deadlines (start of a block, end of the window, a reclaim), and a
             // reservation whose slots were activated before a reorganization removed its escrow (it has EndsAt), by the
             // lease's own reminder.
-            var needsReminder = state.State.Lease! is { Status: not LeaseStatus.Reserved } or { EndsAt: not null };
-            if (needsReminder)
-            {
-                await this.RegisterOrUpdateReminder(ClockReminder, dueIn + TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
-                await SetHasReminderAsync(true);
-                return;
-            }
+            if (state.State.Lease! is { Status: not LeaseStatus.Reserved } or { EndsAt: not null }) reminderDue = dueIn + TimeSpan.FromSeconds(1);
+        }
+        // A voucher not seen paid is handed to its queue again at every tick, the first a period from now.
+        if (watching && (reminderDue is null || reminderDue > _options.SettlementReminderPeriod)) reminderDue = _options.SettlementReminderPeriod;
+        if (reminderDue is { } reminderIn)
+        {
+            await this.RegisterOrUpdateReminder(ClockReminder, reminderIn, watching ? _options.SettlementReminderPeriod : TimeSpan.FromMinutes(1));
+            await SetHasReminderAsync(true);
+            return;
         }
         if (state.State.HasReminder && await this.GetReminder(ClockReminder) is { } reminder)
         {
@@ -620,6 +635,18 @@ public sealed class LeaseGrain(
     private IPoolGrain Pool(LeaseSnapshot lease) => GrainReferences.Get<IPoolGrain>(GrainFactory, lease.PoolKey!);
 
     private ISettlementGrain Settlement(LeaseSnapshot lease) => GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!);
+
+    /// <summary>The lease's latest voucher while the lease has not seen it paid: a final one until the escrow is closed, a usage one while above what is paid.</summary>
+    private static SignedVoucher? Unpaid(LeaseSnapshot lease) =>
+        !lease.Status.IsFinal() && (lease.FinalVoucher ?? lease.LastVoucher) is { } voucher && (voucher.IsFinal || voucher.Amount > lease.Paid) ? voucher : null;
+
+    /// <summary>
+    /// Whether the lease's reminder watches its <see cref="Unpaid"/> voucher: while there is one and the escrow can still
+    /// take it (until its expiry plus the claim window; after that the tenant may take back what is not paid).
+    /// </summary>
+    private bool WatchesSettlement(LeaseSnapshot lease) =>
+        Unpaid(lease) is not null && lease.ProviderAddress is not null
+        && SettlementRetry.SettleableUntil(lease, _options.ClaimWindow) is { } until && Now < until;
 
     private LeaseSnapshot Transition(LeaseSnapshot lease, LeaseStatus status, string reason, string? detail = null) =>
         LeaseTransitions.Apply(lease, status, reason, detail, Now, logger);

@@ -21,6 +21,8 @@ public sealed class SettlementState
 /// queued and retries. A voucher is in at most one batch in flight, and the contract pays a voucher once however often
 /// it is sent. The members of a bundle (one signature over several leases' vouchers) go in one batch, which carries the
 /// whole bundle; a member queued after its bundle went on chain is recorded in that transaction instead of sent again.
+/// While any item is queued or submitted a reminder wakes the queue, so that a restart, which ends its timers, does not
+/// leave vouchers unsent.
 /// </summary>
 /// <remarks>
 /// Reentrant so that vouchers keep arriving while batches wait for their receipts. Every await leaves the state
@@ -33,10 +35,12 @@ public sealed class SettlementGrain(
     IEscrowSettlement chain,
     IOptions<MarketOptions> options,
     TimeProvider clock,
-    ILogger<SettlementGrain> logger) : Grain, ISettlementGrain
+    ILogger<SettlementGrain> logger) : Grain, ISettlementGrain, IRemindable
 {
     /// <summary>How long the first change waits for others to share its write; about one timer tick.</summary>
     private static readonly TimeSpan GroupCommitDelay = TimeSpan.FromMilliseconds(1);
+
+    private const string WakeReminder = "settlement-wake";
 
     private readonly MarketOptions _options = options.Value;
 
@@ -46,26 +50,53 @@ public sealed class SettlementGrain(
     /// <summary>Vouchers in a batch that is being sent; the pump does not put them in another.</summary>
     private readonly HashSet<SignedVoucher> _inFlight = [];
 
+    /// <summary>One registration or removal of the reminder at a time, each deciding on the queue as it is then.</summary>
+    private readonly SemaphoreSlim _reminderGate = new(1, 1);
+
+    private bool _hasReminder;
     private IGrainTimer? _flushTimer;
     private IGrainTimer? _confirmTimer;
     private bool _pumping;
     private Task _lastWrite = Task.CompletedTask;
     private Task? _nextWrite;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    /// <summary>The last write failed: memory holds changes the store may not.</summary>
+    private bool _unsaved;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         for (var i = 0; i < state.State.Items.Count; i++) _latest[state.State.Items[i].Voucher] = i;
-        if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Queued)) ScheduleFlush(_options.SettlementFlushDelay);
-        if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Submitted)) ScheduleConfirmCheck();
-        return base.OnActivateAsync(cancellationToken);
+        if (HasUnfinished())
+        {
+            await this.RegisterOrUpdateReminder(WakeReminder, _options.SettlementReminderPeriod, _options.SettlementReminderPeriod);
+            _hasReminder = true;
+        }
+        ArmTimers();
+        await base.OnActivateAsync(cancellationToken);
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WakeReminder) return;
+        // The tick's work is waking the grain: activation armed its timers. An active grain arms again any it lacks.
+        ArmTimers();
+        await ReleaseReminderIfDoneAsync(tick: true);
     }
 
     public async Task EnqueueAsync(SignedVoucher voucher)
     {
-        if (_latest.TryGetValue(voucher, out var known) && state.State.Items[known].Status != SettlementItemStatus.Rejected) return;
+        if (_latest.TryGetValue(voucher, out var known) && state.State.Items[known].Status != SettlementItemStatus.Rejected)
+        {
+            // Handed in again (its first acknowledgement may have been lost): acknowledged once it is as safe as the first.
+            await EnsureReminderAsync();
+            await SavedAsync();
+            return;
+        }
 
         _latest[voucher] = state.State.Items.Count;
         state.State.Items.Add(new SettlementItem(voucher, SettlementItemStatus.Queued, clock.GetUtcNow()));
+        // The reminder first: once the voucher is acknowledged, a restart must find both.
+        await EnsureReminderAsync();
         await PersistAsync();
         ScheduleFlush(_options.SettlementFlushDelay);
     }
@@ -84,12 +115,90 @@ public sealed class SettlementGrain(
             Error = $"its payment in {item.TransactionHash} was removed by a chain reorganization; sent again",
         };
         logger.LogWarning("Voucher for lease {LeaseId} lost its payment to a chain reorganization; sending it again", LeaseIds.Format(voucher.LeaseId));
+        await EnsureReminderAsync();
         await PersistAsync();
         ScheduleFlush(_options.SettlementFlushDelay);
     }
 
+    public async Task EnsureSentAsync(SignedVoucher voucher)
+    {
+        if (!_latest.TryGetValue(voucher, out var known))
+        {
+            await EnqueueAsync(voucher);
+            return;
+        }
+        var item = state.State.Items[known];
+        if (item.Status == SettlementItemStatus.Confirmed && !_inFlight.Contains(voucher))
+        {
+            state.State.Items[known] = item with
+            {
+                Status = SettlementItemStatus.Queued,
+                Error = $"confirmed in {item.TransactionHash}, yet its lease has not seen it paid (a reorganization removed the payment); sent again",
+            };
+            logger.LogWarning("Voucher for lease {LeaseId} was confirmed but its lease has not seen it paid; sending it again", LeaseIds.Format(voucher.LeaseId));
+            await EnsureReminderAsync();
+            await PersistAsync();
+            ScheduleFlush(_options.SettlementFlushDelay);
+            return;
+        }
+        if (item.Status is SettlementItemStatus.Queued or SettlementItemStatus.Submitted)
+        {
+            await EnsureReminderAsync();
+            await SavedAsync();
+            ArmTimers();
+        }
+    }
+
     public ValueTask<SettlementSnapshot> GetAsync() =>
         ValueTask.FromResult(new SettlementSnapshot(this.GetPrimaryKeyString(), state.State.Items.ToList(), state.State.BatchesSubmitted));
+
+    /// <summary>Whether the queue has work left that needs waking for: an item queued or submitted.</summary>
+    private bool HasUnfinished() => state.State.Items.Any(i => i.Status is SettlementItemStatus.Queued or SettlementItemStatus.Submitted);
+
+    /// <summary>Registers the reminder unless it is (once per activation that needs it, not per voucher).</summary>
+    private async Task EnsureReminderAsync()
+    {
+        // Taken without the gate only when no removal is under way, which could have decided before this item came.
+        if (_hasReminder && _reminderGate.CurrentCount > 0) return;
+        await _reminderGate.WaitAsync();
+        try
+        {
+            if (_hasReminder) return;
+            await this.RegisterOrUpdateReminder(WakeReminder, _options.SettlementReminderPeriod, _options.SettlementReminderPeriod);
+            _hasReminder = true;
+        }
+        finally
+        {
+            _reminderGate.Release();
+        }
+    }
+
+    /// <summary>Removes the reminder once nothing is queued or submitted; <paramref name="tick"/>, also one an earlier activation left.</summary>
+    private async Task ReleaseReminderIfDoneAsync(bool tick = false)
+    {
+        if (!_hasReminder && !tick) return;
+        await _reminderGate.WaitAsync();
+        try
+        {
+            if ((!_hasReminder && !tick) || HasUnfinished()) return;
+            if (await this.GetReminder(WakeReminder) is { } reminder) await this.UnregisterReminder(reminder);
+            _hasReminder = false;
+        }
+        finally
+        {
+            _reminderGate.Release();
+        }
+    }
+
+    /// <summary>Arms the flush for what is queued and the confirmation check for what is submitted.</summary>
+    private void ArmTimers()
+    {
+        if (Queued().Any()) ScheduleFlush(_options.SettlementFlushDelay);
+        if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Submitted)) ScheduleConfirmCheck();
+    }
+
+    /// <summary>Completes once every change made so far is stored: the write pending or running, or a new one when the last failed.</summary>
+    private Task SavedAsync() => _nextWrite ?? (_unsaved ? PersistAsync() : _lastWrite);
 
     /// <summary>
     /// Writes the state, shared by every change made before the write starts (a group commit): the first change waits
@@ -112,7 +221,16 @@ public sealed class SettlementGrain(
         }
         _nextWrite = null;
         var write = _lastWrite = state.WriteStateAsync();
-        await write;
+        try
+        {
+            await write;
+            _unsaved = false;
+        }
+        catch
+        {
+            _unsaved = true;
+            throw;
+        }
     }
 
     private void ScheduleFlush(TimeSpan delay)
@@ -249,6 +367,7 @@ public sealed class SettlementGrain(
             Replace(batch, item => item with { Status = SettlementItemStatus.Rejected, TransactionHash = receipt.TransactionHash, Error = receipt.Error });
         }
         await PersistAsync();
+        await ReleaseReminderIfDoneAsync();
 
         foreach (var (item, error) in rejected)
         {
@@ -327,6 +446,7 @@ public sealed class SettlementGrain(
             ScheduleFlush(TimeSpan.Zero);
         }
         if (state.State.Items.Any(i => i.Status == SettlementItemStatus.Submitted)) ScheduleConfirmCheck();
+        await ReleaseReminderIfDoneAsync();
     }
 
     /// <summary>Finished items (confirmed or rejected) kept for <c>occ inspect settlement</c>; older ones are dropped.</summary>
