@@ -186,6 +186,34 @@ public sealed class ReorgRollbackTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_final_voucher_in_flight_when_its_removed_escrow_is_mined_again_is_sent_again_after_its_receipt()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var reserved = await _market.RequestAsync(tenant, TestMarket.Request(pool));
+        var escrow = TestMarket.MatchingEscrow(reserved, tenant);
+        await _market.Lease(reserved.Id).ConfirmFundingAsync(escrow);
+        var ended = await _market.Lease(reserved.Id).EndAsync(tenant.Address);
+        // A reorganization drops the escrow's opening: the contract does not know the lease.
+        await _market.Lease(ended.Id).RollBackFundingAsync(escrow);
+        Chain.RejectFor(ended.Id, "UnknownLease");
+        var held = Chain.HoldFor(ended.Id);
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        await held.Sent;
+
+        // The opening is mined again while the voucher's batch is in flight; that batch's receipt then says UnknownLease.
+        await _market.Lease(ended.Id).ConfirmFundingAsync(escrow);
+        Chain.StopRejectingFor(ended.Id);
+        held.Release();
+
+        var item = await ItemAsync(pool, ended.Id, SettlementItemStatus.Submitted);
+        Assert.Contains("before its escrow changed on chain", item.Error);
+        var attempts = Chain.AttemptsFor(ended.Id);
+        Assert.Equal([SettlementItemStatus.Rejected, SettlementItemStatus.Submitted],
+            attempts.Select(a => a.Applied(ended.Id) ? SettlementItemStatus.Submitted : SettlementItemStatus.Rejected));
+    }
+
+    [Fact]
     public async Task A_removed_top_up_and_a_removed_withdrawal_are_undone_once()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);

@@ -93,7 +93,7 @@ public sealed class LeaseGrain(
             lease = Transition(lease with { FundingTransaction = funded.TransactionHash, Escrowed = funded.Deposit, Channel = funded.Channel }, LeaseStatus.Ended,
                 LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
             await SaveAsync(lease);
-            if (lease.FinalVoucher is { } final) await Settlement(lease).ResendAsync(final);
+            if (Unpaid(lease) is { } owed) await Settlement(lease).ResendAsync(owed);
             return lease;
         }
 
@@ -142,6 +142,8 @@ public sealed class LeaseGrain(
         }
 
         await SaveAsync(lease);
+        // A lease running again on an escrow mined anew: a usage voucher refused while the escrow was gone can settle now.
+        if (lease.Status is LeaseStatus.Funded or LeaseStatus.Active && Unpaid(lease) is { } unpaid) await Settlement(lease).ResendAsync(unpaid);
         return lease;
     }
 
@@ -381,6 +383,8 @@ public sealed class LeaseGrain(
         lease = Transition(lease with { Escrowed = toppedUp.Deposit }, lease.Status, LeaseReasons.EscrowToppedUp,
             $"{toppedUp.Amount} added in transaction {toppedUp.TransactionHash}; the escrow holds {toppedUp.Deposit}");
         await SaveAsync(lease);
+        // A voucher refused as ExceedsDeposit (the top-up it counted on was removed, and is mined again) can settle now.
+        if (Unpaid(lease) is { } unpaid) await Settlement(lease).ResendAsync(unpaid);
         return lease;
     }
 
