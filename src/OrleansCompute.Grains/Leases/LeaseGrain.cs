@@ -203,8 +203,10 @@ public sealed class LeaseGrain(
         if (state.State.Lease is not { } lease) return;
         if (settled.TotalPaid > lease.Paid)
         {
+            // The provider's account first, which takes the same move once however often it is told: should saving the
+            // lease fail, the watcher hands the event again, finds the lease short and repeats both.
+            await Account(settled.Provider).RecordLeasePaidAsync(Id, lease.Paid, settled.TotalPaid);
             await SaveAsync(lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash });
-            await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RecordEarningAsync(settled.TotalPaid - lease.Paid);
         }
         else if (settled.Amount == Credits.Zero && settled.TotalPaid == lease.Paid && lease.SettlementTransaction != settled.TransactionHash)
         {
@@ -297,10 +299,12 @@ public sealed class LeaseGrain(
         }
 
         var paidBefore = settled.TotalPaid - settled.Amount;
+        // As in ConfirmSettledAsync: the account's move first, so that a retry after a failed save repeats both.
+        await Account(settled.Provider).RecordLeasePaidAsync(Id, settled.TotalPaid, paidBefore);
         lease = Transition(lease with { Paid = paidBefore, SettlementTransaction = null }, lease.Status, LeaseReasons.ReorgedOut,
             $"the payment of {settled.Amount} in transaction {settled.TransactionHash} was removed by a chain reorganization; paid {paidBefore}");
         await SaveAsync(lease);
-        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RollBackEarningAsync(settled.Amount);
+        // Should this fail, the lease's reminder hands the voucher over again (WatchesSettlement).
         if ((lease.FinalVoucher ?? lease.LastVoucher) is { } latest && latest.Amount > paidBefore) await Settlement(lease).ResendAsync(latest);
     }
 
@@ -499,18 +503,28 @@ public sealed class LeaseGrain(
 
     private async Task SaveAsync(LeaseSnapshot lease)
     {
+        var (leaseBefore, keyBefore) = (state.State.Lease, state.State.ApiKey);
         state.State.Lease = lease;
         // The inference key lives exactly as long as the lease is active: issued when it starts, revoked when it stops.
         if (lease.Status == LeaseStatus.Active) state.State.ApiKey ??= LeaseApiKeys.New(Id);
         else state.State.ApiKey = null;
-        // The reminder that watches a voucher before the write that holds it: a crash between them leaves a reminder
-        // with nothing to watch, which goes at its first tick, rather than a voucher nobody hands over.
-        if (WatchesSettlement(lease) && !state.State.HasReminder)
+        try
         {
-            await this.RegisterOrUpdateReminder(ClockReminder, _options.SettlementReminderPeriod, _options.SettlementReminderPeriod);
-            state.State.HasReminder = true;
+            // The reminder that watches a voucher before the write that holds it: a crash between them leaves a reminder
+            // with nothing to watch, which goes at its first tick, rather than a voucher nobody hands over.
+            if (WatchesSettlement(lease) && !state.State.HasReminder)
+            {
+                await this.RegisterOrUpdateReminder(ClockReminder, _options.SettlementReminderPeriod, _options.SettlementReminderPeriod);
+                state.State.HasReminder = true;
+            }
+            await state.WriteStateAsync();
         }
-        await state.WriteStateAsync();
+        catch
+        {
+            // What is not stored is not kept: a caller that retries (the chain watcher) must find the lease as it was.
+            (state.State.Lease, state.State.ApiKey) = (leaseBefore, keyBefore);
+            throw;
+        }
         await ArmDeadlineAsync();
         // A closed lease has no deadline left and is rarely asked for again: its memory goes back now, not after the idle timeout.
         if (lease.Status.IsFinal()) this.DeactivateOnIdle();
@@ -639,6 +653,8 @@ public sealed class LeaseGrain(
     private IPoolGrain Pool(LeaseSnapshot lease) => GrainReferences.Get<IPoolGrain>(GrainFactory, lease.PoolKey!);
 
     private ISettlementGrain Settlement(LeaseSnapshot lease) => GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!);
+
+    private IAccountGrain Account(string address) => GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(address));
 
     /// <summary>The lease's latest voucher while the lease has not seen it paid: a final one until the escrow is closed, a usage one while above what is paid.</summary>
     private static SignedVoucher? Unpaid(LeaseSnapshot lease) =>
