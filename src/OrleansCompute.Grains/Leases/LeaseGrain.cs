@@ -323,6 +323,25 @@ public sealed class LeaseGrain(
         if (lease.FinalVoucher is { } final) await Settlement(lease).ResendAsync(final);
     }
 
+    public async Task RollBackClosingAsync(EscrowClosing closing)
+    {
+        if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
+        var removed = $"the closing started by the tenant's own final voucher in transaction {closing.TransactionHash} was removed by a chain reorganization";
+        if (!lease.History.Any(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true)) return;
+        // Once: the same transaction's payment has a ReorgedOut of its own.
+        if (lease.History.Any(t => t.Reason == LeaseReasons.ReorgedOut && t.Detail?.StartsWith(removed, StringComparison.Ordinal) == true)) return;
+
+        // A lease the closing ended stays Ended: its slots were freed when the closing was seen and may be another lease's
+        // by now, so running it again could book them twice. The tenant sent that final voucher to leave, and what the
+        // lease owes was fixed then; its bill settles as any ended lease's does, and the escrow, whose expiry is back
+        // where it was, takes the provider's vouchers for longer. The payment the closing made is undone by its own
+        // LeaseSettled's rollback.
+        var seen = lease.History.ToList().FindIndex(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true);
+        var endedByIt = seen > 0 && lease.History[seen - 1].Status is LeaseStatus.Active or LeaseStatus.Funded;
+        await SaveAsync(Transition(lease, lease.Status, LeaseReasons.ReorgedOut, removed +
+            (endedByIt ? $"; the lease it ended stays {lease.Status}: its slots were freed then and may be leased again" : "")));
+    }
+
     public async Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt)
     {
         if (state.State.Lease is not { } lease || !lease.SlotKeys.Contains(slotKey) || lease.Reclaims.Any(r => r.SlotKey == slotKey)) return;
