@@ -81,4 +81,24 @@ public sealed class MarketOptions
     /// its vouchers again; a shorter bound would give up before any replacement and leave the stuck one in the pool.
     /// </summary>
     public TimeSpan SettlementTimeout { get; set; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>
+    /// The longest wait before a voucher refused for a reason that can pass (see <c>SettlementRetry</c>) is sent again; the
+    /// waits double from <see cref="SettlementRetryDelay"/> up to this.
+    /// </summary>
+    public TimeSpan SettlementRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The period of the reminders that outlive a restart: a settlement queue's while it holds vouchers not yet confirmed,
+    /// a lease's while it holds a voucher it has not seen paid. Each tick wakes its grain, which re-arms its timers. Orleans
+    /// takes no less than its <c>ReminderOptions.MinimumReminderPeriod</c>, a minute unless configured.
+    /// </summary>
+    public TimeSpan SettlementReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The escrow contract's claim window (its <c>claimWindow()</c>): vouchers settle until a lease's escrow expiry plus
+    /// this, after which the tenant may take the rest back. Until then the market keeps trying a voucher that was refused
+    /// for a reason that can pass, and keeps watching that a lease's voucher gets paid.
+    /// </summary>
+    public TimeSpan ClaimWindow { get; set; } = TimeSpan.FromHours(1);
 }

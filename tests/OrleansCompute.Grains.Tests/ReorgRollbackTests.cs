@@ -186,6 +186,81 @@ public sealed class ReorgRollbackTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_final_voucher_in_flight_when_its_removed_escrow_is_mined_again_is_sent_again_after_its_receipt()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var reserved = await _market.RequestAsync(tenant, TestMarket.Request(pool));
+        var escrow = TestMarket.MatchingEscrow(reserved, tenant);
+        await _market.Lease(reserved.Id).ConfirmFundingAsync(escrow);
+        var ended = await _market.Lease(reserved.Id).EndAsync(tenant.Address);
+        // A reorganization drops the escrow's opening: the contract does not know the lease.
+        await _market.Lease(ended.Id).RollBackFundingAsync(escrow);
+        Chain.RejectFor(ended.Id, "UnknownLease");
+        var held = Chain.HoldFor(ended.Id);
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        await held.Sent;
+
+        // The opening is mined again while the voucher's batch is in flight; that batch's receipt then says UnknownLease.
+        await _market.Lease(ended.Id).ConfirmFundingAsync(escrow);
+        Chain.StopRejectingFor(ended.Id);
+        held.Release();
+
+        var item = await ItemAsync(pool, ended.Id, SettlementItemStatus.Submitted);
+        Assert.Contains("before its escrow changed on chain", item.Error);
+        var attempts = Chain.AttemptsFor(ended.Id);
+        Assert.Equal([SettlementItemStatus.Rejected, SettlementItemStatus.Submitted],
+            attempts.Select(a => a.Applied(ended.Id) ? SettlementItemStatus.Submitted : SettlementItemStatus.Rejected));
+    }
+
+    [Fact]
+    public async Task A_removed_closing_is_recorded_once_and_the_lease_it_ended_stays_Ended_with_its_slots_free()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var active = await _market.ActiveLeaseAsync(tenant, TestMarket.Request(pool, hours: 2));
+        // The tenant's own final voucher pays what it says and starts the closing, in one transaction.
+        var closing = new EscrowClosing(DateTimeOffset.UtcNow, TestMarket.NewTransactionHash(), 600);
+        var paid = new EscrowSettled(pool.PayoutAddress, Credits.FromCredits(0.01m), Credits.FromCredits(0.01m), closing.TransactionHash, 600);
+        await _market.Lease(active.Id).ConfirmSettledAsync(paid);
+        await _market.Lease(active.Id).ConfirmClosingAsync(closing);
+        var closed = await _market.GetLeaseAsync(active.Id);
+        Assert.Equal((LeaseStatus.Ended, LeaseReasons.ClosingOnChain), (closed.Status, closed.History[^1].Reason));
+
+        // Handed back newest first (the payment's log may come after the closing's), and again after a crash.
+        for (var i = 0; i < 2; i++)
+        {
+            await _market.Lease(active.Id).RollBackSettledAsync(paid);
+            await _market.Lease(active.Id).RollBackClosingAsync(closing);
+        }
+
+        var lease = await _market.GetLeaseAsync(active.Id);
+        Assert.Equal((LeaseStatus.Ended, 2, closed.AmountOwed, Credits.Zero), (lease.Status, ReorgedOut(lease), lease.AmountOwed, lease.Paid));
+        Assert.Equal(Credits.Zero, (await Provider(pool).GetAsync()).Earned);
+        Assert.Equal(LeaseReasons.ReorgedOut, lease.History[^1].Reason);
+        Assert.Contains(closing.TransactionHash, lease.History[^1].Detail);
+        Assert.Contains("stays Ended", lease.History[^1].Detail);
+        Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);
+        await _market.AssertPoolAgreesWithSlotsAsync(pool);
+
+        // The closing mined again (or handed again after a restart) changes nothing more.
+        await _market.Lease(active.Id).ConfirmClosingAsync(closing);
+        Assert.Equal(lease.History.Count, (await _market.GetLeaseAsync(active.Id)).History.Count);
+    }
+
+    [Fact]
+    public async Task A_removed_closing_the_lease_never_saw_changes_nothing()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var active = await _market.ActiveLeaseAsync(Tenant.New(), TestMarket.Request(pool));
+
+        await _market.Lease(active.Id).RollBackClosingAsync(new EscrowClosing(DateTimeOffset.UtcNow, TestMarket.NewTransactionHash(), 600));
+
+        var lease = await _market.GetLeaseAsync(active.Id);
+        Assert.Equal((LeaseStatus.Active, active.History.Count), (lease.Status, lease.History.Count));
+    }
+
+    [Fact]
     public async Task A_removed_top_up_and_a_removed_withdrawal_are_undone_once()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);

@@ -300,7 +300,7 @@ public sealed class SettlementTests(ClusterFixture cluster)
         var tenant = Tenant.New();
         var good = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
         var bad = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
-        Chain.RejectFor(bad.Id, "ExceedsDeposit");
+        Chain.RejectFor(bad.Id, "LeaseAlreadyClosed");
 
         await Task.WhenAll(
             _market.Lease(good.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(good.Id, good.AmountOwed)),
@@ -309,11 +309,81 @@ public sealed class SettlementTests(ClusterFixture cluster)
         var goodItem = await ItemAsync(pool, good.Id, i => i.Status != SettlementItemStatus.Queued, "the good voucher to be decided");
         var badItem = await ItemAsync(pool, bad.Id, i => i.Status != SettlementItemStatus.Queued, "the bad voucher to be decided");
         Assert.Equal(SettlementItemStatus.Submitted, goodItem.Status);
-        Assert.Equal((SettlementItemStatus.Rejected, "ExceedsDeposit"), (badItem.Status, badItem.Error));
+        Assert.Equal((SettlementItemStatus.Rejected, "LeaseAlreadyClosed"), (badItem.Status, badItem.Error));
         Assert.All(Chain.AttemptsFor(bad.Id), a => Assert.True(a.Receipt!.Succeeded));
         var lease = await Eventually.UntilAsync(() => _market.GetLeaseAsync(bad.Id),
             l => l.History[^1].Reason == LeaseReasons.SettlementRejected, what: "the lease to hear of the rejection");
-        Assert.Equal("ExceedsDeposit", lease.History[^1].Detail);
+        Assert.Equal("LeaseAlreadyClosed", lease.History[^1].Detail);
+        // Final: not tried again.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Single(Chain.AttemptsFor(bad.Id));
+    }
+
+    [Fact]
+    public async Task A_voucher_refused_for_a_reason_that_can_pass_is_tried_again_with_growing_waits_until_it_settles()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        // The market's key is not a settler yet: the escrow's owner names it a moment later.
+        Chain.RejectFor(ended.Id, "NotSettler");
+
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+
+        var waiting = await ItemAsync(pool, ended.Id, i => i.Refusals >= 4, "the voucher to be refused four times");
+        Assert.Equal((SettlementItemStatus.Queued, "NotSettler"), (waiting.Status, waiting.Error));
+        Assert.NotNull(waiting.NotBefore);
+        var tries = Chain.AttemptsFor(ended.Id).Select(a => a.At).ToList();
+        Assert.True(tries[3] - tries[2] > tries[1] - tries[0], $"the waits between tries grow: {string.Join(", ", tries.Zip(tries.Skip(1), (a, b) => (b - a).TotalMilliseconds))} ms");
+
+        Chain.StopRejectingFor(ended.Id);
+
+        var settled = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted once it can pass");
+        Assert.True(Chain.AttemptsFor(ended.Id)[^1].Applied(ended.Id));
+        Assert.Equal((0, (DateTimeOffset?)null), (settled.Refusals, settled.NotBefore));
+        // The lease heard of the refusal once, as one that may pass.
+        var told = Assert.Single((await _market.GetLeaseAsync(ended.Id)).History, t => t.Reason == LeaseReasons.SettlementRejected);
+        Assert.StartsWith("NotSettler: may pass", told.Detail);
+    }
+
+    [Fact]
+    public async Task A_refusal_that_can_pass_is_final_once_the_lease_is_closed()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        Chain.RejectFor(ended.Id, "UnknownLease");
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        await ItemAsync(pool, ended.Id, i => i.Refusals >= 1, "the voucher to be refused");
+
+        // The escrow was closed meanwhile: nothing can take the voucher any more.
+        var closedTx = TestMarket.NewTransactionHash();
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(ended.Deposit, closedTx, 300));
+
+        var rejected = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Rejected, "the voucher to be rejected for good");
+        Assert.Equal("UnknownLease", rejected.Error);
+        var attempts = Chain.AttemptsFor(ended.Id).Count;
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(attempts, Chain.AttemptsFor(ended.Id).Count);
+    }
+
+    [Fact]
+    public async Task A_voucher_refused_as_ExceedsDeposit_is_sent_again_as_soon_as_a_top_up_is_seen()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        Chain.RejectFor(ended.Id, "ExceedsDeposit");
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        // Three refusals in: the next try is over a second away.
+        await ItemAsync(pool, ended.Id, i => i.Refusals >= 3, "the voucher to be refused three times");
+
+        Chain.StopRejectingFor(ended.Id);
+        await _market.Lease(ended.Id).ConfirmTopUpAsync(new EscrowToppedUp(Credits.FromCredits(1m), ended.Escrowed + Credits.FromCredits(1m), TestMarket.NewTransactionHash(), 500));
+
+        var item = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted after the top-up");
+        Assert.Contains("escrow changed on chain", item.Error);
+        Assert.True(Chain.AttemptsFor(ended.Id)[^1].Applied(ended.Id));
     }
 
     [Fact]

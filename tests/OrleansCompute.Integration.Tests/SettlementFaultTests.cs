@@ -142,6 +142,41 @@ public sealed class SettlementFaultTests(MarketFixture market)
         await market.AssertConservedAsync();
     }
 
+    [Fact]
+    public async Task A_tenant_leaving_on_chain_whose_closing_a_reorganization_drops_stays_Ended_with_its_slot_free_and_the_books_balance()
+    {
+        var rpc = new ChainRpc(market.Rpc.Url);
+        var tenant = market.Wallets[3];
+        var created = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var lease = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        var id = LeaseIds.Format(lease.Id);
+        var left = await market.OccAsync("lease", "leave", id, "--amount", "0.01", "--tenant", tenant.Name, "--json");
+        Assert.True(left.ExitCode == 0, left.ToString());
+        var transaction = left.Json.GetProperty("transaction").GetString()!;
+        var ended = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(id, CancellationToken.None),
+            l => l.Status == LeaseStatus.Ended && l.Paid == Credits.FromCredits(0.01m));
+        Assert.Equal(LeaseReasons.ClosingOnChain, ended.History[^1].Reason);
+        var freeAfterLeaving = await market.FreeSlotsAsync(lease.PoolKey!);
+
+        // The block of the tenant's closing (and its payment) is dropped after the market saw it.
+        var closingBlock = (long)(await rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(transaction))).BlockNumber.Value;
+        var head = (long)(await rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;
+        await new AnvilCheats(rpc).ReorgAsync((int)(head - closingBlock + 1));
+
+        var rolledBack = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(id, CancellationToken.None),
+            l => l.Paid == Credits.Zero && l.History.Any(t => t.Reason == LeaseReasons.ReorgedOut && t.Detail?.Contains("closing") == true));
+        Assert.Equal(LeaseStatus.Ended, rolledBack.Status);
+        Assert.Contains(transaction, rolledBack.History.Single(t => t.Reason == LeaseReasons.ReorgedOut && t.Detail!.Contains("closing")).Detail);
+        var onChain = (await market.OnChainAsync(lease.Id))!;
+        Assert.Equal((false, Credits.Zero), (onChain.Closed, onChain.Paid));
+        Assert.Equal(freeAfterLeaving, await market.FreeSlotsAsync(lease.PoolKey!));
+
+        var audit = await market.OccAsync("audit", "--json");
+        Assert.True(audit.ExitCode == 0, audit.ToString());
+        await market.AssertConservedAsync();
+    }
+
     private async Task<LeaseSnapshot> EndAsync(LeaseSnapshot lease, string tenant)
     {
         var result = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant, "--json");

@@ -9,14 +9,16 @@ public interface IAccountGrain : IGrainWithStringKey
 
     Task AddOrderAsync(string orderId);
 
-    /// <summary>A settlement paid this provider <paramref name="amount"/> on chain.</summary>
-    Task RecordEarningAsync(Credits amount);
+    /// <summary>
+    /// What lease <paramref name="leaseId"/> has paid this provider on chain moved from <paramref name="paidBefore"/> to
+    /// <paramref name="paid"/>: up for a payment, down when a reorganization removed one; the earnings move by as much. The
+    /// account remembers the recent leases' totals, so the same move told again (a chain event handled again after a
+    /// failure) changes nothing; for a lease it no longer remembers it takes <paramref name="paidBefore"/> as what it counted.
+    /// </summary>
+    Task RecordLeasePaidAsync(Guid leaseId, Credits paidBefore, Credits paid);
 
     /// <summary>This provider withdrew <paramref name="amount"/> from the escrow contract; once per transaction, however often the event is seen.</summary>
     Task RecordWithdrawalAsync(Credits amount, string transactionHash);
-
-    /// <summary>A chain reorganization removed a payment of <paramref name="amount"/> to this provider, which its lease had recorded.</summary>
-    Task RollBackEarningAsync(Credits amount);
 
     /// <summary>A chain reorganization removed the withdrawal in <paramref name="transactionHash"/>; nothing when it was not recorded.</summary>
     Task RollBackWithdrawalAsync(Credits amount, string transactionHash);

@@ -59,6 +59,12 @@ public interface ILeaseGrain : IGrainWithGuidKey
     /// <summary>The close is gone: the lease returns to the state it had before it, and a final voucher is sent again.</summary>
     Task RollBackClosedAsync(EscrowClosed closed);
 
+    /// <summary>
+    /// The closing the tenant's own final voucher started is gone (its payment goes with its LeaseSettled's rollback). The
+    /// history says so; a lease it ended stays Ended, since the slots it freed may be leased again.
+    /// </summary>
+    Task RollBackClosingAsync(EscrowClosing closing);
+
     /// <summary>The provider is taking back <paramref name="slotKey"/>: at <paramref name="reclaimAt"/> the lease moves to another slot or ends, billed pro rata.</summary>
     Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt);
 

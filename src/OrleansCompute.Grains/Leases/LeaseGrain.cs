@@ -10,6 +10,7 @@ using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Grains.Market;
+using OrleansCompute.Grains.Settlement;
 
 namespace OrleansCompute.Grains.Leases;
 
@@ -30,7 +31,9 @@ public sealed class LeaseState
 /// funding, activation, metering, ending, settlement. Deadlines (funding, start of a block, end of the window, a reclaim notice) are
 /// kept in state and driven by a grain timer for precision. What makes them fire after a restart: for a reservation,
 /// its pool's sweep reminder (one per pool, not one per reservation: reservations are the hot path); later, the
-/// lease's own reminder.
+/// lease's own reminder. The same reminder watches a voucher the lease holds and has not seen paid (see
+/// <see cref="WatchesSettlement"/>): each tick hands it to its settlement queue again, which ignores what it holds, so
+/// that a voucher saved here is sent even when handing it over failed.
 /// </summary>
 public sealed class LeaseGrain(
     [PersistentState("lease", GrainStorage.Market)] IPersistentState<LeaseState> state,
@@ -90,7 +93,7 @@ public sealed class LeaseGrain(
             lease = Transition(lease with { FundingTransaction = funded.TransactionHash, Escrowed = funded.Deposit, Channel = funded.Channel }, LeaseStatus.Ended,
                 LeaseReasons.EscrowFunded, $"{funded.Deposit} in transaction {funded.TransactionHash}");
             await SaveAsync(lease);
-            if (lease.FinalVoucher is { } final) await Settlement(lease).ResendAsync(final);
+            if (Unpaid(lease) is { } owed) await Settlement(lease).ResendAsync(owed);
             return lease;
         }
 
@@ -139,6 +142,8 @@ public sealed class LeaseGrain(
         }
 
         await SaveAsync(lease);
+        // A lease running again on an escrow mined anew: a usage voucher refused while the escrow was gone can settle now.
+        if (lease.Status is LeaseStatus.Funded or LeaseStatus.Active && Unpaid(lease) is { } unpaid) await Settlement(lease).ResendAsync(unpaid);
         return lease;
     }
 
@@ -198,8 +203,10 @@ public sealed class LeaseGrain(
         if (state.State.Lease is not { } lease) return;
         if (settled.TotalPaid > lease.Paid)
         {
+            // The provider's account first, which takes the same move once however often it is told: should saving the
+            // lease fail, the watcher hands the event again, finds the lease short and repeats both.
+            await Account(settled.Provider).RecordLeasePaidAsync(Id, lease.Paid, settled.TotalPaid);
             await SaveAsync(lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash });
-            await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RecordEarningAsync(settled.TotalPaid - lease.Paid);
         }
         else if (settled.Amount == Credits.Zero && settled.TotalPaid == lease.Paid && lease.SettlementTransaction != settled.TransactionHash)
         {
@@ -292,10 +299,12 @@ public sealed class LeaseGrain(
         }
 
         var paidBefore = settled.TotalPaid - settled.Amount;
+        // As in ConfirmSettledAsync: the account's move first, so that a retry after a failed save repeats both.
+        await Account(settled.Provider).RecordLeasePaidAsync(Id, settled.TotalPaid, paidBefore);
         lease = Transition(lease with { Paid = paidBefore, SettlementTransaction = null }, lease.Status, LeaseReasons.ReorgedOut,
             $"the payment of {settled.Amount} in transaction {settled.TransactionHash} was removed by a chain reorganization; paid {paidBefore}");
         await SaveAsync(lease);
-        await GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(settled.Provider)).RollBackEarningAsync(settled.Amount);
+        // Should this fail, the lease's reminder hands the voucher over again (WatchesSettlement).
         if ((lease.FinalVoucher ?? lease.LastVoucher) is { } latest && latest.Amount > paidBefore) await Settlement(lease).ResendAsync(latest);
     }
 
@@ -312,6 +321,25 @@ public sealed class LeaseGrain(
             $"the close refunding {closed.Refund} in transaction {closed.TransactionHash} was removed by a chain reorganization");
         await SaveAsync(lease);
         if (lease.FinalVoucher is { } final) await Settlement(lease).ResendAsync(final);
+    }
+
+    public async Task RollBackClosingAsync(EscrowClosing closing)
+    {
+        if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
+        var removed = $"the closing started by the tenant's own final voucher in transaction {closing.TransactionHash} was removed by a chain reorganization";
+        if (!lease.History.Any(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true)) return;
+        // Once: the same transaction's payment has a ReorgedOut of its own.
+        if (lease.History.Any(t => t.Reason == LeaseReasons.ReorgedOut && t.Detail?.StartsWith(removed, StringComparison.Ordinal) == true)) return;
+
+        // A lease the closing ended stays Ended: its slots were freed when the closing was seen and may be another lease's
+        // by now, so running it again could book them twice. The tenant sent that final voucher to leave, and what the
+        // lease owes was fixed then; its bill settles as any ended lease's does, and the escrow, whose expiry is back
+        // where it was, takes the provider's vouchers for longer. The payment the closing made is undone by its own
+        // LeaseSettled's rollback.
+        var seen = lease.History.ToList().FindIndex(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true);
+        var endedByIt = seen > 0 && lease.History[seen - 1].Status is LeaseStatus.Active or LeaseStatus.Funded;
+        await SaveAsync(Transition(lease, lease.Status, LeaseReasons.ReorgedOut, removed +
+            (endedByIt ? $"; the lease it ended stays {lease.Status}: its slots were freed then and may be leased again" : "")));
     }
 
     public async Task NoticeReclaimAsync(string slotKey, DateTimeOffset reclaimAt)
@@ -378,6 +406,8 @@ public sealed class LeaseGrain(
         lease = Transition(lease with { Escrowed = toppedUp.Deposit }, lease.Status, LeaseReasons.EscrowToppedUp,
             $"{toppedUp.Amount} added in transaction {toppedUp.TransactionHash}; the escrow holds {toppedUp.Deposit}");
         await SaveAsync(lease);
+        // A voucher refused as ExceedsDeposit (the top-up it counted on was removed, and is mined again) can settle now.
+        if (Unpaid(lease) is { } unpaid) await Settlement(lease).ResendAsync(unpaid);
         return lease;
     }
 
@@ -443,6 +473,7 @@ public sealed class LeaseGrain(
         }
         else
         {
+            if (WatchesSettlement(lease)) await Settlement(lease).EnsureSentAsync(Unpaid(lease)!);
             await ArmDeadlineAsync();
         }
     }
@@ -491,11 +522,28 @@ public sealed class LeaseGrain(
 
     private async Task SaveAsync(LeaseSnapshot lease)
     {
+        var (leaseBefore, keyBefore) = (state.State.Lease, state.State.ApiKey);
         state.State.Lease = lease;
         // The inference key lives exactly as long as the lease is active: issued when it starts, revoked when it stops.
         if (lease.Status == LeaseStatus.Active) state.State.ApiKey ??= LeaseApiKeys.New(Id);
         else state.State.ApiKey = null;
-        await state.WriteStateAsync();
+        try
+        {
+            // The reminder that watches a voucher before the write that holds it: a crash between them leaves a reminder
+            // with nothing to watch, which goes at its first tick, rather than a voucher nobody hands over.
+            if (WatchesSettlement(lease) && !state.State.HasReminder)
+            {
+                await this.RegisterOrUpdateReminder(ClockReminder, _options.SettlementReminderPeriod, _options.SettlementReminderPeriod);
+                state.State.HasReminder = true;
+            }
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // What is not stored is not kept: a caller that retries (the chain watcher) must find the lease as it was.
+            (state.State.Lease, state.State.ApiKey) = (leaseBefore, keyBefore);
+            throw;
+        }
         await ArmDeadlineAsync();
         // A closed lease has no deadline left and is rarely asked for again: its memory goes back now, not after the idle timeout.
         if (lease.Status.IsFinal()) this.DeactivateOnIdle();
@@ -515,7 +563,9 @@ public sealed class LeaseGrain(
         };
         var reclaimDeadline = statusDeadline is null ? null : state.State.Lease!.Reclaims.Select(r => (DateTimeOffset?)r.At).Min();
         var deadline = reclaimDeadline < statusDeadline ? reclaimDeadline : statusDeadline;
+        var watching = state.State.Lease is { } lease && WatchesSettlement(lease);
 
+        TimeSpan? reminderDue = null;
         if (deadline is { } due)
         {
             var dueIn = due - Now;
@@ -530,13 +580,15 @@ public sealed class LeaseGrain(
             // looks at slots held for funding; later deadlines (start of a block, end of the window, a reclaim), and a
             // reservation whose slots were activated before a reorganization removed its escrow (it has EndsAt), by the
             // lease's own reminder.
-            var needsReminder = state.State.Lease! is { Status: not LeaseStatus.Reserved } or { EndsAt: not null };
-            if (needsReminder)
-            {
-                await this.RegisterOrUpdateReminder(ClockReminder, dueIn + TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
-                await SetHasReminderAsync(true);
-                return;
-            }
+            if (state.State.Lease! is { Status: not LeaseStatus.Reserved } or { EndsAt: not null }) reminderDue = dueIn + TimeSpan.FromSeconds(1);
+        }
+        // A voucher not seen paid is handed to its queue again at every tick, the first a period from now.
+        if (watching && (reminderDue is null || reminderDue > _options.SettlementReminderPeriod)) reminderDue = _options.SettlementReminderPeriod;
+        if (reminderDue is { } reminderIn)
+        {
+            await this.RegisterOrUpdateReminder(ClockReminder, reminderIn, watching ? _options.SettlementReminderPeriod : TimeSpan.FromMinutes(1));
+            await SetHasReminderAsync(true);
+            return;
         }
         if (state.State.HasReminder && await this.GetReminder(ClockReminder) is { } reminder)
         {
@@ -620,6 +672,20 @@ public sealed class LeaseGrain(
     private IPoolGrain Pool(LeaseSnapshot lease) => GrainReferences.Get<IPoolGrain>(GrainFactory, lease.PoolKey!);
 
     private ISettlementGrain Settlement(LeaseSnapshot lease) => GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!);
+
+    private IAccountGrain Account(string address) => GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(address));
+
+    /// <summary>The lease's latest voucher while the lease has not seen it paid: a final one until the escrow is closed, a usage one while above what is paid.</summary>
+    private static SignedVoucher? Unpaid(LeaseSnapshot lease) =>
+        !lease.Status.IsFinal() && (lease.FinalVoucher ?? lease.LastVoucher) is { } voucher && (voucher.IsFinal || voucher.Amount > lease.Paid) ? voucher : null;
+
+    /// <summary>
+    /// Whether the lease's reminder watches its <see cref="Unpaid"/> voucher: while there is one and the escrow can still
+    /// take it (until its expiry plus the claim window; after that the tenant may take back what is not paid).
+    /// </summary>
+    private bool WatchesSettlement(LeaseSnapshot lease) =>
+        Unpaid(lease) is not null && lease.ProviderAddress is not null
+        && SettlementRetry.SettleableUntil(lease, _options.ClaimWindow) is { } until && Now < until;
 
     private LeaseSnapshot Transition(LeaseSnapshot lease, LeaseStatus status, string reason, string? detail = null) =>
         LeaseTransitions.Apply(lease, status, reason, detail, Now, logger);

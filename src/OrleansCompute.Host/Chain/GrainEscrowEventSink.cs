@@ -29,7 +29,7 @@ public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSin
     public async Task OnLeaseClosingAsync(EscrowLeaseClosing closing, CancellationToken cancellationToken)
     {
         if (await TenantsLeaseAsync(closing.LeaseId, closing.Tenant) is { } lease)
-            await lease.ConfirmClosingAsync(new EscrowClosing(closing.Expiry, closing.TransactionHash, closing.BlockNumber));
+            await lease.ConfirmClosingAsync(Closing(closing));
     }
 
     public async Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken)
@@ -56,6 +56,9 @@ public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSin
             case EscrowLeaseClosed closed when await TenantsLeaseAsync(closed.LeaseId, closed.Tenant) is { } lease:
                 await lease.RollBackClosedAsync(Closed(closed));
                 break;
+            case EscrowLeaseClosing closing when await TenantsLeaseAsync(closing.LeaseId, closing.Tenant) is { } lease:
+                await lease.RollBackClosingAsync(Closing(closing));
+                break;
             case EscrowWithdrawn withdrawn:
                 await Account(withdrawn.Provider).RollBackWithdrawalAsync(withdrawn.Amount, withdrawn.TransactionHash);
                 break;
@@ -76,6 +79,8 @@ public sealed class GrainEscrowEventSink(IGrainFactory grains) : IEscrowEventSin
         new(settled.Provider, settled.Amount, settled.TotalPaid, settled.TransactionHash, settled.BlockNumber);
 
     private static EscrowClosed Closed(EscrowLeaseClosed closed) => new(closed.Refund, closed.TransactionHash, closed.BlockNumber);
+
+    private static EscrowClosing Closing(EscrowLeaseClosing closing) => new(closing.Expiry, closing.TransactionHash, closing.BlockNumber);
 
     private IAccountGrain Account(string address) => grains.GetGrain<IAccountGrain>(AccountKeys.Normalize(address));
 

@@ -2,6 +2,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.TestingHost;
@@ -47,17 +48,22 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     private sealed class MarketSiloConfigurator : ISiloConfigurator
     {
+        private const string MemoryStorage = "market-memory";
+
         public void Configure(ISiloBuilder siloBuilder)
         {
             siloBuilder
-                .AddMemoryGrainStorage(GrainStorage.Market)
+                .AddMemoryGrainStorage(MemoryStorage)
                 .UseInMemoryReminderService()
+                .AddIncomingGrainCallFilter<Faults.CallFilter>()
                 .ConfigureServices(services =>
                 {
                     // State round-trips through Orleans' binary serializer, as in the host's SQLite store (the memory
                     // store's default, JSON, cannot read every state back, and a lease deactivates once closed).
-                    services.AddOptions<MemoryGrainStorageOptions>(GrainStorage.Market)
+                    services.AddOptions<MemoryGrainStorageOptions>(MemoryStorage)
                         .Configure<Serializer>((options, serializer) => options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+                    // The market's storage is the memory store behind a door that fails the writes a test asks to fail.
+                    services.AddGrainStorage(GrainStorage.Market, (provider, _) => new Faults.Storage(provider.GetRequiredKeyedService<IGrainStorage>(MemoryStorage)));
                     services.TryAddSingleton(TimeProvider.System);
                     services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
                     services.AddSingleton<IEscrowSettlement>(Chain);

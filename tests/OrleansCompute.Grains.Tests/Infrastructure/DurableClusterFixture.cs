@@ -2,6 +2,7 @@
 // test can stop every silo and start new ones on the same file: a host restart in the middle of the market's work.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Hosting;
 using Orleans.TestingHost;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
@@ -20,6 +21,14 @@ public sealed class DurableClusterFixture : IAsyncLifetime
     public static readonly TimeSpan OrderMatchInterval = TimeSpan.FromMilliseconds(150);
 
     public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(1);
+
+    /// <summary>Short, so that a test sees what the reminders a restart leaves do; a minute in the host.</summary>
+    public static readonly TimeSpan SettlementReminderPeriod = TimeSpan.FromSeconds(2);
+
+    public static readonly TimeSpan SettlementConfirmTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>The chain the settlement grains of every silo submit to, across restarts: a test watches it without waking a grain.</summary>
+    public static RecordingEscrowSettlement Chain { get; } = new();
 
     private readonly string _directory = Directory.CreateTempSubdirectory("occ-durable-market-").FullName;
 
@@ -59,17 +68,22 @@ public sealed class DurableClusterFixture : IAsyncLifetime
             .AddSqliteGrainStorage(GrainStorage.Market, databasePath)
             .UseSqliteReminderService(databasePath)
             .AddSqliteLeaseBook(databasePath)
+            .AddIncomingGrainCallFilter<Faults.CallFilter>()
             .ConfigureServices(services =>
             {
                 services.TryAddSingleton(TimeProvider.System);
                 services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
-                services.AddSingleton<IEscrowSettlement>(new RecordingEscrowSettlement());
+                services.AddSingleton<IEscrowSettlement>(Chain);
+                services.Configure<ReminderOptions>(options => options.MinimumReminderPeriod = SettlementReminderPeriod);
                 services.Configure<MarketOptions>(options =>
                 {
                     options.FundingWindow = FundingWindow;
                     options.PriceStepInterval = PriceStepInterval;
                     options.OrderMatchInterval = OrderMatchInterval;
                     options.QuoteValidity = QuoteValidity;
+                    options.SettlementReminderPeriod = SettlementReminderPeriod;
+                    options.SettlementConfirmTimeout = SettlementConfirmTimeout;
+                    options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
                 });
             }));
         var cluster = builder.Build();

@@ -1,6 +1,6 @@
 // Stands in for the escrow contract in grain tests: records every settleBatch, and can be told to reject a lease's
-// voucher (the batch goes through and names it, as the contract does, bundle members the batch carries too), to revert any batch holding it, or to be
-// unreachable for it. A test that models the contract itself routes its own leases' batches to that model (see Route).
+// voucher (the batch goes through and names it, as the contract does, bundle members the batch carries too), to revert any batch holding it, to be
+// unreachable for it, or to hold its batch in flight until the test lets it go. A test that models the contract itself routes its own leases' batches to that model (see Route).
 // The real chain path is covered by the Anvil tests.
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
@@ -12,7 +12,13 @@ namespace OrleansCompute.Grains.Tests.Infrastructure;
 
 public sealed record SettlementAttempt(IReadOnlyList<SignedVoucher> Vouchers, SettlementReceipt? Receipt)
 {
+    /// <summary>When the batch was decided.</summary>
+    public DateTimeOffset At { get; } = DateTimeOffset.UtcNow;
+
     public bool Contains(Guid leaseId) => Vouchers.Any(v => v.LeaseId == leaseId);
+
+    /// <summary>Whether the batch went through and applied the lease's voucher (not naming it rejected).</summary>
+    public bool Applied(Guid leaseId) => Contains(leaseId) && Receipt is { Succeeded: true } receipt && (receipt.Rejections ?? []).All(r => r.LeaseId != leaseId);
 }
 
 public sealed class RecordingEscrowSettlement : IEscrowSettlement
@@ -39,6 +45,33 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
 
     public void BeReachableFor(Guid leaseId) => _unreachable.TryRemove(leaseId, out _);
 
+    /// <summary>Batches holding this lease's voucher go through again.</summary>
+    public void StopRejectingFor(Guid leaseId) => _rejections.TryRemove(leaseId, out _);
+
+    /// <summary>
+    /// The next batch holding this lease's voucher is decided (mined) when sent, and its receipt stays in flight until
+    /// <see cref="Held.Release"/>; <see cref="Held.Sent"/> completes once it is waiting.
+    /// </summary>
+    public Held HoldFor(Guid leaseId) => _holds[leaseId] = new Held();
+
+    public sealed class Held
+    {
+        private readonly TaskCompletionSource _sent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Sent => _sent.Task;
+
+        public void Release() => _released.TrySetResult();
+
+        internal Task WaitAsync()
+        {
+            _sent.TrySetResult();
+            return _released.Task;
+        }
+    }
+
+    private readonly ConcurrentDictionary<Guid, Held> _holds = new();
+
     /// <summary>
     /// Until the returned handle is disposed, any batch holding one of these leases' vouchers goes to
     /// <paramref name="contract"/> instead (recorded here all the same): a test that models the contract opts in for its
@@ -54,11 +87,21 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
         });
     }
 
-    public Task<SettlementReceipt> SettleBatchAsync(IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken)
+    public async Task<SettlementReceipt> SettleBatchAsync(IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken)
     {
         var batch = vouchers.ToList();
+        var receipt = await DecideAsync(batch, cancellationToken);
+        foreach (var voucher in batch)
+        {
+            if (_holds.TryRemove(voucher.LeaseId, out var held)) await held.WaitAsync();
+        }
+        return receipt;
+    }
+
+    private async Task<SettlementReceipt> DecideAsync(List<SignedVoucher> batch, CancellationToken cancellationToken)
+    {
         if (batch.Select(v => _routes.GetValueOrDefault(v.LeaseId)).FirstOrDefault(c => c is not null) is { } contract)
-            return SettleOnAsync(contract, batch, cancellationToken);
+            return await SettleOnAsync(contract, batch, cancellationToken);
         if (batch.Any(v => _unreachable.ContainsKey(v.LeaseId)))
         {
             _attempts.Enqueue(new SettlementAttempt(batch, null));
@@ -73,7 +116,7 @@ public sealed class RecordingEscrowSettlement : IEscrowSettlement
             error,
             error is null ? Carried(batch).Where(_rejections.ContainsKey).Select(id => new SettlementRejection(id, _rejections[id])).ToList() : null);
         _attempts.Enqueue(new SettlementAttempt(batch, receipt));
-        return Task.FromResult(receipt);
+        return receipt;
     }
 
     private async Task<SettlementReceipt> SettleOnAsync(IEscrowSettlement contract, List<SignedVoucher> batch, CancellationToken cancellationToken)
