@@ -238,25 +238,36 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Contains("is refundable after", early.Error);
 
         // Without the market: occ signs the tenant's final voucher and sends it to the escrow from the tenant's wallet.
-        var left = await market.OccAsync("lease", "leave", id, "--amount", "0.01", "--tenant", tenant.Name, "--json");
+        // More than the market's bill (a minute at 0.95 an hour): the tenant's count is what the escrow pays.
+        var left = await market.OccAsync("lease", "leave", id, "--amount", "0.10", "--tenant", tenant.Name, "--json");
         Assert.True(left.ExitCode == 0, left.ToString());
         var transaction = left.Json.GetProperty("transaction").GetString()!;
 
         // The escrow is closing, not closed: paid what the tenant signed, expiring now, the rest refundable after the claim window.
         var onChain = (await market.OnChainAsync(lease.Id))!;
         Assert.False(onChain.Closed);
-        Assert.Equal(Credits.FromCredits(0.01m), onChain.Paid);
+        Assert.Equal(Credits.FromCredits(0.10m), onChain.Paid);
         Assert.True(onChain.Expiry <= DateTimeOffset.UtcNow.AddSeconds(5) && onChain.Expiry < lease.EscrowExpiry);
-        var again = await market.OccAsync("lease", "leave", id, "--amount", "0.01", "--tenant", tenant.Name);
+        var again = await market.OccAsync("lease", "leave", id, "--amount", "0.10", "--tenant", tenant.Name);
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("StaleVoucher", again.Error);
 
         // The market sees it from the chain: the lease ends there, its slot is free again, and the payment is counted.
         var ended = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(id, default),
-            l => l.Status == LeaseStatus.Ended && l.Paid == Credits.FromCredits(0.01m));
-        Assert.Equal(LeaseReasons.ClosingOnChain, ended.History[^1].Reason);
-        Assert.Contains(transaction, ended.History[^1].Detail);
+            l => l.Status == LeaseStatus.Ended && l.Paid == Credits.FromCredits(0.10m));
+        var closing = ended.History.Last(t => t.Reason == LeaseReasons.ClosingOnChain);
+        Assert.Contains(transaction, closing.Detail);
+        Assert.Contains("refundable after", closing.Detail);
         Assert.Equal(freeBefore + 1, await market.FreeSlotsAsync(lease.PoolKey!));
+        Assert.True(ended.AmountOwed < ended.Paid);
+        Assert.Equal(ended.Paid, ended.VoucherToSign!.Amount);
+
+        // Through the market after all: its final voucher closes the escrow at what the tenant paid, not below it.
+        var closed = await market.OccAsync("lease", "end", id, "--tenant", tenant.Name, "--json");
+        Assert.True(closed.ExitCode == 0, closed.ToString());
+        var settled = closed.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal((LeaseStatus.Settled, Credits.FromCredits(0.10m), lease.Deposit - Credits.FromCredits(0.10m)), (settled.Status, settled.Paid, settled.Refunded));
+        Assert.True((await market.OnChainAsync(lease.Id))!.Closed);
         await market.AssertConservedAsync();
     }
 

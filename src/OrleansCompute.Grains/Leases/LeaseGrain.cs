@@ -188,8 +188,13 @@ public sealed class LeaseGrain(
             throw MarketException.Invalid("leaseId", "WrongLease", "The voucher is for another lease.");
         if (!voucher.IsFinal)
             throw MarketException.Invalid("isFinal", "NotFinal", "Ending a lease takes a final voucher.");
-        if (voucher.Amount != lease.AmountOwed)
-            throw MarketException.Invalid("amount", "WrongAmount", $"The lease owes {lease.AmountOwed}; the voucher says {voucher.Amount}.");
+        // A final voucher closes the escrow only at no less than it has paid: when the tenant paid more on chain itself
+        // (leaving without the market), that is what its final voucher must say.
+        var closesAt = Credits.Max(lease.AmountOwed, lease.Paid);
+        if (voucher.Amount != closesAt)
+            throw MarketException.Invalid("amount", "WrongAmount", lease.Paid > lease.AmountOwed
+                ? $"The lease owes {lease.AmountOwed} but has paid {lease.Paid} on chain already; a final voucher closes it at {lease.Paid}, not {voucher.Amount}."
+                : $"The lease owes {lease.AmountOwed}; the voucher says {voucher.Amount}.");
         RequireSignedByLease(lease, voucher);
 
         lease = Transition(lease with { FinalVoucher = voucher }, LeaseStatus.Ended, LeaseReasons.FinalVoucherAccepted, $"{voucher.Amount} to {lease.ProviderAddress}");
@@ -206,7 +211,12 @@ public sealed class LeaseGrain(
             // The provider's account first, which takes the same move once however often it is told: should saving the
             // lease fail, the watcher hands the event again, finds the lease short and repeats both.
             await Account(settled.Provider).RecordLeasePaidAsync(Id, lease.Paid, settled.TotalPaid);
-            await SaveAsync(lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash });
+            var paid = lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash };
+            // An ended lease paid beyond its bill (its tenant paid on chain itself) closes at what it paid: the voucher it
+            // asks for says so, as the escrow takes a final voucher for no less.
+            if (paid is { FinalVoucher: null, VoucherToSign: { IsFinal: true } request } && request.Amount < paid.Paid)
+                paid = paid with { VoucherToSign = request with { Amount = paid.Paid } };
+            await SaveAsync(paid);
         }
         else if (settled.Amount == Credits.Zero && settled.TotalPaid == lease.Paid && lease.SettlementTransaction != settled.TransactionHash)
         {
@@ -222,7 +232,7 @@ public sealed class LeaseGrain(
         if (lease.History.Any(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true)) return;
 
         var detail = $"the tenant's own final voucher started the escrow's closing in transaction {closing.TransactionHash}: it expires at " +
-            $"{closing.Expiry:O}, and the rest is refundable once the claim window after that ends";
+            $"{closing.Expiry:O}, and the rest is refundable after {closing.Expiry + _options.ClaimWindow:O} (occ lease refund), once the claim window has ended";
         // The tenant has stopped paying through the market: a running lease stops here and frees its slots. What it owes
         // beyond what the tenant's voucher paid can still settle on chain until the claim window ends.
         lease = lease.Status is LeaseStatus.Active or LeaseStatus.Funded
@@ -516,7 +526,8 @@ public sealed class LeaseGrain(
         {
             EndedAt = endedAt,
             AmountOwed = owed,
-            VoucherToSign = new VoucherRequest(Id, lease.ChainLeaseId, owed, IsFinal: true, lease.Channel ?? 0),
+            // The escrow closes at no less than it paid (its tenant may have paid more on chain itself).
+            VoucherToSign = new VoucherRequest(Id, lease.ChainLeaseId, Credits.Max(owed, lease.Paid), IsFinal: true, lease.Channel ?? 0),
         }, LeaseStatus.Ended, reason, why is null ? $"owes {owed} of {lease.Deposit}" : $"{why}; owes {owed} of {lease.Deposit}");
     }
 
