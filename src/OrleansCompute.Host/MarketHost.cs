@@ -91,7 +91,9 @@ public static class MarketHost
         // and, stopping first, hands its watch to another host while the silo can still say so.
         builder.Services.AddEscrowEventWatcher<GrainEscrowEventSink>();
 
-        if (config.GetValue("Devnet:SeedDemo", false)) builder.Services.AddHostedService<DemoMarket>();
+        var seedDemo = config.GetValue("Devnet:SeedDemo", false);
+        builder.Services.AddSingleton(new DemoMarketSeeding(seedDemo));
+        if (seedDemo) builder.Services.AddHostedService<DemoMarket>();
 
         builder.Services.AddSingleton<TokenCounter>();
         builder.Services.AddSingleton<SimulatedAccelerator>();
@@ -131,7 +133,9 @@ public static class MarketHost
         app.UseAuthorization();
 
         app.MapOpenApi();
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).WithTags("Host");
+        app.MapGet("/healthz", (DemoMarketSeeding seeding) => seeding.Pending
+            ? Results.Json(new { status = "seeding the demo pools" }, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Ok(new { status = "ok" })).WithTags("Host");
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOfferEndpoints();
         app.MapLeaseEndpoints();

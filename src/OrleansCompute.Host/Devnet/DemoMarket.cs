@@ -9,7 +9,7 @@ namespace OrleansCompute.Host.Devnet;
 /// priced a little under list, paid out to Anvil's provider dev accounts. Seeded at every start, each only while it
 /// is not defined yet: a pool its provider has changed since (more slots, another floor) keeps the change.
 /// </summary>
-public sealed class DemoMarket(IGrainFactory grains, ILogger<DemoMarket> logger) : BackgroundService
+public sealed class DemoMarket(IGrainFactory grains, DemoMarketSeeding seeding, ILogger<DemoMarket> logger) : BackgroundService
 {
     public static IReadOnlyList<PoolDefinition> Pools { get; } = Build();
 
@@ -33,6 +33,7 @@ public sealed class DemoMarket(IGrainFactory grains, ILogger<DemoMarket> logger)
             }
         }
         logger.LogInformation("Seeded {Count} of {Total} demo pools (the others were defined before)", seeded, Pools.Count);
+        seeding.MarkDone();
     }
 
     private static List<PoolDefinition> Build()
