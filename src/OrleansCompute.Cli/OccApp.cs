@@ -53,7 +53,7 @@ public static class OccApp
             foreach (var parseError in parse.Errors)
             {
                 var message = ParseErrors.Explain(parseError.Message);
-                await error.WriteLineAsync(json ? System.Text.Json.JsonSerializer.Serialize(new CliError(message, null, "ParseError", null), ApiJson.Options) : $"error: {message}");
+                await WriteErrorAsync(error, json, new CliError(message, null, "ParseError", null));
             }
             return 1;
         }
@@ -80,9 +80,7 @@ public static class OccApp
 
             async Task<int> FailAsync(string message, ApiException? refused = null)
             {
-                await error.WriteLineAsync(json
-                    ? System.Text.Json.JsonSerializer.Serialize(Describe(message, refused), ApiJson.Options)
-                    : $"error: {message}");
+                await WriteErrorAsync(error, json, Describe(message, refused));
                 return 1;
             }
 
@@ -119,6 +117,10 @@ public static class OccApp
                 return 130;
             }
         };
+
+    /// <summary>An error on stderr: one line of text, or with --json one JSON object.</summary>
+    private static Task WriteErrorAsync(TextWriter error, bool json, CliError cliError) =>
+        error.WriteLineAsync(json ? System.Text.Json.JsonSerializer.Serialize(cliError, ApiJson.Options) : $"error: {cliError.Error}");
 
     /// <summary>An error as --json prints it: the host's status, reason and field when it refused; no host at all is no HTTP status.</summary>
     private static CliError Describe(string message, ApiException? refused) => refused switch

@@ -18,7 +18,7 @@ public sealed class PoolPriceTimingTests(DurableClusterFixture cluster)
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2, pricePerSlotHour: 1.00m);
         var tenant = Tenant.New();
         var first = await _market.RequestAsync(tenant, TestMarket.Request(pool));
-        var second = await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool));
+        await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool));
 
         // Both slots held for several steps while nobody calls the pool; then one is given back.
         await Task.Delay(DurableClusterFixture.PriceStepInterval * 8);
@@ -28,6 +28,5 @@ public sealed class PoolPriceTimingTests(DurableClusterFixture cluster)
         // A full pool rises by an eighth a step: at least one step's rise is kept, rather than the steps being taken at
         // the half-full pool that came after them (which holds the price where it was: the floor).
         Assert.True(afterCancel >= Credits.FromCredits(1.125m), $"the price after the busy spell is {afterCancel}");
-        Assert.NotNull(second);
     }
 }

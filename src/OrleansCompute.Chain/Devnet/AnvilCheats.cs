@@ -30,11 +30,7 @@ public sealed class AnvilCheats(ChainRpc rpc)
         rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_reorg", null, depth, Array.Empty<object>()), cancellationToken);
 
     /// <summary>The latest block's timestamp: "now" as the contracts see it, which differs from the wall clock once time was moved.</summary>
-    public async Task<DateTimeOffset> GetChainTimeAsync(CancellationToken cancellationToken = default)
-    {
-        var block = await rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest()), cancellationToken);
-        return DateTimeOffset.FromUnixTimeSeconds((long)block.Timestamp.Value);
-    }
+    public Task<DateTimeOffset> GetChainTimeAsync(CancellationToken cancellationToken = default) => rpc.GetLatestBlockTimeAsync(cancellationToken);
 
     public Task SetBalanceAsync(string address, BigInteger wei, CancellationToken cancellationToken = default) =>
         rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_setBalance", null, address, new HexBigInteger(wei).HexValue), cancellationToken);

@@ -81,13 +81,6 @@ public sealed class EscrowClient
         return await GetLeaseAsync(leaseId, e.Signer, (uint)e.Channel, cancellationToken);
     }
 
-    /// <summary>The time of the chain's latest block: the clock the escrow's expiries and claim windows are judged by.</summary>
-    public async Task<DateTimeOffset> GetLatestBlockTimeAsync(CancellationToken cancellationToken = default)
-    {
-        var block = await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest()), cancellationToken);
-        return DateTimeOffset.FromUnixTimeSeconds((long)block.Timestamp.Value);
-    }
-
     private static string TopicOf(BigInteger value) => "0x" + value.ToString("x64");
 
     private static string TopicOf(string address) => "0x" + address[2..].ToLowerInvariant().PadLeft(64, '0');

@@ -48,6 +48,13 @@ public sealed class ChainRpc
             (call, web3: Web3),
             cancellationToken);
 
+    /// <summary>The latest block's timestamp: "now" as contracts judge expiries and claim windows, not the wall clock.</summary>
+    public async Task<DateTimeOffset> GetLatestBlockTimeAsync(CancellationToken cancellationToken = default)
+    {
+        var block = await CallAsync(web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest()), cancellationToken);
+        return DateTimeOffset.FromUnixTimeSeconds((long)block.Timestamp.Value);
+    }
+
     /// <summary>eth_call of a view function returning one value; a revert becomes a <see cref="ChainRevertException"/>.</summary>
     public Task<TResult> QueryAsync<TFunction, TResult>(string contractAddress, TFunction function, CancellationToken cancellationToken = default, BlockParameter? block = null)
         where TFunction : FunctionMessage, new() =>

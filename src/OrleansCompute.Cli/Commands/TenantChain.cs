@@ -115,7 +115,7 @@ public sealed class TenantChain(DevnetConfig devnet)
         var escrow = Escrow(rpc);
         var lease = await OpenLeaseOnChainAsync(escrow, wallet, leaseId, ct);
         var refundableFrom = lease.Expiry + await escrow.GetClaimWindowAsync(ct);
-        var chainNow = await escrow.GetLatestBlockTimeAsync(ct);
+        var chainNow = await rpc.GetLatestBlockTimeAsync(ct);
         if (chainNow <= refundableFrom)
             throw new CliException($"Lease {LeaseIds.Format(leaseId)} is refundable after {refundableFrom:O} (its escrow expires {lease.Expiry:O}, then the " +
                 $"claim window during which the provider's vouchers still settle); the chain's time is {chainNow:O}.");

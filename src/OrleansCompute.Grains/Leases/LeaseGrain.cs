@@ -229,7 +229,7 @@ public sealed class LeaseGrain(
     public async Task ConfirmClosingAsync(EscrowClosing closing)
     {
         if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
-        if (lease.History.Any(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true)) return;
+        if (ClosingSeenAt(lease, closing) >= 0) return;
 
         var detail = $"the tenant's own final voucher started the escrow's closing in transaction {closing.TransactionHash}: it expires at " +
             $"{closing.Expiry:O}, and the rest is refundable after {closing.Expiry + _options.ClaimWindow:O} (occ lease refund), once the claim window has ended";
@@ -337,7 +337,8 @@ public sealed class LeaseGrain(
     {
         if (state.State.Lease is not { } lease || lease.Status.IsFinal()) return;
         var removed = $"the closing started by the tenant's own final voucher in transaction {closing.TransactionHash} was removed by a chain reorganization";
-        if (!lease.History.Any(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true)) return;
+        var seen = ClosingSeenAt(lease, closing);
+        if (seen < 0) return;
         // Once: the same transaction's payment has a ReorgedOut of its own.
         if (lease.History.Any(t => t.Reason == LeaseReasons.ReorgedOut && t.Detail?.StartsWith(removed, StringComparison.Ordinal) == true)) return;
 
@@ -346,7 +347,6 @@ public sealed class LeaseGrain(
         // lease owes was fixed then; its bill settles as any ended lease's does, and the escrow, whose expiry is back
         // where it was, takes the provider's vouchers for longer. The payment the closing made is undone by its own
         // LeaseSettled's rollback.
-        var seen = lease.History.ToList().FindIndex(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true);
         var endedByIt = seen > 0 && lease.History[seen - 1].Status is LeaseStatus.Active or LeaseStatus.Funded;
         await SaveAsync(Transition(lease, lease.Status, LeaseReasons.ReorgedOut, removed +
             (endedByIt ? $"; the lease it ended stays {lease.Status}: its slots were freed then and may be leased again" : "")));
@@ -683,6 +683,10 @@ public sealed class LeaseGrain(
     private IPoolGrain Pool(LeaseSnapshot lease) => GrainReferences.Get<IPoolGrain>(GrainFactory, lease.PoolKey!);
 
     private ISettlementGrain Settlement(LeaseSnapshot lease) => GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!);
+
+    /// <summary>Where the lease's history records <paramref name="closing"/> (its ClosingOnChain names the transaction), or -1.</summary>
+    private static int ClosingSeenAt(LeaseSnapshot lease, EscrowClosing closing) =>
+        lease.History.ToList().FindIndex(t => t.Reason == LeaseReasons.ClosingOnChain && t.Detail?.Contains(closing.TransactionHash) == true);
 
     private IAccountGrain Account(string address) => GrainFactory.GetGrain<IAccountGrain>(AccountKeys.Normalize(address));
 

@@ -57,7 +57,7 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
         var notes = new List<string>();
         var openEscrows = Credits.Zero;
         // The escrow judges expiries by the chain's clock: so does the audit.
-        var chainNow = await escrow.GetLatestBlockTimeAsync(cancellationToken);
+        var chainNow = await rpc.GetLatestBlockTimeAsync(cancellationToken);
         var claimWindow = await escrow.GetClaimWindowAsync(cancellationToken);
         foreach (var open in opened.Values)
         {
