@@ -124,7 +124,13 @@ public static class MarketHost
         builder.Services.AddAuthentication(TenantSignatureAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantSignatureAuthentication>(TenantSignatureAuthentication.SchemeName, null);
         builder.Services.AddAuthorization();
-        builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            ApiJson.Configure(json.SerializerOptions);
+            // A body that leaves out a field its record's constructor requires is refused naming the field (BadRequestHandler),
+            // instead of binding 0 or null and being refused for the wrong reason ("hours must be 1 to 720; got 0").
+            json.SerializerOptions.RespectRequiredConstructorParameters = true;
+        });
 
         var app = builder.Build();
         app.UseExceptionHandler();

@@ -68,6 +68,16 @@ public sealed class HttpBadInputTests(MarketFixture market)
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
     }
 
+    [Theory]
+    [InlineData("""{"kind":"trainium2","slots":1}""", "hours", "'hours' is required.")]
+    [InlineData("""{"hours":1}""", "kind", "'kind', 'slots' are required.")]
+    public async Task A_lease_body_that_leaves_out_a_required_field_is_400_naming_it(string body, string field, string detail)
+    {
+        var problem = await AssertRefusedAndNothingReservedAsync(body, field, "Required");
+
+        Assert.Equal(detail, problem.GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task A_quote_for_too_many_slots_to_count_is_400_naming_the_field()
     {
@@ -132,6 +142,15 @@ public sealed class HttpBadInputTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task An_order_whose_lease_leaves_out_a_field_is_400_naming_the_nested_field()
+    {
+        using var response = await Http.SendAsync(SignedRequests.Create(HttpMethod.Post, "/api/orders",
+            """{"lease":{"kind":"trainium2","slots":1}}""", Tenant.PrivateKey));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "lease.hours", "Required");
+    }
+
+    [Fact]
     public async Task An_order_whose_lease_does_not_bind_is_400_naming_the_nested_field()
     {
         using var response = await Http.SendAsync(SignedRequests.Create(HttpMethod.Post, "/api/orders",
@@ -156,7 +175,7 @@ public sealed class HttpBadInputTests(MarketFixture market)
     }
 
     [Theory]
-    [InlineData("", "payoutAddress", "MalformedAddress")]
+    [InlineData("", "payoutAddress", "Required")]
     [InlineData(""","payoutAddress":"0x1234" """, "payoutAddress", "MalformedAddress")]
     [InlineData(""","payoutAddress":null""", "payoutAddress", "MalformedAddress")]
     [InlineData(""","payoutAddress":"{provider}","providerId":null""", "providerId", "InvalidName")]

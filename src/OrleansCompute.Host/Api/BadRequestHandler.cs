@@ -55,10 +55,15 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
         }
     }
 
-    /// <summary>The body was read but is not JSON, or holds a value its field cannot take.</summary>
+    /// <summary>The body was read but is not JSON, leaves out a field it must have, or holds a value its field cannot take.</summary>
     private static (string Field, string Reason, string Detail) DescribeJson(JsonException json, Type? bodyType)
     {
         var field = FieldOf(json.Path);
+        if (MissingFields().Match(json.Message) is { Success: true } missing)
+        {
+            var names = missing.Groups["name"].Captures.Select(c => field == "body" ? c.Value : $"{field}.{c.Value}").ToList();
+            return (names[0], "Required", $"{string.Join(", ", names.Select(n => $"'{n}'"))} {(names.Count == 1 ? "is" : "are")} required.");
+        }
         // The reader's own exception: the text is not JSON (truncated, a stray character), whatever the fields.
         if (json.InnerException is JsonException syntax)
             return (field, "MalformedJson", $"The body is not valid JSON: {syntax.Message}");
@@ -129,6 +134,10 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
     // One step of a System.Text.Json path: .name, ['name'] or [index].
     [GeneratedRegex(@"\.(?<name>[^.\[]+)|\['(?<name>(?:[^']|'')*)'\]|\[(?<index>\d+)\]")]
     private static partial Regex PathStep();
+
+    // System.Text.Json's message for required constructor parameters left out: … missing required properties including: 'hours', 'slots'.
+    [GeneratedRegex("missing required properties including: (?:'(?<name>[^']+)'(?:, )?)+")]
+    private static partial Regex MissingFields();
 
     // Minimal APIs name the parameter in their messages: Failed to bind parameter "int sample" from "x".
     [GeneratedRegex("parameter \"(?:[^\"]* )?(?<name>[^\" ]+)\"")]
