@@ -6,6 +6,8 @@
 //                                  --baseline-count 200,000 ping grains)
 // `settlement` (issue 5, not part of `all`) settles leases on a real Anvil beside raw ERC-20 transfers and writes
 // settlement.json and settlement.md to --results (bench/settlement/run.sh), or --out like the other scenarios.
+// `signatures` (issue 6, not part of `all`) signs and verifies vouchers with the market's signer beside Nethereum's default
+// and writes signatures.json and signatures.md (bench/signatures/run.sh).
 using System.Diagnostics;
 using OrleansCompute.Bench;
 
@@ -38,11 +40,14 @@ try
         case "settlement":
             await RunSettlementAsync();
             break;
+        case "signatures":
+            RunSignatures();
+            break;
         case "memory":
             (await MemoryScenario.RunAsync(options.Grain, options.Int("count", 1_000_000), dataDirectory)).Save(options.Required("out"));
             break;
         default:
-            Console.Error.WriteLine($"Unknown scenario '{options.Command}'. Use: all | market --store memory|sqlite | profile | memory --grain slot|ping | settlement");
+            Console.Error.WriteLine($"Unknown scenario '{options.Command}'. Use: all | market --store memory|sqlite | profile | memory --grain slot|ping | settlement | signatures");
             return 2;
     }
     return 0;
@@ -94,6 +99,20 @@ async Task RunSettlementAsync()
     var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
     SettlementReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
     Progress.Say($"wrote {Path.Combine(resultsDirectory, "settlement.json")} and settlement.md");
+}
+
+void RunSignatures()
+{
+    var figures = new Figures();
+    figures.Add("load_average_1m_at_start", Machine.LoadAverage());
+    figures.AddAll(SignatureScenario.Run(new SignatureSettings(
+        Vouchers: options.Int("vouchers", 1_000),
+        Duration: TimeSpan.FromSeconds(options.Double("duration", 3)),
+        Repetitions: options.Int("repetitions", 3))));
+    figures.Add("load_average_1m_at_end", Machine.LoadAverage());
+    var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
+    SignatureReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
+    Progress.Say($"wrote {Path.Combine(resultsDirectory, "signatures.json")} and signatures.md");
 }
 
 async Task<Figures> ChildAsync(string[] childArgs)
