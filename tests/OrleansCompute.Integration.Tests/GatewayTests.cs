@@ -287,6 +287,75 @@ public sealed class GatewayTests(MarketFixture market)
         await market.AssertConservedAsync();
     }
 
+    [Fact]
+    public async Task Stop_sequences_end_the_answer_before_them_whole_or_streamed_and_what_was_generated_is_metered()
+    {
+        var tenant = market.Wallets[0];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        var chat = Client(apiKey).GetChatClient(Model);
+        const string prompt = "Where does it stop?";
+        ChatCompletion full = await chat.CompleteChatAsync([new UserChatMessage(prompt)], new ChatCompletionOptions { MaxOutputTokenCount = 96 });
+        var text = full.Content[0].Text;
+        // A stop sequence across two pieces of the stream: the end of the fourth word, the space and the start of the fifth.
+        var fifthWord = text.Split(' ')[..4].Sum(w => w.Length + 1);
+        var stop = text.Substring(fifthWord - 3, 5);
+        var expected = text[..text.IndexOf(stop, StringComparison.Ordinal)];
+        var withStop = new ChatCompletionOptions { MaxOutputTokenCount = 96, StopSequences = { stop, "never generated" } };
+
+        ChatCompletion whole = await chat.CompleteChatAsync([new UserChatMessage(prompt)], withStop);
+        Assert.Equal((expected, ChatFinishReason.Stop), (whole.Content[0].Text, whole.FinishReason));
+        Assert.InRange(whole.Usage.OutputTokenCount, 1, full.Usage.OutputTokenCount - 1);
+
+        var streamed = new StringBuilder();
+        ChatFinishReason? finish = null;
+        ChatTokenUsage? streamUsage = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage(prompt)], withStop))
+        {
+            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+            finish ??= update.FinishReason;
+            streamUsage ??= update.Usage;
+        }
+        Assert.Equal((expected, ChatFinishReason.Stop), (streamed.ToString(), finish));
+
+        var completion = await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt, max_tokens = 96, stop });
+        Assert.Equal(HttpStatusCode.OK, completion.Status);
+        var choice = completion.Json.GetProperty("choices")[0];
+        Assert.Equal((expected, "stop"), (choice.GetProperty("text").GetString(), choice.GetProperty("finish_reason").GetString()));
+
+        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        Assert.Equal(full.Usage.TotalTokenCount + whole.Usage.TotalTokenCount + streamUsage!.TotalTokenCount
+                     + completion.Json.GetProperty("usage").GetProperty("total_tokens").GetInt32(), metered.TotalTokens);
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task Sampling_values_OpenAI_refuses_more_than_one_choice_and_bad_stop_sequences_get_400_and_meter_nothing()
+    {
+        var tenant = market.Wallets[1];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        string Chat(string extra) => $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":4,{{extra}}}""";
+
+        foreach (var (extra, param) in new[]
+                 {
+                     ("\"n\":3", "n"), ("\"n\":0", "n"), ("\"n\":\"1\"", "n"),
+                     ("\"temperature\":7", "temperature"), ("\"temperature\":-0.5", "temperature"), ("\"temperature\":\"hot\"", "temperature"),
+                     ("\"top_p\":1.5", "top_p"), ("\"presence_penalty\":3", "presence_penalty"), ("\"frequency_penalty\":-2.5", "frequency_penalty"),
+                     ("\"stop\":7", "stop"), ("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop"), ("\"stop\":[\"\"]", "stop"), ("\"stop\":[1]", "stop"),
+                 })
+        {
+            var refused = await PostRawAsync(apiKey, "/v1/chat/completions", Chat(extra));
+            Assert.True(refused.Status == HttpStatusCode.BadRequest && refused.Code == "invalid_request", $"{extra}: {refused.Status} {refused.Body}");
+            Assert.Equal(param, refused.Json.GetProperty("error").GetProperty("param").GetString());
+        }
+        Assert.Equal(0, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage.Requests);
+
+        var served = await PostRawAsync(apiKey, "/v1/chat/completions",
+            Chat("\"n\":1,\"temperature\":0.7,\"top_p\":1,\"presence_penalty\":-2,\"frequency_penalty\":2,\"stop\":null"));
+        Assert.True(served.Status == HttpStatusCode.OK, served.Body);
+        Assert.Single(served.Json.GetProperty("choices").EnumerateArray());
+        await EndAsync(lease, tenant);
+    }
+
     private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
 
     private OpenAIClient Client(string apiKey) =>
