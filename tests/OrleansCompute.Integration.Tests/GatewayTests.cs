@@ -356,6 +356,35 @@ public sealed class GatewayTests(MarketFixture market)
         await EndAsync(lease, tenant);
     }
 
+    [Fact]
+    public async Task A_revoked_or_unknown_key_gets_401_whatever_its_body_and_the_scheme_name_is_case_insensitive()
+    {
+        var tenant = market.Wallets[2];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        var chat = JsonSerializer.Serialize(new { model = Model, messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 4 });
+
+        using (var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) })
+        {
+            using var lowercase = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(chat, Encoding.UTF8, "application/json") };
+            lowercase.Headers.TryAddWithoutValidation("Authorization", $"bearer {apiKey}");
+            using var answered = await http.SendAsync(lowercase);
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+        await EndAsync(lease, tenant);
+
+        var unknownLease = $"occ_{Guid.NewGuid():N}_{apiKey[^64..]}";
+        foreach (var (name, response) in new[]
+                 {
+                     ("revoked key, malformed JSON", await PostRawAsync(apiKey, "/v1/chat/completions", "{\"model\": ")),
+                     ("revoked key, unknown model", await PostRawAsync(apiKey, "/v1/chat/completions", chat.Replace(Model, "gpt-9"))),
+                     ("unknown lease, body not JSON", await PostRawAsync(unknownLease, "/v1/completions", chat, "text/plain")),
+                     ("unknown lease, no messages", await PostRawAsync(unknownLease, "/v1/chat/completions", "{\"model\":\"x\"}")),
+                 })
+        {
+            Assert.True(response.Status == HttpStatusCode.Unauthorized && response.Code == "invalid_api_key", $"{name}: {response.Status} {response.Body}");
+        }
+    }
+
     private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
 
     private OpenAIClient Client(string apiKey) =>

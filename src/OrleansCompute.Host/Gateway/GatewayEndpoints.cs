@@ -62,13 +62,14 @@ public static class GatewayEndpoints
         int promptTokens;
         try
         {
+            // The key first, as OpenAI checks it: a caller without a live key learns nothing about its body.
             key = KeyOf(http, grains);
-            body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
-            request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
-            // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
-            // nor holds a slot, and meters nothing.
             var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
             if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+            // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
+            // nor holds a slot, and meters nothing.
+            body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
+            request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
             backend = backends.For(authorized.PoolKey);
             if (request.Model != backend.ModelId)
                 throw new OpenAiError(404, $"The model '{request.Model}' does not exist on this lease; GET /v1/models lists '{backend.ModelId}'.",
@@ -129,7 +130,8 @@ public static class GatewayEndpoints
     private static LeaseKey KeyOf(HttpContext http, IGrainFactory grains)
     {
         var header = http.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.Ordinal))
+        // The scheme's name is case-insensitive (RFC 9110): some clients send "bearer".
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             throw Unauthorized("Send the lease's key as 'Authorization: Bearer occ_…' (occ lease key ID).");
         var apiKey = header["Bearer ".Length..].Trim();
         if (!LeaseApiKeys.TryParseLeaseId(apiKey, out var leaseId)) throw Unauthorized("This is not a lease key.");
