@@ -385,6 +385,25 @@ public sealed class GatewayTests(MarketFixture market)
         }
     }
 
+    [Fact]
+    public async Task The_OpenAI_SDK_retrieves_the_lease_s_model_by_id_and_any_other_id_is_model_not_found()
+    {
+        var tenant = market.Wallets[3];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        var models = Client(apiKey).GetOpenAIModelClient();
+
+        var model = (await models.GetModelAsync(Model)).Value;
+        Assert.Equal((Model, "orleanscompute-simulated-trainium2"), (model.Id, model.OwnedBy));
+        var unknown = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("gpt-9"));
+        Assert.Equal(404, unknown.Status);
+        using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        using var answered = await http.GetAsync("/v1/models/meta-llama/gpt-9");
+        var error = JsonDocument.Parse(await answered.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal((HttpStatusCode.NotFound, "model_not_found"), (answered.StatusCode, error.GetProperty("code").GetString()));
+        await EndAsync(lease, tenant);
+    }
+
     private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
 
     private OpenAIClient Client(string apiKey) =>

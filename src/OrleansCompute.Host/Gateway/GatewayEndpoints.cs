@@ -19,6 +19,7 @@ public static class GatewayEndpoints
     {
         var v1 = app.MapGroup("/v1").WithTags("Inference (OpenAI-compatible)");
         v1.MapGet("/models", ModelsAsync).WithSummary("The model a lease's key can call: its pool's upstream model, or the simulated accelerator's.");
+        v1.MapGet("/models/{**model}", ModelAsync).WithSummary("That model (an id may hold slashes), when it is the one the lease's key can call; else 404 model_not_found.");
         v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens, IOptions<MarketOptions> options) =>
                 CompleteAsync(http, grains, backends, tokens, options.Value, chat: true))
             .WithSummary("A chat completion on the lease's slots; stream: true answers with server-sent events.");
@@ -32,24 +33,45 @@ public static class GatewayEndpoints
     {
         try
         {
-            var key = KeyOf(http, grains);
-            var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
-            if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
-            var profile = AcceleratorCatalog.Require(authorized.Kind);
-            var backend = backends.For(authorized.PoolKey);
-            var description = backend is SimulatedAccelerator
-                ? $"Simulated accelerator: deterministic filler text at the speed of a {profile.Name} ({profile.TokensPerSecond} tokens/s per slot, {profile.ReferenceModel}); no model runs."
-                : $"Served by the pool's own inference server on {profile.Name}.";
-            return Results.Json(new
-            {
-                @object = "list",
-                data = new[] { new { id = backend.ModelId, @object = "model", created = 1_767_225_600L, owned_by = backend.OwnedBy(profile), description } },
-            }, OpenAiWire.Json);
+            var model = await LeaseModelAsync(http, grains, backends);
+            return Results.Json(new { @object = "list", data = new[] { model } }, OpenAiWire.Json);
         }
         catch (OpenAiError refused)
         {
             return refused.ToResult();
         }
+    }
+
+    /// <summary>One model by its id, as OpenAI's clients retrieve it (<c>client.models.retrieve</c>).</summary>
+    private static async Task<IResult> ModelAsync(string model, HttpContext http, IGrainFactory grains, InferenceBackends backends)
+    {
+        try
+        {
+            var served = await LeaseModelAsync(http, grains, backends);
+            return served.Id == model
+                ? Results.Json(served, OpenAiWire.Json)
+                : throw new OpenAiError(404, $"The model '{model}' does not exist on this lease; GET /v1/models lists '{served.Id}'.",
+                    "invalid_request_error", "model_not_found", "model");
+        }
+        catch (OpenAiError refused)
+        {
+            return refused.ToResult();
+        }
+    }
+
+    private sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Description);
+
+    private static async Task<ModelCard> LeaseModelAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends)
+    {
+        var key = KeyOf(http, grains);
+        var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
+        if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+        var profile = AcceleratorCatalog.Require(authorized.Kind);
+        var backend = backends.For(authorized.PoolKey);
+        var description = backend is SimulatedAccelerator
+            ? $"Simulated accelerator: deterministic filler text at the speed of a {profile.Name} ({profile.TokensPerSecond} tokens/s per slot, {profile.ReferenceModel}); no model runs."
+            : $"Served by the pool's own inference server on {profile.Name}.";
+        return new ModelCard(backend.ModelId, "model", 1_767_225_600L, backend.OwnedBy(profile), description);
     }
 
     private static async Task<IResult> CompleteAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens,
