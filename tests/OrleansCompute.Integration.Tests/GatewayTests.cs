@@ -404,6 +404,41 @@ public sealed class GatewayTests(MarketFixture market)
         await EndAsync(lease, tenant);
     }
 
+    [Fact]
+    public async Task A_stream_relayed_from_an_upstream_has_a_usage_chunk_only_when_the_client_asked_and_is_metered_either_way()
+    {
+        var tenant = market.Wallets[0];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        Assert.Equal(MarketFixture.UpstreamPoolWithUsage, lease.PoolKey);
+        var messages = new[] { new { role = "user", content = "Stream it." } };
+
+        var unasked = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true });
+        var asked = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true, stream_options = new { include_usage = true } });
+
+        // Clients that did not ask read choices[0] of every chunk: none comes without choices.
+        var unaskedChunks = Chunks(unasked);
+        Assert.Equal(FakeUpstream.Pieces.Length + 1, unaskedChunks.Count);
+        Assert.All(unaskedChunks, c => Assert.NotEqual(0, c.GetProperty("choices").GetArrayLength()));
+        var askedChunks = Chunks(asked);
+        Assert.Equal(FakeUpstream.Pieces.Length + 2, askedChunks.Count);
+        Assert.Equal(0, askedChunks[^1].GetProperty("choices").GetArrayLength());
+        Assert.Equal(FakeUpstream.Pieces.Length, askedChunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+
+        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        Assert.Equal(new LeaseUsage(2, 2 * FakeUpstream.ReportedPromptTokens, 2 * FakeUpstream.Pieces.Length), metered);
+        await EndAsync(lease, tenant);
+    }
+
+    /// <summary>The JSON chunks of a server-sent event stream, checked to be framed as OpenAI frames them and to end with [DONE].</summary>
+    private static List<JsonElement> Chunks(Response stream)
+    {
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+        var events = stream.Body.Split("\n\n");
+        Assert.Equal(("data: [DONE]", ""), (events[^2], events[^1]));
+        Assert.All(events[..^1], e => Assert.StartsWith("data: ", e));
+        return events[..^2].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement).ToList();
+    }
+
     private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
 
     private OpenAIClient Client(string apiKey) =>

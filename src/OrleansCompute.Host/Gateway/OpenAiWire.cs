@@ -206,9 +206,12 @@ public static class OpenAiWire
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }
 
-    public static async Task SendDoneAsync(HttpContext http)
+    public static Task SendDoneAsync(HttpContext http) => SendRawAsync(http, "data: [DONE]\n\n");
+
+    /// <summary>Text of the event stream as it is, flushed at once.</summary>
+    public static async Task SendRawAsync(HttpContext http, string text)
     {
-        await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
+        await http.Response.WriteAsync(text, http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }
 

@@ -58,7 +58,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
                 await RelayErrorAsync(context, response);
                 return;
             }
-            if (request.Stream) await RelayStreamAsync(context, response, meter);
+            if (request.Stream) await RelayStreamAsync(context, response, meter, request.IncludeUsage);
             else await RelayWholeAsync(context, response, meter, call.Chat);
         }
     }
@@ -78,24 +78,38 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         await context.Response.Body.WriteAsync(raw, context.RequestAborted);
     }
 
-    private async Task RelayStreamAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter)
+    /// <summary>
+    /// Relays the server's events as they come. The server is always asked for usage (to meter it); its usage chunk, which
+    /// has no choices, reaches only a client that asked for it, as OpenAI sends it: other clients may not expect a chunk
+    /// without choices.
+    /// </summary>
+    private async Task RelayStreamAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter, bool clientAskedForUsage)
     {
         OpenAiWire.StartEventStream(context);
         var reported = false;
+        var dropping = false;
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(context.RequestAborted));
         while (await reader.ReadLineAsync(context.RequestAborted) is { } line)
         {
-            await context.Response.WriteAsync(line + "\n", context.RequestAborted);
             if (line.Length == 0)
             {
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                // An empty line ends an event: the one being dropped, or one to send now.
+                if (dropping) dropping = false;
+                else await OpenAiWire.SendRawAsync(context, "\n");
                 continue;
             }
-            if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
-            var data = line["data:".Length..].Trim();
-            if (data == "[DONE]") continue;
+            if (dropping) continue;
+            var data = line.StartsWith("data:", StringComparison.Ordinal) ? line["data:".Length..].Trim() : null;
+            if (data is null || data == "[DONE]")
+            {
+                await context.Response.WriteAsync(line + "\n", context.RequestAborted);
+                continue;
+            }
             using var chunk = JsonDocument.Parse(data);
-            reported |= ReadUsage(chunk.RootElement, meter);
+            var hasUsage = ReadUsage(chunk.RootElement, meter);
+            reported |= hasUsage;
+            dropping = hasUsage && !clientAskedForUsage && HasNoChoices(chunk.RootElement);
+            if (!dropping) await context.Response.WriteAsync(line + "\n", context.RequestAborted);
             if (!reported && chunk.RootElement.TryGetProperty("choices", out var choices))
             {
                 foreach (var choice in choices.EnumerateArray())
@@ -135,6 +149,9 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         meter.CompletionTokens = usage.TryGetProperty("completion_tokens", out var completion) ? completion.GetInt32() : meter.CompletionTokens;
         return true;
     }
+
+    private static bool HasNoChoices(JsonElement chunk) =>
+        !chunk.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0;
 
     private static string MessageText(JsonElement choice) => choice.TryGetProperty("message", out var message) ? TextOf(message, "content") : "";
 
