@@ -429,6 +429,19 @@ public sealed class GatewayTests(MarketFixture market)
         await EndAsync(lease, tenant);
     }
 
+    [Fact]
+    public async Task Occ_infer_on_a_lease_of_an_upstream_pool_calls_the_model_that_pool_serves()
+    {
+        var tenant = market.Wallets[1];
+        var (lease, _) = await LeaseAsync(tenant, "--kind", "h200");
+
+        var inferred = await market.OccAsync("infer", LeaseIds.Format(lease.Id), "Who answers?", "--tenant", tenant.Name, "--json");
+
+        Assert.True(inferred.ExitCode == 0, inferred.ToString());
+        Assert.Equal(string.Concat(FakeUpstream.Pieces), inferred.Json.GetProperty("text").GetString());
+        await EndAsync(lease, tenant);
+    }
+
     /// <summary>The JSON chunks of a server-sent event stream, checked to be framed as OpenAI frames them and to end with [DONE].</summary>
     private static List<JsonElement> Chunks(Response stream)
     {
