@@ -430,6 +430,22 @@ public sealed class GatewayTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task An_upstream_that_refuses_the_host_s_key_or_answers_with_no_completion_gives_502_and_meters_nothing()
+    {
+        var tenant = market.Wallets[2];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+
+        foreach (var asked in new[] { FakeUpstream.RefuseTheHost, FakeUpstream.AnswerNotJson })
+        {
+            // Not 401: the tenant's key is fine, and its client must not say otherwise.
+            var answer = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = asked } } });
+            Assert.True(answer.Status == HttpStatusCode.BadGateway && answer.Body.Contains("\"code\":\"upstream_error\""), $"{asked}: {answer.Status} {answer.Body}");
+        }
+        Assert.Equal(LeaseUsage.None, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
     public async Task Occ_infer_on_a_lease_of_an_upstream_pool_calls_the_model_that_pool_serves()
     {
         var tenant = market.Wallets[1];
