@@ -287,6 +287,187 @@ public sealed class GatewayTests(MarketFixture market)
         await market.AssertConservedAsync();
     }
 
+    [Fact]
+    public async Task Stop_sequences_end_the_answer_before_them_whole_or_streamed_and_what_was_generated_is_metered()
+    {
+        var tenant = market.Wallets[0];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        var chat = Client(apiKey).GetChatClient(Model);
+        const string prompt = "Where does it stop?";
+        ChatCompletion full = await chat.CompleteChatAsync([new UserChatMessage(prompt)], new ChatCompletionOptions { MaxOutputTokenCount = 96 });
+        var text = full.Content[0].Text;
+        // A stop sequence across two pieces of the stream: the end of the fourth word, the space and the start of the fifth.
+        var fifthWord = text.Split(' ')[..4].Sum(w => w.Length + 1);
+        var stop = text.Substring(fifthWord - 3, 5);
+        var expected = text[..text.IndexOf(stop, StringComparison.Ordinal)];
+        var withStop = new ChatCompletionOptions { MaxOutputTokenCount = 96, StopSequences = { stop, "never generated" } };
+
+        ChatCompletion whole = await chat.CompleteChatAsync([new UserChatMessage(prompt)], withStop);
+        Assert.Equal((expected, ChatFinishReason.Stop), (whole.Content[0].Text, whole.FinishReason));
+        Assert.InRange(whole.Usage.OutputTokenCount, 1, full.Usage.OutputTokenCount - 1);
+
+        var streamed = new StringBuilder();
+        ChatFinishReason? finish = null;
+        ChatTokenUsage? streamUsage = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage(prompt)], withStop))
+        {
+            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+            finish ??= update.FinishReason;
+            streamUsage ??= update.Usage;
+        }
+        Assert.Equal((expected, ChatFinishReason.Stop), (streamed.ToString(), finish));
+
+        var completion = await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt, max_tokens = 96, stop });
+        Assert.Equal(HttpStatusCode.OK, completion.Status);
+        var choice = completion.Json.GetProperty("choices")[0];
+        Assert.Equal((expected, "stop"), (choice.GetProperty("text").GetString(), choice.GetProperty("finish_reason").GetString()));
+
+        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        Assert.Equal(full.Usage.TotalTokenCount + whole.Usage.TotalTokenCount + streamUsage!.TotalTokenCount
+                     + completion.Json.GetProperty("usage").GetProperty("total_tokens").GetInt32(), metered.TotalTokens);
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task Sampling_values_OpenAI_refuses_more_than_one_choice_and_bad_stop_sequences_get_400_and_meter_nothing()
+    {
+        var tenant = market.Wallets[1];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        string Chat(string extra) => $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":4,{{extra}}}""";
+
+        foreach (var (extra, param) in new[]
+                 {
+                     ("\"n\":3", "n"), ("\"n\":0", "n"), ("\"n\":\"1\"", "n"),
+                     ("\"temperature\":7", "temperature"), ("\"temperature\":-0.5", "temperature"), ("\"temperature\":\"hot\"", "temperature"),
+                     ("\"top_p\":1.5", "top_p"), ("\"presence_penalty\":3", "presence_penalty"), ("\"frequency_penalty\":-2.5", "frequency_penalty"),
+                     ("\"stop\":7", "stop"), ("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop"), ("\"stop\":[\"\"]", "stop"), ("\"stop\":[1]", "stop"),
+                 })
+        {
+            var refused = await PostRawAsync(apiKey, "/v1/chat/completions", Chat(extra));
+            Assert.True(refused.Status == HttpStatusCode.BadRequest && refused.Code == "invalid_request", $"{extra}: {refused.Status} {refused.Body}");
+            Assert.Equal(param, refused.Json.GetProperty("error").GetProperty("param").GetString());
+        }
+        Assert.Equal(0, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage.Requests);
+
+        var served = await PostRawAsync(apiKey, "/v1/chat/completions",
+            Chat("\"n\":1,\"temperature\":0.7,\"top_p\":1,\"presence_penalty\":-2,\"frequency_penalty\":2,\"stop\":null"));
+        Assert.True(served.Status == HttpStatusCode.OK, served.Body);
+        Assert.Single(served.Json.GetProperty("choices").EnumerateArray());
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task A_revoked_or_unknown_key_gets_401_whatever_its_body_and_the_scheme_name_is_case_insensitive()
+    {
+        var tenant = market.Wallets[2];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        var chat = JsonSerializer.Serialize(new { model = Model, messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 4 });
+
+        using (var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) })
+        {
+            using var lowercase = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(chat, Encoding.UTF8, "application/json") };
+            lowercase.Headers.TryAddWithoutValidation("Authorization", $"bearer {apiKey}");
+            using var answered = await http.SendAsync(lowercase);
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+        await EndAsync(lease, tenant);
+
+        var unknownLease = $"occ_{Guid.NewGuid():N}_{apiKey[^64..]}";
+        foreach (var (name, response) in new[]
+                 {
+                     ("revoked key, malformed JSON", await PostRawAsync(apiKey, "/v1/chat/completions", "{\"model\": ")),
+                     ("revoked key, unknown model", await PostRawAsync(apiKey, "/v1/chat/completions", chat.Replace(Model, "gpt-9"))),
+                     ("unknown lease, body not JSON", await PostRawAsync(unknownLease, "/v1/completions", chat, "text/plain")),
+                     ("unknown lease, no messages", await PostRawAsync(unknownLease, "/v1/chat/completions", "{\"model\":\"x\"}")),
+                 })
+        {
+            Assert.True(response.Status == HttpStatusCode.Unauthorized && response.Code == "invalid_api_key", $"{name}: {response.Status} {response.Body}");
+        }
+    }
+
+    [Fact]
+    public async Task The_OpenAI_SDK_retrieves_the_lease_s_model_by_id_and_any_other_id_is_model_not_found()
+    {
+        var tenant = market.Wallets[3];
+        var (lease, apiKey) = await LeaseAsync(tenant);
+        var models = Client(apiKey).GetOpenAIModelClient();
+
+        var model = (await models.GetModelAsync(Model)).Value;
+        Assert.Equal((Model, "orleanscompute-simulated-trainium2"), (model.Id, model.OwnedBy));
+        var unknown = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("gpt-9"));
+        Assert.Equal(404, unknown.Status);
+        using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        using var answered = await http.GetAsync("/v1/models/meta-llama/gpt-9");
+        var error = JsonDocument.Parse(await answered.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal((HttpStatusCode.NotFound, "model_not_found"), (answered.StatusCode, error.GetProperty("code").GetString()));
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task A_stream_relayed_from_an_upstream_has_a_usage_chunk_only_when_the_client_asked_and_is_metered_either_way()
+    {
+        var tenant = market.Wallets[0];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        Assert.Equal(MarketFixture.UpstreamPoolWithUsage, lease.PoolKey);
+        var messages = new[] { new { role = "user", content = "Stream it." } };
+
+        var unasked = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true });
+        var asked = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true, stream_options = new { include_usage = true } });
+
+        // Clients that did not ask read choices[0] of every chunk: none comes without choices.
+        var unaskedChunks = Chunks(unasked);
+        Assert.Equal(FakeUpstream.Pieces.Length + 1, unaskedChunks.Count);
+        Assert.All(unaskedChunks, c => Assert.NotEqual(0, c.GetProperty("choices").GetArrayLength()));
+        var askedChunks = Chunks(asked);
+        Assert.Equal(FakeUpstream.Pieces.Length + 2, askedChunks.Count);
+        Assert.Equal(0, askedChunks[^1].GetProperty("choices").GetArrayLength());
+        Assert.Equal(FakeUpstream.Pieces.Length, askedChunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+
+        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        Assert.Equal(new LeaseUsage(2, 2 * FakeUpstream.ReportedPromptTokens, 2 * FakeUpstream.Pieces.Length), metered);
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task An_upstream_that_refuses_the_host_s_key_or_answers_with_no_completion_gives_502_and_meters_nothing()
+    {
+        var tenant = market.Wallets[2];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+
+        foreach (var asked in new[] { FakeUpstream.RefuseTheHost, FakeUpstream.AnswerNotJson })
+        {
+            // Not 401: the tenant's key is fine, and its client must not say otherwise.
+            var answer = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = asked } } });
+            Assert.True(answer.Status == HttpStatusCode.BadGateway && answer.Body.Contains("\"code\":\"upstream_error\""), $"{asked}: {answer.Status} {answer.Body}");
+        }
+        Assert.Equal(LeaseUsage.None, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task Occ_infer_on_a_lease_of_an_upstream_pool_calls_the_model_that_pool_serves()
+    {
+        var tenant = market.Wallets[1];
+        var (lease, _) = await LeaseAsync(tenant, "--kind", "h200");
+
+        var inferred = await market.OccAsync("infer", LeaseIds.Format(lease.Id), "Who answers?", "--tenant", tenant.Name, "--json");
+
+        Assert.True(inferred.ExitCode == 0, inferred.ToString());
+        Assert.Equal(string.Concat(FakeUpstream.Pieces), inferred.Json.GetProperty("text").GetString());
+        await EndAsync(lease, tenant);
+    }
+
+    /// <summary>The JSON chunks of a server-sent event stream, checked to be framed as OpenAI frames them and to end with [DONE].</summary>
+    private static List<JsonElement> Chunks(Response stream)
+    {
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+        var events = stream.Body.Split("\n\n");
+        Assert.Equal(("data: [DONE]", ""), (events[^2], events[^1]));
+        Assert.All(events[..^1], e => Assert.StartsWith("data: ", e));
+        return events[..^2].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement).ToList();
+    }
+
     private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
 
     private OpenAIClient Client(string apiKey) =>

@@ -17,6 +17,17 @@ public sealed record InferenceAnswer(string Text, string? FinishReason, int Prom
 /// <summary>Calls a lease's OpenAI-compatible endpoint (<c>/v1/chat/completions</c>) and streams the answer as it arrives.</summary>
 public sealed class InferenceClient(HttpClient http)
 {
+    /// <summary>The model the lease's key can call, the first GET /v1/models lists.</summary>
+    public async Task<string> ServedModelAsync(string apiKey, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        using var response = await http.SendAsync(request, ct);
+        if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, ct);
+        using var models = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        return models.RootElement.GetProperty("data")[0].GetProperty("id").GetString()!;
+    }
+
     public async Task<InferenceAnswer> ChatAsync(string apiKey, string model, string prompt, int maxTokens, Action<string> onText, CancellationToken ct)
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(new

@@ -9,15 +9,12 @@ namespace OrleansCompute.Cli.Commands;
 /// <summary><c>occ infer ID "prompt"</c>: a chat completion on the lease's slots, streamed as it arrives.</summary>
 public static class InferCommands
 {
-    /// <summary>The model every simulated pool serves (see <c>occ infer</c>'s --model and GET /v1/models).</summary>
-    private const string SimulatedModel = "occ-simulated-llama-3.1-8b";
-
     public static Command Create()
     {
         var id = new Argument<string>("id") { Description = "The active lease to run on." };
         var prompt = new Argument<string>("prompt") { Description = "What to ask." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "The most tokens to generate.", DefaultValueFactory = _ => 256 };
-        var model = new Option<string>("--model") { Description = "The model to call (GET /v1/models).", DefaultValueFactory = _ => SimulatedModel };
+        var model = new Option<string?>("--model") { Description = "The model to call; by default the one the lease serves (GET /v1/models)." };
         var tenant = LeaseCommands.TenantOption();
         var command = new Command("infer", "Run a prompt on a lease's slots through the OpenAI-compatible gateway; the answer streams as it arrives and its tokens are metered on the lease.")
             { id, prompt, maxTokens, model, tenant };
@@ -27,12 +24,15 @@ public static class InferCommands
             var api = context.Api();
             var key = await api.GetLeaseKeyAsync(parse.GetValue(id)!, wallet.PrivateKey, ct);
             LeaseIds.TryParse(key.LeaseId, out var leaseId);
+            var inference = context.Inference();
+            // A pool with an inference server of its own serves that server's model, not the simulated one.
+            var modelId = parse.GetValue(model) ?? await inference.ServedModelAsync(key.ApiKey, ct);
             InferenceAnswer? answer = null;
             for (var attempt = 0; answer is null; attempt++)
             {
                 try
                 {
-                    answer = await context.Inference().ChatAsync(key.ApiKey, parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(maxTokens),
+                    answer = await inference.ChatAsync(key.ApiKey, modelId, parse.GetValue(prompt)!, parse.GetValue(maxTokens),
                         piece =>
                         {
                             if (context.Json) return;

@@ -19,6 +19,7 @@ public static class GatewayEndpoints
     {
         var v1 = app.MapGroup("/v1").WithTags("Inference (OpenAI-compatible)");
         v1.MapGet("/models", ModelsAsync).WithSummary("The model a lease's key can call: its pool's upstream model, or the simulated accelerator's.");
+        v1.MapGet("/models/{**model}", ModelAsync).WithSummary("That model (an id may hold slashes), when it is the one the lease's key can call; else 404 model_not_found.");
         v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens, IOptions<MarketOptions> options) =>
                 CompleteAsync(http, grains, backends, tokens, options.Value, chat: true))
             .WithSummary("A chat completion on the lease's slots; stream: true answers with server-sent events.");
@@ -32,24 +33,45 @@ public static class GatewayEndpoints
     {
         try
         {
-            var key = KeyOf(http, grains);
-            var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
-            if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
-            var profile = AcceleratorCatalog.Require(authorized.Kind);
-            var backend = backends.For(authorized.PoolKey);
-            var description = backend is SimulatedAccelerator
-                ? $"Simulated accelerator: deterministic filler text at the speed of a {profile.Name} ({profile.TokensPerSecond} tokens/s per slot, {profile.ReferenceModel}); no model runs."
-                : $"Served by the pool's own inference server on {profile.Name}.";
-            return Results.Json(new
-            {
-                @object = "list",
-                data = new[] { new { id = backend.ModelId, @object = "model", created = 1_767_225_600L, owned_by = backend.OwnedBy(profile), description } },
-            }, OpenAiWire.Json);
+            var model = await LeaseModelAsync(http, grains, backends);
+            return Results.Json(new { @object = "list", data = new[] { model } }, OpenAiWire.Json);
         }
         catch (OpenAiError refused)
         {
             return refused.ToResult();
         }
+    }
+
+    /// <summary>One model by its id, as OpenAI's clients retrieve it (<c>client.models.retrieve</c>).</summary>
+    private static async Task<IResult> ModelAsync(string model, HttpContext http, IGrainFactory grains, InferenceBackends backends)
+    {
+        try
+        {
+            var served = await LeaseModelAsync(http, grains, backends);
+            return served.Id == model
+                ? Results.Json(served, OpenAiWire.Json)
+                : throw new OpenAiError(404, $"The model '{model}' does not exist on this lease; GET /v1/models lists '{served.Id}'.",
+                    "invalid_request_error", "model_not_found", "model");
+        }
+        catch (OpenAiError refused)
+        {
+            return refused.ToResult();
+        }
+    }
+
+    private sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Description);
+
+    private static async Task<ModelCard> LeaseModelAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends)
+    {
+        var key = KeyOf(http, grains);
+        var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
+        if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+        var profile = AcceleratorCatalog.Require(authorized.Kind);
+        var backend = backends.For(authorized.PoolKey);
+        var description = backend is SimulatedAccelerator
+            ? $"Simulated accelerator: deterministic filler text at the speed of a {profile.Name} ({profile.TokensPerSecond} tokens/s per slot, {profile.ReferenceModel}); no model runs."
+            : $"Served by the pool's own inference server on {profile.Name}.";
+        return new ModelCard(backend.ModelId, "model", 1_767_225_600L, backend.OwnedBy(profile), description);
     }
 
     private static async Task<IResult> CompleteAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens,
@@ -62,13 +84,14 @@ public static class GatewayEndpoints
         int promptTokens;
         try
         {
+            // The key first, as OpenAI checks it: a caller without a live key learns nothing about its body.
             key = KeyOf(http, grains);
-            body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
-            request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
-            // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
-            // nor holds a slot, and meters nothing.
             var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
             if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+            // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
+            // nor holds a slot, and meters nothing.
+            body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
+            request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
             backend = backends.For(authorized.PoolKey);
             if (request.Model != backend.ModelId)
                 throw new OpenAiError(404, $"The model '{request.Model}' does not exist on this lease; GET /v1/models lists '{backend.ModelId}'.",
@@ -129,7 +152,8 @@ public static class GatewayEndpoints
     private static LeaseKey KeyOf(HttpContext http, IGrainFactory grains)
     {
         var header = http.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.Ordinal))
+        // The scheme's name is case-insensitive (RFC 9110): some clients send "bearer".
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             throw Unauthorized("Send the lease's key as 'Authorization: Bearer occ_…' (occ lease key ID).");
         var apiKey = header["Bearer ".Length..].Trim();
         if (!LeaseApiKeys.TryParseLeaseId(apiKey, out var leaseId)) throw Unauthorized("This is not a lease key.");

@@ -7,8 +7,9 @@ namespace OrleansCompute.Host.Gateway;
 /// <summary>One chat message as the gateway needs it: content parts of type text joined into one string.</summary>
 public sealed record ChatMessage(string Role, string Content);
 
-/// <summary>A completion request after validation, chat or plain.</summary>
-public sealed record CompletionRequest(string Model, string Prompt, IReadOnlyList<ChatMessage>? Messages, int MaxTokens, bool Stream, bool IncludeUsage);
+/// <summary>A completion request after validation, chat or plain; <see cref="Stop"/> holds its stop sequences (none when empty).</summary>
+public sealed record CompletionRequest(string Model, string Prompt, IReadOnlyList<ChatMessage>? Messages, int MaxTokens, bool Stream, bool IncludeUsage,
+    IReadOnlyList<string> Stop);
 
 /// <summary>A request the gateway refuses, in OpenAI's error shape (<c>{"error": {message, type, param, code}}</c>).</summary>
 public sealed class OpenAiError(int status, string message, string type, string? code, string? param = null) : Exception(message)
@@ -50,6 +51,9 @@ public static class OpenAiWire
     public const int MaxTokensLimit = ContextWindow;
 
     public const int DefaultMaxTokens = 256;
+
+    /// <summary>As many stop sequences as OpenAI takes.</summary>
+    public const int MaxStopSequences = 4;
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -109,6 +113,15 @@ public static class OpenAiWire
                 throw OpenAiError.Invalid($"'{name}' must be an integer from 1 to {MaxTokensLimit}.", name);
             break;
         }
+        // The gateway answers one choice: the context-window check and the voucher threshold count on one completion.
+        if (body.TryGetProperty("n", out var n) && n.ValueKind != JsonValueKind.Null && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out var choices) && choices == 1))
+            throw OpenAiError.Invalid("'n' must be 1: the gateway answers one choice per request.", "n");
+        // Sampling is the backend's, but a value OpenAI refuses is refused here too, not silently run.
+        InRange(body, "temperature", 0, 2);
+        InRange(body, "top_p", 0, 1);
+        InRange(body, "presence_penalty", -2, 2);
+        InRange(body, "frequency_penalty", -2, 2);
+        var stop = StopSequences(body);
         var stream = Flag(body, "stream", "stream");
         var includeUsage = false;
         if (body.TryGetProperty("stream_options", out var options) && options.ValueKind != JsonValueKind.Null)
@@ -116,7 +129,30 @@ public static class OpenAiWire
             if (options.ValueKind != JsonValueKind.Object) throw OpenAiError.Invalid("'stream_options' must be an object.", "stream_options");
             includeUsage = Flag(options, "include_usage", "stream_options.include_usage");
         }
-        return new CompletionRequest(modelId, prompt, messages, maxTokens, stream, includeUsage);
+        return new CompletionRequest(modelId, prompt, messages, maxTokens, stream, includeUsage, stop);
+    }
+
+    /// <summary>An optional number: absent or null passes; anything else must be a number from <paramref name="min"/> to <paramref name="max"/>.</summary>
+    private static void InRange(JsonElement body, string name, double min, double max)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return;
+        if (value.ValueKind != JsonValueKind.Number || value.GetDouble() is var number && (number < min || number > max))
+            throw OpenAiError.Invalid($"'{name}' must be a number from {min} to {max}.", name);
+    }
+
+    /// <summary>OpenAI's <c>stop</c>: a string or a list of up to four, each not empty.</summary>
+    private static IReadOnlyList<string> StopSequences(JsonElement body)
+    {
+        if (!body.TryGetProperty("stop", out var stop) || stop.ValueKind == JsonValueKind.Null) return [];
+        var refused = OpenAiError.Invalid($"'stop' must be a string or a list of up to {MaxStopSequences} strings, none empty.", "stop");
+        var sequences = stop.ValueKind switch
+        {
+            JsonValueKind.String => [stop.GetString()!],
+            JsonValueKind.Array when stop.GetArrayLength() <= MaxStopSequences =>
+                stop.EnumerateArray().Select(s => s.ValueKind == JsonValueKind.String ? s.GetString()! : throw refused).ToList(),
+            _ => throw refused,
+        };
+        return sequences.Any(s => s.Length == 0) ? throw refused : sequences;
     }
 
     /// <summary>A prompt that with the completion asked for does not fit the context window, in OpenAI's words.</summary>
@@ -170,9 +206,12 @@ public static class OpenAiWire
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }
 
-    public static async Task SendDoneAsync(HttpContext http)
+    public static Task SendDoneAsync(HttpContext http) => SendRawAsync(http, "data: [DONE]\n\n");
+
+    /// <summary>Text of the event stream as it is, flushed at once.</summary>
+    public static async Task SendRawAsync(HttpContext http, string text)
     {
-        await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
+        await http.Response.WriteAsync(text, http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }
 

@@ -26,15 +26,19 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
             request.Model, $"occ-simulated-{call.Profile.Kind}", call.Chat);
         var pieces = GenerateAsync(call.Profile, call.ConcurrencyPerSlot, request.Prompt, meter.PromptTokens, request.MaxTokens, http.RequestAborted);
         var text = new StringBuilder();
+        // Every generated token is metered, a stop sequence's too: it was run, though it is not sent.
+        var cutter = new StopSequenceCutter(request.Stop);
 
         if (!request.Stream)
         {
             await foreach (var piece in pieces)
             {
-                text.Append(piece);
                 meter.CompletionTokens += tokens.Count(piece);
+                text.Append(cutter.Take(piece));
+                if (cutter.Stopped) break;
             }
-            await http.Response.WriteAsJsonAsync(answer.Whole(text.ToString(), FinishReason(meter, request), meter.PromptTokens, meter.CompletionTokens),
+            text.Append(cutter.Rest());
+            await http.Response.WriteAsJsonAsync(answer.Whole(text.ToString(), FinishReason(meter, request, cutter), meter.PromptTokens, meter.CompletionTokens),
                 OpenAiWire.Json, http.RequestAborted);
             return;
         }
@@ -44,15 +48,22 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
         await foreach (var piece in pieces)
         {
             meter.CompletionTokens += tokens.Count(piece);
-            await OpenAiWire.SendEventAsync(http, call.Chat ? answer.Chunk(new { content = piece }, finishReason: null) : answer.TextChunk(piece, finishReason: null));
+            await SendPieceAsync(http, answer, cutter.Take(piece));
+            if (cutter.Stopped) break;
         }
-        var finish = FinishReason(meter, request);
+        await SendPieceAsync(http, answer, cutter.Rest());
+        var finish = FinishReason(meter, request, cutter);
         await OpenAiWire.SendEventAsync(http, call.Chat ? answer.Chunk(new { }, finish) : answer.TextChunk("", finish));
         if (request.IncludeUsage) await OpenAiWire.SendEventAsync(http, answer.UsageChunk(meter.PromptTokens, meter.CompletionTokens));
         await OpenAiWire.SendDoneAsync(http);
     }
 
-    private static string FinishReason(UsageMeter meter, CompletionRequest request) => meter.CompletionTokens >= request.MaxTokens ? "length" : "stop";
+    private static Task SendPieceAsync(HttpContext http, Answer answer, string piece) =>
+        piece.Length == 0 ? Task.CompletedTask
+        : OpenAiWire.SendEventAsync(http, answer.Chat ? answer.Chunk(new { content = piece }, finishReason: null) : answer.TextChunk(piece, finishReason: null));
+
+    private static string FinishReason(UsageMeter meter, CompletionRequest request, StopSequenceCutter cutter) =>
+        !cutter.Stopped && meter.CompletionTokens >= request.MaxTokens ? "length" : "stop";
 
     // Common words that are one token each in o200k_base, so the stream's pacing is per token.
     private static readonly string[] Words =

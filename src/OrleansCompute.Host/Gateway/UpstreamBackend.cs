@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -58,7 +59,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
                 await RelayErrorAsync(context, response);
                 return;
             }
-            if (request.Stream) await RelayStreamAsync(context, response, meter);
+            if (request.Stream) await RelayStreamAsync(context, response, meter, request.IncludeUsage);
             else await RelayWholeAsync(context, response, meter, call.Chat);
         }
     }
@@ -66,36 +67,68 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
     private async Task RelayWholeAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter, bool chat)
     {
         var raw = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
-        using var document = JsonDocument.Parse(raw);
+        using var document = ParsedAnswer(raw, meter);
         var root = document.RootElement;
         if (!ReadUsage(root, meter))
-        {
-            meter.CompletionTokens = root.TryGetProperty("choices", out var choices)
-                ? choices.EnumerateArray().Sum(c => tokens.Count(chat ? MessageText(c) : TextOf(c, "text")))
-                : 0;
-        }
+            meter.CompletionTokens = root.GetProperty("choices").EnumerateArray().Sum(c => tokens.Count(chat ? MessageText(c) : TextOf(c, "text")));
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(raw, context.RequestAborted);
     }
 
-    private async Task RelayStreamAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter)
+    /// <summary>
+    /// The server's answer when it is one (a JSON object with choices). Anything else is the server's fault, not an answer
+    /// the client can use: 502, and nothing is metered for it.
+    /// </summary>
+    private static JsonDocument ParsedAnswer(byte[] raw, UsageMeter meter)
+    {
+        try
+        {
+            var document = JsonDocument.Parse(raw);
+            if (document.RootElement is { ValueKind: JsonValueKind.Object } root
+                && root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
+                return document;
+            document.Dispose();
+        }
+        catch (JsonException)
+        {
+        }
+        meter.PromptTokens = 0;
+        var text = Encoding.UTF8.GetString(raw, 0, Math.Min(raw.Length, 200));
+        throw new OpenAiError(502, $"The pool's inference server answered with something that is not a completion: {text}", "api_error", "upstream_error");
+    }
+
+    /// <summary>
+    /// Relays the server's events as they come. The server is always asked for usage (to meter it); its usage chunk, which
+    /// has no choices, reaches only a client that asked for it, as OpenAI sends it: other clients may not expect a chunk
+    /// without choices.
+    /// </summary>
+    private async Task RelayStreamAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter, bool clientAskedForUsage)
     {
         OpenAiWire.StartEventStream(context);
         var reported = false;
+        var dropping = false;
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(context.RequestAborted));
         while (await reader.ReadLineAsync(context.RequestAborted) is { } line)
         {
-            await context.Response.WriteAsync(line + "\n", context.RequestAborted);
             if (line.Length == 0)
             {
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                // An empty line ends an event: the one being dropped, or one to send now.
+                if (dropping) dropping = false;
+                else await OpenAiWire.SendRawAsync(context, "\n");
                 continue;
             }
-            if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
-            var data = line["data:".Length..].Trim();
-            if (data == "[DONE]") continue;
+            if (dropping) continue;
+            var data = line.StartsWith("data:", StringComparison.Ordinal) ? line["data:".Length..].Trim() : null;
+            if (data is null || data == "[DONE]")
+            {
+                await context.Response.WriteAsync(line + "\n", context.RequestAborted);
+                continue;
+            }
             using var chunk = JsonDocument.Parse(data);
-            reported |= ReadUsage(chunk.RootElement, meter);
+            var hasUsage = ReadUsage(chunk.RootElement, meter);
+            reported |= hasUsage;
+            dropping = hasUsage && !clientAskedForUsage && HasNoChoices(chunk.RootElement);
+            if (!dropping) await context.Response.WriteAsync(line + "\n", context.RequestAborted);
             if (!reported && chunk.RootElement.TryGetProperty("choices", out var choices))
             {
                 foreach (var choice in choices.EnumerateArray())
@@ -120,7 +153,10 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         catch (JsonException)
         {
         }
-        if (!isOpenAiError)
+        // The server refusing the host's own key is the host's fault, not the tenant's: passed on, a 401 or 403 would tell
+        // the tenant's client that the lease key is wrong.
+        var refusedTheHost = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
+        if (!isOpenAiError || refusedTheHost)
             throw new OpenAiError(502, $"The pool's inference server answered {(int)response.StatusCode}: {raw[..Math.Min(raw.Length, 200)]}", "api_error", "upstream_error");
         context.Response.StatusCode = (int)response.StatusCode;
         context.Response.ContentType = "application/json";
@@ -131,10 +167,16 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
     private static bool ReadUsage(JsonElement payload, UsageMeter meter)
     {
         if (!payload.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object) return false;
-        meter.PromptTokens = usage.TryGetProperty("prompt_tokens", out var prompt) ? prompt.GetInt32() : meter.PromptTokens;
-        meter.CompletionTokens = usage.TryGetProperty("completion_tokens", out var completion) ? completion.GetInt32() : meter.CompletionTokens;
+        meter.PromptTokens = Count(usage, "prompt_tokens") ?? meter.PromptTokens;
+        meter.CompletionTokens = Count(usage, "completion_tokens") ?? meter.CompletionTokens;
         return true;
     }
+
+    private static int? Count(JsonElement usage, string name) =>
+        usage.TryGetProperty(name, out var count) && count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out var tokens) && tokens >= 0 ? tokens : null;
+
+    private static bool HasNoChoices(JsonElement chunk) =>
+        !chunk.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0;
 
     private static string MessageText(JsonElement choice) => choice.TryGetProperty("message", out var message) ? TextOf(message, "content") : "";
 

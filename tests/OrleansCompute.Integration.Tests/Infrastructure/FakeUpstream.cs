@@ -20,6 +20,12 @@ public sealed class FakeUpstream : IAsyncDisposable
     public static readonly TimeSpan PieceDelay = TimeSpan.FromMilliseconds(150);
     public const int ReportedPromptTokens = 11;
 
+    /// <summary>A user message that makes the server refuse the host's key, as it would with a key it no longer takes.</summary>
+    public const string RefuseTheHost = "fake-upstream: refuse the host's key";
+
+    /// <summary>A user message that makes the server answer 200 with text that is not a completion.</summary>
+    public const string AnswerNotJson = "fake-upstream: answer with no JSON";
+
     private readonly WebApplication _app;
 
     /// <summary>Every request it received: its path, Authorization header and JSON body.</summary>
@@ -55,6 +61,19 @@ public sealed class FakeUpstream : IAsyncDisposable
         {
             http.Response.StatusCode = 401;
             await http.Response.WriteAsJsonAsync(new { error = new { message = "bad upstream key", type = "invalid_request_error", code = "invalid_api_key" } });
+            return;
+        }
+        // A test makes the server misbehave by what it asks.
+        var asked = body.TryGetProperty("messages", out var messages) ? messages[0].GetProperty("content").GetString() : null;
+        if (asked == RefuseTheHost)
+        {
+            http.Response.StatusCode = 401;
+            await http.Response.WriteAsJsonAsync(new { error = new { message = "Incorrect API key provided", type = "invalid_request_error", code = "invalid_api_key" } });
+            return;
+        }
+        if (asked == AnswerNotJson)
+        {
+            await http.Response.WriteAsync("upstream hiccup");
             return;
         }
         var reportsUsage = mode == "usage";
