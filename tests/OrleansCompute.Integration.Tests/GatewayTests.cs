@@ -404,6 +404,21 @@ public sealed class GatewayTests(MarketFixture market)
         await EndAsync(lease, tenant);
     }
 
+    [Theory]
+    [InlineData("POST", "/v1/embeddings")]
+    [InlineData("GET", "/v1/chat/completions")]
+    [InlineData("POST", "/v1/models")]
+    public async Task A_url_the_gateway_does_not_serve_is_404_in_OpenAI_s_shape(string method, string path)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+
+        using var answered = await http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent("{}", Encoding.UTF8, "application/json") });
+
+        var error = JsonDocument.Parse(await answered.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal((HttpStatusCode.NotFound, "unknown_url"), (answered.StatusCode, error.GetProperty("code").GetString()));
+        Assert.Contains($"{method} {path}", error.GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task A_stream_relayed_from_an_upstream_has_a_usage_chunk_only_when_the_client_asked_and_is_metered_either_way()
     {

@@ -26,6 +26,12 @@ public static class GatewayEndpoints
         v1.MapPost("/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens, IOptions<MarketOptions> options) =>
                 CompleteAsync(http, grains, backends, tokens, options.Value, chat: false))
             .WithSummary("A text completion on the lease's slots.");
+        // Anything else under /v1 (embeddings, a GET of a POST route) is refused in OpenAI's shape, as OpenAI refuses it,
+        // so an OpenAI client reports the URL instead of failing to read a problem document.
+        v1.Map("/{**path}", (HttpContext http) =>
+                new OpenAiError(StatusCodes.Status404NotFound, $"Invalid URL ({http.Request.Method} {http.Request.Path}): this gateway serves " +
+                    "GET /v1/models, POST /v1/chat/completions and POST /v1/completions.", "invalid_request_error", "unknown_url").ToResult())
+            .ExcludeFromDescription();
         return app;
     }
 
