@@ -8,6 +8,7 @@ using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Grains;
 using OrleansCompute.Grains.Leases;
 using OrleansCompute.Grains.Market;
+using OrleansCompute.Grains.Settlement;
 using OrleansCompute.Host.Api;
 using OrleansCompute.Host.Audit;
 using OrleansCompute.Host.Auth;
@@ -86,6 +87,8 @@ public static class MarketHost
                 silo.UseInMemoryReminderService();
             }
             silo.AddDashboard();
+            // Chain events from a host whose watch term has passed are refused by the grains they reach.
+            silo.AddIncomingGrainCallFilter<WatchFenceFilter>();
         });
         // After the silo: hosted services start in order and stop in reverse, so the watcher delivers to a running silo
         // and, stopping first, hands its watch to another host while the silo can still say so.

@@ -32,6 +32,13 @@ public sealed class AnvilCheats(ChainRpc rpc)
     /// <summary>The latest block's timestamp: "now" as the contracts see it, which differs from the wall clock once time was moved.</summary>
     public Task<DateTimeOffset> GetChainTimeAsync(CancellationToken cancellationToken = default) => rpc.GetLatestBlockTimeAsync(cancellationToken);
 
+    /// <summary>
+    /// The base fee of the next block mined (<c>anvil_setNextBlockBaseFeePerGas</c>): a rise past a pending transaction's max
+    /// fee has Anvil drop it from its pool when it mines that block.
+    /// </summary>
+    public Task SetNextBlockBaseFeeAsync(BigInteger weiPerGas, CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_setNextBlockBaseFeePerGas", null, new HexBigInteger(weiPerGas).HexValue), cancellationToken);
+
     public Task SetBalanceAsync(string address, BigInteger wei, CancellationToken cancellationToken = default) =>
         rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_setBalance", null, address, new HexBigInteger(wei).HexValue), cancellationToken);
 }

@@ -21,6 +21,9 @@ namespace OrleansCompute.Chain.Signing;
 /// Sends are serialized (estimate, nonce, sign, broadcast) so nonces are handed out in order; waiting for
 /// receipts happens outside the lock so concurrent sends pipeline. Transactions are signed here, offline,
 /// so a broadcast that is retried re-sends the very same bytes and can never pay twice.
+/// Every nonce it spends it keeps until the chain has mined it (<see cref="PendingNonce"/>): a transaction not mined within
+/// <see cref="TransactionSenderOptions.ReplaceAfter"/> is replaced at the current fees, whether or not anyone still waits
+/// for it, since every later transaction of the key waits behind its nonce.
 /// </summary>
 public sealed class TransactionSender : IDisposable
 {
@@ -35,6 +38,15 @@ public sealed class TransactionSender : IDisposable
     private long _minedCountReadAt;
     private BigInteger? _nextNonce;
     private volatile bool _nonceStale;
+
+    /// <summary>Nonces spent and not yet mined, by nonce; guarded by itself. The keeper replaces them until they are mined.</summary>
+    private readonly Dictionary<BigInteger, PendingNonce> _pending = [];
+
+    /// <summary>Each submitted transaction's nonce record, so a waiter finds whichever version of it was mined.</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SubmittedTransaction, PendingNonce> _records = new();
+
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _keeper;
 
     public TransactionSender(ChainRpc rpc, string privateKey, long chainId, TransactionSenderOptions? options = null, ILogger<TransactionSender>? logger = null)
     {
@@ -130,7 +142,9 @@ public sealed class TransactionSender : IDisposable
                 }
                 _nextNonce = nonce + 1;
                 _logger.LogDebug("Sent {Hash} from {Address} with nonce {Nonce}", hash, Address, nonce);
-                return new SubmittedTransaction(hash, nonce, to, data, value, gas) { MaxPriorityFeePerGas = maxPriorityFee, MaxFeePerGas = maxFee };
+                var submitted = new SubmittedTransaction(hash, nonce, to, data, value, gas) { MaxPriorityFeePerGas = maxPriorityFee, MaxFeePerGas = maxFee };
+                Keep(submitted);
+                return submitted;
             }
         }
         catch
@@ -146,67 +160,127 @@ public sealed class TransactionSender : IDisposable
     }
 
     /// <summary>
-    /// Waits for the transaction's nonce to be mined, replacing the transaction with higher fees each
-    /// <see cref="TransactionSenderOptions.ReplaceAfter"/> it is not (a stuck transaction: fees below the market's);
-    /// returns the receipt of whichever version was mined. Only one can be: they share the nonce.
+    /// Waits for the transaction's nonce to be mined and returns the receipt of whichever version was mined (the keeper may
+    /// have replaced it with higher fees meanwhile; only one version can be mined: they share the nonce). A caller that gives
+    /// up leaves the nonce with the keeper, which goes on replacing it until it is mined.
     /// </summary>
     private async Task<TransactionReceipt> WaitForMinedAsync(SubmittedTransaction submitted, CancellationToken cancellationToken)
     {
-        if (_options.ReplaceAfter is not { } replaceAfter) return await WaitForReceiptAsync(submitted.Hash, submitted.Nonce, cancellationToken);
+        if (!_records.TryGetValue(submitted, out var record)) return await WaitForReceiptAsync(submitted.Hash, submitted.Nonce, cancellationToken);
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.ReceiptTimeout);
-        var versions = new List<SubmittedTransaction> { submitted };
-        var replaceAt = Stopwatch.GetTimestamp() + (long)(replaceAfter.TotalSeconds * Stopwatch.Frequency);
         try
         {
             while (true)
             {
                 if (await MinedCountAsync(deadline.Token) > submitted.Nonce)
                 {
-                    foreach (var version in versions)
+                    foreach (var version in record.Versions)
                     {
                         var receipt = await _rpc.CallAsync(
                             web3 => web3.Eth.Transactions.GetTransactionReceipt.SendRequestAsync(version.Hash), deadline.Token);
                         if (receipt is not null) return receipt;
                     }
-                }
-                else if (Stopwatch.GetTimestamp() >= replaceAt && submitted.MaxFeePerGas > 0)
-                {
-                    if (await ReplaceAsync(versions[^1], deadline.Token) is { } replacement) versions.Add(replacement);
-                    replaceAt = Stopwatch.GetTimestamp() + (long)(replaceAfter.TotalSeconds * Stopwatch.Frequency);
+                    if (record.Superseded)
+                        throw new InvalidOperationException($"Transaction {submitted.Hash} was dropped by the chain; its nonce {submitted.Nonce} went to another transaction.");
                 }
                 await Task.Delay(_options.ReceiptPollInterval, deadline.Token);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            _nonceStale = true;
-            throw new TimeoutException($"No receipt for transaction {submitted.Hash} (or its {versions.Count - 1} replacement(s)) after {_options.ReceiptTimeout.TotalSeconds:0.#} s.");
+            throw new TimeoutException($"No receipt for transaction {submitted.Hash} (or its {record.Versions.Count - 1} replacement(s)) after {_options.ReceiptTimeout.TotalSeconds:0.#} s; its nonce is still being replaced until mined.");
         }
-        catch (OperationCanceledException)
+    }
+
+    /// <summary>Keeps the nonce of a transaction just sent until it is mined (when replacing is on); a record of the same nonce before it was dropped by the chain gives way.</summary>
+    private void Keep(SubmittedTransaction submitted)
+    {
+        if (_options.ReplaceAfter is not { } replaceAfter) return;
+        var record = new PendingNonce(submitted, Stopwatch.GetTimestamp() + Ticks(replaceAfter));
+        _records.AddOrUpdate(submitted, record);
+        lock (_pending)
         {
-            // The caller gave up on it (its own deadline): the next send asks the chain for the nonce instead of counting on
-            // this one being mined. A transaction dropped (by a reorganization, say) would otherwise leave a gap that every
-            // later transaction waits behind.
-            _nonceStale = true;
-            throw;
+            if (_pending.TryGetValue(submitted.Nonce, out var dropped)) dropped.Supersede();
+            _pending[submitted.Nonce] = record;
+            _keeper ??= Task.Run(KeepPendingAsync);
         }
     }
 
     /// <summary>
-    /// Signs the same transaction again with both fees raised and broadcasts it; null when the node refused it (the nonce
-    /// was mined meanwhile, or the node could not be reached): the wait goes on for the versions already sent.
+    /// Runs while any spent nonce is not mined: forgets those the chain has mined and replaces each one not mined within
+    /// <see cref="TransactionSenderOptions.ReplaceAfter"/> of its last version. Independent of waiters: a settlement batch
+    /// given up on by its grain still holds a nonce that every later transaction of this key waits behind.
     /// </summary>
-    private async Task<SubmittedTransaction?> ReplaceAsync(SubmittedTransaction stuck, CancellationToken cancellationToken)
+    private async Task KeepPendingAsync()
     {
-        var priority = stuck.MaxPriorityFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1;
-        var maxFee = stuck.MaxFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1;
+        var stopping = _stopping.Token;
+        var replaceAfter = Ticks(_options.ReplaceAfter!.Value);
+        while (!stopping.IsCancellationRequested)
+        {
+            PendingNonce[] pending;
+            lock (_pending)
+            {
+                if (_pending.Count == 0)
+                {
+                    _keeper = null;
+                    return;
+                }
+                pending = [.. _pending.Values.OrderBy(p => p.Nonce)];
+            }
+            try
+            {
+                var mined = await MinedCountAsync(stopping);
+                lock (_pending)
+                {
+                    foreach (var record in pending.Where(p => p.Nonce < mined))
+                        if (_pending.TryGetValue(record.Nonce, out var kept) && kept == record) _pending.Remove(record.Nonce);
+                }
+                foreach (var record in pending.Where(p => p.Nonce >= mined && !p.Superseded && Stopwatch.GetTimestamp() >= p.ReplaceAt))
+                {
+                    if (await ReplaceAsync(record, stopping) is { } replacement) record.Add(replacement);
+                    record.ReplaceAt = Stopwatch.GetTimestamp() + replaceAfter;
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                _logger.LogInformation("Checking the pending transactions of {Address} failed ({Message}); trying again", Address, exception.Message);
+            }
+            try
+            {
+                await Task.Delay(_options.ReceiptPollInterval, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Signs the record's transaction again with fees above both its latest version's (by <see cref="TransactionSenderOptions.FeeBumpPercent"/>,
+    /// which nodes require of a replacement) and what the chain asks now (a base fee that rose past the old cap would take many
+    /// bumps to reach), and broadcasts it; this also puts back a transaction the node dropped. Null when the node refused it
+    /// (the nonce was mined meanwhile, or the node could not be reached): the versions already sent still stand.
+    /// </summary>
+    private async Task<SubmittedTransaction?> ReplaceAsync(PendingNonce record, CancellationToken cancellationToken)
+    {
+        var stuck = record.Latest;
+        var (currentPriority, currentMaxFee) = await SuggestFeesAsync(cancellationToken);
+        var priority = BigInteger.Max(stuck.MaxPriorityFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1, currentPriority);
+        var maxFee = BigInteger.Max(stuck.MaxFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1, currentMaxFee);
         var transaction = new Transaction1559(ChainId, stuck.Nonce, priority, maxFee, stuck.Gas, stuck.To ?? string.Empty, stuck.Value, stuck.Data, []);
         string raw;
         await _gate.WaitAsync(cancellationToken);
         try
         {
+            // Checked under the gate, which new sends hold while they take a nonce: a nonce given to another transaction is not taken back.
+            if (record.Superseded) return null;
             raw = _signer.SignTransaction(_key, transaction).EnsureHexPrefix();
         }
         finally
@@ -217,8 +291,8 @@ public sealed class TransactionSender : IDisposable
         try
         {
             await BroadcastAsync(raw, hash, cancellationToken);
-            _logger.LogWarning("Transaction {Stuck} (nonce {Nonce}) not mined in time; replaced by {Hash} with fees raised {Percent}%",
-                stuck.Hash, stuck.Nonce, hash, _options.FeeBumpPercent);
+            _logger.LogWarning("Transaction {Stuck} (nonce {Nonce}) not mined in time; replaced by {Hash} with max fee {MaxFee} (was {OldMaxFee})",
+                stuck.Hash, stuck.Nonce, hash, maxFee, stuck.MaxFeePerGas);
         }
         catch (Exception refused) when (refused is not OperationCanceledException)
         {
@@ -227,6 +301,8 @@ public sealed class TransactionSender : IDisposable
         }
         return stuck with { Hash = hash, MaxPriorityFeePerGas = priority, MaxFeePerGas = maxFee };
     }
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>Polls for the receipt until it exists or the receipt timeout passes.</summary>
     public Task<TransactionReceipt> WaitForReceiptAsync(string transactionHash, CancellationToken cancellationToken = default) =>
@@ -379,5 +455,6 @@ public sealed class TransactionSender : IDisposable
     private static bool ContainsAny(string? text, params string[] phrases) =>
         text is not null && phrases.Any(phrase => text.Contains(phrase, StringComparison.OrdinalIgnoreCase));
 
-    public void Dispose() => _gate.Dispose();
+    /// <summary>Stops replacing pending transactions; those already sent stay with the node.</summary>
+    public void Dispose() => _stopping.Cancel();
 }

@@ -1,6 +1,11 @@
+using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
+using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Leases;
+using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Grains;
 using OrleansCompute.Chain;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Rpc;
@@ -13,9 +18,12 @@ namespace OrleansCompute.Host.Audit;
 /// providers and keeps as fees. The chain is read afresh (every event since the escrow was deployed, then each lease's
 /// current state), not through the chain watcher, so a watcher that missed or misread something shows up here. A lease
 /// whose channel a later lease took is closed, and its word now holds the later one: its paid total comes from its
-/// events.
+/// events. It also goes the other way, from the market to the chain: every lease its pools hold slots for, its settlement
+/// queues hold vouchers for or its tenants list, that the market counts as funded while the chain has no escrow for it; and
+/// every voucher of a settlement queue not confirmed within <see cref="MarketOptions.SettlementConfirmTimeout"/> of being
+/// queued (or refused for good), against what the chain paid the lease.
 /// </summary>
-public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, ChainRpc rpc, ChainOptions options)
+public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, ChainRpc rpc, ChainOptions options, IOptions<MarketOptions> market, TimeProvider clock)
 {
     private const long BlocksPerRead = 5_000;
 
@@ -70,6 +78,8 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
             CompareLease(open, onChain, lease, refunds.GetValueOrDefault(byTenant), chainNow - claimWindow, mismatches, notes);
         }
 
+        await CompareMarketSideAsync(opened.Values, providers, tenants, mismatches, cancellationToken);
+
         var tenantBalances = Credits.Zero;
         foreach (var tenant in tenants) tenantBalances += await escrow.GetTenantBalanceAsync(tenant, cancellationToken);
 
@@ -93,6 +103,75 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
 
         return new AuditReport(head, opened.Count, providers.Count, sheet.TokenBalance, openEscrows, tenantBalances, sheet.TotalOwed, sheet.FeesAccrued,
             mismatches, notes);
+    }
+
+    /// <summary>
+    /// What the market holds that the chain-side pass cannot reach: leases it counts as funded without an escrow on chain
+    /// (no LeaseOpened event of theirs is on the chain any more), and settlement vouchers that have not reached the chain.
+    /// </summary>
+    private async Task CompareMarketSideAsync(IEnumerable<EscrowLeaseOpened> opened, HashSet<string> providers, HashSet<string> tenants,
+        List<AuditMismatch> mismatches, CancellationToken cancellationToken)
+    {
+        var escrowed = opened.Select(o => o.LeaseId).ToHashSet();
+        var leaseIds = new HashSet<Guid>();
+        var queues = new HashSet<string>(providers.Select(AccountKeys.Normalize));
+        foreach (var kind in AcceleratorCatalog.All)
+        {
+            foreach (var pool in (await grains.GetGrain<IMarketGrain>(MarketKeys.Market(kind.Kind)).GetAsync()).Pools)
+            {
+                queues.Add(AccountKeys.Normalize(pool.PayoutAddress));
+                var snapshot = await GrainReferences.Get<IPoolGrain>(grains, pool.PoolKey).GetAsync();
+                leaseIds.UnionWith(snapshot.Holders.Values);
+                leaseIds.UnionWith(snapshot.Bookings.Values.SelectMany(bookings => bookings.Select(b => b.LeaseId)));
+            }
+        }
+        foreach (var tenant in tenants) leaseIds.UnionWith((await grains.GetGrain<IAccountGrain>(AccountKeys.Normalize(tenant)).GetAsync()).Leases);
+
+        var items = new List<SettlementItem>();
+        foreach (var provider in queues) items.AddRange((await grains.GetGrain<ISettlementGrain>(provider).GetAsync()).Items);
+        leaseIds.UnionWith(items.Select(i => i.Voucher.LeaseId));
+
+        var leases = new Dictionary<Guid, LeaseSnapshot>();
+        foreach (var id in leaseIds)
+        {
+            if (await grains.GetGrain<ILeaseGrain>(id).GetAsync() is not { } lease) continue;
+            leases[id] = lease;
+            if (!escrowed.Contains(id) && lease.FundingTransaction is { } funding)
+            {
+                mismatches.Add(new AuditMismatch(LeaseIds.Format(id), "escrow", $"{lease.Status}, funded in {funding}", "missing",
+                    $"the market counts the lease {lease.Status} on an escrow funded in {funding}, but the chain has no escrow for it (a " +
+                    "reorganization deeper than the watcher remembers, Chain:MaxReorgDepth, or a chain reset removed it): " +
+                    (lease.Paid > Credits.Zero ? $"the {lease.Paid} it counts as paid has no money behind it" : "no voucher of it can be paid")));
+            }
+        }
+
+        var confirmBy = clock.GetUtcNow() - market.Value.SettlementConfirmTimeout;
+        foreach (var item in items)
+        {
+            var unfinished = item.Status is SettlementItemStatus.Queued or SettlementItemStatus.Submitted && item.QueuedAt < confirmBy;
+            if (!unfinished && item.Status != SettlementItemStatus.Rejected) continue;
+            var lease = leases.GetValueOrDefault(item.Voucher.LeaseId);
+            var onChain = lease is null ? null
+                : await escrow.GetLeaseAsync(item.Voucher.LeaseId, lease.VoucherSigner ?? lease.Tenant, lease.Channel ?? item.Voucher.Channel, cancellationToken);
+            var applied = onChain is { Superseded: false } && onChain.Paid >= item.Voucher.Amount && (!item.Voucher.IsFinal || onChain.Closed);
+            // A voucher refused for good is a mismatch only when the chain has not paid what it says by other means.
+            if (!unfinished && (applied || onChain is null or { Superseded: true })) continue;
+            var chain = onChain is null ? "no escrow" : $"paid {onChain.Paid}{(onChain.Closed ? ", closed" : ", open")}";
+            var sent = item.TransactionHash is { } hash ? $" (last sent in {hash})" : "";
+            var cause = (item.Status, onChain, applied) switch
+            {
+                (SettlementItemStatus.Rejected, _, _) =>
+                    $"the {Voucher(item)} was refused for good ({item.Error}) and the chain has not paid it: the provider is short of it unless the tenant signs again",
+                (_, null, _) => $"the {Voucher(item)} has waited since {item.QueuedAt:O}{sent} and the chain has no escrow it could pay from",
+                (_, _, true) => $"the chain has applied the {Voucher(item)}, yet its queue still waits, since {item.QueuedAt:O}, for its lease to see the payment " +
+                    "(the watcher is behind or missed the event): the lease does not count it as paid",
+                _ => $"the {Voucher(item)} has waited since {item.QueuedAt:O}{sent} and the chain has not applied it: its transaction was dropped " +
+                    $"(a reorganization), is stuck behind the settlement key's nonce, or was refused ({item.Error ?? "no refusal recorded"})",
+            };
+            mismatches.Add(new AuditMismatch(LeaseIds.Format(item.Voucher.LeaseId), "settlement", $"{item.Status}{sent}", chain, cause));
+        }
+
+        static string Voucher(SettlementItem item) => $"{(item.Voucher.IsFinal ? "final " : "")}voucher for {item.Voucher.Amount}";
     }
 
     /// <param name="claimsClosedBefore">Escrows that expired before this time are past their claim window: nothing settles them any more.</param>

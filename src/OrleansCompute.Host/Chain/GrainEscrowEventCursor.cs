@@ -12,7 +12,15 @@ namespace OrleansCompute.Host.Chain;
 /// </summary>
 public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions options, ILocalSiloDetails silo) : IEscrowEventCursor, IEscrowWatchLease
 {
-    private IChainCursorGrain Cursor => grains.GetGrain<IChainCursorGrain>(AccountKeys.Normalize(options.EscrowAddress));
+    private readonly string _escrow = AccountKeys.Normalize(options.EscrowAddress);
+
+    private IChainCursorGrain Cursor => grains.GetGrain<IChainCursorGrain>(_escrow);
+
+    /// <summary>
+    /// The watch this host was last granted, as the fence its deliveries carry; null when its last ask was refused or failed.
+    /// The watcher delivers only while its last ask kept the term it read under, so this is that term.
+    /// </summary>
+    public WatchFence? Fence { get; private set; }
 
     /// <summary>This host, as the watch names it.</summary>
     public string Watcher { get; } = silo.SiloAddress.ToParsableString();
@@ -23,8 +31,13 @@ public sealed class GrainEscrowEventCursor(IGrainFactory grains, ChainOptions op
     public Task SaveAsync(EscrowWatcherCheckpoint checkpoint, CancellationToken cancellationToken) =>
         Cursor.SaveAsync(new ChainCursor(checkpoint.LastBlock, WatchedBlock.ToJson(checkpoint.RecentBlocks)), Watcher);
 
-    public async Task<EscrowWatchHold?> HoldAsync(CancellationToken cancellationToken) =>
-        await Cursor.HoldWatchAsync(Watcher, options.WatchLeaseTerm) is { } watch ? new EscrowWatchHold(watch.Term, options.WatchLeaseTerm) : null;
+    public async Task<EscrowWatchHold?> HoldAsync(CancellationToken cancellationToken)
+    {
+        Fence = null;
+        if (await Cursor.HoldWatchAsync(Watcher, options.WatchLeaseTerm) is not { } watch) return null;
+        Fence = new WatchFence(_escrow, Watcher, watch.Term);
+        return new EscrowWatchHold(watch.Term, options.WatchLeaseTerm);
+    }
 
     public async Task<bool> TryHoldAsync(CancellationToken cancellationToken) => await HoldAsync(cancellationToken) is not null;
 

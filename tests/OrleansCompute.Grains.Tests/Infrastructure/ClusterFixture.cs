@@ -56,6 +56,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 .AddMemoryGrainStorage(MemoryStorage)
                 .UseInMemoryReminderService()
                 .AddIncomingGrainCallFilter<Faults.CallFilter>()
+                .AddIncomingGrainCallFilter<Settlement.WatchFenceFilter>()
                 .ConfigureServices(services =>
                 {
                     // State round-trips through Orleans' binary serializer, as in the host's SQLite store (the memory

@@ -19,7 +19,7 @@ namespace OrleansCompute.Integration.Tests.Infrastructure;
 /// The whole market for real: Anvil with freshly deployed contracts, the host (silo + HTTP on a loopback port)
 /// in this process, funded tenant wallets in a devnet folder of its own, and occ run in-process against it.
 /// </summary>
-public sealed class MarketFixture : IAsyncLifetime
+public class MarketFixture : IAsyncLifetime
 {
     public static readonly Credits TenantGrant = Credits.FromCredits(1_000m);
 
@@ -97,6 +97,7 @@ public sealed class MarketFixture : IAsyncLifetime
             $"--Gateway:Upstreams:1:Model={FakeUpstream.Model}",
             $"--Gateway:Upstreams:1:ApiKey={FakeUpstream.ApiKey}",
             "--Logging:LogLevel:Default=Warning",
+            .. ExtraHostArguments,
         ];
         _host = MarketHost.Build(_hostArgs);
         await _host.StartAsync();
@@ -104,6 +105,12 @@ public sealed class MarketFixture : IAsyncLifetime
     }
 
     /// <summary>Anvil keeps its chain in this file when it stops, and loads it when it starts again.</summary>
+    /// <summary>Host settings a collection's own market needs on top of the usual ones.</summary>
+    protected virtual IEnumerable<string> ExtraHostArguments => [];
+
+    /// <summary>The running host's services (its chain watcher, say).</summary>
+    public IServiceProvider HostServices => _host!.Services;
+
     private AnvilOptions AnvilOptions => new() { StatePath = Path.Combine(DevnetDirectory, "anvil-state.json") };
 
     /// <summary>Stops Anvil (it writes its state file) and starts a new one from that file behind the same proxy address.</summary>

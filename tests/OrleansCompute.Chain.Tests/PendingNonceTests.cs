@@ -1,0 +1,134 @@
+using System.Numerics;
+using Nethereum.Hex.HexTypes;
+using Nethereum.RPC.Eth.DTOs;
+using OrleansCompute.Chain.Devnet;
+using OrleansCompute.Chain.Rpc;
+using OrleansCompute.Chain.Signing;
+using Xunit;
+
+namespace OrleansCompute.Chain.Tests;
+
+/// <summary>
+/// A sender's nonces outlive their waiters: a transaction whose caller gave up on it (a settlement batch past its timeout)
+/// still holds a nonce that every later transaction of the key waits behind. On an Anvil of its own, whose base fee the
+/// tests push around.
+/// </summary>
+public sealed class PendingNonceTests : IAsyncLifetime
+{
+    private const long ChainId = 31337;
+    private static readonly string Recipient = DevAccounts.Providers[0].Address;
+
+    private AnvilProcess _anvil = null!;
+    private ChainRpc _rpc = null!;
+    private AnvilCheats _cheats = null!;
+
+    public async Task InitializeAsync()
+    {
+        _anvil = await AnvilProcess.StartAsync(FoundryToolchain.Locate(AppContext.BaseDirectory).AnvilPath);
+        _rpc = new ChainRpc(_anvil.RpcUrl);
+        _cheats = new AnvilCheats(_rpc);
+    }
+
+    public async Task DisposeAsync() => await _anvil.DisposeAsync();
+
+    [Fact]
+    public async Task A_transaction_its_waiter_gave_up_on_is_replaced_at_the_risen_base_fee_until_mined_and_the_one_behind_it_lands()
+    {
+        using var sender = new TransactionSender(_rpc, DevAccounts.Tenants[0].PrivateKey, ChainId,
+            new TransactionSenderOptions { ReplaceAfter = TimeSpan.FromSeconds(1), ReceiptTimeout = TimeSpan.FromSeconds(60) });
+        var fromBlock = await LatestBlockAsync();
+        await _cheats.SetAutomineAsync(false);
+
+        var givenUp = await sender.SubmitAsync(Recipient, "0x", BigInteger.One);
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sender.WaitForSuccessAsync(givenUp, deadline.Token));
+        var behind = await sender.SubmitAsync(Recipient, "0x", 2);
+        Assert.Equal(givenUp.Nonce + 1, behind.Nonce);
+
+        // The base fee jumps to 50 times what both were signed for and stays there: Anvil drops both from its pool at the
+        // next block, and a 25% bump at a time would take 18 replacements to catch up.
+        var risenBaseFee = givenUp.MaxFeePerGas * 50;
+        using var stopMining = new CancellationTokenSource();
+        var mining = MineAtBaseFeeAsync(risenBaseFee, stopMining.Token);
+        TransactionReceipt receipt;
+        try
+        {
+            receipt = await sender.WaitForSuccessAsync(behind).WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        finally
+        {
+            await stopMining.CancelAsync();
+            await mining;
+            await _cheats.SetAutomineAsync(true);
+        }
+
+        Assert.True(receipt.Succeeded());
+        // The given-up transaction itself went through, replaced at the new fees: nothing else took its nonce.
+        var mined = await MinedFromAsync(sender.Address, fromBlock);
+        var atGivenUpNonce = Assert.Single(mined, t => t.Nonce.Value == givenUp.Nonce);
+        Assert.Equal(BigInteger.One, atGivenUpNonce.Value.Value);
+        Assert.True(atGivenUpNonce.MaxFeePerGas.Value >= risenBaseFee);
+        Assert.Equal([givenUp.Nonce, behind.Nonce], mined.Select(t => t.Nonce.Value).Order());
+    }
+
+    [Fact]
+    public async Task A_nonce_the_chain_dropped_and_the_sender_gave_to_a_new_transaction_is_not_taken_back_and_its_old_waiter_hears_so()
+    {
+        using var sender = new TransactionSender(_rpc, DevAccounts.Tenants[1].PrivateKey, ChainId,
+            new TransactionSenderOptions { ReplaceAfter = TimeSpan.FromMilliseconds(300), ReceiptTimeout = TimeSpan.FromSeconds(30) });
+        await _cheats.SetAutomineAsync(false);
+        SubmittedTransaction dropped, reused;
+        try
+        {
+            dropped = await sender.SubmitAsync(Recipient, "0x", BigInteger.One);
+            // The pool loses it (a reorganization, a node restarted without its pool) and the sender reads its nonce again.
+            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_dropAllTransactions", null));
+            sender.ResyncNonce();
+            reused = await sender.SubmitAsync(Recipient, "0x", 2);
+            Assert.Equal(dropped.Nonce, reused.Nonce);
+            // Long enough for the keeper to have put the dropped one back in place of the new one, were it still keeping it.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+        finally
+        {
+            await _cheats.SetAutomineAsync(true);
+        }
+        await _cheats.MineAsync();
+
+        var receipt = await sender.WaitForSuccessAsync(reused);
+        var mined = await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(receipt.TransactionHash));
+        Assert.Equal(new BigInteger(2), mined.Value.Value);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => sender.WaitForSuccessAsync(dropped).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("dropped", refused.Message);
+    }
+
+    private async Task MineAtBaseFeeAsync(BigInteger baseFee, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            await _cheats.SetNextBlockBaseFeeAsync(baseFee);
+            await _cheats.MineAsync();
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<long> LatestBlockAsync() => (long)(await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;
+
+    private async Task<List<Transaction>> MinedFromAsync(string address, long fromBlock)
+    {
+        var mined = new List<Transaction>();
+        for (var number = fromBlock + 1; number <= await LatestBlockAsync(); number++)
+        {
+            var block = await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockWithTransactionsByNumber.SendRequestAsync(new HexBigInteger(number)));
+            mined.AddRange(block.Transactions.Where(t => string.Equals(t.From, address, StringComparison.OrdinalIgnoreCase)));
+        }
+        return mined;
+    }
+}
