@@ -7,6 +7,7 @@ using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Grains;
+using OrleansCompute.Grains.Settlement;
 using OrleansCompute.Storage.Hosting;
 using OrleansCompute.Storage.LeaseBook;
 
@@ -44,6 +45,8 @@ public static class BenchSilo
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(SiloPort, GatewayPort);
+            // As the host: every grain call passes the chain watch's fence (a context lookup when it carries none).
+            silo.AddIncomingGrainCallFilter<WatchFenceFilter>();
             AddReminders(silo, store, dataDirectory);
             AddLeaseBook(silo, store, dataDirectory, profile);
             if (profile is null)

@@ -49,7 +49,17 @@ public sealed class ChainOptions
 
     public RpcResilienceOptions ToResilienceOptions() => new() { AttemptTimeout = RpcAttemptTimeout, MaxRetryAttempts = RpcMaxRetries };
 
-    public TransactionSenderOptions ToSenderOptions() => new() { ReceiptTimeout = ReceiptTimeout };
+    /// <summary>
+    /// The most the operator's replacements of a stuck transaction offer per gas, in gwei; unset, no ceiling (the devnet's
+    /// Anvil). On a chain whose gas costs money, set it: above it a stuck settlement waits for the base fee to fall.
+    /// </summary>
+    public long? MaxFeePerGasGwei { get; set; }
+
+    public TransactionSenderOptions ToSenderOptions() => new()
+    {
+        ReceiptTimeout = ReceiptTimeout,
+        MaxFeePerGasCeiling = MaxFeePerGasGwei is { } gwei ? new System.Numerics.BigInteger(gwei) * 1_000_000_000 : null,
+    };
 
     public EscrowEventWatcherOptions ToWatcherOptions() => new()
     {
@@ -71,6 +81,7 @@ public sealed class ChainOptions
         if (DeployBlock < 0) problems.Add($"{nameof(DeployBlock)} cannot be negative");
         if (WatchLeaseTerm <= EventPollInterval) problems.Add($"{nameof(WatchLeaseTerm)} must be longer than {nameof(EventPollInterval)}");
         if (MaxReorgDepth < 1) problems.Add($"{nameof(MaxReorgDepth)} must be at least 1");
+        if (MaxFeePerGasGwei is < 1) problems.Add($"{nameof(MaxFeePerGasGwei)} must be at least 1 when set");
         if (problems.Count > 0) throw new InvalidOperationException("Chain options are invalid: " + string.Join("; ", problems) + ".");
     }
 

@@ -102,6 +102,42 @@ public sealed class PendingNonceTests : IAsyncLifetime
         Assert.Contains("dropped", refused.Message);
     }
 
+    [Fact]
+    public async Task Replacements_stop_rising_at_the_fee_ceiling_and_the_transaction_lands_once_the_base_fee_falls_below_it()
+    {
+        var fromBlock = await LatestBlockAsync();
+        await _cheats.SetAutomineAsync(false);
+        var ceiling = BigInteger.Zero;
+        SubmittedTransaction stuck;
+        try
+        {
+            var probe = await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest()));
+            ceiling = probe.BaseFeePerGas.Value * 6;
+            using var sender = new TransactionSender(_rpc, DevAccounts.Tenants[2].PrivateKey, ChainId,
+                new TransactionSenderOptions { ReplaceAfter = TimeSpan.FromMilliseconds(300), ReceiptTimeout = TimeSpan.FromSeconds(60), MaxFeePerGasCeiling = ceiling });
+            stuck = await sender.SubmitAsync(Recipient, "0x", BigInteger.One);
+
+            // Far above the ceiling for long enough for a dozen replacements, each 25% above the last were there no ceiling.
+            using (var dear = new CancellationTokenSource(TimeSpan.FromSeconds(4)))
+                await MineAtBaseFeeAsync(ceiling * 10, dear.Token);
+            Assert.Empty(await MinedFromAsync(sender.Address, fromBlock));
+
+            // The base fee falls back below the ceiling: the transaction, kept and sent again by the sender, is mined.
+            await _cheats.SetNextBlockBaseFeeAsync(probe.BaseFeePerGas.Value);
+            await _cheats.SetAutomineAsync(true);
+            var receipt = await sender.WaitForSuccessAsync(stuck).WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.True(receipt.Succeeded());
+        }
+        finally
+        {
+            await _cheats.SetAutomineAsync(true);
+        }
+
+        var mined = Assert.Single(await MinedFromAsync(DevAccounts.Tenants[2].Address, fromBlock));
+        Assert.Equal(stuck.Nonce, mined.Nonce.Value);
+        Assert.True(mined.MaxFeePerGas.Value <= ceiling, $"max fee {mined.MaxFeePerGas.Value} above the ceiling {ceiling}");
+    }
+
     private async Task MineAtBaseFeeAsync(BigInteger baseFee, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)

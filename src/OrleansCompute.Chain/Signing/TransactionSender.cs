@@ -274,6 +274,13 @@ public sealed class TransactionSender : IDisposable
         var (currentPriority, currentMaxFee) = await SuggestFeesAsync(cancellationToken);
         var priority = BigInteger.Max(stuck.MaxPriorityFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1, currentPriority);
         var maxFee = BigInteger.Max(stuck.MaxFeePerGas * (100 + _options.FeeBumpPercent) / 100 + 1, currentMaxFee);
+        if (_options.MaxFeePerGasCeiling is { } ceiling && maxFee > ceiling)
+        {
+            // A replacement must outbid its predecessor by 10%; below that, what is sent again is the predecessor itself.
+            (priority, maxFee) = ceiling >= stuck.MaxFeePerGas * 110 / 100 + 1
+                ? (BigInteger.Min(priority, ceiling), ceiling)
+                : (stuck.MaxPriorityFeePerGas, stuck.MaxFeePerGas);
+        }
         var transaction = new Transaction1559(ChainId, stuck.Nonce, priority, maxFee, stuck.Gas, stuck.To ?? string.Empty, stuck.Value, stuck.Data, []);
         string raw;
         await _gate.WaitAsync(cancellationToken);
@@ -291,6 +298,12 @@ public sealed class TransactionSender : IDisposable
         try
         {
             await BroadcastAsync(raw, hash, cancellationToken);
+            if (hash == stuck.Hash)
+            {
+                _logger.LogWarning("Transaction {Stuck} (nonce {Nonce}) not mined in time and at the fee ceiling ({MaxFee}); sent again as it is",
+                    stuck.Hash, stuck.Nonce, maxFee);
+                return null;
+            }
             _logger.LogWarning("Transaction {Stuck} (nonce {Nonce}) not mined in time; replaced by {Hash} with max fee {MaxFee} (was {OldMaxFee})",
                 stuck.Hash, stuck.Nonce, hash, maxFee, stuck.MaxFeePerGas);
         }

@@ -22,4 +22,12 @@ public sealed record TransactionSenderOptions
 
     /// <summary>How much each replacement raises both fees; nodes take a replacement only above 10%.</summary>
     public int FeeBumpPercent { get; init; } = 25;
+
+    /// <summary>
+    /// The most a replacement offers per gas (its max fee), in wei; null sets no ceiling (the devnet's Anvil, whose gas is
+    /// free). A stuck transaction's replacements stop rising there: past it, the transaction is only broadcast again as it
+    /// is (a node that dropped it gets it back) and waits for the base fee to fall, instead of bidding 25% more every
+    /// <see cref="ReplaceAfter"/> for as long as the chain stays dear.
+    /// </summary>
+    public BigInteger? MaxFeePerGasCeiling { get; init; }
 }

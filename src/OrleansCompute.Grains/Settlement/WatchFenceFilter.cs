@@ -11,17 +11,18 @@ namespace OrleansCompute.Grains.Settlement;
 /// </summary>
 public sealed class WatchFenceFilter(IGrainFactory grains) : IIncomingGrainCallFilter
 {
-    public async Task Invoke(IIncomingGrainCallContext context)
+    // Every grain call passes here: those that carry no fence go straight on, without an async frame of their own.
+    public Task Invoke(IIncomingGrainCallContext context) =>
+        WatchFence.Take() is { } fence ? InvokeFencedAsync(context, fence) : context.Invoke();
+
+    private async Task InvokeFencedAsync(IIncomingGrainCallContext context, WatchFence fence)
     {
-        if (WatchFence.Take() is { } fence)
+        var watch = await grains.GetGrain<IChainCursorGrain>(fence.Escrow).GetWatchAsync();
+        if (watch is null || watch.Term != fence.Term || watch.Watcher != fence.Watcher)
         {
-            var watch = await grains.GetGrain<IChainCursorGrain>(fence.Escrow).GetWatchAsync();
-            if (watch is null || watch.Term != fence.Term || watch.Watcher != fence.Watcher)
-            {
-                throw new InvalidOperationException(
-                    $"{fence.Watcher} delivered a chain event in watch term {fence.Term} of escrow {fence.Escrow}, which has passed " +
-                    $"({(watch is null ? "nobody holds the watch now" : $"{watch.Watcher} holds it in term {watch.Term}")}); {context.InterfaceMethod?.Name} refused.");
-            }
+            throw new InvalidOperationException(
+                $"{fence.Watcher} delivered a chain event in watch term {fence.Term} of escrow {fence.Escrow}, which has passed " +
+                $"({(watch is null ? "nobody holds the watch now" : $"{watch.Watcher} holds it in term {watch.Term}")}); {context.InterfaceMethod?.Name} refused.");
         }
         await context.Invoke();
     }
