@@ -42,8 +42,7 @@ public sealed class SupervisedAnvil : IAsyncDisposable
             {
                 // A Ctrl+C in a terminal reaches Anvil too: it is the devnet stopping, seen here a moment later.
                 await Task.Delay(CheckInterval, ct);
-                var last = exited.RecentOutput.LastOrDefault(line => !string.IsNullOrWhiteSpace(line));
-                _say($"anvil stopped{(last is null ? "" : $" (its last words: {last.Trim()})")}; starting it again from its state file…");
+                _say("anvil stopped; starting it again from its state file…");
                 _anvil = null;
                 await exited.DisposeAsync();
             }
