@@ -2,6 +2,7 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Orders;
+using Orleans.Core.Internal;
 using OrleansCompute.Grains.Tests.Infrastructure;
 
 namespace OrleansCompute.Grains.Tests;
@@ -51,6 +52,43 @@ public sealed class OrderBookTests(ClusterFixture cluster)
         var lease = (await _market.Lease(filled.LeaseId!.Value).GetAsync())!;
         Assert.Equal((LeaseStatus.Reserved, tenant.Address.ToLowerInvariant(), pool.PoolKey), (lease.Status, lease.Tenant, lease.PoolKey));
         Assert.Contains(placed.Id, (await _market.Grains.GetGrain<Abstractions.Accounts.IAccountGrain>(tenant.Address.ToLowerInvariant()).GetAsync()).Orders);
+    }
+
+    [Fact]
+    public async Task A_fill_whose_write_failed_is_written_at_the_next_try_so_the_book_never_reopens_the_order()
+    {
+        var (pool, blocker, owner) = await FullPoolAsync();
+        var tenant = Tenant.New();
+        var placed = await Book().PlaceAsync(tenant.Address, TestMarket.Request(pool), TimeSpan.FromMinutes(10));
+        Assert.Equal(OrderStatus.Open, placed.Status);
+
+        // The book's next write, the one that records the fill, fails: the lease is reserved, the order's fill not stored.
+        Faults.FailWrites("orderbook/mi300x");
+        await _market.Lease(blocker.Id).EndAsync(owner.Address);
+        var filled = await WaitForAsync(placed, o => o.Status != OrderStatus.Open);
+        Assert.Equal(OrderStatus.Filled, filled.Status);
+
+        // Later the book leaves memory (idle, or its silo stops) and comes back from what it stored: the order is the
+        // filled one, naming the same lease, and not an open order to fill again.
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        await Book().AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        var stored = await WaitForAsync(placed, _ => true);
+        Assert.Equal((OrderStatus.Filled, filled.LeaseId), (stored.Status, stored.LeaseId));
+    }
+
+    [Fact]
+    public async Task An_order_whose_placing_was_not_stored_is_refused_and_never_rests_or_fills()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 2.00m, kind: "mi300x");
+        var tenant = Tenant.New();
+
+        Faults.FailWrites("orderbook/mi300x");
+        await Assert.ThrowsAnyAsync<Exception>(() => Book().PlaceAsync(tenant.Address, TestMarket.Request(pool), TimeSpan.FromMinutes(10)));
+
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        Assert.DoesNotContain(await Book().ListAsync(), o => o.Tenant == tenant.Address.ToLowerInvariant());
+        Assert.Equal(1, (await _market.Pool(pool).GetAsync()).AvailableSlots);
     }
 
     [Fact]

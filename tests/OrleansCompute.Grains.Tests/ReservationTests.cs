@@ -141,4 +141,22 @@ public sealed class ReservationTests(ClusterFixture cluster)
         Assert.Equal(2, (await _market.Pool(pool).GetAsync()).AvailableSlots);
         await _market.AssertPoolAgreesWithSlotsAsync(pool);
     }
+
+    [Fact]
+    public async Task A_reservation_whose_take_over_stopped_before_its_account_heard_of_it_is_still_listed_for_its_tenant()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion());
+        var tenant = Tenant.New();
+        var lease = await _market.RequestAsync(tenant, TestMarket.Request(pool));
+
+        // The lease grain has stored the lease it takes over when telling its account fails: its activation fails there, as
+        // a silo that dies at that point would leave it.
+        Faults.FailCalls(nameof(IAccountGrain.AddLeaseAsync), argument => argument is Guid id && id == lease.Id);
+        await Assert.ThrowsAnyAsync<Exception>(() => _market.Lease(lease.Id).GetAsync().AsTask());
+
+        // Asked again, it finishes the take-over: the pool lets go of the lease, so the account is where its tenant's list finds it.
+        Assert.Equal(LeaseStatus.Reserved, (await _market.Lease(lease.Id).GetAsync())!.Status);
+        var account = await _market.Grains.GetGrain<IAccountGrain>(tenant.Address.ToLowerInvariant()).GetAsync();
+        Assert.Contains(lease.Id, account.Leases);
+    }
 }

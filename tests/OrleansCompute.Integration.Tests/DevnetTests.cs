@@ -168,6 +168,83 @@ public sealed class DevnetTests : IDisposable
         Assert.Contains("host 2", run.Error);
     }
 
+    [Fact]
+    public async Task Devnet_up_starts_anvil_again_when_it_dies_and_the_market_goes_on_with_the_same_chain()
+    {
+        var (chainPort, apiPort) = (LoopbackPorts.Free(), LoopbackPorts.Free());
+        var tenant = DevWallets.Tenants[0];
+
+        var run = await RunUntilUpAsync(chainPort, apiPort, async _ =>
+        {
+            var before = await CreateAndEndLeaseAsync(tenant, deadline: TimeSpan.Zero);
+            // Past Anvil's state interval, so that its state file holds the lease: what is lost with a killed Anvil is another test's.
+            await Task.Delay(TimeSpan.FromSeconds(6));
+
+            var files = new DevnetFiles(_directory);
+            using (var anvil = AnvilOf(files))
+            {
+                anvil.Kill();
+                await anvil.WaitForExitAsync();
+            }
+
+            // The chain comes back at the same address, with the same contracts and the lease settled on it.
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!JsonDocument.Parse((await RunOccAsync("devnet", "status", "--json")).Output).RootElement.GetProperty("chainUp").GetBoolean())
+            {
+                Assert.True(DateTime.UtcNow < deadline, "anvil did not come back");
+                await Task.Delay(500);
+            }
+            var config = files.ReadConfig()!;
+            var escrow = new EscrowClient(new ChainRpc(config.RpcUrl), config.EscrowAddress, config.CreditAddress);
+            Assert.True((await escrow.GetLeaseAsync(before.Id, tenant.Address, before.Channel ?? 0))!.Closed);
+
+            // The market goes on with it: a new lease is funded and settled, and grains and chain agree.
+            var after = await CreateAndEndLeaseAsync(tenant, deadline: TimeSpan.FromSeconds(60));
+            Assert.Equal(after.AmountOwed, (await escrow.GetLeaseAsync(after.Id, tenant.Address, after.Channel ?? 0))!.Paid);
+            var audit = await RunOccAsync("audit");
+            Assert.True(audit.ExitCode == 0, audit.Output + audit.Error);
+            Assert.True((await escrow.GetBalanceSheetAsync()).Balances);
+        });
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("anvil stopped", run.Error);
+        Assert.Contains("anvil is back", run.Error);
+    }
+
+    /// <summary>A lease created and ended through <c>occ</c>, settled; creation is tried again until <paramref name="deadline"/> (the hosts may still be reconnecting to the chain).</summary>
+    private async Task<LeaseSnapshot> CreateAndEndLeaseAsync(TenantWallet tenant, TimeSpan deadline)
+    {
+        var giveUp = DateTime.UtcNow + deadline;
+        while (true)
+        {
+            var created = await RunOccAsync("lease", "create", "--kind", "trainium2", "--hours", "1", "--tenant", tenant.Name, "--json");
+            if (created.ExitCode != 0)
+            {
+                Assert.True(DateTime.UtcNow < giveUp, created.Error);
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                continue;
+            }
+            var lease = JsonDocument.Parse(created.Output).RootElement.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+            Assert.Equal(LeaseStatus.Active, lease.Status);
+            var ended = await RunOccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
+            Assert.True(ended.ExitCode == 0, ended.Error);
+            var settled = JsonDocument.Parse(ended.Output).RootElement.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+            Assert.Equal(LeaseStatus.Settled, settled.Status);
+            return settled;
+        }
+    }
+
+    /// <summary>The devnet's Anvil: the process started with its state file (Linux tells each process's command line).</summary>
+    private static Process AnvilOf(DevnetFiles files)
+    {
+        foreach (var process in Process.GetProcessesByName("anvil"))
+        {
+            var commandLine = $"/proc/{process.Id}/cmdline";
+            if (File.Exists(commandLine) && File.ReadAllText(commandLine).Contains(files.AnvilStatePath, StringComparison.Ordinal)) return process;
+            process.Dispose();
+        }
+        throw new InvalidOperationException($"No anvil with state file {files.AnvilStatePath} runs.");
+    }
+
     /// <summary>
     /// While a devnet runs, another <c>devnet up</c> on its ports (with --fresh, too) or on other ports over the same files
     /// stops before it starts or writes anything, and the running devnet goes on.

@@ -11,7 +11,8 @@ namespace OrleansCompute.Cli.Devnet;
 
 /// <summary>
 /// <c>occ devnet up</c>: chain tools, Anvil with its state in <c>.devnet/</c>, the contracts (deployed once, reused after),
-/// funded tenant wallets, and the market hosts (one by default); then it waits for Ctrl+C and stops everything cleanly.
+/// funded tenant wallets, and the market hosts (one by default); then it keeps Anvil running (see <see cref="SupervisedAnvil"/>)
+/// until Ctrl+C and stops everything cleanly.
 /// </summary>
 public sealed class DevnetRunner(CliContext context)
 {
@@ -38,7 +39,7 @@ public sealed class DevnetRunner(CliContext context)
         await toolchain.EnsureBuiltAsync(ct);
 
         Say($"starting anvil on 127.0.0.1:{chainPort} (state in {files.AnvilStatePath})…");
-        await using var anvil = await StartAnvilAsync(toolchain, files, chainPort, ct);
+        await using var anvil = await SupervisedAnvil.StartAsync(token => StartAnvilAsync(toolchain, files, chainPort, token), Say, ct);
         var devnet = await EnsureContractsAsync(toolchain, files, anvil.RpcUrl, $"http://127.0.0.1:{apiPort}", ct);
         devnet = devnet with { HostUrls = Enumerable.Range(apiPort, hosts).Select(port => $"http://127.0.0.1:{port}").ToList() };
         files.WriteConfig(devnet);
@@ -59,7 +60,7 @@ public sealed class DevnetRunner(CliContext context)
                 await WaitForHostAsync(running[i], url, log, ct);
             }
             ready(devnet);
-            await Task.Delay(Timeout.Infinite, ct);
+            await anvil.KeepRunningAsync(ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

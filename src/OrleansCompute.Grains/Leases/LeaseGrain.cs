@@ -76,10 +76,12 @@ public sealed class LeaseGrain(
 
         var pool = GrainReferences.Get<IPoolGrain>(GrainFactory, poolKey);
         if (await pool.HandOverAsync(Id) is not { } lease) return;
-        var isNew = state.State.Lease is null;
         state.State.Lease = lease;
         await state.WriteStateAsync();
-        if (isNew) await GrainFactory.GetGrain<IAccountGrain>(lease.Tenant).AddLeaseAsync(Id);
+        // Every time, not only when the lease is new here: a take-over that stopped after the write above never told the
+        // account, and once the pool lets go of the lease its account is where the tenant's list finds it. The account
+        // keeps each lease once.
+        await GrainFactory.GetGrain<IAccountGrain>(lease.Tenant).AddLeaseAsync(Id);
         await pool.CompleteHandOverAsync(Id);
     }
 

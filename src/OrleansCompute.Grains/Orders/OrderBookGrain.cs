@@ -29,6 +29,12 @@ public sealed class OrderBookGrain(
     private const string WakeReminder = "order-book-wake";
     private readonly MarketOptions _options = options.Value;
     private IGrainTimer? _matchTimer;
+    /// <summary>
+    /// Whether matching changed orders that are not stored yet (their write failed, or a request failed before it): a
+    /// fill's lease is reserved and cannot be undone, so it is written at the next try; a book that reopened the order
+    /// from storage would fill it twice.
+    /// </summary>
+    private bool _matchesUnsaved;
 
     private string Kind => this.GetPrimaryKeyString();
 
@@ -63,7 +69,16 @@ public sealed class OrderBookGrain(
         var id = Guid.NewGuid();
         var order = new StandingOrder(ScopedIds.Format(id, Kind), AccountKeys.Normalize(tenant), request, now, now + validFor, OrderStatus.Open);
         state.State.Orders[id] = order;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored, so not placed: the tenant is told so, and the book must not fill it behind its back.
+            state.State.Orders.Remove(id);
+            throw;
+        }
         await GrainFactory.GetGrain<IAccountGrain>(order.Tenant).AddOrderAsync(order.Id);
 
         await MatchAsync();
@@ -97,11 +112,19 @@ public sealed class OrderBookGrain(
         if (order.Status != OrderStatus.Open)
             throw new MarketException(MarketError.Conflict, "OrderNotOpen", $"The order is {order.Status}{(order.LeaseId is { } lease ? $" (lease {LeaseIds.Format(lease)})" : "")}; only open orders can be cancelled.");
 
-        order = order with { Status = OrderStatus.Cancelled, Reason = "CancelledByTenant" };
-        state.State.Orders[orderId] = order;
-        await state.WriteStateAsync();
+        state.State.Orders[orderId] = order with { Status = OrderStatus.Cancelled, Reason = "CancelledByTenant" };
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored, so not cancelled: it rests as the tenant was told it still does.
+            state.State.Orders[orderId] = order;
+            throw;
+        }
         await ArmAsync();
-        return order;
+        return state.State.Orders[orderId];
     }
 
     public Task<StandingOrder?> GetAsync(Guid orderId) =>
@@ -119,39 +142,61 @@ public sealed class OrderBookGrain(
         var now = clock.GetUtcNow();
         var open = state.State.Orders.Where(o => o.Value.Status == OrderStatus.Open)
             .OrderBy(o => Priority(o.Value)).ThenBy(o => o.Value.PlacedAt).ToList();
-        var changed = false;
-        foreach (var (id, order) in open)
+        try
         {
-            if (now >= order.ExpiresAt)
+            foreach (var (id, order) in open)
             {
-                state.State.Orders[id] = order with { Status = OrderStatus.Expired, Reason = "OrderExpired" };
-                changed = true;
-                continue;
-            }
-            try
-            {
-                var lease = await GrainFactory.RequestLeaseAsync(order.Tenant, order.Request);
-                state.State.Orders[id] = order with { Status = OrderStatus.Filled, LeaseId = lease.Id, Reason = "Filled" };
-                changed = true;
-            }
-            catch (MarketException unfilled)
-            {
-                if (order.Reason != unfilled.Reason)
+                if (now >= order.ExpiresAt)
                 {
-                    state.State.Orders[id] = order with { Reason = unfilled.Reason };
-                    changed = true;
+                    Record(id, order with { Status = OrderStatus.Expired, Reason = "OrderExpired" });
+                    continue;
+                }
+                try
+                {
+                    var lease = await GrainFactory.RequestLeaseAsync(order.Tenant, order.Request);
+                    Record(id, order with { Status = OrderStatus.Filled, LeaseId = lease.Id, Reason = "Filled" });
+                }
+                catch (MarketException unfilled)
+                {
+                    if (order.Reason != unfilled.Reason) Record(id, order with { Reason = unfilled.Reason });
                 }
             }
         }
-        if (changed) await state.WriteStateAsync();
-        await ArmAsync();
+        finally
+        {
+            // Also when a request failed midway (a silo gone): the fills before it are reserved leases, stored now or at the next try.
+            if (_matchesUnsaved) await SaveMatchesAsync();
+            await ArmAsync();
+        }
     }
 
-    /// <summary>A timer while orders are open (one try per interval), a reminder to come back after a restart, neither otherwise.</summary>
+    private void Record(Guid id, StandingOrder order)
+    {
+        state.State.Orders[id] = order;
+        _matchesUnsaved = true;
+    }
+
+    private async Task SaveMatchesAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+            _matchesUnsaved = false;
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Storing the {Kind} order book's fills failed; they are kept and stored at the next try", Kind);
+        }
+    }
+
+    /// <summary>
+    /// A timer while orders are open or fills are not stored yet (one try per interval), a reminder to come back after a
+    /// restart, neither otherwise.
+    /// </summary>
     private async Task ArmAsync()
     {
-        var anyOpen = state.State.Orders.Values.Any(o => o.Status == OrderStatus.Open);
-        if (anyOpen && _matchTimer is null)
+        var matching = _matchesUnsaved || state.State.Orders.Values.Any(o => o.Status == OrderStatus.Open);
+        if (matching && _matchTimer is null)
         {
             _matchTimer = this.RegisterGrainTimer(async _ =>
             {
@@ -166,7 +211,7 @@ public sealed class OrderBookGrain(
             }, new GrainTimerCreationOptions { DueTime = _options.OrderMatchInterval, Period = _options.OrderMatchInterval, KeepAlive = true });
             await this.RegisterOrUpdateReminder(WakeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         }
-        else if (!anyOpen && _matchTimer is not null)
+        else if (!matching && _matchTimer is not null)
         {
             _matchTimer.Dispose();
             _matchTimer = null;
