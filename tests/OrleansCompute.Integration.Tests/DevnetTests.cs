@@ -284,10 +284,14 @@ public sealed class DevnetTests : IDisposable
         var config = new DevnetConfig($"http://127.0.0.1:{LoopbackPorts.Free()}", 31337, "0x" + new string('1', 40), "0x" + new string('2', 40), 1,
             $"http://127.0.0.1:{LoopbackPorts.Free()}");
         new DevnetFiles(_directory).WriteConfig(config);
+        var tenant = DevAccounts.Tenants[0];
+        new DevnetFiles(_directory).WriteWallets([new TenantWallet("tenant1", tenant.Address, tenant.PrivateKey)]);
 
         var (exit, output, error) = await RunOccAsync("devnet", "status");
         Assert.Equal(1, exit);
         Assert.Contains("not running: start it with `./occ devnet up`", error);
+        // The wallets are the devnet's files' to tell, whatever the chain: listed, their credits unknown.
+        Assert.Matches($@"tenant1\s*│\s*{tenant.Address}\s*│\s*\?", output);
         Assert.Matches(@"chain\s+unreachable", output);
         Assert.Contains("the chain is unreachable", output);
         Assert.DoesNotContain("missing", output);

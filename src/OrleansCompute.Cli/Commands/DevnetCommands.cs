@@ -160,6 +160,9 @@ public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IRe
             // block number alone would have the contracts reported missing.
             if (!deployed) block = null;
         }
+        // The chain could not say what the wallets hold; which wallets the devnet has, its files still say.
+        if (tenants.Count == 0)
+            tenants.AddRange(context.Devnet.ReadWallets().Select(wallet => new TenantStatus(wallet.Name, wallet.Address, null)));
         var hosts = new List<HostStatus>();
         // --api names the one host to report on; else every host of the devnet.
         foreach (var url in context.HostUrls.Select(u => u.ToString().TrimEnd('/')))

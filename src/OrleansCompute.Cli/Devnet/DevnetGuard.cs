@@ -23,17 +23,20 @@ public static class DevnetGuard
 
         var busy = ports.Where(p => !CanListen(p.Port)).Select(p => $"{p.Port} ({p.Use})").ToList();
         var taken = busy.Count == 1 ? $"port {busy[0]} is in use" : $"ports {string.Join(", ", busy)} are in use";
-        var alive = LiveHosts(files).Select(h => $"pid {h.ProcessId} at {h.Url}").ToList();
+        var live = LiveHosts(files);
+        var alive = live.Select(h => $"pid {h.ProcessId} at {h.Url}").ToList();
         var running = $"a devnet of {files.Directory} seems to run already ({(alive.Count == 1 ? "host" : "hosts")} {string.Join(", ", alive)}, from {files.HostsPath})";
+        // The terminal that ran it may be gone (occ killed on its own leaves its hosts and anvil running).
+        var stop = $"Stop it with Ctrl+C in its terminal (if that is gone: kill {string.Join(" ", live.Select(h => h.ProcessId))}, and the anvil on its chain port)";
         if (busy.Count > 0 && alive.Count > 0)
-            throw new CliException($"{taken}: {running}. Stop it with Ctrl+C in its terminal, " +
+            throw new CliException($"{taken}: {running}. {stop}, " +
                                    "or run a second devnet from another checkout with other ports (--chain-port, --api-port).");
         if (busy.Count > 0)
             throw new CliException($"{taken}: a devnet seems to run already (or another program holds it). " +
                                    "Stop it with Ctrl+C in its terminal, or pick other ports with --chain-port and --api-port.");
         // Its ports are free but its hosts live (other ports): a second devnet here would share its chain state and market store.
         if (alive.Count > 0)
-            throw new CliException($"{running}, on other ports; a second one would share its files. Stop it with Ctrl+C in its terminal first.");
+            throw new CliException($"{running}, on other ports; a second one would share its files. {stop} first.");
     }
 
     /// <summary>Whether this process can listen on the port now (released at once: a check, not a reservation).</summary>
