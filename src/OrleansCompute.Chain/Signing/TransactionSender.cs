@@ -21,9 +21,9 @@ namespace OrleansCompute.Chain.Signing;
 /// Sends are serialized (estimate, nonce, sign, broadcast) so nonces are handed out in order; waiting for
 /// receipts happens outside the lock so concurrent sends pipeline. Transactions are signed here, offline,
 /// so a broadcast that is retried re-sends the very same bytes and can never pay twice.
-/// Every nonce it spends it keeps until the chain has mined it (<see cref="PendingNonce"/>): a transaction not mined within
-/// <see cref="TransactionSenderOptions.ReplaceAfter"/> is replaced at the current fees, whether or not anyone still waits
-/// for it, since every later transaction of the key waits behind its nonce.
+/// Every nonce it spends it keeps until the chain has mined it (<see cref="PendingNonce"/>): the lowest unmined one, when
+/// its transaction is not mined within <see cref="TransactionSenderOptions.ReplaceAfter"/>, is replaced at the current
+/// fees, whether or not anyone still waits for it, since every later transaction of the key waits behind its nonce.
 /// </summary>
 public sealed class TransactionSender : IDisposable
 {
@@ -237,10 +237,13 @@ public sealed class TransactionSender : IDisposable
                     foreach (var record in pending.Where(p => p.Nonce < mined))
                         if (_pending.TryGetValue(record.Nonce, out var kept) && kept == record) _pending.Remove(record.Nonce);
                 }
-                foreach (var record in pending.Where(p => p.Nonce >= mined && !p.Superseded && Stopwatch.GetTimestamp() >= p.ReplaceAt))
+                // Only the lowest unmined nonce can be stuck: the rest wait behind it, and replacing each of a backlog that
+                // is merely slow would flood the node with replacements. Once it is mined the next one is the lowest, overdue
+                // already if it has waited as long, and is replaced at the next pass.
+                if (pending.FirstOrDefault(p => p.Nonce >= mined && !p.Superseded) is { } lowest && Stopwatch.GetTimestamp() >= lowest.ReplaceAt)
                 {
-                    if (await ReplaceAsync(record, stopping) is { } replacement) record.Add(replacement);
-                    record.ReplaceAt = Stopwatch.GetTimestamp() + replaceAfter;
+                    if (await ReplaceAsync(lowest, stopping) is { } replacement) lowest.Add(replacement);
+                    lowest.ReplaceAt = Stopwatch.GetTimestamp() + replaceAfter;
                 }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
