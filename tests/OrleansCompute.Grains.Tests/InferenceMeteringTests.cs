@@ -87,6 +87,29 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_request_is_admitted_only_when_the_escrow_can_pay_for_the_most_it_may_use_beside_the_requests_in_flight()
+    {
+        var tenant = Tenant.New();
+        var (_, _, lease) = await TokenBilledH100LeaseAsync(tenant);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+
+        // The 3.00 escrowed buys 10.8M tokens of an H100 at 3.00 an hour.
+        var beyondTheEscrow = await lease.AdmitInferenceAsync(key, mostTokens: 11_000_000);
+        var first = await lease.AdmitInferenceAsync(key, mostTokens: 6_000_000);
+        var besideIt = await lease.AdmitInferenceAsync(key, mostTokens: 6_000_000);
+        // The first used far less than it might have: what it did not use is no longer held against the escrow.
+        await lease.RecordInferenceAsync(new InferenceUsage(1_000, 1_000), mostTokens: 6_000_000);
+        var afterIt = await lease.AdmitInferenceAsync(key, mostTokens: 6_000_000);
+
+        Assert.Equal(AdmissionOutcome.PaymentRequired, beyondTheEscrow.Outcome);
+        Assert.Contains("fewer max_tokens", beyondTheEscrow.Message);
+        Assert.Equal(AdmissionOutcome.Admitted, first.Outcome);
+        Assert.Equal(AdmissionOutcome.Busy, besideIt.Outcome);
+        Assert.True(besideIt.RetryAfter > TimeSpan.Zero);
+        Assert.Equal(AdmissionOutcome.Admitted, afterIt.Outcome);
+    }
+
+    [Fact]
     public async Task An_hour_billed_lease_meters_tokens_but_bills_time_and_takes_no_usage_vouchers()
     {
         var tenant = Tenant.New();

@@ -82,16 +82,22 @@ public interface ILeaseGrain : IGrainWithGuidKey
 
     /// <summary>
     /// Admits one inference request presenting <paramref name="apiKey"/>: counts it in flight when the key is this
-    /// lease's, the lease is active and a slot has room. Every admitted request must end with <see cref="RecordInferenceAsync"/>.
+    /// lease's, the lease is active and a slot has room, and, for a token-billed lease, when the escrow can pay for
+    /// <paramref name="mostTokens"/> (the most the request may be metered: its prompt and max_tokens; 0 when unknown) on
+    /// top of what is owed and what the requests in flight may use. Every admitted request must end with
+    /// <see cref="RecordInferenceAsync"/>, given the same <paramref name="mostTokens"/>.
     /// </summary>
-    Task<InferenceAdmission> AdmitInferenceAsync(string apiKey);
+    Task<InferenceAdmission> AdmitInferenceAsync(string apiKey, int mostTokens = 0);
 
     /// <summary>Whether <paramref name="apiKey"/> is this active lease's key (and its kind), without admitting a request.</summary>
     [ReadOnly]
     Task<InferenceAdmission> AuthorizeInferenceAsync(string apiKey);
 
-    /// <summary>An admitted request finished (or failed) having used <paramref name="usage"/>: metered on the lease, no longer in flight.</summary>
-    Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage);
+    /// <summary>
+    /// An admitted request finished (or failed) having used <paramref name="usage"/>: metered on the lease, no longer in
+    /// flight, and the <paramref name="mostTokens"/> it was admitted with no longer held against the escrow.
+    /// </summary>
+    Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage, int mostTokens = 0);
 
     /// <summary>The lease, or null when no lease has this id.</summary>
     [ReadOnly]

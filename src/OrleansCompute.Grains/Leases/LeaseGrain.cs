@@ -48,6 +48,8 @@ public sealed class LeaseGrain(
     private IGrainTimer? _deadlineTimer;
     /// <summary>Inference requests admitted and not yet recorded; in memory only, as the requests themselves are.</summary>
     private int _inFlight;
+    /// <summary>The most tokens the requests in flight may still be metered (each one's prompt and max_tokens).</summary>
+    private long _inFlightTokens;
 
     private Guid Id => this.GetPrimaryKey();
     private DateTimeOffset Now => clock.GetUtcNow();
@@ -381,7 +383,7 @@ public sealed class LeaseGrain(
             ? new InferenceAdmission(AdmissionOutcome.Admitted, lease.Request.Kind, lease.PoolKey, lease.Request.Slots * _options.InferenceConcurrencyPerSlot)
             : NotAuthorized);
 
-    public Task<InferenceAdmission> AdmitInferenceAsync(string apiKey)
+    public Task<InferenceAdmission> AdmitInferenceAsync(string apiKey, int mostTokens = 0)
     {
         if (ActiveLeaseFor(apiKey) is not { } lease) return Task.FromResult(NotAuthorized);
 
@@ -392,14 +394,39 @@ public sealed class LeaseGrain(
         if (_inFlight >= concurrency)
             return Task.FromResult(new InferenceAdmission(AdmissionOutcome.Busy, Concurrency: concurrency, RetryAfter: TimeSpan.FromSeconds(1),
                 Message: $"The lease runs at most {concurrency} requests at once ({_options.InferenceConcurrencyPerSlot} per slot)."));
+        if (EscrowCannotCover(lease, mostTokens, concurrency) is { } refused) return Task.FromResult(refused);
 
         _inFlight++;
+        _inFlightTokens += Math.Max(mostTokens, 0);
         return Task.FromResult(new InferenceAdmission(AdmissionOutcome.Admitted, profile.Kind, lease.PoolKey, concurrency));
     }
 
-    public async Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage)
+    /// <summary>
+    /// For a token-billed lease, why a request that may be metered up to <paramref name="mostTokens"/> cannot start now, or
+    /// null: the escrow could not pay for it on top of what is owed (402: top up, or ask for fewer tokens), or not on top
+    /// of what the requests in flight may still use (429: it waits for them). Admitting it anyway would have the provider
+    /// run inference the escrow cannot pay for, since the bill is capped at the escrow.
+    /// </summary>
+    private InferenceAdmission? EscrowCannotCover(LeaseSnapshot lease, int mostTokens, int concurrency)
+    {
+        if (lease.Request.BillBy != LeaseBillingMode.Tokens || mostTokens <= 0) return null;
+        var escrowed = EscrowHolds(lease);
+        var price = AcceleratorCatalog.Require(lease.Request.Kind).PricePerMillionTokens(lease.PricePerSlotHour);
+        Credits BillWith(long tokens) => LeaseBilling.OwedForTokens(price, lease.Usage.TotalTokens + tokens, Credits.FromUnits(long.MaxValue));
+        if (BillWith(mostTokens) > escrowed)
+            return new InferenceAdmission(AdmissionOutcome.PaymentRequired,
+                Message: $"This request may use up to {mostTokens} tokens (its prompt and max_tokens), {BillWith(mostTokens) - lease.AmountOwed} at " +
+                         $"{price} per 1M tokens; the escrow has {escrowed - lease.AmountOwed} left. Top it up (occ lease top-up) or ask for fewer max_tokens.");
+        if (BillWith(_inFlightTokens + mostTokens) > escrowed)
+            return new InferenceAdmission(AdmissionOutcome.Busy, Concurrency: concurrency, RetryAfter: TimeSpan.FromSeconds(1),
+                Message: $"The {_inFlight} requests in flight may use what is left in the escrow ({escrowed - lease.AmountOwed}); this one waits for them, or for a top-up.");
+        return null;
+    }
+
+    public async Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage, int mostTokens = 0)
     {
         if (_inFlight > 0) _inFlight--;
+        _inFlightTokens = Math.Max(_inFlightTokens - Math.Max(mostTokens, 0), 0);
         var lease = Lease;
         // A request still running when the lease ended is not metered: the bill was fixed at the end.
         if (lease.Status != LeaseStatus.Active || usage.TotalTokens == 0) return lease;

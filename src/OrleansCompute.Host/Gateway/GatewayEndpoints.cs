@@ -110,7 +110,9 @@ public static class GatewayEndpoints
             return refused.ToResult();
         }
 
-        var admission = await key.Lease.AdmitInferenceAsync(key.ApiKey);
+        // The most it may be metered: the escrow must be able to pay for it before a slot runs it.
+        var mostTokens = promptTokens + request.MaxTokens;
+        var admission = await key.Lease.AdmitInferenceAsync(key.ApiKey, mostTokens);
         switch (admission.Outcome)
         {
             case AdmissionOutcome.Unauthorized:
@@ -148,7 +150,7 @@ public static class GatewayEndpoints
         }
         finally
         {
-            await key.Lease.RecordInferenceAsync(meter.Usage);
+            await key.Lease.RecordInferenceAsync(meter.Usage, mostTokens);
         }
     }
 
