@@ -142,7 +142,7 @@ public static class ProviderCommands
 
     private static Command WithdrawCommand()
     {
-        var provider = ProviderOption("The provider to pay out: a wallet name (provider1…), its address, or a provider id (neuron-cloud).");
+        var provider = ProviderOption("The provider to pay out.");
         provider.Required = true;
         var command = new Command("withdraw", "Pay a provider's whole balance in the escrow to its wallet, from its payout key.") { provider };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
