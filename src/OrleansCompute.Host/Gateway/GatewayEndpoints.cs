@@ -30,7 +30,7 @@ public static class GatewayEndpoints
         // so an OpenAI client reports the URL instead of failing to read a problem document.
         v1.Map("/{**path}", (HttpContext http) =>
                 new OpenAiError(StatusCodes.Status404NotFound, $"Invalid URL ({http.Request.Method} {http.Request.Path}): this gateway serves " +
-                    "GET /v1/models, POST /v1/chat/completions and POST /v1/completions.", "invalid_request_error", "unknown_url").ToResult())
+                    "GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions and POST /v1/completions.", "invalid_request_error", "unknown_url").ToResult())
             .ExcludeFromDescription();
         return app;
     }
