@@ -36,6 +36,13 @@ public sealed class MarketOptions
     /// <summary>How often an order book tries to fill its open orders.</summary>
     public TimeSpan OrderMatchInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long after an order book asks for a fill a pool still books it (counted from the ask's
+    /// <see cref="Abstractions.Market.LeaseOrder.RequestedAt"/>). A book that got no answer (it stopped, or the call failed)
+    /// looks for the lease twice this after its ask: then no pool books it any more, and a booking made in time is stored.
+    /// </summary>
+    public TimeSpan OrderFillFence { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The longest a standing order may rest.</summary>
     public TimeSpan MaxOrderLifetime { get; set; } = TimeSpan.FromDays(7);
 

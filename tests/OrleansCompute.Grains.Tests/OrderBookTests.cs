@@ -77,6 +77,61 @@ public sealed class OrderBookTests(ClusterFixture cluster)
         Assert.Equal((OrderStatus.Filled, filled.LeaseId), (stored.Status, stored.LeaseId));
     }
 
+    private async Task<IReadOnlyList<Guid>> BookedLeasesAsync(PoolDefinition pool) =>
+        (await _market.Pool(pool).GetAsync()).Bookings.Values.SelectMany(b => b).Select(b => b.LeaseId).Distinct().ToList();
+
+    /// <summary>The book's writes that record an order of <paramref name="tenant"/> Filled: those, and not the ones before them.</summary>
+    private static Func<object?, bool> RecordsFillOf(Tenant tenant) => state =>
+        state is Orders.OrderBookState book && book.Orders.Values.Any(o => o.Tenant == tenant.Address.ToLowerInvariant() && o.Status == OrderStatus.Filled);
+
+    [Fact]
+    public async Task A_fill_booked_just_before_the_book_stopped_is_found_when_it_comes_back_and_never_booked_twice()
+    {
+        // Two free slots: an order the book reopened would fill again at once.
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2, pricePerSlotHour: 2.00m, kind: "mi300x");
+        var tenant = Tenant.New();
+
+        StandingOrder placed;
+        // The pool books the fill and stores it; every write of the book that would record the fill fails, and the book
+        // stops before one succeeds: its host died between the pool's write and its own.
+        using (Faults.FailWrites("orderbook/mi300x", RecordsFillOf(tenant), times: int.MaxValue))
+        {
+            placed = await Book().PlaceAsync(tenant.Address, TestMarket.Request(pool), TimeSpan.FromMinutes(10));
+            Assert.Equal(OrderStatus.Filled, placed.Status);
+            await Book().AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+            await Task.Delay(TimeSpan.FromMilliseconds(600));
+        }
+
+        var stored = await WaitForAsync(placed, o => o.Status != OrderStatus.Open);
+        // Long enough for a book that reopened the order to have filled it again.
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        stored = await WaitForAsync(placed, _ => true);
+
+        Assert.Equal((OrderStatus.Filled, placed.LeaseId), (stored.Status, stored.LeaseId));
+        Assert.Equal([placed.LeaseId!.Value], await BookedLeasesAsync(pool));
+        var lease = (await _market.Lease(placed.LeaseId.Value).GetAsync())!;
+        Assert.Equal((LeaseStatus.Reserved, tenant.Address.ToLowerInvariant()), (lease.Status, lease.Tenant));
+    }
+
+    [Fact]
+    public async Task A_fill_whose_answer_was_lost_is_found_and_never_booked_twice()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2, pricePerSlotHour: 2.00m, kind: "mi300x");
+        var tenant = Tenant.New();
+        var address = tenant.Address.ToLowerInvariant();
+
+        // The market books the fill, and its answer never reaches the book.
+        Faults.FailCalls("ReserveAsync", argument => argument is LeaseOrder order && order.Tenant == address, afterRunning: true);
+        var placed = await Book().PlaceAsync(tenant.Address, TestMarket.Request(pool), TimeSpan.FromMinutes(10));
+
+        var filled = await WaitForAsync(placed, o => o.Status != OrderStatus.Open);
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        filled = await WaitForAsync(placed, _ => true);
+
+        Assert.Equal(OrderStatus.Filled, filled.Status);
+        Assert.Equal([filled.LeaseId!.Value], await BookedLeasesAsync(pool));
+    }
+
     [Fact]
     public async Task An_order_whose_placing_was_not_stored_is_refused_and_never_rests_or_fills()
     {

@@ -16,6 +16,9 @@ public interface IPoolGrain : IGrainWithStringKey
     /// Books the order's window in as many free slots as it asks for, all or none (with <paramref name="partialFill"/>, as
     /// many as are free down to <see cref="LeaseRequest.MinSlots"/>), at the pool's live price or the price its quote promised, and keeps the
     /// new lease until its lease grain takes it over. Null when the pool has too few free slots or asks more than the max price.
+    /// An order that names its <see cref="LeaseOrder.LeaseId"/> books that id at most once in the whole market: when this pool
+    /// or the lease book already knows the lease for the tenant, that lease is the answer; and it is refused once it is older
+    /// than the market's order fill fence, so that an ask nobody waits for any more books nothing.
     /// </summary>
     Task<LeaseSnapshot?> ReserveAsync(LeaseOrder order, bool partialFill = false);
 

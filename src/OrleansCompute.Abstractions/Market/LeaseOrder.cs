@@ -4,6 +4,11 @@ namespace OrleansCompute.Abstractions.Market;
 /// A validated request for one kind, as the market hands it to a pool: who asks, what, and the window to book, held
 /// until <see cref="FundBy"/>, counted from <see cref="RequestedAt"/>. <see cref="Request"/> carries the kind, slots, caps, quote and partial-fill minimum.
 /// </summary>
+/// <param name="LeaseId">
+/// The id the lease is to have, chosen by a standing order's book before it asks, so that asking again finds the lease
+/// instead of booking a second one (see <see cref="IPoolGrain.ReserveAsync"/>). Null on a tenant's own request, whose id
+/// the pool picks: it is never taken from a tenant (a <see cref="LeaseRequest"/> has no such field).
+/// </param>
 [GenerateSerializer, Immutable, Alias("occ.lease-order")]
 public sealed record LeaseOrder(
     [property: Id(0)] string Tenant,
@@ -11,4 +16,5 @@ public sealed record LeaseOrder(
     [property: Id(2)] LeaseWindow Window,
     [property: Id(3)] DateTimeOffset FundBy,
     [property: Id(4)] DateTimeOffset? StartsAt,
-    [property: Id(5)] DateTimeOffset RequestedAt);
+    [property: Id(5)] DateTimeOffset RequestedAt,
+    [property: Id(6)] Guid? LeaseId = null);

@@ -53,6 +53,7 @@ public sealed class PoolGrain(
     private readonly TimeSpan _quoteValidity = options.Value.QuoteValidity;
     private readonly TimeSpan _reportInterval = options.Value.PoolReportInterval;
     private readonly TimeSpan _settlementGrace = options.Value.SettlementGrace;
+    private readonly TimeSpan _orderFillFence = options.Value.OrderFillFence;
     private IGrainTimer? _reportTimer;
     private PoolStatus? _lastReport;
     /// <summary>Every lease that books a slot here or is a reservation kept here, as in the book.</summary>
@@ -68,6 +69,12 @@ public sealed class PoolGrain(
     private DateTimeOffset? _expiryDue;
     private IMarketGrain? _market;
     private bool _sweepArmed;
+
+    /// <summary>An order book's ask for a fill arrived after <see cref="MarketOptions.OrderFillFence"/>: nothing is booked.</summary>
+    public const string FillTooLate = "FillTooLate";
+
+    /// <summary>An order book's ask names a lease id that another tenant's lease has.</summary>
+    public const string LeaseIdTaken = "LeaseIdTaken";
 
     /// <summary>The longest notice a drain may give a slot's leases.</summary>
     private static readonly TimeSpan MaxNotice = TimeSpan.FromDays(7);
@@ -138,6 +145,7 @@ public sealed class PoolGrain(
 
     public async Task<LeaseSnapshot?> ReserveAsync(LeaseOrder order, bool partialFill)
     {
+        if (order.LeaseId is { } named && await BookedAlreadyAsync(order, named) is { } booked) return booked;
         var definition = Definition;
         var request = order.Request;
         Guid? quoteId = null;
@@ -154,8 +162,9 @@ public sealed class PoolGrain(
         if (chosen.Count < (partialFill ? request.MinSlots ?? request.Slots : request.Slots)) return null;
 
         var now = clock.GetUtcNow();
-        // Time-ordered (RFC 9562 version 7): the lease book's index grows at its end instead of at random pages.
-        var leaseId = Guid.CreateVersion7(now);
+        // Time-ordered (RFC 9562 version 7): the lease book's index grows at its end instead of at random pages. An order
+        // book's chosen id is one too, picked moments ago.
+        var leaseId = order.LeaseId ?? Guid.CreateVersion7(now);
         var lease = ReservedLease.Create(leaseId, order, definition, chosen, price, _settlementGrace, now);
         var record = new BookedLease(leaseId, definition.PoolKey, chosen, order.Window, order.FundBy, lease);
         // Marked before the first await, so that a concurrent request sees these slots as taken.
@@ -179,6 +188,40 @@ public sealed class PoolGrain(
         if (!_sweepArmed) await ArmSweepAsync();
         MarketMetrics.LeasesReserved.Add(1, new KeyValuePair<string, object?>("kind", definition.Kind));
         return lease;
+    }
+
+    /// <summary>
+    /// The lease an order book's ask names when it is booked already, here or (as the lease book says) in another pool, so
+    /// that an ask repeated after a lost answer gets that lease instead of a second one; null when it may be booked here.
+    /// Refused once the ask is older than the fence: the book that sent it may have given up on it and looked the lease up.
+    /// </summary>
+    private async ValueTask<LeaseSnapshot?> BookedAlreadyAsync(LeaseOrder order, Guid leaseId)
+    {
+        if (clock.GetUtcNow() - order.RequestedAt > _orderFillFence)
+            throw new MarketException(MarketError.Conflict, FillTooLate,
+                $"The fill of lease '{LeaseIds.Format(leaseId)}' was asked for at {order.RequestedAt:O}, too long ago to book; ask again.");
+        var lease = await HeldHereAsync(leaseId);
+        if (lease is null)
+        {
+            var stored = await book.FindAsync(leaseId);
+            // Looked at again after the read: an ask for the same id may have booked it here meanwhile. No await follows
+            // when none has and the book has none, so nothing books it between this look and the booking.
+            lease = await HeldHereAsync(leaseId) ?? stored?.Lease;
+            if (lease is null && stored is not null)
+                lease = await GrainFactory.GetGrain<ILeaseGrain>(leaseId).GetAsync()
+                        ?? throw new MarketException(MarketError.Conflict, LeaseIdTaken, $"Lease '{LeaseIds.Format(leaseId)}' is booked in {stored.PoolKey}.");
+        }
+        if (lease is not null && lease.Tenant != order.Tenant)
+            throw new MarketException(MarketError.Conflict, LeaseIdTaken, $"Lease '{LeaseIds.Format(leaseId)}' is another tenant's.");
+        return lease;
+    }
+
+    /// <summary>The lease as this pool holds it: its own copy while it keeps it, its lease grain's once handed over; null when it holds none.</summary>
+    private ValueTask<LeaseSnapshot?> HeldHereAsync(Guid leaseId)
+    {
+        if (_ending.TryGetValue(leaseId, out var ending)) return ValueTask.FromResult<LeaseSnapshot?>(ending);
+        if (!_leases.TryGetValue(leaseId, out var record)) return ValueTask.FromResult<LeaseSnapshot?>(null);
+        return record.Lease is { } kept ? ValueTask.FromResult<LeaseSnapshot?>(kept) : GrainFactory.GetGrain<ILeaseGrain>(leaseId).GetAsync();
     }
 
     public async Task<LeaseSnapshot?> CancelAsync(Guid leaseId, string tenant)

@@ -21,6 +21,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(2);
 
+    /// <summary>Short, so that a book that lost its answer finds its fill within a test.</summary>
+    public static readonly TimeSpan OrderFillFence = TimeSpan.FromMilliseconds(500);
+
     /// <summary>The chain the settlement grains of every silo submit to.</summary>
     public static RecordingEscrowSettlement Chain { get; } = new();
 
@@ -74,6 +77,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                         options.FundingWindow = FundingWindow;
                         options.QuoteValidity = QuoteValidity;
                         options.OrderMatchInterval = TimeSpan.FromMilliseconds(200);
+                        options.OrderFillFence = OrderFillFence;
                         options.SettlementFlushDelay = TimeSpan.FromMilliseconds(50);
                         options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
                         options.SettlementTimeout = TimeSpan.FromSeconds(5);

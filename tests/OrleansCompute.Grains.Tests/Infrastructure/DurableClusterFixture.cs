@@ -3,6 +3,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Hosting;
+using Orleans.Runtime.Hosting;
+using Orleans.Storage;
 using Orleans.TestingHost;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
@@ -22,6 +24,9 @@ public sealed class DurableClusterFixture : IAsyncLifetime
 
     public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(1);
 
+    /// <summary>Short, so that a book that lost its answer to a restart finds its fill well within a check's patience.</summary>
+    public static readonly TimeSpan OrderFillFence = TimeSpan.FromMilliseconds(300);
+
     /// <summary>Short, so that a test sees what the reminders a restart leaves do; a minute in the host.</summary>
     public static readonly TimeSpan SettlementReminderPeriod = TimeSpan.FromSeconds(2);
 
@@ -29,6 +34,8 @@ public sealed class DurableClusterFixture : IAsyncLifetime
 
     /// <summary>The chain the settlement grains of every silo submit to, across restarts: a test watches it without waking a grain.</summary>
     public static RecordingEscrowSettlement Chain { get; } = new();
+
+    private const string SqliteStore = "market-sqlite";
 
     private readonly string _directory = Directory.CreateTempSubdirectory("occ-durable-market-").FullName;
 
@@ -65,12 +72,14 @@ public sealed class DurableClusterFixture : IAsyncLifetime
         builder.Options.ServiceId = "occ-durable-market";
         var databasePath = DatabasePath;
         builder.ConfigureSilo((_, silo) => silo
-            .AddSqliteGrainStorage(GrainStorage.Market, databasePath)
+            .AddSqliteGrainStorage(SqliteStore, databasePath)
             .UseSqliteReminderService(databasePath)
             .AddSqliteLeaseBook(databasePath)
             .AddIncomingGrainCallFilter<Faults.CallFilter>()
             .ConfigureServices(services =>
             {
+                // The market's storage is the SQLite store behind a door that fails the writes a test asks to fail.
+                services.AddGrainStorage(GrainStorage.Market, (provider, _) => new Faults.Storage(provider.GetRequiredKeyedService<IGrainStorage>(SqliteStore)));
                 services.TryAddSingleton(TimeProvider.System);
                 services.AddSingleton<IVoucherVerifier>(new VoucherSigner(TestVouchers.ChainId, TestVouchers.Escrow));
                 services.AddSingleton<IEscrowSettlement>(Chain);
@@ -81,6 +90,7 @@ public sealed class DurableClusterFixture : IAsyncLifetime
                     options.PriceStepInterval = PriceStepInterval;
                     options.OrderMatchInterval = OrderMatchInterval;
                     options.QuoteValidity = QuoteValidity;
+                    options.OrderFillFence = OrderFillFence;
                     options.SettlementReminderPeriod = SettlementReminderPeriod;
                     options.SettlementConfirmTimeout = SettlementConfirmTimeout;
                     options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);

@@ -29,12 +29,27 @@ public static class Faults
         CallRules.TryAdd(new Rule((name, argument) => name == method && firstArgument(argument), times, afterRunning), 0);
 
     /// <summary>The next <paramref name="times"/> state writes of the grain whose id (type/key) contains <paramref name="grainKey"/> fail; nothing is stored.</summary>
-    public static void FailWrites(string grainKey, int times = 1) =>
-        WriteRules.TryAdd(new Rule((grainId, _) => grainId.Contains(grainKey, StringComparison.OrdinalIgnoreCase), times, afterRunning: false), 0);
+    public static void FailWrites(string grainKey, int times = 1) => FailWrites(grainKey, _ => true, times);
+
+    /// <summary>
+    /// As <see cref="FailWrites(string, int)"/>, only for writes of a state that <paramref name="state"/> picks (a state
+    /// that records one step and not the one before it, say); disposing the result stops the rule.
+    /// </summary>
+    public static IDisposable FailWrites(string grainKey, Func<object?, bool> state, int times = 1)
+    {
+        var rule = new Rule((grainId, written) => grainId.Contains(grainKey, StringComparison.OrdinalIgnoreCase) && state(written), times, afterRunning: false);
+        WriteRules.TryAdd(rule, 0);
+        return new Removal(() => WriteRules.TryRemove(rule, out _));
+    }
+
+    private sealed class Removal(Action remove) : IDisposable
+    {
+        public void Dispose() => remove();
+    }
 
     internal static Rule? TakeCall(string method, object? firstArgument) => Take(CallRules, method, firstArgument);
 
-    internal static bool TakeWrite(GrainId grainId) => Take(WriteRules, grainId.ToString(), null) is not null;
+    internal static bool TakeWrite(GrainId grainId, object? state) => Take(WriteRules, grainId.ToString(), state) is not null;
 
     private static Rule? Take(ConcurrentDictionary<Rule, byte> rules, string subject, object? argument)
     {
@@ -64,7 +79,7 @@ public static class Faults
         public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
         public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-            TakeWrite(grainId) ? throw new InvalidOperationException($"writing {grainId} failed") : inner.WriteStateAsync(stateName, grainId, grainState);
+            TakeWrite(grainId, grainState.State) ? throw new InvalidOperationException($"writing {grainId} failed") : inner.WriteStateAsync(stateName, grainId, grainState);
 
         public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
     }

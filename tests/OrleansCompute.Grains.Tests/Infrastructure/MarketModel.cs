@@ -229,6 +229,8 @@ public sealed class MarketModel(string region, IReadOnlyList<PoolDefinition> poo
                 violations.Add($"{known} changed its terms: {order}");
             if (known.Last.Status != OrderStatus.Open && order.Status != known.Last.Status)
                 violations.Add($"{known} went from {known.Last.Status} to {order.Status}");
+            if (known.Last.LeaseId is { } filledInto && order.LeaseId != filledInto)
+                violations.Add($"{known} filled into lease {LeaseIds.Format(filledInto)}, and now names {(order.LeaseId is { } other ? "lease " + LeaseIds.Format(other) : "no lease")}: filled twice");
             if (order.Status == OrderStatus.Cancelled && !known.CancelledByTenant)
                 violations.Add($"{known} is Cancelled ({order.Reason}), though its tenant never cancelled it");
             if (known.CancelledByTenant && order.Status != OrderStatus.Cancelled)
