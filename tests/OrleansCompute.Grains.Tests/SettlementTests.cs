@@ -320,6 +320,59 @@ public sealed class SettlementTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_paid_voucher_sent_again_while_the_watcher_lags_and_refused_as_LeaseReplaced_is_Confirmed_once_the_watcher_catches_up()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        var first = await ItemAsync(pool, ended.Id, i => i.Status == SettlementItemStatus.Submitted, "the voucher to be submitted");
+
+        // The voucher paid and closed the escrow, and the tenant's next lease took its channel; the watcher lags beyond the
+        // confirm timeout, so the voucher goes again and the contract refuses it as LeaseReplaced, naming no amount.
+        Chain.RejectFor(ended.Id, "LeaseReplaced");
+        await Eventually.UntilAsync(() => Task.FromResult(Chain.AttemptsFor(ended.Id).Count), n => n >= 2,
+            ClusterFixture.SettlementConfirmTimeout * 3, "the voucher to be sent again");
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        var waiting = await ItemAsync(pool, ended.Id, i => i.Status != SettlementItemStatus.Queued, "the refusal to be recorded");
+        Assert.Equal(SettlementItemStatus.Submitted, waiting.Status);
+        Assert.StartsWith("LeaseReplaced", waiting.Error);
+        Assert.DoesNotContain((await _market.GetLeaseAsync(ended.Id)).History, t => t.Reason == LeaseReasons.SettlementRejected);
+
+        // The watcher catches up with the first transaction.
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, ended.AmountOwed, ended.AmountOwed, first.TransactionHash!, 300));
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(ended.Deposit - ended.AmountOwed, first.TransactionHash!, 300));
+
+        var confirmed = await ItemAsync(pool, ended.Id, i => i.Status != SettlementItemStatus.Submitted, "the voucher to be decided");
+        Assert.Equal(SettlementItemStatus.Confirmed, confirmed.Status);
+        var lease = await _market.GetLeaseAsync(ended.Id);
+        Assert.Equal((LeaseStatus.Settled, ended.AmountOwed), (lease.Status, lease.Paid));
+        Assert.DoesNotContain(lease.History, t => t.Reason == LeaseReasons.SettlementRejected);
+    }
+
+    [Fact]
+    public async Task A_voucher_refused_as_LeaseReplaced_is_Rejected_once_its_lease_sees_the_escrow_closed_without_it()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool));
+        // The escrow closed without the voucher (its tenant took it back) and the channel went to a later lease.
+        Chain.RejectFor(ended.Id, "LeaseReplaced");
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        var waiting = await ItemAsync(pool, ended.Id, i => i.Status != SettlementItemStatus.Queued, "the refusal to be recorded");
+        Assert.Equal(SettlementItemStatus.Submitted, waiting.Status);
+
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(ended.Deposit, TestMarket.NewTransactionHash(), 300));
+
+        var rejected = await ItemAsync(pool, ended.Id, i => i.Status != SettlementItemStatus.Submitted, "the voucher to be decided");
+        Assert.Equal(SettlementItemStatus.Rejected, rejected.Status);
+        Assert.StartsWith("LeaseReplaced", rejected.Error);
+        var attempts = Chain.AttemptsFor(ended.Id).Count;
+        await Task.Delay(ClusterFixture.SettlementConfirmTimeout + TimeSpan.FromSeconds(1));
+        Assert.Equal(attempts, Chain.AttemptsFor(ended.Id).Count);
+    }
+
+    [Fact]
     public async Task A_voucher_refused_for_a_reason_that_can_pass_is_tried_again_with_growing_waits_until_it_settles()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);

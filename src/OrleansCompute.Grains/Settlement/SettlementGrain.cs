@@ -463,9 +463,11 @@ public sealed class SettlementGrain(
         }
 
         // Asked of their leases before any item changes, so that the items change together between awaits.
-        var mayPass = refused.Keys.Where(v => SettlementRetry.MayPass(refused[v])).ToList();
-        var leases = await Task.WhenAll(mayPass.Select(v => GrainFactory.GetGrain<ILeaseGrain>(v.LeaseId).GetAsync().AsTask()));
-        var until = mayPass.Zip(leases).ToDictionary(p => p.First, p => SettlementRetry.SettleableUntil(p.Second, _options.ClaimWindow));
+        var asked = refused.Keys.Where(v => SettlementRetry.MayPass(refused[v]) || SettlementRetry.LeavesPaymentOpen(refused[v])).ToList();
+        var leases = (await Task.WhenAll(asked.Select(v => GrainFactory.GetGrain<ILeaseGrain>(v.LeaseId).GetAsync().AsTask())))
+            .Zip(asked, (lease, voucher) => (voucher, lease)).ToDictionary(p => p.voucher, p => p.lease);
+        var until = asked.Where(v => SettlementRetry.MayPass(refused[v]))
+            .ToDictionary(v => v, v => SettlementRetry.SettleableUntil(leases[v], _options.ClaimWindow));
 
         var now = clock.GetUtcNow();
         var reports = new List<(SignedVoucher Voucher, string Reason)>();
@@ -473,6 +475,22 @@ public sealed class SettlementGrain(
         {
             if (!refused.TryGetValue(item.Voucher, out var reason))
                 return item with { Status = SettlementItemStatus.Submitted, TransactionHash = receipt.TransactionHash, SubmittedAt = now, Refusals = 0, NotBefore = null };
+            if (SettlementRetry.LeavesPaymentOpen(reason) && leases.GetValueOrDefault(item.Voucher) is { } lease)
+            {
+                // The escrow is closed, perhaps by this very voucher: what its lease has seen decides, as for a voucher submitted.
+                if (SeenOnChain(item.Voucher, lease))
+                    return item with { Status = SettlementItemStatus.Confirmed, TransactionHash = lease.SettlementTransaction ?? item.TransactionHash, Refusals = 0, NotBefore = null };
+                if (!lease.Status.IsFinal())
+                {
+                    logger.LogInformation("Voucher for lease {LeaseId} refused on chain ({Reason}): its escrow is closed, and whether this voucher paid it is up to the chain watcher",
+                        LeaseIds.Format(item.Voucher.LeaseId), reason);
+                    return item with
+                    {
+                        Status = SettlementItemStatus.Submitted, TransactionHash = receipt.TransactionHash, SubmittedAt = now, Refusals = 0, NotBefore = null,
+                        Error = $"{reason}: its escrow is closed, perhaps by this voucher; its lease has not seen the close yet",
+                    };
+                }
+            }
             var refusals = item.Refusals + 1;
             if (until.GetValueOrDefault(item.Voucher) is { } settleable && now < settleable)
             {
@@ -548,6 +566,18 @@ public sealed class SettlementGrain(
             if (leases[i] is { } lease && SeenOnChain(item.Voucher, lease))
             {
                 state.State.Items[index] = item with { Status = SettlementItemStatus.Confirmed };
+                changed = true;
+            }
+            else if (leases[i] is { } closed && closed.Status.IsFinal())
+            {
+                // The watcher handed the lease its escrow's close, after every payment of the closing transaction: the escrow
+                // closed without this voucher and takes nothing more (a reorganization that removes the close hands the voucher
+                // in again). The lease, final, is not told.
+                state.State.Items[index] = item with
+                {
+                    Status = SettlementItemStatus.Rejected,
+                    Error = $"{(item.Error is { } error ? $"{error}; " : "")}its lease saw the escrow close ({closed.Status}, {closed.Paid} paid) without it",
+                };
                 changed = true;
             }
             else if (item.SubmittedAt + _options.SettlementConfirmTimeout <= now)

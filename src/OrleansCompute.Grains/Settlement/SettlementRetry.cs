@@ -18,6 +18,14 @@ public static class SettlementRetry
     public static bool MayPass(string reason) => reason is "UnknownLease" or "ExceedsDeposit" or "NotSettler";
 
     /// <summary>
+    /// LeaseReplaced: a later lease took the escrow's channel, so the escrow is closed, and the contract checks no more:
+    /// the voucher refused may be the very one that closed it (sent again because the watcher had not shown its payment
+    /// yet, or after a reorganization that mined its transaction again). Only the lease's own events, which the watcher
+    /// hands over, tell whether it paid. (LeaseAlreadyClosed says more: the escrow closed having paid less than the voucher.)
+    /// </summary>
+    public static bool LeavesPaymentOpen(string reason) => reason is "LeaseReplaced";
+
+    /// <summary>
     /// Until when the lease's escrow can still take a voucher: its expiry plus the contract's claim window, after which the
     /// tenant may take back what is not paid. Null when nothing can take it any more: no lease, or one closed already.
     /// The expiry is the one the lease asked the escrow for, which the escrow carries at least; a tenant's own closing
