@@ -1,11 +1,13 @@
 // Random interleavings of final vouchers for several leases at two or three providers (some for nothing, some sent in one
 // batch) with the faults of a real chain: transactions lost after their receipt, an unreachable RPC endpoint, events
 // handed over again by a restarted watcher, reorganizations that remove applied settlements (handed back, sometimes twice,
-// sometimes mined again). The escrow contract and the watcher are modelled (EscrowContractModel). Between steps each lease
+// sometimes mined again), a watcher that lags beyond the confirm timeout (so submitted vouchers are sent again), and
+// tenants that open their next lease on a closed escrow's channel at once (so a voucher sent again is refused as
+// LeaseReplaced, though it paid). The escrow contract and the watcher are modelled (EscrowContractModel). Between steps each lease
 // grain must hold what the watcher handed it, and each provider's account what its leases were paid; once the faults stop
 // and the pipeline has run quiet, the money must add up: each escrow closed exactly once on the chain as it stands, each
 // lease paid what its tenant signed (never more) and settled, each provider credited its leases' sum, and each voucher's
-// settlement item confirmed.
+// settlement item confirmed, and no lease told that its voucher was rejected.
 using CsCheck;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
@@ -32,10 +34,14 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
     /// <summary>How long the pipeline may take, fault-free, to settle everything after the faults stop.</summary>
     private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(30);
 
-    /// <summary>A lease at provider <see cref="Provider"/>; <see cref="Unstarted"/>, a block ended before it starts, whose final voucher is for 0.</summary>
-    public sealed record LeaseShape(int Provider, int Slots, bool Unstarted)
+    /// <summary>
+    /// A lease at provider <see cref="Provider"/>; <see cref="Unstarted"/>, a block ended before it starts, whose final
+    /// voucher is for 0; <see cref="ReusesChannel"/>, its tenant opens its next lease on the escrow's channel once it closes.
+    /// </summary>
+    public sealed record LeaseShape(int Provider, int Slots, bool Unstarted, bool ReusesChannel)
     {
-        public override string ToString() => $"provider {Provider}, {Slots} slot(s){(Unstarted ? ", ended before it starts (owes 0)" : "")}";
+        public override string ToString() =>
+            $"provider {Provider}, {Slots} slot(s){(Unstarted ? ", ended before it starts (owes 0)" : "")}{(ReusesChannel ? ", channel reused once closed" : "")}";
     }
 
     public abstract record Step;
@@ -57,6 +63,12 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
         public override string ToString() => $"Wait({Milliseconds} ms)";
     }
 
+    /// <summary>The watcher hands nothing over for longer than the confirm timeout: vouchers it has not shown paid go again.</summary>
+    public sealed record Lag(int Milliseconds) : Step
+    {
+        public override string ToString() => $"Lag({Milliseconds} ms, beyond the confirm timeout)";
+    }
+
     /// <summary>Lease i's final voucher is submitted in round <c>Rounds[i]</c>; <see cref="Faults"/> befall the batches in the order they are sent.</summary>
     public sealed record Scenario(decimal[] Prices, LeaseShape[] Leases, int[] Rounds, Step[][] Interludes, BatchFault[] Faults)
     {
@@ -70,7 +82,11 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
     private static readonly Gen<Step> Steps = Gen.Frequency(
         (4, Gen.Frequency((3, Gen.Const(0)), (1, Gen.Int[1, 3])).Select(replay => (Step)new Watch(replay))),
         (3, Gen.Select(Gen.Int[1, 2], Gen.Bool, Gen.Bool, (depth, remine, twice) => (Step)new Reorg(depth, remine, twice))),
-        (2, Gen.Int[50, 600].Select(ms => (Step)new Wait(ms))));
+        (2, Gen.Int[50, 600].Select(ms => (Step)new Wait(ms))),
+        (1, Gen.Int[LagFrom, LagFrom + 600].Select(ms => (Step)new Lag(ms))));
+
+    /// <summary>Beyond the confirm timeout and a confirmation check after it, so that a voucher submitted before the lag is sent again during it.</summary>
+    private static readonly int LagFrom = (int)(ClusterFixture.SettlementConfirmTimeout.TotalMilliseconds * 1.3);
 
     private static readonly Gen<BatchFault> Faults = Gen.Frequency(
         (4, Gen.Const(BatchFault.None)), (1, Gen.Const(BatchFault.Lost)), (2, Gen.Const(BatchFault.Unreachable)));
@@ -78,8 +94,8 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
     private static readonly Gen<Scenario> Scenarios =
         from prices in Gen.OneOf(1.60m, 2.40m, 3.00m).Array[2, 3]
         // One lease in four is a block ended before it starts, owing nothing.
-        from leases in Gen.Select(Gen.Int[0, prices.Length - 1], Gen.Int[1, 2], Gen.Int[0, 3],
-            (provider, slots, unstarted) => new LeaseShape(provider, slots, unstarted == 0)).Array[6, 10]
+        from leases in Gen.Select(Gen.Int[0, prices.Length - 1], Gen.Int[1, 2], Gen.Int[0, 3], Gen.Bool,
+            (provider, slots, unstarted, reuses) => new LeaseShape(provider, slots, unstarted == 0, reuses)).Array[6, 10]
         from rounds in Gen.Int[0, Rounds - 1].Array[leases.Length]
         from interludes in Steps.Array[2, 4].Array[Rounds]
         from faults in Faults.Array[3, 8]
@@ -116,7 +132,7 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
             for (var i = 0; i < scenario.Leases.Length; i++) _leases.Add(await EndLeaseAsync($"L{i}", scenario.Leases[i]));
             foreach (var lease in _leases)
             {
-                _contract.Open(lease.Id, lease.Name, lease.Pool.PayoutAddress, lease.Ended.Deposit, lease.Voucher);
+                _contract.Open(lease.Id, lease.Name, lease.Pool.PayoutAddress, lease.Ended.Deposit, lease.Voucher, scenario.Leases[_leases.IndexOf(lease)].ReusesChannel);
                 Note($"{lease.Name} = {lease.Id} at {lease.Pool.PayoutAddress}: owes {lease.Voucher.Amount} of {lease.Ended.Deposit}");
             }
 
@@ -176,6 +192,9 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
                 case Wait wait:
                     await Task.Delay(wait.Milliseconds);
                     break;
+                case Lag lag:
+                    await Task.Delay(lag.Milliseconds);
+                    break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(step), step, null);
             }
@@ -210,7 +229,9 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
             {
                 await _contract.DeliverAsync(Grains);
                 var (leases, items) = await ReadAsync();
-                if (_contract.Pending == 0 && leases.All(l => l.Status == LeaseStatus.Settled) && items.All(i => i.Status == SettlementItemStatus.Confirmed))
+                // Rejected is final too once no reorganization can hand the voucher in again: the checks say what went wrong.
+                if (_contract.Pending == 0 && leases.All(l => l.Status == LeaseStatus.Settled) &&
+                    items.All(i => i.Status is SettlementItemStatus.Confirmed or SettlementItemStatus.Rejected))
                     return;
                 if (DateTime.UtcNow > deadline)
                     Fail($"not settled {Quiet.TotalSeconds:0} s after the faults stopped:\n{Describe(leases, items)}");
@@ -262,9 +283,12 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
                 var settledTransitions = lease.History.Count(t => t.Reason == LeaseReasons.SettledOnChain);
                 Check(settledTransitions == escrow.ClosesDelivered,
                     $"{name}: the lease settled {settledTransitions} time(s); the watcher handed it {escrow.ClosesDelivered} close(s), each once more only after a reorganization");
+                // Every voucher paid: none was rejected, to its queue or to its lease.
+                Check(lease.History.All(t => t.Reason != LeaseReasons.SettlementRejected),
+                    $"{name}: the lease was told its voucher was rejected ({string.Join("; ", lease.History.Where(t => t.Reason == LeaseReasons.SettlementRejected).Select(t => t.Detail))}); the chain paid it");
                 var its = items.Where(it => it.Voucher.LeaseId == known.Id).ToList();
                 Check(its.Count == 1 && its[0].Status == SettlementItemStatus.Confirmed && its[0].Voucher == known.Voucher,
-                    $"{name}: its settlement items are [{string.Join(", ", its.Select(it => it.Status))}]");
+                    $"{name}: its settlement items are [{string.Join(", ", its.Select(it => $"{it.Status}{(it.Error is null ? "" : $" ({it.Error})")}"))}]; the chain paid it");
             }
             foreach (var pool in _pools)
             {
@@ -286,7 +310,8 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
             return $"{_leases.Count} leases ({_leases.Count(l => l.Voucher.Amount == Credits.Zero)} for nothing) at {_pools.Count} providers; " +
                 $"{batches.Count} batches ({batches.Count(b => b.Size > 1)} of several vouchers, {batches.Count(b => b.Fault == BatchFault.Lost)} lost, " +
                 $"{batches.Count(b => b.Fault == BatchFault.Unreachable)} unreachable); {stats.Reorgs} reorg(s) removing {stats.Removed} payment(s), " +
-                $"{stats.HandedBack} handed back, {stats.Remined} tx(s) mined again; {stats.Replays} watcher restart(s)";
+                $"{stats.HandedBack} handed back, {stats.Remined} tx(s) mined again; {stats.Replays} watcher restart(s); " +
+                $"{scenario.Interludes.Sum(steps => steps.Count(s => s is Lag))} lag(s) beyond the confirm timeout; {_contract.Refused} voucher(s) refused as LeaseReplaced";
         }
 
         private void Expect(bool condition, string message)

@@ -1,7 +1,10 @@
 // A model of the escrow contract's settleBatch for the leases of one test (routed to it by RecordingEscrowSettlement.Route),
 // and of the chain watcher that hands its events to their lease grains, with the faults a real chain and watcher have:
 // a transaction lost after its receipt, an RPC endpoint that cannot be reached, events handed again after a restart, and
-// reorganizations that remove the newest blocks (handed back newest first, and possibly mined again).
+// reorganizations that remove the newest blocks (handed back newest first, and possibly mined again). A tenant may take
+// the channel of a closed escrow for its next lease at once, after which the contract refuses that escrow's vouchers as
+// LeaseReplaced, whatever they paid, as settleBatch does (reason 7); a closed escrow refuses a voucher for more than it
+// paid as LeaseAlreadyClosed (reason 3) and skips one for no more.
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Abstractions.Leases;
@@ -25,7 +28,7 @@ public enum BatchFault
 public sealed class EscrowContractModel : IEscrowSettlement
 {
     /// <summary>One escrow as the contract keeps it: what it holds, what it has paid, whether it is closed.</summary>
-    public sealed class Escrow(Guid leaseId, string name, string provider, Credits deposit, SignedVoucher signed)
+    public sealed class Escrow(Guid leaseId, string name, string provider, Credits deposit, SignedVoucher signed, bool reusesChannel)
     {
         public Guid LeaseId { get; } = leaseId;
         public string Name { get; } = name;
@@ -37,6 +40,12 @@ public sealed class EscrowContractModel : IEscrowSettlement
 
         public Credits Paid { get; internal set; }
         public bool Closed { get; internal set; }
+
+        /// <summary>Its tenant opens its next lease on this escrow's channel as soon as it closes (a block later).</summary>
+        public bool ReusesChannel { get; } = reusesChannel;
+
+        /// <summary>A later lease took its channel: the contract refuses every voucher for it as LeaseReplaced.</summary>
+        public bool Replaced { get; internal set; }
 
         /// <summary>Closes handed to its lease grain, each counted once per transaction as mined (a duplicate does not count).</summary>
         public int ClosesDelivered { get; internal set; }
@@ -56,17 +65,28 @@ public sealed class EscrowContractModel : IEscrowSettlement
         public override string ToString() => $"{Escrow.Name} {PaidBefore}→{Paid}{(Final ? " closed" : "")}";
     }
 
-    /// <summary>A settleBatch transaction in a block of the chain.</summary>
-    public sealed class Transaction(string hash, long block, IReadOnlyList<SignedVoucher> vouchers, IReadOnlyList<Applied> applied)
+    /// <summary>
+    /// A settleBatch transaction in a block of the chain (what it applied, and what it refused), or the tenants' openings
+    /// of later leases on the channels of <see cref="Replaced"/>.
+    /// </summary>
+    public sealed class Transaction(string hash, long block, IReadOnlyList<SignedVoucher> vouchers, IReadOnlyList<Applied> applied,
+        IReadOnlyList<SettlementRejection> rejections, IReadOnlyList<Escrow> replaced)
     {
         public string Hash { get; } = hash;
         public long Block { get; } = block;
         public IReadOnlyList<SignedVoucher> Vouchers { get; } = vouchers;
         public IReadOnlyList<Applied> Applied { get; } = applied;
+        public IReadOnlyList<SettlementRejection> Rejections { get; } = rejections;
+        public IReadOnlyList<Escrow> Replaced { get; } = replaced;
         public bool Delivered { get; internal set; }
 
-        public override string ToString() =>
-            $"block {Block} tx {Hash[..10]}: {(Applied.Count == 0 ? "nothing applied" : string.Join(", ", Applied))}";
+        public override string ToString() => Replaced.Count > 0
+            ? $"block {Block} tx {Hash[..10]}: later leases take the channels of {string.Join(", ", Replaced.Select(e => e.Name))}"
+            : $"block {Block} tx {Hash[..10]}: {(Applied.Count == 0 ? "nothing applied" : string.Join(", ", Applied))}" +
+              (Rejections.Count == 0 ? "" : $"; refused {string.Join(", ", Rejections.Select(r => $"{NameOf(r.LeaseId)} ({r.Reason})"))}");
+
+        /// <summary>How the log names a lease.</summary>
+        internal Func<Guid, string> NameOf { get; init; } = id => id.ToString();
     }
 
     private readonly object _gate = new();
@@ -100,6 +120,14 @@ public sealed class EscrowContractModel : IEscrowSettlement
     }
 
     private (int Reorgs, int Removed, int HandedBack, int Remined, int Replays) _stats;
+
+    /// <summary>Vouchers refused as LeaseReplaced in the receipts the model gave (each of them had paid its escrow).</summary>
+    public int Refused
+    {
+        get { lock (_gate) return _refused; }
+    }
+
+    private int _refused;
 
     /// <summary>Every batch sent: how many vouchers it held, and what became of it.</summary>
     public IReadOnlyList<(int Size, BatchFault Fault)> Batches
@@ -164,11 +192,11 @@ public sealed class EscrowContractModel : IEscrowSettlement
     }
 
     /// <summary>The escrow the tenant funded for this lease, and the voucher the tenant signed for it.</summary>
-    public Escrow Open(Guid leaseId, string name, string provider, Credits deposit, SignedVoucher signed)
+    public Escrow Open(Guid leaseId, string name, string provider, Credits deposit, SignedVoucher signed, bool reusesChannel = false)
     {
         lock (_gate)
         {
-            var escrow = new Escrow(leaseId, name, provider, deposit, signed);
+            var escrow = new Escrow(leaseId, name, provider, deposit, signed, reusesChannel);
             _escrows.Add(leaseId, escrow);
             return escrow;
         }
@@ -219,19 +247,34 @@ public sealed class EscrowContractModel : IEscrowSettlement
                 default:
                     var tx = Mine(TestMarket.NewTransactionHash(), vouchers.ToList());
                     _log.Add($"batch [{names}]: {tx}");
-                    return Task.FromResult(new SettlementReceipt(tx.Hash, tx.Block, Succeeded: true, null, []));
+                    _refused += tx.Rejections.Count(r => r.Reason == "LeaseReplaced");
+                    if (MineReplacements(TestMarket.NewTransactionHash(), tx.Applied.Where(a => a.Final && a.Escrow.ReusesChannel).Select(a => a.Escrow)) is { } next)
+                        _log.Add($"  then {next}");
+                    return Task.FromResult(new SettlementReceipt(tx.Hash, tx.Block, Succeeded: true, null, tx.Rejections));
             }
         }
     }
 
     /// <summary>Applies the batch in a new block as settleBatch does: a voucher counts only above what its lease is paid
-    /// (a final one also at what is paid, to close it); a closed escrow takes nothing more.</summary>
+    /// (a final one also at what is paid, to close it); a closed escrow takes nothing more, refusing a voucher for more as
+    /// LeaseAlreadyClosed; an escrow whose channel a later lease took refuses every voucher as LeaseReplaced.</summary>
     private Transaction Mine(string hash, IReadOnlyList<SignedVoucher> vouchers)
     {
         var applied = new List<Applied>();
+        var rejections = new List<SettlementRejection>();
         foreach (var voucher in vouchers)
         {
-            if (!_escrows.TryGetValue(voucher.LeaseId, out var escrow) || escrow.Closed) continue;
+            if (!_escrows.TryGetValue(voucher.LeaseId, out var escrow)) continue;
+            if (escrow.Replaced)
+            {
+                rejections.Add(new SettlementRejection(voucher.LeaseId, "LeaseReplaced"));
+                continue;
+            }
+            if (escrow.Closed)
+            {
+                if (voucher.Amount > escrow.Paid) rejections.Add(new SettlementRejection(voucher.LeaseId, "LeaseAlreadyClosed"));
+                continue;
+            }
             if (voucher.Amount < escrow.Paid || (voucher.Amount == escrow.Paid && !voucher.IsFinal)) continue; // stale
             if (voucher.Amount > escrow.Deposit) continue;
             var done = new Applied(escrow, escrow.Paid, voucher.Amount, voucher.IsFinal);
@@ -240,10 +283,23 @@ public sealed class EscrowContractModel : IEscrowSettlement
             _balances[escrow.Provider] = _balances.GetValueOrDefault(escrow.Provider) + done.Delta;
             applied.Add(done);
         }
-        var tx = new Transaction(hash, ++_block, vouchers, applied);
+        var tx = new Transaction(hash, ++_block, vouchers, applied, rejections, []) { NameOf = Name };
         _chain.Add(tx);
         return tx;
     }
+
+    /// <summary>The tenants open their next leases on the channels of these escrows, in a new block: each one closed and not taken already; null when none is.</summary>
+    private Transaction? MineReplacements(string hash, IEnumerable<Escrow> escrows)
+    {
+        var replaced = escrows.Where(e => e.Closed && !e.Replaced).Distinct().ToList();
+        if (replaced.Count == 0) return null;
+        foreach (var escrow in replaced) escrow.Replaced = true;
+        var tx = new Transaction(hash, ++_block, [], [], [], replaced);
+        _chain.Add(tx);
+        return tx;
+    }
+
+    private string Name(Guid leaseId) => _escrows.TryGetValue(leaseId, out var escrow) ? escrow.Name : leaseId.ToString();
 
     /// <summary>
     /// The watcher's poll: hands each mined transaction not handed over yet to its leases, in chain order, each lease's
@@ -297,6 +353,7 @@ public sealed class EscrowContractModel : IEscrowSettlement
             _chain.RemoveRange(from, _chain.Count - from);
             foreach (var tx in Enumerable.Reverse(removed))
             {
+                foreach (var escrow in tx.Replaced) escrow.Replaced = false;
                 foreach (var applied in tx.Applied.Reverse())
                 {
                     applied.Escrow.Paid = applied.PaidBefore;
@@ -310,7 +367,11 @@ public sealed class EscrowContractModel : IEscrowSettlement
             _stats.HandedBack += removed.Where(t => t.Delivered).Sum(t => t.Applied.Count);
             if (remine)
             {
-                foreach (var tx in removed) _log.Add($"  mined again: {Mine(tx.Hash, tx.Vouchers)}");
+                foreach (var tx in removed)
+                {
+                    if (tx.Replaced.Count == 0) _log.Add($"  mined again: {Mine(tx.Hash, tx.Vouchers)}");
+                    else if (MineReplacements(tx.Hash, tx.Replaced) is { } again) _log.Add($"  mined again: {again}");
+                }
                 _stats.Remined += removed.Count;
             }
         }
