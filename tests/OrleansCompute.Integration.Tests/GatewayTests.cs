@@ -10,7 +10,6 @@ using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Cli.Devnet;
-using OrleansCompute.Grains.Leases;
 using OrleansCompute.Host.Gateway;
 using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
-using Orleans.Runtime;
 using OrleansCompute.Host.Gateway;
 
 namespace OrleansCompute.Host.Api;
