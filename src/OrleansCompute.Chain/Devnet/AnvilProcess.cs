@@ -30,9 +30,6 @@ public sealed class AnvilProcess : IAsyncDisposable
     public int ProcessId => _process.Id;
     public bool HasExited => _process.HasExited;
 
-    /// <summary>The last lines anvil printed, for diagnostics.</summary>
-    public IReadOnlyList<string> RecentOutput => _output.Lines;
-
     public static async Task<AnvilProcess> StartAsync(string anvilPath, AnvilOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new AnvilOptions();
