@@ -9,14 +9,17 @@ using Spectre.Console;
 
 namespace OrleansCompute.Cli.Commands;
 
-/// <summary><c>occ lease create|list|show|end</c>: the tenant's side of a lease, signed with the tenant's key.</summary>
+/// <summary>
+/// <c>occ lease create|list|show|end|fund|key|voucher|top-up</c>: the tenant's side of a lease, signed with the tenant's
+/// key (<c>leave</c> and <c>refund</c>, which need no market, are <see cref="LeaseExitCommands"/>).
+/// </summary>
 public static class LeaseCommands
 {
     private static readonly TimeSpan WaitForChain = TimeSpan.FromSeconds(60);
 
     public static Command Create()
     {
-        var lease = new Command("lease", "Create, list, show and end leases.");
+        var lease = new Command("lease", "Create, list, show and end leases; fund, pay and top up their escrows; leave or refund one without the market.");
         lease.Subcommands.Add(CreateCommand());
         lease.Subcommands.Add(ListCommand());
         lease.Subcommands.Add(ShowCommand());
