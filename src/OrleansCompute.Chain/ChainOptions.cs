@@ -7,8 +7,6 @@ namespace OrleansCompute.Chain;
 /// <summary>Where the chain is, which contracts to talk to, and who the operator is. Binds from configuration section "Chain".</summary>
 public sealed class ChainOptions
 {
-    public const string SectionName = "Chain";
-
     public string RpcUrl { get; set; } = "http://127.0.0.1:8545";
 
     /// <summary>Anvil's default. Part of every voucher's EIP-712 domain and every transaction signature.</summary>

@@ -22,8 +22,8 @@ namespace OrleansCompute.Host;
 /// <summary>
 /// The host: one process with the Orleans silo, the HTTP API, the dashboard and the chain watcher.
 /// Configuration sections: <c>Chain</c> (<see cref="ChainOptions"/>), <c>Market</c> (<see cref="MarketOptions"/>),
-/// <c>Orleans</c> (SiloPort, GatewayPort, and ClusterId to join a cluster), <c>Storage</c> (Path of the SQLite file),
-/// <c>Devnet</c> (SeedDemo).
+/// <c>Gateway</c> (<see cref="GatewayOptions"/>), <c>Orleans</c> (SiloPort, GatewayPort, and ClusterId and AdvertisedAddress
+/// to join a cluster), <c>Storage</c> (Path of the SQLite file), <c>Devnet</c> (SeedDemo).
 /// </summary>
 /// <remarks>
 /// Alone, the silo clusters with itself (<c>UseLocalhostClustering</c>). With <c>Orleans:ClusterId</c> and a SQLite file it

@@ -5,7 +5,6 @@ using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Contracts.LeaseEscrow;
 using OrleansCompute.Chain.Escrow;
-using OrleansCompute.Chain.Signing;
 using OrleansCompute.Chain.Tests.Fixtures;
 using Xunit;
 

@@ -1,5 +1,4 @@
 using OrleansCompute.Abstractions;
-using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Grains.Tests.Infrastructure;
 

@@ -3,7 +3,6 @@ using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
-using OrleansCompute.Grains.Leases;
 using OrleansCompute.Grains.Tests.Infrastructure;
 
 namespace OrleansCompute.Grains.Tests;

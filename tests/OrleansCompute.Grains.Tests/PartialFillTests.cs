@@ -1,7 +1,6 @@
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
-using OrleansCompute.Grains.Leases;
 using OrleansCompute.Grains.Tests.Infrastructure;
 
 namespace OrleansCompute.Grains.Tests;

@@ -2,7 +2,6 @@ using CsCheck;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Grains.Market;
-using Xunit;
 
 namespace OrleansCompute.Grains.Tests;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Runtime;
 using OrleansCompute.Host.Api;
 using Xunit;
 

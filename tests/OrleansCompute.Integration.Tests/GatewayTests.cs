@@ -10,7 +10,6 @@ using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Cli.Devnet;
-using OrleansCompute.Grains.Leases;
 using OrleansCompute.Host.Gateway;
 using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;
@@ -65,7 +64,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(HttpStatusCode.OK, listed.Status);
         Assert.Equal(text.Json.GetProperty("choices")[0].GetProperty("text").GetString(), listed.Json.GetProperty("choices")[0].GetProperty("text").GetString());
 
-        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        var metered = await MeteredAsync(lease);
         var reported = whole.Usage.TotalTokenCount + streamUsage!.TotalTokenCount + textUsage.GetProperty("total_tokens").GetInt32()
                        + listed.Json.GetProperty("usage").GetProperty("total_tokens").GetInt32();
         Assert.Equal(4, metered.Requests);
@@ -125,7 +124,7 @@ public sealed class GatewayTests(MarketFixture market)
             Assert.True(response.Status == status && response.Code == code, $"{name}: {response.Status} {response.Code}");
             Assert.False(string.IsNullOrEmpty(response.Json.GetProperty("error").GetProperty("message").GetString()), name);
         }
-        Assert.Equal(0, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage.Requests);
+        Assert.Equal(0, (await MeteredAsync(lease)).Requests);
 
         await EndAsync(lease, tenant);
     }
@@ -194,7 +193,7 @@ public sealed class GatewayTests(MarketFixture market)
         // A request that names no bound on its completion is sent with the gateway's, which its checks counted on.
         Assert.All(received, r => Assert.Equal(OpenAiWire.DefaultMaxTokens, r.Body.GetProperty("max_tokens").GetInt32()));
 
-        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        var metered = await MeteredAsync(lease);
         Assert.Equal(new LeaseUsage(2, 2 * FakeUpstream.ReportedPromptTokens, 2 * FakeUpstream.Pieces.Length), metered);
         await EndAsync(lease, tenant);
     }
@@ -212,7 +211,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(HttpStatusCode.OK, answer.Status);
         var tokens = new TokenCounter();
         var expected = new LeaseUsage(1, tokens.CountChat([new OrleansCompute.Host.Gateway.ChatMessage("user", "Count me, please.")]), tokens.Count(string.Concat(FakeUpstream.Pieces)));
-        Assert.Equal(expected, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
+        Assert.Equal(expected, await MeteredAsync(lease));
         await EndAsync(lease, tenant);
     }
 
@@ -243,7 +242,7 @@ public sealed class GatewayTests(MarketFixture market)
         var tooLong = await PostAsync(apiKey, "/v1/completions", request with { prompt = HugePrompt });
         Assert.Equal((HttpStatusCode.NotFound, "model_not_found"), (unknownModel.Status, unknownModel.Code));
         Assert.Equal((HttpStatusCode.BadRequest, "context_length_exceeded"), (tooLong.Status, tooLong.Code));
-        Assert.Equal(funded.Usage, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
+        Assert.Equal(funded.Usage, await MeteredAsync(lease));
 
         // The CLI signs with the lease's session key; the lease goes on, and settlement pays the voucher on chain.
         var paid = await market.OccAsync("lease", "voucher", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
@@ -322,7 +321,7 @@ public sealed class GatewayTests(MarketFixture market)
         var choice = completion.Json.GetProperty("choices")[0];
         Assert.Equal((expected, "stop"), (choice.GetProperty("text").GetString(), choice.GetProperty("finish_reason").GetString()));
 
-        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        var metered = await MeteredAsync(lease);
         Assert.Equal(full.Usage.TotalTokenCount + whole.Usage.TotalTokenCount + streamUsage!.TotalTokenCount
                      + completion.Json.GetProperty("usage").GetProperty("total_tokens").GetInt32(), metered.TotalTokens);
         await EndAsync(lease, tenant);
@@ -347,7 +346,7 @@ public sealed class GatewayTests(MarketFixture market)
             Assert.True(refused.Status == HttpStatusCode.BadRequest && refused.Code == "invalid_request", $"{extra}: {refused.Status} {refused.Body}");
             Assert.Equal(param, refused.Json.GetProperty("error").GetProperty("param").GetString());
         }
-        Assert.Equal(0, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage.Requests);
+        Assert.Equal(0, (await MeteredAsync(lease)).Requests);
 
         var served = await PostRawAsync(apiKey, "/v1/chat/completions",
             Chat("\"n\":1,\"temperature\":0.7,\"top_p\":1,\"presence_penalty\":-2,\"frequency_penalty\":2,\"stop\":null"));
@@ -439,7 +438,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(0, askedChunks[^1].GetProperty("choices").GetArrayLength());
         Assert.Equal(FakeUpstream.Pieces.Length, askedChunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
 
-        var metered = (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
+        var metered = await MeteredAsync(lease);
         Assert.Equal(new LeaseUsage(2, 2 * FakeUpstream.ReportedPromptTokens, 2 * FakeUpstream.Pieces.Length), metered);
         await EndAsync(lease, tenant);
     }
@@ -456,7 +455,7 @@ public sealed class GatewayTests(MarketFixture market)
             var answer = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = asked } } });
             Assert.True(answer.Status == HttpStatusCode.BadGateway && answer.Body.Contains("\"code\":\"upstream_error\""), $"{asked}: {answer.Status} {answer.Body}");
         }
-        Assert.Equal(LeaseUsage.None, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage);
+        Assert.Equal(LeaseUsage.None, await MeteredAsync(lease));
         await EndAsync(lease, tenant);
     }
 
@@ -487,6 +486,9 @@ public sealed class GatewayTests(MarketFixture market)
 
     private OpenAIClient Client(string apiKey) =>
         new(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
+
+    /// <summary>What the lease has metered, as the host reports it.</summary>
+    private async Task<LeaseUsage> MeteredAsync(LeaseSnapshot lease) => (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
 
     private async Task EndAsync(LeaseSnapshot lease, TenantWallet tenant)
     {

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Cli;
-using OrleansCompute.Cli.Api;
 using OrleansCompute.Cli.Devnet;
 using Xunit;
 

@@ -5,7 +5,6 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Orders;
-using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Chain.Signing;
 using OrleansCompute.Cli.Api;
 using OrleansCompute.Integration.Tests.Infrastructure;

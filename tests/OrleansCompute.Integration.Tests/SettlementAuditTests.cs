@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using OrleansCompute.Abstractions.Leases;
-using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Chain.Signing;

@@ -1,4 +1,3 @@
-using Orleans;
 using Orleans.Storage;
 using OrleansCompute.Storage.Tests.Infrastructure;
 

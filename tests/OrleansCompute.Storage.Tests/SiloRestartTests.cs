@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using OrleansCompute.Storage.Hosting;
 using OrleansCompute.Storage.Tests.Infrastructure;
 

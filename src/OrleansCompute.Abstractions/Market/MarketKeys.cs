@@ -17,6 +17,15 @@ public static class MarketKeys
         !string.IsNullOrEmpty(name) && name.Length <= 64 &&
         name.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-');
 
+    /// <summary>Splits <c>provider/pool</c>; false when the key is not two non-empty parts.</summary>
+    public static bool TryParsePool(string poolKey, out string providerId, out string poolName)
+    {
+        var cut = poolKey.IndexOf('/');
+        var valid = cut > 0 && cut < poolKey.Length - 1 && poolKey.IndexOf('/', cut + 1) < 0;
+        (providerId, poolName) = valid ? (poolKey[..cut], poolKey[(cut + 1)..]) : ("", "");
+        return valid;
+    }
+
     public static (string PoolKey, int Index) ParseSlot(string slotKey)
     {
         var cut = slotKey.LastIndexOf('/');

@@ -1,6 +1,5 @@
 using System.Numerics;
 using Nethereum.Hex.HexTypes;
-using Nethereum.RPC.Eth.DTOs;
 using OrleansCompute.Chain.Rpc;
 
 namespace OrleansCompute.Chain.Devnet;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -30,9 +29,6 @@ public sealed class AnvilProcess : IAsyncDisposable
     public string RpcUrl => $"http://{Options.Host}:{Port}";
     public int ProcessId => _process.Id;
     public bool HasExited => _process.HasExited;
-
-    /// <summary>The last lines anvil printed, for diagnostics.</summary>
-    public IReadOnlyList<string> RecentOutput => _output.Lines;
 
     public static async Task<AnvilProcess> StartAsync(string anvilPath, AnvilOptions? options = null, CancellationToken cancellationToken = default)
     {

@@ -10,8 +10,6 @@ public sealed record DevAccount(int Index, string Address, string PrivateKey);
 /// </summary>
 public static class DevAccounts
 {
-    public const string Mnemonic = "test test test test test test test test test test test junk";
-
     public static IReadOnlyList<DevAccount> All { get; } =
     [
         new(0, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),

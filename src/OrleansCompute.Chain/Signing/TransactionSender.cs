@@ -65,7 +65,7 @@ public sealed class TransactionSender : IDisposable
 
     /// <summary>
     /// Calls a contract function and waits for its receipt. The gas limit is estimated, unless the function message
-    /// names one (<see cref="ContractMessageBase.Gas"/>), as Nethereum's own transaction manager does: then it is sent as
+    /// names one (its <c>Gas</c>), as Nethereum's own transaction manager does: then it is sent as
     /// is, and a revert is named from the mined transaction. A node's estimate searches for the least gas that succeeds
     /// and runs the call a dozen or more times, which for a settlement batch of hundreds of signatures costs far more than
     /// the transaction itself.

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Cli.Commands;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using OrleansCompute.Abstractions;
-using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Cli.Api;
 using Spectre.Console;
 
@@ -23,7 +22,6 @@ public static class InferCommands
             var wallet = context.Tenant(parse.GetValue(tenant));
             var api = context.Api();
             var key = await api.GetLeaseKeyAsync(parse.GetValue(id)!, wallet.PrivateKey, ct);
-            LeaseIds.TryParse(key.LeaseId, out var leaseId);
             var inference = context.Inference();
             // A pool with an inference server of its own serves that server's model, not the simulated one.
             var modelId = parse.GetValue(model) ?? await inference.ServedModelAsync(key.ApiKey, ct);
@@ -44,7 +42,7 @@ public static class InferCommands
                                                            && Credits.TryParse(due.AmountToSign, out var amount))
                 {
                     // Paying as it goes: the CLI holds the lease's signer, so it signs what is owed and asks again.
-                    await LeaseCommands.PayAsync(context, api, wallet, await api.GetLeaseAsync(LeaseIds.Format(leaseId), ct), amount, ct);
+                    await LeaseCommands.PayAsync(context, api, wallet, await api.GetLeaseAsync(key.LeaseId, ct), amount, ct);
                     if (!context.Json) context.Console.MarkupLine(Markup.Escape($"[paid {amount} by voucher]"));
                 }
                 catch (PaymentRequiredException due)

@@ -9,14 +9,17 @@ using Spectre.Console;
 
 namespace OrleansCompute.Cli.Commands;
 
-/// <summary><c>occ lease create|list|show|end</c>: the tenant's side of a lease, signed with the tenant's key.</summary>
+/// <summary>
+/// <c>occ lease create|list|show|end|fund|key|voucher|top-up</c>: the tenant's side of a lease, signed with the tenant's
+/// key (<c>leave</c> and <c>refund</c>, which need no market, are <see cref="LeaseExitCommands"/>).
+/// </summary>
 public static class LeaseCommands
 {
     private static readonly TimeSpan WaitForChain = TimeSpan.FromSeconds(60);
 
     public static Command Create()
     {
-        var lease = new Command("lease", "Create, list, show and end leases.");
+        var lease = new Command("lease", "Create, list, show and end leases; fund, pay and top up their escrows; leave or refund one without the market.");
         lease.Subcommands.Add(CreateCommand());
         lease.Subcommands.Add(ListCommand());
         lease.Subcommands.Add(ShowCommand());
@@ -71,8 +74,7 @@ public static class LeaseCommands
             var reserved = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
             if (reserved.Status != LeaseStatus.Reserved)
                 throw new CliException($"Lease {LeaseIds.Format(reserved.Id)} is {reserved.Status}; only a Reserved lease can be funded.");
-            if (!string.Equals(reserved.Tenant, wallet.Address, StringComparison.OrdinalIgnoreCase))
-                throw new CliException($"Lease {LeaseIds.Format(reserved.Id)} belongs to {reserved.Tenant}, not {wallet.Name} ({wallet.Address}).");
+            RequireTenant(reserved, wallet);
 
             var escrowTransaction = (await TenantChain.Connect(context).FundEscrowAsync(wallet, reserved, ct)).TransactionHash;
             var funded = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
@@ -297,8 +299,7 @@ public static class LeaseCommands
             if (lease.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
                 throw new CliException($"Lease {LeaseIds.Format(lease.Id)} is {lease.Status}; only a live lease can be topped up.");
             // The escrow knows a lease under its tenant's (or session key's) channel; another wallet would only meet a revert.
-            if (!string.Equals(lease.Tenant, wallet.Address, StringComparison.OrdinalIgnoreCase))
-                throw new CliException($"Lease {LeaseIds.Format(lease.Id)} belongs to {lease.Tenant}, not {wallet.Name} ({wallet.Address}).");
+            RequireTenant(lease, wallet);
             var transaction = await TenantChain.Connect(context).TopUpAsync(wallet, lease, value, ct);
             var target = Credits.Max(lease.Escrowed, lease.Deposit) + value;
             var topped = await WaitForAsync(api, lease.Id, l => l.Escrowed >= target, ct);
@@ -381,6 +382,13 @@ public static class LeaseCommands
             if (problems.Count > 0) throw new CliException(string.Join(Environment.NewLine, problems));
         }));
         return command;
+    }
+
+    /// <summary>Refuses a lease of another tenant than <paramref name="wallet"/>: its escrow is not the wallet's to fund or top up.</summary>
+    private static void RequireTenant(LeaseSnapshot lease, TenantWallet wallet)
+    {
+        if (!string.Equals(lease.Tenant, wallet.Address, StringComparison.OrdinalIgnoreCase))
+            throw new CliException($"Lease {LeaseIds.Format(lease.Id)} belongs to {lease.Tenant}, not {wallet.Name} ({wallet.Address}).");
     }
 
     /// <summary>Why a lease is where it is: its status and its last transition's reason.</summary>

@@ -39,10 +39,8 @@ public static class ProviderCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var poolKey = parse.GetValue(key)!;
-            var cut = poolKey.IndexOf('/');
-            if (cut <= 0 || cut == poolKey.Length - 1 || poolKey.IndexOf('/', cut + 1) >= 0)
+            if (!MarketKeys.TryParsePool(poolKey, out var providerId, out var poolName))
                 throw new CliException($"pool: '{poolKey}' is not a pool key (provider/pool).");
-            var (providerId, poolName) = (poolKey[..cut], poolKey[(cut + 1)..]);
             var api = context.Api();
             var floorPrice = Price(floor, parse.GetValue(floor));
             var ceilingPrice = Price(ceiling, parse.GetValue(ceiling));

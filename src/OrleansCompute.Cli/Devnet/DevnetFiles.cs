@@ -37,7 +37,6 @@ public sealed class DevnetFiles(string directory)
     /// <summary>The demo providers' payout wallets: they sign provider operations (define, drain).</summary>
     public string ProviderWalletsPath => Path.Combine(Directory, "providers.json");
     public string AnvilStatePath => Path.Combine(Directory, "anvil-state.json");
-    public string AnvilLogPath => Path.Combine(Directory, "anvil.log");
     public string HostLogPath => Path.Combine(Directory, "host.log");
 
     /// <summary>The log of host <paramref name="index"/> (0 is the first, <see cref="HostLogPath"/>).</summary>

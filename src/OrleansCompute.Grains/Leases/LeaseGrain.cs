@@ -9,7 +9,6 @@ using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
-using OrleansCompute.Grains.Market;
 using OrleansCompute.Grains.Settlement;
 
 namespace OrleansCompute.Grains.Leases;

@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Metadata;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Host.Gateway;
@@ -30,11 +29,7 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
             await new OpenAiError(bad.StatusCode, detail, "invalid_request_error", "invalid_request", field).ToResult().ExecuteAsync(context);
             return true;
         }
-        context.Response.StatusCode = bad.StatusCode;
-        var problem = new ProblemDetails { Status = bad.StatusCode, Title = reason, Detail = detail };
-        problem.Extensions["reason"] = reason;
-        problem.Extensions["field"] = field;
-        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+        return await problems.WriteAsync(context, exception, bad.StatusCode, reason, detail, field);
     }
 
     /// <summary>

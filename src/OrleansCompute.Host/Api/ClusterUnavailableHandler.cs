@@ -1,6 +1,4 @@
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Mvc;
-using Orleans.Runtime;
 using OrleansCompute.Host.Gateway;
 
 namespace OrleansCompute.Host.Api;
@@ -25,16 +23,8 @@ public sealed class ClusterUnavailableHandler(IProblemDetailsService problems) :
                 .ToResult(TimeSpan.FromSeconds(RetryAfterSeconds)).ExecuteAsync(context);
             return true;
         }
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString();
-        var problem = new ProblemDetails
-        {
-            Status = StatusCodes.Status503ServiceUnavailable,
-            Title = "ClusterUnavailable",
-            Detail = detail,
-        };
-        problem.Extensions["reason"] = "ClusterUnavailable";
-        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+        return await problems.WriteAsync(context, exception, StatusCodes.Status503ServiceUnavailable, "ClusterUnavailable", detail);
     }
 
     private static bool IsSiloUnreachable(Exception? exception)

@@ -1,7 +1,6 @@
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Abstractions.Catalog;
-using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Orders;
 using OrleansCompute.Abstractions.Settlement;

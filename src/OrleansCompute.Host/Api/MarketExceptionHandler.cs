@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Mvc;
 using OrleansCompute.Abstractions;
 
 namespace OrleansCompute.Host.Api;
@@ -11,21 +10,13 @@ public sealed class MarketExceptionHandler(IProblemDetailsService problems) : IE
     {
         if (exception is not MarketException rejected) return false;
 
-        context.Response.StatusCode = rejected.Error switch
+        var status = rejected.Error switch
         {
             MarketError.InvalidRequest => StatusCodes.Status400BadRequest,
             MarketError.NotFound => StatusCodes.Status404NotFound,
             MarketError.NotYourLease => StatusCodes.Status403Forbidden,
             _ => StatusCodes.Status409Conflict,
         };
-        var problem = new ProblemDetails
-        {
-            Status = context.Response.StatusCode,
-            Title = rejected.Reason,
-            Detail = rejected.Message,
-        };
-        problem.Extensions["reason"] = rejected.Reason;
-        if (rejected.Field is not null) problem.Extensions["field"] = rejected.Field;
-        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+        return await problems.WriteAsync(context, exception, status, rejected.Reason, rejected.Message, rejected.Field);
     }
 }

@@ -8,10 +8,11 @@ using OrleansCompute.Grains;
 namespace OrleansCompute.Host.Gateway;
 
 /// <summary>
-/// The OpenAI-compatible inference gateway: <c>/v1/models</c>, <c>/v1/chat/completions</c> (with <c>stream: true</c> as
-/// server-sent events) and <c>/v1/completions</c>, authenticated by a lease's key (<c>Authorization: Bearer occ_…</c>).
-/// The lease admits each request (its key, its state, its slots' concurrency) and meters what it used; a refused
-/// request is answered in OpenAI's error shape and meters nothing.
+/// The OpenAI-compatible inference gateway: <c>/v1/models</c> (and <c>/v1/models/{id}</c>), <c>/v1/chat/completions</c>
+/// (with <c>stream: true</c> as server-sent events) and <c>/v1/completions</c>, authenticated by a lease's key
+/// (<c>Authorization: Bearer occ_…</c>). The lease admits each request (its key, its state, its slots' concurrency, and for
+/// a token-billed lease what its escrow can pay for) and meters what it used; a refused request is answered in OpenAI's
+/// error shape and meters nothing.
 /// </summary>
 public static class GatewayEndpoints
 {
@@ -54,10 +55,7 @@ public static class GatewayEndpoints
         try
         {
             var served = await LeaseModelAsync(http, grains, backends);
-            return served.Id == model
-                ? Results.Json(served, OpenAiWire.Json)
-                : throw new OpenAiError(404, $"The model '{model}' does not exist on this lease; GET /v1/models lists '{served.Id}'.",
-                    "invalid_request_error", "model_not_found", "model");
+            return served.Id == model ? Results.Json(served, OpenAiWire.Json) : throw ModelNotFound(model, served.Id);
         }
         catch (OpenAiError refused)
         {
@@ -69,9 +67,7 @@ public static class GatewayEndpoints
 
     private static async Task<ModelCard> LeaseModelAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends)
     {
-        var key = KeyOf(http, grains);
-        var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
-        if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+        var (_, authorized) = await AuthorizedAsync(http, grains);
         var profile = AcceleratorCatalog.Require(authorized.Kind);
         var backend = backends.For(authorized.PoolKey);
         var description = backend is SimulatedAccelerator
@@ -91,17 +87,13 @@ public static class GatewayEndpoints
         try
         {
             // The key first, as OpenAI checks it: a caller without a live key learns nothing about its body.
-            key = KeyOf(http, grains);
-            var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
-            if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+            (key, var authorized) = await AuthorizedAsync(http, grains);
             // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
             // nor holds a slot, and meters nothing.
             body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
             request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
             backend = backends.For(authorized.PoolKey);
-            if (request.Model != backend.ModelId)
-                throw new OpenAiError(404, $"The model '{request.Model}' does not exist on this lease; GET /v1/models lists '{backend.ModelId}'.",
-                    "invalid_request_error", "model_not_found", "model");
+            if (request.Model != backend.ModelId) throw ModelNotFound(request.Model, backend.ModelId);
             promptTokens = tokens.CountPromptWithin(request, OpenAiWire.ContextWindow - request.MaxTokens)
                            ?? throw OpenAiWire.ContextLengthExceeded(request);
         }
@@ -167,6 +159,17 @@ public static class GatewayEndpoints
         if (!LeaseApiKeys.TryParseLeaseId(apiKey, out var leaseId)) throw Unauthorized("This is not a lease key.");
         return new LeaseKey(grains.GetGrain<ILeaseGrain>(leaseId), apiKey);
     }
+
+    /// <summary>The lease the bearer key names, once the lease has said that the key is its own and that it is active.</summary>
+    private static async Task<(LeaseKey Key, InferenceAdmission Authorized)> AuthorizedAsync(HttpContext http, IGrainFactory grains)
+    {
+        var key = KeyOf(http, grains);
+        var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
+        return authorized.Outcome == AdmissionOutcome.Admitted ? (key, authorized) : throw Unauthorized(authorized.Message);
+    }
+
+    private static OpenAiError ModelNotFound(string asked, string served) =>
+        new(404, $"The model '{asked}' does not exist on this lease; GET /v1/models lists '{served}'.", "invalid_request_error", "model_not_found", "model");
 
     private static OpenAiError Unauthorized(string? message) =>
         new(401, message ?? "The key is not valid for an active lease.", "invalid_request_error", "invalid_api_key");

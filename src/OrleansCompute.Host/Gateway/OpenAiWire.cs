@@ -156,11 +156,14 @@ public static class OpenAiWire
     }
 
     /// <summary>A prompt that with the completion asked for does not fit the context window, in OpenAI's words.</summary>
-    public static OpenAiError ContextLengthExceeded(CompletionRequest request) =>
-        new(StatusCodes.Status400BadRequest,
-            $"This model's maximum context length is {ContextWindow} tokens. However, your {(request.Messages is null ? "prompt" : "messages")} " +
-            $"with the {request.MaxTokens} tokens of completion asked for (max_tokens) exceed it. Please reduce the length of the {(request.Messages is null ? "prompt" : "messages")} or of the completion.",
-            "invalid_request_error", "context_length_exceeded", request.Messages is null ? "prompt" : "messages");
+    public static OpenAiError ContextLengthExceeded(CompletionRequest request)
+    {
+        var input = request.Messages is null ? "prompt" : "messages";
+        return new(StatusCodes.Status400BadRequest,
+            $"This model's maximum context length is {ContextWindow} tokens. However, your {input} " +
+            $"with the {request.MaxTokens} tokens of completion asked for (max_tokens) exceed it. Please reduce the length of the {input} or of the completion.",
+            "invalid_request_error", "context_length_exceeded", input);
+    }
 
     /// <summary>An optional boolean: absent or null is false; anything but true or false is refused, not read as false.</summary>
     private static bool Flag(JsonElement parent, string name, string param) =>

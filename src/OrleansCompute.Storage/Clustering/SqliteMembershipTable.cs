@@ -4,9 +4,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using Orleans;
 using Orleans.Configuration;
-using Orleans.Runtime;
 using Orleans.Serialization;
 using OrleansCompute.Storage.Database;
 

@@ -10,7 +10,7 @@ internal sealed class StatementCache(SqliteConnection connection) : IDisposable
 
     public SqliteConnection Connection { get; } = connection;
 
-    /// <summary>The command for <paramref name="sql"/>, prepared on first use; bind its parameters with <see cref="Bind"/>.</summary>
+    /// <summary>The command for <paramref name="sql"/>, prepared on first use; bind its parameters with <see cref="SqliteCommandExtensions.Bind"/>.</summary>
     public SqliteCommand Command(string sql)
     {
         if (!_commands.TryGetValue(sql, out var command))

@@ -2,7 +2,6 @@
 // memory storage keeps state in storage grains, so every read and write is a grain call; here it is a dictionary
 // lookup. Each write stores a serialized copy, so a grain never shares its state object with the store.
 using System.Collections.Concurrent;
-using Orleans.Runtime;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 

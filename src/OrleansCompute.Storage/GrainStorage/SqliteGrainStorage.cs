@@ -3,7 +3,6 @@
 // writer; a write completes only once the transaction holding it has committed.
 using System.Globalization;
 using Microsoft.Data.Sqlite;
-using Orleans.Runtime;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using OrleansCompute.Storage.Database;

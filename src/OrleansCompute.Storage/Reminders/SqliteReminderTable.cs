@@ -2,7 +2,6 @@
 // consistent-hash ring, hence the index on each grain's uniform hash.
 using System.Globalization;
 using Microsoft.Data.Sqlite;
-using Orleans;
 using Orleans.Runtime;
 using OrleansCompute.Storage.Database;
 

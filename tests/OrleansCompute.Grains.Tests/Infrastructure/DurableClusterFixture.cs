@@ -2,7 +2,6 @@
 // test can stop every silo and start new ones on the same file: a host restart in the middle of the market's work.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Orleans.Hosting;
 using Orleans.Runtime.Hosting;
 using Orleans.Storage;
 using Orleans.TestingHost;

@@ -5,7 +5,6 @@ using OrleansCompute.Abstractions.Accounts;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Orders;
-using OrleansCompute.Grains.Leases;
 
 namespace OrleansCompute.Grains.Tests.Infrastructure;
 
