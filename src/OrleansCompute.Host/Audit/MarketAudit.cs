@@ -6,6 +6,7 @@ using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Grains;
+using OrleansCompute.Grains.Leases;
 using OrleansCompute.Chain;
 using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Chain.Rpc;
@@ -23,7 +24,7 @@ namespace OrleansCompute.Host.Audit;
 /// every voucher of a settlement queue not confirmed within <see cref="MarketOptions.SettlementConfirmTimeout"/> of being
 /// queued (or refused for good), against what the chain paid the lease.
 /// </summary>
-public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, ChainRpc rpc, ChainOptions options, IOptions<MarketOptions> market, TimeProvider clock)
+public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, EscrowClient escrow, ChainRpc rpc, ChainOptions options, IOptions<MarketOptions> market, TimeProvider clock)
 {
     private const long BlocksPerRead = 5_000;
 
@@ -67,6 +68,8 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
         // The escrow judges expiries by the chain's clock: so does the audit.
         var chainNow = await rpc.GetLatestBlockTimeAsync(cancellationToken);
         var claimWindow = await escrow.GetClaimWindowAsync(cancellationToken);
+        // Each lease as the market holds it, read once for both passes.
+        var read = new Dictionary<Guid, LeaseSnapshot?>();
         foreach (var open in opened.Values)
         {
             var byTenant = (open.LeaseId, open.Tenant.ToLowerInvariant());
@@ -74,11 +77,12 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
             if (onChain is { Superseded: true })
                 onChain = onChain with { Tenant = open.Tenant, Provider = open.Provider, Paid = paid.GetValueOrDefault(byTenant) };
             if (onChain is { Closed: false }) openEscrows += onChain.Deposit - onChain.Paid;
-            var lease = await grains.GetGrain<ILeaseGrain>(open.LeaseId).GetAsync();
+            // Through the directory: a reservation its pool keeps is read there, without waking a lease grain to take it over.
+            if (!read.TryGetValue(open.LeaseId, out var lease)) read[open.LeaseId] = lease = await directory.GetAsync(open.LeaseId);
             CompareLease(open, onChain, lease, refunds.GetValueOrDefault(byTenant), chainNow - claimWindow, mismatches, notes);
         }
 
-        await CompareMarketSideAsync(opened.Values, providers, tenants, mismatches, cancellationToken);
+        await CompareMarketSideAsync(opened.Values, providers, tenants, read, mismatches, cancellationToken);
 
         var tenantBalances = Credits.Zero;
         foreach (var tenant in tenants) tenantBalances += await escrow.GetTenantBalanceAsync(tenant, cancellationToken);
@@ -110,7 +114,7 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
     /// (no LeaseOpened event of theirs is on the chain any more), and settlement vouchers that have not reached the chain.
     /// </summary>
     private async Task CompareMarketSideAsync(IEnumerable<EscrowLeaseOpened> opened, HashSet<string> providers, HashSet<string> tenants,
-        List<AuditMismatch> mismatches, CancellationToken cancellationToken)
+        Dictionary<Guid, LeaseSnapshot?> read, List<AuditMismatch> mismatches, CancellationToken cancellationToken)
     {
         var escrowed = opened.Select(o => o.LeaseId).ToHashSet();
         var leaseIds = new HashSet<Guid>();
@@ -134,7 +138,7 @@ public sealed class MarketAudit(IGrainFactory grains, EscrowClient escrow, Chain
         var leases = new Dictionary<Guid, LeaseSnapshot>();
         foreach (var id in leaseIds)
         {
-            if (await grains.GetGrain<ILeaseGrain>(id).GetAsync() is not { } lease) continue;
+            if ((read.TryGetValue(id, out var known) ? known : await directory.GetAsync(id)) is not { } lease) continue;
             leases[id] = lease;
             if (!escrowed.Contains(id) && lease.FundingTransaction is { } funding)
             {
