@@ -34,6 +34,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
+    /// <summary>The leases as the host finds them: those pools keep and those in lease grains, whether live or over.</summary>
+    public OrleansCompute.Grains.Leases.LeaseDirectory Leases => new(Grains, LeaseBook);
+
     public async Task InitializeAsync()
     {
         var builder = new TestClusterBuilder();
