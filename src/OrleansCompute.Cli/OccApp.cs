@@ -52,7 +52,7 @@ public static class OccApp
             var json = args.Contains("--json");
             foreach (var parseError in parse.Errors)
             {
-                var message = ParseErrors.Explain(parseError.Message);
+                var message = ParseErrors.Explain(parseError.Message, parse.CommandResult);
                 await WriteErrorAsync(error, json, new CliError(message, null, "ParseError", null));
             }
             return 1;

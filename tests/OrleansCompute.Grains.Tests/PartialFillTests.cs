@@ -97,6 +97,15 @@ public sealed class PartialFillTests(ClusterFixture cluster)
         Assert.Equal(2, (await _market.Pool(pool).GetAsync()).AvailableSlots);
     }
 
+    [Fact]
+    public async Task A_minimum_above_the_slots_asked_says_how_many_were_asked()
+    {
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, MinSlots: 2)));
+
+        // Not "1 to 1 slots at least", as it once read when --slots was left at its default.
+        Assert.Equal("A partial fill's minimum must be 1 to the 1 slot(s) asked for; got 2.", refused.Message);
+    }
+
     /// <summary>Books slots in this pool only (its provider is the only one allowed).</summary>
     private Task<LeaseSnapshot> HoldAsync(PoolDefinition pool, int slots) =>
         _market.RequestAsync(Tenant.New(), TestMarket.Request(pool, slots) with { Providers = [pool.ProviderId] });

@@ -126,6 +126,17 @@ public sealed class HttpBadInputTests(MarketFixture market)
         }
     }
 
+    [Fact]
+    public async Task A_voucher_naming_its_lease_without_dashes_is_told_the_form_that_binds()
+    {
+        const string id = "0197c0de00007000800000000000000a";
+        using var usage = await Http.PostAsync($"/api/leases/{id}/vouchers", Json($$"""{"leaseId":"{{id}}","channel":0,"amount":"1","isFinal":false,"signature":"0x00"}"""));
+
+        var problem = await AssertProblemAsync(usage, HttpStatusCode.BadRequest, "leaseId", "InvalidValue");
+        // Not "32 hex digits", which is what it was sent.
+        Assert.Contains("with its dashes", problem.GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("{}")]
     [InlineData("""{"lease":null,"validForMinutes":30}""")]

@@ -167,6 +167,28 @@ public sealed class LeasePathTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task Ending_several_leases_with_a_mistyped_id_ends_none_and_one_lease_written_two_ways_ends_once()
+    {
+        var tenant = market.Wallets[1];
+        var created = await market.OccAsync("lease", "create", "--kind", "inferentia2", "--hours", "1", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var leaseId = created.Json.GetProperty("lease").GetProperty("id").GetGuid();
+
+        var mistyped = await market.OccAsync("lease", "end", LeaseIds.Format(leaseId), "not-a-lease", "--tenant", tenant.Name);
+
+        Assert.Equal(1, mistyped.ExitCode);
+        Assert.Contains("'not-a-lease' is not a lease id", mistyped.Error);
+        Assert.Equal(LeaseStatus.Active, (await market.Api.GetLeaseAsync(LeaseIds.Format(leaseId), default)).Status);
+
+        // The id as occ prints it and as the API's JSON has it, dashes and all.
+        var twice = await market.OccAsync("lease", "end", LeaseIds.Format(leaseId), leaseId.ToString("D").ToUpperInvariant(), "--tenant", tenant.Name, "--json");
+
+        Assert.True(twice.ExitCode == 0, twice.ToString());
+        Assert.DoesNotContain("Unhandled exception", twice.Error);
+        Assert.Equal(LeaseStatus.Settled, twice.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!.Status);
+    }
+
+    [Fact]
     public async Task The_refund_of_an_ended_lease_waits_in_the_tenants_escrow_balance_funds_its_next_lease_and_can_be_withdrawn()
     {
         var tenant = market.Wallets[3];

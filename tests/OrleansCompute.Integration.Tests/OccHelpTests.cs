@@ -19,4 +19,18 @@ public sealed class OccHelpTests
         var help = Regex.Replace(output.ToString(), @"\s+", " ");
         Assert.Single(Regex.Matches(help, Regex.Escape("a wallet name (provider1…)"), RegexOptions.IgnoreCase));
     }
+
+    [Theory]
+    [InlineData(new string[0], "occ needs a command: devnet, offers, quote, lease,")]
+    [InlineData(new[] { "lease" }, "occ lease needs a command: create, list, show, end,")]
+    [InlineData(new[] { "provider" }, "occ provider needs a command: pool, drain, balance, withdraw")]
+    [InlineData(new[] { "lease", "create", "--kind", "h100", "--hours", "1", "--slot", "2" }, "`occ lease create --help` lists what it takes")]
+    public async Task A_command_left_out_or_mistyped_is_named_with_what_the_command_takes(string[] args, string expected)
+    {
+        var error = new StringWriter();
+        var exit = await OccApp.RunAsync(args, new StringWriter(), error, Path.GetTempPath());
+
+        Assert.Equal(1, exit);
+        Assert.Contains(expected, error.ToString());
+    }
 }

@@ -62,4 +62,22 @@ public sealed class OfferTests(MarketFixture market)
         Assert.Equal(1, reused.ExitCode);
         Assert.Contains("(field: quoteId)", reused.Error);
     }
+
+    [Fact]
+    public async Task The_command_a_quote_for_a_later_window_suggests_leases_that_window_not_one_from_now()
+    {
+        var tenant = market.Wallets[2];
+        var quoted = await market.OccAsync("quote", "--kind", "h200", "--hours", "1", "--start", "+2d");
+        Assert.True(quoted.ExitCode == 0, quoted.ToString());
+
+        // Run as the user would copy it from the output.
+        var suggested = quoted.Output.Split('\n').Select(line => line.Trim()).Single(line => line.StartsWith("./occ lease create", StringComparison.Ordinal));
+        var created = await market.OccAsync([.. suggested.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1), "--tenant", tenant.Name, "--json"]);
+
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var lease = created.Json.GetProperty("lease").Deserialize<Abstractions.Leases.LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(Abstractions.Leases.LeaseStatus.Funded, lease.Status);
+        Assert.InRange(lease.StartsAt!.Value, DateTimeOffset.UtcNow.AddDays(2).AddMinutes(-2), DateTimeOffset.UtcNow.AddDays(2));
+        Assert.Equal(0, (await market.OccAsync("lease", "end", Abstractions.Leases.LeaseIds.Format(lease.Id), "--tenant", tenant.Name)).ExitCode);
+    }
 }

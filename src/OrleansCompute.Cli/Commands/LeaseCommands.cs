@@ -322,7 +322,7 @@ public static class LeaseCommands
         {
             var wallet = context.Tenant(parse.GetValue(tenant));
             var api = context.Api();
-            var leaseIds = parse.GetValue(ids)!.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var leaseIds = DistinctLeaseIds(parse.GetValue(ids)!);
             var several = leaseIds.Count > 1;
 
             // Of several leases, one the host refuses (or that does not settle in time) is reported at the end and the
@@ -382,6 +382,27 @@ public static class LeaseCommands
             if (problems.Count > 0) throw new CliException(string.Join(Environment.NewLine, problems));
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The leases <c>lease end</c> was given, each once however it was written (with or without its dashes, in either
+    /// case): one lease asked to end twice would be signed for and reported twice. Of several, a mistyped id refuses the
+    /// whole command before any lease ends, as bad input changes nothing; one id alone is the host's to refuse.
+    /// </summary>
+    private static List<string> DistinctLeaseIds(IReadOnlyList<string> given)
+    {
+        var seen = new HashSet<Guid>();
+        var distinct = new List<string>();
+        foreach (var text in given)
+        {
+            if (!LeaseIds.TryParse(text, out var leaseId))
+            {
+                if (given.Count > 1) throw new CliException($"'{text}' is not a lease id (32 hex digits); no lease was ended.");
+                return [text];
+            }
+            if (seen.Add(leaseId)) distinct.Add(LeaseIds.Format(leaseId));
+        }
+        return distinct;
     }
 
     /// <summary>Refuses a lease of another tenant than <paramref name="wallet"/>: its escrow is not the wallet's to fund or top up.</summary>

@@ -36,8 +36,10 @@ public static class OrderCommands
             var wallet = context.Tenant(parse.GetValue(tenant));
             var request = constraints.Apply(parse, new LeaseRequest(parse.GetValue(kind)!, parse.GetValue(slots), parse.GetValue(hours), parse.GetValue(region),
                 LeaseCommands.ParseMaxPrice(parse.GetValue(maxPrice)), Start: LeaseCommands.ParseStart(parse.GetValue(start))));
-            var placed = await context.Api().PlaceOrderAsync(new PlaceOrderRequest(request, parse.GetValue(validFor)), wallet.PrivateKey, ct);
-            context.Print(placed, console => Show(console, [placed]));
+            var api = context.Api();
+            var placed = await api.PlaceOrderAsync(new PlaceOrderRequest(request, parse.GetValue(validFor)), wallet.PrivateKey, ct);
+            var toFund = await AwaitingFundingAsync(api, [placed], ct);
+            context.Print(placed, console => Show(console, [placed], toFund, parse.GetValue(tenant)));
         }));
         return command;
     }
@@ -48,8 +50,10 @@ public static class OrderCommands
         var command = new Command("list", "The tenant's orders; a filled one names its lease.") { tenant };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
-            var orders = await context.Api().ListOrdersAsync(context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
-            context.Print(orders, console => Show(console, orders, parse.GetValue(tenant)));
+            var api = context.Api();
+            var orders = await api.ListOrdersAsync(context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
+            var toFund = await AwaitingFundingAsync(api, orders, ct);
+            context.Print(orders, console => Show(console, orders, toFund, parse.GetValue(tenant)));
         }));
         return command;
     }
@@ -62,15 +66,29 @@ public static class OrderCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var cancelled = await context.Api().CancelOrderAsync(parse.GetValue(id)!, context.Tenant(parse.GetValue(tenant)).PrivateKey, ct);
-            context.Print(cancelled, console => Show(console, [cancelled]));
+            context.Print(cancelled, console => Show(console, [cancelled], []));
         }));
         return command;
     }
 
-    /// <param name="asTenant">The --tenant the command was given, repeated in the hint so that it acts for the same wallet.</param>
-    private static void Show(IAnsiConsole console, IReadOnlyList<StandingOrder> orders, string? asTenant = null)
+    /// <summary>
+    /// The leases of filled orders that still wait for their funding: a filled order keeps naming its lease after the lease
+    /// was funded, cancelled or expired, and only a reserved one can be funded.
+    /// </summary>
+    private static async Task<IReadOnlyList<Guid>> AwaitingFundingAsync(Api.MarketApiClient api, IReadOnlyList<StandingOrder> orders, CancellationToken ct)
     {
-        var table = new Table().AddColumns("order", "status", "kind", "slots", "hours", "max price", "expires", "lease", "reason");
+        var leases = await Task.WhenAll(orders.Where(o => o.Status == OrderStatus.Filled && o.LeaseId is not null)
+            .Select(o => api.GetLeaseAsync(LeaseIds.Format(o.LeaseId!.Value), ct)));
+        return leases.Where(l => l.Status == LeaseStatus.Reserved).Select(l => l.Id).ToList();
+    }
+
+    /// <param name="toFund">The leases of filled orders that wait for their funding (<see cref="AwaitingFundingAsync"/>).</param>
+    /// <param name="asTenant">The --tenant the command was given, repeated in the hint so that it acts for the same wallet.</param>
+    private static void Show(IAnsiConsole console, IReadOnlyList<StandingOrder> orders, IReadOnlyList<Guid> toFund, string? asTenant = null)
+    {
+        // Ids are copied from here into the next command: a table too wide for the terminal wraps other columns, not them.
+        var table = new Table().AddColumns(new TableColumn("order").NoWrap(), new TableColumn("status"), new TableColumn("kind"), new TableColumn("slots"),
+            new TableColumn("hours"), new TableColumn("max price"), new TableColumn("expires"), new TableColumn("lease").NoWrap(), new TableColumn("reason"));
         foreach (var o in orders)
         {
             table.AddRow(Markup.Escape(o.Id), o.Status.ToString(), o.Request.Kind, o.Request.Slots.ToString(), o.Request.Hours.ToString(),
@@ -78,7 +96,7 @@ public static class OrderCommands
                 o.LeaseId is { } lease ? LeaseIds.Format(lease) : "", Markup.Escape(o.Reason ?? ""));
         }
         console.Write(table);
-        if (orders.FirstOrDefault(o => o.LeaseId is not null) is { LeaseId: { } filled })
-            console.MarkupLine(Markup.Escape($"Fund a filled order's lease: ./occ lease fund {LeaseIds.Format(filled)}{(asTenant is null ? "" : $" --tenant {asTenant}")}"));
+        foreach (var lease in toFund)
+            console.MarkupLine(Markup.Escape($"Fund a filled order's lease: ./occ lease fund {LeaseIds.Format(lease)}{(asTenant is null ? "" : $" --tenant {asTenant}")}"));
     }
 }

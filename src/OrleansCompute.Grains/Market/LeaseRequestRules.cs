@@ -19,7 +19,7 @@ public static class LeaseRequestRules
         if (request.Slots < 1 || request.Slots > options.MaxSlotsPerLease)
             throw MarketException.Invalid("slots", "OutOfRange", $"Slots must be 1 to {options.MaxSlotsPerLease}; got {request.Slots}.");
         if (request.MinSlots is { } least && (least < 1 || least > request.Slots))
-            throw MarketException.Invalid("minSlots", "OutOfRange", $"A partial fill takes 1 to {request.Slots} slots at least (the slots asked for); got {least}.");
+            throw MarketException.Invalid("minSlots", "OutOfRange", $"A partial fill's minimum must be 1 to the {request.Slots} slot(s) asked for; got {least}.");
         if (request.MinSlots is not null && request.QuoteId is not null)
             throw MarketException.Invalid("minSlots", "ContradictoryConstraints", "A quote is for an exact number of slots; ask for a partial fill without a quote.");
         if (request.Hours < 1 || request.Hours > options.MaxHours)
