@@ -38,6 +38,9 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal("Active", inspected.Json.GetProperty("status").GetString());
         // Running, it shows its bill so far: at least the minute every started lease pays, at 2.60 an hour.
         Assert.Matches(@"owed so far\s+0\.04\d+", (await market.OccAsync("lease", "show", LeaseIds.Format(lease.Id))).Output);
+        // And so does its JSON, for scripts: the host's answer, and the CLI's.
+        Assert.Matches(@"^0\.04\d+$", inspected.Json.GetProperty("owedSoFar").GetString());
+        Assert.Matches(@"^0\.04\d+$", (await market.OccAsync("lease", "show", LeaseIds.Format(lease.Id), "--json")).Json.GetProperty("owedSoFar").GetString());
 
         var providerBefore = await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!);
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
@@ -47,6 +50,7 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.True(settled.AmountOwed > Credits.Zero && settled.AmountOwed < lease.Deposit);
         Assert.Equal(settled.AmountOwed, settled.Paid);
         Assert.Equal(lease.Deposit - settled.AmountOwed, settled.Refunded);
+        Assert.Equal(JsonValueKind.Null, ended.Json.GetProperty("owedSoFar").ValueKind);
 
         // What the chain says, independently of the grains.
         var closed = await market.OnChainAsync(lease.Id);

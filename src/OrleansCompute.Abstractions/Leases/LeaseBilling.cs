@@ -1,3 +1,5 @@
+using OrleansCompute.Abstractions.Market;
+
 namespace OrleansCompute.Abstractions.Leases;
 
 /// <summary>
@@ -25,6 +27,20 @@ public static class LeaseBilling
         var units = (pricePerSlotHour.Units * (Int128)slots * seconds + 3599) / 3600;
         return Credits.FromUnits((long)Int128.Min(units, Deposit(pricePerSlotHour, slots, hours).Units));
     }
+
+    /// <summary>
+    /// A running lease's bill at <paramref name="now"/>: its tokens at the pool's price, or its time billed by the second (at
+    /// least the market's default minimum), as ending it then would fix it. Null once it has ended (its bill is fixed
+    /// then, in <see cref="LeaseSnapshot.AmountOwed"/>) and while it does not run.
+    /// </summary>
+    public static Credits? OwedSoFar(LeaseSnapshot lease, DateTimeOffset now) => lease switch
+    {
+        { EndedAt: not null } => null,
+        { Request.BillBy: LeaseBillingMode.Tokens } => lease.AmountOwed,
+        { Status: LeaseStatus.Active, StartedAt: { } started } =>
+            Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours, now - started, DefaultMinimumBilled),
+        _ => null,
+    };
 
     /// <summary>
     /// <paramref name="tokens"/> at <paramref name="pricePerMillionTokens"/>, a fraction of a unit rounded up, never more

@@ -81,4 +81,11 @@ public sealed record LeaseSnapshot
     [Id(31)] public SignedVoucher? LastVoucher { get; init; }
     /// <summary>The signer's channel (escrow word) the lease's escrow took, from its LeaseOpened event: vouchers name it.</summary>
     [Id(32)] public uint? Channel { get; init; }
+
+    /// <summary>
+    /// What ending the lease now would fix its bill at (<see cref="LeaseBilling.OwedSoFar"/>); null unless it runs. Worked
+    /// out when read and never stored, so that the API's JSON shows a running lease's bill, which <see cref="AmountOwed"/>
+    /// holds for a lease billed by the hour only once it has ended.
+    /// </summary>
+    public Credits? OwedSoFar => LeaseBilling.OwedSoFar(this, DateTimeOffset.UtcNow);
 }

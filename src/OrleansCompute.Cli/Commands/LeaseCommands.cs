@@ -214,7 +214,7 @@ public static class LeaseCommands
                 foreach (var l in leases)
                 {
                     table.AddRow(LeaseIds.Format(l.Id), l.Status.ToString(), l.Request.Kind, l.Request.Slots.ToString(), l.Request.Hours.ToString(),
-                        l.PoolKey ?? "", l.Deposit.ToString(), (OwedSoFar(l) ?? l.AmountOwed).ToString(), l.Paid.ToString());
+                        l.PoolKey ?? "", l.Deposit.ToString(), (l.OwedSoFar ?? l.AmountOwed).ToString(), l.Paid.ToString());
                 }
                 console.Write(table);
             });
@@ -440,19 +440,6 @@ public static class LeaseCommands
         }
     }
 
-    /// <summary>
-    /// A running lease's bill until now: its tokens at the pool's price, or its time billed by the second (at least the
-    /// market's default minimum), as ending it now would fix it. Nothing once it has ended: its bill is fixed then.
-    /// </summary>
-    private static Credits? OwedSoFar(LeaseSnapshot lease) => lease switch
-    {
-        { EndedAt: not null } => null,
-        { Request.BillBy: LeaseBillingMode.Tokens } => lease.AmountOwed,
-        { Status: LeaseStatus.Active, StartedAt: { } started } => LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours,
-            DateTimeOffset.UtcNow - started, LeaseBilling.DefaultMinimumBilled),
-        _ => null,
-    };
-
     private static void Describe(IAnsiConsole console, LeaseSnapshot lease)
     {
         var grid = new Grid().AddColumn().AddColumn();
@@ -475,7 +462,7 @@ public static class LeaseCommands
         // What is still in the escrow: its deposit less what settlements have paid out of it to the provider.
         Row("escrow holds", lease.Status is LeaseStatus.Settled or LeaseStatus.Refunded ? "nothing: closed on chain"
             : lease.Escrowed == Credits.Zero ? null : lease.Escrowed - lease.Paid);
-        Row("owed so far", OwedSoFar(lease));
+        Row("owed so far", lease.OwedSoFar);
         Row("last voucher", lease.LastVoucher is { } last ? $"{last.Amount}" : null);
         Row("escrow left", lease.Request.BillBy == LeaseBillingMode.Tokens && lease.Escrowed > Credits.Zero ? lease.Escrowed - lease.AmountOwed : null);
         Row("voucher signer", lease.VoucherSigner is { } signer ? $"session key {signer}" : null);
