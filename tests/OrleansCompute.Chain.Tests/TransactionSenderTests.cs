@@ -22,6 +22,10 @@ public sealed class TransactionSenderTests(ChainFixture chain)
     private async Task<BigInteger> NonceOfAsync(TransactionReceipt receipt) =>
         (await chain.GetTransactionAsync(receipt.TransactionHash)).Nonce.Value;
 
+    /// <summary>The transaction as the node knows it (in its pool or mined); null once another took its nonce in the pool.</summary>
+    private Task<Transaction?> PooledAsync(string hash) =>
+        chain.Rpc.CallAsync(async web3 => (Transaction?)await web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(hash));
+
     [Fact]
     public async Task A_transaction_stuck_in_the_pool_is_replaced_with_higher_fees_and_the_replacement_is_what_gets_mined()
     {
@@ -36,10 +40,12 @@ public sealed class TransactionSenderTests(ChainFixture chain)
         SubmittedTransaction submitted;
         try
         {
-            // Nothing is mined: to the sender the transaction is stuck, and it offers more until a block comes.
+            // Nothing is mined: to the sender the transaction is stuck, and it offers more until a block comes. The block
+            // comes once a replacement has taken the transaction's place in the node's pool (however long the sender's
+            // 300 ms wait takes on a busy machine), not after a fixed while.
             submitted = await sender.SubmitAsync(address, "0x", BigInteger.One);
             var waiting = sender.WaitForSuccessAsync(submitted);
-            await Task.Delay(TimeSpan.FromSeconds(1.2));
+            await Patiently.UntilAsync(async () => await PooledAsync(submitted.Hash) is null, "a replacement to take the transaction's place");
             await chain.Cheats.MineAsync();
             receipt = await waiting;
         }

@@ -17,11 +17,14 @@ public sealed class WatcherHandoverTests(ChainFixture chain)
 
     private EscrowEventReader Reader() => new(chain.Rpc, chain.Contracts.EscrowAddress);
 
-    /// <summary>Two hosts' watchers from the next block on, sharing a cursor and a watch; the first holds the watch.</summary>
-    private async Task<Pair> StartPairAsync(RecordingSink? firstSink = null)
+    /// <summary>
+    /// Two hosts' watchers from the next block on, sharing a cursor and a watch granted for <paramref name="term"/> (1 s
+    /// unless given); the first holds the watch.
+    /// </summary>
+    private async Task<Pair> StartPairAsync(RecordingSink? firstSink = null, TimeSpan? term = null)
     {
         var start = await chain.LatestBlockAsync() + 1;
-        var (watch, cursor) = (new SharedWatch(Term), new StoredCursor());
+        var (watch, cursor) = (new SharedWatch(term ?? Term), new StoredCursor());
         EscrowEventWatcher Watcher(RecordingSink sink, string host) =>
             new(Reader(), sink, new EscrowEventWatcherOptions { StartBlock = start, PollInterval = TimeSpan.FromMilliseconds(50) },
                 cursor: cursor, lease: watch.For(host));
@@ -48,7 +51,9 @@ public sealed class WatcherHandoverTests(ChainFixture chain)
     [Fact]
     public async Task One_watcher_reads_at_a_time_and_a_stopped_one_hands_over_so_every_event_arrives_once()
     {
-        var pair = await StartPairAsync();
+        // A long term: the second may not take over while the first renews, however slow a poll of the first (a loaded
+        // machine, a slow node) is; a stopped watcher hands the watch over at once, so this test waits for no term.
+        var pair = await StartPairAsync(term: TimeSpan.FromMinutes(1));
         try
         {
             var first = await RunALeaseAsync(tenant: 2, provider: 1);

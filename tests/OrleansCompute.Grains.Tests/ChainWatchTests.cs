@@ -39,18 +39,23 @@ public sealed class ChainWatchTests(ClusterFixture cluster)
     [Fact]
     public async Task A_renewed_watch_holds_and_one_not_renewed_within_its_term_passes_to_the_next_host()
     {
+        // Each check waits past a short term, never for a call to come soon enough: a renewal for long outlasts the term it
+        // was granted in, and one for a short term lapses once that term is over, however slow the machine.
+        var (shortTerm, longTerm) = (TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
         var cursor = Cursor();
-        Assert.True(await cursor.TryWatchAsync("host-a", Term));
-        for (var i = 0; i < 4; i++)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(300));
-            Assert.True(await cursor.TryWatchAsync("host-a", Term));
-            Assert.False(await cursor.TryWatchAsync("host-b", Term));
-        }
+        var granted = await cursor.HoldWatchAsync("host-a", shortTerm);
+        Assert.NotNull(granted);
 
-        await Task.Delay(Term + TimeSpan.FromMilliseconds(300));
+        var renewed = await cursor.HoldWatchAsync("host-a", longTerm);
+        await Task.Delay(shortTerm + TimeSpan.FromMilliseconds(300));
+        Assert.Equal(("host-a", granted.Term), (renewed!.Watcher, renewed.Term));
+        Assert.False(await cursor.TryWatchAsync("host-b", longTerm));
+        Assert.Equal("host-a", (await cursor.GetWatchAsync())!.Watcher);
+
+        await cursor.HoldWatchAsync("host-a", shortTerm);
+        await Task.Delay(shortTerm + TimeSpan.FromMilliseconds(300));
         Assert.Null(await cursor.GetWatchAsync());
-        Assert.True(await cursor.TryWatchAsync("host-b", Term));
-        Assert.False(await cursor.TryWatchAsync("host-a", Term));
+        Assert.True(await cursor.TryWatchAsync("host-b", longTerm));
+        Assert.False(await cursor.TryWatchAsync("host-a", longTerm));
     }
 }

@@ -23,20 +23,23 @@ public sealed class WatchFenceTests(ClusterFixture cluster)
         var cursor = cluster.Grains.GetGrain<IChainCursorGrain>(escrow);
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
         var tenant = Tenant.New();
+
+        // Held for long while it delivers, so that its deliveries are in its term however slow the machine; the lease is
+        // reserved just before its escrow is delivered, inside its funding window.
+        var stale = new WatchFence(escrow, "host-a", (await cursor.HoldWatchAsync("host-a", Term * 60))!.Term);
         var requested = await _market.RequestAsync(tenant, TestMarket.Request(pool));
         var funded = TestMarket.MatchingEscrow(requested, tenant);
         var payment = new EscrowSettled(pool.PayoutAddress, Credits.FromCredits(1m), Credits.FromCredits(1m), TestMarket.NewTransactionHash(), 101);
         var lease = _market.Lease(requested.Id);
-
-        var stale = new WatchFence(escrow, "host-a", (await cursor.HoldWatchAsync("host-a", Term))!.Term);
         using (stale.Enter())
         {
             await lease.ConfirmFundingAsync(funded);
             await lease.ConfirmSettledAsync(payment);
         }
 
-        // host-a stalls past its term; host-b takes the watch, finds the blocks replaced, rolls them back and delivers the
-        // same transactions mined again in the blocks that replaced them.
+        // host-a renews for a short term, its last, and stalls past it; host-b takes the watch, finds the blocks replaced,
+        // rolls them back and delivers the same transactions mined again in the blocks that replaced them.
+        Assert.Equal(stale.Term, (await cursor.HoldWatchAsync("host-a", Term))!.Term);
         await Task.Delay(Term + TimeSpan.FromMilliseconds(300));
         var current = new WatchFence(escrow, "host-b", (await cursor.HoldWatchAsync("host-b", Term * 10))!.Term);
         using (current.Enter())

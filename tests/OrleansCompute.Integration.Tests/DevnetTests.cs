@@ -177,10 +177,12 @@ public sealed class DevnetTests : IDisposable
         var run = await RunUntilUpAsync(chainPort, apiPort, async _ =>
         {
             var before = await CreateAndEndLeaseAsync(tenant, deadline: TimeSpan.Zero);
-            // Past Anvil's state interval, so that its state file holds the lease: what is lost with a killed Anvil is another test's.
-            await Task.Delay(TimeSpan.FromSeconds(6));
-
+            // Until Anvil's state file holds the lease (it writes the file every few seconds, later on a busy machine): what is
+            // lost with a killed Anvil is another test's.
             var files = new DevnetFiles(_directory);
+            var head = (long)(await new ChainRpc(files.ReadConfig()!.RpcUrl).CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;
+            await AnvilStateHoldsAsync(files, head);
+
             using (var anvil = AnvilOf(files))
             {
                 anvil.Kill();
@@ -230,6 +232,29 @@ public sealed class DevnetTests : IDisposable
             var settled = JsonDocument.Parse(ended.Output).RootElement.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
             Assert.Equal(LeaseStatus.Settled, settled.Status);
             return settled;
+        }
+    }
+
+    /// <summary>Waits until Anvil has written its whole state file with the chain up to <paramref name="block"/>.</summary>
+    private static async Task AnvilStateHoldsAsync(DevnetFiles files, long block)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        long? held = null;
+        while (true)
+        {
+            try
+            {
+                // A file being written does not parse: the next read finds it whole.
+                using var state = JsonDocument.Parse(await File.ReadAllBytesAsync(files.AnvilStatePath));
+                var number = state.RootElement.GetProperty("best_block_number");
+                held = number.ValueKind == JsonValueKind.String ? Convert.ToInt64(number.GetString(), 16) : number.GetInt64();
+                if (held >= block) return;
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"anvil's state file holds the chain up to block {held?.ToString() ?? "none"}, not {block}");
+            await Task.Delay(250);
         }
     }
 

@@ -180,10 +180,12 @@ public static class Patiently
 
     public static CancellationToken Timeout() => new CancellationTokenSource(Patience).Token;
 
-    public static async Task UntilAsync(Func<bool> done, string what)
+    public static Task UntilAsync(Func<bool> done, string what) => UntilAsync(() => Task.FromResult(done()), what);
+
+    public static async Task UntilAsync(Func<Task<bool>> done, string what)
     {
         var deadline = DateTime.UtcNow + Patience;
-        while (!done())
+        while (!await done())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
             await Task.Delay(20);

@@ -19,6 +19,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static readonly TimeSpan FundingWindow = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan SettlementConfirmTimeout = TimeSpan.FromSeconds(3);
 
+    /// <summary>The first wait before a voucher refused for a reason that can pass is tried again; the waits double from it.</summary>
+    public static readonly TimeSpan SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
+
     public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(2);
 
     /// <summary>Short, so that a book that lost its answer finds its fill within a test.</summary>
@@ -82,7 +85,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                         options.OrderMatchInterval = TimeSpan.FromMilliseconds(200);
                         options.OrderFillFence = OrderFillFence;
                         options.SettlementFlushDelay = TimeSpan.FromMilliseconds(50);
-                        options.SettlementRetryDelay = TimeSpan.FromMilliseconds(300);
+                        options.SettlementRetryDelay = SettlementRetryDelay;
                         options.SettlementTimeout = TimeSpan.FromSeconds(5);
                         options.SettlementConfirmTimeout = SettlementConfirmTimeout;
                     });

@@ -1,5 +1,5 @@
 // Faults a test injects into its cluster: a grain call that fails (before its grain runs it, or after, its answer lost)
-// and a grain state write that fails. Rules are process-wide, as the test clusters' silos run in the test's process;
+// and a grain state write that fails; and a hook that acts the moment a call arrives. Rules are process-wide, as the test clusters' silos run in the test's process;
 // each rule names what only its own test touches (a lease id, an account's address) and is used up after its count.
 using System.Collections.Concurrent;
 using Orleans.Storage;
@@ -27,6 +27,32 @@ public static class Faults
     /// </summary>
     public static void FailCalls(string method, Func<object?, bool> firstArgument, int times = 1, bool afterRunning = false) =>
         CallRules.TryAdd(new Rule((name, argument) => name == method && firstArgument(argument), times, afterRunning), 0);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> when the first call of <paramref name="method"/> whose first argument matches
+    /// arrives, before its grain runs it: a change outside the cluster (the chain's, say) that the test needs to happen
+    /// exactly then, neither before the grain is told of it nor after the grain has acted on it.
+    /// </summary>
+    public static void OnCall(string method, Func<object?, bool> firstArgument, Action action)
+    {
+        var done = 0;
+        CallHooks.TryAdd(new Hook(
+            (name, argument) => name == method && firstArgument(argument) && Interlocked.Exchange(ref done, 1) == 0, action), 0);
+    }
+
+    internal sealed record Hook(Func<string, object?, bool> Fires, Action Action);
+
+    private static readonly ConcurrentDictionary<Hook, byte> CallHooks = new();
+
+    internal static void RunHooks(string method, object? firstArgument)
+    {
+        foreach (var hook in CallHooks.Keys)
+        {
+            if (!hook.Fires(method, firstArgument)) continue;
+            CallHooks.TryRemove(hook, out _);
+            hook.Action();
+        }
+    }
 
     /// <summary>The next <paramref name="times"/> state writes of the grain whose id (type/key) contains <paramref name="grainKey"/> fail; nothing is stored.</summary>
     public static void FailWrites(string grainKey, int times = 1) => FailWrites(grainKey, _ => true, times);
@@ -66,6 +92,7 @@ public static class Faults
         public async Task Invoke(IIncomingGrainCallContext context)
         {
             var argument = context.Request.GetArgumentCount() > 0 ? context.Request.GetArgument(0) : null;
+            RunHooks(context.InterfaceMethod.Name, argument);
             var rule = TakeCall(context.InterfaceMethod.Name, argument);
             if (rule is { AfterRunning: false }) throw new InvalidOperationException($"{context.InterfaceMethod.Name} failed before it ran");
             await context.Invoke();
