@@ -24,8 +24,11 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public static readonly TimeSpan QuoteValidity = TimeSpan.FromSeconds(2);
 
-    /// <summary>Short, so that a book that lost its answer finds its fill within a test.</summary>
-    public static readonly TimeSpan OrderFillFence = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// Short, so that a book that lost its answer settles its fill within a test (twice this, when the fill was never
+    /// booked); long enough that an ask a test sends straight to a pool arrives inside it on a slow, shared machine.
+    /// </summary>
+    public static readonly TimeSpan OrderFillFence = TimeSpan.FromSeconds(2);
 
     /// <summary>The chain the settlement grains of every silo submit to.</summary>
     public static RecordingEscrowSettlement Chain { get; } = new();
