@@ -74,7 +74,8 @@ public sealed class ExpiryTests(ClusterFixture cluster)
         var reserved = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => _market.RequestAsync(tenant, TestMarket.Request(pool))));
 
         // Each escrow is seen at a different moment from well before to just after its lease's deadline.
-        int[] offsetsMs = [-1000, -300, -150, -50, 0, 25, 50, 100];
+        // The first well inside the 2 s window, so that one lease surely activates however slow the machine.
+        int[] offsetsMs = [-1500, -300, -150, -50, 0, 25, 50, 100];
         var funded = await Task.WhenAll(reserved.Select(async (lease, i) =>
         {
             var seenAt = lease.FundBy!.Value + TimeSpan.FromMilliseconds(offsetsMs[i]);
