@@ -1,6 +1,7 @@
 using System.ClientModel;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using OpenAI;
@@ -456,6 +457,47 @@ public sealed class GatewayTests(MarketFixture market)
             Assert.True(answer.Status == HttpStatusCode.BadGateway && answer.Body.Contains("\"code\":\"upstream_error\""), $"{asked}: {answer.Status} {answer.Body}");
         }
         Assert.Equal(LeaseUsage.None, await MeteredAsync(lease));
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task An_upstream_answer_that_breaks_off_or_turns_to_garbage_ends_in_an_OpenAI_error_and_meters_only_what_was_relayed()
+    {
+        var tenant = market.Wallets[3];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+
+        foreach (var asked in new[] { FakeUpstream.StreamGarbage, FakeUpstream.CutTheStream })
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = JsonContent.Create(new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = asked } }, stream = true }),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            // The status goes out with the first piece; the failure comes after it, as the stream's last event: an OpenAI error.
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            var first = await reader.ReadLineAsync();
+            Assert.Equal(FakeUpstream.Pieces[0], JsonDocument.Parse(first!["data: ".Length..]).RootElement
+                .GetProperty("choices")[0].GetProperty("delta").GetProperty("content").GetString());
+            if (asked == FakeUpstream.CutTheStream) market.Upstream.Cut.Release();
+
+            var events = (await reader.ReadToEndAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.True(events.Length == 1, $"{asked}: {string.Join(" | ", events)}");
+            var error = JsonDocument.Parse(events[0]["data: ".Length..]).RootElement.GetProperty("error");
+            Assert.Equal(("api_error", "upstream_error"), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString()));
+        }
+
+        // Not streamed, an answer cut off halfway is no answer: 502, and it is not metered.
+        var cut = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.CutTheStream } } });
+        Assert.True(cut.Status == HttpStatusCode.BadGateway && cut.Code is "upstream_error" or "upstream_unavailable", $"{cut.Status} {cut.Body}");
+
+        // Each streamed request is metered for its prompt and the piece it relayed, not for the answer it never finished.
+        var metered = await MeteredAsync(lease);
+        Assert.Equal(2, metered.Requests);
+        Assert.True(metered.PromptTokens > 0, metered.ToString());
+        Assert.InRange(metered.CompletionTokens, 2L, FakeUpstream.Pieces.Length);
         await EndAsync(lease, tenant);
     }
 

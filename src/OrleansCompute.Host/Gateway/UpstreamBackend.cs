@@ -66,7 +66,17 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
 
     private async Task RelayWholeAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter, bool chat)
     {
-        var raw = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
+        byte[] raw;
+        try
+        {
+            raw = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && !context.RequestAborted.IsCancellationRequested)
+        {
+            // Cut off before the answer was whole: the client gets nothing it can use, so nothing is metered.
+            meter.PromptTokens = 0;
+            throw new OpenAiError(502, $"The pool's inference server broke off its answer: {e.Message}", "api_error", "upstream_error");
+        }
         using var document = ParsedAnswer(raw, meter);
         var root = document.RootElement;
         if (!ReadUsage(root, meter))
@@ -100,7 +110,9 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
     /// <summary>
     /// Relays the server's events as they come. The server is always asked for usage (to meter it); its usage chunk, which
     /// has no choices, reaches only a client that asked for it, as OpenAI sends it: other clients may not expect a chunk
-    /// without choices.
+    /// without choices. A stream the server breaks off, or an event of it that is not JSON, ends the client's stream with
+    /// an error event, as OpenAI ends a stream that fails (its SDKs raise it as an API error); what was relayed until
+    /// then is metered.
     /// </summary>
     private async Task RelayStreamAsync(HttpContext context, HttpResponseMessage response, UsageMeter meter, bool clientAskedForUsage)
     {
@@ -108,8 +120,19 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         var reported = false;
         var dropping = false;
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(context.RequestAborted));
-        while (await reader.ReadLineAsync(context.RequestAborted) is { } line)
+        while (true)
         {
+            string? line;
+            try
+            {
+                line = await reader.ReadLineAsync(context.RequestAborted);
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException && !context.RequestAborted.IsCancellationRequested)
+            {
+                await SendStreamErrorAsync(context, $"The pool's inference server broke off the stream: {e.Message}");
+                return;
+            }
+            if (line is null) break;
             if (line.Length == 0)
             {
                 // An empty line ends an event: the one being dropped, or one to send now.
@@ -124,7 +147,12 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
                 await context.Response.WriteAsync(line + "\n", context.RequestAborted);
                 continue;
             }
-            using var chunk = JsonDocument.Parse(data);
+            using var chunk = ParsedChunk(data);
+            if (chunk is null)
+            {
+                await SendStreamErrorAsync(context, $"The pool's inference server sent a stream event that is not JSON: {data[..Math.Min(data.Length, 200)]}");
+                return;
+            }
             var hasUsage = ReadUsage(chunk.RootElement, meter);
             reported |= hasUsage;
             dropping = hasUsage && !clientAskedForUsage && HasNoChoices(chunk.RootElement);
@@ -140,6 +168,22 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         }
         await context.Response.Body.FlushAsync(context.RequestAborted);
     }
+
+    private static JsonDocument? ParsedChunk(string data)
+    {
+        try
+        {
+            return JsonDocument.Parse(data);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The last event of a stream that failed once begun: its status is sent already, so the error goes in an event.</summary>
+    private static Task SendStreamErrorAsync(HttpContext context, string message) =>
+        OpenAiWire.SendEventAsync(context, new OpenAiError(502, message, "api_error", "upstream_error").Body);
 
     private static async Task RelayErrorAsync(HttpContext context, HttpResponseMessage response)
     {

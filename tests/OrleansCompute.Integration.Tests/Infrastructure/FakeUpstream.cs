@@ -26,6 +26,17 @@ public sealed class FakeUpstream : IAsyncDisposable
     /// <summary>A user message that makes the server answer 200 with text that is not a completion.</summary>
     public const string AnswerNotJson = "fake-upstream: answer with no JSON";
 
+    /// <summary>A user message that makes the server stream its first piece, then an event that is not JSON.</summary>
+    public const string StreamGarbage = "fake-upstream: stream an event that is not JSON";
+
+    /// <summary>
+    /// A user message that makes the server stream its first piece, then drop the connection once <see cref="Cut"/> is
+    /// released (by a test that has read that piece: a connection reset also drops what is still unsent).
+    /// </summary>
+    public const string CutTheStream = "fake-upstream: cut the stream off";
+
+    public SemaphoreSlim Cut { get; } = new(0);
+
     private readonly WebApplication _app;
 
     /// <summary>Every request it received: its path, Authorization header and JSON body.</summary>
@@ -76,6 +87,16 @@ public sealed class FakeUpstream : IAsyncDisposable
             await http.Response.WriteAsync("upstream hiccup");
             return;
         }
+        if (asked == CutTheStream && !(body.TryGetProperty("stream", out var streamed) && streamed.ValueKind == JsonValueKind.True))
+        {
+            // Half an answer, then the connection goes.
+            http.Response.ContentLength = 1_000;
+            await http.Response.WriteAsync("{\"id\": \"up-1\", \"choices\": [");
+            await http.Response.Body.FlushAsync();
+            await Task.Delay(PieceDelay);
+            http.Abort();
+            return;
+        }
         var reportsUsage = mode == "usage";
         var usage = new { prompt_tokens = ReportedPromptTokens, completion_tokens = Pieces.Length, total_tokens = ReportedPromptTokens + Pieces.Length };
 
@@ -89,6 +110,21 @@ public sealed class FakeUpstream : IAsyncDisposable
         }
 
         http.Response.ContentType = "text/event-stream";
+        if (asked is StreamGarbage or CutTheStream)
+        {
+            await SendAsync(http, new { id = "up-1", @object = "chat.completion.chunk", model = Model,
+                choices = new[] { new { index = 0, delta = new { content = Pieces[0] }, finish_reason = (string?)null } } });
+            if (asked == CutTheStream)
+            {
+                await Cut.WaitAsync(TimeSpan.FromSeconds(30));
+                http.Abort();
+                return;
+            }
+            await http.Response.WriteAsync("data: {\"id\": \"up-1\", \"choi\n\n");
+            await http.Response.Body.FlushAsync();
+            await http.Response.WriteAsync("data: [DONE]\n\n");
+            return;
+        }
         foreach (var piece in Pieces)
         {
             await SendAsync(http, new { id = "up-1", @object = "chat.completion.chunk", model = Model,
