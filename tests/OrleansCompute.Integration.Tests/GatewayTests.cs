@@ -329,7 +329,7 @@ public sealed class GatewayTests(MarketFixture market)
     }
 
     [Fact]
-    public async Task Sampling_values_OpenAI_refuses_more_than_one_choice_and_bad_stop_sequences_get_400_and_meter_nothing()
+    public async Task Sampling_values_OpenAI_refuses_more_than_one_choice_bad_stop_sequences_and_two_different_completion_bounds_get_400_and_meter_nothing()
     {
         var tenant = market.Wallets[1];
         var (lease, apiKey) = await LeaseAsync(tenant);
@@ -341,6 +341,8 @@ public sealed class GatewayTests(MarketFixture market)
                      ("\"temperature\":7", "temperature"), ("\"temperature\":-0.5", "temperature"), ("\"temperature\":\"hot\"", "temperature"),
                      ("\"top_p\":1.5", "top_p"), ("\"presence_penalty\":3", "presence_penalty"), ("\"frequency_penalty\":-2.5", "frequency_penalty"),
                      ("\"stop\":7", "stop"), ("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop"), ("\"stop\":[\"\"]", "stop"), ("\"stop\":[1]", "stop"),
+                     // Two bounds for one completion (the body names max_tokens 4): a server behind may honour either.
+                     ("\"max_completion_tokens\":3000", "max_tokens"),
                  })
         {
             var refused = await PostRawAsync(apiKey, "/v1/chat/completions", Chat(extra));
@@ -350,7 +352,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(0, (await MeteredAsync(lease)).Requests);
 
         var served = await PostRawAsync(apiKey, "/v1/chat/completions",
-            Chat("\"n\":1,\"temperature\":0.7,\"top_p\":1,\"presence_penalty\":-2,\"frequency_penalty\":2,\"stop\":null"));
+            Chat("\"n\":1,\"temperature\":0.7,\"top_p\":1,\"presence_penalty\":-2,\"frequency_penalty\":2,\"stop\":null,\"max_completion_tokens\":4"));
         Assert.True(served.Status == HttpStatusCode.OK, served.Body);
         Assert.Single(served.Json.GetProperty("choices").EnumerateArray());
         await EndAsync(lease, tenant);

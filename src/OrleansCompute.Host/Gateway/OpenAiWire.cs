@@ -105,13 +105,17 @@ public static class OpenAiWire
     {
         if (!body.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.String || model.GetString() is not { Length: > 0 } modelId)
             throw OpenAiError.Invalid("'model' is required (see GET /v1/models).", "model");
-        var maxTokens = DefaultMaxTokens;
+        // Both names bound the completion (max_tokens is the older one). Both are read: a server behind the gateway may
+        // honour either, and the escrow is checked against the bound, so two different bounds are refused.
+        int? maxTokens = null;
         foreach (var name in (string[])["max_completion_tokens", "max_tokens"])
         {
             if (!body.TryGetProperty(name, out var max) || max.ValueKind == JsonValueKind.Null) continue;
-            if (max.ValueKind != JsonValueKind.Number || !max.TryGetInt32(out maxTokens) || maxTokens < 1 || maxTokens > MaxTokensLimit)
+            if (max.ValueKind != JsonValueKind.Number || !max.TryGetInt32(out var bound) || bound < 1 || bound > MaxTokensLimit)
                 throw OpenAiError.Invalid($"'{name}' must be an integer from 1 to {MaxTokensLimit}.", name);
-            break;
+            if (maxTokens is { } first && first != bound)
+                throw OpenAiError.Invalid($"'max_tokens' ({bound}) and 'max_completion_tokens' ({first}) are two bounds for one completion; send one of them.", name);
+            maxTokens = bound;
         }
         // The gateway answers one choice: the context-window check and the voucher threshold count on one completion.
         if (body.TryGetProperty("n", out var n) && n.ValueKind != JsonValueKind.Null && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out var choices) && choices == 1))
@@ -129,7 +133,7 @@ public static class OpenAiWire
             if (options.ValueKind != JsonValueKind.Object) throw OpenAiError.Invalid("'stream_options' must be an object.", "stream_options");
             includeUsage = Flag(options, "include_usage", "stream_options.include_usage");
         }
-        return new CompletionRequest(modelId, prompt, messages, maxTokens, stream, includeUsage, stop);
+        return new CompletionRequest(modelId, prompt, messages, maxTokens ?? DefaultMaxTokens, stream, includeUsage, stop);
     }
 
     /// <summary>An optional number: absent or null passes; anything else must be a number from <paramref name="min"/> to <paramref name="max"/>.</summary>
