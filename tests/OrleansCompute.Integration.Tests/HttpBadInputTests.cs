@@ -127,14 +127,19 @@ public sealed class HttpBadInputTests(MarketFixture market)
     }
 
     [Fact]
-    public async Task A_voucher_naming_its_lease_without_dashes_is_told_the_form_that_binds()
+    public async Task A_voucher_names_its_lease_as_occ_prints_it_or_with_dashes_and_a_lease_id_that_is_none_is_refused_by_name()
     {
-        const string id = "0197c0de00007000800000000000000a";
-        using var usage = await Http.PostAsync($"/api/leases/{id}/vouchers", Json($$"""{"leaseId":"{{id}}","channel":0,"amount":"1","isFinal":false,"signature":"0x00"}"""));
+        // Both forms bind: the voucher reaches the lease, which does not exist.
+        foreach (var id in (string[])["0197c0de00007000800000000000000a", "0197c0de-0000-7000-8000-00000000000a"])
+        {
+            using var usage = await Http.PostAsync($"/api/leases/{id}/vouchers", Json($$"""{"leaseId":"{{id}}","channel":0,"amount":"1","isFinal":false,"signature":"0x00"}"""));
+            await AssertProblemAsync(usage, HttpStatusCode.NotFound, null, "UnknownLease");
+        }
 
-        var problem = await AssertProblemAsync(usage, HttpStatusCode.BadRequest, "leaseId", "InvalidValue");
-        // Not "32 hex digits", which is what it was sent.
-        Assert.Contains("with its dashes", problem.GetProperty("detail").GetString());
+        using var garbled = await Http.PostAsync("/api/leases/0197c0de00007000800000000000000a/vouchers",
+            Json("""{"leaseId":"0197c0de-not-a-lease","channel":0,"amount":"1","isFinal":false,"signature":"0x00"}"""));
+        var problem = await AssertProblemAsync(garbled, HttpStatusCode.BadRequest, "leaseId", "InvalidValue");
+        Assert.Contains("32 hex digits", problem.GetProperty("detail").GetString());
     }
 
     [Theory]

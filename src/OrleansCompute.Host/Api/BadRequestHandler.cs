@@ -116,8 +116,7 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
         _ when type == typeof(ulong) => Whole(ulong.MinValue, ulong.MaxValue),
         _ when type == typeof(bool) => "true or false",
         _ when type == typeof(string) => "a string",
-        // System.Text.Json reads a Guid only with its dashes, though routes and occ take the 32 digits without them too.
-        _ when type == typeof(Guid) => "a GUID with its dashes, such as \"0197c0de-0000-7000-8000-000000000001\"",
+        _ when type == typeof(Guid) => "a GUID: 32 hex digits, with or without its dashes",
         _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "a date and time such as \"2030-01-01T09:00:00Z\"",
         _ when type == typeof(Credits) => "an amount of credits such as \"2.400000\"",
         _ when type.IsAssignableTo(typeof(System.Collections.IEnumerable)) => "a list",
