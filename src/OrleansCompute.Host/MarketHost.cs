@@ -142,6 +142,17 @@ public static class MarketHost
         app.UseAuthorization();
 
         app.MapOpenApi();
+        // Someone who opens the host's address finds where everything is, instead of a 404.
+        app.MapGet("/", () => Results.Ok(new
+        {
+            name = "OrleansCompute",
+            offers = "/api/offers",
+            openApi = "/openapi/v1.json",
+            openAi = "/v1",
+            dashboard = "/dashboard",
+            metrics = "/metrics",
+            health = "/healthz",
+        })).WithTags("Host").WithSummary("Where the host's API, OpenAPI document, OpenAI-compatible gateway and dashboard are.");
         app.MapGet("/healthz", (DemoMarketSeeding seeding) => seeding.Pending
             ? Results.Json(new { status = "seeding the demo pools" }, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Ok(new { status = "ok" })).WithTags("Host");

@@ -257,7 +257,7 @@ public sealed class HttpApiTests(MarketFixture market)
     }
 
     [Fact]
-    public async Task The_openapi_document_health_check_and_dashboard_answer()
+    public async Task The_openapi_document_health_check_dashboard_and_an_index_at_the_root_answer()
     {
         var openApi = await Http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         var paths = openApi.GetProperty("paths");
@@ -269,6 +269,11 @@ public sealed class HttpApiTests(MarketFixture market)
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
         Assert.Contains("html", dashboard.Content.Headers.ContentType?.MediaType);
+
+        // The host's own address says where each of them is.
+        var index = await Http.GetFromJsonAsync<JsonElement>("/");
+        foreach (var (name, path) in new[] { ("openApi", "/openapi/v1.json"), ("dashboard", "/dashboard"), ("health", "/healthz"), ("openAi", "/v1") })
+            Assert.Equal(path, index.GetProperty(name).GetString());
     }
 
     /// <summary>A <c>POST /api/leases</c> signed with <paramref name="signerKey"/>, claiming to come from <paramref name="claimedTenant"/> (the signer by default).</summary>
