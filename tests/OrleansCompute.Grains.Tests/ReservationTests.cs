@@ -125,6 +125,19 @@ public sealed class ReservationTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_lease_id_that_names_no_lease_reads_as_none_and_leaves_no_grain_behind()
+    {
+        var unknown = Guid.CreateVersion7();
+
+        Assert.Null(await _market.Lease(unknown).GetAsync());
+        var refused = await Assert.ThrowsAsync<MarketException>(() => _market.Lease(unknown).EndAsync(Tenant.New().Address));
+
+        Assert.Equal((MarketError.NotFound, "UnknownLease"), (refused.Error, refused.Reason));
+        await Eventually.UntilAsync(async () => await cluster.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics(),
+            active => !active.Any(g => g.GrainId.ToString().Contains(unknown.ToString("N"))), what: "the empty lease activation to go");
+    }
+
+    [Fact]
     public async Task Once_its_lease_grain_has_taken_a_reservation_over_the_pool_leaves_it_to_the_grain()
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 2);

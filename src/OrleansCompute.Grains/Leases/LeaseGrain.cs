@@ -53,8 +53,18 @@ public sealed class LeaseGrain(
     private Guid Id => this.GetPrimaryKey();
     private DateTimeOffset Now => clock.GetUtcNow();
 
-    private LeaseSnapshot Lease =>
-        state.State.Lease ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{LeaseIds.Format(Id)}'.");
+    private LeaseSnapshot Lease => state.State.Lease ?? throw Unknown();
+
+    /// <summary>
+    /// No lease by this id, here or in its pool: the activation goes once the call is answered. A lease read by a mistyped or
+    /// guessed id would otherwise stay in memory, and one its pool books later (an order book's chosen id) would find
+    /// this empty activation instead of one that takes it over from its pool.
+    /// </summary>
+    private MarketException Unknown()
+    {
+        DeactivateOnIdle();
+        return new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{LeaseIds.Format(Id)}'.");
+    }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -478,7 +488,11 @@ public sealed class LeaseGrain(
         return lease;
     }
 
-    public ValueTask<LeaseSnapshot?> GetAsync() => ValueTask.FromResult(state.State.Lease);
+    public ValueTask<LeaseSnapshot?> GetAsync()
+    {
+        if (state.State.Lease is null) Unknown();
+        return ValueTask.FromResult(state.State.Lease);
+    }
 
     public Task CheckDeadlineAsync() => OnDeadlineAsync();
 
