@@ -20,4 +20,14 @@ public sealed record SignedVoucher(
     [property: Id(1)] Credits Amount,
     [property: Id(2)] bool IsFinal,
     [property: Id(3)] string Signature,
-    [property: Id(5)] string? Bundle = null);
+    [property: Id(5)] string? Bundle = null)
+{
+    /// <summary>
+    /// Whether a lease that counts <paramref name="paid"/> as paid and is <paramref name="status"/> has seen this voucher
+    /// applied on chain: at least its amount paid and, for a final voucher, the escrow closed. The close matters where the
+    /// amount cannot tell: a final voucher for nothing (a block ended before it started) pays no more than was paid, yet it
+    /// must still go on chain to close the escrow and refund the tenant. The settlement queue and the audit judge by it alike.
+    /// </summary>
+    public bool IsSeenBy(Credits paid, Leases.LeaseStatus status) =>
+        paid >= Amount && (!IsFinal || status is Leases.LeaseStatus.Settled or Leases.LeaseStatus.Refunded);
+}

@@ -26,8 +26,12 @@ public static class DevnetGuard
         var live = LiveHosts(files);
         var alive = live.Select(h => $"pid {h.ProcessId} at {h.Url}").ToList();
         var running = $"a devnet of {files.Directory} seems to run already ({(alive.Count == 1 ? "host" : "hosts")} {string.Join(", ", alive)}, from {files.HostsPath})";
-        // The terminal that ran it may be gone (occ killed on its own leaves its hosts and anvil running).
-        var stop = $"Stop it with Ctrl+C in its terminal (if that is gone: kill {string.Join(" ", live.Select(h => h.ProcessId))}, and the anvil on its chain port)";
+        // Its `occ devnet up` may run without a terminal (started in the background): killing its hosts and anvil then
+        // leaves it running, and it starts its anvil again. Or the terminal that ran it is gone (occ killed on its own
+        // leaves its hosts and anvil running).
+        var stop = live.Select(h => DevnetProcessOf(h.ProcessId)).FirstOrDefault(pid => pid is not null) is { } devnet
+            ? $"Stop it with Ctrl+C in its terminal, or with kill {devnet} (its `occ devnet up`, which stops its hosts and anvil)"
+            : $"Stop it with Ctrl+C in its terminal (if that is gone: kill {string.Join(" ", live.Select(h => h.ProcessId))}, and the anvil on its chain port)";
         if (busy.Count > 0 && alive.Count > 0)
             throw new CliException($"{taken}: {running}. {stop}, " +
                                    "or run a second devnet from another checkout with other ports (--chain-port, --api-port).");
@@ -69,6 +73,29 @@ public static class DevnetGuard
         {
             return [];
         }
+    }
+
+    /// <summary>The `occ devnet up` that started the host, while it runs; null when it is gone or the system does not say (Linux does).</summary>
+    private static int? DevnetProcessOf(int hostProcessId)
+    {
+        try
+        {
+            var stat = $"/proc/{hostProcessId}/stat";
+            if (!File.Exists(stat) || ParentProcessId(File.ReadAllText(stat)) is not { } parent) return null;
+            var commandLine = File.ReadAllText($"/proc/{parent}/cmdline").Split('\0');
+            return commandLine.Contains("devnet") && commandLine.Contains("up") ? parent : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The parent's pid in a /proc/PID/stat line: the field after the state, which follows the command in parentheses (which may hold spaces and parentheses).</summary>
+    public static int? ParentProcessId(string stat)
+    {
+        var fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 1 && int.TryParse(fields[1], out var parent) && parent > 1 ? parent : null;
     }
 
     private static bool IsHostProcess(int processId)

@@ -297,7 +297,8 @@ public sealed class PoolGrain(
     {
         var definition = Definition;
         if (index < 0 || index >= definition.SlotCount)
-            throw MarketException.Invalid("index", "UnknownSlot", $"Pool {definition.PoolKey} has slots 0 to {definition.SlotCount - 1}.");
+            // 404 as inspection answers for the same slot and the drain for an unknown pool: the route names what is not there.
+            throw new MarketException(MarketError.NotFound, "UnknownSlot", $"Pool {definition.PoolKey} has slots 0 to {definition.SlotCount - 1}.", "index");
         if (notice < TimeSpan.Zero || notice > MaxNotice)
             // Named and measured as providers send it: the API's noticeMinutes and the CLI's --notice are in minutes.
             throw MarketException.Invalid("noticeMinutes", "OutOfRange", $"The notice is 0 to {MaxNotice.TotalMinutes:0} minutes ({MaxNotice.TotalDays:0} days); got {notice.TotalMinutes:0}.");

@@ -535,13 +535,8 @@ public sealed class SettlementGrain(
         });
     }
 
-    /// <summary>
-    /// Whether the lease has seen the voucher applied: at least its amount paid on chain and, for a final voucher, the
-    /// escrow closed. The close matters where the amount cannot tell: a final voucher for nothing (a block ended before
-    /// it started) pays no more than was paid, yet it must still go on chain to close the escrow and refund the tenant.
-    /// </summary>
-    private static bool SeenOnChain(SignedVoucher voucher, LeaseSnapshot lease) =>
-        lease.Paid >= voucher.Amount && (!voucher.IsFinal || lease.Status is LeaseStatus.Settled or LeaseStatus.Refunded);
+    /// <summary>Whether the lease has seen the voucher applied (<see cref="SignedVoucher.IsSeenBy"/>).</summary>
+    private static bool SeenOnChain(SignedVoucher voucher, LeaseSnapshot lease) => voucher.IsSeenBy(lease.Paid, lease.Status);
 
     /// <summary>
     /// A submitted voucher is Confirmed once its lease has seen it applied on chain (<see cref="SeenOnChain"/>; the chain

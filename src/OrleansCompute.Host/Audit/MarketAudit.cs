@@ -158,6 +158,9 @@ public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, 
             var onChain = lease is null ? null
                 : await escrow.GetLeaseAsync(item.Voucher.LeaseId, lease.VoucherSigner ?? lease.Tenant, lease.Channel ?? item.Voucher.Channel, cancellationToken);
             var applied = onChain is { Superseded: false } && onChain.Paid >= item.Voucher.Amount && (!item.Voucher.IsFinal || onChain.Closed);
+            // Applied and seen by its lease, the market and the chain agree: only the queue has yet to mark it Confirmed, which
+            // its next confirmation check does (after its host died, once its reminder wakes it on another). Not a mismatch.
+            if (unfinished && applied && lease is not null && item.Voucher.IsSeenBy(lease.Paid, lease.Status)) continue;
             // A voucher refused for good is a mismatch only when the chain has not paid what it says by other means.
             if (!unfinished && (applied || onChain is null or { Superseded: true })) continue;
             var chain = onChain is null ? "no escrow" : $"paid {onChain.Paid}{(onChain.Closed ? ", closed" : ", open")}";
