@@ -150,7 +150,18 @@ public static class LeaseCommands
                 throw;
             }
 
-            var active = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
+            LeaseSnapshot active;
+            try
+            {
+                active = await WaitForAsync(api, reserved.Id, l => l.Status != LeaseStatus.Reserved, ct);
+            }
+            catch (Exception e) when (e is CliException or ApiException && !ct.IsCancellationRequested)
+            {
+                // The money has moved: whatever the host says or fails to say now, the tenant must learn which lease it paid for.
+                var id = LeaseIds.Format(reserved.Id);
+                throw new CliException($"{(e as ApiException)?.Summary ?? e.Message} Lease {id} is funded on chain (transaction {escrowTransaction}): " +
+                                       $"the market activates it when it sees that escrow; `occ lease show {id}` says when, `occ lease end {id}` ends it.");
+            }
             if (active.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
                 throw new CliException(Explain(active));
 
@@ -431,8 +442,9 @@ public static class LeaseCommands
                 lease = await api.GetLeaseAsync(LeaseIds.Format(leaseId), ct);
                 if (done(lease)) return lease;
             }
-            catch (ApiException unreachable) when (unreachable.Status == 0 && DateTime.UtcNow < deadline)
+            catch (ApiException unreachable) when (unreachable.Status == 0)
             {
+                // Waited for like a lease that has not moved yet, until the deadline below.
             }
             if (DateTime.UtcNow > deadline)
                 throw new CliException($"Lease {LeaseIds.Format(leaseId)} is still {lease?.Status.ToString() ?? "unknown (the host does not answer)"} after {WaitForChain.TotalSeconds:0} s; check `occ devnet status`.");
