@@ -241,6 +241,9 @@ public sealed class HttpApiTests(MarketFixture market)
         Assert.Contains("PoolGrain", types);
         Assert.Contains("MarketGrain", types);
         Assert.All(active.Json.EnumerateArray(), a => Assert.True(a.GetProperty("count").GetInt32() > 0));
+        // One host, one silo: named as /api/chain names the silo that watches the chain.
+        var chain = await Http.GetFromJsonAsync<JsonElement>("/api/chain");
+        Assert.All(active.Json.EnumerateArray(), a => Assert.Equal(chain.GetProperty("watchedBy").GetString(), a.GetProperty("silo").GetString()));
     }
 
     [Theory]

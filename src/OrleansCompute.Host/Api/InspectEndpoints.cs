@@ -45,7 +45,8 @@ public static class InspectEndpoints
         var statistics = await grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
         return statistics
             .Where(s => s.GrainType.StartsWith("OrleansCompute.", StringComparison.Ordinal))
-            .GroupBy(s => (Type: s.GrainType, Silo: s.SiloAddress.ToString()))
+            // In the form /api/chain names the watching silo (and the membership table every silo), so they can be matched.
+            .GroupBy(s => (Type: s.GrainType, Silo: s.SiloAddress.ToParsableString()))
             .Select(g => new ActiveGrains(ShortName(g.Key.Type), g.Key.Silo, g.Count(),
                 g.Select(s => s.GrainId.Key.ToString()!).Order(StringComparer.Ordinal).Take(sample).ToList()))
             .OrderBy(a => a.GrainType, StringComparer.Ordinal).ThenBy(a => a.Silo, StringComparer.Ordinal)
