@@ -223,6 +223,7 @@ public sealed class HttpApiTests(MarketFixture market)
     [InlineData("market", "trainium2", "pools")]
     [InlineData("account", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "pools")]
     [InlineData("settlement", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "items")]
+    [InlineData("settlement", "neuron-cloud", "items")]
     public async Task Inspect_shows_a_grain_as_it_holds_its_state(string kind, string key, string property)
     {
         var inspected = await market.OccAsync("inspect", kind, key);
@@ -249,6 +250,8 @@ public sealed class HttpApiTests(MarketFixture market)
     [Theory]
     [InlineData("wallet", "x", "(field: kind)")]
     [InlineData("account", "0x12", "(field: key)")]
+    [InlineData("settlement", "0x12", "(field: key)")]
+    [InlineData("settlement", "no-such-provider", "UnknownProvider")]
     [InlineData("slot", "no-index", "(field: key)")]
     [InlineData("lease", "nope", "(field: id)")]
     public async Task Inspect_refuses_unknown_kinds_and_malformed_keys(string kind, string key, string expected)

@@ -22,7 +22,7 @@ public static class InspectEndpoints
         // Pool and slot keys contain slashes (provider/pool/index), hence the catch-all.
         app.MapGet("/api/inspect/{kind}/{**key}", InspectAsync)
             .WithTags("Inspect")
-            .WithSummary("A grain's state: kind is slot, pool, market, orders (an order book, by kind), lease, account, settlement or provider (by provider id).");
+            .WithSummary("A grain's state: kind is slot, pool, market, orders (an order book, by kind), lease, account, settlement (by payout address or provider id) or provider (by provider id).");
         return app;
     }
 
@@ -35,7 +35,7 @@ public static class InspectEndpoints
         "lease" => await leases.GetAsync(Problems.ParseLeaseId(key))
                    ?? throw new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{key}'."),
         "account" => await grains.GetGrain<IAccountGrain>(Address(key)).GetAsync(),
-        "settlement" => await grains.GetGrain<ISettlementGrain>(Address(key)).GetAsync(),
+        "settlement" => await grains.GetGrain<ISettlementGrain>(await PayoutAddressAsync(grains, key)).GetAsync(),
         "provider" => await KnownProviderAsync(grains, key),
         _ => throw MarketException.Invalid("kind", "UnknownGrainKind", $"Cannot inspect '{kind}'; kinds: {string.Join(", ", Kinds)}."),
     };
@@ -86,6 +86,12 @@ public static class InspectEndpoints
             throw new MarketException(MarketError.NotFound, "UnknownSlot", $"Pool '{poolKey}' has slots 0 to {slots - 1}; no slot {index}.", "index");
         return key;
     }
+
+    /// <summary>A provider's settlement queue is keyed by its payout address; a provider id (as offers name it) finds that address.</summary>
+    private static async Task<string> PayoutAddressAsync(IGrainFactory grains, string key) =>
+        key.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? Address(key)
+            : AccountKeys.Normalize((await KnownProviderAsync(grains, key)).PayoutAddress!);
 
     private static string Address(string key) =>
         AccountKeys.IsAddress(key)
