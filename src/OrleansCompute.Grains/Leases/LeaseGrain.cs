@@ -62,8 +62,13 @@ public sealed class LeaseGrain(
     /// </summary>
     private MarketException Unknown()
     {
-        DeactivateOnIdle();
+        LeaveIfEmpty();
         return new MarketException(MarketError.NotFound, "UnknownLease", $"No lease '{LeaseIds.Format(Id)}'.");
+    }
+
+    private void LeaveIfEmpty()
+    {
+        if (state.State.Lease is null) DeactivateOnIdle();
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -490,7 +495,7 @@ public sealed class LeaseGrain(
 
     public ValueTask<LeaseSnapshot?> GetAsync()
     {
-        if (state.State.Lease is null) Unknown();
+        LeaveIfEmpty();
         return ValueTask.FromResult(state.State.Lease);
     }
 

@@ -47,7 +47,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
                                        || (e is TaskCanceledException && !context.RequestAborted.IsCancellationRequested))
         {
             meter.PromptTokens = 0;
-            throw new OpenAiError(502, $"The pool's inference server did not answer: {e.Message}", "api_error", "upstream_unavailable");
+            throw Failed($"The pool's inference server did not answer: {e.Message}", "upstream_unavailable");
         }
 
         using (response)
@@ -75,7 +75,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         {
             // Cut off before the answer was whole: the client gets nothing it can use, so nothing is metered.
             meter.PromptTokens = 0;
-            throw new OpenAiError(502, $"The pool's inference server broke off its answer: {e.Message}", "api_error", "upstream_error");
+            throw Failed($"The pool's inference server broke off its answer: {e.Message}");
         }
         using var document = ParsedAnswer(raw, meter);
         var root = document.RootElement;
@@ -104,7 +104,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         }
         meter.PromptTokens = 0;
         var text = Encoding.UTF8.GetString(raw, 0, Math.Min(raw.Length, 200));
-        throw new OpenAiError(502, $"The pool's inference server answered with something that is not a completion: {text}", "api_error", "upstream_error");
+        throw Failed($"The pool's inference server answered with something that is not a completion: {text}");
     }
 
     /// <summary>
@@ -169,6 +169,9 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
+    /// <summary>The server failed the request: 502, an error of the pool's server, not of the tenant's request.</summary>
+    private static OpenAiError Failed(string message, string code = "upstream_error") => new(502, message, "api_error", code);
+
     private static JsonDocument? ParsedChunk(string data)
     {
         try
@@ -183,7 +186,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
 
     /// <summary>The last event of a stream that failed once begun: its status is sent already, so the error goes in an event.</summary>
     private static Task SendStreamErrorAsync(HttpContext context, string message) =>
-        OpenAiWire.SendEventAsync(context, new OpenAiError(502, message, "api_error", "upstream_error").Body);
+        OpenAiWire.SendEventAsync(context, Failed(message).Body);
 
     private static async Task RelayErrorAsync(HttpContext context, HttpResponseMessage response)
     {
@@ -201,7 +204,7 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         // the tenant's client that the lease key is wrong.
         var refusedTheHost = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
         if (!isOpenAiError || refusedTheHost)
-            throw new OpenAiError(502, $"The pool's inference server answered {(int)response.StatusCode}: {raw[..Math.Min(raw.Length, 200)]}", "api_error", "upstream_error");
+            throw Failed($"The pool's inference server answered {(int)response.StatusCode}: {raw[..Math.Min(raw.Length, 200)]}");
         context.Response.StatusCode = (int)response.StatusCode;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(raw, context.RequestAborted);
