@@ -71,7 +71,8 @@ public sealed class DrainTests(ClusterFixture cluster)
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
         var reserved = await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool));
 
-        await _market.Pool(pool).DrainSlotAsync(0, Notice);
+        // No notice: the reservation's own hold (the cluster's funding window) must not run out first.
+        await _market.Pool(pool).DrainSlotAsync(0, TimeSpan.Zero);
         var cancelled = await WaitForAsync(reserved.Id, l => l.Status != LeaseStatus.Reserved);
 
         Assert.Equal((LeaseStatus.Cancelled, LeaseReasons.ProviderReclaimed), (cancelled.Status, cancelled.History[^1].Reason));

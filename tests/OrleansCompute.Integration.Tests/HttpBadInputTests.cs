@@ -66,6 +66,14 @@ public sealed class HttpBadInputTests(MarketFixture market)
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
     }
 
+    [Fact]
+    public async Task A_fractional_slot_count_is_refused_as_not_a_whole_number()
+    {
+        var problem = await AssertRefusedAndNothingReservedAsync(Lease + ""","slots":1.5}""", "slots", "InvalidValue");
+
+        Assert.Equal("'slots' must be a whole number up to 2,147,483,647.", problem.GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("""{"kind":"trainium2","slots":1}""", "hours", "'hours' is required.")]
     [InlineData("""{"hours":1}""", "kind", "'kind', 'slots' are required.")]

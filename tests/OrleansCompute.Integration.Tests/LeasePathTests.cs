@@ -116,6 +116,12 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.NotNull(items[0].TransactionHash);
         Assert.Equal(items[0].TransactionHash, items[1].TransactionHash);
         Assert.All(settled, l => Assert.Equal(items[0].TransactionHash, l.SettlementTransaction, ignoreCase: true));
+        // The provider's id, as offers name it, leads to the same queue as its payout address.
+        var byId = await market.OccAsync("inspect", "settlement", created[0].ProviderId!);
+        Assert.True(byId.ExitCode == 0, byId.ToString());
+        var itemsById = byId.Json.GetProperty("items").Deserialize<List<SettlementItem>>(ApiJson.Options)!
+            .Where(i => created.Any(l => l.Id == i.Voucher.LeaseId)).ToList();
+        Assert.Equal(items.Select(i => (i.Voucher, i.TransactionHash)), itemsById.Select(i => (i.Voucher, i.TransactionHash)));
     }
 
     [Fact]

@@ -20,6 +20,16 @@ public sealed class OccHelpTests
         Assert.Single(Regex.Matches(help, Regex.Escape("a wallet name (provider1…)"), RegexOptions.IgnoreCase));
     }
 
+    [Fact]
+    public async Task The_billing_option_shows_the_values_a_user_types()
+    {
+        var output = new StringWriter();
+        var exit = await OccApp.RunAsync(["lease", "create", "--help"], output, new StringWriter(), Path.GetTempPath());
+
+        Assert.Equal(0, exit);
+        Assert.Contains("--bill-by <hours|tokens>", output.ToString());
+    }
+
     [Theory]
     [InlineData(new string[0], "occ needs a command: devnet, offers, quote, lease,")]
     [InlineData(new[] { "lease" }, "occ lease needs a command: create, list, show, end,")]

@@ -102,7 +102,7 @@ public static class LeaseCommands
         var quote = new Option<string?>("--quote") { Description = "Pay the price of this quote (from `occ quote`) instead of the live price." };
         var start = StartOption();
         var billBy = new Option<LeaseBillingMode>("--bill-by")
-            { Description = "Pay for the hours used (default) or for the tokens inference used, at the pool's price per 1M tokens.", DefaultValueFactory = _ => LeaseBillingMode.Hours };
+            { Description = "Pay for the hours used (default) or for the tokens inference used, at the pool's price per 1M tokens.", DefaultValueFactory = _ => LeaseBillingMode.Hours, HelpName = "hours|tokens" };
         var voucherEvery = new Option<string?>("--voucher-every")
             { Description = "With --bill-by tokens: pay as you go, a voucher whenever this much usage (credits) is unpaid; inference waits for it (occ infer signs it)." };
         var useSessionKey = new Option<bool>("--session-key")

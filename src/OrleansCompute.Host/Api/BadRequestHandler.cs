@@ -110,10 +110,10 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
     {
         null => null,
         { IsEnum: true } => $"one of {string.Join(", ", Enum.GetNames(type))}",
-        _ when type == typeof(int) => Whole(int.MinValue, int.MaxValue),
-        _ when type == typeof(uint) => Whole(uint.MinValue, uint.MaxValue),
-        _ when type == typeof(long) => Whole(long.MinValue, long.MaxValue),
-        _ when type == typeof(ulong) => Whole(ulong.MinValue, ulong.MaxValue),
+        _ when type == typeof(int) => Whole(int.MaxValue),
+        _ when type == typeof(uint) => Whole(uint.MaxValue),
+        _ when type == typeof(long) => Whole(long.MaxValue),
+        _ when type == typeof(ulong) => Whole(ulong.MaxValue),
         _ when type == typeof(bool) => "true or false",
         _ when type == typeof(string) => "a string",
         _ when type == typeof(Guid) => "a GUID: 32 hex digits, with or without its dashes",
@@ -123,8 +123,9 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
         _ => "an object",
     };
 
-    private static string Whole<T>(T min, T max) where T : IFormattable =>
-        $"a whole number from {min.ToString(null, CultureInfo.InvariantCulture)} to {max.ToString(null, CultureInfo.InvariantCulture)}";
+    // The bound is the type's, not the field's (which the market checks next): said as the CLI says it, not as a .NET range.
+    private static string Whole<T>(T max) where T : IFormattable =>
+        $"a whole number up to {max.ToString("N0", CultureInfo.InvariantCulture)}";
 
     // One step of a System.Text.Json path: .name, ['name'] or [index].
     [GeneratedRegex(@"\.(?<name>[^.\[]+)|\['(?<name>(?:[^']|'')*)'\]|\[(?<index>\d+)\]")]
