@@ -92,6 +92,10 @@ public sealed class DevnetTests : IDisposable
             var statusHosts = JsonDocument.Parse(status.Output).RootElement.GetProperty("hosts").EnumerateArray().ToList();
             Assert.Equal(2, statusHosts.Count(h => h.GetProperty("up").GetBoolean()));
             Assert.Single(statusHosts, h => h.GetProperty("readsChain").GetBoolean());
+            // Each host's process, as `devnet up` started it, so an operator can find its log or stop it.
+            var started = new DevnetFiles(_directory).ReadHosts();
+            Assert.All(statusHosts, h => Assert.Equal(
+                started.Single(s => s.Url.TrimEnd('/') == h.GetProperty("url").GetString()).ProcessId, h.GetProperty("processId").GetInt32()));
 
             var created = await RunOccAsync("lease", "create", "--kind", "trainium2", "--hours", "1", "--tenant", tenant.Name, "--json", "--api", second);
             Assert.True(created.ExitCode == 0, created.Error);
@@ -135,9 +139,12 @@ public sealed class DevnetTests : IDisposable
             var partly = await RunOccAsync("devnet", "status", "--json");
             Assert.Equal(1, partly.ExitCode);
             var partlyError = JsonDocument.Parse(partly.Error).RootElement.GetProperty("error").GetString();
-        Assert.Contains($"host {dead} is down", partlyError);
-        Assert.Contains($"The market goes on through {survivor}", partlyError);
-        Assert.True(JsonDocument.Parse(partly.Output).RootElement.GetProperty("hostUp").GetBoolean());
+            Assert.Contains($"host {dead} is down", partlyError);
+            Assert.Contains($"The market goes on through {survivor}", partlyError);
+            Assert.True(JsonDocument.Parse(partly.Output).RootElement.GetProperty("hostUp").GetBoolean());
+            var deadStatus = JsonDocument.Parse(partly.Output).RootElement.GetProperty("hosts").EnumerateArray()
+                .Single(h => h.GetProperty("url").GetString() == dead.TrimEnd('/'));
+            Assert.Equal(JsonValueKind.Null, deadStatus.GetProperty("processId").ValueKind);
 
             // A read rides it out by itself: without --api, occ tries the devnet's hosts in turn and waits out the 503s.
             var shownAfter = await RunOccAsync("lease", "show", LeaseIds.Format(lease.Id), "--json");

@@ -86,9 +86,12 @@ public static class DevnetCommands
                     : status.ContractsDeployed == true ? $"[green]deployed[/] escrow {devnet.EscrowAddress}"
                     : $"[red]missing[/] (no code at escrow {devnet.EscrowAddress})");
                 foreach (var host in status.Hosts)
+                {
+                    var process = host.ProcessId is { } pid ? $", pid {pid}, log {Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, host.LogPath!))}" : "";
                     grid.AddRow("host", host.Up
-                        ? $"[green]up[/] at {Markup.Escape(host.Url)}{(host.ReadsChain == true && status.Hosts.Count > 1 ? " (reads the chain)" : "")}"
-                        : $"[red]down[/] ({Markup.Escape(host.Url)})");
+                        ? $"[green]up[/] at {Markup.Escape(host.Url)}{(host.ReadsChain == true && status.Hosts.Count > 1 ? " (reads the chain)" : "")}{process}"
+                        : $"[red]down[/] ({Markup.Escape(host.Url)}{process})");
+                }
                 grid.AddRow("escrow conserved", status.Conserved switch { true => "[green]yes[/]", false => "[red]no[/]", null => "unknown" });
                 console.Write(grid);
                 var tenants = new Table().AddColumns("tenant", "address", "credits");
@@ -164,6 +167,8 @@ public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IRe
         if (tenants.Count == 0)
             tenants.AddRange(context.Devnet.ReadWallets().Select(wallet => new TenantStatus(wallet.Name, wallet.Address, null)));
         var hosts = new List<HostStatus>();
+        // The processes `occ devnet up` started, so an operator can find a host's log or stop it (absent for a host run by hand).
+        var started = DevnetGuard.LiveHosts(context.Devnet);
         // --api names the one host to report on; else every host of the devnet.
         foreach (var url in context.HostUrls.Select(u => u.ToString().TrimEnd('/')))
         {
@@ -182,13 +187,17 @@ public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IRe
                     // The host is up but cannot read the chain now: reported as unknown.
                 }
             }
-            hosts.Add(new HostStatus(url, up, readsChain));
+            var process = started.FirstOrDefault(h => string.Equals(h.Url.TrimEnd('/'), url, StringComparison.OrdinalIgnoreCase));
+            hosts.Add(new HostStatus(url, up, readsChain, process?.ProcessId, process?.LogPath));
         }
         return new DevnetStatus(block, block is null ? null : deployed, hosts, conserved, tenants);
     }
 }
 
-/// <summary>A host of the devnet: whether it answers, and whether it is the one that reads the chain (null: unknown).</summary>
-public sealed record HostStatus(string Url, bool Up, bool? ReadsChain);
+/// <summary>
+/// A host of the devnet: whether it answers, whether it is the one that reads the chain (null: unknown), and the process and
+/// log `occ devnet up` started it with while that process runs (null for a host it did not start, or one that is gone).
+/// </summary>
+public sealed record HostStatus(string Url, bool Up, bool? ReadsChain, int? ProcessId = null, string? LogPath = null);
 
 public sealed record TenantStatus(string Name, string Address, Abstractions.Credits? Credits);

@@ -63,7 +63,7 @@ public static class DevnetGuard
     }
 
     /// <summary>The hosts in hosts.json whose process still runs (the file outlives the devnet that wrote it).</summary>
-    private static List<RunningHost> LiveHosts(DevnetFiles files)
+    internal static List<RunningHost> LiveHosts(DevnetFiles files)
     {
         try
         {
