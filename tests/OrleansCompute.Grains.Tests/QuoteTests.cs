@@ -65,6 +65,50 @@ public sealed class QuoteTests(ClusterFixture cluster)
         Assert.Equal([lease.Id], (await _market.Pool(pool).GetAsync()).Holders.Values);
     }
 
+    public static TheoryData<string, int, int, int?> OtherLeases => new()
+    {
+        { "slots", 2, 3, null },       // more slots than quoted
+        { "hours", 1, 5, null },       // a longer lease than quoted
+        { "start", 1, 3, 24 },         // a block tomorrow, on a quote for now
+    };
+
+    [Theory]
+    [MemberData(nameof(OtherLeases))]
+    public async Task A_quote_buys_only_the_lease_it_priced_and_a_refused_one_stays_good_for_that_lease(string field, int slots, int hours, int? startInHours)
+    {
+        var region = TestMarket.NewRegion();
+        var pool = await _market.DefinePoolAsync(region, slots: 4, pricePerSlotHour: 2.00m);
+        var quote = await Market().QuoteAsync(new LeaseRequest("h100", 1, 3, region));
+        var start = startInHours is { } h ? DateTimeOffset.UtcNow.AddHours(h) : (DateTimeOffset?)null;
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", slots, hours, region, QuoteId: quote.Id, Start: start)));
+
+        Assert.Equal((field, "QuoteMismatch", MarketError.InvalidRequest), (refused.Field, refused.Reason, refused.Error));
+        Assert.Empty((await _market.Pool(pool).GetAsync()).Holders);
+        var priced = await _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 3, region, QuoteId: quote.Id));
+        Assert.Equal((Credits.FromCredits(2.00m), Credits.FromCredits(6.00m)), (priced.PricePerSlotHour, priced.Deposit));
+    }
+
+    [Fact]
+    public async Task A_quote_for_a_reserved_block_names_its_window_and_leases_that_block()
+    {
+        var region = TestMarket.NewRegion();
+        await _market.DefinePoolAsync(region, slots: 2, pricePerSlotHour: 2.00m);
+        var start = DateTimeOffset.UtcNow.AddDays(1);
+        var quote = await Market().QuoteAsync(new LeaseRequest("h100", 1, 4, region, Start: start));
+
+        var now = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 4, region, QuoteId: quote.Id)));
+        // The start as `occ quote` prints it again, to the second, is the same start.
+        var block = await _market.RequestAsync(Tenant.New(),
+            new LeaseRequest("h100", 1, 4, region, QuoteId: quote.Id, Start: start.AddTicks(-(start.Ticks % TimeSpan.TicksPerSecond))));
+
+        Assert.Equal((4, start), (quote.Hours, quote.Start));
+        Assert.Equal(("start", "QuoteMismatch"), (now.Field, now.Reason));
+        Assert.Equal(Credits.FromCredits(2.00m), block.PricePerSlotHour);
+    }
+
     [Theory]
     [InlineData("not-a-quote", "MalformedQuoteId")]
     [InlineData("00000000000000000000000000000001@nobody/nothing", "UnknownQuote")]

@@ -69,7 +69,8 @@ public sealed class HttpBadInputTests(MarketFixture market)
     [Fact]
     public async Task A_fractional_slot_count_is_refused_as_not_a_whole_number()
     {
-        var problem = await AssertRefusedAndNothingReservedAsync(Lease + ""","slots":1.5}""", "slots", "InvalidValue");
+        // Not the theory's 1.5: the same signed body twice within a second is refused as a replay before it is read.
+        var problem = await AssertRefusedAndNothingReservedAsync(Lease + ""","slots":2.5}""", "slots", "InvalidValue");
 
         Assert.Equal("'slots' must be a whole number up to 2,147,483,647.", problem.GetProperty("detail").GetString());
     }

@@ -37,8 +37,11 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>The lease grain has stored what <see cref="HandOverAsync"/> gave it.</summary>
     Task CompleteHandOverAsync(Guid leaseId);
 
-    /// <summary>Promises the live price for <paramref name="slots"/> slots free in <paramref name="window"/> until the quote expires; null when the pool cannot.</summary>
-    Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour);
+    /// <summary>
+    /// Promises the live price for <paramref name="slots"/> slots free for <paramref name="hours"/> from <paramref name="start"/>
+    /// (null: now), for a lease of exactly that, until the quote expires; null when the pool cannot.
+    /// </summary>
+    Task<Quote?> QuoteAsync(int slots, int hours, DateTimeOffset? start, Credits? maxPricePerSlotHour);
 
     /// <summary>The earliest start at or after <paramref name="notBefore"/> when <paramref name="slots"/> slots are free for <paramref name="duration"/>.</summary>
     [ReadOnly]

@@ -26,10 +26,10 @@ public static class QuoteCommands
             {
                 console.MarkupLine(Markup.Escape($"{quote.Slots} × {quote.Kind} in {quote.PoolKey} ({quote.Region}) at {quote.PricePerSlotHour} per slot-hour, until {quote.ExpiresAt.UtcDateTime:HH:mm:ss'Z'}"));
                 console.MarkupLine(Markup.Escape($"quote {quote.Id}"));
-                // A quote holds a price, not a window: the command to lease at it names the window the quote was asked for,
-                // or it would lease from now.
-                var startOption = request.Start is { } at ? $" --start {at.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "";
-                console.MarkupLine(Markup.Escape($"  ./occ lease create --kind {quote.Kind} --slots {quote.Slots} --hours {request.Hours}{startOption} --quote {quote.Id}"));
+                // The quote is good only for the lease it priced: the command to lease at it names the same slots, hours and
+                // start (a time, not "+1d", which would move).
+                var startOption = quote.Start is { } at ? $" --start {at.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "";
+                console.MarkupLine(Markup.Escape($"  ./occ lease create --kind {quote.Kind} --slots {quote.Slots} --hours {quote.Hours}{startOption} --quote {quote.Id}"));
             });
         }));
         return command;

@@ -46,7 +46,7 @@ public static class LeaseRequestRules
         if (request.QuoteId is not null && !ScopedIds.TryParse(request.QuoteId, out _, out _))
             throw MarketException.Invalid("quoteId", "MalformedQuoteId", $"'{request.QuoteId}' is not a quote id (from POST /api/quotes or occ quote).");
         if (request.Start is { } start && start < now - StartTolerance)
-            throw MarketException.Invalid("start", "StartInPast", $"The window starts at {start:O}, in the past; leave --start out to start now.");
+            throw MarketException.Invalid("start", "StartInPast", $"The window starts at {start:O}, in the past; leave the start out to start now.");
         if (request.Start is { } late && late > now + options.MaxAdvance)
             throw MarketException.Invalid("start", "StartTooFarAhead", $"Windows can be booked at most {options.MaxAdvance.TotalDays:0} days ahead.");
 

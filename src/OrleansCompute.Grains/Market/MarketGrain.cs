@@ -101,7 +101,7 @@ public sealed class MarketGrain(
         var candidates = Candidates(request);
         foreach (var pool in candidates)
         {
-            var quote = await Pool(pool.PoolKey).QuoteAsync(request.Slots, window, request.MaxPricePerSlotHour);
+            var quote = await Pool(pool.PoolKey).QuoteAsync(request.Slots, request.Hours, request.Start, request.MaxPricePerSlotHour);
             if (quote is not null) return quote;
         }
         throw await NoneFitsAsync(request, window, candidates);

@@ -27,8 +27,14 @@ public sealed class PoolState
     [Id(5)] public HashSet<int> Draining { get; set; } = [];
 }
 
+/// <summary>A quote as its pool keeps it: the request it priced (slots, hours, a start or none for "now") and the price.</summary>
 [GenerateSerializer, Immutable, Alias("occ.pool-quote")]
-public sealed record PoolQuote([property: Id(0)] int Slots, [property: Id(1)] Credits PricePerSlotHour, [property: Id(2)] DateTimeOffset ExpiresAt);
+public sealed record PoolQuote(
+    [property: Id(0)] int Slots,
+    [property: Id(1)] Credits PricePerSlotHour,
+    [property: Id(2)] DateTimeOffset ExpiresAt,
+    [property: Id(3)] int Hours,
+    [property: Id(4)] DateTimeOffset? Start);
 
 /// <summary>
 /// A pool of identical slots: their calendars, their live price, quotes, and the leases it reserved until their lease
@@ -153,7 +159,7 @@ public sealed class PoolGrain(
         if (request.QuoteId is not null && ScopedIds.TryParse(request.QuoteId, out var id, out _))
         {
             quoteId = id;
-            quote = UsableQuote(id, request.Slots);
+            quote = UsableQuote(id, request);
         }
         AdvancePrice(definition);
         var price = quote?.PricePerSlotHour ?? state.State.Price;
@@ -262,22 +268,22 @@ public sealed class PoolGrain(
         }
     }
 
-    public async Task<Quote?> QuoteAsync(int slots, LeaseWindow window, Credits? maxPricePerSlotHour)
+    public async Task<Quote?> QuoteAsync(int slots, int hours, DateTimeOffset? start, Credits? maxPricePerSlotHour)
     {
         var definition = Definition;
-        if (FreeSlots(window, slots).Count < slots) return null;
+        var now = clock.GetUtcNow();
+        if (FreeSlots(LeaseWindow.From(start ?? now, TimeSpan.FromHours(hours)), slots).Count < slots) return null;
         AdvancePrice(definition);
         if (maxPricePerSlotHour is { } max && state.State.Price > max) return null;
 
-        var now = clock.GetUtcNow();
         foreach (var expired in state.State.Quotes.Where(q => q.Value.ExpiresAt <= now).Select(q => q.Key).ToList())
             state.State.Quotes.Remove(expired);
         var id = Guid.NewGuid();
-        var quote = new PoolQuote(slots, state.State.Price, now + _quoteValidity);
+        var quote = new PoolQuote(slots, state.State.Price, now + _quoteValidity, hours, start);
         state.State.Quotes[id] = quote;
         await SaveAsync();
         return new Quote(ScopedIds.Format(id, definition.PoolKey), definition.PoolKey, definition.Kind, definition.Region,
-            slots, quote.PricePerSlotHour, quote.ExpiresAt);
+            slots, quote.PricePerSlotHour, quote.ExpiresAt) { Hours = hours, Start = start };
     }
 
     public Task<DateTimeOffset?> EarliestStartAsync(int slots, TimeSpan duration, DateTimeOffset notBefore)
@@ -451,14 +457,27 @@ public sealed class PoolGrain(
             current?.HoldUntil ?? current?.Window.End, calendar) { Draining = state.State.Draining.Contains(index) });
     }
 
-    private PoolQuote UsableQuote(Guid quoteId, int slots)
+    /// <summary>
+    /// The quote, when it priced this very request: the same slots, hours and window. A price is only a promise for the lease
+    /// it was given for; used for a longer lease or a later window it would sell capacity the live price has since moved on.
+    /// </summary>
+    private PoolQuote UsableQuote(Guid quoteId, LeaseRequest request)
     {
         if (!state.State.Quotes.TryGetValue(quoteId, out var quote))
             throw MarketException.Invalid("quoteId", "UnknownQuote", "This pool gave no such quote, or it was used already.");
-        if (quote.ExpiresAt <= clock.GetUtcNow())
+        var now = clock.GetUtcNow();
+        if (quote.ExpiresAt <= now)
             throw new MarketException(MarketError.Conflict, "QuoteExpired", $"The quote expired at {quote.ExpiresAt:O}; ask for a new one.", "quoteId");
-        if (quote.Slots != slots)
-            throw MarketException.Invalid("slots", "QuoteMismatch", $"The quote is for {quote.Slots} slot(s), the request for {slots}.");
+        if (quote.Slots != request.Slots)
+            throw MarketException.Invalid("slots", "QuoteMismatch", $"The quote is for {quote.Slots} slot(s), the request for {request.Slots}.");
+        if (quote.Hours != request.Hours)
+            throw MarketException.Invalid("hours", "QuoteMismatch", $"The quote is for {quote.Hours} h, the request for {request.Hours} h.");
+        // A start within the tolerance of "now" is now, as it is for any request; a reserved block must start when quoted.
+        var quoted = quote.Start ?? now;
+        var asked = request.Start ?? now;
+        if ((asked - quoted).Duration() > LeaseRequestRules.StartTolerance)
+            throw MarketException.Invalid("start", "QuoteMismatch",
+                $"The quote is for a window starting {(quote.Start is { } at ? $"at {at:O}" : "now")}, the request for one starting {(request.Start is { } start ? $"at {start:O}" : "now")}.");
         return quote;
     }
 
