@@ -59,6 +59,21 @@ public sealed class MatchingConstraintTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task No_room_at_the_allowed_provider_is_said_of_that_provider_while_others_have_room()
+    {
+        var region = TestMarket.NewRegion();
+        var allowed = await _market.DefinePoolAsync(region, slots: 1, pricePerSlotHour: 1.00m);
+        await _market.DefinePoolAsync(region, slots: 4, pricePerSlotHour: 3.00m);
+        await _market.RequestAsync(Tenant.New(), TestMarket.Request(allowed));
+
+        var refused = await Assert.ThrowsAsync<MarketException>(() =>
+            _market.RequestAsync(Tenant.New(), new LeaseRequest("h100", 1, 1, region, Providers: [allowed.ProviderId])));
+
+        Assert.Equal("NoCapacityInWindow", refused.Reason);
+        Assert.StartsWith($"No h100 pool in {region} of {allowed.ProviderId} has 1 free slot(s)", refused.Message);
+    }
+
+    [Fact]
     public async Task Provider_allow_and_deny_lists_choose_among_pools()
     {
         var region = TestMarket.NewRegion();

@@ -205,10 +205,6 @@ public sealed class MarketGrain(
     }
 
     /// <summary>
-    /// Why no candidate took the request, and what would: the price it would take when price was the reason,
-    /// otherwise the nearest start at which some pool has room for the whole window.
-    /// </summary>
-    /// <summary>
     /// Why no candidate took the request, and what would: when a pool has room in the window but asks more than the max
     /// price, the price of the cheapest such pool (it would fill now); otherwise the nearest start at which a pool within
     /// the max price has room.
@@ -232,7 +228,7 @@ public sealed class MarketGrain(
                 ? $"; the nearest start with room is {dearStart.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} (--start), at {price} per slot-hour (above the max price)"
                 : "";
         return new MarketException(MarketError.Conflict, "NoCapacityInWindow",
-            $"No {Kind} pool has {(fewest < request.Slots ? $"{fewest} to {request.Slots}" : request.Slots)} free slot(s) from {window.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} for {request.Hours} h" +
+            $"No {Kind} pool{PoolChoice.Scope(request)} has {(fewest < request.Slots ? $"{fewest} to {request.Slots}" : request.Slots)} free slot(s) from {window.Start.UtcDateTime:yyyy-MM-dd HH:mm:ss'Z'} for {request.Hours} h" +
             $"{(max is null ? "" : " at or below the max price")}{hint}.", "slots");
     }
 

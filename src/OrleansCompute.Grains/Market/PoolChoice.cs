@@ -15,6 +15,12 @@ internal static class PoolChoice
         && (request.Providers is not { Count: > 0 } allowed || allowed.Contains(pool.ProviderId))
         && (request.ExcludeProviders is not { } excluded || !excluded.Contains(pool.ProviderId));
 
+    /// <summary>The pools a request may fill from, as a message names them: " in eu-west-1 of acme or gpu-hub", " other than helios".</summary>
+    public static string Scope(LeaseRequest request) =>
+        (request.Region is null ? "" : $" in {request.Region}")
+        + (request.Providers is { Count: > 0 } allowed ? $" of {string.Join(" or ", allowed)}" : "")
+        + (request.ExcludeProviders is { Count: > 0 } excluded ? $" other than {string.Join(" or ", excluded)}" : "");
+
     /// <summary>
     /// Why none of a kind's <paramref name="pools"/> could take the request even with every slot free, or null when one
     /// could: none in its region (<c>UnknownRegion</c>, bad input), none its provider lists allow, no pool of the kind at
@@ -42,7 +48,7 @@ internal static class PoolChoice
                 : MarketException.Invalid("region", "UnknownRegion",
                     $"No {kind} pool in region '{request.Region}'; regions with {kind}: {string.Join(", ", pools.Select(p => p.Region).Distinct().Order())}.");
         return MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
-            $"The largest {kind} pool has {largest} slots; {fewest} were asked for (one lease is filled from one pool).");
+            $"The largest {kind} pool{Scope(request)} has {largest} slots; {fewest} were asked for (one lease is filled from one pool).");
     }
 
     /// <summary>Last reported room for the request at a price within it.</summary>
