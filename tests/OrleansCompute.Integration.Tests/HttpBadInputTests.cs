@@ -251,9 +251,21 @@ public sealed class HttpBadInputTests(MarketFixture market)
 
         var problem = await AssertProblemAsync(unsigned, HttpStatusCode.Unauthorized, field: null, "TenantSignatureRequired");
         Assert.False(problem.TryGetProperty("field", out _));
+        Assert.StartsWith("This request acts for a tenant", problem.GetProperty("detail").GetString());
         await AssertProblemAsync(forged, HttpStatusCode.Unauthorized, RequestSigner.SignatureHeader, "BadSignature");
         await AssertProblemAsync(unsignedButClaimed, HttpStatusCode.Unauthorized, RequestSigner.SignatureHeader, "TenantSignatureRequired");
         await AssertProblemAsync(badTenant, HttpStatusCode.Unauthorized, RequestSigner.TenantHeader, "MalformedAddress");
+    }
+
+    [Theory]
+    [InlineData("PUT", "/api/pools/neuron-cloud/trn2-use1")]
+    [InlineData("POST", "/api/pools/neuron-cloud/trn2-use1/slots/0/drain")]
+    public async Task An_unsigned_provider_request_is_told_to_sign_with_the_pools_payout_key(string method, string path)
+    {
+        using var unsigned = await Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = Json("{}") });
+
+        var problem = await AssertProblemAsync(unsigned, HttpStatusCode.Unauthorized, field: null, "TenantSignatureRequired");
+        Assert.StartsWith("This request acts for a provider: sign it with the pool's payout key", problem.GetProperty("detail").GetString());
     }
 
     /// <summary>Sends a lease request signed by <see cref="Tenant"/> and checks the refusal, and that no slot or lease came of it.</summary>

@@ -79,9 +79,18 @@ public sealed class TenantSignatureAuthentication(
         var extensions = new Dictionary<string, object?> { ["reason"] = reason };
         if (field is not null) extensions["field"] = field;
         await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: reason,
-            detail: failure?.Message ?? $"This request acts for a tenant: sign it ({RequestSigner.TenantHeader}, {RequestSigner.TimestampHeader}, {RequestSigner.SignatureHeader}).",
+            detail: failure?.Message ?? UnsignedDetail(),
             extensions: extensions)
             .ExecuteAsync(Context);
+    }
+
+    /// <summary>Who must sign an unsigned request: provider routes are signed the same way, by the pool's payout key.</summary>
+    private string UnsignedDetail()
+    {
+        var headers = $"{RequestSigner.TenantHeader}, {RequestSigner.TimestampHeader}, {RequestSigner.SignatureHeader}";
+        return Request.Path.StartsWithSegments("/api/pools", StringComparison.OrdinalIgnoreCase)
+            ? $"This request acts for a provider: sign it with the pool's payout key ({headers}; {RequestSigner.TenantHeader} names the payout address)."
+            : $"This request acts for a tenant: sign it ({headers}).";
     }
 
     private static bool IsRead(string method) => HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method);
