@@ -42,6 +42,7 @@ public sealed class DrainTests(ClusterFixture cluster)
         var drained = await _market.Slot(lease.SlotKeys.Single()).GetAsync();
         Assert.Empty(drained.Calendar);
         Assert.True(drained.Draining, "the slot itself says it is draining");
+        Assert.Equal((SlotStatus.OutOfService, null), (drained.Status, drained.LeaseId));
         Assert.False((await _market.Slot(moved.SlotKeys.Single()).GetAsync()).Draining);
 
         var next = await _market.RequestAsync(Tenant.New(), TestMarket.Request(pool));

@@ -1,6 +1,10 @@
 namespace OrleansCompute.Abstractions.Market;
 
-public enum SlotStatus { Available, Reserved, Leased }
+/// <summary>
+/// Who holds a slot now. <see cref="OutOfService"/>: nobody, and nobody will: its provider drained it. A drained slot
+/// whose lease still runs out its notice is <see cref="Leased"/> (or <see cref="Reserved"/>) with <see cref="SlotSnapshot.Draining"/> set.
+/// </summary>
+public enum SlotStatus { Available, Reserved, Leased, OutOfService }
 
 /// <summary>
 /// A slot as its grain holds it: its calendar, and who has it now (<see cref="LeaseId"/>, held until

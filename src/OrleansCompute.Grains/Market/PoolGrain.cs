@@ -452,9 +452,11 @@ public sealed class PoolGrain(
         var calendar = _bookings.TryGetValue(index, out var bookings) ? bookings.OrderBy(b => b.Window.Start).ToList() : [];
         var now = clock.GetUtcNow();
         var current = calendar.FirstOrDefault(b => b.Window.Contains(now));
-        var status = current is null ? SlotStatus.Available : current.HoldUntil is null ? SlotStatus.Leased : SlotStatus.Reserved;
+        var draining = state.State.Draining.Contains(index);
+        var status = current is not null ? current.HoldUntil is null ? SlotStatus.Leased : SlotStatus.Reserved
+            : draining ? SlotStatus.OutOfService : SlotStatus.Available;
         return ValueTask.FromResult(new SlotSnapshot(MarketKeys.Slot(PoolKey, index), status, current?.LeaseId,
-            current?.HoldUntil ?? current?.Window.End, calendar) { Draining = state.State.Draining.Contains(index) });
+            current?.HoldUntil ?? current?.Window.End, calendar) { Draining = draining });
     }
 
     /// <summary>
