@@ -50,11 +50,8 @@ public static class OccApp
         if (parse.Action is System.CommandLine.Invocation.ParseErrorAction && parse.Errors.Count > 0)
         {
             var json = args.Contains("--json");
-            foreach (var parseError in parse.Errors)
-            {
-                var message = ParseErrors.Explain(parseError.Message, parse.CommandResult);
+            foreach (var message in ParseErrors.Explain(parse))
                 await WriteErrorAsync(error, json, new CliError(message, null, "ParseError", null));
-            }
             return 1;
         }
         return await parse.InvokeAsync(new InvocationConfiguration

@@ -9,7 +9,7 @@ public static class InspectCommands
 {
     public static Command Create()
     {
-        var kind = new Argument<string>("kind") { Description = "slot, pool, market, orders, lease, account, settlement or provider; or active (which grains are active where)." };
+        var kind = new Argument<string>("kind") { Description = "The grain kind (slot, pool, market, orders, lease, account, settlement or provider), or active: which grains are active where." };
         var key = new Argument<string?>("key")
         {
             Description = "The grain's key: provider/pool/index, provider/pool, a kind, a lease id, an address or a provider id.",

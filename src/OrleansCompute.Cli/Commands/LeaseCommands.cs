@@ -324,7 +324,7 @@ public static class LeaseCommands
     {
         var ids = new Argument<string[]>("id")
         {
-            Description = "The lease id; several end together, and the final vouchers of those at one provider are signed once, as one bundle.",
+            Description = "The lease id(s) to end; several end together, and the final vouchers of those at one provider are signed once, as one bundle.",
             Arity = ArgumentArity.OneOrMore,
         };
         var tenant = TenantOption();
