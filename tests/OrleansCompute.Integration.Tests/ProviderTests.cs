@@ -107,6 +107,19 @@ public sealed class ProviderTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task Draining_a_slot_of_a_pool_that_does_not_exist_carries_the_hosts_reason_as_inspect_does()
+    {
+        var drained = await market.OccAsync("provider", "drain", "gpu-hub/nope/0", "--json");
+        var inspected = await market.OccAsync("inspect", "pool", "gpu-hub/nope", "--json");
+
+        Assert.Equal(1, drained.ExitCode);
+        var error = JsonDocument.Parse(drained.Error).RootElement;
+        Assert.Equal((404, "UnknownPool"), (error.GetProperty("status").GetInt32(), error.GetProperty("reason").GetString()));
+        Assert.Equal(inspected.Error, drained.Error);
+        Assert.StartsWith("error: UnknownPool", (await market.OccAsync("provider", "drain", "gpu-hub/nope/0")).Error);
+    }
+
+    [Fact]
     public async Task Draining_a_slot_the_pool_does_not_have_is_refused()
     {
         var refused = await market.OccAsync("provider", "drain", $"{Pool}/99");
