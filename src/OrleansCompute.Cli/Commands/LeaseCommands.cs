@@ -240,7 +240,14 @@ public static class LeaseCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var lease = await context.Api().GetLeaseAsync(parse.GetValue(id)!, ct);
-            context.Print(lease, console => Describe(console, lease));
+            context.Print(lease, console =>
+            {
+                Describe(console, lease);
+                // The market ends leases too (a drained slot, expiry), but only the tenant's final voucher settles them.
+                if (lease is { Status: LeaseStatus.Ended, FinalVoucher: null, VoucherToSign: { } owed })
+                    console.MarkupLine(Markup.Escape($"Next: `occ lease end {LeaseIds.Format(lease.Id)}{AsTenant(context, lease)}` signs the final voucher for {owed.Amount}: " +
+                                                     "that settles the lease and refunds the rest of its escrow to your escrow balance."));
+            });
         }));
         return command;
     }
@@ -414,6 +421,14 @@ public static class LeaseCommands
             if (seen.Add(leaseId)) distinct.Add(LeaseIds.Format(leaseId));
         }
         return distinct;
+    }
+
+    /// <summary>" --tenant tenant2" when the lease is not the default wallet's, so that a printed command acts for its tenant.</summary>
+    private static string AsTenant(CliContext context, LeaseSnapshot lease)
+    {
+        var wallets = context.Devnet.ReadWallets();
+        var index = wallets.ToList().FindIndex(w => string.Equals(w.Address, lease.Tenant, StringComparison.OrdinalIgnoreCase));
+        return index switch { 0 => "", > 0 => $" --tenant {wallets[index].Name}", _ => $" --tenant {lease.Tenant}" };
     }
 
     /// <summary>Refuses a lease of another tenant than <paramref name="wallet"/>: its escrow is not the wallet's to fund or top up.</summary>
