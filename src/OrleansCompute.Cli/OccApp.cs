@@ -109,6 +109,13 @@ public static class OccApp
             {
                 return await FailAsync(e.Message);
             }
+            catch (LeaseProblemsException e)
+            {
+                // One failing lease of several reads like one lease's refusal; several are told apart by the leases list.
+                var only = e.Problems is [var single] ? single : null;
+                await WriteErrorAsync(error, json, new CliError(e.Message, only?.Status, only?.Reason, only?.Field) { Leases = e.Problems });
+                return 1;
+            }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return 130;
@@ -135,5 +142,10 @@ public static class OccApp
         string Error,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Status,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Field);
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Field)
+    {
+        /// <summary>Of a command on several leases, each lease that failed, with its own status and reason.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public IReadOnlyList<LeaseProblem>? Leases { get; init; }
+    }
 }
