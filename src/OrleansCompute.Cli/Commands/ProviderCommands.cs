@@ -180,7 +180,7 @@ public static class ProviderCommands
         (await api.InspectAsync("pool", poolKey, ct)).GetProperty("definition").Deserialize<PoolDefinition>(ApiJson.Options)!;
 
     /// <summary>Which provider ids each payout address is paid for: the providers of the market's pools, by the address their pools pay.</summary>
-    private static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ProviderIdsByPayoutAsync(MarketApiClient api, CancellationToken ct)
+    public static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ProviderIdsByPayoutAsync(MarketApiClient api, CancellationToken ct)
     {
         var firstPools = (await api.GetOffersAsync(null, null, ct)).GroupBy(o => o.ProviderId).Select(g => g.First().PoolKey);
         var definitions = await Task.WhenAll(firstPools.Select(pool => DefinitionOfAsync(api, pool, ct)));
