@@ -50,11 +50,8 @@ public static class OccApp
         if (parse.Action is System.CommandLine.Invocation.ParseErrorAction && parse.Errors.Count > 0)
         {
             var json = args.Contains("--json");
-            foreach (var parseError in parse.Errors)
-            {
-                var message = ParseErrors.Explain(parseError.Message, parse.CommandResult);
+            foreach (var message in ParseErrors.Explain(parse))
                 await WriteErrorAsync(error, json, new CliError(message, null, "ParseError", null));
-            }
             return 1;
         }
         return await parse.InvokeAsync(new InvocationConfiguration
@@ -112,6 +109,13 @@ public static class OccApp
             {
                 return await FailAsync(e.Message);
             }
+            catch (LeaseProblemsException e)
+            {
+                // One failing lease of several reads like one lease's refusal; several are told apart by the leases list.
+                var only = e.Problems is [var single] ? single : null;
+                await WriteErrorAsync(error, json, new CliError(e.Message, only?.Status, only?.Reason, only?.Field) { Leases = e.Problems });
+                return 1;
+            }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return 130;
@@ -138,5 +142,10 @@ public static class OccApp
         string Error,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Status,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Field);
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Field)
+    {
+        /// <summary>Of a command on several leases, each lease that failed, with its own status and reason.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public IReadOnlyList<LeaseProblem>? Leases { get; init; }
+    }
 }

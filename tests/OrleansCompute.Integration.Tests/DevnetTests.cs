@@ -33,6 +33,11 @@ public sealed class DevnetTests : IDisposable
         });
         Assert.True(first.ExitCode == 0, first.Error);
         Assert.Contains("deploying", first.Error);
+        // The walkthrough's addresses: the providers' too, and the cast line to paste names the Trainium2 provider's.
+        var neuron = DevAccounts.Providers[0].Address;
+        Assert.Contains($"neuron-cloud: paid to provider1 {neuron}", first.Output);
+        Assert.Contains($"\"providerBalance(address)(uint256)\" {neuron}", first.Output);
+        Assert.DoesNotContain("<PROVIDER>", first.Output);
         var deployed = files.ReadConfig()!;
         Assert.True(File.Exists(files.AnvilStatePath), "anvil wrote no state file");
 
@@ -378,12 +383,12 @@ public sealed class DevnetTests : IDisposable
         return JsonDocument.Parse(await http.GetStringAsync($"/api/{what}")).RootElement;
     }
 
-    private async Task<(int ExitCode, string Error)> RunUntilUpAsync(int chainPort, int apiPort, Func<MarketApiClient, Task> whileUp, params string[] more)
+    private async Task<(int ExitCode, string Error, string Output)> RunUntilUpAsync(int chainPort, int apiPort, Func<MarketApiClient, Task> whileUp, params string[] more)
     {
         using var stop = new CancellationTokenSource();
-        var error = new StringWriter();
+        var (output, error) = (new StringWriter(), new StringWriter());
         var run = OccApp.RunAsync(["devnet", "up", "--chain-port", chainPort.ToString(), "--api-port", apiPort.ToString(), .. more],
-            TextWriter.Null, error, _directory, stop.Token);
+            output, error, _directory, stop.Token);
 
         var api = new MarketApiClient(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") });
         var deadline = DateTime.UtcNow.AddSeconds(180);
@@ -405,7 +410,7 @@ public sealed class DevnetTests : IDisposable
             throw;
         }
         await stop.CancelAsync();
-        return (await run, error.ToString());
+        return (await run, error.ToString(), output.ToString());
     }
 
     /// <summary>A <c>devnet up</c> that should refuse: stopped after a minute if it does not, so the test fails instead of hanging.</summary>

@@ -56,6 +56,20 @@ public sealed class InspectTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task Inspect_names_active_among_the_kinds_and_refuses_a_key_for_it()
+    {
+        var mistyped = await market.OccAsync("inspect", "leas", "0123");
+        var keyed = await market.OccAsync("inspect", "active", "extra");
+        var active = await market.OccAsync("inspect", "active");
+
+        Assert.Equal(1, mistyped.ExitCode);
+        Assert.Contains("kinds: slot, pool, market, orders, lease, account, settlement, provider, or active", mistyped.Error);
+        Assert.Equal(1, keyed.ExitCode);
+        Assert.Contains("inspect active takes no key", keyed.Error);
+        Assert.True(active.ExitCode == 0, active.ToString());
+    }
+
+    [Fact]
     public async Task Offers_in_a_region_no_pool_is_in_or_misspelt_are_refused_naming_the_regions_there_are()
     {
         var refused = await market.OccAsync("offers", "--region", "mars");

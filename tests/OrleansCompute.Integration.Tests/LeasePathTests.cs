@@ -173,6 +173,21 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Equal([mineId], ended.Json.Deserialize<List<LeaseSnapshot>>(ApiJson.Options)!.Select(l => l.Id));
         Assert.Equal(LeaseStatus.Settled, (await market.Api.GetLeaseAsync(LeaseIds.Format(mineId), default)).Status);
         Assert.Equal(LeaseStatus.Active, (await market.Api.GetLeaseAsync(LeaseIds.Format(theirsId), default)).Status);
+        // One lease of several refused: the error carries its status and reason, as one lease's refusal does.
+        var refusal = JsonDocument.Parse(ended.Error).RootElement;
+        Assert.Equal((403, "NotYourLease"), (refusal.GetProperty("status").GetInt32(), refusal.GetProperty("reason").GetString()));
+        Assert.Equal(LeaseIds.Format(theirsId), refusal.GetProperty("leases").EnumerateArray().Single().GetProperty("id").GetString());
+
+        // Several refused, each for its own reason: a script reads them per lease.
+        var again = await market.OccAsync("lease", "end", LeaseIds.Format(mineId), LeaseIds.Format(theirsId), "--tenant", owner.Name, "--json");
+
+        Assert.Equal(1, again.ExitCode);
+        var refusals = JsonDocument.Parse(again.Error).RootElement;
+        Assert.False(refusals.TryGetProperty("reason", out _));
+        Assert.Equal(
+            [(LeaseIds.Format(mineId), 409, "LeaseNotActive"), (LeaseIds.Format(theirsId), 403, "NotYourLease")],
+            refusals.GetProperty("leases").EnumerateArray()
+                .Select(l => (l.GetProperty("id").GetString(), l.GetProperty("status").GetInt32(), l.GetProperty("reason").GetString())).OrderBy(l => l.Item1 != LeaseIds.Format(mineId)));
         Assert.Equal(0, (await market.OccAsync("lease", "end", LeaseIds.Format(theirsId), "--tenant", stranger.Name)).ExitCode);
     }
 

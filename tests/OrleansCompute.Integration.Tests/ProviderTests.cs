@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Cli.Commands;
@@ -104,6 +105,54 @@ public sealed class ProviderTests(MarketFixture market)
         var again = await market.OccAsync("provider", "withdraw", "--provider", "provider3");
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("owes provider3", again.Error);
+    }
+
+    [Fact]
+    public async Task A_lease_the_market_ended_by_a_drain_tells_its_tenant_to_sign_and_lease_end_settles_it_and_refunds_the_rest()
+    {
+        // A one-slot pool in a region of its own, above every demo price: no other lease lands in it, and this lease has
+        // nowhere to move when its slot is taken back.
+        const string lone = "drainco/h100-lone";
+        var tenant = market.Wallets[2];
+        var pool = await market.OccAsync("provider", "pool", lone, "--kind", "h100", "--region", "ap-south-1", "--slots", "1", "--floor-price", "9.00", "--payout", "provider1");
+        Assert.True(pool.ExitCode == 0, pool.ToString());
+        var created = await market.OccAsync("lease", "create", "--kind", "h100", "--hours", "1", "--region", "ap-south-1", "--tenant", tenant.Name, "--json");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var leaseId = LeaseIds.Format(created.Json.GetProperty("lease").GetProperty("id").GetGuid());
+        var tenantBefore = await market.TenantHoldsAsync(tenant.Address);
+
+        Assert.Equal(0, (await market.OccAsync("provider", "drain", $"{lone}/0", "--notice", "0")).ExitCode);
+        var ended = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(leaseId, default), l => l.Status == LeaseStatus.Ended, TimeSpan.FromSeconds(60));
+        Assert.Equal(LeaseReasons.ProviderReclaimed, ended.History[^1].Reason);
+        Assert.NotNull(ended.VoucherToSign);
+        Assert.Null(ended.FinalVoucher);
+
+        var shown = await market.OccAsync("lease", "show", leaseId);
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        Assert.Contains($"`occ lease end {leaseId} --tenant {tenant.Name}` signs the final voucher", shown.Output);
+
+        var settled = await market.OccAsync("lease", "end", leaseId, "--tenant", tenant.Name, "--json");
+        Assert.True(settled.ExitCode == 0, settled.ToString());
+        var lease = settled.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(LeaseStatus.Settled, lease.Status);
+        Assert.Equal(ended.AmountOwed, lease.Paid);
+        Assert.Equal(lease.Deposit - lease.Paid, lease.Refunded);
+        Assert.True(lease.Refunded > Credits.Zero);
+        Assert.Equal(tenantBefore + lease.Refunded, await market.TenantHoldsAsync(tenant.Address));
+        await market.AssertConservedAsync();
+    }
+
+    [Fact]
+    public async Task Draining_a_slot_of_a_pool_that_does_not_exist_carries_the_hosts_reason_as_inspect_does()
+    {
+        var drained = await market.OccAsync("provider", "drain", "gpu-hub/nope/0", "--json");
+        var inspected = await market.OccAsync("inspect", "pool", "gpu-hub/nope", "--json");
+
+        Assert.Equal(1, drained.ExitCode);
+        var error = JsonDocument.Parse(drained.Error).RootElement;
+        Assert.Equal((404, "UnknownPool"), (error.GetProperty("status").GetInt32(), error.GetProperty("reason").GetString()));
+        Assert.Equal(inspected.Error, drained.Error);
+        Assert.StartsWith("error: UnknownPool", (await market.OccAsync("provider", "drain", "gpu-hub/nope/0")).Error);
     }
 
     [Fact]

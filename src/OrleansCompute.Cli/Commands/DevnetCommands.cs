@@ -33,12 +33,35 @@ public static class DevnetCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             await new DevnetRunner(context).UpAsync(parse.GetValue(fresh), parse.GetValue(chainPort), parse.GetValue(apiPort), parse.GetValue(hosts),
-                devnet => context.Print(devnet, console => PrintReady(console, devnet, context)), ct);
+                async devnet =>
+                {
+                    var providers = context.Json ? [] : await DemoProvidersAsync(context, ct);
+                    context.Print(devnet, console => PrintReady(console, devnet, context, providers));
+                }, ct);
         }));
         return command;
     }
 
-    private static void PrintReady(IAnsiConsole console, DevnetConfig devnet, CliContext context)
+    /// <summary>A provider as the walkthrough names it: its id, the wallet its pools pay, and that wallet's address.</summary>
+    private sealed record DemoProvider(string Id, string Wallet, string Address);
+
+    /// <summary>The providers whose pools the host offers, by the payout wallets of the devnet; none when the host cannot say.</summary>
+    private static async Task<IReadOnlyList<DemoProvider>> DemoProvidersAsync(CliContext context, CancellationToken ct)
+    {
+        try
+        {
+            var ids = await ProviderCommands.ProviderIdsByPayoutAsync(context.Api(), ct);
+            return context.Devnet.ReadProviderWallets()
+                .SelectMany(wallet => ids.GetValueOrDefault(wallet.Address, []).Select(id => new DemoProvider(id, wallet.Name, wallet.Address)))
+                .ToList();
+        }
+        catch (ApiException)
+        {
+            return []; // The startup summary goes on without them; `occ provider balance` names them later.
+        }
+    }
+
+    private static void PrintReady(IAnsiConsole console, DevnetConfig devnet, CliContext context, IReadOnlyList<DemoProvider> providers)
     {
         console.MarkupLine("[green]OrleansCompute devnet is up.[/] Ctrl+C stops it; `./occ devnet up` again resumes the same chain.");
         var grid = new Grid().AddColumn().AddColumn();
@@ -52,6 +75,8 @@ public static class DevnetCommands
         grid.AddRow("dashboard", $"{devnet.ApiUrl}/dashboard");
         foreach (var (wallet, index) in context.Devnet.ReadWallets().Select((wallet, index) => (wallet, index)))
             grid.AddRow(index == 0 ? "tenants" : "", $"{wallet.Name} {wallet.Address}");
+        foreach (var (provider, index) in providers.Select((provider, index) => (provider, index)))
+            grid.AddRow(index == 0 ? "providers" : "", Markup.Escape($"{provider.Id}: paid to {provider.Wallet} {provider.Address}"));
         console.Write(grid);
         console.WriteLine();
         console.MarkupLine("In another terminal:");
@@ -61,12 +86,17 @@ public static class DevnetCommands
                      "./occ lease create --kind trainium2 --slots 1 --hours 1",
                      "./occ inspect lease <LEASE_ID>",
                      "./occ lease end <LEASE_ID>",
-                     $"$(contracts/run.sh bin cast) call {devnet.EscrowAddress} \"providerBalance(address)(uint256)\" <PROVIDER> --rpc-url {devnet.RpcUrl}",
+                     $"$(contracts/run.sh bin cast) call {devnet.EscrowAddress} \"providerBalance(address)(uint256)\" {TrainiumProvider(providers)} --rpc-url {devnet.RpcUrl}",
                  })
         {
-            console.MarkupLine("  " + Markup.Escape(line));
+            // Written as is, never wrapped to the terminal's width: these lines are for pasting.
+            context.Output.WriteLine("  " + line);
         }
     }
+
+    /// <summary>The Trainium2 provider's payout address, whose balance the walkthrough's lease pays.</summary>
+    private static string TrainiumProvider(IReadOnlyList<DemoProvider> providers) =>
+        providers.FirstOrDefault(p => p.Id == "neuron-cloud")?.Address ?? "<PROVIDER>";
 
     private static Command StatusCommand()
     {

@@ -240,7 +240,14 @@ public static class LeaseCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var lease = await context.Api().GetLeaseAsync(parse.GetValue(id)!, ct);
-            context.Print(lease, console => Describe(console, lease));
+            context.Print(lease, console =>
+            {
+                Describe(console, lease);
+                // The market ends leases too (a drained slot, expiry), but only the tenant's final voucher settles them.
+                if (lease is { Status: LeaseStatus.Ended, FinalVoucher: null, VoucherToSign: { } owed })
+                    console.MarkupLine(Markup.Escape($"Next: `occ lease end {LeaseIds.Format(lease.Id)}{AsTenant(context, lease)}` signs the final voucher for {owed.Amount}: " +
+                                                     "that settles the lease and refunds the rest of its escrow to your escrow balance."));
+            });
         }));
         return command;
     }
@@ -324,7 +331,7 @@ public static class LeaseCommands
     {
         var ids = new Argument<string[]>("id")
         {
-            Description = "The lease id; several end together, and the final vouchers of those at one provider are signed once, as one bundle.",
+            Description = "The lease id(s) to end; several end together, and the final vouchers of those at one provider are signed once, as one bundle.",
             Arity = ArgumentArity.OneOrMore,
         };
         var tenant = TenantOption();
@@ -338,7 +345,7 @@ public static class LeaseCommands
 
             // Of several leases, one the host refuses (or that does not settle in time) is reported at the end and the
             // others go on; one lease alone keeps the refusal as its error, as it always has.
-            async Task<(LeaseSnapshot? Lease, string? Problem)> AttemptAsync(string leaseId, Func<Task<LeaseSnapshot>> step)
+            async Task<(LeaseSnapshot? Lease, LeaseProblem? Problem)> AttemptAsync(string leaseId, Func<Task<LeaseSnapshot>> step)
             {
                 try
                 {
@@ -346,16 +353,18 @@ public static class LeaseCommands
                 }
                 catch (ApiException refused) when (several)
                 {
-                    return (null, $"Lease {leaseId}: {refused.Summary}");
+                    // No host at all is no HTTP status, as for one lease.
+                    return (null, new LeaseProblem(leaseId, $"Lease {leaseId}: {refused.Summary}",
+                        refused.Status == 0 ? null : refused.Status, refused.Reason ?? (refused.Status == 0 ? refused.Title : null), refused.Field));
                 }
                 catch (CliException failed) when (several)
                 {
-                    return (null, failed.Message);
+                    return (null, new LeaseProblem(leaseId, failed.Message));
                 }
             }
 
             var ended = await Task.WhenAll(leaseIds.Select(id => AttemptAsync(id, () => api.EndLeaseAsync(id, wallet.PrivateKey, ct))));
-            var problems = ended.Select(e => e.Problem).OfType<string>().ToList();
+            var problems = ended.Select(e => e.Problem).OfType<LeaseProblem>().ToList();
             var leases = ended.Select(e => e.Lease).OfType<LeaseSnapshot>().ToList();
 
             var toSign = leases.Where(l => l.Status == LeaseStatus.Ended && l.FinalVoucher is null).ToList();
@@ -365,7 +374,7 @@ public static class LeaseCommands
                 // Sent together, so that the members of a bundle reach their provider's settlement queue together.
                 var submitted = await Task.WhenAll(toSign.Select((lease, i) =>
                     AttemptAsync(LeaseIds.Format(lease.Id), () => api.SubmitVoucherAsync(LeaseIds.Format(lease.Id), vouchers[i], wallet.PrivateKey, ct))));
-                problems.AddRange(submitted.Select(s => s.Problem).OfType<string>());
+                problems.AddRange(submitted.Select(s => s.Problem).OfType<LeaseProblem>());
                 var accepted = submitted.Select(s => s.Lease).OfType<LeaseSnapshot>().ToDictionary(l => l.Id);
                 var refused = toSign.Where((_, i) => submitted[i].Lease is null).Select(l => l.Id).ToHashSet();
                 leases = leases.Where(l => !refused.Contains(l.Id)).Select(l => accepted.GetValueOrDefault(l.Id, l)).ToList();
@@ -373,8 +382,8 @@ public static class LeaseCommands
 
             var waited = await Task.WhenAll(leases.Select(lease => lease.Status == LeaseStatus.Ended
                 ? AttemptAsync(LeaseIds.Format(lease.Id), () => WaitForAsync(api, lease.Id, l => l.Status != LeaseStatus.Ended, ct))
-                : Task.FromResult<(LeaseSnapshot? Lease, string? Problem)>((lease, null))));
-            problems.AddRange(waited.Select(w => w.Problem).OfType<string>());
+                : Task.FromResult<(LeaseSnapshot? Lease, LeaseProblem? Problem)>((lease, null))));
+            problems.AddRange(waited.Select(w => w.Problem).OfType<LeaseProblem>());
             var finals = waited.Select(w => w.Lease).OfType<LeaseSnapshot>().ToList();
 
             void Show(IAnsiConsole console, LeaseSnapshot final)
@@ -389,8 +398,12 @@ public static class LeaseCommands
             if (several) context.Print(finals, console => finals.ForEach(final => Show(console, final)));
             else context.Print(finals[0], console => Show(console, finals[0]));
 
-            problems.AddRange(finals.Where(l => l.Status is not (LeaseStatus.Settled or LeaseStatus.Cancelled)).Select(Explain));
-            if (problems.Count > 0) throw new CliException(string.Join(Environment.NewLine, problems));
+            problems.AddRange(finals.Where(l => l.Status is not (LeaseStatus.Settled or LeaseStatus.Cancelled))
+                .Select(l => new LeaseProblem(LeaseIds.Format(l.Id), Explain(l))));
+            if (problems.Count == 0) return;
+            // One lease alone fails as it always has; of several, each failing lease is named with its own reason.
+            if (!several) throw new CliException(problems[0].Error);
+            throw new LeaseProblemsException(problems);
         }));
         return command;
     }
@@ -414,6 +427,14 @@ public static class LeaseCommands
             if (seen.Add(leaseId)) distinct.Add(LeaseIds.Format(leaseId));
         }
         return distinct;
+    }
+
+    /// <summary>" --tenant tenant2" when the lease is not the default wallet's, so that a printed command acts for its tenant.</summary>
+    private static string AsTenant(CliContext context, LeaseSnapshot lease)
+    {
+        var wallets = context.Devnet.ReadWallets();
+        var index = wallets.ToList().FindIndex(w => string.Equals(w.Address, lease.Tenant, StringComparison.OrdinalIgnoreCase));
+        return index switch { 0 => "", > 0 => $" --tenant {wallets[index].Name}", _ => $" --tenant {lease.Tenant}" };
     }
 
     /// <summary>Refuses a lease of another tenant than <paramref name="wallet"/>: its escrow is not the wallet's to fund or top up.</summary>

@@ -98,7 +98,8 @@ public static class ProviderCommands
         {
             var (poolKey, index) = ParseSlot(parse.GetValue(slot)!);
             var api = context.Api();
-            var pool = await DefinitionOfAsync(api, poolKey, ct) ?? throw new CliException($"No pool '{poolKey}'; `occ offers` lists the pools.");
+            // An unknown pool is the host's refusal as it stands (404 UnknownPool), as `occ inspect pool` reports it.
+            var pool = await ExistingDefinitionAsync(api, poolKey, ct);
             var wallet = WalletOfPayout(context, pool.PayoutAddress, poolKey);
 
             var drained = await api.DrainSlotAsync(poolKey, index, parse.GetValue(notice), wallet.PrivateKey, ct);
@@ -174,8 +175,12 @@ public static class ProviderCommands
         }
     }
 
+    /// <summary>The definition of a pool that must exist; the host's problem (404 UnknownPool) when it does not.</summary>
+    private static async Task<PoolDefinition> ExistingDefinitionAsync(MarketApiClient api, string poolKey, CancellationToken ct) =>
+        (await api.InspectAsync("pool", poolKey, ct)).GetProperty("definition").Deserialize<PoolDefinition>(ApiJson.Options)!;
+
     /// <summary>Which provider ids each payout address is paid for: the providers of the market's pools, by the address their pools pay.</summary>
-    private static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ProviderIdsByPayoutAsync(MarketApiClient api, CancellationToken ct)
+    public static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ProviderIdsByPayoutAsync(MarketApiClient api, CancellationToken ct)
     {
         var firstPools = (await api.GetOffersAsync(null, null, ct)).GroupBy(o => o.ProviderId).Select(g => g.First().PoolKey);
         var definitions = await Task.WhenAll(firstPools.Select(pool => DefinitionOfAsync(api, pool, ct)));

@@ -25,7 +25,7 @@ public sealed class DevnetRunner(CliContext context)
     /// How many hosts to start, on <paramref name="apiPort"/> and the ports after it: one Orleans cluster (a fresh cluster
     /// id each run, so silos of an earlier run are never waited for) sharing the store in <c>.devnet/market.db</c>.
     /// </param>
-    public async Task UpAsync(bool fresh, int chainPort, int apiPort, int hosts, Action<DevnetConfig> ready, CancellationToken ct)
+    public async Task UpAsync(bool fresh, int chainPort, int apiPort, int hosts, Func<DevnetConfig, Task> ready, CancellationToken ct)
     {
         if (hosts < 1) throw new CliException("--hosts must be at least 1.");
         var files = context.Devnet;
@@ -59,7 +59,7 @@ public sealed class DevnetRunner(CliContext context)
                 files.WriteHosts(running.Select((host, j) => new RunningHost(devnet.AllHostUrls[j], host.ProcessId, files.HostLogPathOf(j))).ToList());
                 await WaitForHostAsync(running[i], url, log, ct);
             }
-            ready(devnet);
+            await ready(devnet);
             await anvil.KeepRunningAsync(ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
