@@ -42,17 +42,23 @@ public static class DevnetCommands
         return command;
     }
 
-    /// <summary>A provider as the walkthrough names it: its id, the wallet its pools pay, and that wallet's address.</summary>
-    private sealed record DemoProvider(string Id, string Wallet, string Address);
+    /// <summary>
+    /// A provider as the walkthrough names it: its id, the wallet its pools pay, that wallet's address, and whether it has the
+    /// cheapest Trainium2 offer (the one the walkthrough's `lease create --kind trainium2` takes, whose balance it checks).
+    /// </summary>
+    private sealed record DemoProvider(string Id, string Wallet, string Address, bool CheapestTrainium2);
 
     /// <summary>The providers whose pools the host offers, by the payout wallets of the devnet; none when the host cannot say.</summary>
     private static async Task<IReadOnlyList<DemoProvider>> DemoProvidersAsync(CliContext context, CancellationToken ct)
     {
         try
         {
-            var ids = await ProviderCommands.ProviderIdsByPayoutAsync(context.Api(), ct);
+            var api = context.Api();
+            var ids = await ProviderCommands.ProviderIdsByPayoutAsync(api, ct);
+            var trainium2 = (await api.GetOffersAsync("trainium2", null, ct)).MinBy(o => o.PricePerSlotHour)?.ProviderId;
             return context.Devnet.ReadProviderWallets()
-                .SelectMany(wallet => ids.GetValueOrDefault(wallet.Address, []).Select(id => new DemoProvider(id, wallet.Name, wallet.Address)))
+                .SelectMany(wallet => ids.GetValueOrDefault(wallet.Address, [])
+                    .Select(id => new DemoProvider(id, wallet.Name, wallet.Address, id == trainium2)))
                 .ToList();
         }
         catch (ApiException)
@@ -96,7 +102,7 @@ public static class DevnetCommands
 
     /// <summary>The Trainium2 provider's payout address, whose balance the walkthrough's lease pays.</summary>
     private static string TrainiumProvider(IReadOnlyList<DemoProvider> providers) =>
-        providers.FirstOrDefault(p => p.Id == "neuron-cloud")?.Address ?? "<PROVIDER>";
+        providers.FirstOrDefault(p => p.CheapestTrainium2)?.Address ?? "<PROVIDER>";
 
     private static Command StatusCommand()
     {
