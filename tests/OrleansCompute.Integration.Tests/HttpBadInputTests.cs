@@ -218,6 +218,19 @@ public sealed class HttpBadInputTests(MarketFixture market)
         Assert.Equal(HttpStatusCode.NotFound, inspected.StatusCode);
     }
 
+    [Fact]
+    public async Task A_pool_definition_leaving_out_many_fields_names_them_all_at_once()
+    {
+        var provider = market.Wallets[1];
+        var pool = "bad-input-" + Guid.NewGuid().ToString("N")[..8];
+
+        using var response = await Http.SendAsync(SignedRequests.Create(HttpMethod.Put, $"/api/pools/acme/{pool}", """{"slotCount":5}""", provider.PrivateKey));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "providerId", "Required");
+        Assert.Equal("'providerId', 'poolName', 'kind', 'region', 'floorPricePerSlotHour', 'payoutAddress' are required.",
+            problem.GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("9223372036854775807", "StaleTimestamp")]
     [InlineData("-9223372036854775808", "StaleTimestamp")]

@@ -22,7 +22,9 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
         if (exception is not BadHttpRequestException bad) return false;
 
         var bodyType = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
-        var (field, reason, detail) = bad.InnerException is JsonException json ? DescribeJson(json, bodyType) : Describe(bad);
+        var (field, reason, detail) = bad.InnerException is JsonException json
+            ? DescribeJson(json, bodyType, await MissingFieldsInBodyAsync(context, json, bodyType))
+            : Describe(bad);
         if (context.Request.Path.StartsWithSegments("/v1"))
         {
             // OpenAI clients read their own error shape.
@@ -50,13 +52,17 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
         }
     }
 
-    /// <summary>The body was read but is not JSON, leaves out a field it must have, or holds a value its field cannot take.</summary>
-    private static (string Field, string Reason, string Detail) DescribeJson(JsonException json, Type? bodyType)
+    /// <summary>
+    /// The body was read but is not JSON, leaves out a field it must have, or holds a value its field cannot take. Left-out
+    /// fields are <paramref name="missingInBody"/> when the body could be read again, else those the serializer names.
+    /// </summary>
+    private static (string Field, string Reason, string Detail) DescribeJson(JsonException json, Type? bodyType, IReadOnlyList<string>? missingInBody)
     {
         var field = FieldOf(json.Path);
         if (MissingFields().Match(json.Message) is { Success: true } missing)
         {
-            var names = missing.Groups["name"].Captures.Select(c => field == "body" ? c.Value : $"{field}.{c.Value}").ToList();
+            var names = (missingInBody is { Count: > 0 } ? missingInBody : missing.Groups["name"].Captures.Select(c => c.Value))
+                .Select(name => field == "body" ? name : $"{field}.{name}").ToList();
             return (names[0], "Required", $"{string.Join(", ", names.Select(n => $"'{n}'"))} {(names.Count == 1 ? "is" : "are")} required.");
         }
         // The reader's own exception: the text is not JSON (truncated, a stray character), whatever the fields.
@@ -71,6 +77,43 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
             ? $"'{field}' holds a value it cannot take{(json.InnerException is { } inner ? $": {inner.Message}" : ".")}"
             : $"'{field}' must be {expected}.");
     }
+
+    /// <summary>
+    /// Every required field the object at the error's path leaves out. The serializer names only the first few (its message
+    /// stops at about 60 characters), which had a client fix its body in rounds; a body kept for reading again (signed
+    /// requests keep theirs, to check the signature) says them all. Null when the body cannot be read again.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>?> MissingFieldsInBodyAsync(HttpContext context, JsonException json, Type? bodyType)
+    {
+        if (!MissingFields().IsMatch(json.Message) || TypeAt(bodyType, json.Path) is not { } type || !context.Request.Body.CanSeek) return null;
+        try
+        {
+            context.Request.Body.Position = 0;
+            using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            var node = body.RootElement;
+            foreach (Match step in PathStep().Matches(json.Path ?? ""))
+            {
+                node = step.Groups["index"].Success
+                    ? node.ValueKind == JsonValueKind.Array ? node[int.Parse(step.Groups["index"].Value, CultureInfo.InvariantCulture)] : default
+                    : node.ValueKind == JsonValueKind.Object && FindProperty(node, step.Groups["name"].Value) is { } child ? child : default;
+            }
+            if (node.ValueKind != JsonValueKind.Object) return null;
+            var present = node.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            // The constructor the serializer binds a record through: its parameters without a default are the required fields.
+            var constructor = type.GetConstructors().MaxBy(c => c.GetParameters().Length);
+            return constructor?.GetParameters()
+                .Where(p => !p.HasDefaultValue && p.Name is not null && !present.Contains(p.Name))
+                .Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name!)).ToList();
+        }
+        catch (Exception e) when (e is JsonException or IOException or IndexOutOfRangeException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The API reads names case-insensitively.</summary>
+    private static JsonElement? FindProperty(JsonElement node, string name) =>
+        node.EnumerateObject().Where(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)).Select(p => (JsonElement?)p.Value).FirstOrDefault();
 
     /// <summary>A failure with no JSON in it: no body, the wrong media type, or a route or query value that did not bind.</summary>
     private static (string Field, string Reason, string Detail) Describe(BadHttpRequestException bad)
