@@ -28,7 +28,7 @@ public static class SettlementReport
                       $"load average {F("load_average_1m_at_start")} at the start, {F("load_average_1m_at_end")} at the end " +
                       "(the machine was shared with other work, and Anvil runs on the same cores). Release build, server GC, one in-process silo.");
         md.AppendLine();
-        md.AppendLine($"Each repetition opens {F("leases")} leases on a fresh Anvil's escrow ({F("tenants")} tenants, {F("providers")} fresh providers; unmeasured), " +
+        md.AppendLine($"Each repetition opens {F("leases")} leases in the escrow of one Anvil that serves every repetition ({F("tenants")} tenants, {F("providers")} providers new to each repetition; unmeasured), " +
                       $"then enqueues every final voucher at its provider's settlement grain and times until the last settleBatch is confirmed " +
                       $"(batches of up to {F("batch_size")}, flush delay {F("flush_delay_ms")} ms). The baseline is {F("raw_transfers")} plain ERC-20 transfers of " +
                       $"the credit from {F("raw_transfer_senders")} keys through the same TransactionSender, pipelined, first send to last receipt. " +
