@@ -10,6 +10,7 @@ using OrleansCompute.Grains.Leases;
 using OrleansCompute.Grains.Market;
 using OrleansCompute.Grains.Settlement;
 using OrleansCompute.Host.Api;
+using OrleansCompute.Host.Api.OpenApi;
 using OrleansCompute.Host.Audit;
 using OrleansCompute.Host.Auth;
 using OrleansCompute.Host.Chain;
@@ -123,7 +124,7 @@ public static class MarketHost
         // Binding failures throw to BadRequestHandler instead of answering a bare 400 with no field or reason.
         builder.Services.AddExceptionHandler<BadRequestHandler>();
         builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(MarketOpenApi.Configure);
         builder.Services.AddAuthentication(TenantSignatureAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantSignatureAuthentication>(TenantSignatureAuthentication.SchemeName, null);
         builder.Services.AddAuthorization();

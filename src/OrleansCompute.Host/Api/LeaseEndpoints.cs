@@ -5,6 +5,7 @@ using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
 using OrleansCompute.Grains.Leases;
 using OrleansCompute.Grains.Market;
+using OrleansCompute.Host.Api.OpenApi;
 using OrleansCompute.Host.Auth;
 
 namespace OrleansCompute.Host.Api;
@@ -21,6 +22,7 @@ public static class LeaseEndpoints
         var leases = app.MapGroup("/api/leases").WithTags("Leases");
 
         leases.MapPost("/", CreateAsync).RequireAuthorization()
+            .Produces<LeaseSnapshot>(StatusCodes.Status201Created)
             .WithSummary("Reserve slots; the tenant then funds the escrow on chain (deposit, provider, expiry from the answer).");
         leases.MapGet("/", ListAsync).RequireAuthorization()
             .WithSummary("The signing tenant's leases.");
@@ -30,7 +32,8 @@ public static class LeaseEndpoints
             .WithSummary("End the lease (or cancel it before funding); the answer carries the final voucher to sign.");
         leases.MapPost("/{id}/vouchers", SubmitUsageVoucherAsync)
             .WithSummary("A usage voucher for a token-billed lease, as it goes; its signature (the lease's signer) is the authority.");
-        leases.MapGet("/{id}/key", KeyAsync).RequireAuthorization()
+        // A lease that is not Active has no key: 409 LeaseNotActive.
+        leases.MapGet("/{id}/key", KeyAsync).RequireAuthorization().RefusesAlso(StatusCodes.Status409Conflict)
             .WithSummary("The active lease's inference key for /v1 (Authorization: Bearer …); its tenant only.");
         leases.MapPost("/{id}/voucher", SubmitVoucherAsync).RequireAuthorization()
             .WithSummary("The tenant's signed final voucher; it is settled on chain and the rest of the escrow refunded.");

@@ -1,6 +1,7 @@
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Catalog;
 using OrleansCompute.Abstractions.Market;
+using OrleansCompute.Host.Api.OpenApi;
 
 namespace OrleansCompute.Host.Api;
 
@@ -16,6 +17,7 @@ public static class OfferEndpoints
             .WithSummary("A price for the request that holds until the quote expires; lease with its id to pay exactly that.");
         app.MapGet("/api/catalog", () => AcceleratorCatalog.All)
             .WithTags("Market")
+            .AnswersWithoutTheCluster()
             .WithSummary("The accelerator profiles the market knows.");
         return app;
     }

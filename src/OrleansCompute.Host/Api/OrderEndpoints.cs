@@ -15,6 +15,7 @@ public static class OrderEndpoints
     {
         var orders = app.MapGroup("/api/orders").WithTags("Orders");
         orders.MapPost("/", PlaceAsync).RequireAuthorization()
+            .Produces<StandingOrder>(StatusCodes.Status201Created)
             .WithSummary("Place a standing order: { lease: {kind, slots, hours, …}, validForMinutes }. It fills in price-time priority.");
         orders.MapGet("/", ListAsync).RequireAuthorization()
             .WithSummary("The signing tenant's orders.");

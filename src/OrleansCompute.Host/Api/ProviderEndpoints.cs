@@ -43,14 +43,14 @@ public static class ProviderEndpoints
         return await grain.GetAsync();
     }
 
-    private static async Task<object> DrainAsync(string provider, string pool, int index, DrainRequest body, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<DrainResponse> DrainAsync(string provider, string pool, int index, DrainRequest body, ClaimsPrincipal user, IGrainFactory grains)
     {
         var grain = grains.GetGrain<IPoolGrain>(MarketKeys.Pool(provider, pool));
         var definition = (await grain.GetAsync()).Definition
             ?? throw new MarketException(MarketError.NotFound, "UnknownPool", $"No pool '{provider}/{pool}'.");
         RequireOwner(user, definition.PayoutAddress);
         var leases = await grain.DrainSlotAsync(index, TimeSpan.FromMinutes(body.NoticeMinutes));
-        return new { slot = MarketKeys.Slot(definition.PoolKey, index), noticeMinutes = body.NoticeMinutes, leases };
+        return new DrainResponse(MarketKeys.Slot(definition.PoolKey, index), body.NoticeMinutes, leases);
     }
 
     private static void RequireOwner(ClaimsPrincipal user, string payoutAddress)
@@ -62,3 +62,6 @@ public static class ProviderEndpoints
 
 /// <summary>The body of a drain: how long the slot's leases have before they move or end.</summary>
 public sealed record DrainRequest(int NoticeMinutes = 10);
+
+/// <summary>A drained slot (its key, provider/pool/index), the notice its leases got, and the leases it held (ids).</summary>
+public sealed record DrainResponse(string Slot, int NoticeMinutes, IReadOnlyList<Guid> Leases);
