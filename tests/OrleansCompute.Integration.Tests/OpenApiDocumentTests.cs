@@ -134,6 +134,27 @@ public sealed class OpenApiDocumentTests(MarketFixture market)
         foreach (var path in new[] { "/", "/healthz", "/api/offers", "/api/leases", "/v1/chat/completions", "/v1/models" }) Assert.Contains(path, paths);
     }
 
+    [Fact]
+    public async Task Ids_and_amounts_are_described_as_the_strings_they_are()
+    {
+        var document = await DocumentAsync();
+        var lease = Resolve(document, document.GetProperty("components").GetProperty("schemas").GetProperty("LeaseSnapshot"));
+
+        var id = Resolve(document, lease.GetProperty("properties").GetProperty("id"));
+        var deposit = Resolve(document, lease.GetProperty("properties").GetProperty("deposit"));
+
+        Assert.Equal(("string", "uuid"), (id.GetProperty("type").GetString(), id.GetProperty("format").GetString()));
+        Assert.Equal("string", deposit.GetProperty("type").GetString());
+        Assert.Matches(deposit.GetProperty("pattern").GetString()!, "2.400000");
+        Assert.DoesNotMatch(deposit.GetProperty("pattern").GetString()!, "2.4e3");
+    }
+
+    /// <summary>A schema, or the component schema its <c>$ref</c> names.</summary>
+    private static JsonElement Resolve(JsonElement document, JsonElement schema) =>
+        schema.TryGetProperty("$ref", out var reference)
+            ? document.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1])
+            : schema;
+
     private static IEnumerable<(string Name, string Path, string Method, JsonElement Operation)> Operations(JsonElement document) =>
         from path in document.GetProperty("paths").EnumerateObject()
         from operation in path.Value.EnumerateObject()

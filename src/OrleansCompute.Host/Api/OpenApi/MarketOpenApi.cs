@@ -18,6 +18,7 @@ public static class MarketOpenApi
         options.AddOperationTransformer<ProblemResponses>();
         options.AddOperationTransformer<OpenAiErrorResponses>();
         options.AddOperationTransformer<SecurityRequirements>();
+        options.AddSchemaTransformer<ConvertedSchemas>();
     }
 
     private static bool IsDashboard(string? relativePath) =>
