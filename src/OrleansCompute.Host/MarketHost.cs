@@ -144,19 +144,13 @@ public static class MarketHost
 
         app.MapOpenApi();
         // Someone who opens the host's address finds where everything is, instead of a 404.
-        app.MapGet("/", () => Results.Ok(new
-        {
-            name = "OrleansCompute",
-            offers = "/api/offers",
-            openApi = "/openapi/v1.json",
-            openAi = "/v1",
-            dashboard = "/dashboard",
-            metrics = "/metrics",
-            health = "/healthz",
-        })).WithTags("Host").WithSummary("Where the host's API, OpenAPI document, OpenAI-compatible gateway and dashboard are.");
+        app.MapGet("/", () => HostIndex.Here).WithTags("Host")
+            .WithSummary("Where the host's API, OpenAPI document, OpenAI-compatible gateway and dashboard are.");
         app.MapGet("/healthz", (DemoMarketSeeding seeding) => seeding.Pending
-            ? Results.Json(new { status = "seeding the demo pools" }, statusCode: StatusCodes.Status503ServiceUnavailable)
-            : Results.Ok(new { status = "ok" })).WithTags("Host");
+                ? Results.Json(new HostHealth("seeding the demo pools"), statusCode: StatusCodes.Status503ServiceUnavailable)
+                : Results.Ok(new HostHealth("ok")))
+            .Produces<HostHealth>().Produces<HostHealth>(StatusCodes.Status503ServiceUnavailable)
+            .WithTags("Host").WithSummary("ok once the host serves the market; 503 while the devnet's demo pools are still being seeded.");
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOfferEndpoints();
         app.MapLeaseEndpoints();

@@ -135,6 +135,22 @@ public sealed class OpenApiDocumentTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task The_health_check_documents_its_answer_while_seeding_and_the_index_where_everything_is()
+    {
+        var document = await DocumentAsync();
+        var health = Operation(document, "GET", "/healthz");
+        var index = Operation(document, "GET", "/");
+
+        foreach (var status in new[] { "200", "503" })
+            Assert.Equal("#/components/schemas/HostHealth", SchemaRef(Response(health, status), "application/json"));
+        var indexSchema = Resolve(document, Response(index, "200").GetProperty("content").GetProperty("application/json").GetProperty("schema"));
+        Assert.True(indexSchema.GetProperty("properties").TryGetProperty("openApi", out _), "the index names the OpenAPI document");
+        // And the host answers as documented.
+        var answer = await Http.GetFromJsonAsync<JsonElement>("/");
+        Assert.Equal("/openapi/v1.json", answer.GetProperty("openApi").GetString());
+    }
+
+    [Fact]
     public async Task Ids_and_amounts_are_described_as_the_strings_they_are()
     {
         var document = await DocumentAsync();
