@@ -1,6 +1,7 @@
 using System.Net;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using Microsoft.Extensions.Http.Resilience;
 using Orleans.Dashboard;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain;
@@ -103,14 +104,23 @@ public static class MarketHost
         builder.Services.AddSingleton<SimulatedAccelerator>();
         builder.Services.Configure<GatewayOptions>(config.GetSection("Gateway"));
         builder.Services.AddSingleton<InferenceBackends>();
-        // Upstream calls get retries with backoff on transient failures, per-attempt timeouts and a circuit breaker; a
-        // stream's body is read after SendAsync returns, so the timeouts bound the wait for its first bytes, not its length.
+        // Upstream calls get retries with backoff on transient failures, a timeout and a circuit breaker; a stream's body
+        // is read after SendAsync returns, so the timeout bounds the wait for its first bytes, not its length.
+        var upstreamTimeout = config.GetSection("Gateway").Get<GatewayOptions>()?.UpstreamTimeout ?? new GatewayOptions().UpstreamTimeout;
         builder.Services.AddHttpClient(UpstreamBackend.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .AddStandardResilienceHandler(resilience =>
             {
-                resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(60);
-                resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(180);
-                resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(120);
+                resilience.AttemptTimeout.Timeout = upstreamTimeout;
+                // Room for the quick retries below after an attempt that failed at once, not for a second full wait.
+                resilience.TotalRequestTimeout.Timeout = upstreamTimeout + TimeSpan.FromSeconds(10);
+                resilience.CircuitBreaker.SamplingDuration = upstreamTimeout * 2;
+                // A tenant waits on these: two more tries, half a second apart and then a second, not the 2-4-8 s default.
+                resilience.Retry.MaxRetryAttempts = 2;
+                resilience.Retry.Delay = TimeSpan.FromMilliseconds(500);
+                // Sent again only when it cannot have run (no connection, the server overloaded or failing at once): a request
+                // that timed out may still be running, and a second run would cost the provider twice and the tenant the wait.
+                resilience.Retry.ShouldHandle = attempt => ValueTask.FromResult(
+                    attempt.Outcome.Exception is not Polly.Timeout.TimeoutRejectedException && HttpClientResiliencePredicates.IsTransient(attempt.Outcome));
             });
         // /metrics in Prometheus' format: the market's counters, Orleans' (grain calls, activations, messaging) and ASP.NET Core's.
         builder.Services.AddOpenTelemetry()

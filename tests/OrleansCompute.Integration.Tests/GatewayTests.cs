@@ -463,6 +463,52 @@ public sealed class GatewayTests(MarketFixture market)
     }
 
     [Fact]
+    public async Task An_upstream_that_never_answers_or_fails_gives_502_is_not_asked_twice_when_it_may_be_running_and_meters_nothing()
+    {
+        var tenant = market.Wallets[2];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        int Asked(string message) => market.Upstream.Received.Count(r =>
+            r.Body.TryGetProperty("messages", out var messages) && messages[0].GetProperty("content").GetString() == message);
+        var hangsBefore = Asked(FakeUpstream.Hang);
+
+        var hung = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.Hang } } });
+        var failed = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.Fail } } });
+
+        Assert.True(hung.Status == HttpStatusCode.BadGateway && hung.Code == "upstream_unavailable", $"{hung.Status} {hung.Body}");
+        // Timed out, it may still be running there: the host does not run it a second time.
+        Assert.Equal(hangsBefore + 1, Asked(FakeUpstream.Hang));
+        // A server failing is the pool's fault, told as such (not relayed as the tenant's 500), with what the server said.
+        Assert.True(failed.Status == HttpStatusCode.BadGateway && failed.Code == "upstream_error" && failed.Body.Contains("CUDA out of memory"), $"{failed.Status} {failed.Body}");
+        Assert.Equal(LeaseUsage.None, await MeteredAsync(lease));
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task A_client_that_gives_up_on_an_upstream_that_never_answered_is_not_metered()
+    {
+        var tenant = market.Wallets[2];
+        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        while (market.Upstream.HangsEnded.Wait(0)) { } // hangs of earlier tests are theirs
+
+        using (var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl), Timeout = TimeSpan.FromMilliseconds(500) })
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+               {
+                   Content = JsonContent.Create(new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.Hang } } }),
+               })
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            await Assert.ThrowsAnyAsync<TaskCanceledException>(() => http.SendAsync(request));
+        }
+
+        // The host gives up on the upstream as its client went and records what the request used right after: give it a
+        // moment, then nothing is there.
+        Assert.True(await market.Upstream.HangsEnded.WaitAsync(MarketFixture.UpstreamTimeout * 3), "the hung upstream call was never given up");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(LeaseUsage.None, await MeteredAsync(lease));
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
     public async Task An_upstream_answer_that_breaks_off_or_turns_to_garbage_ends_in_an_OpenAI_error_and_meters_only_what_was_relayed()
     {
         var tenant = market.Wallets[3];

@@ -5,6 +5,13 @@ public sealed class GatewayOptions
 {
     /// <summary>Pools whose inference is proxied to an OpenAI-compatible server; every other pool runs the simulated accelerator.</summary>
     public List<UpstreamOptions> Upstreams { get; set; } = [];
+
+    /// <summary>
+    /// How long an upstream may take to begin its answer (<c>Gateway:UpstreamTimeout</c>): a whole completion when not
+    /// streamed, so long enough for the longest one the pool serves. A request that times out is not sent again: the
+    /// server may still be running it.
+    /// </summary>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>

@@ -23,8 +23,6 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
     public async Task AnswerAsync(HttpContext context, InferenceCall call, UsageMeter meter)
     {
         var request = call.Request;
-        // The gateway's count, so a request cut short still meters its prompt; replaced by the server's figure when it gives one.
-        meter.PromptTokens = call.PromptTokens;
         var body = JsonNode.Parse(call.Body.GetRawText())!.AsObject();
         // The gateway bounds every completion (by its default when the request names no bound), and the context-window
         // check and the voucher threshold count on that bound: the upstream gets it too, not a default of its own.
@@ -43,10 +41,11 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         {
             response = await http.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
         }
-        catch (Exception e) when (e is HttpRequestException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException
-                                       || (e is TaskCanceledException && !context.RequestAborted.IsCancellationRequested))
+        catch (Exception e) when (e is HttpRequestException or TimeoutException or Polly.Timeout.TimeoutRejectedException
+                                       or Polly.CircuitBreaker.BrokenCircuitException
+                                   || (e is OperationCanceledException && !context.RequestAborted.IsCancellationRequested))
         {
-            meter.PromptTokens = 0;
+            // Nothing came back: nothing is metered (neither when the client gave up waiting, which ends here too).
             throw Failed($"The pool's inference server did not answer: {e.Message}", "upstream_unavailable");
         }
 
@@ -55,10 +54,12 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
             if (!response.IsSuccessStatusCode)
             {
                 // The server refused: nothing ran, nothing is metered; its error is passed on as it is (or wrapped).
-                meter.PromptTokens = 0;
                 await RelayErrorAsync(context, response);
                 return;
             }
+            // The server took the request: the gateway's count, so a request cut short from here still meters its prompt;
+            // replaced by the server's figure when it gives one.
+            meter.PromptTokens = call.PromptTokens;
             if (request.Stream) await RelayStreamAsync(context, response, meter, request.IncludeUsage);
             else await RelayWholeAsync(context, response, meter, call.Chat);
         }
@@ -201,10 +202,12 @@ public sealed class UpstreamBackend(UpstreamOptions upstream, HttpClient http, T
         {
         }
         // The server refusing the host's own key is the host's fault, not the tenant's: passed on, a 401 or 403 would tell
-        // the tenant's client that the lease key is wrong.
+        // the tenant's client that the lease key is wrong. A server failing (5xx) is the pool's fault as well: 502, as for
+        // any upstream failure. What is left, a refusal of the request itself (400, 404, 422, 429), is the tenant's to read.
         var refusedTheHost = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
-        if (!isOpenAiError || refusedTheHost)
+        if (!isOpenAiError || refusedTheHost || (int)response.StatusCode >= 500)
             throw Failed($"The pool's inference server answered {(int)response.StatusCode}: {raw[..Math.Min(raw.Length, 200)]}");
+        if (response.Headers.RetryAfter is { } retryAfter) context.Response.Headers.RetryAfter = retryAfter.ToString();
         context.Response.StatusCode = (int)response.StatusCode;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(raw, context.RequestAborted);

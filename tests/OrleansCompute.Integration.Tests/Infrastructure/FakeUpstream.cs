@@ -37,6 +37,15 @@ public sealed class FakeUpstream : IAsyncDisposable
 
     public SemaphoreSlim Cut { get; } = new(0);
 
+    /// <summary>A user message that makes the server take the request and never answer, until the caller goes away.</summary>
+    public const string Hang = "fake-upstream: never answer";
+
+    /// <summary>A user message that makes the server fail with 500 and an OpenAI-style error body, as a crashing vLLM does.</summary>
+    public const string Fail = "fake-upstream: fail with 500";
+
+    /// <summary>Hung requests whose caller went away (the gateway gave up on them, or its client did).</summary>
+    public SemaphoreSlim HangsEnded { get; } = new(0);
+
     private readonly WebApplication _app;
 
     /// <summary>Every request it received: its path, Authorization header and JSON body.</summary>
@@ -80,6 +89,24 @@ public sealed class FakeUpstream : IAsyncDisposable
         {
             http.Response.StatusCode = 401;
             await http.Response.WriteAsJsonAsync(new { error = new { message = "Incorrect API key provided", type = "invalid_request_error", code = "invalid_api_key" } });
+            return;
+        }
+        if (asked == Hang)
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, http.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                HangsEnded.Release();
+            }
+            return;
+        }
+        if (asked == Fail)
+        {
+            http.Response.StatusCode = 500;
+            await http.Response.WriteAsJsonAsync(new { error = new { message = "CUDA out of memory", type = "server_error", code = (string?)null } });
             return;
         }
         if (asked == AnswerNotJson)

@@ -42,6 +42,9 @@ public class MarketFixture : IAsyncLifetime
     public FakeUpstream Upstream { get; private set; } = null!;
 
     public const string UpstreamPoolWithUsage = "gpu-hub/h200-euw1", UpstreamPoolWithoutUsage = "helios/mi300x-usw2";
+
+    /// <summary>How long the host waits for its upstream to begin an answer: short, so that a test of a hung server is quick.</summary>
+    public static readonly TimeSpan UpstreamTimeout = TimeSpan.FromSeconds(3);
     public IReadOnlyList<TenantWallet> Wallets { get; private set; } = [];
 
     /// <summary>A tenant wallet that holds no credits.</summary>
@@ -96,6 +99,7 @@ public class MarketFixture : IAsyncLifetime
             $"--Gateway:Upstreams:1:Url={Upstream.Url}/nousage/v1",
             $"--Gateway:Upstreams:1:Model={FakeUpstream.Model}",
             $"--Gateway:Upstreams:1:ApiKey={FakeUpstream.ApiKey}",
+            $"--Gateway:UpstreamTimeout={UpstreamTimeout}",
             "--Logging:LogLevel:Default=Warning",
             .. ExtraHostArguments,
         ];
