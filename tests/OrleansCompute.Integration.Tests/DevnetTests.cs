@@ -72,6 +72,7 @@ public sealed class DevnetTests : IDisposable
         var (chainPort, apiPort) = (LoopbackPorts.Free(), FreePortPair());
         var (first, second) = ($"http://127.0.0.1:{apiPort}", $"http://127.0.0.1:{apiPort + 1}");
         var tenant = DevWallets.Tenants[0];
+        string? deadHost = null;
 
         var run = await RunUntilUpAsync(chainPort, apiPort, async _ =>
         {
@@ -150,6 +151,9 @@ public sealed class DevnetTests : IDisposable
             var deadStatus = JsonDocument.Parse(partly.Output).RootElement.GetProperty("hosts").EnumerateArray()
                 .Single(h => h.GetProperty("url").GetString() == dead.TrimEnd('/'));
             Assert.Equal(JsonValueKind.Null, deadStatus.GetProperty("processId").ValueKind);
+            // Its log is what the operator reads next, dead or not.
+            Assert.Equal(hosts.Single(h => h.Url == dead).LogPath, deadStatus.GetProperty("logPath").GetString());
+            deadHost = dead;
 
             // A read rides it out by itself: without --api, occ tries the devnet's hosts in turn and waits out the 503s.
             var shownAfter = await RunOccAsync("lease", "show", LeaseIds.Format(lease.Id), "--json");
@@ -178,6 +182,8 @@ public sealed class DevnetTests : IDisposable
         }, "--hosts", "2");
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.Contains("host 2", run.Error);
+        // devnet up itself said that a host went, and where its log is.
+        Assert.Contains($"host {deadHost} exited", run.Error);
     }
 
     [Fact]

@@ -123,7 +123,8 @@ public static class DevnetCommands
                     : $"[red]missing[/] (no code at escrow {devnet.EscrowAddress})");
                 foreach (var host in status.Hosts)
                 {
-                    var process = host.ProcessId is { } pid ? $", pid {pid}, log {Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, host.LogPath!))}" : "";
+                    var log = host.LogPath is { } path ? $"log {Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, path))}" : null;
+                    var process = host.ProcessId is { } pid ? $", pid {pid}, {log}" : log is null ? "" : $"; its {log}";
                     grid.AddRow("host", host.Up
                         ? $"[green]up[/] at {Markup.Escape(host.Url)}{(host.ReadsChain == true && status.Hosts.Count > 1 ? " (reads the chain)" : "")}{process}"
                         : $"[red]down[/] ({Markup.Escape(host.Url)}{process})");
@@ -204,7 +205,8 @@ public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IRe
             tenants.AddRange(context.Devnet.ReadWallets().Select(wallet => new TenantStatus(wallet.Name, wallet.Address, null)));
         var hosts = new List<HostStatus>();
         // The processes `occ devnet up` started, so an operator can find a host's log or stop it (absent for a host run by hand).
-        var started = DevnetGuard.LiveHosts(context.Devnet);
+        var started = ReadStartedHosts(context.Devnet);
+        var live = DevnetGuard.LiveHosts(context.Devnet).Select(h => h.ProcessId).ToHashSet();
         // --api names the one host to report on; else every host of the devnet.
         foreach (var url in context.HostUrls.Select(u => u.ToString().TrimEnd('/')))
         {
@@ -224,15 +226,28 @@ public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IRe
                 }
             }
             var process = started.FirstOrDefault(h => string.Equals(h.Url.TrimEnd('/'), url, StringComparison.OrdinalIgnoreCase));
-            hosts.Add(new HostStatus(url, up, readsChain, process?.ProcessId, process?.LogPath));
+            // A dead host's log is the one to read; its pid is gone (and may be another program's by now).
+            hosts.Add(new HostStatus(url, up, readsChain, process is not null && live.Contains(process.ProcessId) ? process.ProcessId : null, process?.LogPath));
         }
         return new DevnetStatus(block, block is null ? null : deployed, hosts, conserved, tenants);
+    }
+
+    private static IReadOnlyList<RunningHost> ReadStartedHosts(DevnetFiles files)
+    {
+        try
+        {
+            return files.ReadHosts();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException)
+        {
+            return [];
+        }
     }
 }
 
 /// <summary>
-/// A host of the devnet: whether it answers, whether it is the one that reads the chain (null: unknown), and the process and
-/// log `occ devnet up` started it with while that process runs (null for a host it did not start, or one that is gone).
+/// A host of the devnet: whether it answers, whether it is the one that reads the chain (null: unknown), the process
+/// `occ devnet up` started it as while that process runs, and its log (null for a host `devnet up` did not start).
 /// </summary>
 public sealed record HostStatus(string Url, bool Up, bool? ReadsChain, int? ProcessId = null, string? LogPath = null);
 

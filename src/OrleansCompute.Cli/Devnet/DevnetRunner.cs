@@ -60,6 +60,7 @@ public sealed class DevnetRunner(CliContext context)
                 await WaitForHostAsync(running[i], url, log, ct);
             }
             await ready(devnet);
+            ReportExits(running, devnet, files, ct);
             await anvil.KeepRunningAsync(ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -70,6 +71,25 @@ public sealed class DevnetRunner(CliContext context)
         {
             // The last started first: the first host seeded the market and is the one commands talk to.
             for (var i = running.Count - 1; i >= 0; i--) await running[i].DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Says so when a host exits while the devnet runs (killed, crashed), naming its log: the other hosts go on serving the
+    /// market, but nothing else would tell the operator that one is gone.
+    /// </summary>
+    private void ReportExits(IReadOnlyList<HostProcess> hosts, DevnetConfig devnet, DevnetFiles files, CancellationToken ct)
+    {
+        for (var i = 0; i < hosts.Count; i++)
+        {
+            var (host, url, log) = (hosts[i], devnet.AllHostUrls[i], files.HostLogPathOf(i));
+            _ = host.ExitAsync(ct).ContinueWith(exit =>
+            {
+                if (!exit.IsCompletedSuccessfully || ct.IsCancellationRequested) return;
+                Say(hosts.Count > 1
+                    ? $"host {url} exited (code {exit.Result}); the other hosts go on. Its log: {log}"
+                    : $"the host {url} exited (code {exit.Result}); the market is down until `./occ devnet up` again. Its log: {log}");
+            }, TaskScheduler.Default);
         }
     }
 

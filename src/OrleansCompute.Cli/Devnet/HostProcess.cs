@@ -17,6 +17,13 @@ public sealed class HostProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The host's exit code once it exits; cancelled with <paramref name="ct"/>.</summary>
+    public async Task<int> ExitAsync(CancellationToken ct)
+    {
+        await _process.WaitForExitAsync(ct);
+        return _process.ExitCode;
+    }
+
     public int ProcessId => _process.Id;
 
     /// <summary>Where the host listens, what it shares with the other hosts of the devnet, and what is its own.</summary>
