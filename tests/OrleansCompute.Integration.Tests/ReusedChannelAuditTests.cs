@@ -119,10 +119,13 @@ public sealed class ReusedChannelAuditTests(ReusedChannelAuditFixture market)
     }
 }
 
-/// <summary>A market whose settlement queues check confirmations every 2 s and whose audit reports a voucher after 8 s.</summary>
+/// <summary>
+/// A market whose settlement queues check a submitted voucher 5 s after sending it and whose audit reports it after 20 s:
+/// the test has those 5 s to see its lease settled and stop the host, on a machine that may be busy with other tests.
+/// </summary>
 public sealed class ReusedChannelAuditFixture : MarketFixture
 {
-    public static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(8);
+    public static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(20);
 
     protected override IEnumerable<string> ExtraHostArguments => [$"--Market:SettlementConfirmTimeout={ConfirmTimeout}"];
 }
