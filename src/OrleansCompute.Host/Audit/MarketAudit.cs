@@ -22,7 +22,8 @@ namespace OrleansCompute.Host.Audit;
 /// events. It also goes the other way, from the market to the chain: every lease its pools hold slots for, its settlement
 /// queues hold vouchers for or its tenants list, that the market counts as funded while the chain has no escrow for it; and
 /// every voucher of a settlement queue not confirmed within <see cref="MarketOptions.SettlementConfirmTimeout"/> of being
-/// queued (or refused for good), against what the chain paid the lease.
+/// queued (or refused for good), against what the chain paid the lease: for a lease whose channel a later lease took, what
+/// its own events paid, not what the channel's word now holds.
 /// </summary>
 public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, EscrowClient escrow, ChainRpc rpc, ChainOptions options, IOptions<MarketOptions> market, TimeProvider clock)
 {
@@ -70,19 +71,22 @@ public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, 
         var claimWindow = await escrow.GetClaimWindowAsync(cancellationToken);
         // Each lease as the market holds it, read once for both passes.
         var read = new Dictionary<Guid, LeaseSnapshot?>();
+        // Each escrow as the chain holds it, by (lease id, signer, channel): a superseded one with its amounts from its events.
+        var escrows = new Dictionary<(Guid, string, uint), EscrowLease?>();
         foreach (var open in opened.Values)
         {
             var byTenant = (open.LeaseId, open.Tenant.ToLowerInvariant());
             var onChain = await escrow.GetLeaseAsync(open.LeaseId, open.Signer, open.Channel, cancellationToken);
             if (onChain is { Superseded: true })
                 onChain = onChain with { Tenant = open.Tenant, Provider = open.Provider, Paid = paid.GetValueOrDefault(byTenant) };
+            escrows[(open.LeaseId, open.Signer.ToLowerInvariant(), open.Channel)] = onChain;
             if (onChain is { Closed: false }) openEscrows += onChain.Deposit - onChain.Paid;
             // Through the directory: a reservation its pool keeps is read there, without waking a lease grain to take it over.
             if (!read.TryGetValue(open.LeaseId, out var lease)) read[open.LeaseId] = lease = await directory.GetAsync(open.LeaseId);
-            CompareLease(open, onChain, lease, refunds.GetValueOrDefault(byTenant), chainNow - claimWindow, mismatches, notes);
+            CompareLease(open, onChain, lease, refunds.GetValueOrDefault(byTenant), chainNow, claimWindow, mismatches, notes);
         }
 
-        await CompareMarketSideAsync(opened.Values, providers, tenants, read, mismatches, cancellationToken);
+        await CompareMarketSideAsync(opened.Values, escrows, providers, tenants, read, mismatches, notes, cancellationToken);
 
         var tenantBalances = Credits.Zero;
         foreach (var tenant in tenants) tenantBalances += await escrow.GetTenantBalanceAsync(tenant, cancellationToken);
@@ -113,8 +117,10 @@ public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, 
     /// What the market holds that the chain-side pass cannot reach: leases it counts as funded without an escrow on chain
     /// (no LeaseOpened event of theirs is on the chain any more), and settlement vouchers that have not reached the chain.
     /// </summary>
-    private async Task CompareMarketSideAsync(IEnumerable<EscrowLeaseOpened> opened, HashSet<string> providers, HashSet<string> tenants,
-        Dictionary<Guid, LeaseSnapshot?> read, List<AuditMismatch> mismatches, CancellationToken cancellationToken)
+    /// <param name="escrows">Each escrow the chain-side pass read, a superseded one with what its own events paid.</param>
+    private async Task CompareMarketSideAsync(IEnumerable<EscrowLeaseOpened> opened, Dictionary<(Guid, string, uint), EscrowLease?> escrows,
+        HashSet<string> providers, HashSet<string> tenants, Dictionary<Guid, LeaseSnapshot?> read, List<AuditMismatch> mismatches, List<string> notes,
+        CancellationToken cancellationToken)
     {
         var escrowed = opened.Select(o => o.LeaseId).ToHashSet();
         var leaseIds = new HashSet<Guid>();
@@ -155,16 +161,24 @@ public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, 
             var unfinished = item.Status is SettlementItemStatus.Queued or SettlementItemStatus.Submitted && item.QueuedAt < confirmBy;
             if (!unfinished && item.Status != SettlementItemStatus.Rejected) continue;
             var lease = leases.GetValueOrDefault(item.Voucher.LeaseId);
-            var onChain = lease is null ? null
-                : await escrow.GetLeaseAsync(item.Voucher.LeaseId, lease.VoucherSigner ?? lease.Tenant, lease.Channel ?? item.Voucher.Channel, cancellationToken);
-            var applied = onChain is { Superseded: false } && onChain.Paid >= item.Voucher.Amount && (!item.Voucher.IsFinal || onChain.Closed);
-            // Applied and seen by its lease, the market and the chain agree: only the queue has yet to mark it Confirmed, which
-            // its next confirmation check does (after its host died, once its reminder wakes it on another). Not a mismatch.
-            if (unfinished && applied && lease is not null && item.Voucher.IsSeenBy(lease.Paid, lease.Status)) continue;
-            // A voucher refused for good is a mismatch only when the chain has not paid what it says by other means.
-            if (!unfinished && (applied || onChain is null or { Superseded: true })) continue;
-            var chain = onChain is null ? "no escrow" : $"paid {onChain.Paid}{(onChain.Closed ? ", closed" : ", open")}";
+            var onChain = lease is null ? null : await EscrowOfAsync(item.Voucher.LeaseId, lease.VoucherSigner ?? lease.Tenant, lease.Channel ?? item.Voucher.Channel);
+            // Judged by the lease's own record: a lease whose channel a later lease took reads closed on chain with nothing
+            // paid, and what it was paid is in its events (the chain-side pass filled it in).
+            var applied = onChain is not null && onChain.Paid >= item.Voucher.Amount && (!item.Voucher.IsFinal || onChain.Closed);
             var sent = item.TransactionHash is { } hash ? $" (last sent in {hash})" : "";
+            // Applied and seen by its lease, the market and the chain agree: only the queue has yet to mark it Confirmed, which
+            // its next confirmation check does (after its host died, once its reminder wakes it on another). Lag, not a
+            // mismatch: listed as a note.
+            if (unfinished && applied && lease is not null && item.Voucher.IsSeenBy(lease.Paid, lease.Status))
+            {
+                notes.Add($"{LeaseIds.Format(item.Voucher.LeaseId)}: its settlement queue still reads the {Voucher(item)} {item.Status}{sent}, queued " +
+                    $"{item.QueuedAt:O}; the chain paid it ({onChain!.Paid}{(onChain.Closed ? ", closed" : "")}) and its lease counts it, so only the queue's " +
+                    "confirmation is behind (its next check marks it Confirmed; after its host died, once its reminder wakes it on another)");
+                continue;
+            }
+            // A voucher refused for good is a mismatch only when the chain has not paid what it says by other means.
+            if (!unfinished && (applied || onChain is null)) continue;
+            var chain = onChain is null ? "no escrow" : $"paid {onChain.Paid}{(onChain.Closed ? ", closed" : ", open")}{(onChain.Superseded ? " (its channel taken by a later lease; paid from its events)" : "")}";
             var cause = (item.Status, onChain, applied) switch
             {
                 (SettlementItemStatus.Rejected, _, _) =>
@@ -179,13 +193,22 @@ public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, 
         }
 
         static string Voucher(SettlementItem item) => $"{(item.Voucher.IsFinal ? "final " : "")}voucher for {item.Voucher.Amount}";
+
+        // The escrow as the chain-side pass read it; one it did not read (no LeaseOpened event of its own) is read now, and
+        // one a later lease replaced without an escrow of its own ever opened there is no escrow of this lease.
+        async Task<EscrowLease?> EscrowOfAsync(Guid leaseId, string signer, uint channel) =>
+            escrows.TryGetValue((leaseId, signer.ToLowerInvariant(), channel), out var known) ? known
+                : await escrow.GetLeaseAsync(leaseId, signer, channel, cancellationToken) is { Superseded: false } fresh ? fresh : null;
     }
 
-    /// <param name="claimsClosedBefore">Escrows that expired before this time are past their claim window: nothing settles them any more.</param>
+    /// <param name="chainNow">The chain's time, by which the escrow judges expiries.</param>
+    /// <param name="claimWindow">The escrow's claim window: after an escrow's expiry plus this, nothing settles it and anyone may refund it.</param>
     private static void CompareLease(EscrowLeaseOpened open, EscrowLease? onChain, LeaseSnapshot? lease, Credits refunded,
-        DateTimeOffset claimsClosedBefore, List<AuditMismatch> mismatches, List<string> notes)
+        DateTimeOffset chainNow, TimeSpan claimWindow, List<AuditMismatch> mismatches, List<string> notes)
     {
         var id = LeaseIds.Format(open.LeaseId);
+        // Escrows that expired before this time are past their claim window: nothing settles them any more.
+        var claimsClosedBefore = chainNow - claimWindow;
         void Add(string field, object? market, object? chain, string cause) =>
             mismatches.Add(new AuditMismatch(id, field, market?.ToString(), chain?.ToString(), cause));
 
@@ -196,8 +219,15 @@ public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, 
         }
         if (lease is null)
         {
-            if (!onChain.Closed) Add("lease", "unknown", $"open, {onChain.Deposit} deposited",
-                "an escrow was opened for a lease id the market never reserved; the tenant can take it back after its expiry");
+            if (!onChain.Closed)
+            {
+                // The contract refunds once the chain's time is past the expiry plus the claim window.
+                var refundableAfter = onChain.Expiry + claimWindow;
+                Add("lease", "unknown", $"open, {onChain.Deposit} deposited",
+                    "an escrow was opened for a lease id the market never reserved; " + (chainNow > refundableAfter
+                        ? $"its tenant can take it back now (occ lease refund): its escrow expired {onChain.Expiry:O}, and the claim window of {Duration(claimWindow)} after it ended {refundableAfter:O}"
+                        : $"its tenant can take it back after {refundableAfter:O} (occ lease refund): its escrow expires {onChain.Expiry:O}, then the claim window of {Duration(claimWindow)}"));
+            }
             return;
         }
         if (!string.Equals(lease.Tenant, onChain.Tenant, StringComparison.OrdinalIgnoreCase))
@@ -239,4 +269,7 @@ public sealed class MarketAudit(IGrainFactory grains, LeaseDirectory directory, 
         if (onChain.Closed && closedInMarket && lease.Refunded != refunded)
             Add("refunded", lease.Refunded, refunded, "the refund the lease records differs from the one the escrow paid");
     }
+
+    private static string Duration(TimeSpan span) =>
+        span.TotalSeconds % 3600 == 0 ? $"{span.TotalHours:0} h" : span.TotalSeconds % 60 == 0 ? $"{span.TotalMinutes:0} min" : $"{span.TotalSeconds:0} s";
 }
