@@ -59,7 +59,7 @@ public sealed class OpenAiErrorResponses : IOpenApiOperationTransformer
         StatusCodes.Status413PayloadTooLarge => "The body is larger than the host reads.",
         StatusCodes.Status415UnsupportedMediaType => "The body is not application/json (code unsupported_media_type).",
         StatusCodes.Status429TooManyRequests => "The lease's slots are at their concurrency limit (type rate_limit_exceeded, code concurrency_limit); retry after Retry-After seconds. Nothing was metered.",
-        StatusCodes.Status502BadGateway => "The pool's inference server failed the request or could not be reached (type api_error, code upstream_error); nothing is metered for it.",
+        StatusCodes.Status502BadGateway => "The pool's inference server failed the request (type api_error, code upstream_error), or could not be reached or did not begin its answer within the host's Gateway:UpstreamTimeout (code upstream_unavailable); nothing is metered for it.",
         StatusCodes.Status503ServiceUnavailable => "A silo of the cluster cannot be reached (type server_error, code cluster_unavailable); retry after Retry-After seconds.",
         _ => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status),
     };
