@@ -2,6 +2,7 @@ using System.Net;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Chain;
@@ -106,10 +107,10 @@ public static class MarketHost
         builder.Services.AddSingleton<InferenceBackends>();
         // Upstream calls get retries with backoff on transient failures, a timeout and a circuit breaker; a stream's body
         // is read after SendAsync returns, so the timeout bounds the wait for its first bytes, not its length.
-        var upstreamTimeout = config.GetSection("Gateway").Get<GatewayOptions>()?.UpstreamTimeout ?? new GatewayOptions().UpstreamTimeout;
         builder.Services.AddHttpClient(UpstreamBackend.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .AddStandardResilienceHandler(resilience =>
+            .AddStandardResilienceHandler().Configure((resilience, services) =>
             {
+                var upstreamTimeout = services.GetRequiredService<IOptions<GatewayOptions>>().Value.UpstreamTimeout;
                 resilience.AttemptTimeout.Timeout = upstreamTimeout;
                 // Room for the quick retries below after an attempt that failed at once, not for a second full wait.
                 resilience.TotalRequestTimeout.Timeout = upstreamTimeout + TimeSpan.FromSeconds(10);

@@ -205,8 +205,7 @@ public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IRe
             tenants.AddRange(context.Devnet.ReadWallets().Select(wallet => new TenantStatus(wallet.Name, wallet.Address, null)));
         var hosts = new List<HostStatus>();
         // The processes `occ devnet up` started, so an operator can find a host's log or stop it (absent for a host run by hand).
-        var started = ReadStartedHosts(context.Devnet);
-        var live = DevnetGuard.LiveHosts(context.Devnet).Select(h => h.ProcessId).ToHashSet();
+        var started = DevnetGuard.StartedHosts(context.Devnet);
         // --api names the one host to report on; else every host of the devnet.
         foreach (var url in context.HostUrls.Select(u => u.ToString().TrimEnd('/')))
         {
@@ -227,21 +226,9 @@ public sealed record DevnetStatus(long? ChainBlock, bool? ContractsDeployed, IRe
             }
             var process = started.FirstOrDefault(h => string.Equals(h.Url.TrimEnd('/'), url, StringComparison.OrdinalIgnoreCase));
             // A dead host's log is the one to read; its pid is gone (and may be another program's by now).
-            hosts.Add(new HostStatus(url, up, readsChain, process is not null && live.Contains(process.ProcessId) ? process.ProcessId : null, process?.LogPath));
+            hosts.Add(new HostStatus(url, up, readsChain, process is not null && DevnetGuard.IsHostProcess(process.ProcessId) ? process.ProcessId : null, process?.LogPath));
         }
         return new DevnetStatus(block, block is null ? null : deployed, hosts, conserved, tenants);
-    }
-
-    private static IReadOnlyList<RunningHost> ReadStartedHosts(DevnetFiles files)
-    {
-        try
-        {
-            return files.ReadHosts();
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or IOException)
-        {
-            return [];
-        }
     }
 }
 

@@ -63,11 +63,14 @@ public static class DevnetGuard
     }
 
     /// <summary>The hosts in hosts.json whose process still runs (the file outlives the devnet that wrote it).</summary>
-    internal static List<RunningHost> LiveHosts(DevnetFiles files)
+    private static List<RunningHost> LiveHosts(DevnetFiles files) => StartedHosts(files).Where(host => IsHostProcess(host.ProcessId)).ToList();
+
+    /// <summary>The hosts the last <c>occ devnet up</c> started, as hosts.json lists them; none when it is missing or unreadable.</summary>
+    internal static IReadOnlyList<RunningHost> StartedHosts(DevnetFiles files)
     {
         try
         {
-            return files.ReadHosts().Where(host => IsHostProcess(host.ProcessId)).ToList();
+            return files.ReadHosts();
         }
         catch (Exception e) when (e is JsonException or IOException)
         {
@@ -98,7 +101,8 @@ public static class DevnetGuard
         return fields.Length > 1 && int.TryParse(fields[1], out var parent) && parent > 1 ? parent : null;
     }
 
-    private static bool IsHostProcess(int processId)
+    /// <summary>Whether the process runs and is a host (a pid of a devnet stopped long ago may be another program's by now).</summary>
+    internal static bool IsHostProcess(int processId)
     {
         try
         {
