@@ -8,6 +8,7 @@ using OrleansCompute.Chain.Rpc;
 using OrleansCompute.Cli;
 using OrleansCompute.Cli.Api;
 using OrleansCompute.Cli.Devnet;
+using OrleansCompute.Integration.Tests.Infrastructure;
 using Xunit;
 
 namespace OrleansCompute.Integration.Tests;
@@ -392,13 +393,15 @@ public sealed class DevnetTests : IDisposable
     private async Task<(int ExitCode, string Error, string Output)> RunUntilUpAsync(int chainPort, int apiPort, Func<MarketApiClient, Task> whileUp, params string[] more)
     {
         using var stop = new CancellationTokenSource();
-        var (output, error) = (new StringWriter(), new StringWriter());
+        var (output, error) = (new SharedTextWriter(), new SharedTextWriter());
         var run = OccApp.RunAsync(["devnet", "up", "--chain-port", chainPort.ToString(), "--api-port", apiPort.ToString(), .. more],
             output, error, _directory, stop.Token);
 
+        // Up as its user sees it: the summary printed (it asks the host for the demo providers after the offers show),
+        // so that stopping it afterwards never cuts the summary short.
         var api = new MarketApiClient(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") });
         var deadline = DateTime.UtcNow.AddSeconds(180);
-        while (!await api.IsHealthyAsync(default) || (await api.GetOffersAsync(null, null, default)).Count == 0)
+        while (!output.ToString().Contains("devnet is up") || !await api.IsHealthyAsync(default) || (await api.GetOffersAsync(null, null, default)).Count == 0)
         {
             Assert.False(run.IsCompleted, $"devnet up stopped early: {error}");
             Assert.True(DateTime.UtcNow < deadline, $"devnet up did not come up: {error}");
