@@ -110,6 +110,11 @@ void RunSignatures()
         Duration: TimeSpan.FromSeconds(options.Double("duration", 3)),
         Repetitions: options.Int("repetitions", 3))));
     figures.Add("load_average_1m_at_end", Machine.LoadAverage());
+    if (options.Value("out") is { } output)
+    {
+        figures.Save(output);
+        return;
+    }
     var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
     SignatureReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
     Progress.Say($"wrote {Path.Combine(resultsDirectory, "signatures.json")} and signatures.md");
