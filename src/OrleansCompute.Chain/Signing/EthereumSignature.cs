@@ -1,7 +1,7 @@
 using System.Numerics;
-using NBitcoin.Secp256k1;
 using Nethereum.Hex.HexConvertors.Extensions;
 using Nethereum.Util;
+using Secp256k1Net;
 
 namespace OrleansCompute.Chain.Signing;
 
@@ -10,9 +10,10 @@ namespace OrleansCompute.Chain.Signing;
 /// r||vs, where the top bit of vs is v - 27 and the rest is s. Reading is strict, by the same rules as the escrow contract
 /// (s in the lower half of the curve order, r and s non-zero): an off-chain check laxer than the contract would accept
 /// vouchers that then fail to settle.
-/// The curve math is libsecp256k1's C# port (NBitcoin.Secp256k1, which Nethereum already ships) rather than
-/// Nethereum's default BouncyCastle path, which is one to two orders of magnitude slower; the host verifies a
-/// signature on every request and every voucher.
+/// The curve math is libsecp256k1 itself (Bitcoin Core's C library, through Secp256k1.Net, which bundles it for each
+/// platform) rather than Nethereum's default BouncyCastle path, which is one to two orders of magnitude slower, or the
+/// library's C# port (NBitcoin.Secp256k1), about seven times slower: the host verifies a signature on every signed
+/// request and every voucher. Its signatures are deterministic (RFC 6979) and low-s, as Nethereum's are, to the byte.
 /// </summary>
 internal static class EthereumSignature
 {
@@ -66,10 +67,15 @@ internal static class EthereumSignature
     public static string? Recover(byte[] hash, string? signature)
     {
         if (hash.Length != 32 || !TryRead(signature, out var rs, out var recoveryId)) return null;
-        if (!SecpRecoverableECDSASignature.TryCreateFromCompact(rs, recoveryId, out var recoverable) || recoverable is null)
-            return null;
-        if (!ECPubKey.TryRecover(Context.Instance, recoverable, hash, out var publicKey) || publicKey is null)
-            return null;
+        byte[] publicKey;
+        try
+        {
+            publicKey = Secp256k1.RecoverPublicKey(rs, (byte)recoveryId, hash, compressed: false);
+        }
+        catch (ArgumentException)
+        {
+            return null; // r or s not below the curve order, or no point for r: no signer.
+        }
         return AddressOf(publicKey);
     }
 
@@ -91,22 +97,15 @@ internal static class EthereumSignature
     private static (byte[] Rs, int RecoveryId) SignRaw(byte[] hash, string privateKey)
     {
         if (hash.Length != 32) throw new ArgumentException("A signature is over a 32-byte hash.", nameof(hash));
-        using var key = PrivateKey(privateKey);
-        if (!key.TrySignRecoverable(hash, out var signature) || signature is null)
-            throw new InvalidOperationException("secp256k1 could not sign this hash.");
-        var rs = new byte[64];
-        signature.WriteToSpanCompact(rs, out var recoveryId);
+        var (rs, recoveryId) = Secp256k1.SignRecoverable(hash, PrivateKey(privateKey));
         return (rs, recoveryId);
     }
 
     /// <summary>The checksummed address of a private key.</summary>
-    public static string AddressOf(string privateKey)
-    {
-        using var key = PrivateKey(privateKey);
-        return AddressOf(key.CreatePubKey());
-    }
+    public static string AddressOf(string privateKey) =>
+        AddressOf(Secp256k1.CreatePublicKey(PrivateKey(privateKey), compressed: false));
 
-    private static ECPrivKey PrivateKey(string privateKey)
+    private static byte[] PrivateKey(string privateKey)
     {
         byte[] bytes;
         try
@@ -117,16 +116,15 @@ internal static class EthereumSignature
         {
             throw new ArgumentException("A private key is 32 bytes of hex.", nameof(privateKey), exception);
         }
-        return bytes.Length == 32 && Context.Instance.TryCreateECPrivKey(bytes, out var key) && key is not null
-            ? key
+        return bytes.Length == 32 && Secp256k1.IsValidSecretKey(bytes)
+            ? bytes
             : throw new ArgumentException("A private key is 32 bytes of hex, non-zero and below the curve order.", nameof(privateKey));
     }
 
-    private static string AddressOf(ECPubKey publicKey)
+    /// <param name="publicKey">The 65-byte uncompressed form, 0x04 ‖ x ‖ y: the address is the last 20 bytes of keccak(x ‖ y).</param>
+    private static string AddressOf(byte[] publicKey)
     {
-        Span<byte> uncompressed = stackalloc byte[65];
-        publicKey.WriteToSpan(compressed: false, uncompressed, out _);
-        var hash = Sha3Keccack.Current.CalculateHash(uncompressed[1..].ToArray());
+        var hash = Sha3Keccack.Current.CalculateHash(publicKey[1..]);
         return AddressUtil.Current.ConvertToChecksumAddress(hash.AsSpan(12).ToArray().ToHex(prefix: true));
     }
 }
