@@ -30,7 +30,7 @@ public static class SignatureReport
                       "(the machine was shared with other work). Release build.");
         md.AppendLine();
         md.AppendLine($"{F("vouchers")} EIP-712 vouchers of the escrow's domain, signed and verified (the signer's address recovered) " +
-                      "by the market's `VoucherSigner` (libsecp256k1's C# port, NBitcoin.Secp256k1) and by Nethereum's default " +
+                      "by the market's `VoucherSigner` (libsecp256k1 itself, through Secp256k1.Net) and by Nethereum's default " +
                       "`Eip712TypedDataSigner` with an `EthECKey` (BouncyCastle), which must produce the same signatures to the byte. " +
                       $"Each figure runs {F("duration_s")} s, the four alternating, {F("repetitions")} repetitions, median shown; " +
                       $"then again on {F("threads_all_cores")} threads.");

@@ -1,4 +1,4 @@
-// Voucher signatures per second (issue 6): the market's signer (VoucherSigner on libsecp256k1's C# port) beside
+// Voucher signatures per second (issue 6): the market's signer (VoucherSigner on native libsecp256k1) beside
 // Nethereum's default EIP-712 signer (Eip712TypedDataSigner with an EthECKey, on BouncyCastle), same vouchers, same run.
 using System.Diagnostics;
 using Nethereum.ABI.EIP712;
