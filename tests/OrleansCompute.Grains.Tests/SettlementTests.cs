@@ -99,6 +99,34 @@ public sealed class SettlementTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Every_payment_on_chain_is_in_the_leases_history_with_its_amount_and_transaction_once()
+    {
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1);
+        var tenant = Tenant.New();
+        var ended = await _market.EndedLeaseAsync(tenant, TestMarket.Request(pool, hours: 3));
+        await _market.Lease(ended.Id).SubmitFinalVoucherAsync(tenant.Address, tenant.Sign(ended.Id, ended.AmountOwed));
+        var (firstTx, finalTx) = (TestMarket.NewTransactionHash(), TestMarket.NewTransactionHash());
+        var part = Credits.FromUnits(ended.AmountOwed.Units / 3);
+
+        // A usage voucher's payment first (part of the bill), then the final voucher's (the rest), then the close.
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, part, part, firstTx, 200));
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, ended.AmountOwed - part, ended.AmountOwed, finalTx, 201));
+        await _market.Lease(ended.Id).ConfirmSettledAsync(new EscrowSettled(pool.PayoutAddress, part, part, firstTx, 200));
+        await _market.Lease(ended.Id).ConfirmClosedAsync(new EscrowClosed(ended.Deposit - ended.AmountOwed, finalTx, 201));
+
+        var lease = await _market.GetLeaseAsync(ended.Id);
+        var payments = lease.History.Where(t => t.Reason == LeaseReasons.PaidOnChain).ToList();
+        Assert.Equal(2, payments.Count);
+        Assert.Contains($"{part} to ", payments[0].Detail);
+        Assert.Contains(firstTx, payments[0].Detail);
+        Assert.Contains($"{ended.AmountOwed - part} to ", payments[1].Detail);
+        Assert.Contains(finalTx, payments[1].Detail);
+        Assert.Contains($"paid {ended.AmountOwed} in all", payments[1].Detail);
+        Assert.Equal(LeaseReasons.SettledOnChain, lease.History[^1].Reason);
+        Assert.Equal(ended.AmountOwed, lease.Paid);
+    }
+
+    [Fact]
     public async Task A_lease_settled_for_nothing_still_records_its_settlement_transaction()
     {
         var (pool, ended) = await BlockEndedBeforeItStartsAsync();

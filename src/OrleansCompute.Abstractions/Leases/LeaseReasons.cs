@@ -22,6 +22,11 @@ public static class LeaseReasons
     public const string SettlementRejected = "SettlementRejected";
     public const string UsageVoucherAccepted = "UsageVoucherAccepted";
     public const string EscrowToppedUp = "EscrowToppedUp";
+    /// <summary>
+    /// A settlement paid the provider on chain (a usage voucher while the lease runs, or the final one): the lease's
+    /// settlement history, a transition each, with the amount and transaction.
+    /// </summary>
+    public const string PaidOnChain = "PaidOnChain";
     public const string SettledOnChain = "SettledOnChain";
     public const string ProviderReclaimed = "ProviderReclaimed";
     public const string MovedToSlot = "MovedToSlot";

@@ -229,7 +229,9 @@ public sealed class LeaseGrain(
             // The provider's account first, which takes the same move once however often it is told: should saving the
             // lease fail, the watcher hands the event again, finds the lease short and repeats both.
             await Account(settled.Provider).RecordLeasePaidAsync(Id, lease.Paid, settled.TotalPaid);
-            var paid = lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash };
+            var paid = Transition(lease with { Paid = settled.TotalPaid, SettlementTransaction = settled.TransactionHash }, lease.Status,
+                LeaseReasons.PaidOnChain,
+                $"{settled.TotalPaid - lease.Paid} to {settled.Provider} in transaction {settled.TransactionHash} (block {settled.BlockNumber}); paid {settled.TotalPaid} in all");
             // An ended lease paid beyond its bill (its tenant paid on chain itself) closes at what it paid: the voucher it
             // asks for says so, as the escrow takes a final voucher for no less.
             if (paid is { FinalVoucher: null, VoucherToSign: { IsFinal: true } request } && request.Amount < paid.Paid)
@@ -240,7 +242,8 @@ public sealed class LeaseGrain(
         {
             // The contract takes a voucher for no more than is paid only when it is final and closes the lease, so
             // nothing settles after it: it is the newest settlement, whatever an earlier payment recorded.
-            await SaveAsync(lease with { SettlementTransaction = settled.TransactionHash });
+            await SaveAsync(Transition(lease with { SettlementTransaction = settled.TransactionHash }, lease.Status, LeaseReasons.PaidOnChain,
+                $"nothing more: the final voucher's {settled.TotalPaid} was paid already; transaction {settled.TransactionHash} (block {settled.BlockNumber})"));
         }
     }
 
