@@ -150,6 +150,9 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
         var tooMuch = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, Credits.FromCredits(0.02m), isFinal: false)));
         var stranger = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(Tenant.New().Sign(active.Id, owing.AmountOwed, isFinal: false)));
         var final = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, owing.AmountOwed)));
+        // The tenant's own signature, for the amount owed, but over another lease: it would pay nothing on this escrow.
+        var otherLease = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(Guid.CreateVersion7(), owing.AmountOwed, isFinal: false)));
+        var unchanged = await lease.GetAsync();
 
         // As much again, and the threshold is crossed again: a voucher for the whole bill lets it go on.
         var more = await lease.RecordInferenceAsync(new InferenceUsage(20_000, 20_000));
@@ -161,7 +164,9 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
         Assert.Equal((AdmissionOutcome.PaymentRequired, owing.AmountOwed), (due.Outcome, due.AmountToSign));
         Assert.Equal(part, accepted.LastVoucher);
         Assert.Equal(AdmissionOutcome.Admitted, afterPart.Outcome);
-        Assert.Equal(("StaleVoucher", "AboveOwed", "BadSignature", "FinalVoucher"), (again.Reason, tooMuch.Reason, stranger.Reason, final.Reason));
+        Assert.Equal(("StaleVoucher", "AboveOwed", "BadSignature", "FinalVoucher", "WrongLease"),
+            (again.Reason, tooMuch.Reason, stranger.Reason, final.Reason, otherLease.Reason));
+        Assert.Equal(part, unchanged!.LastVoucher);
         Assert.Equal((AdmissionOutcome.PaymentRequired, more.AmountOwed), (dueAgain.Outcome, dueAgain.AmountToSign));
         Assert.Equal(Credits.FromUnits(22_223), more.AmountOwed);
         Assert.Equal(LeaseReasons.UsageVoucherAccepted, paying.History[^1].Reason);

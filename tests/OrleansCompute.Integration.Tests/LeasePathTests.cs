@@ -62,6 +62,11 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.Contains("escrow balance", shownSettled);
         Assert.Matches(@"escrow holds\s+nothing: closed on chain", shownSettled);
         Assert.DoesNotContain("owed so far", shownSettled);
+        // Its settlement history: the payment the chain made, with its transaction, before the close.
+        Assert.Contains(LeaseReasons.PaidOnChain, shownSettled);
+        var payment = Assert.Single(settled.History, t => t.Reason == LeaseReasons.PaidOnChain);
+        Assert.Contains(settled.SettlementTransaction!, payment.Detail);
+        Assert.Contains($"paid {settled.AmountOwed} in all", payment.Detail);
         await market.AssertConservedAsync();
 
         // And what a second, independent client (cast) reads from the contract.
