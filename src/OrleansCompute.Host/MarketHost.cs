@@ -39,6 +39,12 @@ public static class MarketHost
     /// <summary>Orleans' service id, the same for every cluster of this market: it names the market, the cluster id one run of its hosts.</summary>
     public const string ServiceId = "orleanscompute";
 
+    /// <summary>The SQLite file a host keeps the market in when <c>Storage:Path</c> is not set.</summary>
+    public const string StorePathDefault = "market.db";
+
+    /// <summary><c>Storage:Path</c> that keeps the market in the host's memory instead (tests, benchmarks).</summary>
+    public const string StoreInMemory = ":memory:";
+
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -59,10 +65,17 @@ public static class MarketHost
         builder.UseOrleans(silo =>
         {
             var (siloPort, gatewayPort) = (config.GetValue("Orleans:SiloPort", 11111), config.GetValue("Orleans:GatewayPort", 30000));
-            var storePath = config["Storage:Path"] is { Length: > 0 } path ? path : null;
+            // Storage:Path is the SQLite file (market.db in the working directory unless set; the devnet sets .devnet/market.db).
+            // Only ":memory:", SQLite's own name for no file, keeps the market in this process: one silo, gone when it stops.
+            var storePath = config["Storage:Path"] switch
+            {
+                null or "" => StorePathDefault,
+                StoreInMemory => null,
+                var path => path,
+            };
             if (config["Orleans:ClusterId"] is { Length: > 0 } clusterId)
             {
-                if (storePath is null) throw new InvalidOperationException("Orleans:ClusterId needs Storage:Path: the hosts of a cluster meet in its SQLite file.");
+                if (storePath is null) throw new InvalidOperationException($"Orleans:ClusterId needs a Storage:Path file, not {StoreInMemory}: the hosts of a cluster meet in it.");
                 silo.Configure<Orleans.Configuration.ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (clusterId, ServiceId));
                 silo.Configure<Orleans.Configuration.EndpointOptions>(endpoints =>
                 {
@@ -75,8 +88,7 @@ public static class MarketHost
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort);
             }
-            // Grain state, reminders and the lease book live in one SQLite file when Storage:Path is set (the devnet's .devnet/market.db);
-            // without it they live in memory and are gone when the host stops.
+            // Grain state, reminders and the lease book live in one SQLite file; in memory only when asked for.
             if (storePath is not null)
             {
                 silo.AddSqliteGrainStorage(GrainStorage.Market, storePath);
