@@ -444,9 +444,17 @@ public static class LeaseCommands
             throw new CliException($"Lease {LeaseIds.Format(lease.Id)} belongs to {lease.Tenant}, not {wallet.Name} ({wallet.Address}).");
     }
 
-    /// <summary>Why a lease is where it is: its status and its last transition's reason.</summary>
-    private static string Explain(LeaseSnapshot lease) =>
-        $"Lease {LeaseIds.Format(lease.Id)} is {lease.Status}: {lease.History[^1].Reason} {lease.History[^1].Detail}";
+    /// <summary>
+    /// Why a lease is where it is: its status and the reason of the transition that brought it there (not of what was
+    /// recorded since in that status, such as a payment on chain or a voucher accepted).
+    /// </summary>
+    private static string Explain(LeaseSnapshot lease)
+    {
+        var since = lease.History.Count - 1;
+        while (since > 0 && lease.History[since - 1].Status == lease.Status) since--;
+        var why = lease.History[since];
+        return $"Lease {LeaseIds.Format(lease.Id)} is {lease.Status}: {why.Reason} {why.Detail}";
+    }
 
     /// <summary>
     /// Polls the lease until <paramref name="done"/> holds; the host learns of funding and settlement from chain events.
