@@ -39,13 +39,25 @@ public sealed class SettlementKillTests(KillableMarketFixture market, ITestOutpu
         foreach (var ended in seenSettled) AssertSettled(ended);
         var seenBlocks = await Task.WhenAll(seenSettled.Select(l => SettlementBlockAsync(l.SettlementTransaction!)));
 
-        // Batches in flight at the kill: with automine off the node takes them into its pool and mines nothing.
+        // Batches in flight at the kill: with automine off the node takes them into its pool and mines nothing. (The
+        // restarted Anvil mines as usual; should the test fail before the kill, the next test finds it mining too.)
         await market.Cheats.SetAutomineAsync(false);
-        var inFlightEnds = inFlight.Select(l => market.OccAsync("lease", "end", LeaseIds.Format(l.Lease.Id), "--tenant", l.Tenant, "--json")).ToList();
-        await Eventually.WaitForAsync(async () => (await market.OperatorPendingAsync(), await FinalVouchersAsync(inFlight)),
-            s => s.Item1 > 0 && s.Item2 == inFlight.Count, TimeSpan.FromSeconds(30));
-        var watching = await market.Api.GetChainAsync(CancellationToken.None);
-        var (watcherBlock, reorganizationsBefore) = (watching.GetProperty("watcherBlock").GetInt64(), watching.GetProperty("watcherReorganizations").GetInt32());
+        List<Task<OccResult>> inFlightEnds;
+        long watcherBlock;
+        int reorganizationsBefore;
+        try
+        {
+            inFlightEnds = inFlight.Select(l => market.OccAsync("lease", "end", LeaseIds.Format(l.Lease.Id), "--tenant", l.Tenant, "--json")).ToList();
+            await Eventually.WaitForAsync(async () => (await market.OperatorPendingAsync(), await FinalVouchersAsync(inFlight)),
+                s => s.Item1 > 0 && s.Item2 == inFlight.Count, TimeSpan.FromSeconds(30));
+            var watching = await market.Api.GetChainAsync(CancellationToken.None);
+            (watcherBlock, reorganizationsBefore) = (watching.GetProperty("watcherBlock").GetInt64(), watching.GetProperty("watcherReorganizations").GetInt32());
+        }
+        catch
+        {
+            await market.Cheats.SetAutomineAsync(true);
+            throw;
+        }
 
         await market.KillAnvilAsync();
         output.WriteLine($"Anvil killed {window.Elapsed.TotalSeconds:0.0} s after its state dump at block {dumped}; the watcher had read up to block {watcherBlock}");
@@ -88,23 +100,30 @@ public sealed class SettlementKillTests(KillableMarketFixture market, ITestOutpu
 
         // The node holds the batches in its pool (automine off) while the host waits for their receipts.
         await market.Cheats.SetAutomineAsync(false);
-        var inFlightEnds = inFlight.Select(l => market.OccAsync("lease", "end", LeaseIds.Format(l.Lease.Id), "--tenant", l.Tenant, "--json")).ToList();
-        var providers = inFlight.Select(l => l.Lease.ProviderAddress).Distinct().Count();
-        await Eventually.WaitForAsync(async () => (await market.OperatorPendingAsync(), await FinalVouchersAsync(inFlight)),
-            s => s.Item1 >= providers && s.Item2 == inFlight.Count, TimeSpan.FromSeconds(30));
-        foreach (var (lease, _) in inFlight)
+        List<Task<OccResult>> inFlightEnds;
+        try
         {
-            // Acknowledged and stored in its provider's queue, sent, and not mined: the grain waits for the batch's receipt.
-            var queue = await market.Api.InspectAsync("settlement", lease.ProviderAddress!, CancellationToken.None);
-            var item = queue.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("voucher").GetProperty("leaseId").GetGuid() == lease.Id);
-            Assert.NotEqual("Confirmed", item.GetProperty("status").GetString());
-            Assert.Equal(LeaseStatus.Ended, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), CancellationToken.None)).Status);
-            Assert.False((await market.Escrow.FindOpenedAsync(lease.Id, lease.Tenant))!.Closed);
-        }
+            inFlightEnds = inFlight.Select(l => market.OccAsync("lease", "end", LeaseIds.Format(l.Lease.Id), "--tenant", l.Tenant, "--json")).ToList();
+            var providers = inFlight.Select(l => l.Lease.ProviderAddress).Distinct().Count();
+            await Eventually.WaitForAsync(async () => (await market.OperatorPendingAsync(), await FinalVouchersAsync(inFlight)),
+                s => s.Item1 >= providers && s.Item2 == inFlight.Count, TimeSpan.FromSeconds(30));
+            foreach (var (lease, _) in inFlight)
+            {
+                // Acknowledged and stored in its provider's queue, sent, and not mined: the grain waits for the batch's receipt.
+                var queue = await market.Api.InspectAsync("settlement", lease.ProviderAddress!, CancellationToken.None);
+                var item = queue.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("voucher").GetProperty("leaseId").GetGuid() == lease.Id);
+                Assert.NotEqual("Confirmed", item.GetProperty("status").GetString());
+                Assert.Equal(LeaseStatus.Ended, (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), CancellationToken.None)).Status);
+                Assert.False((await market.Escrow.FindOpenedAsync(lease.Id, lease.Tenant))!.Closed);
+            }
 
-        await market.KillHostAsync();
-        // The batches the dead host sent are mined while no host runs: paid on chain, unrecorded in the market.
-        await market.Cheats.SetAutomineAsync(true);
+            await market.KillHostAsync();
+        }
+        finally
+        {
+            // The batches the dead host sent are mined while no host runs: paid on chain, unrecorded in the market.
+            await market.Cheats.SetAutomineAsync(true);
+        }
         await market.Cheats.MineAsync();
         Assert.Equal(0, await market.OperatorPendingAsync());
         foreach (var (lease, _) in inFlight)

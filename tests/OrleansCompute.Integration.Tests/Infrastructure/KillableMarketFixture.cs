@@ -153,13 +153,13 @@ public sealed class KillableMarketFixture : IAsyncLifetime
             anvil.Kill();
             await anvil.WaitForExitAsync();
         }
-        await Anvil.DisposeAsync();
     }
 
     /// <summary>Starts Anvil again on the same port from its state file (the port may take a moment to be free again).</summary>
     public async Task StartAnvilAgainAsync()
     {
         var port = Anvil.Port;
+        await Anvil.DisposeAsync();
         for (var attempt = 1; ; attempt++)
         {
             try
