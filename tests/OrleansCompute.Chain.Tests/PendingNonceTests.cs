@@ -138,6 +138,39 @@ public sealed class PendingNonceTests : IAsyncLifetime
         Assert.True(mined.MaxFeePerGas.Value <= ceiling, $"max fee {mined.MaxFeePerGas.Value} above the ceiling {ceiling}");
     }
 
+    [Fact]
+    public async Task When_the_chain_goes_back_below_mined_transactions_the_ones_sent_after_them_are_given_up_at_once_and_the_next_send_fills_the_gap()
+    {
+        using var sender = new TransactionSender(_rpc, DevAccounts.Tenants[3].PrivateKey, ChainId,
+            new TransactionSenderOptions { ReplaceAfter = TimeSpan.FromMilliseconds(300), ReceiptTimeout = TimeSpan.FromSeconds(60) });
+        var snapshot = await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<string>("evm_snapshot", null));
+        var first = await sender.SendTransactionAsync(Recipient, "0x", BigInteger.One);
+        var firstNonce = (await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(first.TransactionHash))).Nonce.Value;
+        Task<TransactionReceipt> waiter;
+        await _cheats.SetAutomineAsync(false);
+        try
+        {
+            var behind = await sender.SubmitAsync(Recipient, "0x", 2);
+            Assert.Equal(firstNonce + 1, behind.Nonce);
+            waiter = sender.WaitForSuccessAsync(behind);
+            // What a chain SIGKILLed and restarted from an older state file looks like to the sender: the block of its mined
+            // transaction is gone, and so is the pool with the one behind it, whose nonce the chain will not take before the first's.
+            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<bool>("evm_revert", null, snapshot));
+            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_dropAllTransactions", null));
+        }
+        finally
+        {
+            await _cheats.SetAutomineAsync(true);
+        }
+
+        // Its waiter hears at once, not after the receipt timeout, and the next send takes the nonce the chain expects.
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => waiter.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("went back", refused.Message);
+        var again = await sender.SendTransactionAsync(Recipient, "0x", 3).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(again.Succeeded());
+        Assert.Equal(firstNonce, (await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(again.TransactionHash))).Nonce.Value);
+    }
+
     private async Task MineAtBaseFeeAsync(BigInteger baseFee, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)

@@ -36,6 +36,8 @@ public sealed class TransactionSender : IDisposable
     private readonly Lock _minedGate = new();
     private Task<BigInteger>? _minedCountRead;
     private long _minedCountReadAt;
+    /// <summary>The highest mined count read so far; guarded by <see cref="_pending"/>. A read below it means the chain went back.</summary>
+    private BigInteger _highestMinedCount;
     private BigInteger? _nextNonce;
     private volatile bool _nonceStale;
 
@@ -184,6 +186,11 @@ public sealed class TransactionSender : IDisposable
                     }
                     if (record.Superseded)
                         throw new InvalidOperationException($"Transaction {submitted.Hash} was dropped by the chain; its nonce {submitted.Nonce} went to another transaction.");
+                }
+                else if (record.Superseded)
+                {
+                    // Given up by the sender (the chain went back below its nonce, see NoticeMinedCount): the caller sends again.
+                    throw new InvalidOperationException($"Transaction {submitted.Hash} was dropped by the chain, which went back below its nonce {submitted.Nonce}; send it again.");
                 }
                 await Task.Delay(_options.ReceiptPollInterval, deadline.Token);
             }
@@ -369,12 +376,48 @@ public sealed class TransactionSender : IDisposable
             {
                 _minedCountReadAt = Stopwatch.GetTimestamp();
                 // No one waiter's token: the read serves them all, and the RPC pipeline bounds its time.
-                _minedCountRead = _rpc.CallAsync(async web3 =>
-                    (await web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(Address, BlockParameter.CreateLatest())).Value);
+                _minedCountRead = ReadMinedCountAsync();
             }
             read = _minedCountRead!;
         }
         return read.WaitAsync(cancellationToken);
+    }
+
+    private async Task<BigInteger> ReadMinedCountAsync()
+    {
+        var mined = await _rpc.CallAsync(async web3 =>
+            (await web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(Address, BlockParameter.CreateLatest())).Value);
+        NoticeMinedCount(mined);
+        return mined;
+    }
+
+    /// <summary>
+    /// A mined count below one read before: the chain lost transactions of this key it had mined (a node restarted from an
+    /// older state file, a reorganization). Their nonces are free again, and the chain takes no nonce above them until
+    /// they are spent anew, but the sender no longer holds those transactions (it forgets each once mined): every nonce it
+    /// still keeps is behind that gap, and would wait there until the next send filled it, which its own callers, waiting
+    /// for these very receipts, may be holding back (a settlement queue sends its next partial batch only after them). So
+    /// the next send reads its nonce from the chain, and the transactions kept are given up, each waiter told so at once,
+    /// to be sent again on the nonces the chain expects: should one of them still be mined, sending it again costs gas
+    /// but pays nothing twice (a settlement voucher counts only above what is paid).
+    /// </summary>
+    private void NoticeMinedCount(BigInteger mined)
+    {
+        lock (_pending)
+        {
+            var highest = _highestMinedCount;
+            _highestMinedCount = mined;
+            if (mined >= highest) return;
+            _nonceStale = true;
+            var behind = _pending.Values.Where(p => p.Nonce >= mined).ToList();
+            foreach (var record in behind)
+            {
+                record.Supersede();
+                _pending.Remove(record.Nonce);
+            }
+            _logger.LogWarning("The chain went back from {Highest} to {Mined} mined transactions of {Address}: reading the nonce again, and giving up {Count} transaction(s) sent after them",
+                highest, mined, Address, behind.Count);
+        }
     }
 
     private async Task<BigInteger> EstimateGasAsync(string? to, string data, BigInteger value, CancellationToken cancellationToken)
