@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions.Catalog;
 
 namespace OrleansCompute.Host.Gateway;
@@ -8,10 +9,13 @@ namespace OrleansCompute.Host.Gateway;
 /// <summary>
 /// The built-in backend: a simulated accelerator that answers every prompt with deterministic text (the same prompt,
 /// the same answer) at the speed of the leased kind's catalog profile, so a Trainium2 slot and an H100 slot answer at
-/// different rates. It runs no model: its output is filler text, and it says so in <c>/v1/models</c>.
+/// different rates. It runs no model: its output is filler text, and it says so in <c>/v1/models</c>. With
+/// <see cref="GatewayOptions.SimulatedPacing"/> off it answers at once, with the same text.
 /// </summary>
-public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBackend
+public sealed class SimulatedAccelerator(TokenCounter tokens, IOptions<GatewayOptions> options) : IInferenceBackend
 {
+    private readonly bool _paced = options.Value.SimulatedPacing;
+
     public const string Model = "occ-simulated-llama-3.1-8b";
 
     public string ModelId => Model;
@@ -77,6 +81,7 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
     /// The answer, piece by piece, at most <paramref name="maxTokens"/> tokens. The first piece comes after a prefill time
     /// (fixed overhead plus the prompt at eight times the decode rate, an estimate); then one token per
     /// <paramref name="concurrencyPerSlot"/> ÷ the profile's tokens/s, the share of the slot's batched throughput one stream gets.
+    /// Unpaced, the same pieces come without waiting.
     /// </summary>
     private async IAsyncEnumerable<string> GenerateAsync(AcceleratorProfile profile, int concurrencyPerSlot, string prompt, int promptTokens,
         int maxTokens, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -86,7 +91,7 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
         var length = Math.Min(maxTokens, random.Next(24, 97));
         var perToken = TimeSpan.FromSeconds((double)concurrencyPerSlot / profile.TokensPerSecond);
         var prefill = TimeSpan.FromMilliseconds(15) + TimeSpan.FromSeconds(promptTokens / (8.0 * profile.TokensPerSecond));
-        await Task.Delay(prefill, cancellationToken);
+        if (_paced) await Task.Delay(prefill, cancellationToken);
 
         // Tokens are paced in ticks of about 10 ms: a timer per token would cost more than the wait it measures.
         var perTick = Math.Max(1, (int)Math.Ceiling(TimeSpan.FromMilliseconds(10) / perToken));
@@ -99,7 +104,7 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
             if (produced + cost > length) break;
             produced += cost;
             yield return piece;
-            if (i % perTick == perTick - 1) await Task.Delay(perToken * perTick, cancellationToken);
+            if (_paced && i % perTick == perTick - 1) await Task.Delay(perToken * perTick, cancellationToken);
         }
     }
 
