@@ -449,7 +449,7 @@ public sealed class LeaseGrain(
         MarketMetrics.InferenceRequests.Add(1, kind);
         MarketMetrics.InferenceTokens.Add(usage.TotalTokens, kind);
         if (lease.Request.BillBy == LeaseBillingMode.Tokens) lease = lease with { AmountOwed = TokenBill(lease) };
-        await SaveAsync(lease);
+        await SaveUsageAsync(lease);
         return lease;
     }
 
@@ -605,6 +605,26 @@ public sealed class LeaseGrain(
         await ArmDeadlineAsync();
         // A closed lease has no deadline left and is rarely asked for again: its memory goes back now, not after the idle timeout.
         if (lease.Status.IsFinal()) this.DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// Stores metered usage: it changes the usage and the bill, never the status, a deadline, the key or a voucher, so
+    /// unlike <see cref="SaveAsync"/> there is no timer or reminder to arm again, only the write. This is on every
+    /// inference request's path: re-registering the reminder there cost a reminder-table write per request.
+    /// </summary>
+    private async Task SaveUsageAsync(LeaseSnapshot lease)
+    {
+        var before = state.State.Lease;
+        state.State.Lease = lease;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            state.State.Lease = before;
+            throw;
+        }
     }
 
     /// <summary>Keeps one timer and one reminder pointed at the next deadline, and none when there is no deadline left.</summary>
