@@ -16,6 +16,10 @@ public sealed class SimulatedAccelerator(TokenCounter tokens, IOptions<GatewayOp
 {
     private readonly bool _paced = options.Value.SimulatedPacing;
 
+    // The answer is made of a fixed vocabulary, so each word's tokens are counted once, not at every use.
+    private readonly Piece[] _words = Words.Select(w => new Piece(w, tokens.Count(w))).ToArray();
+    private readonly Piece[] _firstWords = Words.Select(w => char.ToUpperInvariant(w[1]) + w[2..]).Select(w => new Piece(w, tokens.Count(w))).ToArray();
+
     public const string Model = "occ-simulated-llama-3.1-8b";
 
     public string ModelId => Model;
@@ -37,8 +41,8 @@ public sealed class SimulatedAccelerator(TokenCounter tokens, IOptions<GatewayOp
         {
             await foreach (var piece in pieces)
             {
-                meter.CompletionTokens += tokens.Count(piece);
-                text.Append(cutter.Take(piece));
+                meter.CompletionTokens += piece.Tokens;
+                text.Append(cutter.Take(piece.Text));
                 if (cutter.Stopped) break;
             }
             text.Append(cutter.Rest());
@@ -51,8 +55,8 @@ public sealed class SimulatedAccelerator(TokenCounter tokens, IOptions<GatewayOp
         if (call.Chat) await OpenAiWire.SendEventAsync(http, answer.Chunk(new { role = "assistant", content = "" }, finishReason: null));
         await foreach (var piece in pieces)
         {
-            meter.CompletionTokens += tokens.Count(piece);
-            await SendPieceAsync(http, answer, cutter.Take(piece));
+            meter.CompletionTokens += piece.Tokens;
+            await SendPieceAsync(http, answer, cutter.Take(piece.Text));
             if (cutter.Stopped) break;
         }
         await SendPieceAsync(http, answer, cutter.Rest());
@@ -83,7 +87,7 @@ public sealed class SimulatedAccelerator(TokenCounter tokens, IOptions<GatewayOp
     /// <paramref name="concurrencyPerSlot"/> ÷ the profile's tokens/s, the share of the slot's batched throughput one stream gets.
     /// Unpaced, the same pieces come without waiting.
     /// </summary>
-    private async IAsyncEnumerable<string> GenerateAsync(AcceleratorProfile profile, int concurrencyPerSlot, string prompt, int promptTokens,
+    private async IAsyncEnumerable<Piece> GenerateAsync(AcceleratorProfile profile, int concurrencyPerSlot, string prompt, int promptTokens,
         int maxTokens, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var seed = BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)));
@@ -98,15 +102,17 @@ public sealed class SimulatedAccelerator(TokenCounter tokens, IOptions<GatewayOp
         var produced = 0;
         for (var i = 0; produced < length; i++)
         {
-            var word = Words[random.Next(Words.Length)];
-            var piece = i == 0 ? char.ToUpperInvariant(word[1]) + word[2..] : word;
-            var cost = tokens.Count(piece);
-            if (produced + cost > length) break;
-            produced += cost;
+            var word = random.Next(Words.Length);
+            var piece = i == 0 ? _firstWords[word] : _words[word];
+            if (produced + piece.Tokens > length) break;
+            produced += piece.Tokens;
             yield return piece;
             if (_paced && i % perTick == perTick - 1) await Task.Delay(perToken * perTick, cancellationToken);
         }
     }
+
+    /// <summary>A piece of generated text and the tokens it is.</summary>
+    private readonly record struct Piece(string Text, int Tokens);
 
     /// <summary>One answer's identity, and its shapes: a whole response, or the chunks of a stream.</summary>
     private sealed record Answer(string Id, long Created, string Model, string Fingerprint, bool Chat)
