@@ -36,9 +36,10 @@ public sealed class GatewayMarket : IAsyncDisposable
 
     /// <summary>
     /// Anvil with the contracts deployed, the devnet's first tenant wallet funded with <paramref name="tenantCredits"/>, and
-    /// the host started as the devnet starts it (SQLite store, demo pools seeded), with the simulated accelerator unpaced.
+    /// the host started as the devnet starts it (its SQLite store, or the host's memory store; demo pools seeded), with the
+    /// simulated accelerator unpaced.
     /// </summary>
-    public static async Task<GatewayMarket> StartAsync(string dataDirectory, Credits tenantCredits)
+    public static async Task<GatewayMarket> StartAsync(string dataDirectory, Credits tenantCredits, MarketStore store)
     {
         var chain = await SettlementChain.StartAsync(tenants: 0, leasesPerTenant: 0, transferSenders: 0, anvilArguments: []);
         var devnetDirectory = Path.Combine(dataDirectory, "devnet");
@@ -66,7 +67,8 @@ public sealed class GatewayMarket : IAsyncDisposable
             "--Chain:EventPollInterval=00:00:00.200",
             $"--Orleans:SiloPort={LoopbackPorts.Free()}",
             $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
-            $"--Storage:Path={Path.Combine(devnetDirectory, "market.db")}",
+            // The devnet's store is SQLite; without Storage:Path the host keeps its state in memory.
+            $"--Storage:Path={(store == MarketStore.Sqlite ? Path.Combine(devnetDirectory, "market.db") : "")}",
             "--Devnet:SeedDemo=true",
             // Simulated model time is not gateway overhead: both sides of the bench answer at once.
             "--Gateway:SimulatedPacing=false",
@@ -86,8 +88,13 @@ public sealed class GatewayMarket : IAsyncDisposable
     {
         var tenant = DevWallets.Tenants[0].Name;
         var leases = new List<GatewayLease>();
+        var lastSecond = 0L;
         for (var i = 0; i < count; i++)
         {
+            // occ signs a request with the second it is sent, and the host refuses the same signed request twice: two
+            // identical lease requests in one second would be a replay.
+            while (DateTimeOffset.UtcNow.ToUnixTimeSeconds() == lastSecond) await Task.Delay(50);
+            lastSecond = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             var created = await OccAsync("lease", "create", "--kind", kind, "--slots", $"{slots}", "--hours", $"{hours}", "--bill-by", "tokens",
                 "--tenant", tenant, "--json");
             var lease = created.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;

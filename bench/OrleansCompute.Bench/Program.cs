@@ -136,10 +136,11 @@ async Task RunGatewayAsync()
         LatencyRequests: options.Int("latency-requests", 5_000),
         LatencyWarmupRequests: options.Int("latency-warmup", 1_000),
         Concurrency: options.Int("concurrency", 64),
-        JitWarmup: TimeSpan.FromSeconds(options.Double("jit-warmup", 5)),
+        JitWarmup: TimeSpan.FromSeconds(options.Double("jit-warmup", 90)),
         Warmup: TimeSpan.FromSeconds(options.Double("warmup", 2)),
         Duration: TimeSpan.FromSeconds(options.Double("duration", 5)),
-        Repetitions: options.Int("repetitions", 3)), dataDirectory));
+        Repetitions: options.Int("repetitions", 3),
+        Store: Enum.Parse<MarketStore>(options.Value("store") ?? "sqlite", ignoreCase: true)), dataDirectory));
     // The voucher figures of the same run, from the signatures scenario in a process of its own, under the names.
     var signatures = await ChildAsync(["signatures", .. options.Pass("repetitions", "vouchers"),
         .. options.Value("signature-duration") is { } seconds ? new[] { "--duration", seconds } : []]);
