@@ -437,17 +437,29 @@ public sealed class LeaseGrain(
         return null;
     }
 
-    public async Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage, int mostTokens = 0)
+    public Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage, int mostTokens = 0) =>
+        RecordInferencesAsync([new InferenceRecord(usage, mostTokens)]);
+
+    public async Task<LeaseSnapshot> RecordInferencesAsync(IReadOnlyList<InferenceRecord> records)
     {
-        if (_inFlight > 0) _inFlight--;
-        _inFlightTokens = Math.Max(_inFlightTokens - Math.Max(mostTokens, 0), 0);
+        foreach (var record in records)
+        {
+            if (_inFlight > 0) _inFlight--;
+            _inFlightTokens = Math.Max(_inFlightTokens - Math.Max(record.MostTokens, 0), 0);
+        }
         var lease = Lease;
         // A request still running when the lease ended is not metered: the bill was fixed at the end.
-        if (lease.Status != LeaseStatus.Active || usage.TotalTokens == 0) return lease;
-        lease = lease with { Usage = lease.Usage.Add(usage) };
-        var kind = new KeyValuePair<string, object?>("kind", lease.Request.Kind);
-        MarketMetrics.InferenceRequests.Add(1, kind);
-        MarketMetrics.InferenceTokens.Add(usage.TotalTokens, kind);
+        if (lease.Status != LeaseStatus.Active) return lease;
+        var metered = lease.Usage;
+        foreach (var record in records.Where(r => r.Usage.TotalTokens > 0))
+        {
+            metered = metered.Add(record.Usage);
+            var kind = new KeyValuePair<string, object?>("kind", lease.Request.Kind);
+            MarketMetrics.InferenceRequests.Add(1, kind);
+            MarketMetrics.InferenceTokens.Add(record.Usage.TotalTokens, kind);
+        }
+        if (metered == lease.Usage) return lease;
+        lease = lease with { Usage = metered };
         if (lease.Request.BillBy == LeaseBillingMode.Tokens) lease = lease with { AmountOwed = TokenBill(lease) };
         await SaveUsageAsync(lease);
         return lease;
