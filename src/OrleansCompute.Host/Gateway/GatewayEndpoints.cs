@@ -21,11 +21,13 @@ public static class GatewayEndpoints
         var v1 = app.MapGroup("/v1").WithTags("Inference (OpenAI-compatible)");
         v1.MapGet("/models", ModelsAsync).WithSummary("The model a lease's key can call: its pool's upstream model, or the simulated accelerator's.");
         v1.MapGet("/models/{**model}", ModelAsync).WithSummary("That model (an id may hold slashes), when it is the one the lease's key can call; else 404 model_not_found.");
-        v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools, TokenCounter tokens, IOptions<MarketOptions> options) =>
-                CompleteAsync(http, grains, backends, pools, tokens, options.Value, chat: true))
+        v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools, LeaseMeters meters,
+                    TokenCounter tokens, IOptions<MarketOptions> options) =>
+                CompleteAsync(http, grains, backends, pools, meters, tokens, options.Value, chat: true))
             .WithSummary("A chat completion on the lease's slots; stream: true answers with server-sent events.");
-        v1.MapPost("/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools, TokenCounter tokens, IOptions<MarketOptions> options) =>
-                CompleteAsync(http, grains, backends, pools, tokens, options.Value, chat: false))
+        v1.MapPost("/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools, LeaseMeters meters,
+                    TokenCounter tokens, IOptions<MarketOptions> options) =>
+                CompleteAsync(http, grains, backends, pools, meters, tokens, options.Value, chat: false))
             .WithSummary("A text completion on the lease's slots.");
         // Anything else under /v1 (embeddings, a GET of a POST route) is refused in OpenAI's shape, as OpenAI refuses it,
         // so an OpenAI client reports the URL instead of failing to read a problem document.
@@ -77,7 +79,7 @@ public static class GatewayEndpoints
     }
 
     private static async Task<IResult> CompleteAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools,
-        TokenCounter tokens, MarketOptions options, bool chat)
+        LeaseMeters meters, TokenCounter tokens, MarketOptions options, bool chat)
     {
         LeaseKey key;
         CompletionRequest request;
@@ -153,7 +155,7 @@ public static class GatewayEndpoints
         }
         finally
         {
-            await key.Lease.RecordInferenceAsync(meter.Usage, mostTokens);
+            await meters.RecordAsync(key.LeaseId, key.Lease, meter.Usage, mostTokens);
         }
     }
 
