@@ -27,7 +27,7 @@ public static class BenchSilo
     /// <param name="settlement">The settlement grains' port to the chain; none for the market scenarios, which settle nothing.</param>
     public static IHost Build(MarketStore store, string dataDirectory, CallProfile? profile = null, IEscrowSettlement? settlement = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         // The grains log each lease transition at Information; the bench measures the grains, not the console.
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole();

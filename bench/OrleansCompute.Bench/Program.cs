@@ -8,6 +8,9 @@
 // settlement.json and settlement.md to --results (bench/settlement/run.sh), or --out like the other scenarios.
 // `signatures` (issue 6, not part of `all`) signs and verifies vouchers with the market's signer beside Nethereum's default
 // and writes signatures.json and signatures.md (bench/signatures/run.sh).
+// `gateway` (issue 6, not part of `all`) measures the latency the inference gateway adds and its requests/s against the
+// bare simulated accelerator, on the real host and a real Anvil, runs `signatures` as a child for the voucher figures,
+// and writes gateway.json and gateway.md (bench/gateway/run.sh).
 using System.Diagnostics;
 using OrleansCompute.Bench;
 
@@ -43,11 +46,14 @@ try
         case "signatures":
             RunSignatures();
             break;
+        case "gateway":
+            await RunGatewayAsync();
+            break;
         case "memory":
             (await MemoryScenario.RunAsync(options.Grain, options.Int("count", 1_000_000), dataDirectory)).Save(options.Required("out"));
             break;
         default:
-            Console.Error.WriteLine($"Unknown scenario '{options.Command}'. Use: all | market --store memory|sqlite | profile | memory --grain slot|ping | settlement | signatures");
+            Console.Error.WriteLine($"Unknown scenario '{options.Command}'. Use: all | market --store memory|sqlite | profile | memory --grain slot|ping | settlement | signatures | gateway");
             return 2;
     }
     return 0;
@@ -118,6 +124,41 @@ void RunSignatures()
     var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
     SignatureReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
     Progress.Say($"wrote {Path.Combine(resultsDirectory, "signatures.json")} and signatures.md");
+}
+
+async Task RunGatewayAsync()
+{
+    var figures = new Figures();
+    figures.Add("load_average_1m_at_start", Machine.LoadAverage());
+    figures.AddAll(await GatewayScenario.RunAsync(new GatewaySettings(
+        Leases: options.Int("leases", 4),
+        SlotsPerLease: options.Int("slots", 4),
+        LatencyRequests: options.Int("latency-requests", 5_000),
+        LatencyWarmupRequests: options.Int("latency-warmup", 1_000),
+        Concurrency: options.Int("concurrency", 64),
+        JitWarmup: TimeSpan.FromSeconds(options.Double("jit-warmup", 90)),
+        Warmup: TimeSpan.FromSeconds(options.Double("warmup", 2)),
+        Duration: TimeSpan.FromSeconds(options.Double("duration", 5)),
+        Repetitions: options.Int("repetitions", 3),
+        Store: Enum.Parse<MarketStore>(options.Value("store") ?? "sqlite", ignoreCase: true)), dataDirectory));
+    // The voucher figures of the same run, from the signatures scenario in a process of its own, under the issue's names.
+    var signatures = await ChildAsync(["signatures", .. options.Pass("repetitions", "vouchers"),
+        .. options.Value("signature-duration") is { } seconds ? new[] { "--duration", seconds } : []]);
+    foreach (var (name, value) in signatures.Values)
+    {
+        if (name.StartsWith("nethereum_voucher_", StringComparison.Ordinal)) figures.Add("nethereum_" + name["nethereum_voucher_".Length..], value);
+        else if (name.StartsWith("voucher_", StringComparison.Ordinal) || name.Contains("_speedup", StringComparison.Ordinal)) figures.Add(name, value);
+        else if (name is "vouchers" or "duration_s" or "repetitions" or "threads_all_cores") figures.Add("signature_" + name, value);
+    }
+    figures.Add("load_average_1m_at_end", Machine.LoadAverage());
+    if (options.Value("out") is { } output)
+    {
+        figures.Save(output);
+        return;
+    }
+    var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
+    GatewayReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
+    Progress.Say($"wrote {Path.Combine(resultsDirectory, "gateway.json")} and gateway.md");
 }
 
 async Task<Figures> ChildAsync(string[] childArgs)

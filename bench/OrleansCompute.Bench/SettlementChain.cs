@@ -46,6 +46,7 @@ public sealed class SettlementChain : IAsyncDisposable
 
     private readonly AnvilProcess _anvil;
     private readonly AnvilCheats _cheats;
+    private readonly TransactionSender _deployer;
     private readonly List<TransactionSender> _senders = [];
     private readonly (string Key, TransactionSender Sender)[] _tenants;
     // Each tenant's next fresh escrow channel: every lease of the bench takes a channel never used, across runs.
@@ -57,6 +58,7 @@ public sealed class SettlementChain : IAsyncDisposable
     {
         _anvil = anvil;
         _cheats = new AnvilCheats(rpc);
+        _deployer = deployer;
         Rpc = rpc;
         Contracts = contracts;
         Escrow = new EscrowClient(rpc, contracts.EscrowAddress, contracts.CreditAddress);
@@ -115,6 +117,9 @@ public sealed class SettlementChain : IAsyncDisposable
         return new SettlementChain(anvil, rpc, contracts, deployer, tenantKeys.ToArray(), transferKeys.ToArray(),
             new TransactionSender(rpc, DevAccounts.Operator.PrivateKey, ChainId));
     }
+
+    /// <summary>Mints <paramref name="credits"/> to <paramref name="address"/> (the deployer owns the credit): a wallet the bench did not make, funded.</summary>
+    public Task MintAsync(string address, Credits credits) => new ComputeCreditClient(Rpc, Contracts.CreditAddress).MintAsync(_deployer, address, credits);
 
     public async Task<long> LatestBlockAsync() =>
         (long)(await Rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;

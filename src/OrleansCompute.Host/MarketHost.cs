@@ -117,6 +117,8 @@ public static class MarketHost
         builder.Services.AddSingleton<SimulatedAccelerator>();
         builder.Services.Configure<GatewayOptions>(config.GetSection("Gateway"));
         builder.Services.AddSingleton<InferenceBackends>();
+        builder.Services.AddSingleton<LeasePools>();
+        builder.Services.AddSingleton<LeaseMeters>();
         // Upstream calls get retries with backoff on transient failures, a timeout and a circuit breaker; a stream's body
         // is read after SendAsync returns, so the timeout bounds the wait for its first bytes, not its length.
         builder.Services.AddHttpClient(UpstreamBackend.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

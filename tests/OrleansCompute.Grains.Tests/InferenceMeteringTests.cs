@@ -60,6 +60,33 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Records_sent_together_meter_each_request_free_each_place_and_release_what_each_held_against_the_escrow()
+    {
+        var tenant = Tenant.New();
+        var (_, active, lease) = await TokenBilledH100LeaseAsync(tenant);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+        // 8 requests at once fill one slot; each holds 1,000,000 tokens against the escrow (10.8M).
+        for (var i = 0; i < 8; i++) Assert.Equal(AdmissionOutcome.Admitted, (await lease.AdmitInferenceAsync(key, mostTokens: 1_000_000)).Outcome);
+        Assert.Equal(AdmissionOutcome.Busy, (await lease.AdmitInferenceAsync(key, mostTokens: 1_000_000)).Outcome);
+
+        var metered = await lease.RecordInferencesAsync(
+        [
+            new InferenceRecord(new InferenceUsage(100, 50), 1_000_000),
+            new InferenceRecord(new InferenceUsage(0, 0), 1_000_000),
+            new InferenceRecord(new InferenceUsage(200, 150), 1_000_000),
+        ]);
+        var pricePerMillion = AcceleratorCatalog.Require("h100").PricePerMillionTokens(Credits.FromCredits(3.00m));
+
+        // A request that used nothing is not a metered request, as when recorded alone.
+        Assert.Equal(new LeaseUsage(2, 300, 200), metered.Usage);
+        Assert.Equal(LeaseBilling.OwedForTokens(pricePerMillion, 500, active.Deposit), metered.AmountOwed);
+        Assert.Equal(metered.Usage, (await lease.GetAsync())!.Usage);
+        // Three places are free again, and the tokens they held no longer count against the escrow.
+        for (var i = 0; i < 3; i++) Assert.Equal(AdmissionOutcome.Admitted, (await lease.AdmitInferenceAsync(key, mostTokens: 1_000_000)).Outcome);
+        Assert.Equal(AdmissionOutcome.Busy, (await lease.AdmitInferenceAsync(key, mostTokens: 1_000_000)).Outcome);
+    }
+
+    [Fact]
     public async Task A_token_billed_lease_owes_its_metered_tokens_at_the_price_per_million_and_stops_admitting_at_its_deposit()
     {
         var tenant = Tenant.New();

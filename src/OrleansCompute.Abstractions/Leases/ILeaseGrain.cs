@@ -99,6 +99,12 @@ public interface ILeaseGrain : IGrainWithGuidKey
     /// </summary>
     Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage, int mostTokens = 0);
 
+    /// <summary>
+    /// Several admitted requests finished: each recorded as <see cref="RecordInferenceAsync"/> records it, in order, and
+    /// stored with one write. The gateway sends the requests of a lease that finish while its last record is in flight so.
+    /// </summary>
+    Task<LeaseSnapshot> RecordInferencesAsync(IReadOnlyList<InferenceRecord> records);
+
     /// <summary>The lease, or null when no lease has this id.</summary>
     [ReadOnly]
     ValueTask<LeaseSnapshot?> GetAsync();

@@ -440,19 +440,31 @@ public sealed class LeaseGrain(
         return null;
     }
 
-    public async Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage, int mostTokens = 0)
+    public Task<LeaseSnapshot> RecordInferenceAsync(InferenceUsage usage, int mostTokens = 0) =>
+        RecordInferencesAsync([new InferenceRecord(usage, mostTokens)]);
+
+    public async Task<LeaseSnapshot> RecordInferencesAsync(IReadOnlyList<InferenceRecord> records)
     {
-        if (_inFlight > 0) _inFlight--;
-        _inFlightTokens = Math.Max(_inFlightTokens - Math.Max(mostTokens, 0), 0);
+        foreach (var record in records)
+        {
+            if (_inFlight > 0) _inFlight--;
+            _inFlightTokens = Math.Max(_inFlightTokens - Math.Max(record.MostTokens, 0), 0);
+        }
         var lease = Lease;
         // A request still running when the lease ended is not metered: the bill was fixed at the end.
-        if (lease.Status != LeaseStatus.Active || usage.TotalTokens == 0) return lease;
-        lease = lease with { Usage = lease.Usage.Add(usage) };
-        var kind = new KeyValuePair<string, object?>("kind", lease.Request.Kind);
-        MarketMetrics.InferenceRequests.Add(1, kind);
-        MarketMetrics.InferenceTokens.Add(usage.TotalTokens, kind);
+        if (lease.Status != LeaseStatus.Active) return lease;
+        var metered = lease.Usage;
+        foreach (var record in records.Where(r => r.Usage.TotalTokens > 0))
+        {
+            metered = metered.Add(record.Usage);
+            var kind = new KeyValuePair<string, object?>("kind", lease.Request.Kind);
+            MarketMetrics.InferenceRequests.Add(1, kind);
+            MarketMetrics.InferenceTokens.Add(record.Usage.TotalTokens, kind);
+        }
+        if (metered == lease.Usage) return lease;
+        lease = lease with { Usage = metered };
         if (lease.Request.BillBy == LeaseBillingMode.Tokens) lease = lease with { AmountOwed = TokenBill(lease) };
-        await SaveAsync(lease);
+        await SaveUsageAsync(lease);
         return lease;
     }
 
@@ -608,6 +620,26 @@ public sealed class LeaseGrain(
         await ArmDeadlineAsync();
         // A closed lease has no deadline left and is rarely asked for again: its memory goes back now, not after the idle timeout.
         if (lease.Status.IsFinal()) this.DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// Stores metered usage: it changes the usage and the bill, never the status, a deadline, the key or a voucher, so
+    /// unlike <see cref="SaveAsync"/> there is no timer or reminder to arm again, only the write. This is on every
+    /// inference request's path: re-registering the reminder there cost a reminder-table write per request.
+    /// </summary>
+    private async Task SaveUsageAsync(LeaseSnapshot lease)
+    {
+        var before = state.State.Lease;
+        state.State.Lease = lease;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            state.State.Lease = before;
+            throw;
+        }
     }
 
     /// <summary>Keeps one timer and one reminder pointed at the next deadline, and none when there is no deadline left.</summary>

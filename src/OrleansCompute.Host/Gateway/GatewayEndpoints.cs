@@ -21,11 +21,13 @@ public static class GatewayEndpoints
         var v1 = app.MapGroup("/v1").WithTags("Inference (OpenAI-compatible)");
         v1.MapGet("/models", ModelsAsync).WithSummary("The model a lease's key can call: its pool's upstream model, or the simulated accelerator's.");
         v1.MapGet("/models/{**model}", ModelAsync).WithSummary("That model (an id may hold slashes), when it is the one the lease's key can call; else 404 model_not_found.");
-        v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens, IOptions<MarketOptions> options) =>
-                CompleteAsync(http, grains, backends, tokens, options.Value, chat: true))
+        v1.MapPost("/chat/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools, LeaseMeters meters,
+                    TokenCounter tokens, IOptions<MarketOptions> options) =>
+                CompleteAsync(http, grains, backends, pools, meters, tokens, options.Value, chat: true))
             .WithSummary("A chat completion on the lease's slots; stream: true answers with server-sent events.");
-        v1.MapPost("/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens, IOptions<MarketOptions> options) =>
-                CompleteAsync(http, grains, backends, tokens, options.Value, chat: false))
+        v1.MapPost("/completions", (HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools, LeaseMeters meters,
+                    TokenCounter tokens, IOptions<MarketOptions> options) =>
+                CompleteAsync(http, grains, backends, pools, meters, tokens, options.Value, chat: false))
             .WithSummary("A text completion on the lease's slots.");
         // Anything else under /v1 (embeddings, a GET of a POST route) is refused in OpenAI's shape, as OpenAI refuses it,
         // so an OpenAI client reports the URL instead of failing to read a problem document.
@@ -36,11 +38,11 @@ public static class GatewayEndpoints
         return app;
     }
 
-    private static async Task<IResult> ModelsAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends)
+    private static async Task<IResult> ModelsAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools)
     {
         try
         {
-            var model = await LeaseModelAsync(http, grains, backends);
+            var model = await LeaseModelAsync(http, grains, backends, pools);
             return Results.Json(new { @object = "list", data = new[] { model } }, OpenAiWire.Json);
         }
         catch (OpenAiError refused)
@@ -50,11 +52,11 @@ public static class GatewayEndpoints
     }
 
     /// <summary>One model by its id, as OpenAI's clients retrieve it (<c>client.models.retrieve</c>).</summary>
-    private static async Task<IResult> ModelAsync(string model, HttpContext http, IGrainFactory grains, InferenceBackends backends)
+    private static async Task<IResult> ModelAsync(string model, HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools)
     {
         try
         {
-            var served = await LeaseModelAsync(http, grains, backends);
+            var served = await LeaseModelAsync(http, grains, backends, pools);
             return served.Id == model ? Results.Json(served, OpenAiWire.Json) : throw ModelNotFound(model, served.Id);
         }
         catch (OpenAiError refused)
@@ -65,9 +67,9 @@ public static class GatewayEndpoints
 
     private sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Description);
 
-    private static async Task<ModelCard> LeaseModelAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends)
+    private static async Task<ModelCard> LeaseModelAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools)
     {
-        var (_, authorized) = await AuthorizedAsync(http, grains);
+        var authorized = await AuthorizedAsync(KeyOf(http, grains), pools);
         var profile = AcceleratorCatalog.Require(authorized.Kind);
         var backend = backends.For(authorized.PoolKey);
         var description = backend is SimulatedAccelerator
@@ -76,8 +78,8 @@ public static class GatewayEndpoints
         return new ModelCard(backend.ModelId, "model", 1_767_225_600L, backend.OwnedBy(profile), description);
     }
 
-    private static async Task<IResult> CompleteAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, TokenCounter tokens,
-        MarketOptions options, bool chat)
+    private static async Task<IResult> CompleteAsync(HttpContext http, IGrainFactory grains, InferenceBackends backends, LeasePools pools,
+        LeaseMeters meters, TokenCounter tokens, MarketOptions options, bool chat)
     {
         LeaseKey key;
         CompletionRequest request;
@@ -86,16 +88,27 @@ public static class GatewayEndpoints
         int promptTokens;
         try
         {
-            // The key first, as OpenAI checks it: a caller without a live key learns nothing about its body.
-            (key, var authorized) = await AuthorizedAsync(http, grains);
-            // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
-            // nor holds a slot, and meters nothing.
-            body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
-            request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
-            backend = backends.For(authorized.PoolKey);
-            if (request.Model != backend.ModelId) throw ModelNotFound(request.Model, backend.ModelId);
-            promptTokens = tokens.CountPromptWithin(request, OpenAiWire.ContextWindow - request.MaxTokens)
-                           ?? throw OpenAiWire.ContextLengthExceeded(request);
+            key = KeyOf(http, grains);
+            // The key first, as OpenAI checks it: a caller without a live key learns nothing about its body. On a lease the
+            // gateway knows, the key is checked by the admission below, or, when the request is refused before it, here.
+            var known = pools.TryGet(key.LeaseId, out var poolKey);
+            if (!known) poolKey = (await AuthorizedAsync(key, pools)).PoolKey;
+            try
+            {
+                // What the lease could never run is refused before admission: it neither waits for room or a voucher (429, 402)
+                // nor holds a slot, and meters nothing.
+                body = await OpenAiWire.ReadBodyAsync(http.Request, http.RequestAborted);
+                request = chat ? OpenAiWire.ParseChat(body) : OpenAiWire.ParseCompletion(body);
+                backend = backends.For(poolKey);
+                if (request.Model != backend.ModelId) throw ModelNotFound(request.Model, backend.ModelId);
+                promptTokens = tokens.CountPromptWithin(request, OpenAiWire.ContextWindow - request.MaxTokens)
+                               ?? throw OpenAiWire.ContextLengthExceeded(request);
+            }
+            catch (OpenAiError) when (known)
+            {
+                await AuthorizedAsync(key, pools);
+                throw;
+            }
         }
         catch (OpenAiError refused)
         {
@@ -142,11 +155,11 @@ public static class GatewayEndpoints
         }
         finally
         {
-            await key.Lease.RecordInferenceAsync(meter.Usage, mostTokens);
+            await meters.RecordAsync(key.LeaseId, key.Lease, meter.Usage, mostTokens);
         }
     }
 
-    private sealed record LeaseKey(ILeaseGrain Lease, string ApiKey);
+    private sealed record LeaseKey(Guid LeaseId, ILeaseGrain Lease, string ApiKey);
 
     /// <summary>The lease the bearer key names; a missing or malformed key is refused before any grain is asked.</summary>
     private static LeaseKey KeyOf(HttpContext http, IGrainFactory grains)
@@ -157,15 +170,16 @@ public static class GatewayEndpoints
             throw Unauthorized("Send the lease's key as 'Authorization: Bearer occ_…' (occ lease key ID).");
         var apiKey = header["Bearer ".Length..].Trim();
         if (!LeaseApiKeys.TryParseLeaseId(apiKey, out var leaseId)) throw Unauthorized("This is not a lease key.");
-        return new LeaseKey(grains.GetGrain<ILeaseGrain>(leaseId), apiKey);
+        return new LeaseKey(leaseId, grains.GetGrain<ILeaseGrain>(leaseId), apiKey);
     }
 
-    /// <summary>The lease the bearer key names, once the lease has said that the key is its own and that it is active.</summary>
-    private static async Task<(LeaseKey Key, InferenceAdmission Authorized)> AuthorizedAsync(HttpContext http, IGrainFactory grains)
+    /// <summary>What the lease says once it has said that the key is its own and that it is active; its pool is remembered.</summary>
+    private static async Task<InferenceAdmission> AuthorizedAsync(LeaseKey key, LeasePools pools)
     {
-        var key = KeyOf(http, grains);
         var authorized = await key.Lease.AuthorizeInferenceAsync(key.ApiKey);
-        return authorized.Outcome == AdmissionOutcome.Admitted ? (key, authorized) : throw Unauthorized(authorized.Message);
+        if (authorized.Outcome != AdmissionOutcome.Admitted) throw Unauthorized(authorized.Message);
+        pools.Remember(key.LeaseId, authorized.PoolKey);
+        return authorized;
     }
 
     private static OpenAiError ModelNotFound(string asked, string served) =>

@@ -1,6 +1,6 @@
 namespace OrleansCompute.Host.Gateway;
 
-/// <summary>Configuration section <c>Gateway</c>: which pools send their leases' requests to a real server upstream.</summary>
+/// <summary>Configuration section <c>Gateway</c>: which pools send their leases' requests to a real server upstream, and how the simulated accelerator paces itself.</summary>
 public sealed class GatewayOptions
 {
     /// <summary>Pools whose inference is proxied to an OpenAI-compatible server; every other pool runs the simulated accelerator.</summary>
@@ -12,6 +12,13 @@ public sealed class GatewayOptions
     /// server may still be running it.
     /// </summary>
     public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Whether the simulated accelerator takes its simulated model time (<c>Gateway:SimulatedPacing</c>): a prefill wait,
+    /// then its tokens at the leased kind's speed. False answers at once with the same text and usage, for load tests of
+    /// the gateway itself, whose overhead the simulated model time would otherwise drown in timer noise.
+    /// </summary>
+    public bool SimulatedPacing { get; set; } = true;
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Options;
 using OrleansCompute.Abstractions.Catalog;
 
 namespace OrleansCompute.Host.Gateway;
@@ -8,10 +9,17 @@ namespace OrleansCompute.Host.Gateway;
 /// <summary>
 /// The built-in backend: a simulated accelerator that answers every prompt with deterministic text (the same prompt,
 /// the same answer) at the speed of the leased kind's catalog profile, so a Trainium2 slot and an H100 slot answer at
-/// different rates. It runs no model: its output is filler text, and it says so in <c>/v1/models</c>.
+/// different rates. It runs no model: its output is filler text, and it says so in <c>/v1/models</c>. With
+/// <see cref="GatewayOptions.SimulatedPacing"/> off it answers at once, with the same text.
 /// </summary>
-public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBackend
+public sealed class SimulatedAccelerator(TokenCounter tokens, IOptions<GatewayOptions> options) : IInferenceBackend
 {
+    private readonly bool _paced = options.Value.SimulatedPacing;
+
+    // The answer is made of a fixed vocabulary, so each word's tokens are counted once, not at every use.
+    private readonly Piece[] _words = Words.Select(w => new Piece(w, tokens.Count(w))).ToArray();
+    private readonly Piece[] _firstWords = Words.Select(w => char.ToUpperInvariant(w[1]) + w[2..]).Select(w => new Piece(w, tokens.Count(w))).ToArray();
+
     public const string Model = "occ-simulated-llama-3.1-8b";
 
     public string ModelId => Model;
@@ -33,8 +41,8 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
         {
             await foreach (var piece in pieces)
             {
-                meter.CompletionTokens += tokens.Count(piece);
-                text.Append(cutter.Take(piece));
+                meter.CompletionTokens += piece.Tokens;
+                text.Append(cutter.Take(piece.Text));
                 if (cutter.Stopped) break;
             }
             text.Append(cutter.Rest());
@@ -47,8 +55,8 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
         if (call.Chat) await OpenAiWire.SendEventAsync(http, answer.Chunk(new { role = "assistant", content = "" }, finishReason: null));
         await foreach (var piece in pieces)
         {
-            meter.CompletionTokens += tokens.Count(piece);
-            await SendPieceAsync(http, answer, cutter.Take(piece));
+            meter.CompletionTokens += piece.Tokens;
+            await SendPieceAsync(http, answer, cutter.Take(piece.Text));
             if (cutter.Stopped) break;
         }
         await SendPieceAsync(http, answer, cutter.Rest());
@@ -77,8 +85,9 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
     /// The answer, piece by piece, at most <paramref name="maxTokens"/> tokens. The first piece comes after a prefill time
     /// (fixed overhead plus the prompt at eight times the decode rate, an estimate); then one token per
     /// <paramref name="concurrencyPerSlot"/> ÷ the profile's tokens/s, the share of the slot's batched throughput one stream gets.
+    /// Unpaced, the same pieces come without waiting.
     /// </summary>
-    private async IAsyncEnumerable<string> GenerateAsync(AcceleratorProfile profile, int concurrencyPerSlot, string prompt, int promptTokens,
+    private async IAsyncEnumerable<Piece> GenerateAsync(AcceleratorProfile profile, int concurrencyPerSlot, string prompt, int promptTokens,
         int maxTokens, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var seed = BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)));
@@ -86,22 +95,24 @@ public sealed class SimulatedAccelerator(TokenCounter tokens) : IInferenceBacken
         var length = Math.Min(maxTokens, random.Next(24, 97));
         var perToken = TimeSpan.FromSeconds((double)concurrencyPerSlot / profile.TokensPerSecond);
         var prefill = TimeSpan.FromMilliseconds(15) + TimeSpan.FromSeconds(promptTokens / (8.0 * profile.TokensPerSecond));
-        await Task.Delay(prefill, cancellationToken);
+        if (_paced) await Task.Delay(prefill, cancellationToken);
 
         // Tokens are paced in ticks of about 10 ms: a timer per token would cost more than the wait it measures.
         var perTick = Math.Max(1, (int)Math.Ceiling(TimeSpan.FromMilliseconds(10) / perToken));
         var produced = 0;
         for (var i = 0; produced < length; i++)
         {
-            var word = Words[random.Next(Words.Length)];
-            var piece = i == 0 ? char.ToUpperInvariant(word[1]) + word[2..] : word;
-            var cost = tokens.Count(piece);
-            if (produced + cost > length) break;
-            produced += cost;
+            var word = random.Next(Words.Length);
+            var piece = i == 0 ? _firstWords[word] : _words[word];
+            if (produced + piece.Tokens > length) break;
+            produced += piece.Tokens;
             yield return piece;
-            if (i % perTick == perTick - 1) await Task.Delay(perToken * perTick, cancellationToken);
+            if (_paced && i % perTick == perTick - 1) await Task.Delay(perToken * perTick, cancellationToken);
         }
     }
+
+    /// <summary>A piece of generated text and the tokens it is.</summary>
+    private readonly record struct Piece(string Text, int Tokens);
 
     /// <summary>One answer's identity, and its shapes: a whole response, or the chunks of a stream.</summary>
     private sealed record Answer(string Id, long Created, string Model, string Fingerprint, bool Chat)

@@ -20,6 +20,8 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
     private readonly ReadConnectionPool _readers;
     private readonly ILogger _logger;
     private readonly Task _writing;
+    // No spinning before it blocks: see WaitForWrites.
+    private readonly ManualResetEventSlim _queued = new(initialState: false, spinCount: 0);
     private long _transactions;
     private long _writes;
     private int _disposed;
@@ -85,12 +87,29 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
     private void WriteBatches()
     {
         var batch = new List<PendingWrite>(MaxBatchSize);
-        while (_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        while (WaitForWrites())
         {
             while (batch.Count < MaxBatchSize && _queue.Reader.TryRead(out var write)) batch.Add(write);
             Commit(batch);
             batch.Clear();
         }
+    }
+
+    /// <summary>
+    /// Blocks the writer's thread until a write is queued (true) or the store is closing (false). A blocking Task.Wait
+    /// spins before it sleeps, and the writer waits like that between every two batches when writes come a few at a
+    /// time: on two cores that spinning took a sixth of the CPU of the gateway's load, which writes once per request.
+    /// </summary>
+    private bool WaitForWrites()
+    {
+        var ready = _queue.Reader.WaitToReadAsync();
+        if (!ready.IsCompleted)
+        {
+            _queued.Reset();
+            ready.GetAwaiter().UnsafeOnCompleted(_queued.Set);
+            _queued.Wait();
+        }
+        return ready.GetAwaiter().GetResult();
     }
 
     private void Commit(List<PendingWrite> batch)
@@ -182,6 +201,7 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
         }
         _readers.Dispose();
         _writer.Dispose();
+        _queued.Dispose();
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
