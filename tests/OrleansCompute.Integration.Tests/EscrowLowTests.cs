@@ -68,11 +68,12 @@ public sealed class EscrowLowTests(EscrowLowFixture market)
 
 /// <summary>
 /// A market whose token-billed leases stop at 402 <c>escrow_low</c> once they owe 1% of their escrow
-/// (<c>Market:EscrowLowPercent=99</c>), so a test reaches a nearly used-up escrow in a few requests instead of an hour of tokens.
+/// (<c>Market:EscrowLowPercent=99</c>), so a test reaches a nearly used-up escrow in a few requests instead of an hour of
+/// tokens; its simulated accelerator answers without its simulated model time (seconds of prefill for such prompts).
 /// </summary>
 public sealed class EscrowLowFixture : MarketFixture
 {
-    protected override IEnumerable<string> ExtraHostArguments => ["--Market:EscrowLowPercent=99"];
+    protected override IEnumerable<string> ExtraHostArguments => ["--Market:EscrowLowPercent=99", "--Gateway:SimulatedPacing=false"];
 }
 
 [CollectionDefinition(Name)]

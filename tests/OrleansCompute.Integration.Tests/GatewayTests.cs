@@ -27,7 +27,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task The_official_OpenAI_SDK_lists_models_completes_and_streams_on_a_Trainium2_lease_and_the_chain_pays_exactly_the_tokens_metered()
     {
         var tenant = market.Wallets[2];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--bill-by", "tokens");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--bill-by", "tokens");
         var client = Client(apiKey);
 
         var models = (await client.GetOpenAIModelClient().GetModelsAsync()).Value;
@@ -55,13 +55,13 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.False(string.IsNullOrWhiteSpace(streamed.ToString()));
 
         // Plain completions, which the SDK no longer wraps: over HTTP.
-        var text = await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = "Once upon a time", max_tokens = 12 });
+        var text = await market.PostInferenceAsync(apiKey, "/v1/completions", new { model = Model, prompt = "Once upon a time", max_tokens = 12 });
         Assert.Equal(HttpStatusCode.OK, text.Status);
         var textUsage = text.Json.GetProperty("usage");
         Assert.Equal(12, textUsage.GetProperty("completion_tokens").GetInt32());
         Assert.Equal("length", text.Json.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
         // A list of one prompt, as some clients send it, is that prompt: the same answer.
-        var listed = await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = new[] { "Once upon a time" }, max_tokens = 12 });
+        var listed = await market.PostInferenceAsync(apiKey, "/v1/completions", new { model = Model, prompt = new[] { "Once upon a time" }, max_tokens = 12 });
         Assert.Equal(HttpStatusCode.OK, listed.Status);
         Assert.Equal(text.Json.GetProperty("choices")[0].GetProperty("text").GetString(), listed.Json.GetProperty("choices")[0].GetProperty("text").GetString());
 
@@ -84,7 +84,7 @@ public sealed class GatewayTests(MarketFixture market)
         await market.AssertConservedAsync();
 
         // The key died with the lease.
-        var afterEnd = await PostAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = new[] { new { role = "user", content = "hi" } } });
+        var afterEnd = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = new[] { new { role = "user", content = "hi" } } });
         Assert.Equal((HttpStatusCode.Unauthorized, "invalid_api_key"), (afterEnd.Status, afterEnd.Code));
     }
 
@@ -92,32 +92,32 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task Missing_or_wrong_keys_malformed_json_unknown_models_and_absurd_max_tokens_get_OpenAI_errors_and_meter_nothing()
     {
         var tenant = market.Wallets[3];
-        var (lease, apiKey) = await LeaseAsync(tenant);
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant);
         var forged = apiKey[..^8] + "00000000";
         var chat = new { model = Model, messages = new[] { new { role = "user", content = "hi" } } };
 
-        var cases = new List<(string Name, Response Response, HttpStatusCode Status, string Code)>
+        var cases = new List<(string Name, GatewayResponse Response, HttpStatusCode Status, string Code)>
         {
-            ("no key", await PostAsync(null, "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
-            ("not a lease key", await PostAsync("sk-something", "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
-            ("wrong secret", await PostAsync(forged, "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
-            ("another lease's id", await PostAsync($"occ_{Guid.NewGuid():N}_{apiKey[^64..]}", "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
-            ("malformed JSON", await PostRawAsync(apiKey, "/v1/chat/completions", "{\"model\": "), HttpStatusCode.BadRequest, "invalid_request"),
-            ("no messages", await PostAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = Array.Empty<object>() }), HttpStatusCode.BadRequest, "invalid_request"),
-            ("unknown model", await PostAsync(apiKey, "/v1/chat/completions", chat with { model = "gpt-9" }), HttpStatusCode.NotFound, "model_not_found"),
-            ("absurd max_tokens", await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = "x", max_tokens = 10_000_000 }), HttpStatusCode.BadRequest, "invalid_request"),
+            ("no key", await market.PostInferenceAsync(null, "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("not a lease key", await market.PostInferenceAsync("sk-something", "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("wrong secret", await market.PostInferenceAsync(forged, "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("another lease's id", await market.PostInferenceAsync($"occ_{Guid.NewGuid():N}_{apiKey[^64..]}", "/v1/chat/completions", chat), HttpStatusCode.Unauthorized, "invalid_api_key"),
+            ("malformed JSON", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", "{\"model\": "), HttpStatusCode.BadRequest, "invalid_request"),
+            ("no messages", await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = Array.Empty<object>() }), HttpStatusCode.BadRequest, "invalid_request"),
+            ("unknown model", await market.PostInferenceAsync(apiKey, "/v1/chat/completions", chat with { model = "gpt-9" }), HttpStatusCode.NotFound, "model_not_found"),
+            ("absurd max_tokens", await market.PostInferenceAsync(apiKey, "/v1/completions", new { model = Model, prompt = "x", max_tokens = 10_000_000 }), HttpStatusCode.BadRequest, "invalid_request"),
             // Values of the wrong JSON type are refused, never read as something else (or a 500).
-            ("a role that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":1,"content":"hi"}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
-            ("content parts that are strings", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":["hi"]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
-            ("a text part that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
-            ("a part type that is a number", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":7,"text":"x"}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
-            ("several prompts", await PostRawAsync(apiKey, "/v1/completions", $$"""{"model":"{{Model}}","prompt":["a","b"]}"""), HttpStatusCode.BadRequest, "invalid_request"),
-            ("stream that is a string", await PostRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("a role that is a number", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":1,"content":"hi"}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("content parts that are strings", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":["hi"]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("a text part that is a number", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("a part type that is a number", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":[{"type":7,"text":"x"}]}]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("several prompts", await market.PostInferenceRawAsync(apiKey, "/v1/completions", $$"""{"model":"{{Model}}","prompt":["a","b"]}"""), HttpStatusCode.BadRequest, "invalid_request"),
+            ("stream that is a string", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"""), HttpStatusCode.BadRequest, "invalid_request"),
             // 4.8 MB, 800,000 tokens: far beyond the context window, refused before it is admitted, let alone run.
-            ("a chat prompt beyond the context window", await PostAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = new[] { new { role = "user", content = HugePrompt } } }), HttpStatusCode.BadRequest, "context_length_exceeded"),
-            ("a prompt beyond the context window", await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = HugePrompt }), HttpStatusCode.BadRequest, "context_length_exceeded"),
-            ("a prompt that fits only without the completion asked for", await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = string.Concat(Enumerable.Repeat(" hello", 32_000)), max_tokens = 1_000 }), HttpStatusCode.BadRequest, "context_length_exceeded"),
-            ("a body that is not JSON", await PostRawAsync(apiKey, "/v1/chat/completions", JsonSerializer.Serialize(chat), "text/plain"), HttpStatusCode.UnsupportedMediaType, "unsupported_media_type"),
+            ("a chat prompt beyond the context window", await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = Model, messages = new[] { new { role = "user", content = HugePrompt } } }), HttpStatusCode.BadRequest, "context_length_exceeded"),
+            ("a prompt beyond the context window", await market.PostInferenceAsync(apiKey, "/v1/completions", new { model = Model, prompt = HugePrompt }), HttpStatusCode.BadRequest, "context_length_exceeded"),
+            ("a prompt that fits only without the completion asked for", await market.PostInferenceAsync(apiKey, "/v1/completions", new { model = Model, prompt = string.Concat(Enumerable.Repeat(" hello", 32_000)), max_tokens = 1_000 }), HttpStatusCode.BadRequest, "context_length_exceeded"),
+            ("a body that is not JSON", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", JsonSerializer.Serialize(chat), "text/plain"), HttpStatusCode.UnsupportedMediaType, "unsupported_media_type"),
         };
 
         foreach (var (name, response, status, code) in cases)
@@ -134,11 +134,11 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task A_lease_over_its_slots_concurrency_gets_429_with_Retry_After_and_the_requests_it_ran_are_metered()
     {
         var tenant = market.Wallets[0];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "inferentia2");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "inferentia2");
 
         // One Inferentia2 slot runs 8 requests at once; each of these streams for about two seconds.
         var requests = Enumerable.Range(0, 12)
-            .Select(i => PostAsync(apiKey, "/v1/completions", new { model = Model, prompt = $"request {i}", max_tokens = 200, stream = true }))
+            .Select(i => market.PostInferenceAsync(apiKey, "/v1/completions", new { model = Model, prompt = $"request {i}", max_tokens = 200, stream = true }))
             .ToList();
         var responses = await Task.WhenAll(requests);
 
@@ -166,7 +166,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task A_pool_with_an_upstream_server_proxies_requests_and_streams_and_meters_the_usage_it_reports()
     {
         var tenant = market.Wallets[1];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
         Assert.Equal(MarketFixture.UpstreamPoolWithUsage, lease.PoolKey);
         var client = Client(apiKey);
 
@@ -203,11 +203,11 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task An_upstream_that_reports_no_usage_is_metered_by_counting_tokens()
     {
         var tenant = market.Wallets[1];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "mi300x");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "mi300x");
         Assert.Equal(MarketFixture.UpstreamPoolWithoutUsage, lease.PoolKey);
         var messages = new[] { new { role = "user", content = "Count me, please." } };
 
-        var answer = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages });
+        var answer = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages });
 
         Assert.Equal(HttpStatusCode.OK, answer.Status);
         var tokens = new TokenCounter();
@@ -220,15 +220,15 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task A_lease_paying_as_it_goes_gets_402_at_its_voucher_threshold_is_paid_by_its_session_key_topped_up_and_goes_on()
     {
         var tenant = market.Wallets[3];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--bill-by", "tokens", "--voucher-every", "0.00005", "--session-key");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--bill-by", "tokens", "--voucher-every", "0.00005", "--session-key");
         Assert.True(lease.VoucherSigner is not null, JsonSerializer.Serialize(lease, ApiJson.Options));
         var request = new { model = Model, prompt = "Tell me about Trainium2.", max_tokens = 200 };
 
         // An answer of 24 to 96 tokens costs about 0.00002 at a Trainium2's price per token: the third or so crosses the threshold.
-        Response? due = null;
+        GatewayResponse? due = null;
         for (var i = 0; i < 10 && due is null; i++)
         {
-            var answer = await PostAsync(apiKey, "/v1/completions", request);
+            var answer = await market.PostInferenceAsync(apiKey, "/v1/completions", request);
             if (answer.Status == HttpStatusCode.PaymentRequired) due = answer;
             else Assert.Equal(HttpStatusCode.OK, answer.Status);
         }
@@ -237,10 +237,10 @@ public sealed class GatewayTests(MarketFixture market)
         var amount = due.Json.GetProperty("error").GetProperty("amount_to_sign").GetString();
         var funded = await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default);
         Assert.Equal(funded.Channel, due.Json.GetProperty("error").GetProperty("channel_to_sign").GetUInt32());
-        Assert.Equal(HttpStatusCode.PaymentRequired, (await PostAsync(apiKey, "/v1/completions", request)).Status);
+        Assert.Equal(HttpStatusCode.PaymentRequired, (await market.PostInferenceAsync(apiKey, "/v1/completions", request)).Status);
         // What the lease could never run says so while it waits for its voucher, and is not metered.
-        var unknownModel = await PostAsync(apiKey, "/v1/completions", request with { model = "gpt-9" });
-        var tooLong = await PostAsync(apiKey, "/v1/completions", request with { prompt = HugePrompt });
+        var unknownModel = await market.PostInferenceAsync(apiKey, "/v1/completions", request with { model = "gpt-9" });
+        var tooLong = await market.PostInferenceAsync(apiKey, "/v1/completions", request with { prompt = HugePrompt });
         Assert.Equal((HttpStatusCode.NotFound, "model_not_found"), (unknownModel.Status, unknownModel.Code));
         Assert.Equal((HttpStatusCode.BadRequest, "context_length_exceeded"), (tooLong.Status, tooLong.Code));
         Assert.Equal(funded.Usage, await MeteredAsync(lease));
@@ -255,7 +255,7 @@ public sealed class GatewayTests(MarketFixture market)
             Assert.Equal(1, refused.ExitCode);
             Assert.Contains($"--amount: '{wrong}' {why}", refused.Error);
         }
-        Assert.Equal(HttpStatusCode.OK, (await PostAsync(apiKey, "/v1/completions", request)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await market.PostInferenceAsync(apiKey, "/v1/completions", request)).Status);
         var settled = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
             l => l.Paid.ToString() == amount, TimeSpan.FromSeconds(20));
         Assert.Equal(amount, (await market.OnChainAsync(lease.Id))!.Paid.ToString());
@@ -291,7 +291,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task Stop_sequences_end_the_answer_before_them_whole_or_streamed_and_what_was_generated_is_metered()
     {
         var tenant = market.Wallets[0];
-        var (lease, apiKey) = await LeaseAsync(tenant);
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant);
         var chat = Client(apiKey).GetChatClient(Model);
         const string prompt = "Where does it stop?";
         ChatCompletion full = await chat.CompleteChatAsync([new UserChatMessage(prompt)], new ChatCompletionOptions { MaxOutputTokenCount = 96 });
@@ -317,7 +317,7 @@ public sealed class GatewayTests(MarketFixture market)
         }
         Assert.Equal((expected, ChatFinishReason.Stop), (streamed.ToString(), finish));
 
-        var completion = await PostAsync(apiKey, "/v1/completions", new { model = Model, prompt, max_tokens = 96, stop });
+        var completion = await market.PostInferenceAsync(apiKey, "/v1/completions", new { model = Model, prompt, max_tokens = 96, stop });
         Assert.Equal(HttpStatusCode.OK, completion.Status);
         var choice = completion.Json.GetProperty("choices")[0];
         Assert.Equal((expected, "stop"), (choice.GetProperty("text").GetString(), choice.GetProperty("finish_reason").GetString()));
@@ -332,7 +332,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task Sampling_values_OpenAI_refuses_more_than_one_choice_bad_stop_sequences_and_two_different_completion_bounds_get_400_and_meter_nothing()
     {
         var tenant = market.Wallets[1];
-        var (lease, apiKey) = await LeaseAsync(tenant);
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant);
         string Chat(string extra) => $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":4,{{extra}}}""";
 
         foreach (var (extra, param) in new[]
@@ -345,13 +345,13 @@ public sealed class GatewayTests(MarketFixture market)
                      ("\"max_completion_tokens\":3000", "max_tokens"),
                  })
         {
-            var refused = await PostRawAsync(apiKey, "/v1/chat/completions", Chat(extra));
+            var refused = await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", Chat(extra));
             Assert.True(refused.Status == HttpStatusCode.BadRequest && refused.Code == "invalid_request", $"{extra}: {refused.Status} {refused.Body}");
             Assert.Equal(param, refused.Json.GetProperty("error").GetProperty("param").GetString());
         }
         Assert.Equal(0, (await MeteredAsync(lease)).Requests);
 
-        var served = await PostRawAsync(apiKey, "/v1/chat/completions",
+        var served = await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions",
             Chat("\"n\":1,\"temperature\":0.7,\"top_p\":1,\"presence_penalty\":-2,\"frequency_penalty\":2,\"stop\":null,\"max_completion_tokens\":4"));
         Assert.True(served.Status == HttpStatusCode.OK, served.Body);
         Assert.Single(served.Json.GetProperty("choices").EnumerateArray());
@@ -362,7 +362,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task A_revoked_or_unknown_key_gets_401_whatever_its_body_and_the_scheme_name_is_case_insensitive()
     {
         var tenant = market.Wallets[2];
-        var (lease, apiKey) = await LeaseAsync(tenant);
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant);
         var chat = JsonSerializer.Serialize(new { model = Model, messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 4 });
 
         using (var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) })
@@ -377,10 +377,10 @@ public sealed class GatewayTests(MarketFixture market)
         var unknownLease = $"occ_{Guid.NewGuid():N}_{apiKey[^64..]}";
         foreach (var (name, response) in new[]
                  {
-                     ("revoked key, malformed JSON", await PostRawAsync(apiKey, "/v1/chat/completions", "{\"model\": ")),
-                     ("revoked key, unknown model", await PostRawAsync(apiKey, "/v1/chat/completions", chat.Replace(Model, "gpt-9"))),
-                     ("unknown lease, body not JSON", await PostRawAsync(unknownLease, "/v1/completions", chat, "text/plain")),
-                     ("unknown lease, no messages", await PostRawAsync(unknownLease, "/v1/chat/completions", "{\"model\":\"x\"}")),
+                     ("revoked key, malformed JSON", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", "{\"model\": ")),
+                     ("revoked key, unknown model", await market.PostInferenceRawAsync(apiKey, "/v1/chat/completions", chat.Replace(Model, "gpt-9"))),
+                     ("unknown lease, body not JSON", await market.PostInferenceRawAsync(unknownLease, "/v1/completions", chat, "text/plain")),
+                     ("unknown lease, no messages", await market.PostInferenceRawAsync(unknownLease, "/v1/chat/completions", "{\"model\":\"x\"}")),
                  })
         {
             Assert.True(response.Status == HttpStatusCode.Unauthorized && response.Code == "invalid_api_key", $"{name}: {response.Status} {response.Body}");
@@ -391,7 +391,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task The_OpenAI_SDK_retrieves_the_lease_s_model_by_id_and_any_other_id_is_model_not_found()
     {
         var tenant = market.Wallets[3];
-        var (lease, apiKey) = await LeaseAsync(tenant);
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant);
         var models = Client(apiKey).GetOpenAIModelClient();
 
         var model = (await models.GetModelAsync(Model)).Value;
@@ -425,12 +425,12 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task A_stream_relayed_from_an_upstream_has_a_usage_chunk_only_when_the_client_asked_and_is_metered_either_way()
     {
         var tenant = market.Wallets[0];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
         Assert.Equal(MarketFixture.UpstreamPoolWithUsage, lease.PoolKey);
         var messages = new[] { new { role = "user", content = "Stream it." } };
 
-        var unasked = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true });
-        var asked = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true, stream_options = new { include_usage = true } });
+        var unasked = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true });
+        var asked = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages, stream = true, stream_options = new { include_usage = true } });
 
         // Clients that did not ask read choices[0] of every chunk: none comes without choices.
         var unaskedChunks = Chunks(unasked);
@@ -450,12 +450,12 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task An_upstream_that_refuses_the_host_s_key_or_answers_with_no_completion_gives_502_and_meters_nothing()
     {
         var tenant = market.Wallets[2];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
 
         foreach (var asked in new[] { FakeUpstream.RefuseTheHost, FakeUpstream.AnswerNotJson })
         {
             // Not 401: the tenant's key is fine, and its client must not say otherwise.
-            var answer = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = asked } } });
+            var answer = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = asked } } });
             Assert.True(answer.Status == HttpStatusCode.BadGateway && answer.Body.Contains("\"code\":\"upstream_error\""), $"{asked}: {answer.Status} {answer.Body}");
         }
         Assert.Equal(LeaseUsage.None, await MeteredAsync(lease));
@@ -466,13 +466,13 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task An_upstream_that_never_answers_or_fails_gives_502_is_not_asked_twice_when_it_may_be_running_and_meters_nothing()
     {
         var tenant = market.Wallets[2];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
         int Asked(string message) => market.Upstream.Received.Count(r =>
             r.Body.TryGetProperty("messages", out var messages) && messages[0].GetProperty("content").GetString() == message);
         var hangsBefore = Asked(FakeUpstream.Hang);
 
-        var hung = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.Hang } } });
-        var failed = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.Fail } } });
+        var hung = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.Hang } } });
+        var failed = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.Fail } } });
 
         Assert.True(hung.Status == HttpStatusCode.BadGateway && hung.Code == "upstream_unavailable", $"{hung.Status} {hung.Body}");
         // Timed out, it may still be running there: the host does not run it a second time.
@@ -487,7 +487,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task A_client_that_gives_up_on_an_upstream_that_never_answered_is_not_metered()
     {
         var tenant = market.Wallets[2];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
         while (market.Upstream.HangsEnded.Wait(0)) { } // hangs of earlier tests are theirs
 
         using (var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl), Timeout = TimeSpan.FromMilliseconds(500) })
@@ -512,7 +512,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task An_upstream_answer_that_breaks_off_or_turns_to_garbage_ends_in_an_OpenAI_error_and_meters_only_what_was_relayed()
     {
         var tenant = market.Wallets[3];
-        var (lease, apiKey) = await LeaseAsync(tenant, "--kind", "h200");
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
 
         foreach (var asked in new[] { FakeUpstream.StreamGarbage, FakeUpstream.CutTheStream })
         {
@@ -538,7 +538,7 @@ public sealed class GatewayTests(MarketFixture market)
         }
 
         // Not streamed, an answer cut off halfway is no answer: 502, and it is not metered.
-        var cut = await PostAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.CutTheStream } } });
+        var cut = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.CutTheStream } } });
         Assert.True(cut.Status == HttpStatusCode.BadGateway && cut.Code is "upstream_error" or "upstream_unavailable", $"{cut.Status} {cut.Body}");
 
         // Each streamed request is metered for its prompt and the piece it relayed, not for the answer it never finished.
@@ -553,7 +553,7 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task Occ_infer_on_a_lease_of_an_upstream_pool_calls_the_model_that_pool_serves()
     {
         var tenant = market.Wallets[1];
-        var (lease, _) = await LeaseAsync(tenant, "--kind", "h200");
+        var (lease, _) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
 
         var inferred = await market.OccAsync("infer", LeaseIds.Format(lease.Id), "Who answers?", "--tenant", tenant.Name, "--json");
 
@@ -563,7 +563,7 @@ public sealed class GatewayTests(MarketFixture market)
     }
 
     /// <summary>The JSON chunks of a server-sent event stream, checked to be framed as OpenAI frames them and to end with [DONE].</summary>
-    private static List<JsonElement> Chunks(Response stream)
+    private static List<JsonElement> Chunks(GatewayResponse stream)
     {
         Assert.Equal(HttpStatusCode.OK, stream.Status);
         var events = stream.Body.Split("\n\n");
@@ -584,37 +584,5 @@ public sealed class GatewayTests(MarketFixture market)
     {
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name);
         Assert.True(ended.ExitCode == 0, ended.ToString());
-    }
-
-    private async Task<(LeaseSnapshot Lease, string ApiKey)> LeaseAsync(TenantWallet tenant, params string[] options)
-    {
-        var args = new List<string> { "lease", "create", "--hours", "1", "--tenant", tenant.Name, "--json" };
-        if (!options.Contains("--kind")) args.AddRange(["--kind", "trainium2"]);
-        args.AddRange(options);
-        var created = await market.OccAsync([.. args]);
-        Assert.True(created.ExitCode == 0, created.ToString());
-        var lease = created.Json.GetProperty("lease").Deserialize<LeaseSnapshot>(ApiJson.Options)!;
-        Assert.Equal(LeaseStatus.Active, lease.Status);
-
-        var key = await market.OccAsync("lease", "key", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
-        Assert.True(key.ExitCode == 0, key.ToString());
-        return (lease, key.Json.GetProperty("apiKey").GetString()!);
-    }
-
-    private sealed record Response(HttpStatusCode Status, string Body, TimeSpan? RetryAfter)
-    {
-        public JsonElement Json => JsonDocument.Parse(Body).RootElement;
-        public string? Code => Status == HttpStatusCode.OK ? null : Json.GetProperty("error").GetProperty("code").GetString();
-    }
-
-    private Task<Response> PostAsync(string? apiKey, string path, object body) => PostRawAsync(apiKey, path, JsonSerializer.Serialize(body));
-
-    private async Task<Response> PostRawAsync(string? apiKey, string path, string body, string mediaType = "application/json")
-    {
-        using var http = new HttpClient { BaseAddress = new Uri(market.Devnet.ApiUrl) };
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, mediaType) };
-        if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
-        using var response = await http.SendAsync(request);
-        return new Response(response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.Delta);
     }
 }
