@@ -106,6 +106,29 @@ public sealed class VoucherSignerTests
     }
 
     [Fact]
+    public void A_signature_whose_r_is_no_point_of_the_curve_or_not_below_its_order_recovers_nobody_and_throws_nothing()
+    {
+        var voucher = _signer.Sign(Tenant.PrivateKey, Guid.NewGuid(), 7, Credits.FromUnits(5), isFinal: false);
+        static string Signature(BigInteger r, int v)
+        {
+            var bytes = new byte[65];
+            r.ToByteArray(isUnsigned: true, isBigEndian: true).CopyTo(bytes.AsSpan(32 - r.GetByteCount(isUnsigned: true)));
+            bytes[63] = 1; // s = 1: low, non-zero
+            bytes[64] = (byte)v;
+            return "0x" + Convert.ToHexString(bytes);
+        }
+
+        // r at or above the curve order: no signature at all.
+        var n = BigInteger.Parse("0FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", System.Globalization.NumberStyles.HexNumber);
+        Assert.Null(_signer.RecoverSigner(voucher with { Signature = Signature(n, 27) }));
+        Assert.Null(_signer.RecoverSigner(voucher with { Signature = Signature(BigInteger.Pow(2, 256) - 1, 28) }));
+        // Small r: about half are the x of no curve point (recovery fails); the rest recover some key, never the tenant.
+        var recovered = Enumerable.Range(1, 40).SelectMany(r => new[] { 27, 28 }.Select(v => _signer.RecoverSigner(voucher with { Signature = Signature(r, v) }))).ToList();
+        Assert.Contains(null, recovered);
+        Assert.DoesNotContain(Tenant.Address, recovered);
+    }
+
+    [Fact]
     public void Recovery_agrees_with_nethereums_reference_recovery_for_many_keys_and_vouchers()
     {
         var reference = new Nethereum.Signer.MessageSigner();
