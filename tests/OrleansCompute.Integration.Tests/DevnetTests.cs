@@ -21,7 +21,8 @@ public sealed class DevnetTests : IDisposable
     [Fact]
     public async Task Devnet_up_deploys_once_refuses_a_second_up_while_it_runs_a_restart_keeps_the_chain_its_contracts_and_balances_and_an_outdated_escrow_is_replaced()
     {
-        var (chainPort, apiPort) = (LoopbackPorts.Free(), LoopbackPorts.Free());
+        var apiPort = LoopbackPorts.Free();
+        var chainPort = FreeChainPort(apiPort);
         var files = new DevnetFiles(_directory);
 
         var first = await RunUntilUpAsync(chainPort, apiPort, async api =>
@@ -70,7 +71,8 @@ public sealed class DevnetTests : IDisposable
     [Fact]
     public async Task Devnet_up_with_two_hosts_runs_one_market_that_leases_and_settles_through_either_and_goes_on_when_the_watching_host_dies()
     {
-        var (chainPort, apiPort) = (LoopbackPorts.Free(), FreePortPair());
+        var apiPort = FreePortPair();
+        var chainPort = FreeChainPort(apiPort, hosts: 2);
         var (first, second) = ($"http://127.0.0.1:{apiPort}", $"http://127.0.0.1:{apiPort + 1}");
         var tenant = DevWallets.Tenants[0];
         string? deadHost = null;
@@ -190,7 +192,8 @@ public sealed class DevnetTests : IDisposable
     [Fact]
     public async Task Devnet_up_starts_anvil_again_when_it_dies_and_the_market_goes_on_with_the_same_chain()
     {
-        var (chainPort, apiPort) = (LoopbackPorts.Free(), LoopbackPorts.Free());
+        var apiPort = LoopbackPorts.Free();
+        var chainPort = FreeChainPort(apiPort);
         var tenant = DevWallets.Tenants[0];
 
         var run = await RunUntilUpAsync(chainPort, apiPort, async _ =>
@@ -366,6 +369,19 @@ public sealed class DevnetTests : IDisposable
     }
 
     /// <summary>A free port whose successor is free too: the second host takes it.</summary>
+    /// <summary>
+    /// A free port for Anvil that is none of the hosts' (<paramref name="apiPort"/> and the ports after it): each port is
+    /// only free when asked for, so two asks can get the same one, and devnet up rightly refuses a chain port a host takes.
+    /// </summary>
+    private static int FreeChainPort(int apiPort, int hosts = 1)
+    {
+        while (true)
+        {
+            var port = LoopbackPorts.Free();
+            if (port < apiPort || port >= apiPort + hosts) return port;
+        }
+    }
+
     private static int FreePortPair()
     {
         for (var attempt = 0; ; attempt++)

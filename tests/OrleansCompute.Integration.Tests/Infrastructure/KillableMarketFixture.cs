@@ -62,28 +62,12 @@ public sealed class KillableMarketFixture : IAsyncLifetime
         Wallets = DevWallets.Tenants;
         foreach (var wallet in Wallets.SkipLast(1)) await Escrow.Credit.MintAsync(deployer, wallet.Address, MarketFixture.TenantGrant);
 
-        Devnet = new DevnetConfig(Anvil.RpcUrl, 31337, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock,
-            $"http://127.0.0.1:{LoopbackPorts.Free()}");
-        var files = new DevnetFiles(DevnetDirectory);
-        files.WriteConfig(Devnet);
-        files.WriteWallets(Wallets);
-        files.WriteProviderWallets(DevWallets.Providers);
+        Devnet = MarketFixture.WriteDevnetFiles(DevnetDirectory, new DevnetConfig(Anvil.RpcUrl, 31337, deployed.CreditAddress,
+            deployed.EscrowAddress, deployed.DeployBlock, $"http://127.0.0.1:{LoopbackPorts.Free()}"), Wallets);
 
         _hostArgs =
         [
-            "--urls", Devnet.ApiUrl,
-            $"--Chain:RpcUrl={Devnet.RpcUrl}",
-            $"--Chain:ChainId={Devnet.ChainId}",
-            $"--Chain:CreditAddress={Devnet.CreditAddress}",
-            $"--Chain:EscrowAddress={Devnet.EscrowAddress}",
-            $"--Chain:DeployBlock={Devnet.DeployBlock}",
-            $"--Chain:OperatorPrivateKey={DevAccounts.Operator.PrivateKey}",
-            "--Chain:EventPollInterval=00:00:00.200",
-            $"--Market:FundingWindow={MarketFixture.FundingWindow}",
-            $"--Orleans:SiloPort={LoopbackPorts.Free()}",
-            $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
-            $"--Storage:Path={Path.Combine(DevnetDirectory, "market.db")}",
-            "--Devnet:SeedDemo=true",
+            .. MarketFixture.HostArguments(Devnet, DevnetDirectory),
             "--Logging:LogLevel:Default=Warning",
             // Each lease's moves and the watcher's reads in the host's log, which a failing test quotes.
             "--Logging:LogLevel:OrleansCompute.Grains.Leases=Information",

@@ -68,29 +68,13 @@ public class MarketFixture : IAsyncLifetime
         Wallets = DevWallets.Tenants;
         foreach (var wallet in Wallets.SkipLast(1)) await Escrow.Credit.MintAsync(deployer, wallet.Address, TenantGrant);
 
-        Devnet = new DevnetConfig(Rpc.Url, 31337, deployed.CreditAddress, deployed.EscrowAddress, deployed.DeployBlock,
-            $"http://127.0.0.1:{LoopbackPorts.Free()}");
-        var files = new DevnetFiles(DevnetDirectory);
-        files.WriteConfig(Devnet);
-        files.WriteWallets(Wallets);
-        files.WriteProviderWallets(DevWallets.Providers);
+        Devnet = WriteDevnetFiles(DevnetDirectory, new DevnetConfig(Rpc.Url, 31337, deployed.CreditAddress, deployed.EscrowAddress,
+            deployed.DeployBlock, $"http://127.0.0.1:{LoopbackPorts.Free()}"), Wallets);
 
         Upstream = await FakeUpstream.StartAsync();
         _hostArgs =
         [
-            "--urls", Devnet.ApiUrl,
-            $"--Chain:RpcUrl={Devnet.RpcUrl}",
-            $"--Chain:ChainId={Devnet.ChainId}",
-            $"--Chain:CreditAddress={Devnet.CreditAddress}",
-            $"--Chain:EscrowAddress={Devnet.EscrowAddress}",
-            $"--Chain:DeployBlock={Devnet.DeployBlock}",
-            $"--Chain:OperatorPrivateKey={DevAccounts.Operator.PrivateKey}",
-            "--Chain:EventPollInterval=00:00:00.200",
-            $"--Market:FundingWindow={FundingWindow}",
-            $"--Orleans:SiloPort={LoopbackPorts.Free()}",
-            $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
-            $"--Storage:Path={Path.Combine(DevnetDirectory, "market.db")}",
-            "--Devnet:SeedDemo=true",
+            .. HostArguments(Devnet, DevnetDirectory),
             $"--Gateway:Upstreams:0:Pool={UpstreamPoolWithUsage}",
             $"--Gateway:Upstreams:0:Url={Upstream.Url}/usage/v1",
             $"--Gateway:Upstreams:0:Model={FakeUpstream.Model}",
@@ -108,13 +92,45 @@ public class MarketFixture : IAsyncLifetime
         await WaitForOffersAsync();
     }
 
-    /// <summary>Anvil keeps its chain in this file when it stops, and loads it when it starts again.</summary>
+    /// <summary>The devnet folder occ reads (the chain and contracts, the tenants' and providers' wallets); the config, as written.</summary>
+    public static DevnetConfig WriteDevnetFiles(string directory, DevnetConfig devnet, IReadOnlyList<TenantWallet> wallets)
+    {
+        var files = new DevnetFiles(directory);
+        files.WriteConfig(devnet);
+        files.WriteWallets(wallets);
+        files.WriteProviderWallets(DevWallets.Providers);
+        return devnet;
+    }
+
+    /// <summary>
+    /// What every test market's host is told, in process or as a process of its own: the chain and contracts of
+    /// <paramref name="devnet"/>, its operator key, a quick watcher, free ports, its store in <paramref name="directory"/>
+    /// and the demo pools.
+    /// </summary>
+    public static IEnumerable<string> HostArguments(DevnetConfig devnet, string directory) =>
+    [
+        "--urls", devnet.ApiUrl,
+        $"--Chain:RpcUrl={devnet.RpcUrl}",
+        $"--Chain:ChainId={devnet.ChainId}",
+        $"--Chain:CreditAddress={devnet.CreditAddress}",
+        $"--Chain:EscrowAddress={devnet.EscrowAddress}",
+        $"--Chain:DeployBlock={devnet.DeployBlock}",
+        $"--Chain:OperatorPrivateKey={DevAccounts.Operator.PrivateKey}",
+        "--Chain:EventPollInterval=00:00:00.200",
+        $"--Market:FundingWindow={FundingWindow}",
+        $"--Orleans:SiloPort={LoopbackPorts.Free()}",
+        $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
+        $"--Storage:Path={Path.Combine(directory, "market.db")}",
+        "--Devnet:SeedDemo=true",
+    ];
+
     /// <summary>Host settings a collection's own market needs on top of the usual ones.</summary>
     protected virtual IEnumerable<string> ExtraHostArguments => [];
 
     /// <summary>The running host's services (its chain watcher, say).</summary>
     public IServiceProvider HostServices => _host!.Services;
 
+    /// <summary>Anvil keeps its chain in this file when it stops, and loads it when it starts again.</summary>
     private AnvilOptions AnvilOptions => new() { StatePath = Path.Combine(DevnetDirectory, "anvil-state.json") };
 
     /// <summary>Stops Anvil (it writes its state file) and starts a new one from that file behind the same proxy address.</summary>
