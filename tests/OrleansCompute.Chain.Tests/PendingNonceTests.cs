@@ -171,6 +171,39 @@ public sealed class PendingNonceTests : IAsyncLifetime
         Assert.Equal(firstNonce, (await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(again.TransactionHash))).Nonce.Value);
     }
 
+    [Fact]
+    public async Task A_transaction_sent_on_the_nonce_read_again_after_the_chain_went_back_is_not_given_up_and_lands()
+    {
+        using var sender = new TransactionSender(_rpc, DevAccounts.Tenants[3].PrivateKey, ChainId,
+            new TransactionSenderOptions { ReceiptTimeout = TimeSpan.FromSeconds(60) });
+        var snapshot = await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<string>("evm_snapshot", null));
+        var first = await sender.SendTransactionAsync(Recipient, "0x", BigInteger.One);
+        var firstNonce = (await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(first.TransactionHash))).Nonce.Value;
+        Task<TransactionReceipt> waiter;
+        await _cheats.SetAutomineAsync(false);
+        try
+        {
+            // A reorganization drops the mined transaction, and the watcher's handler has the nonce read again: the next
+            // transaction takes the dropped one's nonce, the one the chain expects, and waits unmined in the pool.
+            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<bool>("evm_revert", null, snapshot));
+            sender.ResyncNonce();
+            var again = await sender.SubmitAsync(Recipient, "0x", 2);
+            Assert.Equal(firstNonce, again.Nonce);
+            waiter = sender.WaitForSuccessAsync(again);
+            // Its waiter reads the mined count, now below the one read before: the chain went back, but not behind this one.
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            Assert.False(waiter.IsCompleted, waiter.Exception?.InnerException?.Message);
+            await _cheats.MineAsync();
+        }
+        finally
+        {
+            await _cheats.SetAutomineAsync(true);
+        }
+
+        var landed = await waiter.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(landed.Succeeded());
+    }
+
     private async Task MineAtBaseFeeAsync(BigInteger baseFee, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)

@@ -395,11 +395,13 @@ public sealed class TransactionSender : IDisposable
     /// A mined count below one read before: the chain lost transactions of this key it had mined (a node restarted from an
     /// older state file, a reorganization). Their nonces are free again, and the chain takes no nonce above them until
     /// they are spent anew, but the sender no longer holds those transactions (it forgets each once mined): every nonce it
-    /// still keeps is behind that gap, and would wait there until the next send filled it, which its own callers, waiting
-    /// for these very receipts, may be holding back (a settlement queue sends its next partial batch only after them). So
-    /// the next send reads its nonce from the chain, and the transactions kept are given up, each waiter told so at once,
-    /// to be sent again on the nonces the chain expects: should one of them still be mined, sending it again costs gas
-    /// but pays nothing twice (a settlement voucher counts only above what is paid).
+    /// still keeps above the first nonce it no longer holds is behind that gap, and would wait there until the next send
+    /// filled it, which its own callers, waiting for these very receipts, may be holding back (a settlement queue sends
+    /// its next partial batch only after them). So the next send reads its nonce from the chain, and the transactions
+    /// behind the gap are given up, each waiter told so at once, to be sent again on the nonces the chain expects: should
+    /// one of them still be mined, sending it again costs gas but pays nothing twice (a settlement voucher counts only above
+    /// what is paid). Those below the gap are left alone: among them is what was sent after the chain went back, on the
+    /// nonce read again then (the watcher's reorganization handler asks for that), which is the chain's next and will be mined.
     /// </summary>
     private void NoticeMinedCount(BigInteger mined)
     {
@@ -409,14 +411,16 @@ public sealed class TransactionSender : IDisposable
             _highestMinedCount = mined;
             if (mined >= highest) return;
             _nonceStale = true;
-            var behind = _pending.Values.Where(p => p.Nonce >= mined).ToList();
+            var gap = mined;
+            while (_pending.ContainsKey(gap)) gap++;
+            var behind = _pending.Values.Where(p => p.Nonce > gap).ToList();
             foreach (var record in behind)
             {
                 record.Supersede();
                 _pending.Remove(record.Nonce);
             }
-            _logger.LogWarning("The chain went back from {Highest} to {Mined} mined transactions of {Address}: reading the nonce again, and giving up {Count} transaction(s) sent after them",
-                highest, mined, Address, behind.Count);
+            _logger.LogWarning("The chain went back from {Highest} to {Mined} mined transactions of {Address}: reading the nonce again, and giving up {Count} transaction(s) behind the free nonce {Gap}",
+                highest, mined, Address, behind.Count, gap);
         }
     }
 
