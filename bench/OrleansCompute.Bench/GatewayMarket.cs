@@ -8,6 +8,7 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Chain.Devnet;
 using OrleansCompute.Cli;
+using OrleansCompute.Cli.Api;
 using OrleansCompute.Cli.Devnet;
 using OrleansCompute.Host;
 
@@ -67,8 +68,8 @@ public sealed class GatewayMarket : IAsyncDisposable
             "--Chain:EventPollInterval=00:00:00.200",
             $"--Orleans:SiloPort={LoopbackPorts.Free()}",
             $"--Orleans:GatewayPort={LoopbackPorts.Free()}",
-            // The devnet's store is SQLite; without Storage:Path the host keeps its state in memory.
-            $"--Storage:Path={(store == MarketStore.Sqlite ? Path.Combine(devnetDirectory, "market.db") : "")}",
+            // The devnet's store is SQLite; the other is the host's own memory.
+            $"--Storage:Path={(store == MarketStore.Sqlite ? Path.Combine(devnetDirectory, "market.db") : MarketHost.StoreInMemory)}",
             "--Devnet:SeedDemo=true",
             // Simulated model time is not gateway overhead: both sides of the bench answer at once.
             "--Gateway:SimulatedPacing=false",
@@ -121,9 +122,9 @@ public sealed class GatewayMarket : IAsyncDisposable
     /// <summary>Until the demo pools are seeded (the host's /healthz says ok).</summary>
     private async Task WaitForHealthAsync()
     {
-        using var http = new HttpClient { BaseAddress = new Uri(ApiUrl) };
+        var api = new MarketApiClient(new HttpClient { BaseAddress = new Uri(ApiUrl) });
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!(await http.GetAsync("/healthz")).IsSuccessStatusCode)
+        while (!await api.IsHealthyAsync(CancellationToken.None))
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException("The host did not seed its demo pools within a minute.");
             await Task.Delay(100);

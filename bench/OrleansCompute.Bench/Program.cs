@@ -78,10 +78,7 @@ async Task RunAllAsync()
     figures.AddAll(await ChildAsync(["memory", "--grain", "slot", "--count", options.Value("count") ?? "1000000"]));
     figures.AddAll(await ChildAsync(["memory", "--grain", "ping", "--count", options.Value("baseline-count") ?? "200000"]));
 
-    figures.Add("load_average_1m_at_end", Machine.LoadAverage());
-    var command = options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}";
-    Report.Write(figures, command, resultsDirectory);
-    Progress.Say($"wrote {Path.Combine(resultsDirectory, "market.json")} and market.md");
+    Finish(figures, "market", Report.Write);
 }
 
 async Task RunSettlementAsync()
@@ -96,15 +93,7 @@ async Task RunSettlementAsync()
         TransferSenders: options.Int("transfer-senders", 4),
         Repetitions: options.Int("repetitions", 3),
         AnvilArguments: (options.Value("anvil-args") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)), options.Store, dataDirectory));
-    figures.Add("load_average_1m_at_end", Machine.LoadAverage());
-    if (options.Value("out") is { } output)
-    {
-        figures.Save(output);
-        return;
-    }
-    var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
-    SettlementReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
-    Progress.Say($"wrote {Path.Combine(resultsDirectory, "settlement.json")} and settlement.md");
+    Finish(figures, "settlement", SettlementReport.Write);
 }
 
 void RunSignatures()
@@ -115,15 +104,7 @@ void RunSignatures()
         Vouchers: options.Int("vouchers", 1_000),
         Duration: TimeSpan.FromSeconds(options.Double("duration", 3)),
         Repetitions: options.Int("repetitions", 3))));
-    figures.Add("load_average_1m_at_end", Machine.LoadAverage());
-    if (options.Value("out") is { } output)
-    {
-        figures.Save(output);
-        return;
-    }
-    var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
-    SignatureReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
-    Progress.Say($"wrote {Path.Combine(resultsDirectory, "signatures.json")} and signatures.md");
+    Finish(figures, "signatures", SignatureReport.Write);
 }
 
 async Task RunGatewayAsync()
@@ -150,6 +131,12 @@ async Task RunGatewayAsync()
         else if (name.StartsWith("voucher_", StringComparison.Ordinal) || name.Contains("_speedup", StringComparison.Ordinal)) figures.Add(name, value);
         else if (name is "vouchers" or "duration_s" or "repetitions" or "threads_all_cores") figures.Add("signature_" + name, value);
     }
+    Finish(figures, "gateway", GatewayReport.Write);
+}
+
+// A scenario's figures end in the --out file when run as a child of another, else in its report under --results.
+void Finish(Figures figures, string report, Action<Figures, string, string> write)
+{
     figures.Add("load_average_1m_at_end", Machine.LoadAverage());
     if (options.Value("out") is { } output)
     {
@@ -157,8 +144,8 @@ async Task RunGatewayAsync()
         return;
     }
     var resultsDirectory = options.Value("results") ?? Path.Combine("bench", "results");
-    GatewayReport.Write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
-    Progress.Say($"wrote {Path.Combine(resultsDirectory, "gateway.json")} and gateway.md");
+    write(figures, options.Value("command") ?? $"dotnet OrleansCompute.Bench.dll {string.Join(' ', args)}", resultsDirectory);
+    Progress.Say($"wrote {Path.Combine(resultsDirectory, report + ".json")} and {report}.md");
 }
 
 async Task<Figures> ChildAsync(string[] childArgs)

@@ -25,13 +25,7 @@ public sealed class EscrowLowTests(EscrowLowFixture market)
         var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--bill-by", "tokens");
         var request = new { model = SimulatedAccelerator.Model, prompt = LongPrompt, max_tokens = 16 };
 
-        GatewayResponse? low = null;
-        for (var i = 0; i < 10 && low is null; i++)
-        {
-            var answer = await market.PostInferenceAsync(apiKey, "/v1/completions", request);
-            if (answer.Status == HttpStatusCode.PaymentRequired) low = answer;
-            else Assert.Equal(HttpStatusCode.OK, answer.Status);
-        }
+        var low = await market.PostUntilPaymentRequiredAsync(apiKey, "/v1/completions", request);
         Assert.NotNull(low);
         Assert.Equal("escrow_low", low.Code);
         Assert.Contains("top it up (occ lease top-up)", low.Message);

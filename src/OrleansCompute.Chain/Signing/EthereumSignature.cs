@@ -97,8 +97,7 @@ internal static class EthereumSignature
     private static (byte[] Rs, int RecoveryId) SignRaw(byte[] hash, string privateKey)
     {
         if (hash.Length != 32) throw new ArgumentException("A signature is over a 32-byte hash.", nameof(hash));
-        var (rs, recoveryId) = Secp256k1.SignRecoverable(hash, PrivateKey(privateKey));
-        return (rs, recoveryId);
+        return Secp256k1.SignRecoverable(hash, PrivateKey(privateKey));
     }
 
     /// <summary>The checksummed address of a private key.</summary>

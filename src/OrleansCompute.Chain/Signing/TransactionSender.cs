@@ -36,8 +36,8 @@ public sealed class TransactionSender : IDisposable
     private readonly Lock _minedGate = new();
     private Task<BigInteger>? _minedCountRead;
     private long _minedCountReadAt;
-    /// <summary>The highest mined count read so far; guarded by <see cref="_pending"/>. A read below it means the chain went back.</summary>
-    private BigInteger _highestMinedCount;
+    /// <summary>The mined count the last read gave; guarded by <see cref="_pending"/>. A read below it means the chain went back.</summary>
+    private BigInteger _lastMinedCount;
     private BigInteger? _nextNonce;
     private volatile bool _nonceStale;
 
@@ -407,9 +407,9 @@ public sealed class TransactionSender : IDisposable
     {
         lock (_pending)
         {
-            var highest = _highestMinedCount;
-            _highestMinedCount = mined;
-            if (mined >= highest) return;
+            var before = _lastMinedCount;
+            _lastMinedCount = mined;
+            if (mined >= before) return;
             _nonceStale = true;
             var gap = mined;
             while (_pending.ContainsKey(gap)) gap++;
@@ -419,8 +419,8 @@ public sealed class TransactionSender : IDisposable
                 record.Supersede();
                 _pending.Remove(record.Nonce);
             }
-            _logger.LogWarning("The chain went back from {Highest} to {Mined} mined transactions of {Address}: reading the nonce again, and giving up {Count} transaction(s) behind the free nonce {Gap}",
-                highest, mined, Address, behind.Count, gap);
+            _logger.LogWarning("The chain went back from {Before} to {Mined} mined transactions of {Address}: reading the nonce again, and giving up {Count} transaction(s) behind the free nonce {Gap}",
+                before, mined, Address, behind.Count, gap);
         }
     }
 

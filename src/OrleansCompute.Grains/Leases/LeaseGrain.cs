@@ -454,10 +454,10 @@ public sealed class LeaseGrain(
         // A request still running when the lease ended is not metered: the bill was fixed at the end.
         if (lease.Status != LeaseStatus.Active) return lease;
         var metered = lease.Usage;
+        var kind = new KeyValuePair<string, object?>("kind", lease.Request.Kind);
         foreach (var record in records.Where(r => r.Usage.TotalTokens > 0))
         {
             metered = metered.Add(record.Usage);
-            var kind = new KeyValuePair<string, object?>("kind", lease.Request.Kind);
             MarketMetrics.InferenceRequests.Add(1, kind);
             MarketMetrics.InferenceTokens.Add(record.Usage.TotalTokens, kind);
         }

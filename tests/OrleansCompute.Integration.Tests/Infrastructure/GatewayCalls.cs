@@ -36,6 +36,22 @@ public static class GatewayCalls
         return (lease, key.Json.GetProperty("apiKey").GetString()!);
     }
 
+    /// <summary>
+    /// Sends <paramref name="body"/> again and again, each answer 200 until one is 402 Payment Required, which it returns;
+    /// null when none came in <paramref name="attempts"/>.
+    /// </summary>
+    public static async Task<GatewayResponse?> PostUntilPaymentRequiredAsync(this MarketFixture market, string apiKey, string path, object body,
+        int attempts = 10)
+    {
+        for (var i = 0; i < attempts; i++)
+        {
+            var answer = await market.PostInferenceAsync(apiKey, path, body);
+            if (answer.Status == HttpStatusCode.PaymentRequired) return answer;
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+        }
+        return null;
+    }
+
     public static Task<GatewayResponse> PostInferenceAsync(this MarketFixture market, string? apiKey, string path, object body) =>
         market.PostInferenceRawAsync(apiKey, path, JsonSerializer.Serialize(body));
 
