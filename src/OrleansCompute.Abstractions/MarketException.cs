@@ -11,6 +11,8 @@ public enum MarketError
     NotYourLease,
     /// <summary>The request is valid but the market cannot take it now (409).</summary>
     Conflict,
+    /// <summary>The tenant cannot pay the deposit the request would take (402).</summary>
+    InsufficientFunds,
 }
 
 /// <summary>

@@ -146,6 +146,7 @@ public static class MarketHost
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = BadRequestHandler.NameReason);
         builder.Services.AddExceptionHandler<MarketExceptionHandler>();
         builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
+        builder.Services.AddExceptionHandler<ChainUnavailableHandler>();
         // Binding failures throw to BadRequestHandler instead of answering a bare 400 with no field or reason.
         builder.Services.AddExceptionHandler<BadRequestHandler>();
         builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);

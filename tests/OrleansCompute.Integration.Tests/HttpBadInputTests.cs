@@ -281,16 +281,30 @@ public sealed class HttpBadInputTests(MarketFixture market)
         Assert.StartsWith("This request acts for a provider: sign it with the pool's payout key", problem.GetProperty("detail").GetString());
     }
 
-    /// <summary>Sends a lease request signed by <see cref="Tenant"/> and checks the refusal, and that no slot or lease came of it.</summary>
-    private async Task<JsonElement> AssertRefusedAndNothingReservedAsync(string body, string field, string reason)
+    [Fact]
+    public async Task A_tenant_whose_wallet_and_escrow_balance_do_not_pay_the_deposit_gets_402_and_nothing_is_reserved()
     {
-        var (free, leases) = (await FreeSlotsAsync(), (await market.Api.ListLeasesAsync(Tenant.PrivateKey, default)).Count);
+        var problem = await AssertRefusedAndNothingReservedAsync(Lease + "}", "tenant", "InsufficientFunds", HttpStatusCode.PaymentRequired, market.BrokeTenant);
 
-        using var response = await Http.SendAsync(SignedRequests.Create(HttpMethod.Post, "/api/leases", body, Tenant.PrivateKey));
+        Assert.StartsWith("The tenant holds 0.000000 credits in its wallet and escrow balance together;", problem.GetProperty("detail").GetString());
+        Assert.Contains("a deposit of", problem.GetProperty("detail").GetString());
+    }
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, field, reason);
+    /// <summary>
+    /// Sends a lease request signed by <paramref name="signer"/> (<see cref="Tenant"/> unless named) and checks the refusal,
+    /// and that no slot or lease came of it.
+    /// </summary>
+    private async Task<JsonElement> AssertRefusedAndNothingReservedAsync(string body, string field, string reason,
+        HttpStatusCode status = HttpStatusCode.BadRequest, TenantWallet? signer = null)
+    {
+        signer ??= Tenant;
+        var (free, leases) = (await FreeSlotsAsync(), (await market.Api.ListLeasesAsync(signer.PrivateKey, default)).Count);
+
+        using var response = await Http.SendAsync(SignedRequests.Create(HttpMethod.Post, "/api/leases", body, signer.PrivateKey));
+
+        var problem = await AssertProblemAsync(response, status, field, reason);
         Assert.Equal(free, await FreeSlotsAsync());
-        Assert.Equal(leases, (await market.Api.ListLeasesAsync(Tenant.PrivateKey, default)).Count);
+        Assert.Equal(leases, (await market.Api.ListLeasesAsync(signer.PrivateKey, default)).Count);
         return problem;
     }
 

@@ -342,35 +342,24 @@ public sealed class LeasePathTests(MarketFixture market)
         Assert.True(ended.ExitCode == 0, ended.ToString());
     }
 
-    [Fact]
-    public async Task A_tenant_without_funds_is_refused_before_anything_is_reserved()
+    [Theory]
+    [InlineData("--kind", "h100")]
+    [InlineData("--kind", "h100", "--slots", "2", "--min-slots", "1")]
+    [InlineData("--kind", "any", "--min-memory", "80")]
+    public async Task A_tenant_without_funds_is_refused_by_the_host_and_nothing_is_reserved(params string[] request)
     {
         var before = await market.FreeSlotsAsync("gpu-hub/h100-euw1");
         var leasesBefore = (await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default)).Count;
 
-        var refused = await market.OccAsync("lease", "create", "--kind", "h100", "--hours", "1", "--tenant", market.BrokeTenant.Name);
+        var refused = await market.OccAsync(["lease", "create", .. request, "--hours", "1", "--tenant", market.BrokeTenant.Name, "--json"]);
 
         Assert.Equal(1, refused.ExitCode);
-        Assert.Contains("holds 0.000000 credits", refused.Error);
-        Assert.Contains("Nothing was reserved.", refused.Error);
+        var error = JsonDocument.Parse(refused.Error).RootElement;
+        Assert.Equal((402, "InsufficientFunds", "tenant"),
+            (error.GetProperty("status").GetInt32(), error.GetProperty("reason").GetString(), error.GetProperty("field").GetString()));
+        Assert.Contains("holds 0.000000 credits", error.GetProperty("error").GetString());
         Assert.Equal(before, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
         Assert.Equal(leasesBefore, (await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default)).Count);
-    }
-
-    [Fact]
-    public async Task A_request_a_quote_cannot_price_is_checked_after_its_reservation_which_is_released()
-    {
-        var before = await market.FreeSlotsAsync("gpu-hub/h100-euw1");
-
-        // A partial fill is priced only by reserving; the tenant learns it cannot pay, and the reservation is let go.
-        var refused = await market.OccAsync("lease", "create", "--kind", "h100", "--slots", "2", "--min-slots", "1", "--hours", "1",
-            "--tenant", market.BrokeTenant.Name);
-
-        Assert.Equal(1, refused.ExitCode);
-        Assert.Contains("holds 0.000000 credits", refused.Error);
-        Assert.Contains("was released", refused.Error);
-        Assert.Equal(before, await market.FreeSlotsAsync("gpu-hub/h100-euw1"));
-        Assert.All(await market.Api.ListLeasesAsync(market.BrokeTenant.PrivateKey, default), l => Assert.Equal(LeaseStatus.Cancelled, l.Status));
     }
 
     [Fact]

@@ -15,6 +15,17 @@ public static class LeaseBilling
         Credits.FromUnits(checked(pricePerSlotHour.Units * slots * hours));
 
     /// <summary>
+    /// How many of <paramref name="slots"/> slots <paramref name="funds"/> pays the deposit of, at
+    /// <paramref name="pricePerSlotHour"/> for <paramref name="hours"/>: all of them when nobody read the funds (null).
+    /// </summary>
+    public static int AffordableSlots(Credits? funds, Credits pricePerSlotHour, int slots, int hours)
+    {
+        if (funds is not { } held) return slots;
+        var perSlot = (Int128)pricePerSlotHour.Units * hours;
+        return perSlot <= 0 ? slots : (int)Int128.Min(slots, held.Units / perSlot);
+    }
+
+    /// <summary>
     /// Billed by the second, at least <paramref name="minimum"/>, never more than the deposit;
     /// a fraction of a unit is rounded up, in the provider's favour, by at most one unit.
     /// </summary>

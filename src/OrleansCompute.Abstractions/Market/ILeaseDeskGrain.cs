@@ -9,5 +9,5 @@ namespace OrleansCompute.Abstractions.Market;
 /// </summary>
 public interface ILeaseDeskGrain : IGrainWithIntegerKey
 {
-    Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request);
+    Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request, Credits? funds = null);
 }

@@ -22,8 +22,9 @@ public interface IMarketGrain : IGrainWithStringKey
     /// <summary>
     /// Reserves a lease for <paramref name="tenant"/> in the cheapest pool of this kind that fits, or throws a
     /// <see cref="MarketException"/> saying why none does and what would (the price it would take, or the nearest window with room).
+    /// With <paramref name="funds"/> (see <see cref="LeaseOrder.Funds"/>), only a deposit the tenant can pay.
     /// </summary>
-    Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request);
+    Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request, Credits? funds = null);
 
     /// <summary>As <see cref="RequestAsync"/>, for an order already validated for this kind.</summary>
     Task<LeaseSnapshot> ReserveAsync(LeaseOrder order);

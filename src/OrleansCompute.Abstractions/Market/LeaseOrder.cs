@@ -9,6 +9,11 @@ namespace OrleansCompute.Abstractions.Market;
 /// instead of booking a second one (see <see cref="IPoolGrain.ReserveAsync"/>). Null on a tenant's own request, whose id
 /// the pool picks: it is never taken from a tenant (a <see cref="LeaseRequest"/> has no such field).
 /// </param>
+/// <param name="Funds">
+/// What the tenant can pay a deposit from (its wallet and its balance in the escrow), as the host read it on the chain when
+/// the request came: a pool books only as many slots as that pays for. Null when nobody read it: a standing order's fill,
+/// which its tenant funds later, and requests made inside the silo.
+/// </param>
 [GenerateSerializer, Immutable, Alias("occ.lease-order")]
 public sealed record LeaseOrder(
     [property: Id(0)] string Tenant,
@@ -17,4 +22,5 @@ public sealed record LeaseOrder(
     [property: Id(3)] DateTimeOffset FundBy,
     [property: Id(4)] DateTimeOffset? StartsAt,
     [property: Id(5)] DateTimeOffset RequestedAt,
-    [property: Id(6)] Guid? LeaseId = null);
+    [property: Id(6)] Guid? LeaseId = null,
+    [property: Id(7)] Credits? Funds = null);

@@ -90,6 +90,14 @@ public sealed class EscrowClient
         CreditsOnChain.FromUnits(await _rpc.QueryAsync<TenantBalanceFunction, BigInteger>(
             EscrowAddress, new TenantBalanceFunction { Tenant = tenant }, cancellationToken));
 
+    /// <summary>What <paramref name="tenant"/> can pay a lease's deposit from: its escrow balance, which openLease draws first, and its wallet.</summary>
+    public async Task<TenantFunds> GetTenantFundsAsync(string tenant, CancellationToken cancellationToken = default)
+    {
+        var inEscrow = GetTenantBalanceAsync(tenant, cancellationToken);
+        var inWallet = Credit.BalanceOfAsync(tenant, cancellationToken);
+        return new TenantFunds(await inWallet, await inEscrow);
+    }
+
     /// <summary>
     /// The first channel of <paramref name="signer"/>, from <paramref name="from"/> on, that can take lease
     /// <paramref name="leaseId"/> now (the contract's <c>freeChannel</c>): one never used, or one whose lease is closed and

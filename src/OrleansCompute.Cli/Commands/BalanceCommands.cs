@@ -16,7 +16,7 @@ public static class BalanceCommands
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
             var wallet = context.Tenant(parse.GetValue(tenant));
-            var (inEscrow, inWallet) = await TenantChain.Connect(context).BalancesAsync(wallet, ct);
+            var (inWallet, inEscrow) = await TenantChain.Connect(context).BalancesAsync(wallet, ct);
             context.Print(new { tenant = wallet.Address, escrowBalance = inEscrow, wallet = inWallet }, console =>
             {
                 console.MarkupLine(Markup.Escape($"{wallet.Name} ({wallet.Address})"));

@@ -127,7 +127,7 @@ public static class LeaseCommands
                 BillBy = parse.GetValue(billBy),
                 VoucherEvery = CreditsArgument.Parse("--voucher-every", parse.GetValue(voucherEvery)),
             });
-            await RequireFundsForAsync(api, chain, wallet, request, ct);
+            // The host reserves only what the tenant's wallet and escrow balance pay for, and refuses (402 InsufficientFunds) otherwise.
             var reserved = await api.CreateLeaseAsync(request, key, ct);
 
             string escrowTransaction;
@@ -188,28 +188,6 @@ public static class LeaseCommands
             });
         }));
         return command;
-    }
-
-    /// <summary>
-    /// Tells a tenant that cannot pay before anything is reserved: a quote prices the request as the market would now,
-    /// reserving nothing, and the deposit it implies is checked against the tenant's escrow balance and wallet. Requests a
-    /// quote cannot price (any kind, a partial fill, a quote of the user's own) and a price that rises before the
-    /// reservation are still checked after it, and the reservation released.
-    /// </summary>
-    private static async Task RequireFundsForAsync(MarketApiClient api, TenantChain chain, TenantWallet wallet, LeaseRequest request, CancellationToken ct)
-    {
-        if (LeaseRequests.AsksForAnyKind(request) || request.MinSlots is not null || request.QuoteId is not null) return;
-        Quote quote;
-        try
-        {
-            quote = await api.QuoteAsync(request, ct);
-        }
-        catch (ApiException)
-        {
-            return; // The reservation itself will say what is wrong with the request, and reserve nothing.
-        }
-        var deposit = LeaseBilling.Deposit(quote.PricePerSlotHour, quote.Slots, request.Hours);
-        await chain.RequireFundsAsync(wallet, deposit, $"the lease needs a deposit of {deposit}. Nothing was reserved.", ct);
     }
 
     private static Command ListCommand()

@@ -134,11 +134,8 @@ public sealed class TenantChain(DevnetConfig devnet)
         };
 
     /// <summary>What the tenant holds in the escrow outside its leases (refunds, deposits), and in its wallet.</summary>
-    public async Task<(Abstractions.Credits Escrow, Abstractions.Credits Wallet)> BalancesAsync(TenantWallet wallet, CancellationToken ct)
-    {
-        var escrow = Escrow(new ChainRpc(devnet.RpcUrl));
-        return (await escrow.GetTenantBalanceAsync(wallet.Address, ct), await escrow.Credit.BalanceOfAsync(wallet.Address, ct));
-    }
+    public Task<TenantFunds> BalancesAsync(TenantWallet wallet, CancellationToken ct) =>
+        Escrow(new ChainRpc(devnet.RpcUrl)).GetTenantFundsAsync(wallet.Address, ct);
 
     /// <summary>Pays the tenant's whole escrow balance back to its wallet.</summary>
     /// <returns>The amount and the withdrawBalance transaction hash.</returns>
@@ -153,10 +150,6 @@ public sealed class TenantChain(DevnetConfig devnet)
         return (balance, (await escrow.WithdrawBalanceAsync(sender, ct)).TransactionHash);
     }
 
-    /// <summary>Refuses, saying what <paramref name="purpose"/> needs, unless the tenant holds <paramref name="amount"/> in its escrow balance and wallet together.</summary>
-    public Task RequireFundsAsync(TenantWallet wallet, Abstractions.Credits amount, string purpose, CancellationToken ct) =>
-        EscrowPaidFromAsync(wallet, amount, purpose, ct);
-
     /// <summary>
     /// The escrow, once the tenant is seen to hold <paramref name="amount"/> in its escrow balance and wallet together;
     /// otherwise a refusal saying what it was for.
@@ -165,10 +158,9 @@ public sealed class TenantChain(DevnetConfig devnet)
     {
         var rpc = new ChainRpc(devnet.RpcUrl);
         var escrow = Escrow(rpc);
-        var inEscrow = await escrow.GetTenantBalanceAsync(wallet.Address, ct);
-        var inWallet = await escrow.Credit.BalanceOfAsync(wallet.Address, ct);
-        if (inEscrow + inWallet < amount)
-            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {inWallet} credits and {inEscrow} in its escrow balance; {purpose}");
+        var funds = await escrow.GetTenantFundsAsync(wallet.Address, ct);
+        if (funds.Total < amount)
+            throw new CliException($"Tenant {wallet.Name} ({wallet.Address}) holds {funds.InWallet} credits and {funds.InEscrow} in its escrow balance; {purpose}");
         return (rpc, escrow);
     }
 

@@ -8,8 +8,9 @@ namespace OrleansCompute.Grains.Market;
 internal static class LeaseOrders
 {
     /// <summary>The request checked (<see cref="LeaseRequestRules.Validate"/>) and made an order; throws and changes nothing when it is bad.</summary>
-    public static LeaseOrder Validated(string tenant, LeaseRequest request, MarketOptions options, DateTimeOffset now) =>
-        For(tenant, LeaseRequestRules.Validate(request, options, now), options, now);
+    /// <param name="funds">What the tenant can pay a deposit from, when the host read it (<see cref="LeaseOrder.Funds"/>).</param>
+    public static LeaseOrder Validated(string tenant, LeaseRequest request, MarketOptions options, DateTimeOffset now, Credits? funds = null) =>
+        For(tenant, LeaseRequestRules.Validate(request, options, now), options, now) with { Funds = funds };
 
     private static LeaseOrder For(string tenant, LeaseRequest validated, MarketOptions options, DateTimeOffset now)
     {

@@ -21,18 +21,19 @@ public sealed class LeaseRouter(IGrainFactory grains, IOptions<MarketOptions> op
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Entry> _views = new(StringComparer.Ordinal);
 
-    public async Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
+    /// <param name="funds">What the tenant can pay a deposit from, as the host read it on the chain (<see cref="LeaseOrder.Funds"/>).</param>
+    public async Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request, Credits? funds = null)
     {
         if (LeaseRequests.AsksForAnyKind(request) || request.QuoteId is not null || request.Start is not null || request.MinSlots is not null)
-            return await grains.RequestLeaseAsync(tenant, request);
+            return await grains.RequestLeaseAsync(tenant, request, funds);
 
         var now = clock.GetUtcNow();
-        var order = LeaseOrders.Validated(tenant, request, _options, now);
+        var order = LeaseOrders.Validated(tenant, request, _options, now, funds);
         var market = GrainReferences.Get<IMarketGrain>(grains, MarketKeys.Market(order.Request.Kind));
         var view = await ViewAsync(order.Request.Kind, market, now);
 
         var tries = 0;
-        foreach (var pool in view.Promising(order.Request))
+        foreach (var pool in view.Promising(order))
         {
             if (tries++ == DirectTries) break;
             if (await GrainReferences.Get<IPoolGrain>(grains, pool).ReserveAsync(order) is { } lease) return lease;
@@ -99,12 +100,17 @@ public sealed class LeaseRouter(IGrainFactory grains, IOptions<MarketOptions> op
 
         public DateTimeOffset TakenAt { get; }
 
-        /// <summary>Pools that last reported room for the request at a price within it, cheapest first.</summary>
-        public IEnumerable<string> Promising(LeaseRequest request)
+        /// <summary>
+        /// Pools that last reported room for the request at a price within it and a deposit within the tenant's funds,
+        /// cheapest first: one the tenant cannot pay is not asked, so its refusal never marks a pool that has room.
+        /// </summary>
+        public IEnumerable<string> Promising(LeaseOrder order)
         {
+            var request = order.Request;
             foreach (var (pool, status) in _byPrice)
             {
-                if (PoolChoice.Matches(pool, request) && PoolChoice.Promising(status, request) && !IsRefused(pool.PoolKey))
+                if (PoolChoice.Matches(pool, request) && PoolChoice.Promising(status, request) && !IsRefused(pool.PoolKey)
+                    && LeaseBilling.AffordableSlots(order.Funds, status.PricePerSlotHour, request.Slots, request.Hours) == request.Slots)
                     yield return pool.PoolKey;
             }
         }

@@ -62,9 +62,9 @@ public sealed class MarketGrain(
             .ToList();
     }
 
-    public Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request)
+    public Task<LeaseSnapshot> RequestAsync(string tenant, LeaseRequest request, Credits? funds = null)
     {
-        var order = LeaseOrders.Validated(tenant, request, options.Value, clock.GetUtcNow());
+        var order = LeaseOrders.Validated(tenant, request, options.Value, clock.GetUtcNow(), funds);
         if (order.Request.Kind != Kind)
             throw MarketException.Invalid("kind", "WrongMarket", $"The {Kind} market takes {Kind} requests; this one is for {order.Request.Kind}.");
         return ReserveAsync(order);
@@ -79,7 +79,7 @@ public sealed class MarketGrain(
         {
             var reported = Claim(poolKey, pool, request);
             if (await Pool(poolKey).ReserveAsync(order) is { } lease) return lease;
-            Refused(poolKey, pool, request, reported);
+            Refused(poolKey, pool, order, reported);
         }
         // None took it whole: the full list, which also says precisely why a request can match no pool at all.
         var candidates = Candidates(request);
@@ -91,7 +91,7 @@ public sealed class MarketGrain(
                 if (await Pool(pool.PoolKey).ReserveAsync(order, partialFill: true) is { } lease) return lease;
             }
         }
-        throw await NoneFitsAsync(request, order.Window, candidates);
+        throw await NoneFitsAsync(request, order.Window, candidates, order.Funds);
     }
 
     public async Task<Quote> QuoteAsync(LeaseRequest request)
@@ -164,12 +164,17 @@ public sealed class MarketGrain(
         return reported;
     }
 
-    /// <summary>The pool had not the room (or the price) it seemed to have: it has fewer free slots than were asked for, until it reports.</summary>
-    private void Refused(string poolKey, PoolDefinition pool, LeaseRequest request, PoolStatus before)
+    /// <summary>
+    /// The pool had not the room it seemed to have: it has fewer free slots than were asked for, until it reports. A
+    /// refusal that its price explains (above the request's cap, or a deposit beyond the tenant's funds) says nothing of its room.
+    /// </summary>
+    private void Refused(string poolKey, PoolDefinition pool, LeaseOrder order, PoolStatus before)
     {
+        var request = order.Request;
         if (request.Start is not null) return;
         var current = Reported(poolKey, pool);
-        var room = request.MaxPricePerSlotHour is { } max && before.PricePerSlotHour > max
+        var room = (request.MaxPricePerSlotHour is { } max && before.PricePerSlotHour > max)
+                   || LeaseBilling.AffordableSlots(order.Funds, before.PricePerSlotHour, request.Slots, request.Hours) < request.Slots
             ? before.AvailableSlots
             : Math.Min(before.AvailableSlots, request.Slots - 1);
         _reported[poolKey] = current with { AvailableSlots = Math.Min(current.AvailableSlots + request.Slots, room) };
@@ -206,10 +211,10 @@ public sealed class MarketGrain(
 
     /// <summary>
     /// Why no candidate took the request, and what would: when a pool has room in the window but asks more than the max
-    /// price, the price of the cheapest such pool (it would fill now); otherwise the nearest start at which a pool within
-    /// the max price has room.
+    /// price, the price of the cheapest such pool (it would fill now); when the cheapest within it asks a deposit beyond the
+    /// tenant's <paramref name="funds"/>, that deposit; otherwise the nearest start at which a pool within the max price has room.
     /// </summary>
-    private async Task<MarketException> NoneFitsAsync(LeaseRequest request, LeaseWindow window, List<PoolDefinition> candidates)
+    private async Task<MarketException> NoneFitsAsync(LeaseRequest request, LeaseWindow window, List<PoolDefinition> candidates, Credits? funds = null)
     {
         var fewest = request.MinSlots ?? request.Slots;
         var starts = await Task.WhenAll(candidates.Select(c =>
@@ -220,6 +225,10 @@ public sealed class MarketGrain(
         var roomInWindow = pools.Where(p => p.Start is { } start && start <= window.Start).ToList();
         if (max is { } cap && roomInWindow.Count > 0 && roomInWindow.Min(p => p.Price) is var wouldFill && wouldFill > cap)
             return AboveMaxPrice(request, wouldFill, cap);
+        var withinCap = roomInWindow.Where(p => max is not { } limit || p.Price <= limit).ToList();
+        if (funds is { } held && withinCap.Count > 0 && withinCap.Min(p => p.Price) is var cheapest
+            && LeaseBilling.AffordableSlots(held, cheapest, fewest, request.Hours) < fewest)
+            return PoolChoice.Unaffordable(cheapest, fewest, request.Hours, held, $"the cheapest {Kind} pool{PoolChoice.Scope(request)} with room");
 
         var later = pools.Where(p => p.Start > window.Start).OrderBy(p => p.Start).ThenBy(p => p.Price).ToList();
         var hint = later.FirstOrDefault(p => max is not { } limit || p.Price <= limit) is { Start: { } start }

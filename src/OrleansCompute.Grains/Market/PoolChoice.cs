@@ -1,4 +1,5 @@
 using OrleansCompute.Abstractions;
+using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Grains.Market;
@@ -50,6 +51,16 @@ internal static class PoolChoice
         return MarketException.Invalid(request.MinSlots is null ? "slots" : "minSlots", "MoreSlotsThanExist",
             $"The largest {kind} pool{Scope(request)} has {largest} slots; {fewest} were asked for (one lease is filled from one pool).");
     }
+
+    /// <summary>
+    /// The refusal of a request whose deposit, at the price <paramref name="where"/> asks, the tenant's funds (its wallet and
+    /// its escrow balance, as the host read them) do not cover: 402, naming the tenant as the field at fault.
+    /// </summary>
+    public static MarketException Unaffordable(Credits pricePerSlotHour, int slots, int hours, Credits funds, string where) =>
+        new(MarketError.InsufficientFunds, "InsufficientFunds",
+            $"The tenant holds {funds} credits in its wallet and escrow balance together; {where} asks {pricePerSlotHour} per slot-hour, " +
+            $"a deposit of {LeaseBilling.Deposit(pricePerSlotHour, slots, hours)} for {slots} slot(s) × {hours} h. Nothing was reserved: " +
+            "add credits, or ask for fewer slots or hours.", "tenant");
 
     /// <summary>Last reported room for the request at a price within it.</summary>
     public static bool Promising(PoolStatus status, LeaseRequest request) =>

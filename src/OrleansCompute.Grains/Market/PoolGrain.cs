@@ -164,8 +164,17 @@ public sealed class PoolGrain(
         AdvancePrice(definition);
         var price = quote?.PricePerSlotHour ?? state.State.Price;
         if (request.MaxPricePerSlotHour is { } max && price > max) return null;
-        var chosen = FreeSlots(order.Window, request.Slots);
-        if (chosen.Count < (partialFill ? request.MinSlots ?? request.Slots : request.Slots)) return null;
+        var fewest = partialFill ? request.MinSlots ?? request.Slots : request.Slots;
+        // No more slots than the tenant's funds pay the deposit of: a partial fill stops there, a whole one does not book.
+        var affordable = LeaseBilling.AffordableSlots(order.Funds, price, request.Slots, request.Hours);
+        if (affordable < fewest)
+        {
+            // A quote names this pool and its price: nowhere else to look.
+            if (quote is not null) throw PoolChoice.Unaffordable(price, fewest, request.Hours, order.Funds!.Value, $"the quote of pool {definition.PoolKey}");
+            return null;
+        }
+        var chosen = FreeSlots(order.Window, affordable);
+        if (chosen.Count < fewest) return null;
 
         var now = clock.GetUtcNow();
         // Time-ordered (RFC 9562 version 7): the lease book's index grows at its end instead of at random pages. An order

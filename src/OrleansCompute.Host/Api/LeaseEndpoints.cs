@@ -3,6 +3,7 @@ using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Leases;
 using OrleansCompute.Abstractions.Market;
 using OrleansCompute.Abstractions.Settlement;
+using OrleansCompute.Chain.Escrow;
 using OrleansCompute.Grains.Leases;
 using OrleansCompute.Grains.Market;
 using OrleansCompute.Host.Api.OpenApi;
@@ -21,9 +22,10 @@ public static class LeaseEndpoints
     {
         var leases = app.MapGroup("/api/leases").WithTags("Leases");
 
-        leases.MapPost("/", CreateAsync).RequireAuthorization()
+        // 402 when the tenant's wallet and escrow balance do not cover the deposit; 503 when the chain cannot say what they hold.
+        leases.MapPost("/", CreateAsync).RequireAuthorization().RefusesAlso(StatusCodes.Status402PaymentRequired)
             .Produces<LeaseSnapshot>(StatusCodes.Status201Created)
-            .WithSummary("Reserve slots; the tenant then funds the escrow on chain (deposit, provider, expiry from the answer).");
+            .WithSummary("Reserve slots, as many as the tenant's wallet and escrow balance pay the deposit of; the tenant then funds the escrow on chain (deposit, provider, expiry from the answer).");
         leases.MapGet("/", ListAsync).RequireAuthorization()
             .WithSummary("The signing tenant's leases.");
         leases.MapGet("/{id}", GetAsync)
@@ -40,9 +42,23 @@ public static class LeaseEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateAsync(LeaseRequest request, ClaimsPrincipal user, LeaseRouter router)
+    /// <summary>
+    /// Reserves only a deposit the tenant can pay, read on the chain (its wallet and escrow balance): a key that holds
+    /// nothing cannot keep capacity from others until its reservation lapses. The escrow is still what guards the money.
+    /// </summary>
+    private static async Task<IResult> CreateAsync(LeaseRequest request, ClaimsPrincipal user, LeaseRouter router, EscrowClient escrow, CancellationToken cancellationToken)
     {
-        var lease = await router.RequestAsync(user.Tenant(), request);
+        var tenant = user.Tenant();
+        TenantFunds funds;
+        try
+        {
+            funds = await escrow.GetTenantFundsAsync(tenant, cancellationToken);
+        }
+        catch (Exception failed) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ChainUnavailableException($"The chain did not say what tenant {tenant} holds ({failed.Message}).", failed);
+        }
+        var lease = await router.RequestAsync(tenant, request, funds.Total);
         return Results.Created($"/api/leases/{LeaseIds.Format(lease.Id)}", lease);
     }
 

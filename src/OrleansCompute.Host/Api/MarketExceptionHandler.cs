@@ -15,6 +15,7 @@ public sealed class MarketExceptionHandler(IProblemDetailsService problems) : IE
             MarketError.InvalidRequest => StatusCodes.Status400BadRequest,
             MarketError.NotFound => StatusCodes.Status404NotFound,
             MarketError.NotYourLease => StatusCodes.Status403Forbidden,
+            MarketError.InsufficientFunds => StatusCodes.Status402PaymentRequired,
             _ => StatusCodes.Status409Conflict,
         };
         return await problems.WriteAsync(context, exception, status, rejected.Reason, rejected.Message, rejected.Field);

@@ -50,12 +50,13 @@ public sealed class ProblemResponses : IOpenApiOperationTransformer
         StatusCodes.Status401Unauthorized => shape.Path.StartsWith("/api/pools", StringComparison.Ordinal)
             ? "Not signed by the pool's payout key, or the signature, address or timestamp is wrong, or a signed write was sent again; `field` names the header at fault, `reason` why (TenantSignatureRequired, BadSignature, StaleTimestamp, ReplayedRequest, …)."
             : "Not signed by the tenant, or the signature, address or timestamp is wrong, or a signed write was sent again; `field` names the header at fault, `reason` why (TenantSignatureRequired, BadSignature, StaleTimestamp, ReplayedRequest, …).",
+        StatusCodes.Status402PaymentRequired => "The tenant's wallet and escrow balance together do not pay the deposit the request would take (reason InsufficientFunds, field tenant); the detail names the deposit and what the tenant holds. Nothing was reserved.",
         StatusCodes.Status403Forbidden => "Signed, but not by the owner: the lease or order is another tenant's, the pool or provider id another provider's (reason NotYourLease, NotYourOrder, NotYourPool, NotYourProvider).",
         StatusCodes.Status404NotFound => "Nothing has that id or key (reason UnknownLease, UnknownOrder, UnknownPool, …).",
         StatusCodes.Status409Conflict => "Valid, but the market cannot take it now: no capacity, a quote that expired, a lease in another state; `reason` says which. Nothing changed.",
         StatusCodes.Status413PayloadTooLarge => "The body is larger than the host reads (reason BodyTooLarge).",
         StatusCodes.Status415UnsupportedMediaType => "The body is not application/json (reason UnsupportedMediaType, field body).",
-        StatusCodes.Status503ServiceUnavailable => "A silo of the cluster cannot be reached (reason ClusterUnavailable); within seconds the cluster moves its grains to the hosts that are up: send the same request again after Retry-After seconds.",
+        StatusCodes.Status503ServiceUnavailable => "A silo of the cluster cannot be reached (reason ClusterUnavailable; within seconds the cluster moves its grains to the hosts that are up), or the chain node a request must read does not answer (reason ChainUnavailable); nothing changed: send the same request again after Retry-After seconds.",
         _ => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status),
     };
 
