@@ -132,10 +132,14 @@ public static class MarketHost
                 // A tenant waits on these: two more tries, half a second apart and then a second, not the 2-4-8 s default.
                 resilience.Retry.MaxRetryAttempts = 2;
                 resilience.Retry.Delay = TimeSpan.FromMilliseconds(500);
-                // Sent again only when it cannot have run (no connection, the server overloaded or failing at once): a request
-                // that timed out may still be running, and a second run would cost the provider twice and the tenant the wait.
+                // Sent again only when it cannot have run (no connection, the server overloaded or failing at once, a 408: the
+                // server gave up reading the request): a request that timed out may still be running, and a second run would
+                // cost the provider twice and the tenant the wait. A 429 is the upstream refusing this request for now: it goes
+                // back to the tenant at once with its Retry-After, whose wait is the tenant's to choose, and is no failure of
+                // the upstream, so it does not count toward opening the breaker for every lease of the pool either.
                 resilience.Retry.ShouldHandle = attempt => ValueTask.FromResult(
-                    attempt.Outcome.Exception is not Polly.Timeout.TimeoutRejectedException && HttpClientResiliencePredicates.IsTransient(attempt.Outcome));
+                    attempt.Outcome.Exception is not Polly.Timeout.TimeoutRejectedException && UpstreamOutcomes.IsFailure(attempt.Outcome));
+                resilience.CircuitBreaker.ShouldHandle = attempt => ValueTask.FromResult(UpstreamOutcomes.IsFailure(attempt.Outcome));
             });
         // /metrics in Prometheus' format: the market's counters, Orleans' (grain calls, activations, messaging) and ASP.NET Core's.
         builder.Services.AddOpenTelemetry()

@@ -27,6 +27,8 @@ public sealed class GatewayTests(MarketFixture market)
     public async Task The_official_OpenAI_SDK_lists_models_completes_and_streams_on_a_Trainium2_lease_and_the_chain_pays_exactly_the_tokens_metered()
     {
         var tenant = market.Wallets[2];
+        // A lease pays the fee the escrow charged when it opened.
+        var feeBps = await market.Escrow.GetFeeBpsAsync();
         var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--bill-by", "tokens");
         var client = Client(apiKey);
 
@@ -71,6 +73,7 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(4, metered.Requests);
         Assert.Equal(reported, metered.TotalTokens);
 
+        var providerBefore = await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!);
         var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
         Assert.True(ended.ExitCode == 0, ended.ToString());
         var settled = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
@@ -80,6 +83,9 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(billed, settled.AmountOwed);
         var onChain = await market.OnChainAsync(lease.Id);
         Assert.Equal(billed, onChain!.Paid);
+        // The provider is credited what the lease paid less the escrow's fee, which is rounded down.
+        var fee = Credits.FromUnits(billed.Units * feeBps / 10_000);
+        Assert.Equal(providerBefore + billed - fee, await market.Escrow.GetProviderBalanceAsync(lease.ProviderAddress!));
         Assert.Equal(lease.Deposit - billed, settled.Refunded);
         await market.AssertConservedAsync();
 
@@ -473,6 +479,26 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal(hangsBefore + 1, Asked(FakeUpstream.Hang));
         // A server failing is the pool's fault, told as such (not relayed as the tenant's 500), with what the server said.
         Assert.True(failed.Status == HttpStatusCode.BadGateway && failed.Code == "upstream_error" && failed.Body.Contains("CUDA out of memory"), $"{failed.Status} {failed.Body}");
+        Assert.Equal(LeaseUsage.None, await MeteredAsync(lease));
+        await EndAsync(lease, tenant);
+    }
+
+    [Fact]
+    public async Task An_upstream_s_429_reaches_the_tenant_at_once_with_its_Retry_After_is_not_asked_again_and_meters_nothing()
+    {
+        var tenant = market.Wallets[0];
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "h200");
+        int Asked() => market.Upstream.Received.Count(r =>
+            r.Body.TryGetProperty("messages", out var messages) && messages[0].GetProperty("content").GetString() == FakeUpstream.RateLimited);
+        var askedBefore = Asked();
+
+        var refused = await market.PostInferenceAsync(apiKey, "/v1/chat/completions", new { model = FakeUpstream.Model, messages = new[] { new { role = "user", content = FakeUpstream.RateLimited } } });
+
+        // The upstream's refusal as it came: its status, its Retry-After for the tenant to honour, its OpenAI error.
+        Assert.True(refused.Status == HttpStatusCode.TooManyRequests && refused.Code == "rate_limit_exceeded", $"{refused.Status} {refused.Body}");
+        Assert.Equal(TimeSpan.FromSeconds(7), refused.RetryAfter);
+        Assert.Equal(("Rate limit reached for requests", "requests"), (refused.Message, refused.Json.GetProperty("error").GetProperty("type").GetString()));
+        Assert.Equal(askedBefore + 1, Asked());
         Assert.Equal(LeaseUsage.None, await MeteredAsync(lease));
         await EndAsync(lease, tenant);
     }

@@ -155,6 +155,8 @@ public static class GatewayEndpoints
         }
         finally
         {
+            // Awaited, so that the lease counts the request out of flight before its client can send the next one; it never
+            // fails, so an answer already given is not broken off (nor a refusal turned into a 500) by a metering failure.
             await meters.RecordAsync(key.LeaseId, key.Lease, meter.Usage, mostTokens);
         }
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Abstractions.Leases;
 
@@ -8,12 +9,30 @@ namespace OrleansCompute.Host.Gateway;
 /// Records what admitted requests used with one call in flight per lease: the requests of a lease that finish while its
 /// last record is on its way go together in the next call, which the lease stores with one write (Chirper's trick, from
 /// the caller's side, so the lease grain stays one request at a time). A request's record completes once its usage is
-/// stored, as before; a lease with nothing in flight records at once.
+/// stored, or once it is given up; a lease with nothing in flight records at once.
 /// </summary>
-public sealed class LeaseMeters
+/// <remarks>
+/// A record is inference that ran, often streamed to the client already: lost, the provider is never paid for it. So a
+/// call that fails (the lease's storage write failed, or the silo holding it could not be reached) is sent again, its
+/// records first and then those that came meanwhile, in order, up to <see cref="MostAttempts"/> times each. A
+/// <see cref="MarketException"/> is the lease's own answer (no such lease), which no retry changes: those records are given
+/// up at once. This retries a call from outside the silo, not grain to grain, and stays well under the grain call timeout.
+/// </remarks>
+public sealed class LeaseMeters(ILogger<LeaseMeters> logger)
 {
-    private readonly ConcurrentDictionary<Guid, LeaseMeter> _meters = new();
+    /// <summary>How many calls a record gets before it is given up.</summary>
+    public const int MostAttempts = 5;
 
+    /// <summary>The wait before the first retry; it doubles after each, so a record is given up after about 3 s of failures.</summary>
+    public static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(200);
+
+    private readonly ConcurrentDictionary<Guid, LeaseMeter> _meters = new();
+    private readonly ILogger<LeaseMeters> _logger = logger;
+
+    /// <summary>
+    /// Completes once the usage is stored on the lease, or given up (logged as a warning); it never fails: the request's
+    /// answer has been given by then, and a metering failure is the market's, not the tenant's.
+    /// </summary>
     public Task RecordAsync(Guid leaseId, ILeaseGrain lease, InferenceUsage usage, int mostTokens)
     {
         while (true)
@@ -24,21 +43,28 @@ public sealed class LeaseMeters
         }
     }
 
+    private sealed class Waiting(InferenceRecord record)
+    {
+        public InferenceRecord Record { get; } = record;
+        public TaskCompletionSource Stored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Attempts { get; set; }
+    }
+
     private sealed class LeaseMeter(LeaseMeters meters, Guid leaseId, ILeaseGrain lease)
     {
         private readonly Lock _gate = new();
-        private List<(InferenceRecord Record, TaskCompletionSource Stored)> _waiting = [];
+        private List<Waiting> _waiting = [];
         private bool _sending;
         private bool _retired;
 
         public bool TryRecord(InferenceRecord record, out Task stored)
         {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            stored = done.Task;
+            var waiting = new Waiting(record);
+            stored = waiting.Stored.Task;
             lock (_gate)
             {
                 if (_retired) return false;
-                _waiting.Add((record, done));
+                _waiting.Add(waiting);
                 if (_sending) return true;
                 _sending = true;
             }
@@ -50,7 +76,7 @@ public sealed class LeaseMeters
         {
             while (true)
             {
-                List<(InferenceRecord Record, TaskCompletionSource Stored)> batch;
+                List<Waiting> batch;
                 lock (_gate)
                 {
                     if (_waiting.Count == 0)
@@ -70,9 +96,25 @@ public sealed class LeaseMeters
                 }
                 catch (Exception failed)
                 {
-                    foreach (var waiting in batch) waiting.Stored.TrySetException(failed);
+                    foreach (var waiting in batch) waiting.Attempts++;
+                    // The batch runs from its oldest record to its newest, so those out of attempts come first.
+                    var givenUp = failed is MarketException ? batch : batch.TakeWhile(w => w.Attempts >= MostAttempts).ToList();
+                    if (givenUp.Count > 0) GiveUp(givenUp, failed);
+                    var retried = batch[givenUp.Count..];
+                    if (retried.Count == 0) continue;
+                    // Those still to send go first, before any that came meanwhile: the lease meters them in order.
+                    lock (_gate) _waiting = [.. retried, .. _waiting];
+                    await Task.Delay(FirstRetryDelay * (1 << (retried[0].Attempts - 1)));
                 }
             }
+        }
+
+        private void GiveUp(List<Waiting> givenUp, Exception failed)
+        {
+            meters._logger.LogWarning(failed,
+                "Gave up recording {Count} inference request(s) of lease {LeaseId} ({Tokens} tokens) after {Attempts} attempt(s): they will not be billed",
+                givenUp.Count, LeaseIds.Format(leaseId), givenUp.Sum(w => (long)w.Record.Usage.TotalTokens), givenUp.Max(w => w.Attempts));
+            foreach (var waiting in givenUp) waiting.Stored.TrySetResult();
         }
     }
 }

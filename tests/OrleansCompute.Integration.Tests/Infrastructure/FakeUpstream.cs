@@ -43,6 +43,9 @@ public sealed class FakeUpstream : IAsyncDisposable
     /// <summary>A user message that makes the server fail with 500 and an OpenAI-style error body, as a crashing vLLM does.</summary>
     public const string Fail = "fake-upstream: fail with 500";
 
+    /// <summary>A user message that makes the server refuse with 429, <c>Retry-After: 7</c> and OpenAI's rate-limit error, as vLLM behind a limiter does.</summary>
+    public const string RateLimited = "fake-upstream: answer 429";
+
     /// <summary>Hung requests whose caller went away (the gateway gave up on them, or its client did).</summary>
     public SemaphoreSlim HangsEnded { get; } = new(0);
 
@@ -107,6 +110,13 @@ public sealed class FakeUpstream : IAsyncDisposable
         {
             http.Response.StatusCode = 500;
             await http.Response.WriteAsJsonAsync(new { error = new { message = "CUDA out of memory", type = "server_error", code = (string?)null } });
+            return;
+        }
+        if (asked == RateLimited)
+        {
+            http.Response.StatusCode = 429;
+            http.Response.Headers.RetryAfter = "7";
+            await http.Response.WriteAsJsonAsync(new { error = new { message = "Rate limit reached for requests", type = "requests", param = (string?)null, code = "rate_limit_exceeded" } });
             return;
         }
         if (asked == AnswerNotJson)
