@@ -255,6 +255,28 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
     }
 
     /// <summary>An active lease of one H100 slot at 3.00 an hour, billed by its tokens, in a pool of its own.</summary>
+    [Fact]
+    public async Task Records_whose_write_failed_still_hold_their_places_until_sent_again_and_are_metered_once()
+    {
+        var tenant = Tenant.New();
+        var (_, active, lease) = await TokenBilledH100LeaseAsync(tenant);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+        for (var i = 0; i < 8; i++) Assert.Equal(AdmissionOutcome.Admitted, (await lease.AdmitInferenceAsync(key)).Outcome);
+        InferenceRecord[] two = [new(new InferenceUsage(100, 50), 0), new(new InferenceUsage(10, 5), 0)];
+
+        Faults.FailWrites(active.Id.ToString("N"));
+        await Assert.ThrowsAnyAsync<Exception>(() => lease.RecordInferencesAsync(two));
+        // Still eight in flight: the failed records did not free their places, so they cannot be freed twice.
+        var ninth = await lease.AdmitInferenceAsync(key);
+        var metered = await lease.RecordInferencesAsync(two);
+        var afterTwoFinished = (await lease.AdmitInferenceAsync(key), await lease.AdmitInferenceAsync(key), await lease.AdmitInferenceAsync(key));
+
+        Assert.Equal(AdmissionOutcome.Busy, ninth.Outcome);
+        Assert.Equal((2, 165L), (metered.Usage.Requests, metered.Usage.TotalTokens));
+        Assert.Equal((AdmissionOutcome.Admitted, AdmissionOutcome.Admitted, AdmissionOutcome.Busy),
+            (afterTwoFinished.Item1.Outcome, afterTwoFinished.Item2.Outcome, afterTwoFinished.Item3.Outcome));
+    }
+
     private async Task<(PoolDefinition Pool, LeaseSnapshot Active, ILeaseGrain Lease)> TokenBilledH100LeaseAsync(Tenant tenant)
     {
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.00m);

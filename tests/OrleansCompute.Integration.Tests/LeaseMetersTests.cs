@@ -16,7 +16,8 @@ public sealed class LeaseMetersTests
     [Fact]
     public async Task Records_whose_usage_write_failed_are_sent_again_with_those_that_came_meanwhile_and_each_is_stored_once_in_order()
     {
-        var (lease, fake) = FlakyLeaseGrain.Create(new TimeoutException("The lease's silo did not answer."), new InvalidOperationException("The storage write failed."));
+        var (lease, fake) = FlakyLeaseGrain.Create(new SiloUnavailableException("The lease's silo could not be reached."),
+            new InvalidOperationException("The storage write failed."));
         var meters = new LeaseMeters(_log);
 
         // The first is in flight when the others finish: they wait for it, and go with it when it is sent again.
@@ -30,10 +31,19 @@ public sealed class LeaseMetersTests
         Assert.DoesNotContain(_log.Entries, e => e.Level >= LogLevel.Warning);
     }
 
-    [Fact]
-    public async Task Records_the_lease_refuses_are_given_up_at_once_with_a_warning_and_the_next_are_stored()
+    public static TheoryData<Exception> FailuresNotSentAgain =>
+    [
+        // The lease's own answer, which no retry changes.
+        new MarketException(MarketError.NotFound, "UnknownLease", "No lease."),
+        // The lease may have stored them after all: sent again, they could be billed twice.
+        new TimeoutException("The lease's silo did not answer in time."),
+    ];
+
+    [Theory]
+    [MemberData(nameof(FailuresNotSentAgain))]
+    public async Task Records_the_lease_refuses_or_may_have_stored_are_given_up_at_once_with_a_warning_and_the_next_are_stored(Exception failure)
     {
-        var (lease, fake) = FlakyLeaseGrain.Create(new MarketException(MarketError.NotFound, "UnknownLease", "No lease."));
+        var (lease, fake) = FlakyLeaseGrain.Create(failure);
         var meters = new LeaseMeters(_log);
 
         await meters.RecordAsync(_leaseId, lease, Usage(1), 1).WaitAsync(TimeSpan.FromSeconds(10));

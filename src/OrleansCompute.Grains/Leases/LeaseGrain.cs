@@ -445,6 +445,7 @@ public sealed class LeaseGrain(
 
     public async Task<LeaseSnapshot> RecordInferencesAsync(IReadOnlyList<InferenceRecord> records)
     {
+        var (inFlightBefore, inFlightTokensBefore) = (_inFlight, _inFlightTokens);
         foreach (var record in records)
         {
             if (_inFlight > 0) _inFlight--;
@@ -464,7 +465,16 @@ public sealed class LeaseGrain(
         if (metered == lease.Usage) return lease;
         lease = lease with { Usage = metered };
         if (lease.Request.BillBy == LeaseBillingMode.Tokens) lease = lease with { AmountOwed = TokenBill(lease) };
-        await SaveUsageAsync(lease);
+        try
+        {
+            await SaveUsageAsync(lease);
+        }
+        catch
+        {
+            // Not stored, so still in flight: the gateway sends these records again, and they free their places then.
+            (_inFlight, _inFlightTokens) = (inFlightBefore, inFlightTokensBefore);
+            throw;
+        }
         return lease;
     }
 

@@ -13,10 +13,12 @@ namespace OrleansCompute.Host.Gateway;
 /// </summary>
 /// <remarks>
 /// A record is inference that ran, often streamed to the client already: lost, the provider is never paid for it. So a
-/// call that fails (the lease's storage write failed, or the silo holding it could not be reached) is sent again, its
-/// records first and then those that came meanwhile, in order, up to <see cref="MostAttempts"/> times each. A
-/// <see cref="MarketException"/> is the lease's own answer (no such lease), which no retry changes: those records are given
-/// up at once. This retries a call from outside the silo, not grain to grain, and stays well under the grain call timeout.
+/// call that failed without storing anything (the lease's storage write failed, which the lease undoes, or the silo holding
+/// it could not be reached) is sent again, its records first and then those that came meanwhile, in order, up to
+/// <see cref="MostAttempts"/> times each. Two failures are given up at once: a <see cref="MarketException"/>, the lease's
+/// own answer (no such lease), which no retry changes; and a <see cref="TimeoutException"/>, after which the lease may have
+/// stored the records all the same, and sending them again could bill the tenant twice. This retries a call from outside
+/// the silo, not grain to grain, and stays well under the grain call timeout.
 /// </remarks>
 public sealed class LeaseMeters(ILogger<LeaseMeters> logger)
 {
@@ -98,7 +100,7 @@ public sealed class LeaseMeters(ILogger<LeaseMeters> logger)
                 {
                     foreach (var waiting in batch) waiting.Attempts++;
                     // The batch runs from its oldest record to its newest, so those out of attempts come first.
-                    var givenUp = failed is MarketException ? batch : batch.TakeWhile(w => w.Attempts >= MostAttempts).ToList();
+                    var givenUp = failed is MarketException or TimeoutException ? batch : batch.TakeWhile(w => w.Attempts >= MostAttempts).ToList();
                     if (givenUp.Count > 0) GiveUp(givenUp, failed);
                     var retried = batch[givenUp.Count..];
                     if (retried.Count == 0) continue;

@@ -56,7 +56,7 @@ public class FlakyLeaseGrain : DispatchProxy
         lock (_gate)
         {
             _calls.Add(records.ToArray());
-            if (FailsForever) throw new TimeoutException("The lease's silo did not answer.");
+            if (FailsForever) throw new SiloUnavailableException("The lease's silo could not be reached.");
             if (_failures.TryDequeue(out var failure)) throw failure;
             _stored.AddRange(records);
         }
