@@ -1,8 +1,11 @@
-// Scenario `memory`: what one active grain costs the silo. Activates N slot grains (each asks its pool for its calendar
-// and keeps its pool's reference), forces a full compacting GC, and divides the growth of the process by N; the same for ping grains, as the baseline.
+// Scenario `memory`: what one slot of the market costs the silo. Defines the pools that hold N slots (4,000 each: their
+// definitions, calendars and state, kept in the silo's store) and activates every slot grain (each asks its pool for its
+// calendar and keeps its pool's reference), forces a full compacting GC, and divides the growth of the process by N. The
+// same for N ping grains, as the baseline.
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Market;
 
 namespace OrleansCompute.Bench;
@@ -25,9 +28,13 @@ public static class MemoryScenario
             : index => grains.GetGrain<IPingGrain>(index).PingAsync();
 
         // Grains past the measured range warm the activation path (JIT, directory, pools); they stay in the baseline.
+        var warmupPools = PoolsFor(count, count + WarmupGrains);
+        if (kind == MemoryGrain.Slot) await DefinePoolsAsync(grains, warmupPools);
         await TouchAsync(count, count + WarmupGrains, touch);
         var before = Settle();
         var started = Stopwatch.GetTimestamp();
+        // A slot exists only in its pool: the pools of the measured slots are part of what they cost.
+        if (kind == MemoryGrain.Slot) await DefinePoolsAsync(grains, PoolsFor(0, count).Except(warmupPools));
         await TouchAsync(0, count, touch);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var after = Settle();
@@ -47,10 +54,23 @@ public static class MemoryScenario
     }
 
     /// <summary>A slot key as the market builds it: 4,000 slots per pool, pools spread over 16 providers.</summary>
-    private static string SlotKey(int index)
+    private static string SlotKey(int index) => MarketKeys.Slot(Pool(index / SlotsPerPool).PoolKey, index % SlotsPerPool);
+
+    /// <summary>Pool <paramref name="pool"/> of the memory market: H100s at list price, paid to its provider's address.</summary>
+    private static PoolDefinition Pool(int pool)
     {
-        var pool = index / SlotsPerPool;
-        return MarketKeys.Slot(MarketKeys.Pool($"provider-{pool % 16:00}", $"pool-{pool:0000}"), index % SlotsPerPool);
+        var provider = pool % 16;
+        return new PoolDefinition($"provider-{provider:00}", $"pool-{pool:0000}", "h100", "us-east-1", SlotsPerPool,
+            Credits.FromCredits(2.99m), MarketShape.Address(0xaa, provider));
+    }
+
+    /// <summary>The pools that hold slots <paramref name="from"/> to <paramref name="to"/> (exclusive).</summary>
+    private static List<int> PoolsFor(int from, int to) =>
+        [.. Enumerable.Range(from / SlotsPerPool, (to - 1) / SlotsPerPool - from / SlotsPerPool + 1)];
+
+    private static async Task DefinePoolsAsync(IGrainFactory grains, IEnumerable<int> pools)
+    {
+        foreach (var pool in pools) await grains.GetGrain<IPoolGrain>(Pool(pool).PoolKey).DefineAsync(Pool(pool));
     }
 
     private static async Task TouchAsync(int from, int to, Func<int, Task> touch)
