@@ -136,7 +136,7 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
     }
 
     [Fact]
-    public async Task An_hour_billed_lease_meters_tokens_but_bills_time_and_takes_no_usage_vouchers()
+    public async Task An_hour_billed_lease_meters_tokens_but_bills_time()
     {
         var tenant = Tenant.New();
         var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.60m);
@@ -144,14 +144,38 @@ public sealed class InferenceMeteringTests(ClusterFixture cluster)
         var lease = _market.Lease(active.Id);
         await lease.AdmitInferenceAsync(await lease.GetApiKeyAsync(tenant.Address));
         await lease.RecordInferenceAsync(new InferenceUsage(50, 50));
-        var refused = await Assert.ThrowsAsync<MarketException>(() => lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, Credits.FromUnits(1), isFinal: false)));
-        Assert.Equal("NotTokenBilled", refused.Reason);
 
         var ended = await lease.EndAsync(tenant.Address);
 
         Assert.Equal(100, ended.Usage.TotalTokens);
         // The minimum billed: a minute at 3.60 an hour.
         Assert.Equal(Credits.FromCredits(0.06m), ended.AmountOwed);
+    }
+
+    [Fact]
+    public async Task An_hour_billed_lease_paying_as_it_goes_waits_for_a_voucher_for_its_time_so_far_and_ends_owing_at_least_that()
+    {
+        var tenant = Tenant.New();
+        var pool = await _market.DefinePoolAsync(TestMarket.NewRegion(), slots: 1, pricePerSlotHour: 3.60m);
+        var request = TestMarket.Request(pool) with { VoucherEvery = Credits.FromCredits(0.05m) };
+        var active = await _market.FundAsync(await _market.RequestAsync(tenant, request), tenant);
+        var lease = _market.Lease(active.Id);
+        var key = await lease.GetApiKeyAsync(tenant.Address);
+
+        // Its first minute (the least billed) is 0.06 at 3.60 an hour, past the threshold of 0.05, before any request.
+        var due = await lease.AdmitInferenceAsync(key);
+        var tooMuch = await Assert.ThrowsAsync<MarketException>(() =>
+            lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, due.AmountToSign!.Value + Credits.FromUnits(1), isFinal: false)));
+        var paying = await lease.SubmitUsageVoucherAsync(tenant.Sign(active.Id, due.AmountToSign!.Value, isFinal: false));
+        var resumed = await lease.AdmitInferenceAsync(key);
+        var ended = await lease.EndAsync(tenant.Address);
+
+        Assert.Equal((AdmissionOutcome.PaymentRequired, Credits.FromCredits(0.06m), active.Channel), (due.Outcome, due.AmountToSign, due.ChannelToSign));
+        Assert.Equal(("AboveOwed", "amount"), (tooMuch.Reason, tooMuch.Field));
+        Assert.Equal(LeaseReasons.UsageVoucherAccepted, paying.History[^1].Reason);
+        Assert.Equal(AdmissionOutcome.Admitted, resumed.Outcome);
+        // Time only grows: the final bill is never below a voucher the lease took.
+        Assert.True(ended.AmountOwed >= paying.LastVoucher!.Amount);
     }
 
     [Fact]

@@ -598,6 +598,33 @@ public sealed class GatewayTests(MarketFixture market)
         new(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
 
     /// <summary>What the lease has metered, as the host reports it.</summary>
+    [Fact]
+    public async Task An_hour_billed_lease_paying_as_it_goes_is_asked_for_its_time_so_far_paid_by_occ_infer_and_settles_its_bill()
+    {
+        var tenant = market.Wallets[1];
+        // An Inferentia2 at 0.95 an hour owes 0.015834 for its first minute (the least billed): past 0.01 before any request.
+        var (lease, apiKey) = await market.LeaseWithKeyAsync(tenant, "--kind", "inferentia2", "--voucher-every", "0.01");
+        var request = new { model = Model, prompt = "Is time money?", max_tokens = 16 };
+
+        var due = await market.PostInferenceAsync(apiKey, "/v1/completions", request);
+        var inferred = await market.OccAsync("infer", LeaseIds.Format(lease.Id), "Is time money?", "--max-tokens", "16", "--tenant", tenant.Name);
+        var paid = await Eventually.WaitForAsync(() => market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default),
+            l => l.LastVoucher is { } last && l.Paid == last.Amount, TimeSpan.FromSeconds(20));
+        var ended = await market.OccAsync("lease", "end", LeaseIds.Format(lease.Id), "--tenant", tenant.Name, "--json");
+
+        Assert.Equal((HttpStatusCode.PaymentRequired, "voucher_required"), (due.Status, due.Code));
+        Assert.Equal("0.015834", due.Json.GetProperty("error").GetProperty("amount_to_sign").GetString());
+        Assert.True(inferred.ExitCode == 0, inferred.ToString());
+        Assert.Contains("[paid 0.015834 by voucher]", inferred.Output);
+        Assert.Equal(Credits.FromCredits(0.015834m), paid.Paid);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        var settled = ended.Json.Deserialize<LeaseSnapshot>(ApiJson.Options)!;
+        Assert.Equal(LeaseStatus.Settled, settled.Status);
+        Assert.True(settled.AmountOwed >= paid.Paid, $"the bill {settled.AmountOwed} is below the voucher paid, {paid.Paid}");
+        var onChain = (await market.OnChainAsync(lease.Id))!;
+        Assert.Equal((settled.AmountOwed, true), (onChain.Paid, onChain.Closed));
+    }
+
     private async Task<LeaseUsage> MeteredAsync(LeaseSnapshot lease) => (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
 
     private async Task EndAsync(LeaseSnapshot lease, TenantWallet tenant)

@@ -10,9 +10,9 @@ public enum AdmissionOutcome
     /// <summary>Every slot of the lease is at its concurrency limit; retry after <see cref="InferenceAdmission.RetryAfter"/>.</summary>
     Busy,
     /// <summary>
-    /// A token-billed lease that must be paid before it goes on: its unpaid usage reached the tenant's voucher threshold
-    /// (<see cref="InferenceAdmission.AmountToSign"/> says what to sign, on the channel <see cref="InferenceAdmission.ChannelToSign"/>),
-    /// or its bill nearly used up the escrow (top up).
+    /// A lease that must be paid before it goes on: its unpaid bill (tokens, or time so far) reached the tenant's voucher
+    /// threshold (<see cref="InferenceAdmission.AmountToSign"/> says what to sign, on the channel <see cref="InferenceAdmission.ChannelToSign"/>),
+    /// or a token-billed lease's bill nearly used up the escrow (top up).
     /// </summary>
     PaymentRequired,
 }

@@ -24,8 +24,8 @@ public interface ILeaseGrain : IGrainWithGuidKey
     Task<LeaseSnapshot?> ConfirmTopUpAsync(EscrowToppedUp toppedUp);
 
     /// <summary>
-    /// A cumulative usage voucher for a token-billed lease, signed by the lease's voucher signer, for more than the last
-    /// one and at most what is owed now; kept as the lease's latest and handed to settlement. Its signature is the authority.
+    /// A cumulative usage voucher for a running lease (its tokens or its time so far), signed by the lease's voucher
+    /// signer, for more than the last one and at most what is owed now; kept as the lease's latest and handed to settlement. Its signature is the authority.
     /// </summary>
     Task<LeaseSnapshot> SubmitUsageVoucherAsync(SignedVoucher voucher);
 

@@ -104,7 +104,7 @@ public static class LeaseCommands
         var billBy = new Option<LeaseBillingMode>("--bill-by")
             { Description = "Pay for the hours used (default) or for the tokens inference used, at the pool's price per 1M tokens.", DefaultValueFactory = _ => LeaseBillingMode.Hours, HelpName = "hours|tokens" };
         var voucherEvery = new Option<string?>("--voucher-every")
-            { Description = "With --bill-by tokens: pay as you go, a voucher whenever this much usage (credits) is unpaid; inference waits for it (occ infer signs it)." };
+            { Description = "Pay as you go: a voucher whenever this much of the bill (tokens, or time by the hour) is unpaid; inference waits for it (occ infer signs it)." };
         var useSessionKey = new Option<bool>("--session-key")
             { Description = "Sign this lease's vouchers with a new session key kept in .devnet/session-keys, named in the escrow, instead of the wallet key." };
         var constraints = new ConstraintOptions();
@@ -249,10 +249,10 @@ public static class LeaseCommands
 
     private static Command VoucherCommand()
     {
-        var id = new Argument<string>("id") { Description = "The token-billed lease to pay." };
+        var id = new Argument<string>("id") { Description = "The lease to pay." };
         var amount = new Option<string?>("--amount") { Description = "The cumulative amount to sign (default: what the lease owes now)." };
         var tenant = TenantOption();
-        var command = new Command("voucher", "Pay a token-billed lease as it goes: sign a cumulative voucher (with its session key, if it has one) and hand it to settlement.")
+        var command = new Command("voucher", "Pay a lease as it goes: sign a cumulative voucher for what it owes so far (with its session key, if it has one) and hand it to settlement.")
             { id, amount, tenant };
         command.SetAction(OccApp.Action(async (context, parse, ct) =>
         {
@@ -260,7 +260,7 @@ public static class LeaseCommands
             var lease = await api.GetLeaseAsync(parse.GetValue(id)!, ct);
             var value = parse.GetValue(amount) is { } text
                 ? CreditsArgument.Require("--amount", text, positive: true)
-                : lease.AmountOwed;
+                : lease.OwedSoFar ?? lease.AmountOwed;
             var paid = await PayAsync(context, api, context.Tenant(parse.GetValue(tenant)), lease, value, ct);
             context.Print(paid, console =>
             {

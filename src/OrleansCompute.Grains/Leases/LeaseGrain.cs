@@ -496,23 +496,22 @@ public sealed class LeaseGrain(
             throw MarketException.Invalid("leaseId", "WrongLease", "The voucher is for another lease.");
         if (voucher.IsFinal)
             throw MarketException.Invalid("isFinal", "FinalVoucher", "A final voucher ends the lease: use occ lease end (POST /api/leases/{id}/end, then /voucher).");
-        if (lease.Request.BillBy != LeaseBillingMode.Tokens)
-            throw new MarketException(MarketError.Conflict, "NotTokenBilled", "Usage vouchers pay token-billed leases as they go; this lease is billed by the hour when it ends.", "leaseId");
         if (lease.Status is not (LeaseStatus.Active or LeaseStatus.Funded))
             throw new MarketException(MarketError.Conflict, "LeaseNotActive", $"Usage vouchers are taken while the lease is active; it is {lease.Status}.");
         RequireSignedByLease(lease, voucher);
         // The escrow pays a voucher only for what it adds to what is paid already: one for no more would send a transaction that pays nothing.
         if (lease.LastVoucher is { } last && voucher.Amount <= last.Amount)
             throw new MarketException(MarketError.Conflict, "StaleVoucher", $"A voucher for {last.Amount} was accepted already; a new one must be for more.", "amount");
+        var owed = OwedNow(lease);
         if (voucher.Amount <= lease.Paid)
             throw new MarketException(MarketError.Conflict, "StaleVoucher",
                 lease.Paid == Credits.Zero
-                    ? $"A voucher for {voucher.Amount} pays nothing; a usage voucher is for more than 0, up to the {lease.AmountOwed} owed."
+                    ? $"A voucher for {voucher.Amount} pays nothing; a usage voucher is for more than 0, up to the {owed} owed."
                     : $"The escrow has paid {lease.Paid} already; a new voucher must be for more.", "amount");
-        if (voucher.Amount > lease.AmountOwed)
-            throw MarketException.Invalid("amount", "AboveOwed", $"The lease owes {lease.AmountOwed} so far; a usage voucher is for at most that.");
+        if (voucher.Amount > owed)
+            throw MarketException.Invalid("amount", "AboveOwed", $"The lease owes {owed} so far; a usage voucher is for at most that.");
 
-        lease = Transition(lease with { LastVoucher = voucher }, lease.Status, LeaseReasons.UsageVoucherAccepted, $"{voucher.Amount} of {lease.AmountOwed} owed");
+        lease = Transition(lease with { LastVoucher = voucher }, lease.Status, LeaseReasons.UsageVoucherAccepted, $"{voucher.Amount} of {owed} owed");
         await SaveAsync(lease);
         await GrainFactory.GetGrain<ISettlementGrain>(lease.ProviderAddress!).EnqueueAsync(voucher);
         return lease;
@@ -715,24 +714,33 @@ public sealed class LeaseGrain(
     private static Credits EscrowHolds(LeaseSnapshot lease) => Credits.Max(lease.Escrowed, lease.Deposit);
 
     /// <summary>
-    /// Why a token-billed lease must be paid before it runs more, or null: its bill is within a margin of what the escrow
-    /// holds (top up), or its unpaid usage reached the tenant's voucher threshold (sign a voucher for the bill).
+    /// Why a lease must be paid before it runs more, or null: a token-billed lease's bill is within a margin of what the
+    /// escrow holds (top up); or what the lease owes so far, for its tokens or its time, is unpaid by the tenant's voucher
+    /// threshold or more (sign a voucher for it). Billed by the hour, the bill grows with time (by the second, at least a
+    /// minute), never past the deposit.
     /// </summary>
     private InferenceAdmission? PaymentDue(LeaseSnapshot lease)
     {
-        if (lease.Request.BillBy != LeaseBillingMode.Tokens) return null;
-        var escrowed = EscrowHolds(lease);
-        var margin = Credits.FromUnits(escrowed.Units * _options.EscrowLowPercent / 100);
-        if (lease.AmountOwed + margin >= escrowed)
-            return new InferenceAdmission(AdmissionOutcome.PaymentRequired,
-                Message: $"The lease owes {lease.AmountOwed} of the {escrowed} its escrow holds; top it up (occ lease top-up) to go on.");
-        var vouchered = Credits.Max(lease.LastVoucher?.Amount ?? Credits.Zero, lease.Paid);
+        if (lease.Request.BillBy == LeaseBillingMode.Tokens)
+        {
+            var escrowed = EscrowHolds(lease);
+            var margin = Credits.FromUnits(escrowed.Units * _options.EscrowLowPercent / 100);
+            if (lease.AmountOwed + margin >= escrowed)
+                return new InferenceAdmission(AdmissionOutcome.PaymentRequired,
+                    Message: $"The lease owes {lease.AmountOwed} of the {escrowed} its escrow holds; top it up (occ lease top-up) to go on.");
+        }
         // A threshold of zero or less was never taken (LeaseRequestRules); one stored before that asks for nothing.
-        if (lease.Request.VoucherEvery is { } every && every > Credits.Zero && lease.AmountOwed - vouchered >= every)
-            return new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: lease.AmountOwed, ChannelToSign: lease.Channel,
-                Message: $"{lease.AmountOwed - vouchered} of usage is unpaid (the threshold is {every}); sign a voucher for {lease.AmountOwed} to go on.");
-        return null;
+        if (lease.Request.VoucherEvery is not { } every || every <= Credits.Zero) return null;
+        var owed = OwedNow(lease);
+        var vouchered = Credits.Max(lease.LastVoucher?.Amount ?? Credits.Zero, lease.Paid);
+        return owed - vouchered >= every
+            ? new InferenceAdmission(AdmissionOutcome.PaymentRequired, AmountToSign: owed, ChannelToSign: lease.Channel,
+                Message: $"{owed - vouchered} of usage is unpaid (the threshold is {every}); sign a voucher for {owed} to go on.")
+            : null;
     }
+
+    /// <summary>What the lease owes now: its fixed bill once ended, else its tokens or its time so far (<see cref="LeaseBilling.OwedSoFar"/>).</summary>
+    private Credits OwedNow(LeaseSnapshot lease) => LeaseBilling.OwedSoFar(lease, Now) ?? lease.AmountOwed;
 
     /// <summary>
     /// Vouchers count on chain only for the lease's channel and when signed by the lease's signer: its session key if it

@@ -32,9 +32,6 @@ public static class LeaseRequestRules
             throw MarketException.Invalid("maxPricePerMillionTokens", "OutOfRange", $"The max price per 1M tokens must be above zero; got {maxPerToken}.");
         if (request.VoucherEvery is { } every && every <= Credits.Zero)
             throw MarketException.Invalid("voucherEvery", "OutOfRange", $"The voucher threshold must be above zero; got {every}.");
-        if (request.VoucherEvery is not null && request.BillBy != LeaseBillingMode.Tokens)
-            throw MarketException.Invalid("voucherEvery", "ContradictoryConstraints",
-                "A voucher threshold pays a token-billed lease as it goes (billBy tokens); a lease billed by the hour pays once, when it ends.");
         if (request.MinMemoryGiB is < 1)
             throw MarketException.Invalid("minMemoryGiB", "OutOfRange", "The minimum memory must be at least 1 GiB.");
         if (request.MinTokensPerSecond is < 1)

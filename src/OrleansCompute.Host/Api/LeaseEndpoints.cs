@@ -33,7 +33,7 @@ public static class LeaseEndpoints
         leases.MapPost("/{id}/end", EndAsync).RequireAuthorization()
             .WithSummary("End the lease (or cancel it before funding); the answer carries the final voucher to sign.");
         leases.MapPost("/{id}/vouchers", SubmitUsageVoucherAsync)
-            .WithSummary("A usage voucher for a token-billed lease, as it goes; its signature (the lease's signer) is the authority.");
+            .WithSummary("A usage voucher for a lease paying as it goes, up to what it owes so far; its signature (the lease's signer) is the authority.");
         // A lease that is not Active has no key: 409 LeaseNotActive.
         leases.MapGet("/{id}/key", KeyAsync).RequireAuthorization().RefusesAlso(StatusCodes.Status409Conflict)
             .WithSummary("The active lease's inference key for /v1 (Authorization: Bearer …); its tenant only.");

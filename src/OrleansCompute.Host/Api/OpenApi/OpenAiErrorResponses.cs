@@ -54,7 +54,7 @@ public sealed class OpenAiErrorResponses : IOpenApiOperationTransformer
     {
         StatusCodes.Status400BadRequest => "The body is not a valid request (type invalid_request_error, code invalid_request, `param` naming the field), or the prompt and max_tokens exceed the context window (code context_length_exceeded).",
         StatusCodes.Status401Unauthorized => "No `Authorization: Bearer occ_…` header, not a lease key, or not the key of an active lease (code invalid_api_key).",
-        StatusCodes.Status402PaymentRequired => "A token-billed lease needs more paid for before it runs this (type insufficient_quota): code voucher_required with `amount_to_sign` (cumulative credits) and `channel_to_sign` — sign that voucher and POST it to /api/leases/{id}/vouchers, then retry — or code escrow_low: top the escrow up.",
+        StatusCodes.Status402PaymentRequired => "The lease needs more paid for before it runs this (type insufficient_quota): code voucher_required with `amount_to_sign` (cumulative credits) and `channel_to_sign` — sign that voucher and POST it to /api/leases/{id}/vouchers, then retry — or code escrow_low: top the escrow up.",
         StatusCodes.Status404NotFound => "The model asked for is not the one the lease's key can call (code model_not_found, param model); GET /v1/models lists it.",
         StatusCodes.Status413PayloadTooLarge => "The body is larger than the host reads.",
         StatusCodes.Status415UnsupportedMediaType => "The body is not application/json (code unsupported_media_type).",
