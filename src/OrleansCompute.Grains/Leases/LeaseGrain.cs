@@ -588,10 +588,9 @@ public sealed class LeaseGrain(
     private async Task<LeaseSnapshot> EndActiveAsync(LeaseSnapshot lease, string reason, string? why = null)
     {
         var endedAt = Now;
-        // A reserved block ended before it started owes nothing.
-        var owed = lease.StartedAt is not { } startedAt ? Credits.Zero
-            : lease.Request.BillBy == LeaseBillingMode.Tokens ? TokenBill(lease)
-            : LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours, endedAt - startedAt, _options.MinimumBilled);
+        // Never below a usage voucher the lease took: the tenant signed for that much (a host whose clock is a second
+        // behind the one that took it must not bill less than was paid as it went).
+        var owed = Credits.Max(BillAt(lease, endedAt), lease.LastVoucher?.Amount ?? Credits.Zero);
         await ReleaseSlotsAsync(lease);
         return Transition(lease with
         {
@@ -739,8 +738,17 @@ public sealed class LeaseGrain(
             : null;
     }
 
-    /// <summary>What the lease owes now: its fixed bill once ended, else its tokens or its time so far (<see cref="LeaseBilling.OwedSoFar"/>).</summary>
-    private Credits OwedNow(LeaseSnapshot lease) => LeaseBilling.OwedSoFar(lease, Now) ?? lease.AmountOwed;
+    /// <summary>What the lease owes now: its fixed bill once ended, else what ending it now would bill (<see cref="BillAt"/>).</summary>
+    private Credits OwedNow(LeaseSnapshot lease) => lease.EndedAt is null ? BillAt(lease, Now) : lease.AmountOwed;
+
+    /// <summary>
+    /// The bill of a lease ended at <paramref name="at"/>: its tokens, or its time by the second (at least
+    /// <see cref="MarketOptions.MinimumBilled"/>, at most its deposit); nothing for a block that never started.
+    /// </summary>
+    private Credits BillAt(LeaseSnapshot lease, DateTimeOffset at) =>
+        lease.StartedAt is not { } startedAt ? Credits.Zero
+        : lease.Request.BillBy == LeaseBillingMode.Tokens ? TokenBill(lease)
+        : LeaseBilling.Owed(lease.PricePerSlotHour, lease.Request.Slots, lease.Request.Hours, at - startedAt, _options.MinimumBilled);
 
     /// <summary>
     /// Vouchers count on chain only for the lease's channel and when signed by the lease's signer: its session key if it
