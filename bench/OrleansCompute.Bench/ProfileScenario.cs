@@ -13,6 +13,7 @@ namespace OrleansCompute.Bench;
 public static class ProfileScenario
 {
     private const int UnloadedRequests = 2_000;
+    private const int SteadyLeases = 2_000;
 
     public static async Task<Figures> RunAsync(LoadSettings settings, string dataDirectory)
     {
@@ -60,6 +61,19 @@ public static class ProfileScenario
 
         figures.Markdown.Add(Table($"One lease reserved ({leases} tenants each reserving one more slot at once; the market holding {(settings.HeldPerTenant - 1) * leases} to {settings.HeldPerTenant * leases} leases)", reserve, leases));
         figures.Markdown.Add(Table("The cancel that frees its slot (Reserved → Cancelled)", cancel, leases));
+
+        // One request at a time, each router's view current: the steady state, where a lease should be one pool call.
+        var tenant = shape.Tenants[0];
+        profile.Start();
+        for (var i = 0; i < SteadyLeases; i++)
+        {
+            var lease = await router.RequestAsync(tenant, shape.Requests[i % shape.Requests.Count]);
+            await directory.EndAsync(lease.Id, tenant);
+        }
+        var steady = profile.Stop();
+        figures.Add("pool_calls_per_lease_steady", Count(steady.Calls, "IPoolGrain.ReserveAsync") / (double)SteadyLeases);
+        figures.Add("grain_calls_per_lease_and_cancel_steady", steady.Calls.Sum(c => c.Count) / (double)SteadyLeases);
+        figures.Markdown.Add(Table($"One lease and its cancel, one at a time ({SteadyLeases} in a row)", steady, SteadyLeases));
 
         var unloaded = await UnloadedAsync(grains, router, directory, shape);
         figures.Add("unloaded_lease_p50_ms", unloaded.Lease.P50Ms);

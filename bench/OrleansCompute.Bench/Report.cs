@@ -25,7 +25,7 @@ public static class Report
         new("p99_ms_memory", "p99 ms at 50,000 leases/s (paced), in-memory store", "≤ 20", v => v <= 20),
         new("leases_per_second_sqlite", "leases/s, SQLite store", "≥ 10,000", v => v >= 10_000),
         new("p99_ms_sqlite", "p99 ms at 10,000 leases/s (paced), SQLite store", "≤ 20", v => v <= 20),
-        new("bytes_per_slot", "bytes per active slot grain (working set)", "≤ 4,096", v => v <= 4096),
+        new("bytes_per_slot", "bytes per slot of a million-slot market: pools and active slot grains (working set)", "≤ 4,096", v => v <= 4096),
     ];
 
     public static void Write(Figures figures, string command, string directory)
@@ -82,12 +82,15 @@ public static class Report
             ("cancels/s beside the leases (not counted)", "cancels_per_second_memory"),
             ("CPU µs per lease (with its cancel)", "cpu_us_per_lease_memory"),
             ("CPU µs per ping", "cpu_us_per_ping"),
-            ("grain calls per lease", "grain_calls_per_lease"),
+            ("grain calls per lease, 1,000 tenants at once", "grain_calls_per_lease"),
+            ("pool calls per lease, 1,000 tenants at once", "pool_calls_per_lease"),
+            ("pool calls per lease, one at a time", "pool_calls_per_lease_steady"),
+            ("grain calls per lease and its cancel, one at a time", "grain_calls_per_lease_and_cancel_steady"),
             ("storage writes per lease", "storage_writes_per_lease"),
             ("unloaded lease p50 ms (one tenant alone)", "unloaded_lease_p50_ms"),
             ("unloaded ping p50 ms", "unloaded_ping_p50_ms"),
             ("calls/s to a fresh ping grain each (activation included)", "fresh_grain_ping_calls_per_second"),
-            ("managed heap bytes per active slot grain", "managed_bytes_per_slot"),
+            ("managed heap bytes per slot of a million-slot market", "managed_bytes_per_slot"),
             ("bytes per active ping grain (working set)", "bytes_per_ping_grain"),
         ]);
         md.AppendLine();
