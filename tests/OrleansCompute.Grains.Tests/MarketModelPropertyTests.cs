@@ -16,7 +16,7 @@ namespace OrleansCompute.Grains.Tests;
 public sealed class MarketModelPropertyTests(DurableClusterFixture cluster, ITestOutputHelper output)
 {
     private const string Kind = "h100";
-    private const int Tenants = 4;
+    private const int Tenants = 8;
     private const int MaxRestarts = 2;
 
     /// <summary>How long a check lets timers, reminders and one-way calls catch up before a difference counts as a fault.</summary>
