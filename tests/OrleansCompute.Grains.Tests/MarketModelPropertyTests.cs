@@ -152,7 +152,7 @@ public sealed class MarketModelPropertyTests(DurableClusterFixture cluster, ITes
     public async Task Any_interleaving_of_reserving_funding_ending_expiry_drains_orders_and_restarts_keeps_the_market_sound()
     {
         // A scenario takes about 3 s, mostly waiting out deadlines and restarts: 18 keep this test near a minute on two cores.
-        await Scenarios.SampleAsync(scenario => new Run(cluster, scenario, output).ExecuteAsync(), iter: 18, threads: 1, print: s => "\n" + s);
+        await Scenarios.SampleAsync(scenario => new Run(cluster, scenario, output).ExecuteAsync(), iter: PropertyRuns.Or(18), threads: 1, print: s => "\n" + s);
     }
 
     /// <summary>One scenario against the cluster: its own region, pools and tenants, so runs never see each other.</summary>

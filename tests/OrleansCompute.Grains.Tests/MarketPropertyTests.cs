@@ -39,7 +39,7 @@ public sealed class MarketPropertyTests(ClusterFixture cluster)
     [Fact]
     public async Task Any_interleaving_of_requests_funding_ending_and_cancelling_holds_each_slot_for_at_most_one_lease()
     {
-        await Scenarios.SampleAsync(RunAsync, iter: 60, threads: 2,
+        await Scenarios.SampleAsync(RunAsync, iter: PropertyRuns.Or(60), threads: 2,
             print: steps => string.Join(" | ", steps.Select(step => string.Join(" & ", step.AsEnumerable()))));
     }
 

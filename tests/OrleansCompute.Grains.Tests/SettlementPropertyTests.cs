@@ -107,7 +107,7 @@ public sealed class SettlementPropertyTests(ClusterFixture cluster, ITestOutputH
     {
         // A scenario takes about 5 s, mostly waiting out confirm timeouts (3 s) of lost or reorganized transactions: five
         // fat ones (6 to 10 leases, a dozen steps, a few faults) keep this test near 25 s on two cores.
-        await Scenarios.SampleAsync(scenario => new Run(cluster, scenario, output).ExecuteAsync(), iter: 5, threads: 1, print: s => "\n" + s);
+        await Scenarios.SampleAsync(scenario => new Run(cluster, scenario, output).ExecuteAsync(), iter: PropertyRuns.Or(5), threads: 1, print: s => "\n" + s);
     }
 
     private sealed record KnownLease(string Name, LeaseSnapshot Ended, Tenant Tenant, PoolDefinition Pool, SignedVoucher Voucher)
