@@ -44,9 +44,11 @@ public sealed class SettlementFaultTests(MarketFixture market)
             case "host-restart":
                 market.Rpc.Fault = RpcFault.Slow;
                 market.Rpc.Delay = TimeSpan.FromMilliseconds(700);
+                // The host stops while its first settlement batch is on its way to the node: mid-batch, not before it.
+                var sending = market.Rpc.NextSendAsync();
                 recovery = Task.Run(async () =>
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1.5));
+                    await sending.WaitAsync(TimeSpan.FromSeconds(60));
                     await market.RestartHostAsync();
                     market.Rpc.Fault = RpcFault.None;
                 });

@@ -30,6 +30,7 @@ public sealed class RpcFaultProxy : IAsyncDisposable
     private volatile string _target;
     private volatile RpcFault _fault;
     private long _faulted;
+    private TaskCompletionSource? _sendSeen;
 
     private RpcFaultProxy(WebApplication app, string url, string target)
     {
@@ -58,6 +59,17 @@ public sealed class RpcFaultProxy : IAsyncDisposable
     /// <summary>Requests the proxy did not forward as asked (errors, drops, delays) since it started.</summary>
     public long Faulted => Interlocked.Read(ref _faulted);
 
+    /// <summary>
+    /// Completes when the proxy next receives a transaction to send (<c>eth_sendRawTransaction</c>), as it receives it: before
+    /// the fault of the moment applies and before the node sees it. A test acts then to hit a send in flight.
+    /// </summary>
+    public Task NextSendAsync()
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _sendSeen = seen;
+        return seen.Task;
+    }
+
     public static async Task<RpcFaultProxy> StartAsync(string target)
     {
         var url = $"http://127.0.0.1:{LoopbackPorts.Free()}";
@@ -73,6 +85,14 @@ public sealed class RpcFaultProxy : IAsyncDisposable
 
     private async Task ForwardAsync(HttpContext http)
     {
+        using var body = new MemoryStream();
+        await http.Request.Body.CopyToAsync(body, http.RequestAborted);
+        if (_sendSeen is { } seen && System.Text.Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length).Contains("\"eth_sendRawTransaction\"", StringComparison.Ordinal))
+        {
+            _sendSeen = null;
+            seen.TrySetResult();
+        }
+
         var fault = _fault;
         if (fault != RpcFault.None) Interlocked.Increment(ref _faulted);
         switch (fault)
@@ -89,8 +109,6 @@ public sealed class RpcFaultProxy : IAsyncDisposable
                 break;
         }
 
-        using var body = new MemoryStream();
-        await http.Request.Body.CopyToAsync(body, http.RequestAborted);
         using var request = new HttpRequestMessage(HttpMethod.Post, _target) { Content = new ByteArrayContent(body.ToArray()) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         try
