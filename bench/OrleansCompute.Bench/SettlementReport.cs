@@ -7,7 +7,7 @@ public static class SettlementReport
 {
     private static readonly Report.Target[] Targets =
     [
-        new("leases_settled_per_second", "leases settled/s, final voucher → confirmed settleBatch", "≥ 5,000", v => v >= 5_000),
+        new("leases_settled_per_second", "leases settled/s, final voucher → settlement seen by the chain watcher", "≥ 5,000", v => v >= 5_000),
         new("settled_to_raw_ratio", "leases settled/s ÷ raw transfers/s, same run", "≥ 4", v => v >= 4),
     ];
 
@@ -29,7 +29,8 @@ public static class SettlementReport
                       "(the machine was shared with other work, and Anvil runs on the same cores). Release build, server GC, one in-process silo.");
         md.AppendLine();
         md.AppendLine($"Each repetition opens {F("leases")} leases in the escrow of one Anvil that serves every repetition ({F("tenants")} tenants, {F("providers")} providers new to each repetition; unmeasured), " +
-                      $"then enqueues every final voucher at its provider's settlement grain and times until the last settleBatch is confirmed " +
+                      $"then enqueues every final voucher at its provider's settlement grain and times until the chain watcher, run as the host runs it " +
+                      $"(a poll every {F("watcher_poll_ms")} ms, no confirmations on Anvil), has seen the last lease closed; the rate at the last settleBatch receipt is beside it " +
                       $"(batches of up to {F("batch_size")}, flush delay {F("flush_delay_ms")} ms). The baseline is {F("raw_transfers")} plain ERC-20 transfers of " +
                       $"the credit from {F("raw_transfer_senders")} keys through the same TransactionSender, pipelined, first send to last receipt. " +
                       $"The two alternate, {F("repetitions")} repetitions; the median run of each is shown. Anvil's cost per block grows with its chain and " +
@@ -44,8 +45,11 @@ public static class SettlementReport
             ("leases settled/s ÷ fresh-chain transfers/s", "settled_to_fresh_chain_raw_ratio"),
             ("leases settled/s, slowest run", "leases_settled_per_second_min"),
             ("leases settled/s, fastest run", "leases_settled_per_second_max"),
-            ("voucher → confirmation p50 ms", "settle_p50_ms"),
-            ("voucher → confirmation p99 ms", "settle_p99_ms"),
+            ("leases settled/s counted at the settleBatch receipts (median run)", "leases_settled_per_second_at_receipt"),
+            ("voucher → seen settled by the watcher, p50 ms", "settle_p50_ms"),
+            ("voucher → seen settled by the watcher, p99 ms", "settle_p99_ms"),
+            ("voucher → settleBatch receipt, p50 ms", "receipt_p50_ms"),
+            ("voucher → settleBatch receipt, p99 ms", "receipt_p99_ms"),
             ("enqueue acknowledged p99 ms", "enqueue_p99_ms"),
             ("raw transfer send → receipt p50 ms", "raw_transfer_p50_ms"),
             ("raw transfer send → receipt p99 ms", "raw_transfer_p99_ms"),

@@ -1,6 +1,7 @@
 // Scenario `settlement` (issue 5): leases settled per second end to end on a real Anvil (final voucher enqueued at the
-// provider's settlement grain → its settleBatch confirmed), beside plain ERC-20 transfers sent through the same
-// TransactionSender in the same run, alternated (transfers, settlement; settlement, transfers; ...) so both see the same machine.
+// provider's settlement grain → its settleBatch mined → the chain watcher, run as the host runs it, seeing the lease
+// closed), beside plain ERC-20 transfers sent through the same TransactionSender in the same run, alternated
+// (transfers, settlement; settlement, transfers; ...) so both see the same machine.
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,6 +31,12 @@ public static class SettlementScenario
         var clock = new ConfirmationClock(new EscrowSettlement(chain.Operator, chain.Contracts.EscrowAddress));
         using var host = BenchSilo.Build(store, dataDirectory, settlement: clock);
         await host.StartAsync();
+        // The chain watcher as the host runs it (its default poll, no confirmations on Anvil), from the escrow's deployment, so
+        // it has seen every lease opened before it sees one closed.
+        var seen = new WatcherClock();
+        using var watcher = new EscrowEventWatcher(new EscrowEventReader(chain.Rpc, chain.Contracts.EscrowAddress), seen,
+            new EscrowEventWatcherOptions { StartBlock = chain.Contracts.DeployBlock });
+        await watcher.StartAsync(CancellationToken.None);
         var grains = host.Services.GetRequiredService<IGrainFactory>();
         var market = host.Services.GetRequiredService<IOptions<MarketOptions>>().Value;
 
@@ -53,17 +60,19 @@ public static class SettlementScenario
             if (repetition % 2 == 0)
             {
                 transferRuns.Add(await chain.TransfersAsync(settings.Transfers));
-                settleRuns.Add(await SettleAsync(grains, clock, chain, leases, firstBlock));
+                settleRuns.Add(await SettleAsync(grains, clock, seen, chain, leases, firstBlock));
             }
             else
             {
-                settleRuns.Add(await SettleAsync(grains, clock, chain, leases, firstBlock));
+                settleRuns.Add(await SettleAsync(grains, clock, seen, chain, leases, firstBlock));
                 transferRuns.Add(await chain.TransfersAsync(settings.Transfers));
             }
-            Progress.Say($"settlement repetition {repetition + 1}: {settleRuns[^1].PerSecond:N0} leases settled/s " +
+            Progress.Say($"settlement repetition {repetition + 1}: {settleRuns[^1].PerSecond:N0} leases settled/s as the watcher saw them " +
+                         $"({settleRuns[^1].PerSecondAtReceipt:N0}/s at the receipts) " +
                          $"(p50 {settleRuns[^1].Latency.P50Ms:F0} ms, p99 {settleRuns[^1].Latency.P99Ms:F0} ms, {settleRuns[^1].Batches} batches, " +
                          $"{settleRuns[^1].GasPerLease:N0} gas/lease); {transferRuns[^1].PerSecond:N0} transfers/s (p99 {transferRuns[^1].Latency.P99Ms:F0} ms)");
         }
+        await watcher.StopAsync(CancellationToken.None);
         await host.StopAsync();
 
         var settle = settleRuns.OrderBy(r => r.PerSecond).ElementAt(settleRuns.Count / 2);
@@ -72,6 +81,7 @@ public static class SettlementScenario
         figures.Add("leases_settled_per_second", settle.PerSecond);
         figures.Add("leases_settled_per_second_min", settleRuns.Min(r => r.PerSecond));
         figures.Add("leases_settled_per_second_max", settleRuns.Max(r => r.PerSecond));
+        figures.Add("leases_settled_per_second_at_receipt", settle.PerSecondAtReceipt);
         figures.Add("raw_transfers_per_second", transfer.PerSecond);
         figures.Add("raw_transfers_per_second_min", transferRuns.Min(r => r.PerSecond));
         figures.Add("raw_transfers_per_second_max", transferRuns.Max(r => r.PerSecond));
@@ -81,6 +91,9 @@ public static class SettlementScenario
         figures.Add("settle_p50_ms", settle.Latency.P50Ms);
         figures.Add("settle_p99_ms", settle.Latency.P99Ms);
         figures.Add("settle_max_ms", settle.Latency.MaxMs);
+        figures.Add("receipt_p50_ms", settle.ReceiptLatency.P50Ms);
+        figures.Add("receipt_p99_ms", settle.ReceiptLatency.P99Ms);
+        figures.Add("watcher_poll_ms", new EscrowEventWatcherOptions().PollInterval.TotalMilliseconds);
         figures.Add("enqueue_p99_ms", settle.Enqueue.P99Ms);
         figures.Add("raw_transfer_p50_ms", transfer.Latency.P50Ms);
         figures.Add("raw_transfer_p99_ms", transfer.Latency.P99Ms);
@@ -100,20 +113,26 @@ public static class SettlementScenario
         return figures;
     }
 
-    private sealed record SettleRun(int Leases, double Seconds, Percentiles Latency, Percentiles Enqueue, int Batches, double GasPerLease, double CpuSeconds)
+    /// <param name="Seconds">From the first voucher enqueued to the last lease the watcher saw closed.</param>
+    /// <param name="ReceiptSeconds">From the first voucher enqueued to the last settleBatch receipt.</param>
+    private sealed record SettleRun(int Leases, double Seconds, Percentiles Latency, double ReceiptSeconds, Percentiles ReceiptLatency,
+        Percentiles Enqueue, int Batches, double GasPerLease, double CpuSeconds)
     {
         public double PerSecond => Leases / Seconds;
+        public double PerSecondAtReceipt => Leases / ReceiptSeconds;
     }
 
     /// <summary>
     /// The measured window: every final voucher enqueued at once at its provider's settlement grain (as lease grains do
-    /// when tenants end their leases), until the last one's settleBatch receipt is in. Then, unmeasured, the chain's own
-    /// events are read back: every lease must have a Settled record and a LeaseClosed event, or the run fails.
+    /// when tenants end their leases), until the chain watcher has seen the last lease closed (and, beside it, until the
+    /// last settleBatch receipt is in). Then, unmeasured, the chain's own events are read back: every lease must have a
+    /// Settled record and a LeaseClosed event, or the run fails.
     /// </summary>
-    private static async Task<SettleRun> SettleAsync(IGrainFactory grains, ConfirmationClock clock, SettlementChain chain,
+    private static async Task<SettleRun> SettleAsync(IGrainFactory grains, ConfirmationClock clock, WatcherClock seen, SettlementChain chain,
         IReadOnlyList<BenchLease> leases, long firstBlock)
     {
         var all = clock.Expect(leases.Select(l => l.Id));
+        var allSeen = seen.Expect(leases.Select(l => l.Id));
         var enqueuedAt = new long[leases.Count];
         var enqueueLatency = new long[leases.Count];
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -133,15 +152,17 @@ public static class SettlementScenario
 
         await Task.WhenAll(enqueues);
         await all.WaitAsync(RunTimeout);
+        await allSeen.WaitAsync(RunTimeout);
         var confirmed = clock.Take();
-        var end = confirmed.Confirmations.Values.Max();
+        var closedSeen = seen.Take();
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
-        var latencies = leases.Select((l, i) => confirmed.Confirmations[l.Id] - enqueuedAt[i]).ToList();
+        double Window(IEnumerable<long> ends) => (ends.Max() - start) / (double)Stopwatch.Frequency;
+        Percentiles From(IReadOnlyDictionary<Guid, long> at) => Percentiles.Of([leases.Select((l, i) => at[l.Id] - enqueuedAt[i]).ToList()]);
 
         await VerifyOnChainAsync(chain, leases, firstBlock);
         var gas = await chain.GasUsedAsync(confirmed.Transactions);
-        return new SettleRun(leases.Count, (end - start) / (double)Stopwatch.Frequency, Percentiles.Of([latencies]), Percentiles.Of([enqueueLatency.ToList()]),
-            confirmed.Transactions.Count, (double)gas / leases.Count, cpu);
+        return new SettleRun(leases.Count, Window(closedSeen.Values), From(closedSeen), Window(confirmed.Confirmations.Values), From(confirmed.Confirmations),
+            Percentiles.Of([enqueueLatency.ToList()]), confirmed.Transactions.Count, (double)gas / leases.Count, cpu);
     }
 
     private static async Task VerifyOnChainAsync(SettlementChain chain, IReadOnlyList<BenchLease> leases, long firstBlock)

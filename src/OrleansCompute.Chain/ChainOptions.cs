@@ -22,7 +22,11 @@ public sealed class ChainOptions
     /// <summary>The block the escrow was deployed in: where the event watcher starts reading.</summary>
     public long DeployBlock { get; set; }
 
-    public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// How often the chain watcher asks for new blocks: how soon the market sees an escrow funded or a lease settled. A
+    /// local chain answers a poll in a millisecond; a public one with seconds between blocks can be polled less often.
+    /// </summary>
+    public TimeSpan EventPollInterval { get; set; } = EscrowEventWatcherOptions.DefaultPollInterval;
 
     /// <summary>
     /// In a cluster of hosts, how long the host that reads the escrow's events keeps that role without renewing it (it

@@ -2,7 +2,10 @@ namespace OrleansCompute.Chain.Escrow;
 
 public sealed record EscrowEventWatcherOptions
 {
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>The host's default (<c>Chain:EventPollInterval</c>).</summary>
+    public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan PollInterval { get; init; } = DefaultPollInterval;
 
     /// <summary>The first block to read, usually the escrow's deploy block (or a block persisted by the caller).</summary>
     public long StartBlock { get; init; }
