@@ -131,8 +131,8 @@ public static class SettlementScenario
     private static async Task<SettleRun> SettleAsync(IGrainFactory grains, ConfirmationClock clock, WatcherClock seen, SettlementChain chain,
         IReadOnlyList<BenchLease> leases, long firstBlock)
     {
-        var all = clock.Expect(leases.Select(l => l.Id));
-        var allSeen = seen.Expect(leases.Select(l => l.Id));
+        var all = clock.Receipts.Expect(leases.Select(l => l.Id));
+        var allSeen = seen.Closed.Expect(leases.Select(l => l.Id));
         var enqueuedAt = new long[leases.Count];
         var enqueueLatency = new long[leases.Count];
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -153,16 +153,17 @@ public static class SettlementScenario
         await Task.WhenAll(enqueues);
         await all.WaitAsync(RunTimeout);
         await allSeen.WaitAsync(RunTimeout);
-        var confirmed = clock.Take();
-        var closedSeen = seen.Take();
+        var receipts = clock.Receipts.Take();
+        var transactions = clock.TakeTransactions();
+        var closedSeen = seen.Closed.Take();
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         double Window(IEnumerable<long> ends) => (ends.Max() - start) / (double)Stopwatch.Frequency;
         Percentiles From(IReadOnlyDictionary<Guid, long> at) => Percentiles.Of([leases.Select((l, i) => at[l.Id] - enqueuedAt[i]).ToList()]);
 
         await VerifyOnChainAsync(chain, leases, firstBlock);
-        var gas = await chain.GasUsedAsync(confirmed.Transactions);
-        return new SettleRun(leases.Count, Window(closedSeen.Values), From(closedSeen), Window(confirmed.Confirmations.Values), From(confirmed.Confirmations),
-            Percentiles.Of([enqueueLatency.ToList()]), confirmed.Transactions.Count, (double)gas / leases.Count, cpu);
+        var gas = await chain.GasUsedAsync(transactions);
+        return new SettleRun(leases.Count, Window(closedSeen.Values), From(closedSeen), Window(receipts.Values), From(receipts),
+            Percentiles.Of([enqueueLatency.ToList()]), transactions.Count, (double)gas / leases.Count, cpu);
     }
 
     private static async Task VerifyOnChainAsync(SettlementChain chain, IReadOnlyList<BenchLease> leases, long firstBlock)
@@ -184,24 +185,14 @@ public static class SettlementScenario
     /// </summary>
     private sealed class ConfirmationClock(IEscrowSettlement inner) : IEscrowSettlement
     {
-        private ConcurrentDictionary<Guid, long> _confirmations = new();
         private ConcurrentDictionary<string, bool> _transactions = new();
-        private HashSet<Guid> _expected = [];
-        private TaskCompletionSource _all = new();
-        private int _remaining;
 
-        public Task Expect(IEnumerable<Guid> leases)
-        {
-            _expected = leases.ToHashSet();
-            _remaining = _expected.Count;
-            _all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _all.Task;
-        }
+        public LeaseArrivals Receipts { get; } = new();
 
-        public (IReadOnlyDictionary<Guid, long> Confirmations, IReadOnlyCollection<string> Transactions) Take()
+        /// <summary>The settleBatch transactions of the run so far; the next run starts afresh.</summary>
+        public IReadOnlyCollection<string> TakeTransactions()
         {
-            var taken = (_confirmations, _transactions.Keys.ToList());
-            _confirmations = new();
+            var taken = _transactions.Keys.ToList();
             _transactions = new();
             return taken;
         }
@@ -209,14 +200,12 @@ public static class SettlementScenario
         public async Task<SettlementReceipt> SettleBatchAsync(IReadOnlyList<SignedVoucher> vouchers, CancellationToken cancellationToken)
         {
             var receipt = await inner.SettleBatchAsync(vouchers, cancellationToken);
-            var now = Stopwatch.GetTimestamp();
             if (!receipt.Succeeded) return receipt;
             _transactions.TryAdd(receipt.TransactionHash, true);
             var rejected = (receipt.Rejections ?? []).Select(r => r.LeaseId).ToHashSet();
             foreach (var voucher in vouchers)
             {
-                if (rejected.Contains(voucher.LeaseId) || !_expected.Contains(voucher.LeaseId)) continue;
-                if (_confirmations.TryAdd(voucher.LeaseId, now) && Interlocked.Decrement(ref _remaining) == 0) _all.TrySetResult();
+                if (!rejected.Contains(voucher.LeaseId)) Receipts.Arrived(voucher.LeaseId);
             }
             return receipt;
         }

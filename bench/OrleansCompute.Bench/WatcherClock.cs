@@ -1,6 +1,4 @@
 // When the chain watcher, run as the host runs it, sees each lease settled: the settlement bench's end of the line.
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using OrleansCompute.Chain.Escrow;
 
 namespace OrleansCompute.Bench;
@@ -12,31 +10,11 @@ namespace OrleansCompute.Bench;
 /// </summary>
 public sealed class WatcherClock : IEscrowEventSink
 {
-    private ConcurrentDictionary<Guid, long> _seen = new();
-    private HashSet<Guid> _expected = [];
-    private TaskCompletionSource _all = new();
-    private int _remaining;
-
-    public Task Expect(IEnumerable<Guid> leases)
-    {
-        _expected = leases.ToHashSet();
-        _remaining = _expected.Count;
-        _all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return _all.Task;
-    }
-
-    /// <summary>When each expected lease was seen closed (Stopwatch timestamps); the clock starts afresh for the next run.</summary>
-    public IReadOnlyDictionary<Guid, long> Take()
-    {
-        var seen = _seen;
-        _seen = new();
-        return seen;
-    }
+    public LeaseArrivals Closed { get; } = new();
 
     public Task OnLeaseClosedAsync(EscrowLeaseClosed closed, CancellationToken cancellationToken)
     {
-        if (_expected.Contains(closed.LeaseId) && _seen.TryAdd(closed.LeaseId, Stopwatch.GetTimestamp()) && Interlocked.Decrement(ref _remaining) == 0)
-            _all.TrySetResult();
+        Closed.Arrived(closed.LeaseId);
         return Task.CompletedTask;
     }
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Microsoft.Extensions.Logging.Testing;
 using Nethereum.JsonRpc.Client;
 using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Signer;
@@ -82,7 +83,7 @@ public sealed class TransactionSenderTests(ChainFixture chain)
     {
         var key = await chain.NewFundedKeyAsync();
         var address = new EthECKey(key).GetPublicAddress();
-        var log = new ListLogger<TransactionSender>();
+        var log = new FakeLogger<TransactionSender>();
         using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId, logger: log);
         await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
         // Someone else with the same key (a second process, a restored chain) moves the nonce on.
@@ -98,7 +99,7 @@ public sealed class TransactionSenderTests(ChainFixture chain)
 
         Assert.Equal(expected, await NonceOfAsync(receipt));
         // The fresh nonce came from the reset, not from tripping over "nonce too low".
-        Assert.DoesNotContain(log.Entries, entry => entry.Message.Contains("was taken"));
+        Assert.DoesNotContain(log.Collector.GetSnapshot(), entry => entry.Message.Contains("was taken"));
     }
 
     [Fact]
@@ -106,7 +107,7 @@ public sealed class TransactionSenderTests(ChainFixture chain)
     {
         var key = await chain.NewFundedKeyAsync();
         var address = new EthECKey(key).GetPublicAddress();
-        var log = new ListLogger<TransactionSender>();
+        var log = new FakeLogger<TransactionSender>();
         using var sender = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId, logger: log);
         await chain.Escrow.Credit.ApproveAsync(sender, chain.Contracts.EscrowAddress, Credits.FromUnits(1));
         using (var other = new TransactionSender(chain.Rpc, key, ChainFixture.ChainId))
@@ -116,7 +117,7 @@ public sealed class TransactionSenderTests(ChainFixture chain)
 
         Assert.True(receipt.Succeeded());
         Assert.Equal(await ChainNonceAsync(address) - 1, await NonceOfAsync(receipt));
-        Assert.Contains(log.Entries, entry => entry.Message.Contains("was taken"));
+        Assert.Contains(log.Collector.GetSnapshot(), entry => entry.Message.Contains("was taken"));
     }
 
     [Fact]
@@ -142,7 +143,7 @@ public sealed class TransactionSenderTests(ChainFixture chain)
         var address = new EthECKey(key).GetPublicAddress();
         var client = new RpcClient(new Uri(chain.Anvil.RpcUrl)) { OverridingRequestInterceptor = new LoseFirstAnswer("eth_sendRawTransaction") };
         var lossy = new ChainRpc(new Web3(client), RpcResilience.CreatePipeline(new RpcResilienceOptions { BaseDelay = TimeSpan.FromMilliseconds(10) }));
-        var log = new ListLogger<TransactionSender>();
+        var log = new FakeLogger<TransactionSender>();
         using var sender = new TransactionSender(lossy, key, ChainFixture.ChainId, logger: log);
         var start = await ChainNonceAsync(address);
 
@@ -152,7 +153,7 @@ public sealed class TransactionSenderTests(ChainFixture chain)
         Assert.True(receipt.Succeeded());
         Assert.Equal(start, await NonceOfAsync(receipt));
         Assert.Equal(start + 1, await ChainNonceAsync(address));
-        Assert.Contains(log.Entries, entry => entry.Message.Contains("already delivered"));
+        Assert.Contains(log.Collector.GetSnapshot(), entry => entry.Message.Contains("already delivered"));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using OrleansCompute.Abstractions;
 using OrleansCompute.Abstractions.Inference;
 using OrleansCompute.Host.Gateway;
@@ -10,7 +11,7 @@ namespace OrleansCompute.Integration.Tests;
 /// <summary>The gateway's meters against a lease grain that fails: inference that ran is billed once, or said to be lost.</summary>
 public sealed class LeaseMetersTests
 {
-    private readonly ListLogger<LeaseMeters> _log = new();
+    private readonly FakeLogger<LeaseMeters> _log = new();
     private readonly Guid _leaseId = Guid.NewGuid();
 
     [Fact]
@@ -28,7 +29,7 @@ public sealed class LeaseMetersTests
 
         Assert.Equal(Enumerable.Range(1, 4).Select(i => new InferenceRecord(Usage(i), i)), fake.Stored);
         Assert.Equal([1, 3, 3, 1], fake.Calls.Select(c => c.Count));
-        Assert.DoesNotContain(_log.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.DoesNotContain(_log.Collector.GetSnapshot(), e => e.Level >= LogLevel.Warning);
     }
 
     public static TheoryData<Exception> FailuresNotSentAgain =>
@@ -51,7 +52,7 @@ public sealed class LeaseMetersTests
 
         Assert.Equal(2, fake.Calls.Count);
         Assert.Equal([new InferenceRecord(Usage(2), 2)], fake.Stored);
-        var warning = Assert.Single(_log.Entries, e => e.Level == LogLevel.Warning);
+        var warning = Assert.Single(_log.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning);
         Assert.Contains("Gave up recording 1 inference request(s)", warning.Message);
     }
 
@@ -66,7 +67,7 @@ public sealed class LeaseMetersTests
 
         Assert.Equal(LeaseMeters.MostAttempts, fake.Calls.Count);
         Assert.Empty(fake.Stored);
-        var warning = Assert.Single(_log.Entries, e => e.Level == LogLevel.Warning);
+        var warning = Assert.Single(_log.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning);
         Assert.Contains($"after {LeaseMeters.MostAttempts} attempt(s)", warning.Message);
     }
 
