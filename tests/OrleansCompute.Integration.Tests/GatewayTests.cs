@@ -582,22 +582,6 @@ public sealed class GatewayTests(MarketFixture market)
         await EndAsync(lease, tenant);
     }
 
-    /// <summary>The JSON chunks of a server-sent event stream, checked to be framed as OpenAI frames them and to end with [DONE].</summary>
-    private static List<JsonElement> Chunks(GatewayResponse stream)
-    {
-        Assert.Equal(HttpStatusCode.OK, stream.Status);
-        var events = stream.Body.Split("\n\n");
-        Assert.Equal(("data: [DONE]", ""), (events[^2], events[^1]));
-        Assert.All(events[..^1], e => Assert.StartsWith("data: ", e));
-        return events[..^2].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement).ToList();
-    }
-
-    private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
-
-    private OpenAIClient Client(string apiKey) =>
-        new(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
-
-    /// <summary>What the lease has metered, as the host reports it.</summary>
     [Fact]
     public async Task An_hour_billed_lease_paying_as_it_goes_is_asked_for_its_time_so_far_paid_by_occ_infer_and_settles_its_bill()
     {
@@ -625,6 +609,22 @@ public sealed class GatewayTests(MarketFixture market)
         Assert.Equal((settled.AmountOwed, true), (onChain.Paid, onChain.Closed));
     }
 
+    /// <summary>The JSON chunks of a server-sent event stream, checked to be framed as OpenAI frames them and to end with [DONE].</summary>
+    private static List<JsonElement> Chunks(GatewayResponse stream)
+    {
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+        var events = stream.Body.Split("\n\n");
+        Assert.Equal(("data: [DONE]", ""), (events[^2], events[^1]));
+        Assert.All(events[..^1], e => Assert.StartsWith("data: ", e));
+        return events[..^2].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement).ToList();
+    }
+
+    private static readonly string HugePrompt = string.Concat(Enumerable.Repeat(" hello", 800_000));
+
+    private OpenAIClient Client(string apiKey) =>
+        new(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = new Uri($"{market.Devnet.ApiUrl}/v1") });
+
+    /// <summary>What the lease has metered, as the host reports it.</summary>
     private async Task<LeaseUsage> MeteredAsync(LeaseSnapshot lease) => (await market.Api.GetLeaseAsync(LeaseIds.Format(lease.Id), default)).Usage;
 
     private async Task EndAsync(LeaseSnapshot lease, TenantWallet tenant)
