@@ -82,7 +82,7 @@ public sealed class PendingNonceTests : IAsyncLifetime
         {
             dropped = await sender.SubmitAsync(Recipient, "0x", BigInteger.One);
             // The pool loses it (a reorganization, a node restarted without its pool) and the sender reads its nonce again.
-            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_dropAllTransactions", null));
+            await _cheats.DropAllTransactionsAsync();
             sender.ResyncNonce();
             reused = await sender.SubmitAsync(Recipient, "0x", 2);
             Assert.Equal(dropped.Nonce, reused.Nonce);
@@ -96,7 +96,7 @@ public sealed class PendingNonceTests : IAsyncLifetime
         await _cheats.MineAsync();
 
         var receipt = await sender.WaitForSuccessAsync(reused);
-        var mined = await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(receipt.TransactionHash));
+        var mined = await TransactionAsync(receipt.TransactionHash);
         Assert.Equal(new BigInteger(2), mined.Value.Value);
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => sender.WaitForSuccessAsync(dropped).WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Contains("dropped", refused.Message);
@@ -143,9 +143,9 @@ public sealed class PendingNonceTests : IAsyncLifetime
     {
         using var sender = new TransactionSender(_rpc, DevAccounts.Tenants[3].PrivateKey, ChainId,
             new TransactionSenderOptions { ReplaceAfter = TimeSpan.FromMilliseconds(300), ReceiptTimeout = TimeSpan.FromSeconds(60) });
-        var snapshot = await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<string>("evm_snapshot", null));
+        var snapshot = await _cheats.SnapshotAsync();
         var first = await sender.SendTransactionAsync(Recipient, "0x", BigInteger.One);
-        var firstNonce = (await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(first.TransactionHash))).Nonce.Value;
+        var firstNonce = (await TransactionAsync(first.TransactionHash)).Nonce.Value;
         Task<TransactionReceipt> waiter;
         await _cheats.SetAutomineAsync(false);
         try
@@ -155,8 +155,8 @@ public sealed class PendingNonceTests : IAsyncLifetime
             waiter = sender.WaitForSuccessAsync(behind);
             // What a chain SIGKILLed and restarted from an older state file looks like to the sender: the block of its mined
             // transaction is gone, and so is the pool with the one behind it, whose nonce the chain will not take before the first's.
-            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<bool>("evm_revert", null, snapshot));
-            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_dropAllTransactions", null));
+            await _cheats.RevertAsync(snapshot);
+            await _cheats.DropAllTransactionsAsync();
         }
         finally
         {
@@ -168,7 +168,7 @@ public sealed class PendingNonceTests : IAsyncLifetime
         Assert.Contains("went back", refused.Message);
         var again = await sender.SendTransactionAsync(Recipient, "0x", 3).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(again.Succeeded());
-        Assert.Equal(firstNonce, (await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(again.TransactionHash))).Nonce.Value);
+        Assert.Equal(firstNonce, (await TransactionAsync(again.TransactionHash)).Nonce.Value);
     }
 
     [Fact]
@@ -176,16 +176,16 @@ public sealed class PendingNonceTests : IAsyncLifetime
     {
         using var sender = new TransactionSender(_rpc, DevAccounts.Tenants[3].PrivateKey, ChainId,
             new TransactionSenderOptions { ReceiptTimeout = TimeSpan.FromSeconds(60) });
-        var snapshot = await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<string>("evm_snapshot", null));
+        var snapshot = await _cheats.SnapshotAsync();
         var first = await sender.SendTransactionAsync(Recipient, "0x", BigInteger.One);
-        var firstNonce = (await _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(first.TransactionHash))).Nonce.Value;
+        var firstNonce = (await TransactionAsync(first.TransactionHash)).Nonce.Value;
         Task<TransactionReceipt> waiter;
         await _cheats.SetAutomineAsync(false);
         try
         {
             // A reorganization drops the mined transaction, and the watcher's handler has the nonce read again: the next
             // transaction takes the dropped one's nonce, the one the chain expects, and waits unmined in the pool.
-            await _rpc.CallAsync(web3 => web3.Client.SendRequestAsync<bool>("evm_revert", null, snapshot));
+            await _cheats.RevertAsync(snapshot);
             sender.ResyncNonce();
             var again = await sender.SubmitAsync(Recipient, "0x", 2);
             Assert.Equal(firstNonce, again.Nonce);
@@ -220,6 +220,8 @@ public sealed class PendingNonceTests : IAsyncLifetime
             }
         }
     }
+
+    private Task<Transaction> TransactionAsync(string hash) => _rpc.CallAsync(web3 => web3.Eth.Transactions.GetTransactionByHash.SendRequestAsync(hash));
 
     private async Task<long> LatestBlockAsync() => (long)(await _rpc.CallAsync(web3 => web3.Eth.Blocks.GetBlockNumber.SendRequestAsync())).Value;
 

@@ -4,7 +4,7 @@ using OrleansCompute.Chain.Rpc;
 
 namespace OrleansCompute.Chain.Devnet;
 
-/// <summary>Anvil's test-only RPC methods: move the chain's clock, mine blocks, reorganize. Only for a local devnet.</summary>
+/// <summary>Anvil's test-only RPC methods: move the chain's clock, mine blocks, reorganize, go back to a snapshot. Only for a local devnet.</summary>
 public sealed class AnvilCheats(ChainRpc rpc)
 {
     /// <summary>Moves the clock forward and mines a block, so the next transaction sees the new time.</summary>
@@ -27,6 +27,21 @@ public sealed class AnvilCheats(ChainRpc rpc)
     /// </summary>
     public Task ReorgAsync(int depth, CancellationToken cancellationToken = default) =>
         rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_reorg", null, depth, Array.Empty<object>()), cancellationToken);
+
+    /// <summary>Takes a snapshot of the chain's state (<c>evm_snapshot</c>) for <see cref="RevertAsync"/>.</summary>
+    public Task<string> SnapshotAsync(CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<string>("evm_snapshot", null), cancellationToken);
+
+    /// <summary>
+    /// Puts the chain back to <paramref name="snapshot"/> (<c>evm_revert</c>): the blocks after it are gone, as after a
+    /// restart from an older state file.
+    /// </summary>
+    public Task RevertAsync(string snapshot, CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<bool>("evm_revert", null, snapshot), cancellationToken);
+
+    /// <summary>Empties the pool of pending transactions (<c>anvil_dropAllTransactions</c>), as a node restarted without its pool.</summary>
+    public Task DropAllTransactionsAsync(CancellationToken cancellationToken = default) =>
+        rpc.CallAsync(web3 => web3.Client.SendRequestAsync<object>("anvil_dropAllTransactions", null), cancellationToken);
 
     /// <summary>The latest block's timestamp: "now" as the contracts see it, which differs from the wall clock once time was moved.</summary>
     public Task<DateTimeOffset> GetChainTimeAsync(CancellationToken cancellationToken = default) => rpc.GetLatestBlockTimeAsync(cancellationToken);
